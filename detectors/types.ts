@@ -1,0 +1,60 @@
+import type { z } from 'zod';
+import type { InferenceEvent } from '../src/contract.ts';
+import type { Compute } from '../src/compute/Compute.ts';
+
+/**
+ * One key's new events from one poll, in event-time order, with the
+ * detector's own state for that key. Detectors mutate `state` in place.
+ *
+ * State must be plain JSON data (numbers, strings, arrays, objects): it is
+ * snapshotted to Redis so the next owner of a partition can restore it.
+ */
+export interface KeyGroup<S> {
+  readonly key: string;
+  readonly events: readonly InferenceEvent[];
+  state: S;
+}
+
+/** What a detector says about one key after one poll. */
+export interface DetectorOutput {
+  /** The key's score in [0,1] after each of its new events (same length as `events`). */
+  scores: ArrayLike<number>;
+  /** Short sentences with the numbers behind the last score; empty when quiet. */
+  evidence: string[];
+}
+
+/** What a detector may use besides the key's own state. */
+export interface DetectorContext {
+  /**
+   * State shared by every key of one aggregate entity — a client IP
+   * (`ip:…`), an IP prefix (`prefix:…`), a tenant (`tenant:…`) — created on
+   * first use, snapshotted like key state. Namespaced per detector.
+   */
+  aggregate<T>(entity: string, init: () => T): T;
+  /** Batched vector kernels on the chosen TensorFlow.js backend. */
+  readonly compute: Compute;
+}
+
+/**
+ * A detector: sees a key's events and state, returns a score in [0,1] with
+ * evidence. Detectors run in event time (`event.ts`), never the wall clock,
+ * so replay is deterministic.
+ */
+export interface Detector<S = unknown> {
+  readonly name: string;
+  /** Fresh per-key state. */
+  initState(): S;
+  /** Processes one poll's events, grouped by key; returns one output per group, same order. */
+  processBatch(groups: readonly KeyGroup<S>[], ctx: DetectorContext): DetectorOutput[];
+}
+
+/**
+ * A detector's registry entry: its name, its config schema with defaults
+ * (every threshold lives here, never as a constant in code), and a factory.
+ */
+export interface DetectorDefinition<C = any, S = any> {
+  readonly name: string;
+  readonly description: string;
+  readonly configSchema: z.ZodType<C>;
+  create(config: C): Detector<S>;
+}

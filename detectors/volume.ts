@@ -1,0 +1,149 @@
+import { z } from 'zod';
+import { ipPrefix } from '../src/state/ipPrefix.ts';
+import { addToWindow, createWindow, type WindowCounter } from '../src/state/SlidingWindowCounter.ts';
+import type { Detector, DetectorDefinition, KeyGroup } from './types.ts';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** The four horizons, with bucket counts chosen so each window is exact to ~2-3%. */
+const HORIZONS = [
+  { name: 'minute', ms: MINUTE, buckets: 60 },
+  { name: 'hour', ms: HOUR, buckets: 60 },
+  { name: 'day', ms: DAY, buckets: 48 },
+  { name: 'month', ms: 30 * DAY, buckets: 30 },
+] as const;
+type Horizon = (typeof HORIZONS)[number]['name'];
+
+const limits = (minute: number, hour: number, day: number, month: number) =>
+  z
+    .object({
+      minute: z.number().positive().default(minute),
+      hour: z.number().positive().default(hour),
+      day: z.number().positive().default(day),
+      month: z.number().positive().default(month),
+    })
+    .strict()
+    .prefault({});
+
+export const volumeConfigSchema = z.object({
+  /** Per-key limits; the usual gateway limits (DESIGN.md) are only defaults. */
+  key: limits(100, 3_000, 5_000, 10_000),
+  /** Per client address: several keys behind one address add up. */
+  ip: limits(300, 9_000, 15_000, 30_000),
+  /** Per /24 (IPv4) or /64 (IPv6) network. */
+  prefix: limits(1_000, 30_000, 50_000, 100_000),
+  /** Share of a limit at which the score starts to rise. */
+  softRatio: z.number().min(0).max(1).default(0.8),
+  /** Score at exactly the limit, and the most volume alone can give (volume justifies throttling, not more). */
+  atLimitScore: z.number().min(0).max(1).default(0.5),
+  maxScore: z.number().min(0).max(1).default(0.65),
+  /** Spike arrest: a minute this many times the key's own active-minute baseline… */
+  spikeFactor: z.number().positive().default(8),
+  /** …with at least this many calls, after this many active minutes of history. */
+  spikeMinCalls: z.number().int().positive().default(30),
+  spikeMinHistoryMinutes: z.number().int().positive().default(10),
+  /** EWMA weight of each new active minute in the baseline. */
+  baselineAlpha: z.number().min(0).max(1).default(0.1),
+  spikeScore: z.number().min(0).max(1).default(0.5),
+});
+export type VolumeConfig = z.output<typeof volumeConfigSchema>;
+
+type Windows = Record<Horizon, WindowCounter>;
+
+interface VolumeState {
+  windows: Windows;
+  /** EWMA of calls per active minute, and how many active minutes fed it. */
+  baseline: number;
+  baselineMinutes: number;
+  /** The minute being counted for the baseline, and its count so far. */
+  minute: number;
+  minuteCount: number;
+}
+
+function createWindows(): Windows {
+  return Object.fromEntries(HORIZONS.map((h) => [h.name, createWindow(h.ms, h.buckets)])) as Windows;
+}
+
+/** Maps a count against its limit to a score: 0 below softRatio, atLimitScore at the limit, maxScore at twice it. */
+function ratioScore(count: number, limit: number, c: VolumeConfig): number {
+  const r = count / limit;
+  if (r < c.softRatio) return 0;
+  if (r < 1) return (c.atLimitScore * (r - c.softRatio)) / (1 - c.softRatio);
+  return Math.min(c.maxScore, c.atLimitScore + (c.maxScore - c.atLimitScore) * (r - 1));
+}
+
+interface Worst {
+  score: number;
+  sentence: string;
+}
+
+/**
+ * Volume: sliding windows at minute/hour/day/month per key, per client IP and
+ * per IP prefix, plus spike arrest against the key's own baseline.
+ */
+export class VolumeDetector implements Detector<VolumeState> {
+  readonly name = 'volume';
+  constructor(private readonly config: VolumeConfig) {}
+
+  initState(): VolumeState {
+    return { windows: createWindows(), baseline: 0, baselineMinutes: 0, minute: -1, minuteCount: 0 };
+  }
+
+  processBatch(groups: readonly KeyGroup<VolumeState>[], ctx: Parameters<Detector['processBatch']>[1]) {
+    const c = this.config;
+    return groups.map(({ events, state }) => {
+      const scores = new Float64Array(events.length);
+      let last: Worst = { score: 0, sentence: '' };
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i];
+        let worst: Worst = { score: 0, sentence: '' };
+        const consider = (who: string, windows: Windows, lim: VolumeConfig['key']) => {
+          for (const h of HORIZONS) {
+            const count = addToWindow(windows[h.name], e.ts);
+            const s = ratioScore(count, lim[h.name], c);
+            if (s > worst.score) worst = { score: s, sentence: `${who} made ${count} calls in the last ${h.name} (limit ${lim[h.name]})` };
+          }
+        };
+        consider('key', state.windows, c.key);
+        if (e.client_ip) {
+          consider(`client ${e.client_ip}`, ctx.aggregate(`ip:${e.client_ip}`, createWindows), c.ip);
+          const prefix = ipPrefix(e.client_ip);
+          if (prefix) consider(`network ${prefix}`, ctx.aggregate(`prefix:${prefix}`, createWindows), c.prefix);
+        }
+        const spike = this.updateSpike(state, e.ts);
+        if (spike.score > worst.score) worst = spike;
+        scores[i] = worst.score;
+        last = worst;
+      }
+      return { scores, evidence: last.score > 0 ? [last.sentence] : [] };
+    });
+  }
+
+  private updateSpike(state: VolumeState, ts: number): Worst {
+    const c = this.config;
+    const minute = Math.floor(ts / MINUTE);
+    if (minute > state.minute) {
+      if (state.minute >= 0 && state.minuteCount > 0) {
+        state.baseline = state.baselineMinutes === 0 ? state.minuteCount : c.baselineAlpha * state.minuteCount + (1 - c.baselineAlpha) * state.baseline;
+        state.baselineMinutes++;
+      }
+      state.minute = minute;
+      state.minuteCount = 0;
+    }
+    if (minute === state.minute) state.minuteCount++;
+    const n = state.minuteCount;
+    if (state.baselineMinutes >= c.spikeMinHistoryMinutes && n >= c.spikeMinCalls && n > c.spikeFactor * state.baseline) {
+      return { score: c.spikeScore, sentence: `${n} calls this minute, ${(n / Math.max(state.baseline, 1e-9)).toFixed(1)}x the key's baseline of ${state.baseline.toFixed(1)}/min` };
+    }
+    return { score: 0, sentence: '' };
+  }
+}
+
+export const volume: DetectorDefinition<VolumeConfig, VolumeState> = {
+  name: 'volume',
+  description: 'call volume per key, client IP and IP prefix at minute/hour/day/month horizons, with spike arrest',
+  configSchema: volumeConfigSchema,
+  create: (config) => new VolumeDetector(config),
+};

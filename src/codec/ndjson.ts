@@ -1,0 +1,34 @@
+import type { InferenceEvent, RiskScore } from '../contract.ts';
+import { ProbewatchError } from '../errors.ts';
+import { validateEvent } from './validateEvent.ts';
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Parses one NDJSON line into an event: `ts` in integer ms, `input_hash` as 64 lowercase hex. */
+export function parseEventLine(line: string): InferenceEvent {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch (cause) {
+    throw new ProbewatchError('PW_DECODE_JSON', `not JSON: ${(cause as Error).message}`, { cause });
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ProbewatchError('PW_INVALID_EVENT', 'an event line must be a JSON object');
+  }
+  const obj = raw as Record<string, unknown>;
+  if (typeof obj.input_hash !== 'string' || !HEX64.test(obj.input_hash)) {
+    throw new ProbewatchError('PW_INVALID_EVENT', 'input_hash must be 64 lowercase hex characters');
+  }
+  return validateEvent({ ...obj, input_hash: Buffer.from(obj.input_hash, 'hex') });
+}
+
+/** The NDJSON form of an event (no trailing newline). */
+export function formatEventLine(event: InferenceEvent): string {
+  return JSON.stringify({ ...event, input_hash: event.input_hash.toString('hex') });
+}
+
+/** The NDJSON form of a RiskScore, fields in contract order, `final` only when set. */
+export function formatRiskScore(score: RiskScore): string {
+  const { final, ...rest } = score;
+  return JSON.stringify(final ? { ...rest, final: true } : rest);
+}

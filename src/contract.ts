@@ -1,0 +1,66 @@
+/**
+ * The fixed interfaces of probewatch (DESIGN.md, "The event contract").
+ * Gateways and other tools depend on these shapes; the Avro schemas in
+ * `schemas/` are their wire form.
+ */
+
+/** The response ladder, mildest first. */
+export const LEVELS = ['allow', 'observe', 'throttle', 'truncate', 'deceive', 'block'] as const;
+export type Level = (typeof LEVELS)[number];
+
+/** Position of a level on the ladder (allow = 0 … block = 5). */
+export function levelRank(level: Level): number {
+  return LEVELS.indexOf(level);
+}
+
+/** One inference call, as emitted by a gateway. */
+export interface InferenceEvent {
+  event_id: string;
+  /** Event time at the gateway, epoch milliseconds. */
+  ts: number;
+  api_key: string;
+  tenant: string | null;
+  client_ip: string | null;
+  model_id: string;
+  /** HMAC-SHA256 or SHA-256 of the canonical input bytes (32 bytes). */
+  input_hash: Buffer;
+  input_sketch: number[];
+  output_label: number;
+  output_probs: number[];
+  status: number;
+  latency_ms: number;
+  enforcement: string | null;
+}
+
+/** What probewatch publishes about a key. */
+export interface RiskScore {
+  api_key: string;
+  ts: number;
+  events_seen: number;
+  risk: number;
+  level: Level;
+  detectors: Record<string, number>;
+  evidence: string[];
+  final?: boolean;
+}
+
+/** The level a gateway must apply to a key until `expires_at`. */
+export interface Decision {
+  api_key: string;
+  level: Level;
+  reason: string;
+  expires_at: number;
+  /** Published and counted, but no enforcer applies it. */
+  shadow: boolean;
+}
+
+/** A message that could not be processed, with the reason. */
+export interface DeadLetter {
+  raw: Buffer;
+  topic: string;
+  partition: number;
+  offset: string;
+  error_code: string;
+  message: string;
+  ts: number;
+}

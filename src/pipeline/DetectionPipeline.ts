@@ -1,0 +1,205 @@
+import type { Detector, DetectorContext, KeyGroup } from '../../detectors/types.ts';
+import { DETECTORS } from '../../detectors/index.ts';
+import type { Compute } from '../compute/Compute.ts';
+import type { Config } from '../config/configSchema.ts';
+import type { Decision, InferenceEvent, RiskScore } from '../contract.ts';
+import { noisyOr } from '../fusion/noisyOr.ts';
+import type { Logger } from '../observability/logger.ts';
+import { silentLogger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { ResponseLadder } from '../policy/ResponseLadder.ts';
+import { type KeyState, KeyStateStore } from '../state/KeyStateStore.ts';
+
+/** What one batch produced. */
+export interface PipelineOutput {
+  /** RiskScores at the events where a key's level changed (replay prints these). */
+  changes: RiskScore[];
+  /** Periodic RiskScores (every `publish.riskEveryEvents` events of a key). */
+  updates: RiskScore[];
+  /** Decisions to publish: level changes and refreshes before expiry. */
+  decisions: Decision[];
+  /** Keys whose state this batch changed (to snapshot before committing). */
+  touched: string[];
+}
+
+export interface PipelineDeps {
+  compute: Compute;
+  metrics?: Metrics;
+  logger?: Logger;
+  /** Detectors to run instead of the configured registry (tests). */
+  detectors?: Detector[];
+}
+
+/** Evidence from detectors whose weighted score is at least this share of the risk is quoted. */
+const EVIDENCE_SHARE = 0.1;
+
+/**
+ * The detector → fusion → policy core, shared by `run`, `replay` and the
+ * demo. It holds per-key state, runs each detector once per batch over all
+ * keys (so vector work is batched), fuses per event, and steps the ladder.
+ * Everything runs in event time.
+ */
+export class DetectionPipeline {
+  readonly store: KeyStateStore;
+  readonly detectors: Detector[];
+  private readonly weights: Float64Array;
+  private readonly ladder: ResponseLadder;
+  private readonly logger: Logger;
+  private readonly metrics?: Metrics;
+  private readonly compute: Compute;
+  private maxTs = 0;
+  private lastSweep = 0;
+
+  constructor(private readonly config: Readonly<Config>, deps: PipelineDeps) {
+    this.compute = deps.compute;
+    this.metrics = deps.metrics;
+    this.logger = deps.logger ?? silentLogger();
+    const detectorConfig = config.detectors as Record<string, { enabled: boolean; weight: number }>;
+    this.detectors =
+      deps.detectors ?? DETECTORS.filter((d) => detectorConfig[d.name]?.enabled !== false).map((d) => d.create(detectorConfig[d.name]));
+    this.weights = Float64Array.from(this.detectors, (d) => detectorConfig[d.name]?.weight ?? 1);
+    this.ladder = new ResponseLadder(config.policy);
+    this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
+  }
+
+  processBatch(events: readonly InferenceEvent[]): PipelineOutput {
+    const out: PipelineOutput = { changes: [], updates: [], decisions: [], touched: [] };
+    const groups = this.group(events);
+    if (groups.size === 0) return out;
+    const keys = [...groups.keys()];
+    const states = keys.map((k) => this.store.get(k));
+    const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, groups));
+
+    for (let k = 0; k < keys.length; k++) {
+      const state = states[k];
+      const evs = groups.get(keys[k])!;
+      const scores = new Float64Array(this.detectors.length);
+      for (let i = 0; i < evs.length; i++) {
+        for (let d = 0; d < this.detectors.length; d++) scores[d] = perDetector[d]?.[k]?.scores[i] ?? 0;
+        state.eventsSeen++;
+        state.lastTs = Math.max(state.lastTs, evs[i].ts);
+        state.risk = noisyOr(scores, this.weights);
+        const step = this.ladder.step(state.key, state.ladder, state.risk, evs[i].ts);
+        const last = i === evs.length - 1;
+        if (step.changed || last) this.recordScores(state, scores, perDetector, k);
+        if (step.changed) {
+          out.changes.push(this.riskScore(state, evs[i].ts));
+          this.metrics?.levelChanges.inc({ level: step.level });
+        } else if (this.config.publish.riskEveryEvents > 0 && state.eventsSeen % this.config.publish.riskEveryEvents === 0) {
+          if (!last) this.recordScores(state, scores, perDetector, k);
+          out.updates.push(this.riskScore(state, evs[i].ts));
+        }
+        if (step.decide) {
+          out.decisions.push(this.decision(state));
+          this.metrics?.decisions.inc({ level: step.level, shadow: String(this.config.policy.shadow) });
+        }
+      }
+      out.touched.push(state.key);
+    }
+    this.metrics?.eventsProcessed.inc(events.length);
+    this.metrics?.keysTracked.set(this.store.size);
+    this.maybeSweep();
+    return out;
+  }
+
+  /** One RiskScore per key with `final: true`, for the end of a replay. */
+  finalScores(): RiskScore[] {
+    return [...this.store.entries()]
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map((s) => ({ ...this.riskScore(s, s.lastTs), final: true }));
+  }
+
+  private group(events: readonly InferenceEvent[]): Map<string, InferenceEvent[]> {
+    const groups = new Map<string, InferenceEvent[]>();
+    for (const e of events) {
+      const state = this.store.get(e.api_key);
+      if (!this.store.remember(state, e.event_id)) {
+        this.metrics?.duplicates.inc();
+        continue;
+      }
+      if (e.ts > this.maxTs) this.maxTs = e.ts;
+      let g = groups.get(e.api_key);
+      if (!g) groups.set(e.api_key, (g = []));
+      g.push(e);
+    }
+    // Event time within a key: a gateway's clock only moves forward, but partitions interleave.
+    for (const g of groups.values()) if (!isSorted(g)) g.sort((a, b) => a.ts - b.ts);
+    return groups;
+  }
+
+  private runDetector(d: Detector, keys: string[], states: KeyState[], groups: Map<string, InferenceEvent[]>) {
+    const batch: KeyGroup<unknown>[] = keys.map((key, k) => {
+      const s = states[k];
+      if (!(d.name in s.detectors)) s.detectors[d.name] = d.initState();
+      return { key, events: groups.get(key)!, state: s.detectors[d.name] };
+    });
+    const ctx: DetectorContext = {
+      compute: this.compute,
+      aggregate: <T>(entity: string, init: () => T): T => {
+        const a = this.store.aggregate(entity, this.maxTs);
+        if (!(d.name in a)) a[d.name] = init();
+        return a[d.name] as T;
+      },
+    };
+    try {
+      const result = d.processBatch(batch, ctx);
+      batch.forEach((g, k) => (states[k].detectors[d.name] = g.state));
+      return result;
+    } catch (err) {
+      this.metrics?.detectorErrors.inc({ detector: d.name });
+      this.logger.error({ err, detector: d.name, keys: keys.length }, 'detector failed; its scores count as 0 for this batch');
+      return undefined;
+    }
+  }
+
+  private recordScores(state: KeyState, scores: Float64Array, perDetector: ReturnType<DetectionPipeline['runDetector']>[], k: number): void {
+    for (let d = 0; d < this.detectors.length; d++) {
+      const name = this.detectors[d].name;
+      state.scores[name] = round(scores[d]);
+      state.evidence[name] = perDetector[d]?.[k]?.evidence ?? [];
+    }
+  }
+
+  private riskScore(state: KeyState, ts: number): RiskScore {
+    const drivers = this.detectors
+      .map((d, i) => ({ name: d.name, weighted: (state.scores[d.name] ?? 0) * this.weights[i] }))
+      .filter((x) => x.weighted > 0 && x.weighted >= EVIDENCE_SHARE * state.risk)
+      .sort((a, b) => b.weighted - a.weighted);
+    return {
+      api_key: state.key,
+      ts,
+      events_seen: state.eventsSeen,
+      risk: round(state.risk),
+      level: state.ladder.level,
+      detectors: { ...state.scores },
+      evidence: drivers.flatMap((x) => (state.evidence[x.name] ?? []).map((e) => `${x.name}: ${e}`)),
+    };
+  }
+
+  private decision(state: KeyState): Decision {
+    const top = this.riskScore(state, state.lastTs).evidence.slice(0, 3);
+    return {
+      api_key: state.key,
+      level: state.ladder.level,
+      reason: top.length ? `risk ${round(state.risk)}: ${top.join('; ')}` : `risk ${round(state.risk)}`,
+      expires_at: state.ladder.expiresAt,
+      shadow: this.config.policy.shadow,
+    };
+  }
+
+  private maybeSweep(): void {
+    // Idle eviction runs at most once per event-time hour.
+    if (this.maxTs - this.lastSweep < 3_600_000) return;
+    this.lastSweep = this.maxTs;
+    this.store.sweepIdle(this.maxTs);
+  }
+}
+
+function isSorted(g: InferenceEvent[]): boolean {
+  for (let i = 1; i < g.length; i++) if (g[i].ts < g[i - 1].ts) return false;
+  return true;
+}
+
+function round(x: number): number {
+  return Math.round(x * 10_000) / 10_000;
+}

@@ -1,0 +1,65 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import avro from 'avsc';
+import type { InferenceEvent } from '../contract.ts';
+import { ProbewatchError } from '../errors.ts';
+import { parseEventLine } from '../codec/ndjson.ts';
+import { validateEvent } from '../codec/validateEvent.ts';
+
+/** One item of a recorded stream: an event, or why the record at `position` was skipped. */
+export type RecordedItem = { event: InferenceEvent; position: number } | { error: ProbewatchError; position: number };
+
+const AVRO_MAGIC = Buffer.from('Obj\x01', 'latin1');
+
+/** Reads the first bytes of a stream and puts them back, to sniff its format. */
+async function peek(stream: Readable, n: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size >= n) break;
+  }
+  const head = Buffer.concat(chunks);
+  stream.unshift(head);
+  return head.subarray(0, n);
+}
+
+async function* ndjson(stream: Readable): AsyncGenerator<RecordedItem> {
+  let position = 0;
+  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+    position++;
+    if (line.trim() === '') continue;
+    try {
+      yield { event: parseEventLine(line), position };
+    } catch (err) {
+      yield { error: err instanceof ProbewatchError ? err : new ProbewatchError('PW_INVALID_EVENT', String(err)), position };
+    }
+  }
+}
+
+async function* avroContainer(stream: Readable): AsyncGenerator<RecordedItem> {
+  // parseHook keeps the file's writer schema; records come out as plain objects.
+  const decoder = stream.pipe(new avro.streams.BlockDecoder({ noDecode: false }));
+  let position = 0;
+  for await (const record of decoder) {
+    position++;
+    try {
+      yield { event: validateEvent({ ...(record as Record<string, unknown>) }), position };
+    } catch (err) {
+      yield { error: err as ProbewatchError, position };
+    }
+  }
+}
+
+/**
+ * A recorded stream of events from a file (`-` for stdin): NDJSON, one event
+ * per line, or an Avro object container file. Bad records are yielded as
+ * errors with their line (or record) number, never thrown.
+ */
+export async function* readRecordedEvents(path: string, stdin: Readable = process.stdin): AsyncGenerator<RecordedItem> {
+  const stream = path === '-' ? stdin : createReadStream(path);
+  const head = await peek(stream, AVRO_MAGIC.length);
+  yield* head.equals(AVRO_MAGIC) ? avroContainer(stream) : ndjson(stream);
+}

@@ -1,0 +1,143 @@
+import { initialLadderState, type LadderState } from '../policy/ResponseLadder.ts';
+
+/** Everything probewatch keeps about one key; plain JSON so it can be snapshotted. */
+export interface KeyState {
+  key: string;
+  eventsSeen: number;
+  lastTs: number;
+  /** Each detector's own state, by detector name. */
+  detectors: Record<string, unknown>;
+  /** Last scores and evidence, by detector name. */
+  scores: Record<string, number>;
+  evidence: Record<string, string[]>;
+  risk: number;
+  ladder: LadderState;
+  /** Ring of the most recent event ids, to drop redelivered duplicates. */
+  recentIds: string[];
+  recentHead: number;
+}
+
+export interface EvictionListener {
+  (key: string, reason: 'capacity' | 'idle'): void;
+}
+
+/**
+ * Per-key state in memory, least recently used first. Bounded by a key
+ * count; keys idle (in event time) past `idleEvictMs` are dropped on sweep.
+ * Aggregate entities (IPs, prefixes, tenants) live beside keys.
+ */
+export class KeyStateStore {
+  private readonly keys = new Map<string, KeyState>();
+  private readonly idSets = new Map<string, Set<string>>();
+  readonly aggregates = new Map<string, Record<string, unknown>>();
+  private readonly aggregateSeen = new Map<string, number>();
+
+  constructor(
+    private readonly options: { maxKeys: number; idleEvictMs: number; dedupWindow: number },
+    private readonly onEvict: EvictionListener = () => {},
+  ) {}
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  has(key: string): boolean {
+    return this.keys.has(key);
+  }
+
+  peek(key: string): KeyState | undefined {
+    return this.keys.get(key);
+  }
+
+  /** The key's state, created if new, marked most recently used. */
+  get(key: string): KeyState {
+    let state = this.keys.get(key);
+    if (state) {
+      this.keys.delete(key);
+    } else {
+      state = { key, eventsSeen: 0, lastTs: 0, detectors: {}, scores: {}, evidence: {}, risk: 0, ladder: initialLadderState(), recentIds: [], recentHead: 0 };
+      this.evictForCapacity();
+    }
+    this.keys.set(key, state);
+    return state;
+  }
+
+  /** Puts a restored state in place (replacing any). */
+  put(state: KeyState): void {
+    this.keys.delete(state.key);
+    this.idSets.delete(state.key);
+    this.evictForCapacity();
+    this.keys.set(state.key, state);
+  }
+
+  /** Records an event id; false when the key already saw it within the dedup window. */
+  remember(state: KeyState, eventId: string): boolean {
+    const n = this.options.dedupWindow;
+    if (n === 0) return true;
+    let ids = this.idSets.get(state.key);
+    if (!ids) {
+      ids = new Set(state.recentIds);
+      this.idSets.set(state.key, ids);
+    }
+    if (ids.has(eventId)) return false;
+    if (state.recentIds.length < n) state.recentIds.push(eventId);
+    else {
+      ids.delete(state.recentIds[state.recentHead]);
+      state.recentIds[state.recentHead] = eventId;
+      state.recentHead = (state.recentHead + 1) % n;
+    }
+    ids.add(eventId);
+    return true;
+  }
+
+  aggregate(entity: string, ts: number): Record<string, unknown> {
+    let a = this.aggregates.get(entity);
+    if (!a) {
+      a = {};
+      this.aggregates.set(entity, a);
+    }
+    this.aggregateSeen.set(entity, ts);
+    return a;
+  }
+
+  entries(): IterableIterator<KeyState> {
+    return this.keys.values();
+  }
+
+  /** Drops keys and aggregates idle since before `now - idleEvictMs` (event time). */
+  sweepIdle(now: number): number {
+    const cutoff = now - this.options.idleEvictMs;
+    let dropped = 0;
+    for (const [key, state] of this.keys) {
+      if (state.lastTs < cutoff) {
+        this.drop(key);
+        this.onEvict(key, 'idle');
+        dropped++;
+      }
+    }
+    for (const [entity, seen] of this.aggregateSeen) {
+      if (seen < cutoff) {
+        this.aggregates.delete(entity);
+        this.aggregateSeen.delete(entity);
+      }
+    }
+    return dropped;
+  }
+
+  delete(key: string): void {
+    this.drop(key);
+  }
+
+  private drop(key: string): void {
+    this.keys.delete(key);
+    this.idSets.delete(key);
+  }
+
+  private evictForCapacity(): void {
+    while (this.keys.size >= this.options.maxKeys) {
+      const oldest = this.keys.keys().next().value as string;
+      this.drop(oldest);
+      this.onEvict(oldest, 'capacity');
+    }
+  }
+}
