@@ -6,5 +6,5 @@ import type { Compute } from './Compute.ts';
 export async function createCompute(preferred?: string): Promise<Compute> {
   await tf.setBackend(preferred ?? 'cpu');
   await tf.ready();
-  return { backend: tf.getBackend() };
+  return { backend: tf.getBackend() } as Compute; // kernels: see issue 3 (compute helper)
 }
