@@ -16,13 +16,27 @@ const AVRO_MAGIC = Buffer.from('Obj\x01', 'latin1');
 async function peek(stream: Readable, n: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream) {
-    chunks.push(chunk as Buffer);
-    size += (chunk as Buffer).length;
-    if (size >= n) break;
+  while (size < n && !stream.readableEnded) {
+    const chunk = stream.read() as Buffer | null;
+    if (chunk !== null) {
+      chunks.push(chunk);
+      size += chunk.length;
+      continue;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        stream.off('readable', done).off('end', done).off('error', fail);
+        resolve();
+      };
+      const fail = (err: Error) => {
+        stream.off('readable', done).off('end', done).off('error', fail);
+        reject(err);
+      };
+      stream.on('readable', done).on('end', done).on('error', fail);
+    });
   }
   const head = Buffer.concat(chunks);
-  stream.unshift(head);
+  if (head.length) stream.unshift(head);
   return head.subarray(0, n);
 }
 
@@ -60,6 +74,11 @@ async function* avroContainer(stream: Readable): AsyncGenerator<RecordedItem> {
  */
 export async function* readRecordedEvents(path: string, stdin: Readable = process.stdin): AsyncGenerator<RecordedItem> {
   const stream = path === '-' ? stdin : createReadStream(path);
-  const head = await peek(stream, AVRO_MAGIC.length);
+  let head: Buffer;
+  try {
+    head = await peek(stream, AVRO_MAGIC.length);
+  } catch (cause) {
+    throw new ProbewatchError('PW_USAGE', `cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
   yield* head.equals(AVRO_MAGIC) ? avroContainer(stream) : ndjson(stream);
 }
