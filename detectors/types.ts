@@ -21,6 +21,12 @@ export interface DetectorOutput {
   scores: ArrayLike<number>;
   /** Short sentences with the numbers behind the last score; empty when quiet. */
   evidence: string[];
+  /**
+   * Evidence behind the score after event `index` of the group. Optional:
+   * without it a level change in mid-batch quotes `evidence` (the batch's
+   * end), so evidence text would depend on batch boundaries.
+   */
+  explain?(index: number): string[];
 }
 
 /** What a detector may use besides the key's own state. */

@@ -95,7 +95,7 @@ export class VolumeDetector implements Detector<VolumeState> {
     const c = this.config;
     return groups.map(({ events, state }) => {
       const scores = new Float64Array(events.length);
-      let last: Worst = { score: 0, sentence: '' };
+      const reasons: Worst[] = new Array(events.length);
       for (let i = 0; i < events.length; i++) {
         const e = events[i];
         let worst: Worst = { score: 0, sentence: '' };
@@ -115,9 +115,10 @@ export class VolumeDetector implements Detector<VolumeState> {
         const spike = this.updateSpike(state, e.ts);
         if (spike.score > worst.score) worst = spike;
         scores[i] = worst.score;
-        last = worst;
+        reasons[i] = worst;
       }
-      return { scores, evidence: last.score > 0 ? [last.sentence] : [] };
+      const explain = (i: number) => (reasons[i]?.score > 0 ? [reasons[i].sentence] : []);
+      return { scores, evidence: explain(events.length - 1), explain };
     });
   }
 

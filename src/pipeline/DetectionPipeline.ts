@@ -81,12 +81,12 @@ export class DetectionPipeline {
         state.risk = noisyOr(scores, this.weights);
         const step = this.ladder.step(state.key, state.ladder, state.risk, evs[i].ts);
         const last = i === evs.length - 1;
-        if (step.changed || last) this.recordScores(state, scores, perDetector, k);
+        if (step.changed || last) this.recordScores(state, scores, perDetector, k, i);
         if (step.changed) {
           out.changes.push(this.riskScore(state, evs[i].ts));
           this.metrics?.levelChanges.inc({ level: step.level });
         } else if (this.config.publish.riskEveryEvents > 0 && state.eventsSeen % this.config.publish.riskEveryEvents === 0) {
-          if (!last) this.recordScores(state, scores, perDetector, k);
+          if (!last) this.recordScores(state, scores, perDetector, k, i);
           out.updates.push(this.riskScore(state, evs[i].ts));
         }
         if (step.decide) {
@@ -152,11 +152,12 @@ export class DetectionPipeline {
     }
   }
 
-  private recordScores(state: KeyState, scores: Float64Array, perDetector: ReturnType<DetectionPipeline['runDetector']>[], k: number): void {
+  private recordScores(state: KeyState, scores: Float64Array, perDetector: ReturnType<DetectionPipeline['runDetector']>[], k: number, i: number): void {
     for (let d = 0; d < this.detectors.length; d++) {
       const name = this.detectors[d].name;
+      const output = perDetector[d]?.[k];
       state.scores[name] = round(scores[d]);
-      state.evidence[name] = perDetector[d]?.[k]?.evidence ?? [];
+      state.evidence[name] = output?.explain ? output.explain(i) : (output?.evidence ?? []);
     }
   }
 

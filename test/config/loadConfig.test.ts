@@ -1,0 +1,62 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { detectionConfigHash, loadConfig, parseConfig } from '../../src/config/loadConfig.ts';
+
+function file(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'pw-config-')), 'probewatch.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('loadConfig', () => {
+  it('has embedded defaults with the usual gateway limits', () => {
+    const c = loadConfig(undefined);
+    expect(c.kafka.topics.events).toBe('probewatch.events');
+    const volume = c.detectors.volume as { key: { minute: number; day: number; month: number } };
+    expect(volume.key).toMatchObject({ minute: 100, day: 5000, month: 10000 });
+    expect(Object.isFrozen(c.policy.thresholds)).toBe(true);
+  });
+
+  it('reads a YAML file and lets the environment override it', () => {
+    const path = file('kafka:\n  brokers: [a:9092]\ndetectors:\n  volume:\n    key: {minute: 50}\n');
+    const c = loadConfig(path, { PROBEWATCH_KAFKA_BROKERS: 'b:1,c:2', PROBEWATCH__policy__shadow: 'true', PROBEWATCH__detectors__volume__weight: '0.5' });
+    expect(c.kafka.brokers).toEqual(['b:1', 'c:2']);
+    expect(c.policy.shadow).toBe(true);
+    expect((c.detectors.volume as { key: { minute: number; hour: number }; weight: number }).key).toMatchObject({ minute: 50, hour: 3000 });
+    expect((c.detectors.volume as { weight: number }).weight).toBe(0.5);
+  });
+
+  it('names every bad key and what was expected', () => {
+    const path = file('kafka:\n  brokers: 3\npolicy:\n  thresholds: {observe: 2}\n  bogus: 1\ndetectors:\n  volume:\n    key: {minute: -1}\n');
+    let message = '';
+    try {
+      loadConfig(path);
+    } catch (err) {
+      message = (err as Error).message;
+      expect((err as { code: string }).code).toBe('PW_CONFIG');
+    }
+    expect(message).toContain('kafka.brokers: Invalid input: expected array');
+    expect(message).toContain('policy.thresholds.observe: Too big');
+    expect(message).toContain("policy: unknown key 'bogus'");
+    expect(message).toContain('detectors.volume.key.minute');
+  });
+
+  it('rejects thresholds that decrease along the ladder', () => {
+    expect(() => parseConfig({ policy: { thresholds: { throttle: 0.9, truncate: 0.8 } } })).toThrow(/must not decrease/);
+  });
+
+  it('reports unreadable files and invalid YAML as config errors', () => {
+    expect(() => loadConfig('/no/such/probewatch.yaml')).toThrow(/cannot read config file/);
+    expect(() => loadConfig(file('kafka: [unclosed'))).toThrow(/not valid YAML/);
+  });
+
+  it('hashes the detection config, independent of key order', () => {
+    const a = parseConfig({ policy: { hysteresis: 0.2, shadow: true } });
+    const b = parseConfig({ policy: { shadow: true, hysteresis: 0.2 } });
+    const c = parseConfig({ policy: { hysteresis: 0.3 } });
+    expect(detectionConfigHash(a)).toBe(detectionConfigHash(b));
+    expect(detectionConfigHash(a)).not.toBe(detectionConfigHash(c));
+  });
+});

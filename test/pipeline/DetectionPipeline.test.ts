@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/loadConfig.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
+import type { Compute } from '../../src/compute/Compute.ts';
+import { burst } from '../helpers/events.ts';
+
+const compute = { backend: 'none' } as Compute;
+// Only the volume detector: these tests are about the pipeline, not detection.
+const config = parseConfig({ detectors: Object.fromEntries([['volume', {}]]) });
+
+function volumeOnly() {
+  const metrics = createMetrics();
+  const pipeline = new DetectionPipeline(config, { compute, metrics });
+  return { pipeline: new DetectionPipeline(config, { compute, metrics, detectors: pipeline.detectors.filter((d) => d.name === 'volume') }), metrics };
+}
+
+describe('DetectionPipeline', () => {
+  it('publishes a RiskScore at each level change, with events_seen and evidence', () => {
+    const { pipeline } = volumeOnly();
+    const out = pipeline.processBatch(burst('attacker', 150, 0, 300));
+    expect(out.changes.map((c) => [c.level, c.events_seen])).toEqual([
+      ['observe', 92],
+      ['throttle', 100],
+    ]);
+    expect(out.changes[1].evidence[0]).toMatch(/^volume: key made 100 calls in the last minute/);
+    expect(out.decisions.map((d) => d.level)).toEqual(['observe', 'throttle']);
+    expect(out.decisions[1]).toMatchObject({ api_key: 'attacker', shadow: false, expires_at: 99 * 300 + 3_600_000 });
+    expect(out.touched).toEqual(['attacker']);
+  });
+
+  it('drops redelivered events by event_id and counts them', async () => {
+    const { pipeline, metrics } = volumeOnly();
+    const events = burst('k', 10, 0, 1000);
+    pipeline.processBatch(events);
+    pipeline.processBatch(events.slice(5));
+    expect(pipeline.store.peek('k')!.eventsSeen).toBe(10);
+    expect((await metrics.duplicates.get()).values[0].value).toBe(5);
+  });
+
+  it('gives the same output whatever the batch size', () => {
+    const stream = [...burst('a', 300, 0, 250), ...burst('b', 300, 100, 500)].sort((x, y) => x.ts - y.ts);
+    const runWith = (size: number) => {
+      const { pipeline } = volumeOnly();
+      const changes = [];
+      for (let i = 0; i < stream.length; i += size) changes.push(...pipeline.processBatch(stream.slice(i, i + size)).changes);
+      return { changes, finals: pipeline.finalScores() };
+    };
+    const one = runWith(1);
+    expect(one.changes.length).toBeGreaterThan(0);
+    expect(runWith(7)).toEqual(one);
+    expect(runWith(1000)).toEqual(one);
+  });
+
+  it('ends with one final RiskScore per key, sorted by key', () => {
+    const { pipeline } = volumeOnly();
+    pipeline.processBatch([...burst('z', 3, 0, 10), ...burst('a', 2, 0, 10)]);
+    const finals = pipeline.finalScores();
+    expect(finals.map((f) => [f.api_key, f.events_seen, f.final])).toEqual([
+      ['a', 2, true],
+      ['z', 3, true],
+    ]);
+  });
+
+  it('never escalates an allowlisted key and marks shadow decisions', () => {
+    const shadow = parseConfig({ policy: { shadow: true, allowlist: ['partner'] } });
+    const pipeline = new DetectionPipeline(shadow, { compute });
+    const out = pipeline.processBatch([...burst('partner', 200, 0, 100), ...burst('other', 200, 0, 100)]);
+    expect(out.changes.every((c) => c.api_key === 'other')).toBe(true);
+    expect(out.decisions.length).toBeGreaterThan(0);
+    expect(out.decisions.every((d) => d.shadow)).toBe(true);
+  });
+});

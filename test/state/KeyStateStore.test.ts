@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { KeyStateStore } from '../../src/state/KeyStateStore.ts';
+
+describe('KeyStateStore', () => {
+  it('evicts the least recently used key past maxKeys and reports it', () => {
+    const evicted: string[] = [];
+    const store = new KeyStateStore({ maxKeys: 2, idleEvictMs: 1e9, dedupWindow: 4 }, (k, reason) => evicted.push(`${k}:${reason}`));
+    store.get('a');
+    store.get('b');
+    store.get('a');
+    store.get('c');
+    expect(evicted).toEqual(['b:capacity']);
+    expect(store.has('a') && store.has('c')).toBe(true);
+  });
+
+  it('remembers recent event ids within the dedup window only', () => {
+    const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 3 });
+    const s = store.get('k');
+    expect(['e1', 'e2', 'e3'].map((id) => store.remember(s, id))).toEqual([true, true, true]);
+    expect(store.remember(s, 'e2')).toBe(false);
+    expect(store.remember(s, 'e4')).toBe(true); // pushes e1 out
+    expect(store.remember(s, 'e1')).toBe(true);
+    expect(store.remember(s, 'e4')).toBe(false);
+  });
+
+  it('keeps dedup memory across a snapshot round trip', () => {
+    const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 8 });
+    const s = store.get('k');
+    store.remember(s, 'x');
+    const other = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 8 });
+    other.put(JSON.parse(JSON.stringify(s)));
+    expect(other.remember(other.get('k'), 'x')).toBe(false);
+  });
+
+  it('sweeps keys idle in event time', () => {
+    const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1000, dedupWindow: 0 });
+    store.get('old').lastTs = 100;
+    store.get('new').lastTs = 5000;
+    expect(store.sweepIdle(5500)).toBe(1);
+    expect(store.has('old')).toBe(false);
+  });
+});
