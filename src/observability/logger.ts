@@ -1,23 +1,16 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
+/** Paths redacted wherever they appear: secrets never reach the logs. */
+const REDACT = ['password', 'secret', 'hmacKey', 'sasl', 'authorization', '*.password', '*.secret', '*.hmacKey', '*.sasl', '*.authorization'];
+
 /**
- * JSON logs on stderr (stdout belongs to replay's output). Anything that
- * looks like a secret is redacted, whatever path it is logged under.
+ * JSON logs, by default on stderr (stdout belongs to replay's output).
+ * Anything that looks like a secret is redacted.
  */
-export function createLogger(level = 'info', destination: number = 2): Logger {
-  return pino(
-    {
-      level,
-      base: { service: 'probewatch' },
-      redact: {
-        paths: ['password', 'secret', 'hmacKey', '*.password', '*.secret', '*.hmacKey', 'sasl', '*.sasl', 'redisUrl'],
-        censor: '[redacted]',
-      },
-    },
-    pino.destination({ fd: destination, sync: true }),
-  );
+export function createLogger(level = 'info', destination: DestinationStream = pino.destination({ fd: 2, sync: true })): Logger {
+  return pino({ level, base: { service: 'probewatch' }, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
 }
 
 /** A logger that drops everything, for unit tests and library use. */
