@@ -1,0 +1,396 @@
+import { z } from 'zod';
+import { ipPrefix } from '../src/state/ipPrefix.ts';
+import { eventTimeOrder, flatEvents, groupOffsets, rowKernel, usableAnswer } from './shared/batch.ts';
+import { balanceTest, classIndex } from './shared/ClassMix.ts';
+import { activeKeys, contribute, type Contribution, createEntityView, type EntityView, type ViewLimits } from './shared/EntityView.ts';
+import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
+import { shareExcess, shareExcessZ } from './shared/EwShare.ts';
+import {
+  addShape,
+  advanceShape,
+  createGeometry,
+  createShapeBaseline,
+  type GeometryState,
+  geometryGroup,
+  geometrySchema,
+  observeGeometry,
+  type ShapeBaseline,
+} from './shared/GeometrySignature.ts';
+import { fmt, pct, ramp } from './shared/math.ts';
+import {
+  addMoments,
+  advanceMoments,
+  bucketOf,
+  createMoments,
+  expectedDistinct,
+  project,
+  type ProjectionMoments,
+  ringDistinct,
+  sketchBucketsSchema,
+} from './shared/SketchBuckets.ts';
+import { baselineOptions, inTail, referenceTail, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
+import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+
+const COMPONENTS = ['margin', 'entropy', 'halving', 'occupancy', 'spread', 'balance'] as const;
+type Component = (typeof COMPONENTS)[number];
+
+export const aggregatesConfigSchema = z.object({
+  /** Which aggregate views run. */
+  views: z
+    .object({ tenant: z.boolean().default(true), prefix: z.boolean().default(true), geometry: z.boolean().default(true) })
+    .strict()
+    .prefault({}),
+  /** Per-model baselines, learned online from all keys (as in the per-key detectors). */
+  baseline: tailBaselineSchema,
+  marginQuantile: z.number().gt(0).lt(1).default(0.1),
+  marginMin: z.number().min(0).max(1).default(0.02),
+  marginMax: z.number().min(0).max(1).default(0.3),
+  entropyQuantile: z.number().gt(0).lt(1).default(0.1),
+  entropyMin: z.number().min(0).max(1).default(0.05),
+  entropyMax: z.number().min(0).max(1).default(0.98),
+  buckets: sketchBucketsSchema,
+  geometry: geometrySchema,
+  /** An entity is scored once this many distinct keys fed it within `keyActiveEpochs` baseline epochs… */
+  minKeys: z.number().int().min(2).default(3),
+  keyActiveEpochs: z.number().int().positive().default(3),
+  /** …and once it pooled this many events. */
+  minEvents: z.number().int().positive().default(100),
+  /** Most events one key adds to its entities per baseline epoch (no single key can make an aggregate). */
+  perKeyEpochCap: z.number().int().positive().default(40),
+  /** Effective window (events) of pooled shares, horizon of the pooled class mix. */
+  window: z.number().int().positive().default(300),
+  mixWindow: z.number().int().positive().default(400),
+  maxClasses: z.number().int().min(2).max(1024).default(64),
+  maxTrackedKeys: z.number().int().positive().max(1024).default(64),
+  maxModelsPerEntity: z.number().int().positive().max(64).default(4),
+  /** Excess share (s − p₀)/(1 − p₀) and z-score of pooled margins/entropies where the score starts and is full. */
+  excessLow: z.number().min(0).max(1).default(0.15),
+  excessHigh: z.number().min(0).max(1).default(0.5),
+  zLow: z.number().default(3),
+  zHigh: z.number().default(6),
+  /** Share of pooled steps that halve the one before along a line (bisection) where the score starts and is full. */
+  halvingLow: z.number().min(0).max(1).default(0.1),
+  halvingHigh: z.number().min(0).max(1).default(0.3),
+  /** Pooled bucket ring: size, fill needed, and occupancy over the expected where the score starts and is full. */
+  ringSize: z.number().int().positive().max(1024).default(128),
+  minRing: z.number().int().positive().default(64),
+  occupancyLow: z.number().positive().default(1.25),
+  occupancyHigh: z.number().positive().default(1.8),
+  /**
+   * Spread: log2 of the pooled queries' RMS distance from the model centre over
+   * the model's own RMS, where the score starts and is full (queries spread over
+   * the whole input box, as a lattice or random sweep split across keys is).
+   */
+  spreadLog2Low: z.number().min(0).default(0.5),
+  spreadLog2High: z.number().min(0).default(0.9),
+  alignSpreadLog2: z.number().min(0).default(0.3),
+  /** Balanced class coverage of the pooled mix (see output-drift), evaluated every `balanceEvery` contributions. */
+  balanceLow: z.number().default(0.6),
+  balanceHigh: z.number().default(0.85),
+  balanceZLow: z.number().default(4),
+  balanceZHigh: z.number().default(6),
+  evennessLow: z.number().default(0.5),
+  evennessHigh: z.number().default(0.8),
+  minImbalance: z.number().min(0).default(0.02),
+  balanceEvery: z.number().int().positive().default(10),
+  /** A key's own view (window, ring) decides whether it leans the way its aggregate does. */
+  keyWindow: z.number().int().positive().default(100),
+  keyRing: z.number().int().positive().max(256).default(32),
+  alignMinEvents: z.number().int().positive().default(10),
+  alignExcess: z.number().min(0).max(1).default(0.1),
+  alignHalving: z.number().min(0).max(1).default(0.05),
+  alignOccupancy: z.number().positive().default(1.2),
+  alignBalance: z.number().default(0.3),
+  alignBalanceZ: z.number().default(2.5),
+  /** Share of an aggregate's score carried by a member key that does not lean its way. */
+  bystanderFactor: z.number().min(0).max(1).default(0.3),
+});
+export type AggregatesConfig = z.output<typeof aggregatesConfigSchema>;
+
+/**
+ * Per-key state. Ceiling: the key's own view (as `EntityView`, with a
+ * `keyRing` ring and one key id), its geometry (3 sketches + a centroid of
+ * `d` floats, `dirSlots` counters) and two quotas: with 16-wide sketches,
+ * 10 classes and the defaults under 1.8 kB of JSON.
+ */
+export interface AggregatesState {
+  own: EntityView;
+  geometry: GeometryState;
+  poolQuota: EpochQuota;
+  baseQuota: EpochQuota;
+  group: string | null;
+  score: number;
+}
+
+interface ModelBaselines {
+  margin: EpochHistogram;
+  entropy: EpochHistogram;
+  classes: EpochHistogram;
+  width: number;
+  moments: ProjectionMoments;
+  buckets: EpochHistogram;
+  shape: ShapeBaseline;
+}
+
+type Scores = Record<Component, number>;
+
+interface EntityRead {
+  name: string;
+  view: EntityView;
+  keys: number;
+  scores: Scores;
+  /** Sentence pieces behind each component (last event of a key only). */
+  detail?: Partial<Record<Component, string>>;
+}
+
+/**
+ * Aggregate views: the boundary-probing, entropy and output-drift views —
+ * small-margin and high-entropy shares against the model baseline, the share
+ * of bisection steps, input-bucket occupancy, the spread of the queries, and
+ * balanced class coverage — pooled per tenant (`tenant:…`), per client
+ * network (`prefix:…`, /24 IPv4 and /64 IPv6) and per group of keys with
+ * alike query geometry (`geo:…`, see `GeometrySignature`), so that an
+ * attacker who spreads a campaign over many keys — each too small for a
+ * per-key detector — is still seen (Juuti et al., PRADA, EuroS&P 2019, and
+ * Orekondy et al., CVPR 2019, both note that per-client detection is evaded
+ * by Sybil accounts).
+ *
+ * Each key adds at most `perKeyEpochCap` events per epoch to its entities,
+ * and an entity is judged only once `minKeys` distinct keys fed it, so no
+ * single heavy key makes an aggregate. A key's score is the strongest score
+ * among the entities it belongs to — in full where the key itself leans the
+ * same way (its own share of the offending view is raised), else reduced to
+ * `bystanderFactor` of it.
+ */
+export class AggregatesDetector implements Detector<AggregatesState> {
+  readonly name = 'aggregates';
+  private readonly limits: ViewLimits;
+  private readonly ownLimits: ViewLimits;
+
+  constructor(private readonly config: AggregatesConfig) {
+    const c = config;
+    this.limits = { window: c.window, mixWindow: c.mixWindow, maxClasses: c.maxClasses, ringSize: c.ringSize, maxTrackedKeys: c.maxTrackedKeys };
+    this.ownLimits = { window: c.keyWindow, mixWindow: c.keyWindow, maxClasses: c.maxClasses, ringSize: c.keyRing, maxTrackedKeys: 1 };
+  }
+
+  initState(): AggregatesState {
+    return { own: createEntityView(), geometry: createGeometry(), poolQuota: createQuota(), baseQuota: createQuota(), group: null, score: 0 };
+  }
+
+  processBatch(groups: readonly KeyGroup<AggregatesState>[], ctx: DetectorContext): DetectorOutput[] {
+    const c = this.config;
+    const opts = baselineOptions(c.baseline);
+    const { offsets } = groupOffsets(groups);
+    const probsRows = flatEvents(groups).map((e) => (e.output_probs.length >= 2 && usableAnswer(e) ? e.output_probs : null));
+    const margins = rowKernel(probsRows, (m, w) => ctx.compute.topMargin(m, w));
+    const nats = rowKernel(probsRows, (m, w) => ctx.compute.rowEntropy(m, w));
+    const expectedCache = new WeakMap<number[], Map<number, number>>();
+    const scores = groups.map((grp) => new Float64Array(grp.events.length));
+    const evidence: string[][] = groups.map(() => []);
+
+    // Event time across keys: pooled views see the stream in the same order whatever the poll size.
+    for (const { g, i, e } of eventTimeOrder(groups)) {
+      const state = groups[g].state;
+      const isLast = i === groups[g].events.length - 1;
+      const m = ctx.aggregate<ModelBaselines>(`model:${e.model_id}`, () => this.createBaselines());
+      for (const h of [m.margin, m.entropy, m.classes, m.buckets]) advanceEpoch(h, e.ts, opts);
+      advanceMoments(m.moments, e.ts, opts);
+      advanceShape(m.shape, e.ts, opts);
+      const epoch = Math.floor(e.ts / c.baseline.epochMs);
+
+      const row = offsets[g] + i;
+      const marginTail = referenceTail(m.margin, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
+      const entropyTail = referenceTail(m.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
+      const margin = margins[row];
+      const entropy = nats[row] / Math.log(e.output_probs.length);
+      const halving = observeGeometry(state.geometry, e.input_sketch, m.shape, c.geometry);
+      let proj: number[] | null = null;
+      let bucket = -1;
+      if (e.input_sketch.length > 0) {
+        proj = project(e.input_sketch, c.buckets);
+        bucket = bucketOf(proj, e.input_sketch.length, m.moments, c.buckets);
+      }
+      const x: Contribution = {
+        key: groups[g].key,
+        epoch,
+        margin: Number.isFinite(margin) && marginTail ? { hit: inTail(margin, marginTail, 'low'), expected: marginTail.expected } : undefined,
+        entropy: Number.isFinite(entropy) && entropyTail ? { hit: inTail(entropy, entropyTail, 'high'), expected: entropyTail.expected } : undefined,
+        halving: e.input_sketch.length > 0 && state.geometry.n > 2 ? halving : undefined,
+        label: e.output_label < 0 ? -1 : classIndex(e.output_label, c.maxClasses),
+        bucket,
+        d2: squaredFromCentre(e.input_sketch, m.shape),
+      };
+      if (x.label >= 0) m.width = Math.min(c.maxClasses, Math.max(m.width, x.label + 1, e.output_probs.length));
+      contribute(state.own, x, this.ownLimits);
+      if (state.own.contributions % c.balanceEvery === 0) this.updateBalance(state.own, m, c.alignMinEvents);
+      const aligned = this.alignment(state.own, m, expectedCache);
+
+      // The model baselines learn from keys that do not lean any way, a few samples per key and epoch.
+      const leaning = COMPONENTS.some((comp) => aligned[comp]);
+      if (!leaning && usableAnswer(e) && takeQuota(state.baseQuota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) {
+        if (Number.isFinite(margin)) addToHistogram(m.margin, tailBin(margin, c.baseline));
+        if (Number.isFinite(entropy)) addToHistogram(m.entropy, tailBin(entropy, c.baseline));
+        if (x.label >= 0) addToHistogram(m.classes, x.label);
+        if (proj) addMoments(m.moments, proj);
+        if (bucket >= 0) addToHistogram(m.buckets, bucket);
+        if (e.input_sketch.length > 0) addShape(m.shape, e.input_sketch);
+      }
+
+      const group = c.views.geometry ? geometryGroup(state.geometry, m.shape, c.geometry) : null;
+      state.group = group ? `geo:${e.model_id}:${group.id}` : null;
+      const names: string[] = [];
+      if (c.views.tenant && e.tenant) names.push(`tenant:${e.tenant}`);
+      const prefix = c.views.prefix ? ipPrefix(e.client_ip) : null;
+      if (prefix) names.push(`prefix:${prefix}`);
+      if (state.group) names.push(state.group);
+      const pooled = takeQuota(state.poolQuota, e.ts, c.baseline.epochMs, c.perKeyEpochCap);
+
+      let best = 0;
+      let why: { e: EntityRead; comp: Component; aligned: boolean } | null = null;
+      for (const name of names) {
+        const views = ctx.aggregate<Record<string, EntityView>>(name, () => ({}));
+        let view = views[e.model_id];
+        if (!view) {
+          if (Object.keys(views).length >= c.maxModelsPerEntity) continue;
+          view = views[e.model_id] = createEntityView();
+        }
+        if (pooled) {
+          contribute(view, x, this.limits);
+          if (view.contributions % c.balanceEvery === 0) this.updateBalance(view, m, c.minEvents);
+        }
+        const keys = activeKeys(view, epoch, c.keyActiveEpochs);
+        if (keys < c.minKeys) continue;
+        const read = this.read(name, view, keys, m, expectedCache, isLast, marginTail, entropyTail);
+        for (const comp of COMPONENTS) {
+          const score = read.scores[comp] * (aligned[comp] ? 1 : c.bystanderFactor);
+          if (score > best) {
+            best = score;
+            why = { e: read, comp, aligned: aligned[comp] };
+          }
+        }
+      }
+      state.score = best;
+      scores[g][i] = best;
+      if (isLast && why) evidence[g] = [this.sentence(why.e, why.comp, why.aligned)];
+    }
+    return groups.map((_, g) => ({ scores: scores[g], evidence: evidence[g] }));
+  }
+
+  private createBaselines(): ModelBaselines {
+    const c = this.config;
+    return {
+      margin: createHistogram(c.baseline.bins),
+      entropy: createHistogram(c.baseline.bins),
+      classes: createHistogram(c.maxClasses),
+      width: 0,
+      moments: createMoments(c.buckets.projections),
+      buckets: createHistogram(c.buckets.buckets),
+      shape: createShapeBaseline(),
+    };
+  }
+
+  private occupancy(view: EntityView, m: ModelBaselines, cache: WeakMap<number[], Map<number, number>>): { distinct: number; expected: number } | null {
+    const n = view.ring.ring.length;
+    if (n === 0 || !histogramReady(m.buckets, this.config.baseline.minReferenceSamples)) return null;
+    let byN = cache.get(m.buckets.ref);
+    if (!byN) cache.set(m.buckets.ref, (byN = new Map()));
+    let expected = byN.get(n);
+    if (expected === undefined) byN.set(n, (expected = expectedDistinct(m.buckets.ref, n)));
+    return { distinct: ringDistinct(view.ring), expected };
+  }
+
+  private alignment(own: EntityView, m: ModelBaselines, cache: WeakMap<number[], Map<number, number>>): Record<Component, boolean> {
+    const c = this.config;
+    const occ = own.ring.ring.length >= c.alignMinEvents ? this.occupancy(own, m, cache) : null;
+    return {
+      margin: own.margin.n >= c.alignMinEvents && shareExcess(own.margin) >= c.alignExcess,
+      entropy: own.entropy.n >= c.alignMinEvents && shareExcess(own.entropy) >= c.alignExcess,
+      halving: own.halving.n >= c.alignMinEvents && own.halving.s >= c.alignHalving,
+      occupancy: occ !== null && occ.distinct / occ.expected >= c.alignOccupancy,
+      spread: own.spreadN >= c.alignMinEvents && spreadLog2(own, m) >= c.alignSpreadLog2,
+      balance: own.mix.total >= c.alignMinEvents && own.balance > c.alignBalance && own.balanceZ >= c.alignBalanceZ,
+    };
+  }
+
+  private read(
+    name: string,
+    view: EntityView,
+    keys: number,
+    m: ModelBaselines,
+    cache: WeakMap<number[], Map<number, number>>,
+    detailed: boolean,
+    marginTail: Tail | null,
+    entropyTail: Tail | null,
+  ): EntityRead {
+    const c = this.config;
+    const tailScore = (sh: EntityView['margin']) =>
+      sh.n < c.minEvents ? 0 : Math.min(ramp(shareExcess(sh), c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, c.window), c.zLow, c.zHigh));
+    const occ = view.ring.ring.length >= c.minRing ? this.occupancy(view, m, cache) : null;
+    const scores: Scores = {
+      margin: tailScore(view.margin),
+      entropy: tailScore(view.entropy),
+      halving: view.halving.n < c.minEvents ? 0 : ramp(view.halving.s, c.halvingLow, c.halvingHigh),
+      occupancy: occ ? ramp(occ.distinct / occ.expected, c.occupancyLow, c.occupancyHigh) : 0,
+      spread: view.spreadN < c.minEvents ? 0 : ramp(spreadLog2(view, m), c.spreadLog2Low, c.spreadLog2High),
+      balance: view.balanceScore,
+    };
+    const read: EntityRead = { name, view, keys, scores };
+    if (detailed) {
+      const z = (sh: EntityView['margin']) => fmt(shareExcessZ(sh, c.window), 1);
+      read.detail = {
+        margin: `${pct(view.margin.s)} of pooled answers had a top-1/top-2 margin < ${fmt(marginTail?.threshold ?? 0)} against ${pct(view.margin.e, 1)} baseline (z=${z(view.margin)})`,
+        entropy: `${pct(view.entropy.s)} of pooled answers had normalised entropy > ${fmt(entropyTail?.threshold ?? 0)} against ${pct(view.entropy.e, 1)} baseline (z=${z(view.entropy)})`,
+        halving: `${pct(view.halving.s)} of pooled steps halved the previous one along a line (bisection)`,
+        occupancy: occ ? `last ${view.ring.ring.length} pooled queries fell in ${occ.distinct} input buckets, ${fmt(occ.distinct / occ.expected, 1)}x the ${fmt(occ.expected, 0)} expected` : '',
+        spread: `pooled queries lie ${fmt(Math.pow(2, spreadLog2(view, m)), 1)}x as far from the model's centre as its traffic does`,
+      };
+    }
+    return read;
+  }
+
+  /** Re-evaluates a view's balanced-coverage test (see output-drift) against the model's reference. */
+  private updateBalance(view: EntityView, m: ModelBaselines, minEvents: number): void {
+    const c = this.config;
+    if (view.mix.total < minEvents || m.width < 2 || !histogramReady(m.classes, c.baseline.minReferenceSamples)) return;
+    const bal = balanceTest(view.mix, m.classes.ref, m.width, c.minImbalance);
+    // A mix less even than the model's is not balanced, whatever the likelihood ratio says (see `Balance.evenness`).
+    view.balance = bal && bal.evenness > 0 ? bal.b : 0;
+    view.balanceZ = bal && bal.evenness > 0 ? bal.z : 0;
+    view.balanceScore = bal ? Math.min(ramp(bal.b, c.balanceLow, c.balanceHigh), ramp(bal.z, c.balanceZLow, c.balanceZHigh), ramp(bal.evenness, c.evennessLow, c.evennessHigh)) : 0;
+  }
+
+  private sentence(e: EntityRead, comp: Component, aligned: boolean): string {
+    const what = e.name.startsWith('tenant:')
+      ? `tenant ${e.name.slice(7)}`
+      : e.name.startsWith('prefix:')
+        ? `network ${e.name.slice(7)}`
+        : `keys with alike query geometry (${e.name})`;
+    const detail =
+      comp === 'balance'
+        ? `pooled classes come back near-uniform (balance ${fmt(e.view.balance)} on a 0 natural … 1 uniform scale over ${Math.round(e.view.mix.total)} answers)`
+        : (e.detail?.[comp] ?? comp);
+    return `${what}, ${e.keys} keys: ${detail}, score ${fmt(e.scores[comp])}${aligned ? '' : ` (this key is a bystander: x${fmt(this.config.bystanderFactor)})`}`;
+  }
+}
+
+/** Squared distance of a sketch from the model centre, or undefined while the centre is unknown. */
+function squaredFromCentre(sketch: readonly number[], shape: ShapeBaseline): number | undefined {
+  const centre = shape.center;
+  if (!centre || centre.length !== sketch.length || sketch.length === 0) return undefined;
+  let d2 = 0;
+  for (let i = 0; i < sketch.length; i++) d2 += (sketch[i] - centre[i]) ** 2;
+  return d2;
+}
+
+/** log2 of a view's RMS distance from the model centre over the model's RMS (0 when unknown). */
+function spreadLog2(view: EntityView, m: ModelBaselines): number {
+  if (view.spreadN === 0 || !(m.shape.rms > 0)) return 0;
+  return Math.log2(Math.max(Math.sqrt(view.spread) / m.shape.rms, 1e-9));
+}
+
+export const aggregates: DetectorDefinition<AggregatesConfig, AggregatesState> = {
+  name: 'aggregates',
+  description: 'boundary, entropy and class-mix views pooled per tenant, per client network prefix and per group of keys with alike query geometry',
+  configSchema: aggregatesConfigSchema,
+  create: (config) => new AggregatesDetector(config),
+};

@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import { bisectionSchema, bisectionScore, completedSearches, createBisectionState, observeQuery, type BisectionState } from './shared/BisectionTracker.ts';
+import { eventTimeOrder, flatEvents, groupOffsets, rowKernel, usableAnswer } from './shared/batch.ts';
+import { addToHistogram, advanceEpoch, createQuota, type EpochHistogram, type EpochQuota, takeQuota } from './shared/EpochHistogram.ts';
+import { addToShare, createShare, type EwShare, shareExcess, shareExcessZ } from './shared/EwShare.ts';
+import { either, fmt, pct, ramp } from './shared/math.ts';
+import { baselineOptions, createTailBaseline, inTail, mayFeedBaseline, referenceTail, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
+import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+
+export const boundaryProbingConfigSchema = z.object({
+  /** The per-model baseline of top-1/top-2 margins, learned online from all keys. */
+  baseline: tailBaselineSchema,
+  /** A "small" margin lies below this quantile of the model's baseline margins… */
+  marginQuantile: z.number().gt(0).lt(1).default(0.1),
+  /** …clamped to [marginMin, marginMax] so that it always means close to a boundary. */
+  marginMin: z.number().min(0).max(1).default(0.02),
+  marginMax: z.number().min(0).max(1).default(0.3),
+  /** Effective window (events) of the key's small-margin share. */
+  window: z.number().int().positive().default(200),
+  /** Scored answers a key needs before its share counts. */
+  minEvents: z.number().int().positive().default(50),
+  /** Excess share (s − p₀)/(1 − p₀) where the score starts and where it is full. */
+  excessLow: z.number().min(0).max(1).default(0.15),
+  excessHigh: z.number().min(0).max(1).default(0.5),
+  /** Binomial z-score of the excess where the score starts and where it is full. */
+  zLow: z.number().default(3),
+  zHigh: z.number().default(6),
+  bisection: bisectionSchema,
+});
+export type BoundaryProbingConfig = z.output<typeof boundaryProbingConfigSchema>;
+
+/**
+ * Per-key state. Ceiling: the share and quota are 7 numbers; the bisection
+ * tracker holds 1 + 2 × maxChains sketches of `d` floats (≤ 13 JSON bytes
+ * each, 7 significant digits), so with 16-wide sketches and 3 chains it stays
+ * under 2 kB of JSON whatever the key's history (≈ 1.65 kB measured by
+ * `npm run bench:state`).
+ */
+export interface BoundaryProbingState {
+  margin: EwShare;
+  quota: EpochQuota;
+  bisection: BisectionState;
+  /** Score after the key's last event (a flagged key stops feeding the baseline). */
+  score: number;
+}
+
+interface LastView {
+  tail: Tail | null;
+  model: string;
+  marginScore: number;
+  searchScore: number;
+  ts: number;
+}
+
+/**
+ * Boundary probing: queries placed where the model hesitates.
+ *
+ * 1. The share of a key's answers whose top-1/top-2 margin is small, against
+ *    the same model's benign baseline. Margin (uncertainty) sampling is how
+ *    active-learning extraction picks its queries — Chandrasekaran et al.,
+ *    "Exploring Connections Between Active Learning and Model Extraction",
+ *    USENIX Security 2020; Pal et al., "ActiveThief", AAAI 2020 — and
+ *    Papernot et al.'s Jacobian augmentation (AsiaCCS 2017) and CloudLeak
+ *    (Yu et al., NDSS 2020) push synthetic queries toward the boundary.
+ *    The baseline is a robust quantile of a model-wide margin histogram to
+ *    which each key adds at most `perKeyEpochCap` samples per epoch, flagged
+ *    keys add none, and which moves by a slow EWMA between frozen epochs, so
+ *    an attacker cannot drag it along.
+ * 2. Line searches on the sketches (Lowd & Meek, KDD 2005): see
+ *    `BisectionTracker`.
+ */
+export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
+  readonly name = 'boundary-probing';
+  constructor(private readonly config: BoundaryProbingConfig) {}
+
+  initState(): BoundaryProbingState {
+    return { margin: createShare(), quota: createQuota(), bisection: createBisectionState(), score: 0 };
+  }
+
+  processBatch(groups: readonly KeyGroup<BoundaryProbingState>[], ctx: DetectorContext): DetectorOutput[] {
+    const c = this.config;
+    const opts = baselineOptions(c.baseline);
+    const { offsets } = groupOffsets(groups);
+    const margins = rowKernel(
+      flatEvents(groups).map((e) => (e.output_probs.length >= 2 && usableAnswer(e) ? e.output_probs : null)),
+      (m, w) => ctx.compute.topMargin(m, w),
+    );
+    const scores = groups.map((g) => new Float64Array(g.events.length));
+    const last: (LastView | undefined)[] = new Array(groups.length);
+
+    for (const { g, i, e } of eventTimeOrder(groups)) {
+      const state = groups[g].state;
+      const baseline = ctx.aggregate<EpochHistogram>(`model:${e.model_id}`, () => createTailBaseline(c.baseline));
+      advanceEpoch(baseline, e.ts, opts);
+      const tail = referenceTail(baseline, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
+      const margin = margins[offsets[g] + i];
+      if (Number.isFinite(margin)) {
+        if (tail) addToShare(state.margin, inTail(margin, tail, 'low'), tail.expected, c.window);
+        if (mayFeedBaseline(tail, state.margin, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) {
+          addToHistogram(baseline, tailBin(margin, c.baseline));
+        }
+      }
+      observeQuery(state.bisection, e.input_sketch, e.output_label, e.ts, c.bisection);
+      const marginScore = this.marginScore(state.margin);
+      const searchScore = bisectionScore(state.bisection, e.ts, c.bisection);
+      state.score = either(marginScore, searchScore);
+      scores[g][i] = state.score;
+      last[g] = { tail, model: e.model_id, marginScore, searchScore, ts: e.ts };
+    }
+    return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] ? this.evidence(grp.state, last[g]) : [] }));
+  }
+
+  private marginScore(sh: EwShare): number {
+    const c = this.config;
+    if (sh.n < c.minEvents) return 0;
+    return Math.min(ramp(shareExcess(sh), c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, c.window), c.zLow, c.zHigh));
+  }
+
+  private evidence(state: BoundaryProbingState, v: LastView): string[] {
+    const c = this.config;
+    const out: string[] = [];
+    if (v.marginScore > 0 && v.tail) {
+      const sh = state.margin;
+      out.push(
+        `${pct(sh.s)} of recent answers (window ${c.window}, ${sh.n} seen) had a top-1/top-2 margin < ${fmt(v.tail.threshold)}, ` +
+          `against ${pct(sh.e, 1)} for model ${v.model}'s baseline (z=${fmt(shareExcessZ(sh, c.window), 1)})`,
+      );
+    }
+    if (v.searchScore > 0) {
+      out.push(
+        `${fmt(completedSearches(state.bisection, v.ts, c.bisection), 1)} line searches (steps halving ${c.bisection.minSteps}+ times ` +
+          `across a label flip; longest ${state.bisection.longest} halvings)`,
+      );
+    }
+    return out;
+  }
+}
+
+export const boundaryProbing: DetectorDefinition<BoundaryProbingConfig, BoundaryProbingState> = {
+  name: 'boundary-probing',
+  description: 'share of small top-1/top-2 margins against the model baseline, and bisection line searches across a label flip',
+  configSchema: boundaryProbingConfigSchema,
+  create: (config) => new BoundaryProbingDetector(config),
+};

@@ -1,0 +1,222 @@
+import { z } from 'zod';
+import { eventTimeOrder, flatEvents, groupOffsets, rowKernel, usableAnswer } from './shared/batch.ts';
+import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio } from './shared/DistinctSketch.ts';
+import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
+import { addToShare, createShare, type EwShare, shareExcess, shareExcessZ } from './shared/EwShare.ts';
+import { addArrival, createGapStats, type GapStats, gapCv } from './shared/GapStats.ts';
+import { fmt, pct, ramp } from './shared/math.ts';
+import {
+  addMoments,
+  addToRing,
+  advanceMoments,
+  type BucketRing,
+  bucketOf,
+  createMoments,
+  createRing,
+  expectedDistinct,
+  project,
+  type ProjectionMoments,
+  ringDistinct,
+  sketchBucketsSchema,
+} from './shared/SketchBuckets.ts';
+import { baselineOptions, inTail, mayFeedBaseline, referenceTail, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
+import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+
+export const entropyConfigSchema = z.object({
+  /** Per-model baselines (answer entropy, sketch moments, bucket mix), learned online from all keys. */
+  baseline: tailBaselineSchema,
+  /** "High entropy" is the top `entropyQuantile` of the model's baseline normalised entropies… */
+  entropyQuantile: z.number().gt(0).lt(1).default(0.1),
+  /** …with the threshold clamped to [entropyMin, entropyMax]. */
+  entropyMin: z.number().min(0).max(1).default(0.05),
+  entropyMax: z.number().min(0).max(1).default(0.98),
+  /** Effective window (events) of the high-entropy share, and answers needed before it counts. */
+  window: z.number().int().positive().default(200),
+  minEvents: z.number().int().positive().default(50),
+  /** Excess share (s − p₀)/(1 − p₀) and its z-score where the score starts and is full. */
+  excessLow: z.number().min(0).max(1).default(0.15),
+  excessHigh: z.number().min(0).max(1).default(0.5),
+  zLow: z.number().default(3),
+  zHigh: z.number().default(6),
+  /** Locality-sensitive buckets of the sketches. */
+  buckets: sketchBucketsSchema,
+  /** The key's last `ringSize` buckets are compared, once it has `minRing`, with the occupancy the model's traffic would give. */
+  ringSize: z.number().int().positive().max(1024).default(128),
+  minRing: z.number().int().positive().default(64),
+  /** Distinct buckets over the expected count where the diversity score starts and is full. */
+  occupancyLow: z.number().positive().default(1.25),
+  occupancyHigh: z.number().positive().default(1.8),
+  /** KMV size of the exact-hash distinct counter. */
+  distinctK: z.number().int().min(8).max(1024).default(48),
+  /** Diversity counts only for keys that rarely repeat an exact input: scaled by a ramp of the distinct share. */
+  repeatRatioLow: z.number().min(0).max(1).default(0.5),
+  repeatRatioHigh: z.number().min(0).max(1).default(0.8),
+  /** Inter-arrival gaps: EWMA window, gaps needed, and the CVs of a metronome and of a person. */
+  gapWindow: z.number().int().positive().default(64),
+  minGaps: z.number().int().positive().default(30),
+  cvMetronomic: z.number().min(0).default(0.15),
+  cvHuman: z.number().min(0).default(0.6),
+  /** Regularity amplifies the other evidence by up to this factor, and alone scores at most this. */
+  regularityBoost: z.number().min(0).default(0.5),
+  regularityAloneScore: z.number().min(0).max(1).default(0.1),
+});
+export type EntropyConfig = z.output<typeof entropyConfigSchema>;
+
+/**
+ * Per-key state. Ceiling: 11 numbers of shares, quota and gaps, a ring of
+ * `ringSize` bucket ids (≤ 4 JSON bytes each) and `distinctK` hash prefixes
+ * (≤ 11 bytes each): with the defaults under 1.4 kB of JSON whatever the
+ * key's history (≈ 1.15 kB measured by `npm run bench:state`).
+ */
+export interface EntropyState {
+  high: EwShare;
+  quota: EpochQuota;
+  ring: BucketRing;
+  distinct: DistinctSketch;
+  gaps: GapStats;
+  score: number;
+}
+
+interface ModelEntropy {
+  entropy: EpochHistogram;
+  moments: ProjectionMoments;
+  buckets: EpochHistogram;
+}
+
+interface LastView {
+  model: string;
+  tail: Tail | null;
+  tailScore: number;
+  occupancy: { distinct: number; expected: number } | null;
+  diversity: number;
+  regularity: number;
+  repeats: number;
+}
+
+/**
+ * Entropy of a key's traffic, three ways:
+ *
+ * 1. Answer entropy: the share of the key's answers in the top tail of the
+ *    model's normalised predictive entropy. Uncertainty sampling is the
+ *    query strategy of active-learning extraction (Pal et al., "ActiveThief",
+ *    AAAI 2020; Chandrasekaran et al., USENIX Security 2020), and Kesarwani
+ *    et al., "Model Extraction Warning in MLaaS Paradigm", ACSAC 2018, watch
+ *    the information a user's queries gain.
+ * 2. Input diversity: exact input hashes (a KMV distinct counter: extraction
+ *    never repeats an input) and locality-sensitive buckets of the sketches
+ *    (`SketchBuckets`): a key occupying far more buckets than n draws of the
+ *    model's own traffic would is spreading its queries over the input space
+ *    (the coverage PRADA and Knockoff Nets transfer sets aim for).
+ * 3. Regularity: the coefficient of variation of inter-arrival gaps. Scripts
+ *    are metronomic, people are bursty; regularity alone is weak (batch jobs
+ *    are scripts too), so it only amplifies the other two.
+ */
+export class EntropyDetector implements Detector<EntropyState> {
+  readonly name = 'entropy';
+  constructor(private readonly config: EntropyConfig) {}
+
+  initState(): EntropyState {
+    return { high: createShare(), quota: createQuota(), ring: createRing(), distinct: createDistinctSketch(), gaps: createGapStats(), score: 0 };
+  }
+
+  processBatch(groups: readonly KeyGroup<EntropyState>[], ctx: DetectorContext): DetectorOutput[] {
+    const c = this.config;
+    const opts = baselineOptions(c.baseline);
+    const { offsets } = groupOffsets(groups);
+    const events = flatEvents(groups);
+    const nats = rowKernel(
+      events.map((e) => (e.output_probs.length >= 2 && usableAnswer(e) ? e.output_probs : null)),
+      (m, w) => ctx.compute.rowEntropy(m, w),
+    );
+    const expectedCache = new WeakMap<number[], Map<number, number>>();
+    const scores = groups.map((g) => new Float64Array(g.events.length));
+    const last: (LastView | undefined)[] = new Array(groups.length);
+
+    for (const { g, i, e } of eventTimeOrder(groups)) {
+      const state = groups[g].state;
+      const model = ctx.aggregate<ModelEntropy>(`model:${e.model_id}`, () => ({
+        entropy: createHistogram(c.baseline.bins),
+        moments: createMoments(c.buckets.projections),
+        buckets: createHistogram(c.buckets.buckets),
+      }));
+      advanceEpoch(model.entropy, e.ts, opts);
+      advanceMoments(model.moments, e.ts, opts);
+      advanceEpoch(model.buckets, e.ts, opts);
+      const tail = referenceTail(model.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
+      const contributes = mayFeedBaseline(tail, state.high, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap);
+      const row = offsets[g] + i;
+      const h = nats[row] / Math.log(e.output_probs.length);
+      if (Number.isFinite(h)) {
+        if (tail) addToShare(state.high, inTail(h, tail, 'high'), tail.expected, c.window);
+        if (contributes && usableAnswer(e)) addToHistogram(model.entropy, tailBin(h, c.baseline));
+      }
+
+      if (e.input_sketch.length > 0) {
+        const proj = project(e.input_sketch, c.buckets);
+        if (contributes) addMoments(model.moments, proj);
+        const bucket = bucketOf(proj, e.input_sketch.length, model.moments, c.buckets);
+        if (bucket >= 0) {
+          addToRing(state.ring, bucket, c.ringSize);
+          if (contributes) addToHistogram(model.buckets, bucket);
+        }
+      }
+      addDistinct(state.distinct, e.input_hash, c.distinctK);
+      addArrival(state.gaps, e.ts, c.gapWindow);
+
+      const view = this.view(state, model, expectedCache, tail, e.model_id);
+      const base = Math.max(view.tailScore, view.diversity);
+      state.score = Math.max(Math.min(1, base * (1 + c.regularityBoost * view.regularity)), c.regularityAloneScore * view.regularity);
+      scores[g][i] = state.score;
+      last[g] = view;
+    }
+    return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] && grp.state.score > 0 ? this.evidence(grp.state, last[g]) : [] }));
+  }
+
+  private view(state: EntropyState, model: ModelEntropy, cache: WeakMap<number[], Map<number, number>>, tail: Tail | null, modelId: string): LastView {
+    const c = this.config;
+    const tailScore =
+      state.high.n < c.minEvents ? 0 : Math.min(ramp(shareExcess(state.high), c.excessLow, c.excessHigh), ramp(shareExcessZ(state.high, c.window), c.zLow, c.zHigh));
+    const repeats = distinctRatio(state.distinct, c.distinctK);
+    let occupancy: LastView['occupancy'] = null;
+    let diversity = 0;
+    const n = state.ring.ring.length;
+    if (n >= c.minRing && histogramReady(model.buckets, c.baseline.minReferenceSamples)) {
+      let byN = cache.get(model.buckets.ref);
+      if (!byN) cache.set(model.buckets.ref, (byN = new Map()));
+      let expected = byN.get(n);
+      if (expected === undefined) byN.set(n, (expected = expectedDistinct(model.buckets.ref, n)));
+      occupancy = { distinct: ringDistinct(state.ring), expected };
+      diversity = ramp(occupancy.distinct / expected, c.occupancyLow, c.occupancyHigh) * ramp(repeats, c.repeatRatioLow, c.repeatRatioHigh);
+    }
+    const regularity = state.gaps.n >= c.minGaps ? 1 - ramp(gapCv(state.gaps), c.cvMetronomic, c.cvHuman) : 0;
+    return { model: modelId, tail, tailScore, occupancy, diversity, regularity, repeats };
+  }
+
+  private evidence(state: EntropyState, v: LastView): string[] {
+    const c = this.config;
+    const out: string[] = [];
+    if (v.tailScore > 0 && v.tail) {
+      out.push(
+        `${pct(state.high.s)} of recent answers (window ${c.window}, ${state.high.n} seen) had normalised entropy > ${fmt(v.tail.threshold)}, ` +
+          `against ${pct(state.high.e, 1)} for model ${v.model}'s baseline (z=${fmt(shareExcessZ(state.high, c.window), 1)})`,
+      );
+    }
+    if (v.diversity > 0 && v.occupancy) {
+      out.push(
+        `last ${state.ring.ring.length} queries fell in ${v.occupancy.distinct} input buckets, ${fmt(v.occupancy.distinct / v.occupancy.expected, 1)}x the ` +
+          `${fmt(v.occupancy.expected, 0)} expected from model ${v.model}'s traffic; ${pct(v.repeats)} of ${state.distinct.n} inputs distinct`,
+      );
+    }
+    if (v.regularity > 0) {
+      out.push(`inter-arrival CV ${fmt(gapCv(state.gaps))} over ${state.gaps.n} gaps (mean ${fmt(state.gaps.mean / 1000, 2)} s): machine-regular`);
+    }
+    return out;
+  }
+}
+
+export const entropy: DetectorDefinition<EntropyConfig, EntropyState> = {
+  name: 'entropy',
+  description: 'answer entropy against the model baseline, diversity of exact and locality-sensitive input buckets, regularity of arrivals',
+  configSchema: entropyConfigSchema,
+  create: (config) => new EntropyDetector(config),
+};

@@ -1,0 +1,235 @@
+import { z } from 'zod';
+import { eventTimeOrder, pairKernel, usableAnswer } from './shared/batch.ts';
+import { addClass, type Balance, balanceTest, type ClassMix, classIndex, createClassMix, smoothedMix } from './shared/ClassMix.ts';
+import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio } from './shared/DistinctSketch.ts';
+import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota, unitBin, unitQuantile } from './shared/EpochHistogram.ts';
+import { compact, either, fmt, ramp } from './shared/math.ts';
+import { baselineOptions, tailBaselineSchema } from './shared/TailBaseline.ts';
+import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+
+const LN2 = Math.log(2);
+
+export const outputDriftConfigSchema = z.object({
+  /** Per-model baselines (class mix, per-key divergences), learned online from all keys. */
+  baseline: tailBaselineSchema,
+  /** Classes tracked per model; labels above are folded (bounds the state). */
+  maxClasses: z.number().int().min(2).max(1024).default(64),
+  /** Effective horizon (answers) of a key's class mix, and answers it needs before it is judged. */
+  window: z.number().int().positive().default(400),
+  minEvents: z.number().int().positive().default(100),
+  /** Dirichlet pseudo-counts pulling a key's mix toward the model's. */
+  priorStrength: z.number().min(0).default(20),
+  /** JSD (in bits, [0,1]) where the divergence score starts: at least this, and at least `jsdBaselineFactor` × the `jsdQuantile` of keys' JSDs. */
+  jsdLow: z.number().min(0).max(1).default(0.05),
+  jsdQuantile: z.number().gt(0).lt(1).default(0.95),
+  jsdBaselineFactor: z.number().min(0).default(1.5),
+  /** JSD above the start where the score is full, and the most divergence alone can give (keys of narrow use diverge too). */
+  jsdSpan: z.number().positive().default(0.2),
+  jsdMaxScore: z.number().min(0).max(1).default(0.45),
+  /**
+   * Balanced coverage (see `balanceTest`): b is 0 for a key whose classes come
+   * back like the model's and 1 for a uniform mix; the score ramps between
+   * these values of b and between these z-scores of b (chance balance of a
+   * small sample is not enough)…
+   */
+  balanceLow: z.number().default(0.6),
+  balanceHigh: z.number().default(0.85),
+  balanceZLow: z.number().default(4),
+  balanceZHigh: z.number().default(6),
+  /** …and of the mix's evenness (1 uniform, 0 as even as the model's: see `Balance`)… */
+  evennessLow: z.number().default(0.5),
+  evennessHigh: z.number().default(0.8),
+  /** …and is skipped when the model's own mix is this close to uniform (symmetrised KL, nats). */
+  minImbalance: z.number().min(0).default(0.02),
+  /** KMV size of the exact-hash distinct counter; keys repeating inputs (a fixed test set) are damped. */
+  distinctK: z.number().int().min(8).max(1024).default(64),
+  repeatRatioLow: z.number().min(0).max(1).default(0.5),
+  repeatRatioHigh: z.number().min(0).max(1).default(0.8),
+  /** Drift of the model's whole output mix between epochs (JSD in bits) where its score starts and is full… */
+  driftLow: z.number().min(0).max(1).default(0.02),
+  driftHigh: z.number().min(0).max(1).default(0.1),
+  /** …and the share of it every key of the model carries (it barely moves one key, by design). */
+  driftKeyWeight: z.number().min(0).max(1).default(0.1),
+});
+export type OutputDriftConfig = z.output<typeof outputDriftConfigSchema>;
+
+/**
+ * Per-key state. Ceiling: the class mix holds ≤ `maxClasses` counts (≤ 9
+ * JSON bytes each), the KMV `distinctK` prefixes (≤ 11 bytes each), plus 7
+ * numbers: with 10 classes and the defaults under 1 kB of JSON.
+ */
+export interface OutputDriftState {
+  mix: ClassMix;
+  distinct: DistinctSketch;
+  quota: EpochQuota;
+  jsdQuota: EpochQuota;
+  score: number;
+}
+
+interface ModelDrift {
+  classes: EpochHistogram;
+  /** Classes seen (row width). */
+  width: number;
+  /** Per-key JSDs (bits), one vote per key per epoch. */
+  keyJsd: EpochHistogram;
+  /** The last epoch-to-epoch drift of the model's output mix. */
+  drift: { jsd: number; epoch: number; samples: number } | null;
+  /** The last completed epoch's own mix: a key that answers like the current crowd is not singled out. */
+  recent: number[] | null;
+}
+
+interface Pending {
+  /** JSD rows against the slow baseline and, once there is one, the last epoch's mix. */
+  jsdRows: number[];
+  /** Balance of the key's mix against each of them. */
+  balances: (Balance | null)[];
+  repeats: number;
+  n: number;
+}
+
+interface LastView {
+  model: string;
+  jsd: number;
+  jsdStart: number;
+  jsdScore: number;
+  balance: number;
+  balanceZ: number;
+  balanceScore: number;
+  repeats: number;
+  n: number;
+  drift: ModelDrift['drift'];
+  driftScore: number;
+}
+
+/**
+ * Output drift: what a key gets back, against what the model's traffic gets.
+ *
+ * 1. Jensen–Shannon divergence (Lin, IEEE Trans. Inf. Theory 1991) between
+ *    the key's predicted-class mix (Dirichlet-smoothed) and the model's,
+ *    judged against the spread of all keys' divergences.
+ * 2. Unusually balanced coverage of the classes: adaptive transfer-set
+ *    sampling (Orekondy et al., "Knockoff Nets", CVPR 2019) rewards queries
+ *    of classes it has seen least, so its answers come back near-uniform
+ *    even where real traffic is skewed. Damped for keys that repeat exact
+ *    inputs (an evaluation job replaying a balanced test set).
+ * 3. Drift of the model's whole output mix from one epoch to the next, the
+ *    windowed global view (what a coordinated campaign or a data shift does);
+ *    reported on every key of the model, but weighs little on any one.
+ */
+export class OutputDriftDetector implements Detector<OutputDriftState> {
+  readonly name = 'output-drift';
+  constructor(private readonly config: OutputDriftConfig) {}
+
+  initState(): OutputDriftState {
+    return { mix: createClassMix(), distinct: createDistinctSketch(), quota: createQuota(), jsdQuota: createQuota(), score: 0 };
+  }
+
+  processBatch(groups: readonly KeyGroup<OutputDriftState>[], ctx: DetectorContext): DetectorOutput[] {
+    const c = this.config;
+    const opts = baselineOptions(c.baseline);
+    const order = eventTimeOrder(groups);
+    const model = (id: string) =>
+      ctx.aggregate<ModelDrift>(`model:${id}`, () => ({ classes: createHistogram(c.maxClasses), width: 0, keyJsd: createHistogram(c.baseline.bins), drift: null, recent: null }));
+
+    // Pass 1, event time: class mixes and the model reference; the rows to divide.
+    const pairs: { p: number[]; q: number[] }[] = [];
+    const pending: (Pending | null)[] = new Array(order.length).fill(null);
+    const driftAt = new Map<number, { row: number; epoch: number; samples: number }>();
+    order.forEach(({ g, e }, k) => {
+      const state = groups[g].state;
+      const m = model(e.model_id);
+      const roll = advanceEpoch(m.classes, e.ts, opts);
+      if (roll?.previousRef && m.width >= 2) {
+        driftAt.set(k, { row: pairs.length, epoch: m.classes.epoch - 1, samples: roll.samples });
+        pairs.push({ p: roll.epochDist.slice(0, m.width), q: roll.previousRef.slice(0, m.width) });
+      }
+      if (roll) m.recent = roll.epochDist.map(compact);
+      if (e.output_label < 0) return;
+      const label = classIndex(e.output_label, c.maxClasses);
+      m.width = Math.min(c.maxClasses, Math.max(m.width, label + 1, e.output_probs.length));
+      addClass(state.mix, e.output_label, c.window, c.maxClasses);
+      addDistinct(state.distinct, e.input_hash, c.distinctK);
+      if (usableAnswer(e) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) addToHistogram(m.classes, label);
+      if (state.mix.total < c.minEvents || !histogramReady(m.classes, c.baseline.minReferenceSamples) || m.width < 2) return;
+      const refs = [renormalized(m.classes.ref, m.width)];
+      if (m.recent) refs.push(renormalized(m.recent, m.width));
+      pending[k] = {
+        // The key's mix is shrunk toward the reference it is compared with (shrinking toward another would blend two mixes).
+        jsdRows: refs.map((ref) => pairs.push({ p: smoothedMix(state.mix, ref, c.priorStrength, m.width), q: ref }) - 1),
+        balances: refs.map((ref) => balanceTest(state.mix, ref, m.width, c.minImbalance)),
+        repeats: distinctRatio(state.distinct, c.distinctK),
+        n: state.mix.total,
+      };
+    });
+    const jsd = pairKernel(ctx.compute, pairs);
+
+    // Pass 2, same order: scores, the per-key divergence baseline, the global drift.
+    const scores = groups.map((grp) => new Float64Array(grp.events.length));
+    const last: (LastView | undefined)[] = new Array(groups.length);
+    order.forEach(({ g, i, e }, k) => {
+      const state = groups[g].state;
+      const m = model(e.model_id);
+      advanceEpoch(m.keyJsd, e.ts, opts);
+      const rolled = driftAt.get(k);
+      if (rolled) m.drift = { jsd: Math.max(0, jsd[rolled.row]) / LN2, epoch: rolled.epoch, samples: rolled.samples };
+      const epoch = Math.floor(e.ts / c.baseline.epochMs);
+      const recentDrift = m.drift && m.drift.epoch >= epoch - 1 ? m.drift : null;
+      const driftScore = recentDrift ? ramp(recentDrift.jsd, c.driftLow, c.driftHigh) : 0;
+      const view: LastView = { model: e.model_id, jsd: 0, jsdStart: 0, jsdScore: 0, balance: 0, balanceZ: 0, balanceScore: 0, repeats: 1, n: state.mix.total, drift: recentDrift, driftScore };
+      const pend = pending[k];
+      if (pend) {
+        // Judged against the slow baseline and against the last epoch's mix: the less suspicious reading counts.
+        view.jsd = Math.min(...pend.jsdRows.map((row) => Math.max(0, jsd[row]) / LN2));
+        const keysQ = histogramReady(m.keyJsd, c.baseline.minEpochSamples) ? unitQuantile(m.keyJsd.ref, c.jsdQuantile) : 0;
+        view.jsdStart = Math.max(c.jsdLow, c.jsdBaselineFactor * keysQ);
+        const damp = ramp(pend.repeats, c.repeatRatioLow, c.repeatRatioHigh);
+        view.jsdScore = Math.min(c.jsdMaxScore, ramp(view.jsd, view.jsdStart, view.jsdStart + c.jsdSpan)) * damp;
+        if (pend.balances.every((b) => b !== null)) {
+          const weakest = pend.balances.reduce((a, b) => (balanceScore(b!, c) < balanceScore(a!, c) ? b : a))!;
+          view.balance = weakest.b;
+          view.balanceZ = weakest.z;
+          view.balanceScore = balanceScore(weakest, c) * damp;
+        }
+        view.repeats = pend.repeats;
+        view.n = pend.n;
+        if (state.score < c.baseline.excludeAboveScore && takeQuota(state.jsdQuota, e.ts, c.baseline.epochMs, 1)) {
+          addToHistogram(m.keyJsd, unitBin(view.jsd, c.baseline.bins));
+        }
+      }
+      state.score = Math.max(either(view.jsdScore, view.balanceScore), c.driftKeyWeight * driftScore);
+      scores[g][i] = state.score;
+      last[g] = view;
+    });
+    return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] && grp.state.score > 0 ? this.evidence(last[g]) : [] }));
+  }
+
+  private evidence(v: LastView): string[] {
+    const out: string[] = [];
+    if (v.jsdScore > 0) out.push(`class mix of the last ${Math.round(v.n)} answers diverges from model ${v.model}'s: JSD=${fmt(v.jsd, 3)} bits (scored above ${fmt(v.jsdStart, 3)})`);
+    if (v.balanceScore > 0) {
+      out.push(
+        `classes come back near-uniform (balance ${fmt(v.balance)} on a 0 natural … 1 uniform scale, z=${fmt(v.balanceZ, 1)}, over ${Math.round(v.n)} answers; ${fmt(100 * v.repeats, 0)}% inputs distinct)`,
+      );
+    }
+    if (v.driftScore > 0 && v.drift) out.push(`model ${v.model}'s output mix drifted JSD=${fmt(v.drift.jsd, 3)} bits between its last two epochs (${v.drift.samples} answers)`);
+    return out;
+  }
+}
+
+function balanceScore(b: Balance, c: OutputDriftConfig): number {
+  return Math.min(ramp(b.b, c.balanceLow, c.balanceHigh), ramp(b.z, c.balanceZLow, c.balanceZHigh), ramp(b.evenness, c.evennessLow, c.evennessHigh));
+}
+
+/** The first `width` entries of a distribution, summing to 1. */
+function renormalized(dist: readonly number[], width: number): number[] {
+  const head = dist.slice(0, width);
+  const total = head.reduce((a, b) => a + b, 0);
+  return total > 0 ? head.map((v) => v / total) : new Array(width).fill(1 / width);
+}
+
+export const outputDrift: DetectorDefinition<OutputDriftConfig, OutputDriftState> = {
+  name: 'output-drift',
+  description: "Jensen-Shannon divergence of a key's class mix from the model's, balanced class coverage, and drift of the model's output mix",
+  configSchema: outputDriftConfigSchema,
+  create: (config) => new OutputDriftDetector(config),
+};

@@ -1,0 +1,96 @@
+import { compact } from './math.ts';
+
+/**
+ * Counts of predicted classes over a sliding horizon: when the total passes
+ * `2 × window` every count is halved, so old answers fade and the array's
+ * size stays bounded by the class cap.
+ */
+export interface ClassMix {
+  counts: number[];
+  total: number;
+}
+
+export function createClassMix(): ClassMix {
+  return { counts: [], total: 0 };
+}
+
+/** Folds labels above the cap onto the cap (documented bound on state). */
+export function classIndex(label: number, maxClasses: number): number {
+  return label < maxClasses ? label : label % maxClasses;
+}
+
+export function addClass(m: ClassMix, label: number, window: number, maxClasses: number): void {
+  if (label < 0) return;
+  const c = classIndex(label, maxClasses);
+  while (m.counts.length <= c) m.counts.push(0);
+  m.counts[c]++;
+  m.total++;
+  if (m.total > 2 * window) {
+    m.counts = m.counts.map((v) => compact(v / 2));
+    m.total = compact(m.total / 2);
+  }
+}
+
+/**
+ * The mix as a distribution of `width` classes, shrunk toward `prior` with
+ * `strength` pseudo-counts (a Dirichlet prior), so a key with few answers
+ * does not look divergent by chance alone.
+ */
+export function smoothedMix(m: ClassMix, prior: readonly number[], strength: number, width: number): number[] {
+  const out = new Array<number>(width).fill(0);
+  const denom = m.total + strength;
+  for (let i = 0; i < width; i++) out[i] = ((m.counts[i] ?? 0) + strength * (prior[i] ?? 0)) / denom;
+  return out;
+}
+
+/** A balance test's statistic (0 like the reference … 1 uniform), its z-score under "like the reference", and the mix's evenness. */
+export interface Balance {
+  b: number;
+  z: number;
+  /**
+   * (H(p̂) − H(r)) / (ln K − H(r)): 1 for a uniform mix, 0 as even as the
+   * reference, negative when more concentrated. The LLR alone cannot tell a
+   * uniform mix from one piled on a class the reference finds rare.
+   */
+  evenness: number;
+}
+
+/**
+ * Is a class mix closer to uniform than to the model's? The log-likelihood
+ * ratio of the counts under uniform against under the reference,
+ * LLR/n = Σ p̂ᵢ ln(uᵢ/rᵢ), has mean −KL(r‖u) when answers follow the
+ * reference and +KL(u‖r) when they are uniform (Wald's sequential test
+ * statistic). Rescaled to b = (LLR/n + KL(r‖u)) / (KL(u‖r) + KL(r‖u)), it is
+ * 0 for a mix like the model's — whichever way it leans otherwise — and 1 for
+ * a uniform one; z is b over its standard error under the reference, so
+ * chance balance in a small sample scores little. Null when the reference is
+ * itself within `minImbalance` (nats, symmetrised KL) of uniform.
+ */
+export function balanceTest(m: ClassMix, ref: readonly number[], width: number, minImbalance: number, floor = 1e-3): Balance | null {
+  if (m.total <= 0 || width < 2) return null;
+  const u = 1 / width;
+  const r = Array.from({ length: width }, (_, i) => Math.max(ref[i] ?? 0, floor));
+  const rs = r.reduce((a, b) => a + b, 0);
+  let klRU = 0;
+  let klUR = 0;
+  let second = 0;
+  let llr = 0;
+  let hRef = 0;
+  let hMix = 0;
+  for (let i = 0; i < width; i++) {
+    const ri = r[i] / rs;
+    const pi = (m.counts[i] ?? 0) / m.total;
+    const x = Math.log(u / ri);
+    klRU -= ri * x;
+    klUR += u * x;
+    second += ri * x * x;
+    llr += pi * x;
+    hRef -= ri * Math.log(ri);
+    if (pi > 0) hMix -= pi * Math.log(pi);
+  }
+  const span = klUR + klRU;
+  if (span < minImbalance) return null;
+  const b = (llr + klRU) / span;
+  const se = Math.sqrt(Math.max(second - klRU * klRU, 1e-12) / m.total) / span;
+  return { b, z: b / se, evenness: (hMix - hRef) / Math.max(Math.log(width) - hRef, 1e-9) };
+}

@@ -1,0 +1,218 @@
+import { z } from 'zod';
+import { mulberry32 } from '../../src/gateway/RandomProjection.ts';
+import type { BaselineOptions } from './EpochHistogram.ts';
+import { compact, l2 } from './math.ts';
+
+/**
+ * A key's query geometry, summarised so that keys whose queries are alike
+ * can be grouped even when each is small (a Sybil campaign spread over many
+ * keys): the dominant direction of its successive steps (a lattice or
+ * one-feature sweep steps along few fixed directions; SimHash of the step's
+ * line, Charikar, STOC 2002), else the shape of its cloud of queries against
+ * the model's (RMS distance from the model centre, and the direction of its
+ * centroid's offset). Keys whose geometry says nothing special get no group.
+ */
+export const geometrySchema = z
+  .object({
+    /** Queries a key needs before it is grouped. */
+    minEvents: z.number().int().positive().default(20),
+    /** SimHash bits of a step direction (after fixing its sign). */
+    stepBits: z.number().int().min(2).max(16).default(8),
+    /** Share of a key's steps along one direction bucket for that direction to define its group. */
+    stepShareMin: z.number().min(0).max(1).default(0.3),
+    /** Direction buckets a key tracks (Misra–Gries summary; bounds the state). */
+    dirSlots: z.number().int().min(1).max(32).default(4),
+    /** Effective window (queries) of the step counts and of the centroid. */
+    window: z.number().int().positive().default(200),
+    /** |log2(key RMS / model RMS)| from which the spread defines a group. */
+    rmsLog2Min: z.number().min(0).default(0.5),
+    /** Centroid offset, in model RMS, from which its direction defines a group… */
+    offsetMin: z.number().min(0).default(0.5),
+    /** …provided it is this many standard errors (key RMS / √queries) away from the centre. */
+    offsetSe: z.number().min(0).default(3),
+    offsetBits: z.number().int().min(1).max(8).default(3),
+    /** Successive steps count as a halving (a bisection) within this ratio band and |cos|. */
+    halvingRatioMin: z.number().positive().default(0.35),
+    halvingRatioMax: z.number().positive().default(0.65),
+    halvingMinAbsCos: z.number().min(0).max(1).default(0.97),
+    seed: z.number().int().default(0x6e0),
+  })
+  .strict()
+  .prefault({});
+export type GeometryConfig = z.output<typeof geometrySchema>;
+
+export interface GeometryState {
+  n: number;
+  prev: number[] | null;
+  /** Last step (unit vector) and its length. */
+  lastDir: number[] | null;
+  lastLen: number;
+  /** Steps counted (decayed with the direction counts). */
+  steps: number;
+  /** Misra–Gries counters of step-direction buckets. */
+  dirs: { b: number; c: number }[];
+  /** EWMA of the sketch and of its squared distance from the model centre, over `m` queries. */
+  centroid: number[] | null;
+  meanSq: number;
+  m: number;
+}
+
+export function createGeometry(): GeometryState {
+  return { n: 0, prev: null, lastDir: null, lastLen: 0, steps: 0, dirs: [], centroid: null, meanSq: 0, m: 0 };
+}
+
+/** The model's sketch centre and RMS radius, learned per epoch like the other baselines. */
+export interface ShapeBaseline {
+  epoch: number;
+  sum: number[];
+  sumSq: number;
+  count: number;
+  center: number[] | null;
+  rms: number;
+}
+
+export function createShapeBaseline(): ShapeBaseline {
+  return { epoch: -1, sum: [], sumSq: 0, count: 0, center: null, rms: 0 };
+}
+
+export function advanceShape(s: ShapeBaseline, ts: number, o: BaselineOptions): void {
+  const epoch = Math.floor(ts / o.epochMs);
+  if (s.epoch < 0) s.epoch = epoch;
+  if (epoch <= s.epoch) return;
+  s.epoch = epoch;
+  if (s.count < o.minEpochSamples) return;
+  const mean = s.sum.map((v) => v / s.count);
+  const rms = Math.sqrt(Math.max(s.sumSq / s.count - mean.reduce((a, v) => a + v * v, 0), 1e-12));
+  s.center = s.center && s.center.length === mean.length ? s.center.map((v, i) => compact((1 - o.alpha) * v + o.alpha * mean[i])) : mean.map(compact);
+  s.rms = compact(s.rms > 0 ? (1 - o.alpha) * s.rms + o.alpha * rms : rms);
+  s.sum = [];
+  s.sumSq = 0;
+  s.count = 0;
+}
+
+export function addShape(s: ShapeBaseline, sketch: readonly number[]): void {
+  if (s.sum.length !== sketch.length) {
+    if (s.count > 0) return; // a second sketch width for one model: ignore it
+    s.sum = new Array(sketch.length).fill(0);
+  }
+  let sq = 0;
+  for (let i = 0; i < sketch.length; i++) {
+    s.sum[i] += sketch[i];
+    sq += sketch[i] * sketch[i];
+  }
+  s.sumSq += sq;
+  s.count++;
+}
+
+const planeCache = new Map<string, Float64Array[]>();
+function planes(dim: number, count: number, seed: number): Float64Array[] {
+  const id = `${dim}:${count}:${seed}`;
+  let p = planeCache.get(id);
+  if (!p) {
+    const rand = mulberry32(seed + dim);
+    const gauss = () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+    p = Array.from({ length: count }, () => Float64Array.from({ length: dim }, gauss));
+    planeCache.set(id, p);
+  }
+  return p;
+}
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/** SimHash of a line (u and −u alike): the first plane fixes the sign, the next `bits` give the bucket. */
+function lineBucket(u: readonly number[], bits: number, seed: number): number {
+  const p = planes(u.length, bits + 1, seed);
+  const sign = dot(p[0], u) >= 0 ? 1 : -1;
+  let b = 0;
+  for (let j = 0; j < bits; j++) if (sign * dot(p[j + 1], u) >= 0) b |= 1 << j;
+  return b;
+}
+
+function vectorBucket(v: readonly number[], bits: number, seed: number): number {
+  const p = planes(v.length, bits, seed ^ 0x5a5a);
+  let b = 0;
+  for (let j = 0; j < bits; j++) if (dot(p[j], v) >= 0) b |= 1 << j;
+  return b;
+}
+
+/**
+ * Feeds one query; returns whether its step halved the previous one along
+ * the same line (a bisection step, Lowd & Meek, KDD 2005).
+ */
+export function observeGeometry(g: GeometryState, sketch: readonly number[], shape: ShapeBaseline, c: GeometryConfig): boolean {
+  if (sketch.length === 0) return false;
+  g.n++;
+  let halving = false;
+  if (g.prev && g.prev.length === sketch.length) {
+    const len = l2(sketch, g.prev);
+    if (len > 0) {
+      const prev = g.prev;
+      const u = sketch.map((x, i) => (x - prev[i]) / len);
+      if (g.lastDir && g.lastLen > 0) {
+        const ratio = len / g.lastLen;
+        halving = ratio >= c.halvingRatioMin && ratio <= c.halvingRatioMax && Math.abs(dot(u, g.lastDir)) >= c.halvingMinAbsCos;
+      }
+      countDirection(g, lineBucket(u, c.stepBits, c.seed), c);
+      g.lastDir = u.map(compact);
+      g.lastLen = compact(len);
+    }
+  }
+  g.prev = sketch.map(compact);
+  if (shape.center && shape.center.length === sketch.length) {
+    if (!g.centroid || g.centroid.length !== sketch.length) g.m = 0;
+    g.m++;
+    const a = 1 / Math.min(g.m, c.window);
+    const center = shape.center;
+    if (g.m === 1) g.centroid = sketch.map(compact);
+    else g.centroid = (g.centroid as number[]).map((v, i) => compact(v + a * (sketch[i] - v)));
+    const d2 = sketch.reduce((s, x, i) => s + (x - center[i]) ** 2, 0);
+    g.meanSq = compact(g.meanSq + a * (d2 - g.meanSq));
+  }
+  return halving;
+}
+
+function countDirection(g: GeometryState, bucket: number, c: GeometryConfig): void {
+  g.steps++;
+  const slot = g.dirs.find((d) => d.b === bucket);
+  if (slot) slot.c++;
+  else if (g.dirs.length < c.dirSlots) g.dirs.push({ b: bucket, c: 1 });
+  else {
+    // Misra–Gries: a new item decrements every counter; empty counters free their slot.
+    for (const d of g.dirs) d.c--;
+    g.dirs = g.dirs.filter((d) => d.c > 0);
+  }
+  if (g.steps > 2 * c.window) {
+    g.steps = compact(g.steps / 2);
+    for (const d of g.dirs) d.c = compact(d.c / 2);
+  }
+}
+
+/** What groups a key with others, in words and as an entity id suffix. */
+export interface GeometryGroup {
+  id: string;
+  describe: string;
+}
+
+/** The key's geometry group, or null when its geometry is unremarkable or not yet known. */
+export function geometryGroup(g: GeometryState, shape: ShapeBaseline, c: GeometryConfig): GeometryGroup | null {
+  if (g.n < c.minEvents || g.m < c.minEvents) return null;
+  let top: { b: number; c: number } | undefined;
+  for (const d of g.dirs) if (!top || d.c > top.c) top = d;
+  if (top && g.steps > 0 && top.c / g.steps >= c.stepShareMin) {
+    return { id: `step:${top.b}`, describe: `${Math.round((100 * top.c) / g.steps)}% of steps along one direction (bucket ${top.b})` };
+  }
+  if (!shape.center || !g.centroid || shape.rms <= 0 || g.centroid.length !== shape.center.length) return null;
+  const ratio = Math.sqrt(g.meanSq) / shape.rms;
+  const rmsClass = Math.trunc(Math.log2(Math.max(ratio, 1e-6)) / c.rmsLog2Min);
+  const center = shape.center;
+  const offset = g.centroid.map((v, i) => v - center[i]);
+  const off = l2(offset) / shape.rms;
+  const offsetShown = off >= c.offsetMin && off >= (c.offsetSe * ratio) / Math.sqrt(Math.min(g.m, 2 * c.window - 1));
+  if (rmsClass === 0 && !offsetShown) return null;
+  const dir = offsetShown ? vectorBucket(offset, c.offsetBits, c.seed) : 'c';
+  return { id: `shape:${rmsClass}:${dir}`, describe: `queries ${ratio.toFixed(2)}x the model's spread, centroid offset ${off.toFixed(2)}` };
+}

@@ -1,0 +1,89 @@
+import type { InferenceEvent } from '../../src/contract.ts';
+import type { Compute } from '../../src/compute/Compute.ts';
+import type { KeyGroup } from '../types.ts';
+
+/** One event of a poll with the group (key) it belongs to and its index there. */
+export interface PollEvent {
+  g: number;
+  i: number;
+  e: InferenceEvent;
+}
+
+/**
+ * A poll's events across all keys in event-time order, ties broken by key
+ * then by position within the key. Detectors with shared (model, tenant,
+ * prefix) state walk them in this order so that their output depends only on
+ * the stream, never on how it was cut into polls.
+ */
+export function eventTimeOrder(groups: readonly KeyGroup<unknown>[]): PollEvent[] {
+  const out: PollEvent[] = [];
+  groups.forEach((grp, g) => grp.events.forEach((e, i) => out.push({ g, i, e })));
+  out.sort((a, b) => a.e.ts - b.e.ts || (groups[a.g].key < groups[b.g].key ? -1 : groups[a.g].key > groups[b.g].key ? 1 : a.i - b.i));
+  return out;
+}
+
+/**
+ * Runs a row kernel once per distinct row width over rows of mixed widths
+ * (models differ in class count), stacking every row of a width into one
+ * matrix: one kernel call per width per poll. `NaN` for empty rows.
+ */
+export function rowKernel(rows: readonly (ArrayLike<number> | null)[], kernel: (m: Float32Array, width: number) => Float32Array): Float64Array {
+  const out = new Float64Array(rows.length).fill(Number.NaN);
+  const byWidth = new Map<number, number[]>();
+  rows.forEach((r, k) => {
+    if (!r || r.length === 0) return;
+    let list = byWidth.get(r.length);
+    if (!list) byWidth.set(r.length, (list = []));
+    list.push(k);
+  });
+  for (const [width, idx] of byWidth) {
+    const m = new Float32Array(idx.length * width);
+    idx.forEach((k, j) => m.set(rows[k] as ArrayLike<number>, j * width));
+    const res = kernel(m, width);
+    idx.forEach((k, j) => (out[k] = res[j]));
+  }
+  return out;
+}
+
+/** Jensen–Shannon divergences (nats) of row pairs of mixed widths, one kernel call per width. */
+export function pairKernel(compute: Compute, pairs: readonly { p: ArrayLike<number>; q: ArrayLike<number> }[]): Float64Array {
+  const out = new Float64Array(pairs.length).fill(Number.NaN);
+  const byWidth = new Map<number, number[]>();
+  pairs.forEach((r, k) => {
+    let list = byWidth.get(r.p.length);
+    if (!list) byWidth.set(r.p.length, (list = []));
+    list.push(k);
+  });
+  for (const [width, idx] of byWidth) {
+    const p = new Float32Array(idx.length * width);
+    const q = new Float32Array(idx.length * width);
+    idx.forEach((k, j) => {
+      p.set(pairs[k].p, j * width);
+      q.set(pairs[k].q, j * width);
+    });
+    const res = compute.jsDivergence(p, q, width);
+    idx.forEach((k, j) => (out[k] = res[j]));
+  }
+  return out;
+}
+
+/** Whether an answer's probabilities describe the model (not altered by an enforcement, not an error). */
+export function usableAnswer(e: InferenceEvent): boolean {
+  return e.status >= 200 && e.status < 300 && (e.enforcement === null || e.enforcement === 'allow' || e.enforcement === 'observe' || e.enforcement === 'throttle');
+}
+
+/** Index of each group's first event in the poll's events flattened group by group. */
+export function groupOffsets(groups: readonly KeyGroup<unknown>[]): { offsets: number[]; total: number } {
+  const offsets: number[] = [];
+  let total = 0;
+  for (const g of groups) {
+    offsets.push(total);
+    total += g.events.length;
+  }
+  return { offsets, total };
+}
+
+/** Every event of the poll flattened group by group (the row order of `groupOffsets`). */
+export function flatEvents(groups: readonly KeyGroup<unknown>[]): InferenceEvent[] {
+  return groups.flatMap((g) => g.events as InferenceEvent[]);
+}

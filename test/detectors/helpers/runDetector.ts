@@ -1,0 +1,75 @@
+import type { Compute } from '../../../src/compute/Compute.ts';
+import type { InferenceEvent } from '../../../src/contract.ts';
+import type { Detector, DetectorContext, KeyGroup } from '../../../detectors/types.ts';
+
+export interface DetectorRun {
+  /** Score after each event, by event_id. */
+  scores: Map<string, number>;
+  /** Highest score each key reached. */
+  maxByKey: Map<string, number>;
+  /** Score and evidence after each key's last event. */
+  lastScore: Map<string, number>;
+  lastEvidence: Map<string, string[]>;
+  /** The detector's per-key state and its aggregate entities, as the pipeline would snapshot them. */
+  states: Map<string, unknown>;
+  aggregates: Map<string, unknown>;
+}
+
+/**
+ * Runs one detector over a stream the way DetectionPipeline does: polls of
+ * `batchSize` events, grouped by key in first-seen order, each group in event
+ * time, with per-detector aggregate entities.
+ */
+export function runDetector(detector: Detector, events: readonly InferenceEvent[], compute: Compute, batchSize = 500, prior?: DetectorRun): DetectorRun {
+  const run: DetectorRun = prior ?? {
+    scores: new Map(),
+    maxByKey: new Map(),
+    lastScore: new Map(),
+    lastEvidence: new Map(),
+    states: new Map(),
+    aggregates: new Map(),
+  };
+  const ctx: DetectorContext = {
+    compute,
+    aggregate<T>(entity: string, init: () => T): T {
+      if (!run.aggregates.has(entity)) run.aggregates.set(entity, init());
+      return run.aggregates.get(entity) as T;
+    },
+  };
+  for (let i = 1; i < events.length; i++) if (events[i].ts < events[i - 1].ts) throw new Error('runDetector: events must be in event-time order');
+  for (let start = 0; start < events.length; start += batchSize) {
+    const poll = events.slice(start, start + batchSize);
+    const byKey = new Map<string, InferenceEvent[]>();
+    for (const e of poll) {
+      let list = byKey.get(e.api_key);
+      if (!list) byKey.set(e.api_key, (list = []));
+      list.push(e);
+    }
+    const groups: KeyGroup<unknown>[] = [...byKey].map(([key, evs]) => {
+      if (!run.states.has(key)) run.states.set(key, detector.initState());
+      return { key, events: evs.sort((a, b) => a.ts - b.ts), state: run.states.get(key) };
+    });
+    const outputs = detector.processBatch(groups, ctx);
+    groups.forEach((g, k) => {
+      const out = outputs[k];
+      if (out.scores.length !== g.events.length) throw new Error(`${detector.name}: ${out.scores.length} scores for ${g.events.length} events`);
+      g.events.forEach((e, i) => {
+        const s = out.scores[i];
+        if (!(s >= 0 && s <= 1)) throw new Error(`${detector.name}: score ${s} outside [0,1]`);
+        run.scores.set(e.event_id, s);
+        run.maxByKey.set(g.key, Math.max(run.maxByKey.get(g.key) ?? 0, s));
+      });
+      run.lastScore.set(g.key, out.scores[g.events.length - 1]);
+      run.lastEvidence.set(g.key, out.evidence);
+      run.states.set(g.key, g.state);
+    });
+  }
+  return run;
+}
+
+/** Highest score among keys whose name starts with `prefix`. */
+export function maxOver(run: DetectorRun, prefix: string): number {
+  let m = 0;
+  for (const [k, v] of run.maxByKey) if (k.startsWith(prefix)) m = Math.max(m, v);
+  return m;
+}

@@ -1,0 +1,154 @@
+import type { InferenceEvent } from '../../../src/contract.ts';
+import { buildEvent } from '../../../src/gateway/buildEvent.ts';
+import { mulberry32, RandomProjection } from '../../../src/gateway/RandomProjection.ts';
+
+/**
+ * A small synthetic deployment for detector tests: "real records" drawn from
+ * a Gaussian mixture (one component per class, skewed class priors), a
+ * plausible softmax model (the mixture's Bayes posterior at a temperature),
+ * and the gateway's random projection for sketches. Everything is seeded.
+ */
+export class World {
+  readonly dim: number;
+  readonly classes: number;
+  readonly means: number[][];
+  readonly priors: number[];
+  readonly sigma: number;
+  readonly projection: RandomProjection;
+  readonly modelId: string;
+  private readonly rand: () => number;
+  private seq = 0;
+
+  constructor(options: { seed?: number; dim?: number; classes?: number; modelId?: string; priors?: number[]; spread?: number } = {}) {
+    this.rand = mulberry32(options.seed ?? 7);
+    this.dim = options.dim ?? 10;
+    this.classes = options.classes ?? 5;
+    this.modelId = options.modelId ?? 'credit-v3';
+    this.sigma = 1;
+    const spread = options.spread ?? 0.8;
+    this.means = Array.from({ length: this.classes }, () => Array.from({ length: this.dim }, () => this.gauss() * spread));
+    const raw = options.priors ?? [0.36, 0.26, 0.18, 0.12, 0.08].slice(0, this.classes);
+    const total = raw.reduce((a, b) => a + b, 0);
+    this.priors = raw.map((p) => p / total);
+    this.projection = new RandomProjection(this.dim, 16, 0x5eed);
+  }
+
+  uniform(): number {
+    return this.rand();
+  }
+
+  gauss(): number {
+    const u = Math.max(this.rand(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.rand());
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.rand() * items.length)];
+  }
+
+  sampleClass(priors = this.priors): number {
+    let u = this.rand();
+    for (let c = 0; c < priors.length; c++) {
+      u -= priors[c];
+      if (u <= 0) return c;
+    }
+    return priors.length - 1;
+  }
+
+  /** A real record: a draw from the class's component. */
+  record(cls = this.sampleClass()): number[] {
+    return this.means[cls].map((m) => m + this.gauss() * this.sigma);
+  }
+
+  /** The model's answer: the mixture posterior softened by a temperature. */
+  probs(x: readonly number[], temperature = 1.5): number[] {
+    const logits = this.means.map((mu, c) => {
+      let d = 0;
+      for (let i = 0; i < this.dim; i++) d += (x[i] - mu[i]) ** 2;
+      return (-d / (2 * this.sigma ** 2) + Math.log(this.priors[c])) / temperature;
+    });
+    const max = Math.max(...logits);
+    const exp = logits.map((l) => Math.exp(l - max));
+    const sum = exp.reduce((a, b) => a + b, 0);
+    return exp.map((v) => v / sum);
+  }
+
+  /** The InferenceEvent a gateway emits for a query `x`. */
+  event(apiKey: string, x: readonly number[], ts: number, extra: { tenant?: string; clientIp?: string; input?: string } = {}): InferenceEvent {
+    const id = this.seq++;
+    return buildEvent(
+      {
+        apiKey,
+        modelId: this.modelId,
+        input: extra.input ?? x.map((v) => v.toFixed(6)).join(','),
+        features: x,
+        probs: this.probs(x),
+        tenant: extra.tenant ?? null,
+        clientIp: extra.clientIp ?? null,
+        ts,
+        eventId: `${apiKey}-${id}`,
+      },
+      { projection: this.projection },
+    );
+  }
+}
+
+/** Human-like arrival times: bursts of a few calls seconds apart, separated by minutes of think time. */
+export function humanTimes(world: World, n: number, start: number, meanPauseMs = 90_000): number[] {
+  const out: number[] = [];
+  let t = start;
+  while (out.length < n) {
+    const burst = 1 + Math.floor(world.uniform() * 6);
+    for (let b = 0; b < burst && out.length < n; b++) {
+      t += 500 + Math.floor(world.uniform() * 4_000);
+      out.push(t);
+    }
+    t += Math.floor(-Math.log(Math.max(world.uniform(), 1e-9)) * meanPauseMs);
+  }
+  return out;
+}
+
+/** A script's arrival times: a fixed period with a little jitter. */
+export function scriptTimes(world: World, n: number, start: number, periodMs = 2_000, jitter = 0.02): number[] {
+  return Array.from({ length: n }, (_, i) => start + Math.round(i * periodMs + (world.uniform() - 0.5) * 2 * jitter * periodMs));
+}
+
+/** `n` natural queries of one key. */
+export function naturalKey(world: World, key: string, n: number, times: number[], extra: { tenant?: string; clientIp?: string } = {}): InferenceEvent[] {
+  return times.slice(0, n).map((t) => world.event(key, world.record(), t, extra));
+}
+
+/** Background traffic: `keys` natural keys, `perKey` queries each, spread over `spanMs` from `start`. */
+export function background(world: World, keys: number, perKey: number, start: number, spanMs: number, prefix = 'user'): InferenceEvent[] {
+  const out: InferenceEvent[] = [];
+  for (let k = 0; k < keys; k++) {
+    // humanTimes bursts average 3.5 calls about 2.75 s apart: pause so that the key's calls fill the span.
+    const pause = Math.max(1_000, spanMs / (perKey / 3.5) - 10_000);
+    const times = humanTimes(world, perKey, start + Math.floor(world.uniform() * pause), pause).filter((t) => t < start + spanMs);
+    out.push(...naturalKey(world, `${prefix}-${k}`, perKey, times, { tenant: `tenant-${k % 4}`, clientIp: `10.${k % 7}.${k}.${1 + (k % 200)}` }));
+  }
+  return out;
+}
+
+/** A legitimate what-if sweep: one record, one feature varied over `steps` equal steps. */
+export function whatIfSweep(world: World, key: string, steps: number, times: number[], feature = 2): InferenceEvent[] {
+  const base = world.record(0);
+  const lo = base[feature] - 4;
+  return Array.from({ length: steps }, (_, i) => {
+    const x = base.slice();
+    x[feature] = lo + (8 * i) / (steps - 1);
+    return world.event(key, x, times[i]);
+  });
+}
+
+/** A heavy user replaying a fixed test set of `setSize` real records `rounds` times, on a timer. */
+export function replayTestSet(world: World, key: string, setSize: number, rounds: number, start: number, periodMs = 1_500): InferenceEvent[] {
+  const set = Array.from({ length: setSize }, () => world.record());
+  const times = scriptTimes(world, setSize * rounds, start, periodMs);
+  return times.map((t, i) => world.event(key, set[i % setSize], t));
+}
+
+/** Merges streams into event-time order (stable). */
+export function merge(...streams: InferenceEvent[][]): InferenceEvent[] {
+  return streams.flat().sort((a, b) => a.ts - b.ts);
+}

@@ -1,0 +1,59 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { aggregates } from '../../detectors/aggregates.ts';
+import { boundaryProbing } from '../../detectors/boundaryProbing.ts';
+import { entropy } from '../../detectors/entropy.ts';
+import { outputDrift } from '../../detectors/outputDrift.ts';
+import type { DetectorDefinition } from '../../detectors/types.ts';
+import type { Compute } from '../../src/compute/Compute.ts';
+import type { InferenceEvent } from '../../src/contract.ts';
+import { balancedClasses, lineSearches, uniformBox } from './helpers/attacks.ts';
+import { testCompute } from './helpers/compute.ts';
+import { runDetector } from './helpers/runDetector.ts';
+import { ATTACK_START, naturalScenario } from './helpers/scenario.ts';
+import { humanTimes, merge, naturalKey, scriptTimes } from './helpers/world.ts';
+
+/** The per-key JSON ceilings documented on each detector's state type (defaults, 16-wide sketches, ≤ 10 classes). */
+const CEILING: Record<string, number> = { 'boundary-probing': 2_000, entropy: 1_400, 'output-drift': 1_000, aggregates: 1_800 };
+/** Documented on EntityView: one aggregate entity and model. */
+const ENTITY_CEILING = 3_000;
+
+let compute: Compute;
+let short: InferenceEvent[];
+let long: InferenceEvent[];
+beforeAll(async () => {
+  compute = await testCompute();
+  const build = (n: number) => {
+    const { world: w, natural } = naturalScenario(5);
+    const t = (period: number) => scriptTimes(w, n, ATTACK_START, period);
+    return merge(
+      natural,
+      lineSearches(w, 'k-lines', Math.ceil(n / 12), 10, t(1_000)),
+      uniformBox(w, 'k-box', t(1_000), 5, { tenant: 'big', clientIp: '192.0.2.1' }),
+      balancedClasses(w, 'k-knockoff', t(1_000), { tenant: 'big', clientIp: '192.0.2.2' }),
+      naturalKey(w, 'k-natural', n, humanTimes(w, n, ATTACK_START, 5_000), { tenant: 'big', clientIp: '192.0.2.3' }),
+    );
+  };
+  short = build(300);
+  long = build(3_000);
+});
+
+describe.each([boundaryProbing, entropy, outputDrift, aggregates] as DetectorDefinition[])('$name state', (def) => {
+  it('stays under its documented ceiling and stops growing with the history', () => {
+    const size = (events: InferenceEvent[]) => {
+      const run = runDetector(def.create(def.configSchema.parse({})), events, compute, 1_000);
+      return { run, bytes: ['k-lines', 'k-box', 'k-knockoff', 'k-natural'].map((k) => JSON.stringify(run.states.get(k)).length) };
+    };
+    const a = size(short);
+    const b = size(long);
+    for (const bytes of [...a.bytes, ...b.bytes]) expect(bytes).toBeLessThanOrEqual(CEILING[def.name]);
+    // Ten times the history, at most a few percent more JSON (number widths vary).
+    expect(Math.max(...b.bytes)).toBeLessThan(1.1 * Math.max(...a.bytes));
+    for (const [entity, value] of b.run.aggregates) {
+      if (entity.startsWith('model:')) continue;
+      for (const view of Object.values(value as Record<string, unknown>)) expect(JSON.stringify(view).length, entity).toBeLessThanOrEqual(ENTITY_CEILING);
+    }
+    // Snapshots restore: the state survives a JSON round trip unchanged.
+    const state = b.run.states.get('k-box');
+    expect(JSON.parse(JSON.stringify(state))).toEqual(state);
+  });
+});
