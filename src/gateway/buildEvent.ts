@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { type KeyObject, createHash, createHmac, randomUUID } from 'node:crypto';
 import type { InferenceEvent } from '../contract.ts';
 import type { RandomProjection } from './RandomProjection.ts';
 
@@ -22,14 +22,14 @@ export interface InferenceCall {
 }
 
 export interface EventBuilderOptions {
-  /** HMAC key (from the environment, never a file); without one, plain SHA-256. */
-  hmacKey?: Buffer | string;
+  /** HMAC key (from the environment, never a file; see `loadHmacKey`); without one, plain SHA-256. */
+  hmacKey?: KeyObject | Buffer | string;
   projection?: RandomProjection;
   now?: () => number;
 }
 
 /** The keyed hash of the input bytes: HMAC-SHA256 with a key, else SHA-256. */
-export function hashInput(input: Buffer | string, hmacKey?: Buffer | string): Buffer {
+export function hashInput(input: Buffer | string, hmacKey?: KeyObject | Buffer | string): Buffer {
   return hmacKey ? createHmac('sha256', hmacKey).update(input).digest() : createHash('sha256').update(input).digest();
 }
 

@@ -1,0 +1,17 @@
+/**
+ * The gateway SDK: emit one InferenceEvent per inference call, and read the
+ * decisions probewatch publishes, from a local cache kept fresh by Redis.
+ */
+export { hashInput, buildEvent, type InferenceCall, type EventBuilderOptions } from './buildEvent.ts';
+export { RandomProjection, mulberry32 } from './RandomProjection.ts';
+export { loadHmacKey, HMAC_KEY_ENV, MIN_HMAC_KEY_BYTES } from './hmacKey.ts';
+export { GatewayEmitter, type GatewayEmitterOptions, type EventProducer, type EventMessage, type EmitterStats, type DropReason } from './GatewayEmitter.ts';
+export { InMemoryEventProducer } from './InMemoryEventProducer.ts';
+export {
+  DecisionReader,
+  type DecisionReaderOptions,
+  type DecisionReaderCounts,
+  type DecisionSource,
+  type GatewayDecision,
+  type ReaderLogger,
+} from './DecisionReader.ts';

@@ -1,0 +1,89 @@
+import type { Redis } from 'ioredis';
+import { type Decision, LEVELS, type Level } from '../contract.ts';
+import { ProbewatchError } from '../errors.ts';
+
+export interface RedisDecisionStoreOptions {
+  /** Prefix of every Redis key (config `redis.keyPrefix`); decisions live at `${keyPrefix}decision:${api_key}`. */
+  keyPrefix: string;
+  /** Pub/sub channel announcing every decision (config `redis.decisionChannel`). */
+  channel: string;
+  /** Wall clock deciding what is already expired; defaults to `Date.now`. */
+  now?: () => number;
+}
+
+/** The Redis key holding `apiKey`'s decision. Gateways' decision readers use the same layout. */
+export function decisionRedisKey(keyPrefix: string, apiKey: string): string {
+  return `${keyPrefix}decision:${apiKey}`;
+}
+
+/** A decision's hash fields (`api_key` is in the key name). */
+export function decisionToHash(d: Decision): Record<'level' | 'reason' | 'expires_at' | 'shadow', string> {
+  return { level: d.level, reason: d.reason, expires_at: String(d.expires_at), shadow: d.shadow ? '1' : '0' };
+}
+
+/** Reads back a decision hash; `undefined` when the hash is missing or not a decision. */
+export function decisionFromHash(apiKey: string, hash: Record<string, string>): Decision | undefined {
+  const expiresAt = Number(hash.expires_at);
+  if (!LEVELS.includes(hash.level as Level) || !Number.isFinite(expiresAt)) return undefined;
+  return { api_key: apiKey, level: hash.level as Level, reason: hash.reason ?? '', expires_at: expiresAt, shadow: hash.shadow === '1' };
+}
+
+/** Parses a pub/sub message of the decision channel; `undefined` when it is not a Decision. */
+export function parseDecisionMessage(message: string): Decision | undefined {
+  let v: Partial<Decision>;
+  try {
+    v = JSON.parse(message) as Partial<Decision>;
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || typeof v.api_key !== 'string' || !LEVELS.includes(v.level as Level)) return undefined;
+  if (typeof v.expires_at !== 'number' || !Number.isFinite(v.expires_at)) return undefined;
+  return { api_key: v.api_key, level: v.level as Level, reason: typeof v.reason === 'string' ? v.reason : '', expires_at: v.expires_at, shadow: v.shadow === true };
+}
+
+/**
+ * The Redis side of decision delivery: one hash per key
+ * (`level`, `reason`, `expires_at`, `shadow`) that Redis itself expires at
+ * `expires_at`, plus a JSON Decision published on the channel, so a gateway
+ * loads a snapshot at start and follows the deltas afterwards. Each
+ * `publish` call is one MULTI transaction: a reader's snapshot never sees
+ * half a batch, and the notifications follow the writes they announce.
+ */
+export class RedisDecisionStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly opts: RedisDecisionStoreOptions,
+  ) {}
+
+  /**
+   * Writes the decisions, in order, and announces each. A decision already
+   * expired deletes the key's hash (and is still announced, so readers drop
+   * it). Resolves once Redis has applied the whole transaction; failures are
+   * retriable `PW_SINK` errors.
+   */
+  async publish(decisions: readonly Decision[]): Promise<void> {
+    if (decisions.length === 0) return;
+    const tx = this.redis.multi();
+    const now = (this.opts.now ?? Date.now)();
+    for (const d of decisions) {
+      const key = decisionRedisKey(this.opts.keyPrefix, d.api_key);
+      if (d.expires_at <= now) {
+        tx.del(key);
+      } else {
+        tx.hset(key, decisionToHash(d));
+        tx.pexpireat(key, d.expires_at);
+      }
+      tx.publish(this.opts.channel, JSON.stringify(d));
+    }
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await tx.exec();
+    } catch (cause) {
+      throw new ProbewatchError('PW_SINK', `cannot store ${decisions.length} decisions in Redis: ${(cause as Error).message}`, { cause, retriable: true });
+    }
+    const failed = results?.find(([err]) => err) ?? (results ? undefined : [new Error('transaction discarded')]);
+    if (failed) {
+      throw new ProbewatchError('PW_SINK', `cannot store decisions in Redis: ${failed[0]!.message}`, { cause: failed[0], retriable: true });
+    }
+  }
+}
