@@ -48,6 +48,14 @@ export interface DetectorContext {
  */
 export interface Detector<S = unknown> {
   readonly name: string;
+  /**
+   * `rate` detectors (volume) measure how much a key calls, not how it
+   * probes: fusion lets them raise risk only up to their own score, never
+   * compound with behavioural evidence, so an honest heavy user at the rate
+   * limit is throttled like a rate limiter would, not truncated.
+   * Default `behaviour`.
+   */
+  readonly kind?: 'rate' | 'behaviour';
   /** Fresh per-key state. */
   initState(): S;
   /** Processes one poll's events, grouped by key; returns one output per group, same order. */

@@ -43,6 +43,8 @@ export class DetectionPipeline {
   readonly store: KeyStateStore;
   readonly detectors: Detector[];
   private readonly weights: Float64Array;
+  private readonly isRate: boolean[];
+  private readonly behaviourScores: Float64Array;
   private readonly ladder: ResponseLadder;
   private readonly logger: Logger;
   private readonly metrics?: Metrics;
@@ -58,6 +60,8 @@ export class DetectionPipeline {
     this.detectors =
       deps.detectors ?? DETECTORS.filter((d) => detectorConfig[d.name]?.enabled !== false).map((d) => d.create(detectorConfig[d.name]));
     this.weights = Float64Array.from(this.detectors, (d) => detectorConfig[d.name]?.weight ?? 1);
+    this.isRate = this.detectors.map((d) => d.kind === 'rate');
+    this.behaviourScores = new Float64Array(this.detectors.length);
     this.ladder = new ResponseLadder(config.policy);
     this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
   }
@@ -78,7 +82,7 @@ export class DetectionPipeline {
         for (let d = 0; d < this.detectors.length; d++) scores[d] = perDetector[d]?.[k]?.scores[i] ?? 0;
         state.eventsSeen++;
         state.lastTs = Math.max(state.lastTs, evs[i].ts);
-        state.risk = noisyOr(scores, this.weights);
+        state.risk = this.fuse(scores);
         const step = this.ladder.step(state.key, state.ladder, state.risk, evs[i].ts);
         const last = i === evs.length - 1;
         if (step.changed || last) this.recordScores(state, scores, perDetector, k, i);
@@ -100,6 +104,18 @@ export class DetectionPipeline {
     this.metrics?.keysTracked.set(this.store.size);
     this.maybeSweep();
     return out;
+  }
+
+  /**
+   * Behavioural detectors are fused by weighted noisy-OR; rate detectors
+   * (volume) only lift the risk to their own weighted score, so volume alone
+   * justifies throttling but never compounds into truncation.
+   */
+  private fuse(scores: Float64Array): number {
+    for (let d = 0; d < scores.length; d++) this.behaviourScores[d] = this.isRate[d] ? 0 : scores[d];
+    let risk = noisyOr(this.behaviourScores, this.weights);
+    for (let d = 0; d < scores.length; d++) if (this.isRate[d]) risk = Math.max(risk, scores[d] * this.weights[d]);
+    return risk;
   }
 
   /** One RiskScore per key with `final: true`, for the end of a replay. */

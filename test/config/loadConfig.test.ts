@@ -15,7 +15,7 @@ describe('loadConfig', () => {
     const c = loadConfig(undefined);
     expect(c.kafka.topics.events).toBe('probewatch.events');
     const volume = c.detectors.volume as { key: { minute: number; day: number; month: number } };
-    expect(volume.key).toMatchObject({ minute: 100, day: 5000, month: 10000 });
+    expect(volume.key).toMatchObject({ minute: 100, hour: 6000, day: 5000, month: 150_000 });
     expect(Object.isFrozen(c.policy.thresholds)).toBe(true);
   });
 
@@ -24,7 +24,7 @@ describe('loadConfig', () => {
     const c = loadConfig(path, { PROBEWATCH_KAFKA_BROKERS: 'b:1,c:2', PROBEWATCH__policy__shadow: 'true', PROBEWATCH__detectors__volume__weight: '0.5' });
     expect(c.kafka.brokers).toEqual(['b:1', 'c:2']);
     expect(c.policy.shadow).toBe(true);
-    expect((c.detectors.volume as { key: { minute: number; hour: number }; weight: number }).key).toMatchObject({ minute: 50, hour: 3000 });
+    expect((c.detectors.volume as { key: { minute: number; hour: number }; weight: number }).key).toMatchObject({ minute: 50, hour: 6000 });
     expect((c.detectors.volume as { weight: number }).weight).toBe(0.5);
   });
 
