@@ -1,0 +1,131 @@
+import { ActiveThief } from './attacks/ActiveThief.ts';
+import type { Attack, AttackSetup, SurrogateSpec } from './attacks/Attack.ts';
+import { InterleavedNatural } from './attacks/InterleavedNatural.ts';
+import { KnockoffNets } from './attacks/KnockoffNets.ts';
+import { LatticeSweep } from './attacks/LatticeSweep.ts';
+import { LowdMeekLineSearch } from './attacks/LowdMeekLineSearch.ts';
+import { PapernotJacobian } from './attacks/PapernotJacobian.ts';
+import { SlowAndLow } from './attacks/SlowAndLow.ts';
+import { SybilSpread } from './attacks/SybilSpread.ts';
+import { TramerEquationSolving } from './attacks/TramerEquationSolving.ts';
+import { NaturalSampler } from './NaturalSampler.ts';
+import { BatchScorer } from './populations/BatchScorer.ts';
+import { InteractiveUser } from './populations/InteractiveUser.ts';
+import { RegressionTester } from './populations/RegressionTester.ts';
+import { WhatIfAnalyst } from './populations/WhatIfAnalyst.ts';
+import type { Rng } from './Rng.ts';
+import type { VictimWorld } from './Victim.ts';
+import { DAY, HOUR, SIM_EPOCH } from './world/Schedule.ts';
+import type { Actor } from './world/types.ts';
+
+/** How big one run is. */
+export interface ScenarioSize {
+  name: 'quick' | 'full';
+  /** Simulated days of traffic. */
+  days: number;
+  /** Attack queries per campaign. */
+  budget: number;
+  interactiveUsers: number;
+  /** Interactive users per tenant (they share the tenant's office address). */
+  usersPerTenant: number;
+  batchScorers: number;
+  analysts: number;
+  testers: number;
+  sybilKeys: number;
+  victimHidden: readonly number[];
+  victimPasses: number;
+  surrogate: SurrogateSpec;
+}
+
+export const FULL: ScenarioSize = {
+  name: 'full',
+  days: 3,
+  budget: 2000,
+  interactiveUsers: 30,
+  usersPerTenant: 5,
+  batchScorers: 3,
+  analysts: 8,
+  testers: 4,
+  sybilKeys: 20,
+  victimHidden: [32, 32],
+  victimPasses: 40_000,
+  surrogate: { hidden: [32, 32], passes: 40_000, innerPasses: 12_000 },
+};
+
+export const QUICK: ScenarioSize = {
+  name: 'quick',
+  days: 1,
+  budget: 300,
+  interactiveUsers: 8,
+  usersPerTenant: 4,
+  batchScorers: 1,
+  analysts: 3,
+  testers: 2,
+  sybilKeys: 5,
+  victimHidden: [32, 32],
+  victimPasses: 30_000,
+  surrogate: { hidden: [32, 32], passes: 12_000, innerPasses: 4_000 },
+};
+
+export interface Cast {
+  benign: Actor[];
+  attacks: Attack[];
+  start: number;
+  end: number;
+}
+
+/**
+ * Everyone in the simulated world. Benign traffic runs for the whole span;
+ * attack campaigns start during working hours of the second day (the first
+ * day gives probewatch's baselines benign traffic to learn from, as in a
+ * running deployment), except slow-and-low, which trickles from the start.
+ * With one day (quick), campaigns start in the afternoon.
+ */
+export function buildCast(world: VictimWorld, size: ScenarioSize, rng: Rng): Cast {
+  const start = SIM_EPOCH;
+  const end = start + size.days * DAY;
+  const natural = new NaturalSampler(world.train);
+  const std = world.standardizer;
+  const benign: Actor[] = [];
+  for (let i = 0; i < size.interactiveUsers; i++) {
+    const tenant = Math.floor(i / size.usersPerTenant);
+    const key = { apiKey: `user-${pad(i)}`, tenant: `org-${pad(tenant)}`, clientIp: `10.1.${tenant}.10` };
+    benign.push(new InteractiveUser(`user-${pad(i)}`, key, natural, std, rng.fork(`user-${i}`), start, end));
+  }
+  for (let i = 0; i < size.batchScorers; i++) {
+    const key = { apiKey: `batch-${pad(i)}`, tenant: `bulk-${pad(i)}`, clientIp: `10.2.${i}.20` };
+    benign.push(new BatchScorer(`batch-${pad(i)}`, key, natural, std, rng.fork(`batch-${i}`), start, end));
+  }
+  for (let i = 0; i < size.analysts; i++) {
+    const key = { apiKey: `analyst-${pad(i)}`, tenant: `research-${pad(i % 3)}`, clientIp: `10.3.${i}.30` };
+    benign.push(new WhatIfAnalyst(`analyst-${pad(i)}`, key, natural, std, rng.fork(`analyst-${i}`), start, end));
+  }
+  for (let i = 0; i < size.testers; i++) {
+    const key = { apiKey: `ci-${pad(i)}`, tenant: `product-${pad(i)}`, clientIp: `10.4.${i}.40` };
+    benign.push(new RegressionTester(`ci-${pad(i)}`, key, natural, std, rng.fork(`ci-${i}`), start, end));
+  }
+
+  const attackDay = size.days > 1 ? start + DAY : start;
+  const [from, to] = size.days > 1 ? [9, 17] : [12, 18];
+  const setup = (name: string, budget = size.budget): AttackSetup => {
+    const r = rng.fork(`attack-${name}`);
+    return { world, budget, start: Math.round(attackDay + r.uniform(from, to) * HOUR), rng: r, surrogate: size.surrogate };
+  };
+  const slow = { ...setup('slow-low'), start: start + Math.round(rng.fork('slow-start').uniform(0, HOUR)) };
+  const attacks: Attack[] = [
+    new TramerEquationSolving(setup('tramer')),
+    new LatticeSweep(setup('lattice')),
+    new LowdMeekLineSearch(setup('lowd-meek')),
+    new PapernotJacobian(setup('papernot')),
+    new KnockoffNets(setup('knockoff')),
+    new ActiveThief(setup('activethief')),
+    new SlowAndLow(slow, end - slow.start),
+    new SybilSpread(setup('sybil'), size.sybilKeys),
+    new InterleavedNatural(setup('interleaved')),
+  ];
+  return { benign, attacks, start, end };
+}
+
+function pad(i: number): string {
+  return String(i).padStart(2, '0');
+}

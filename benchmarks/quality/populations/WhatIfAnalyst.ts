@@ -1,0 +1,65 @@
+import type { NaturalSampler } from '../NaturalSampler.ts';
+import type { Rng } from '../Rng.ts';
+import type { Standardizer } from '../Standardizer.ts';
+import { FEATURES, RESOLUTION } from '../weatherData.ts';
+import { Client } from '../world/Client.ts';
+import { HOUR, SECOND, nextWorkingTime } from '../world/Schedule.ts';
+import type { Actor, KeyIdentity, QueryApi } from '../world/types.ts';
+
+/** The 5th and 95th percentile of each raw feature over the records. */
+export function featureRanges(natural: NaturalSampler): [number, number][] {
+  return FEATURES.map((_, j) => {
+    const v = natural.records.map((r) => r.raw[j]).sort((a, b) => a - b);
+    return [v[Math.floor(0.05 * (v.length - 1))], v[Math.ceil(0.95 * (v.length - 1))]];
+  });
+}
+
+/**
+ * An analyst asking "what if": takes a real record and sweeps one feature
+ * across its realistic range (5th–95th percentile) in 20–40 even steps, a
+ * few seconds apart, sometimes following with a sweep of another feature
+ * on the same record. One to three such sessions a working day.
+ */
+export class WhatIfAnalyst implements Actor {
+  readonly kind = 'benign';
+  readonly population = 'what-if analysts';
+  readonly keys: KeyIdentity[];
+
+  constructor(
+    readonly id: string,
+    key: KeyIdentity,
+    private readonly natural: NaturalSampler,
+    private readonly standardizer: Standardizer,
+    private readonly rng: Rng,
+    private readonly start: number,
+    private readonly end: number,
+  ) {
+    this.keys = [key];
+  }
+
+  async run(api: QueryApi): Promise<void> {
+    const rng = this.rng;
+    const ranges = featureRanges(this.natural);
+    const open = rng.uniform(8, 10);
+    const close = open + 8;
+    const sessionGap = ((close - open) * HOUR) / rng.uniform(1, 3);
+    const client = new Client(api, this.keys[0], nextWorkingTime(this.start + rng.exponential(sessionGap), open, close));
+    while (client.t < this.end) {
+      const record = this.natural.record(rng).raw;
+      let feature = rng.int(0, FEATURES.length - 1);
+      do {
+        const [lo, hi] = ranges[feature];
+        const steps = rng.int(20, 40);
+        for (let s = 0; s < steps; s++) {
+          const raw = record.slice();
+          const v = lo + ((hi - lo) * s) / (steps - 1);
+          raw[feature] = Math.round(v / RESOLUTION[feature]) * RESOLUTION[feature];
+          await client.one(this.standardizer.apply(raw), rng.uniform(2 * SECOND, 10 * SECOND));
+        }
+        feature = (feature + rng.int(1, FEATURES.length - 1)) % FEATURES.length;
+        client.idle(rng.uniform(30 * SECOND, 300 * SECOND));
+      } while (rng.bernoulli(0.3));
+      client.t = nextWorkingTime(client.t + rng.exponential(sessionGap), open, close);
+    }
+  }
+}

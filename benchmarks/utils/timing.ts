@@ -1,0 +1,25 @@
+/** Median of a sample (NaN when empty). */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Milliseconds per call of `fn`: after `warmup` untimed calls, timed calls
+ * until both `minRuns` calls and `minMs` milliseconds have passed; the
+ * median over the calls.
+ */
+export function msPerCall(fn: () => unknown, options: { warmup?: number; minRuns?: number; minMs?: number } = {}): number {
+  const { warmup = 2, minRuns = 5, minMs = 300 } = options;
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minRuns || performance.now() - start < minMs) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
