@@ -15,6 +15,8 @@ export interface KeyState {
   /** Ring of the most recent event ids, to drop redelivered duplicates. */
   recentIds: string[];
   recentHead: number;
+  /** Last source offset applied to this state, per partition: redelivered messages at or below it are skipped. */
+  sourceOffsets?: Record<string, string>;
 }
 
 export interface EvictionListener {

@@ -1,0 +1,113 @@
+import type { AvroEventCodec } from '../codec/AvroEventCodec.ts';
+import type { Decision, RiskScore } from '../contract.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { KafkaOutputs } from '../sinks/KafkaPublisher.ts';
+import type { KeyState } from '../state/KeyStateStore.ts';
+import type { DetectionPipeline } from './DetectionPipeline.ts';
+import { type SourceMessage, type SourcedEvent, decodeMessages } from './decodeMessages.ts';
+import { type RetryOptions, withRetry } from './retry.ts';
+
+/** The narrow views of the collaborators a batch needs. */
+export interface BatchProcessorDeps {
+  pipeline: DetectionPipeline;
+  codec: AvroEventCodec;
+  publisher: { publish(out: KafkaOutputs): Promise<void> };
+  decisionStore: { publish(decisions: readonly Decision[]): Promise<void> };
+  snapshots: { load(keys: readonly string[]): Promise<Map<string, KeyState>>; save(states: readonly KeyState[]): Promise<void> };
+  logger: Logger;
+  metrics?: Metrics;
+  /** Wall clock, only to stamp dead letters. */
+  now?: () => number;
+}
+
+/** One partition's slice of a fetch. */
+export interface SourceBatch {
+  topic: string;
+  partition: number;
+  messages: readonly SourceMessage[];
+  /** False once retrying is pointless (shutdown, partition revoked): the batch then fails uncommitted. */
+  shouldContinue?: () => boolean;
+  /** Keeps group membership alive while a sink is retried. */
+  heartbeat?: () => Promise<void>;
+}
+
+export interface BatchResult {
+  /** Events run through the pipeline. */
+  applied: number;
+  /** Events already applied to their key's snapshot (redelivered after a crash or rebalance). */
+  skipped: number;
+  deadLetters: number;
+  /** Offset of the last message: everything up to it may be committed. */
+  lastOffset: string | undefined;
+}
+
+/**
+ * One batch, decode to durable outputs: undecodable messages become dead
+ * letters; keys not in memory are restored from their snapshots; messages a
+ * snapshot already covers are skipped (so a redelivered batch is applied
+ * once); the pipeline runs; RiskScores, Decisions and dead letters are
+ * published and acknowledged; then the touched keys are snapshotted with
+ * the offsets they include. Only after that may the caller commit.
+ */
+export class BatchProcessor {
+  constructor(private readonly deps: BatchProcessorDeps) {}
+
+  async process(batch: SourceBatch): Promise<BatchResult> {
+    const { pipeline, metrics, logger } = this.deps;
+    const started = performance.now();
+    metrics?.eventsIn.inc(batch.messages.length);
+    const { events, deadLetters } = decodeMessages(this.deps.codec, batch.topic, batch.partition, batch.messages, (this.deps.now ?? Date.now)());
+    for (const d of deadLetters) metrics?.decodeErrors.inc({ code: d.error_code });
+    const retry: Omit<RetryOptions, 'what'> = { logger, shouldContinue: batch.shouldContinue, onWait: batch.heartbeat };
+
+    await this.restore(events, retry);
+    const fresh = events.filter((e) => !this.alreadyApplied(e));
+    const skipped = events.length - fresh.length;
+    if (skipped) metrics?.duplicates.inc(skipped);
+
+    const out = pipeline.processBatch(fresh.map((e) => e.event));
+    const touched = new Set(out.touched);
+    for (const e of fresh) {
+      const state = pipeline.store.peek(e.event.api_key);
+      if (!state) continue;
+      (state.sourceOffsets ??= {})[String(e.partition)] = e.offset;
+      touched.add(state.key);
+    }
+
+    // Within a key, scores go out in the order they were computed.
+    const risk: RiskScore[] = [...out.changes, ...out.updates].sort((a, b) => a.events_seen - b.events_seen);
+    await Promise.all([
+      withRetry(() => this.deps.publisher.publish({ risk, decisions: out.decisions, deadLetters }), { ...retry, what: 'publishing to Kafka' }),
+      out.decisions.length ? withRetry(() => this.deps.decisionStore.publish(out.decisions), { ...retry, what: 'publishing decisions to Redis' }) : undefined,
+    ]);
+    for (const d of deadLetters) metrics?.deadLetters.inc({ code: d.error_code });
+
+    const states = [...touched].map((k) => pipeline.store.peek(k)).filter((s): s is KeyState => s !== undefined);
+    await withRetry(() => this.deps.snapshots.save(states), { ...retry, what: 'saving state snapshots' });
+    metrics?.snapshotsWritten.inc(states.length);
+    metrics?.batchSeconds.observe((performance.now() - started) / 1000);
+    return { applied: fresh.length, skipped, deadLetters: deadLetters.length, lastOffset: batch.messages.at(-1)?.offset };
+  }
+
+  /** Forgets every key held in memory (after a rebalance or a failed batch): they reload from their snapshots. */
+  reset(): void {
+    const store = this.deps.pipeline.store;
+    for (const key of [...store.entries()].map((s) => s.key)) store.delete(key);
+    this.deps.metrics?.keysTracked.set(store.size);
+  }
+
+  private async restore(events: readonly SourcedEvent[], retry: Omit<RetryOptions, 'what'>) {
+    const store = this.deps.pipeline.store;
+    const missing = [...new Set(events.map((e) => e.event.api_key))].filter((k) => !store.has(k));
+    if (missing.length === 0) return;
+    const saved = await withRetry(() => this.deps.snapshots.load(missing), { ...retry, what: 'loading state snapshots' });
+    for (const state of saved.values()) store.put(state);
+    this.deps.metrics?.snapshotsRestored.inc(saved.size);
+  }
+
+  private alreadyApplied(e: SourcedEvent): boolean {
+    const applied = this.deps.pipeline.store.peek(e.event.api_key)?.sourceOffsets?.[String(e.partition)];
+    return applied !== undefined && BigInt(e.offset) <= BigInt(applied);
+  }
+}

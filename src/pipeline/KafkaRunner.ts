@@ -1,0 +1,174 @@
+import type { Batch, Consumer, EachBatchPayload } from 'kafkajs';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { BatchProcessor } from './BatchProcessor.ts';
+
+export type ConsumerStatus = 'starting' | 'joined' | 'rebalancing' | 'restarting' | 'stopping' | 'stopped' | 'crashed';
+
+/** What `/healthz` reports. */
+export interface RunnerHealth {
+  healthy: boolean;
+  status: ConsumerStatus;
+  groupId: string;
+  memberId?: string;
+  /** Partitions of the events topic this member owns. */
+  partitions: number[];
+  batches: number;
+  lastBatchAt?: string;
+}
+
+export interface KafkaRunnerOptions {
+  topic: string;
+  groupId: string;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Restarts after a crash KafkaJS will not restart itself, before giving up (default 5). */
+  maxRestarts?: number;
+}
+
+/** A crash this long after the previous one starts the restart count afresh. */
+const RESTART_WINDOW_MS = 10 * 60_000;
+
+/**
+ * The consumer-group side of `probewatch run`: one KafkaJS consumer on the
+ * events topic, batches handed to the BatchProcessor one partition at a
+ * time, offsets committed explicitly only after the processor returned
+ * (outputs acknowledged, snapshots saved). After every (re)join the keys in
+ * memory are dropped, so a partition that moved here is read from its
+ * snapshots rather than from stale memory.
+ */
+export class KafkaRunner {
+  private status: ConsumerStatus = 'starting';
+  private memberId?: string;
+  private partitions: number[] = [];
+  private batches = 0;
+  private lastBatchAt?: Date;
+  private resetPending = false;
+  private restarts = 0;
+  private lastCrashAt = 0;
+  private restartTimer?: NodeJS.Timeout;
+  private failed!: (err: Error) => void;
+  /** Settles with the error when the consumer crashed for good (no KafkaJS restart). */
+  readonly crashed = new Promise<Error>((resolve) => (this.failed = resolve));
+
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly processor: BatchProcessor,
+    private readonly options: KafkaRunnerOptions,
+  ) {
+    const { events } = consumer;
+    consumer.on(events.GROUP_JOIN, ({ payload }) => {
+      this.status = 'joined';
+      this.memberId = payload.memberId;
+      this.partitions = (payload.memberAssignment[options.topic] ?? []).slice().sort((a, b) => a - b);
+      // Applied at the start of the next batch, never under one in flight.
+      this.resetPending = true;
+      options.logger.info({ memberId: payload.memberId, partitions: this.partitions, topic: options.topic }, 'joined consumer group');
+    });
+    consumer.on(events.REBALANCING, () => {
+      if (this.status === 'joined') this.status = 'rebalancing';
+    });
+    consumer.on(events.CRASH, ({ payload }) => {
+      options.logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+      if (payload.restart) this.status = 'restarting';
+      else this.superviseCrash(payload.error);
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    // A new group starts at the earliest offset: no event produced before it joined is skipped.
+    await this.consumer.subscribe({ topics: [this.options.topic], fromBeginning: true });
+    await this.run();
+  }
+
+  /** Stops fetching, lets the batch in flight finish (publish, snapshot, commit), leaves the group. */
+  async stop(): Promise<void> {
+    clearTimeout(this.restartTimer);
+    if (this.status !== 'crashed') this.status = 'stopping';
+    await this.consumer.disconnect();
+    if (this.status !== 'crashed') this.status = 'stopped';
+  }
+
+  health(): RunnerHealth {
+    return {
+      healthy: this.status === 'joined',
+      status: this.status,
+      groupId: this.options.groupId,
+      memberId: this.memberId,
+      partitions: this.partitions,
+      batches: this.batches,
+      lastBatchAt: this.lastBatchAt?.toISOString(),
+    };
+  }
+
+  private async run(): Promise<void> {
+    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
+  }
+
+  /**
+   * KafkaJS gives up on errors it deems final, some of which are not (a
+   * coordinator answering a SyncGroup mid-rebalance with INVALID_REQUEST, as
+   * the librdkafka mock cluster does). Reprocessing is idempotent, so the
+   * consumer is restarted with backoff a few times before the process fails.
+   */
+  private superviseCrash(error: Error): void {
+    const now = Date.now();
+    if (now - this.lastCrashAt > RESTART_WINDOW_MS) this.restarts = 0;
+    this.lastCrashAt = now;
+    if (this.status === 'stopping' || this.status === 'stopped' || this.restarts >= (this.options.maxRestarts ?? 5)) {
+      this.status = 'crashed';
+      this.failed(error);
+      return;
+    }
+    this.restarts++;
+    this.status = 'restarting';
+    const delayMs = Math.min(30_000, 500 * 2 ** (this.restarts - 1));
+    this.options.logger.warn({ attempt: this.restarts, delayMs }, 'restarting the consumer');
+    this.restartTimer = setTimeout(() => {
+      this.consumer
+        .connect()
+        .then(() => this.run())
+        .catch((err: Error) => this.superviseCrash(err));
+    }, delayMs);
+  }
+
+  private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
+    if (this.resetPending) {
+      this.resetPending = false;
+      this.processor.reset();
+    }
+    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    let result;
+    try {
+      result = await this.processor.process({
+        topic: batch.topic,
+        partition: batch.partition,
+        messages: batch.messages,
+        shouldContinue: () => isRunning() && !isStale(),
+        heartbeat,
+      });
+    } catch (err) {
+      // Memory may hold half of this batch; the snapshots hold none of it.
+      this.processor.reset();
+      throw err;
+    }
+    const last = result.lastOffset!;
+    resolveOffset(last);
+    const next = (BigInt(last) + 1n).toString();
+    // The payload's commit works while stopping too (consumer.commitOffsets is a no-op once stop began).
+    await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
+    this.batches++;
+    this.restarts = 0;
+    this.lastBatchAt = new Date();
+    this.recordLag(batch, next);
+    if (result.skipped || result.deadLetters) {
+      this.options.logger.info({ partition: batch.partition, ...result }, 'batch had redelivered or undecodable messages');
+    }
+  }
+
+  private recordLag(batch: Batch, next: string): void {
+    const lag = BigInt(batch.highWatermark) - BigInt(next);
+    this.options.metrics?.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(lag < 0n ? 0n : lag));
+  }
+}

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { applyEnv, loadConfig } from '../../src/config/loadConfig.ts';
+import { KAFKA_PASSWORD_ENV, KAFKA_USERNAME_ENV } from '../../src/pipeline/kafkaClient.ts';
+import { REPO_ROOT } from './helpers.ts';
+
+interface Service {
+  image?: string;
+  command?: string | string[];
+  environment?: Record<string, string | number | boolean>;
+  ports?: string[];
+  profiles?: string[];
+  configs?: { source: string; target: string }[];
+  depends_on?: Record<string, { condition: string }> | string[];
+}
+
+const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8')) as {
+  services: Record<string, Service>;
+  configs: Record<string, { content: string }>;
+};
+const { kafka, redis, probewatch, prometheus } = compose.services;
+const env = Object.fromEntries(Object.entries(probewatch.environment ?? {}).map(([k, v]) => [k, String(v)]));
+const commandText = (s: Service) => [s.command ?? []].flat().join(' ');
+/** Host-side port of a "host:container" mapping for `container`. */
+const published = (s: Service, container: number) => s.ports?.map((p) => p.split(':')).find(([, c]) => Number(c) === container)?.[0];
+
+describe('docker-compose.yml', () => {
+  it('runs Apache Kafka in KRaft mode, without ZooKeeper', () => {
+    expect(kafka.image).toMatch(/^apache\/kafka:\d/);
+    const e = kafka.environment!;
+    expect(String(e.KAFKA_PROCESS_ROLES).split(',').sort()).toEqual(['broker', 'controller']);
+    expect(e.KAFKA_CONTROLLER_QUORUM_VOTERS).toMatch(new RegExp(`^${e.KAFKA_NODE_ID}@kafka:\\d+$`));
+    expect(Object.keys(compose.services).some((n) => /zookeeper/i.test(n))).toBe(false);
+    expect(Object.keys(e).some((k) => /ZOOKEEPER/.test(k))).toBe(false);
+    expect(published(kafka, 9092)).toBe('9092');
+  });
+
+  it('gives probewatch settings under the names the config loader reads', () => {
+    const config = loadConfig(undefined, env);
+    // Each variable is an override the loader maps onto a setting, or a credential read from the environment.
+    for (const name of Object.keys(env)) {
+      if (name === KAFKA_USERNAME_ENV || name === KAFKA_PASSWORD_ENV) continue;
+      expect(Object.keys(applyEnv({}, { [name]: env[name] })), `${name} is read by the config loader`).toHaveLength(1);
+    }
+    expect(config.kafka.groupId).toBe(env.PROBEWATCH_KAFKA_GROUP);
+    expect(config.logLevel).toBe(env.PROBEWATCH_LOG_LEVEL);
+    expect(config.kafka.brokers).toEqual(['kafka:19092']);
+    expect(config.redis.url).toBe('redis://redis:6379');
+    expect(config.http.port).toBe(9464);
+    expect(config.http.host).toBe('0.0.0.0');
+    expect(config.policy.shadow).toBe(false);
+  });
+
+  it('points probewatch at the services it depends on, on the ports they listen on', () => {
+    const config = loadConfig(undefined, env);
+    const advertised = String(kafka.environment!.KAFKA_ADVERTISED_LISTENERS).split(',').map((l) => l.split('://')[1]);
+    for (const broker of config.kafka.brokers) expect(advertised).toContain(broker);
+    const redisUrl = new URL(config.redis.url);
+    expect(compose.services[redisUrl.hostname]).toBe(redis);
+    expect(published(redis, Number(redisUrl.port))).toBe('6379');
+    expect(published(probewatch, config.http.port)).toBe(String(config.http.port));
+    expect(commandText(probewatch)).toMatch(/\.\/bin\/probewatch run\b/);
+    expect(probewatch.image).toMatch(/^node:20/);
+    expect(Object.keys(probewatch.depends_on ?? {})).toEqual(expect.arrayContaining(['redis', 'kafka-topics']));
+  });
+
+  it('creates the configured topics, the decisions topic compacted', () => {
+    const { topics } = loadConfig(undefined, env).kafka;
+    const script = commandText(compose.services['kafka-topics']);
+    for (const topic of Object.values(topics)) expect(script).toContain(`create ${topic}`);
+    expect(script).toMatch(new RegExp(`create ${topics.decisions.replace('.', '\\.')} --config cleanup\\.policy=compact`));
+  });
+
+  it('has an optional Prometheus scraping probewatch /metrics', () => {
+    expect(prometheus.profiles).toEqual(['monitoring']);
+    const source = prometheus.configs![0].source;
+    const scrape = parse(compose.configs[source].content) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
+    const targets = scrape.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
+    expect(targets).toContain(`probewatch:${loadConfig(undefined, env).http.port}`);
+  });
+});

@@ -1,0 +1,172 @@
+import { Partitioners } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { AvroEventCodec } from '../../src/codec/AvroEventCodec.ts';
+import { riskScoreCodec } from '../../src/codec/contractCodecs.ts';
+import { createCompute } from '../../src/compute/createCompute.ts';
+import type { Config } from '../../src/config/configSchema.ts';
+import { parseConfig } from '../../src/config/loadConfig.ts';
+import type { InferenceEvent } from '../../src/contract.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import { BatchProcessor } from '../../src/pipeline/BatchProcessor.ts';
+import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
+import { KafkaRunner } from '../../src/pipeline/KafkaRunner.ts';
+import { KafkaPublisher } from '../../src/sinks/KafkaPublisher.ts';
+import { RedisDecisionStore } from '../../src/sinks/RedisDecisionStore.ts';
+import { RedisSnapshotStore } from '../../src/state/RedisSnapshotStore.ts';
+import {
+  type RunSetup,
+  TopicCollector,
+  committedOffsets,
+  ensureTopic,
+  highWatermarks,
+  keyStream,
+  loadSnapshots,
+  runConfig,
+  runSetup,
+  spawnProbewatch,
+  testKafka,
+  testProducer,
+  testRedis,
+  waitFor,
+  onCleanup,
+} from './helpers.ts';
+
+const KEYS = 24;
+const PER_KEY = 40;
+const CHUNK = 24;
+
+/** The events of every key, interleaved as gateways would send them. */
+function interleavedStream(prefix: string) {
+  const start = Date.now() - 60 * 60_000;
+  const streams = Array.from({ length: KEYS }, (_, k) => keyStream(`${prefix}-k${k}`, PER_KEY, start + k, 60_000));
+  const messages = [];
+  for (let i = 0; i < PER_KEY; i++) for (const s of streams) messages.push(s.messages[i]);
+  const byKey = new Map<string, InferenceEvent[]>(streams.map((s) => [s.events[0].api_key, s.events]));
+  return { messages, byKey };
+}
+
+describe('probewatch run across a crash', () => {
+  it('SIGKILLed mid-stream, the next instance in the group loses no event and counts none twice', async () => {
+    const setup = await runSetup('crash');
+    const kafka = await testKafka();
+    const redis = testRedis(setup.keyPrefix);
+    const { messages, byKey } = interleavedStream(setup.id);
+    const keys = [...byKey.keys()];
+    const config = runConfig(setup, { publish: { riskEveryEvents: PER_KEY }, state: { dedupWindow: 2 * PER_KEY } });
+    const chunks = Array.from({ length: Math.ceil(messages.length / CHUNK) }, (_, i) => messages.slice(i * CHUNK, (i + 1) * CHUNK));
+    const producer = await testProducer(kafka);
+    const send = (chunk: typeof messages) => producer.send({ topic: setup.topics.events, acks: -1, messages: chunk });
+    await ensureTopic(kafka, setup.topics.events);
+    const risk = await TopicCollector.start(kafka, setup.topics.risk);
+
+    // The first instance starts with a backlog and is killed while it works through it, the rest still being produced.
+    const half = Math.floor(chunks.length / 2);
+    for (const chunk of chunks.slice(0, half)) await send(chunk);
+    const first = spawnProbewatch(config);
+    const applied = async () => [...(await loadSnapshots(redis, setup.keyPrefix, keys)).values()].reduce((n, s) => n + s.eventsSeen, 0);
+    await waitFor(async () => (await applied()) >= CHUNK, () => `the first instance to apply some events\n${first.tail()}`, 90_000, 10);
+    const sending = (async () => {
+      for (const chunk of chunks.slice(half)) await send(chunk);
+    })();
+    expect(await first.stop('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
+    const appliedAtKill = await applied();
+    expect(appliedAtKill).toBeGreaterThan(0);
+    expect(appliedAtKill).toBeLessThan(messages.length);
+
+    const second = spawnProbewatch(config);
+    await sending;
+    const snapshots = await waitFor(async () => {
+      const s = await loadSnapshots(redis, setup.keyPrefix, keys);
+      return keys.every((k) => (s.get(k)?.eventsSeen ?? 0) >= PER_KEY) && s;
+    }, () => `every key at ${PER_KEY} events\n${second.tail()}`, 120_000);
+    expect(await second.metric('probewatch_events_in_total')).toBeGreaterThan(0);
+
+    for (const [key, events] of byKey) {
+      const state = snapshots.get(key)!;
+      // Not double-counted: exactly one count per distinct event…
+      expect(state.eventsSeen, key).toBe(events.length);
+      // …and none lost: every event_id of the key was applied to its state.
+      expect(new Set(state.recentIds), key).toEqual(new Set(events.map((e) => e.event_id)));
+    }
+    // The published scores agree: each key's last RiskScore counts all its events, none counts more.
+    await waitFor(() => keys.every((k) => risk.messages.some((m) => m.message.key!.toString() === k && riskScoreCodec.decode(m.message.value!).events_seen === PER_KEY)), 'final RiskScores');
+    expect(Math.max(...risk.messages.map((m) => riskScoreCodec.decode(m.message.value!).events_seen))).toBe(PER_KEY);
+
+    const high = await highWatermarks(kafka, setup.topics.events);
+    await waitFor(async () => {
+      const committed = await committedOffsets(kafka, setup.groupId, setup.topics.events);
+      return [...high].every(([p, h]) => h === 0n || committed.get(p) === h);
+    }, 'the group committed everything');
+    expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
+
+  it('a batch redelivered after its snapshot was saved but before its commit is applied once', async () => {
+    const setup = await runSetup('crash-window');
+    const kafka = await testKafka();
+    const redis = testRedis(setup.keyPrefix);
+    const config = parseConfig(runConfig(setup, { publish: { riskEveryEvents: 10 } }));
+    const streams = [0, 1, 2].map((k) => keyStream(`${setup.id}-k${k}`, 30, Date.now() - 3_600_000, 60_000));
+    const keys = streams.map((s) => s.events[0].api_key);
+    const producer = await testProducer(kafka);
+    await producer.send({ topic: setup.topics.events, acks: -1, messages: streams.flatMap((s) => s.messages.slice(0, 20)) });
+    const risk = await TopicCollector.start(kafka, setup.topics.risk);
+
+    // The first instance processes every batch (outputs published, snapshots saved) and dies before committing any.
+    const crashed = await instance(kafka, redis, config, setup);
+    const consumer = kafka.consumer({ groupId: setup.groupId, maxWaitTimeInMs: 200, sessionTimeout: 6_000 });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [setup.topics.events], fromBeginning: true });
+    let processed = 0;
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        processed += (await crashed.processor.process({ topic: batch.topic, partition: batch.partition, messages: batch.messages })).applied;
+      },
+    });
+    await waitFor(() => processed === 60, 'the first instance to process 60 events');
+    await consumer.disconnect();
+    expect(await committedOffsets(kafka, setup.groupId, setup.topics.events)).toSatisfy((c: Map<number, bigint>) => [...c.values()].every((o) => o < 0n));
+    await waitFor(() => risk.messages.length === 6, 'RiskScores at events 10 and 20 of each key');
+
+    // The next owner gets all 60 again, skips them by their offsets, then applies what is new.
+    const next = await instance(kafka, redis, config, setup);
+    const runner = new KafkaRunner(kafka.consumer({ groupId: setup.groupId, maxWaitTimeInMs: 200, sessionTimeout: 6_000 }), next.processor, { topic: setup.topics.events, groupId: setup.groupId, logger: silentLogger() });
+    onCleanup(() => runner.stop());
+    await runner.start();
+    const metric = async (name: string) => (await next.metrics.registry.getSingleMetric(name)!.get()).values.reduce((n, v) => n + v.value, 0);
+    await waitFor(async () => (await metric('probewatch_events_duplicate_total')) === 60, 'the redelivered batch to be skipped');
+    await producer.send({ topic: setup.topics.events, acks: -1, messages: streams.flatMap((s) => s.messages.slice(20)) });
+    const snapshots = await waitFor(async () => {
+      const s = await loadSnapshots(redis, setup.keyPrefix, keys);
+      return keys.every((k) => s.get(k)?.eventsSeen === 30) && s;
+    }, 'every key at 30 events');
+    expect(await metric('probewatch_events_processed_total')).toBe(30);
+    for (const s of snapshots.values()) expect(new Set(s.recentIds).size).toBe(30);
+    await waitFor(() => risk.messages.length >= 9, 'RiskScores at event 30');
+    const counts = risk.messages.map((m) => `${m.message.key}@${riskScoreCodec.decode(m.message.value!).events_seen}`).sort();
+    expect(counts).toEqual(keys.flatMap((k) => [10, 20, 30].map((n) => `${k}@${n}`)).sort());
+    await runner.stop();
+    const committed = await committedOffsets(kafka, setup.groupId, setup.topics.events);
+    for (const [p, h] of await highWatermarks(kafka, setup.topics.events)) if (h > 0n) expect(committed.get(p), `partition ${p}`).toBe(h);
+  });
+});
+
+/** The `run` stack in this process, on the real broker and Redis. */
+async function instance(kafka: Awaited<ReturnType<typeof testKafka>>, redis: ReturnType<typeof testRedis>, config: Readonly<Config>, setup: RunSetup) {
+  const metrics = createMetrics(new Registry());
+  const publisher = new KafkaPublisher(kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner }), setup.topics);
+  await publisher.start();
+  onCleanup(() => publisher.close());
+  const processor = new BatchProcessor({
+    pipeline: new DetectionPipeline(config, { compute: await createCompute(), metrics }),
+    codec: new AvroEventCodec(),
+    publisher,
+    decisionStore: new RedisDecisionStore(redis, { keyPrefix: setup.keyPrefix, channel: setup.channel }),
+    snapshots: new RedisSnapshotStore(redis, { keyPrefix: setup.keyPrefix, ttlMs: 60_000 }),
+    logger: silentLogger(),
+    metrics,
+  });
+  return { processor, metrics };
+}
