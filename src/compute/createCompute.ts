@@ -73,6 +73,11 @@ export async function createCompute(preferred?: string, options: CreateComputeOp
     }
     const backend = tf.getBackend();
     options.logger?.info({ backend, choice, skipped }, 'compute backend selected');
+    if (choice === 'cpu') {
+      // The CPU backend prints advice to stderr as plain text on first use, which would break the JSON log stream; say it here instead.
+      (tf.findBackend('cpu') as { firstUse?: boolean } | undefined)!.firstUse = false;
+      if (!preferred) options.logger?.warn({ backend }, 'running on the plain CPU backend; @tensorflow/tfjs-node or the WASM backend would be faster');
+    }
     return Object.assign(new TfCompute(backend, options), { choice });
   }
   if (preferred) {

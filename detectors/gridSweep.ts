@@ -1,0 +1,656 @@
+import { z } from 'zod';
+import type { MinDistanceJob } from '../src/compute/Compute.ts';
+import { packArray, type PackedRing, Ring, unpackFloat32 } from '../src/compute/packedVectors.ts';
+import type { InferenceEvent } from '../src/contract.ts';
+import { shapiroWilk, SHAPIRO_WILK_MAX_N } from '../src/stats/shapiroWilk.ts';
+import { addOuterProduct, participationRatio } from '../src/stats/effectiveDimension.ts';
+import { dominantLengths } from '../src/stats/spacing.ts';
+import { fmt, pct, ramp } from './shared/math.ts';
+import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+
+const int = () => z.number().int();
+const unit = () => z.number().min(0).max(1);
+
+export const gridSweepConfigSchema = z.object({
+  /** Sketch coordinates used: a prefix of a random projection is itself one, and the width sets the state size. */
+  maxDim: int().min(2).max(256).default(16),
+  /** PRADA (Juuti et al. 2019): normality of the distances from each query to the earlier ones of its class. */
+  prada: z
+    .object({
+      /** δ: alarm when the Shapiro–Wilk W of the pooled distances falls below it (the paper's reference value ≈ 0.9). */
+      delta: unit().default(0.9),
+      /** Distances pooled before the first test (the paper waits for 100). */
+      minDistances: int().min(3).default(100),
+      /** The test is repeated after every this many of the key's queries. */
+      retestEvery: int().positive().default(10),
+      /** Most recent distances kept and tested (a sliding window bounds the state; ≤ 5000, Shapiro–Wilk's range). */
+      window: int().min(3).max(SHAPIRO_WILK_MAX_N).default(250),
+      /**
+       * A distance joins the pool only once its set has this many members: the first few distances of a
+       * class (to one or two members) are large outliers for everyone, and would pull W down for benign keys.
+       */
+      minSetSize: int().min(1).default(2),
+      /** Growing-set members kept per class; past it new members replace old ones by reservoir sampling. */
+      maxPerClass: int().positive().default(32),
+      /** Growing sets per key: classes beyond it share sets (hashed by model and label). */
+      maxClasses: int().positive().default(6),
+      /** Component score just below δ, and how far below δ it reaches 1. */
+      floor: unit().default(0),
+      wSpan: z.number().positive().default(0.1),
+    })
+    .strict()
+    .prefault({}),
+  /** Geometry of the steps between a key's successive distinct queries. */
+  steps: z
+    .object({
+      /** Most recent steps examined. */
+      window: int().min(8).max(4096).default(128),
+      /** Steps needed before lattice or direction evidence counts (a what-if sweep of a few dozen queries stays below). */
+      minSteps: int().positive().default(100),
+      /** Step lengths within this relative tolerance count as one size… */
+      latticeTol: z.number().positive().default(0.02),
+      /** …and the share held by this many sizes is the lattice share. */
+      latticeSizes: int().positive().default(3),
+      latticeLow: unit().default(0.5),
+      latticeHigh: unit().default(0.85),
+      /** Two steps are collinear when |cos| ≥ this. */
+      directionCos: z.number().min(0).max(1).default(0.995),
+      /** Direction prototypes remembered. */
+      directionSlots: int().min(1).max(64).default(8),
+      /** A direction recurs once this many steps of the window run along it… */
+      minDirectionRepeats: int().positive().default(5),
+      /** …and the evidence needs this many recurring directions (one direction alone is a one-feature what-if sweep). */
+      minDirections: int().positive().default(2),
+      directionLow: unit().default(0.4),
+      directionHigh: unit().default(0.75),
+    })
+    .strict()
+    .prefault({}),
+  /**
+   * Space-filling coverage of a slice: the effective dimension of the recent step directions. A sweep
+   * over k features (the rest held fixed) moves inside a k-dimensional subspace; natural records vary
+   * in many features (10 independent features give ≈ 5.5 in a 16-wide sketch). Scored from `fullAt`
+   * dimensions (1) up to `noneAt` (0), after `steps.minSteps` steps; the defaults flag slices of one or
+   * two features and leave any data with three or more independent features alone.
+   */
+  coverage: z
+    .object({
+      fullAt: z.number().positive().default(1.5),
+      noneAt: z.number().positive().default(2.5),
+      /** The most this signal alone contributes. */
+      weight: unit().default(0.8),
+    })
+    .strict()
+    .prefault({}),
+  /** Exact repeats (same input hash): people re-ask; sweeps never do. */
+  repeats: z
+    .object({
+      /** Most recent queries checked for repeats. */
+      window: int().positive().max(4096).default(128),
+      /** Queries needed before the repeat share counts either way. */
+      minEvents: int().positive().default(100),
+      /**
+       * At or above this share of repeats the key looks human, and the normality evidence is multiplied by
+       * `damp`: people who come back to a few topics give exactly the mixture of small (same topic) and
+       * large (new topic) distances that PRADA reads as synthetic. Lattice, direction and coverage
+       * evidence is not damped: people do not walk lattices.
+       */
+      humanShare: unit().default(0.05),
+      damp: unit().default(0.2),
+      /** With no repeat at all the score is multiplied by `boost` (capped at 1). */
+      boost: z.number().min(1).max(2).default(1.15),
+    })
+    .strict()
+    .prefault({}),
+});
+export type GridSweepConfig = z.output<typeof gridSweepConfigSchema>;
+
+/** One growing set G_c (PRADA), with the running moments of the distances that admitted its members. */
+interface ClassSet {
+  model: string;
+  dim: number;
+  /** Members, `n` rows of `dim` float32, base64. */
+  rows: string;
+  n: number;
+  /** Queries ever admitted (reservoir sampling's count). */
+  seen: number;
+  /** Welford moments of D_G (the distances of admitted queries): threshold = max(0, mean − std). */
+  dgN: number;
+  dgMean: number;
+  dgM2: number;
+}
+
+/** What the last evaluation found; the score and evidence are rebuilt from it. */
+interface View {
+  score: number;
+  /** PRADA: W (−1 before the first test; 0 when all distances were equal), its p-value, distances tested. */
+  w: number;
+  p: number;
+  wN: number;
+  lattice: number;
+  latticeSizes: number[];
+  directions: number;
+  directionShare: number;
+  steps: number;
+  /** Effective dimension (participation ratio) of the recent step directions, and the sketch width. */
+  dims: number;
+  width: number;
+  /** The pooled distances' median (evidence for a perfect lattice). */
+  median: number;
+  repeats: number;
+  repeatN: number;
+  parts: [normality: number, lattice: number, directions: number, coverage: number];
+  /** Multiplier of the normality part from the repeat share (damp, or 1). */
+  damp: number;
+  /** Multiplier of the whole score (boost when no repeat at all, else 1). */
+  factor: number;
+}
+
+/**
+ * Per-key state, bounded whatever the key's history. Ceiling in JSON bytes,
+ * with d = min(sketch width, maxDim) and every vector block stored as
+ * base64 (4/3 of its bytes): growing sets maxClasses × maxPerClass × d × 4,
+ * distances prada.window × 4, steps steps.window × (4 + 2), direction
+ * prototypes directionSlots × d × 4, step moments d × d × 4, repeats
+ * repeats.window × (4 + 1), the last sketch d × 4, plus ≈ 1.5 kB of numbers
+ * and names. At the defaults with 16-wide sketches: 12,288 B of members
+ * (16.4 kB as base64) and ≈ 5.4 kB for the rest, so at most 24 kB per key
+ * (a unit test fills every set and checks it; `npm run bench:state`
+ * measures it). Typical keys use fewer classes and stay near 14 kB.
+ */
+export interface GridSweepState {
+  sets: (ClassSet | null)[];
+  distances: PackedRing;
+  steps: PackedRing;
+  stepDirections: PackedRing;
+  /** Direction prototypes: unit vectors (base64 float32), their serial numbers and decayed hit counts. */
+  protos: string;
+  /** Decayed second moments of the unit step directions, protoDim × protoDim float32 (base64). */
+  moments: string;
+  protoDim: number;
+  protoSerial: number[];
+  protoWeight: number[];
+  nextSerial: number;
+  /** The previous distinct query (for steps). */
+  last: { model: string; sketch: string } | null;
+  hashes: PackedRing;
+  repeatFlags: PackedRing;
+  /** Queries since the last evaluation. */
+  sinceEval: number;
+  distancesTotal: number;
+  view: View;
+}
+
+const emptyView = (): View => ({
+  score: 0,
+  w: -1,
+  p: 1,
+  wN: 0,
+  lattice: 0,
+  latticeSizes: [],
+  directions: 0,
+  directionShare: 0,
+  steps: 0,
+  dims: 0,
+  width: 0,
+  median: 0,
+  repeats: 0,
+  repeatN: 0,
+  parts: [0, 0, 0, 0],
+  damp: 1,
+  factor: 1,
+});
+
+/** FNV-1a: which growing set a (model, label) pair uses. */
+function slotOf(model: string, label: number, slots: number): number {
+  let h = 0x811c9dc5;
+  const s = `${model}\u0000${label}`;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % slots;
+}
+
+/** A uniform draw in [0,1) fixed by the query and the count (deterministic reservoir sampling, so replay repeats itself). */
+function drawFor(e: InferenceEvent, seen: number): number {
+  let x = (e.input_hash.readUInt32LE(4) ^ Math.imul(seen, 0x9e3779b1)) >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return ((x ^ (x >>> 16)) >>> 0) / 4294967296;
+}
+
+function sketchOf(e: InferenceEvent, maxDim: number): Float32Array | null {
+  const d = Math.min(e.input_sketch.length, maxDim);
+  if (d < 2) return null;
+  const x = new Float32Array(d);
+  for (let j = 0; j < d; j++) x[j] = e.input_sketch[j];
+  for (let j = 0; j < d; j++) if (!Number.isFinite(x[j])) return null;
+  return x;
+}
+
+/** L2 distance, float64 arithmetic on float32 rows, rounded to float32 as the Compute kernels return it. */
+function distance(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+  let s = 0;
+  for (let j = 0; j < dim; j++) {
+    const t = a[ao + j] - b[bo + j];
+    s += t * t;
+  }
+  return Math.fround(Math.sqrt(s));
+}
+
+/** A growing set opened for one batch: members as a Float32Array, and whether the kernel's answer (against the set as the batch found it) still holds. */
+interface OpenSet {
+  meta: ClassSet;
+  rows: Float32Array;
+  /** Members when the batch started; the kernel measured against exactly these while `intact`. */
+  startN: number;
+  start: Float32Array;
+  intact: boolean;
+}
+
+/** The key's work for one batch, between the batched kernel call and the scoring walk. */
+interface KeyWork {
+  /** The repeat-check ring, already advanced over the batch's hashes. */
+  hashes: Ring<'u32'>;
+  sketches: (Float32Array | null)[];
+  repeat: boolean[];
+  /** Index into the poll's kernel jobs, or −1. */
+  job: number[];
+  sets: Map<number, OpenSet>;
+}
+
+/**
+ * Grid sweep: the geometry of a key's input sketches.
+ *
+ * 1. PRADA — Juuti, Szyller, Marchal & Asokan, "PRADA: Protecting Against
+ *    DNN Model Stealing Attacks", IEEE EuroS&P 2019. Per predicted class a
+ *    growing set G_c of earlier queries; each new query's minimum L2
+ *    distance to G_c joins a pooled set D; the query joins G_c only when
+ *    that distance exceeds T_c = max(0, mean(D_G) − std(D_G)), the running
+ *    moments of the distances that admitted members. Benign queries give
+ *    roughly normally distributed distances; synthetic ones (perturbations
+ *    of seeds, sweeps) do not, so the key alarms when the Shapiro–Wilk W of
+ *    D falls below δ after ≥ 100 distances, re-tested every few queries;
+ *    here the alarm is graded, from 0 at δ to 1 at δ − wSpan.
+ *    Bounded here: G_c keeps `maxPerClass` members by reservoir sampling
+ *    (Vitter 1985, Algorithm R), D is a sliding window, classes beyond
+ *    `maxClasses` share sets, and distances to sets of fewer than
+ *    `minSetSize` members stay out of D (every key's first distances of a
+ *    class are large, which alone pulled benign W under 0.9). Exact repeats
+ *    (a seen input hash, or distance 0) are left out of D: re-asking
+ *    teaches an attacker nothing, and a heavy user replaying a test set
+ *    would otherwise pile zeros into it. The distances of a poll come from
+ *    one batched `Compute.minDistances` call over every key.
+ *    In a 16-wide sketch the random projection blurs the equal lengths of
+ *    Jacobian-augmentation steps (±18% for sign vectors), so PRADA here
+ *    separates perturbation attacks whose step is up to about 0.2 of the
+ *    features' spread (W ≈ 0.6–0.8 against ≥ 0.9 for natural keys in the
+ *    unit tests); coarser perturbations look natural to it.
+ * 2. What PRADA misses, on the steps between successive distinct queries:
+ *    lattice spacing (a few step lengths hold most steps) and repeated step
+ *    directions — a step along one input feature is, after the gateway's
+ *    random projection, a step along that feature's fixed image in sketch
+ *    space, so an axis-aligned sweep shows as steps collinear with a few
+ *    recurring directions (random directions in d ≥ 8 dimensions are almost
+ *    never collinear). Both need `minSteps` steps and the directions at
+ *    least two recurring directions, so a one-feature what-if sweep of a few
+ *    dozen queries stays quiet.
+ * 3. Space-filling coverage of a slice: a sweep over k features, the rest
+ *    held fixed, fills a k-dimensional subspace (a linear projection keeps
+ *    it k-dimensional), whether it walks a lattice, a Halton sequence or
+ *    random points of the slice; natural records vary in every feature. The
+ *    participation ratio of the decayed second moments of the step
+ *    directions measures k (see `participationRatio`).
+ * 4. Absence of repeats: people re-ask; a sweep never does. A human share
+ *    of exact repeats damps the normality evidence (its known benign
+ *    failure: people revisiting a few topics), none at all boosts the score
+ *    a little.
+ */
+export class GridSweepDetector implements Detector<GridSweepState> {
+  readonly name = 'grid-sweep';
+  constructor(private readonly config: GridSweepConfig) {}
+
+  initState(): GridSweepState {
+    return {
+      sets: new Array(this.config.prada.maxClasses).fill(null),
+      distances: { data: '' },
+      steps: { data: '' },
+      stepDirections: { data: '' },
+      protos: '',
+      moments: '',
+      protoDim: 0,
+      protoSerial: [],
+      protoWeight: [],
+      nextSerial: 1,
+      last: null,
+      hashes: { data: '' },
+      repeatFlags: { data: '' },
+      sinceEval: 0,
+      distancesTotal: 0,
+      view: emptyView(),
+    };
+  }
+
+  processBatch(groups: readonly KeyGroup<GridSweepState>[], ctx: DetectorContext): DetectorOutput[] {
+    // Pass 1, per key in event order: sketches, repeats, and one kernel job
+    // per distinct query against its growing set as the batch found it.
+    const jobs: MinDistanceJob[] = [];
+    const work = groups.map((g) => this.plan(g, jobs));
+    const nearest = jobs.length > 0 ? ctx.compute.minDistances(jobs) : [];
+    // Pass 2, same order: PRADA's admissions, the steps, the evaluations.
+    return groups.map((g, k) => this.walk(g, work[k], nearest));
+  }
+
+  private plan(g: KeyGroup<GridSweepState>, jobs: MinDistanceJob[]): KeyWork {
+    const c = this.config;
+    const state = g.state;
+    const hashes = new Ring('u32', c.repeats.window, state.hashes);
+    const w: KeyWork = { hashes, sketches: [], repeat: [], job: [], sets: new Map() };
+    for (const e of g.events) {
+      const x = sketchOf(e, c.maxDim);
+      const h = e.input_hash.readUInt32LE(0);
+      const repeat = hashes.includes(h);
+      hashes.push(h);
+      w.sketches.push(x);
+      w.repeat.push(repeat);
+      w.job.push(-1);
+      if (!x || repeat) continue;
+      const slot = slotOf(e.model_id, e.output_label, c.prada.maxClasses);
+      const set = this.openSet(state, w, slot);
+      if (set && set.startN > 0 && set.meta.model === e.model_id && set.meta.dim === x.length) {
+        w.job[w.job.length - 1] = jobs.push({ queries: x, refs: set.start, dim: x.length }) - 1;
+      }
+    }
+    return w;
+  }
+
+  private openSet(state: GridSweepState, w: KeyWork, slot: number): OpenSet | null {
+    let open = w.sets.get(slot);
+    if (open) return open;
+    const meta = state.sets[slot];
+    if (!meta) return null;
+    const rows = unpackFloat32(meta.rows, this.config.prada.maxPerClass * meta.dim);
+    open = { meta, rows, startN: meta.n, start: rows.slice(0, meta.n * meta.dim), intact: true };
+    w.sets.set(slot, open);
+    return open;
+  }
+
+  private walk(g: KeyGroup<GridSweepState>, w: KeyWork, nearest: Float32Array[]): DetectorOutput {
+    const c = this.config;
+    const state = g.state;
+    if (state.sets.length !== c.prada.maxClasses) state.sets = resize(state.sets, c.prada.maxClasses);
+    const distances = new Ring('f32', c.prada.window, state.distances);
+    const steps = new Ring('f32', c.steps.window, state.steps);
+    const directions = new Ring('u16', c.steps.window, state.stepDirections);
+    const flags = new Ring('u8', c.repeats.window, state.repeatFlags);
+    const dirs = new Directions(state, c);
+    let last: { model: string; x: Float32Array } | null = state.last ? { model: state.last.model, x: unpackFloat32(state.last.sketch) } : null;
+    const scores = new Float64Array(g.events.length);
+    const views: View[] = new Array(g.events.length);
+
+    g.events.forEach((e, i) => {
+      const x = w.sketches[i];
+      flags.push(w.repeat[i] ? 1 : 0);
+      if (x && !w.repeat[i]) {
+        const slot = slotOf(e.model_id, e.output_label, c.prada.maxClasses);
+        const { d, members } = this.admit(state, w, slot, e, x, w.job[i] >= 0 ? nearest[w.job[i]][0] : Number.NaN);
+        if (d > 0 && Number.isFinite(d) && members >= c.prada.minSetSize) {
+          distances.push(d);
+          state.distancesTotal++;
+        }
+        if (last && last.model === e.model_id && last.x.length === x.length) {
+          const step = new Float32Array(x.length);
+          let sq = 0;
+          for (let j = 0; j < x.length; j++) {
+            step[j] = x[j] - last.x[j];
+            sq += step[j] * step[j];
+          }
+          const len = Math.sqrt(sq);
+          if (len > 0) {
+            steps.push(len);
+            directions.push(dirs.match(step, len));
+          }
+        }
+        last = { model: e.model_id, x };
+      }
+      if (x) state.sinceEval++;
+      if (state.sinceEval >= c.prada.retestEvery) {
+        state.sinceEval = 0;
+        state.view = this.evaluate(distances, steps, directions, flags, dirs);
+      }
+      scores[i] = state.view.score;
+      views[i] = state.view;
+    });
+
+    for (const [slot, open] of w.sets) {
+      const meta = state.sets[slot];
+      if (meta && meta === open.meta) meta.rows = packArray(open.rows.subarray(0, meta.n * meta.dim));
+    }
+    state.distances = distances.pack();
+    state.steps = steps.pack();
+    state.stepDirections = directions.pack();
+    state.repeatFlags = flags.pack();
+    state.hashes = w.hashes.pack();
+    dirs.save(state);
+    state.last = last ? { model: last.model, sketch: packArray(last.x) } : null;
+    const explain = (i: number) => this.evidence(views[i]);
+    return { scores, evidence: g.events.length ? explain(g.events.length - 1) : [], explain };
+  }
+
+  /**
+   * PRADA's step for one distinct query of class slot `slot`: its minimum
+   * distance to G_c (the kernel's answer against the set as the batch found
+   * it, completed with members admitted since; recomputed here once the
+   * batch has replaced an original member, or when there was no kernel job),
+   * then admission when above the threshold. Returns the distance (Infinity
+   * when G_c was empty) and the members it was measured against.
+   */
+  private admit(state: GridSweepState, w: KeyWork, slot: number, e: InferenceEvent, x: Float32Array, kernel: number): { d: number; members: number } {
+    const c = this.config.prada;
+    let open = this.openSet(state, w, slot);
+    if (!open || open.meta.model !== e.model_id || open.meta.dim !== x.length) {
+      // A new set, or a slot taken over by another model or sketch width.
+      const meta: ClassSet = { model: e.model_id, dim: x.length, rows: '', n: 0, seen: 0, dgN: 0, dgMean: 0, dgM2: 0 };
+      state.sets[slot] = meta;
+      open = { meta, rows: new Float32Array(c.maxPerClass * x.length), startN: 0, start: new Float32Array(0), intact: false };
+      w.sets.set(slot, open);
+    }
+    const { meta, rows } = open;
+    const dim = x.length;
+    let d = Number.POSITIVE_INFINITY;
+    if (open.intact && open.startN > 0 && !Number.isNaN(kernel)) {
+      d = kernel;
+      for (let r = open.startN; r < meta.n; r++) d = Math.min(d, distance(x, 0, rows, r * dim, dim));
+    } else {
+      for (let r = 0; r < meta.n; r++) d = Math.min(d, distance(x, 0, rows, r * dim, dim));
+    }
+    const members = meta.n;
+    const threshold = meta.dgN > 0 ? Math.max(0, meta.dgMean - Math.sqrt(meta.dgM2 / meta.dgN)) : 0;
+    if (meta.n > 0 && !(d > threshold)) return { d, members };
+    if (Number.isFinite(d)) {
+      meta.dgN++;
+      const delta = d - meta.dgMean;
+      meta.dgMean += delta / meta.dgN;
+      meta.dgM2 += delta * (d - meta.dgMean);
+    }
+    meta.seen++;
+    if (meta.n < c.maxPerClass) {
+      rows.set(x, meta.n * dim);
+      meta.n++;
+    } else {
+      const j = Math.floor(drawFor(e, meta.seen) * meta.seen);
+      if (j < c.maxPerClass) {
+        rows.set(x, j * dim);
+        if (j < open.startN) open.intact = false;
+      }
+    }
+    return { d, members };
+  }
+
+  private evaluate(distances: Ring<'f32'>, steps: Ring<'f32'>, directions: Ring<'u16'>, flags: Ring<'u8'>, dirs: Directions): View {
+    const c = this.config;
+    const v = emptyView();
+    // PRADA's normality test on the pooled distances.
+    if (distances.n >= c.prada.minDistances) {
+      const d = distances.values.subarray(0, distances.n);
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = 0;
+      for (const t of d) [lo, hi] = [Math.min(lo, t), Math.max(hi, t)];
+      if (hi - lo <= 1e-6 * hi) {
+        v.w = 0; // every distance equal: a perfect lattice, as far from normal as it gets
+        v.p = 0;
+      } else {
+        const sw = shapiroWilk(d);
+        v.w = sw.w;
+        v.p = sw.p;
+      }
+      v.wN = distances.n;
+      if (v.w < c.prada.delta) v.parts[0] = c.prada.floor + (1 - c.prada.floor) * ramp(c.prada.delta - v.w, 0, c.prada.wSpan);
+      v.median = hi;
+    }
+    // Lattice spacing and recurring directions of the steps.
+    v.steps = steps.n;
+    if (steps.n >= c.steps.minSteps) {
+      const lat = dominantLengths(steps.values, steps.n, c.steps.latticeTol, c.steps.latticeSizes);
+      v.lattice = lat.share;
+      v.latticeSizes = lat.centres;
+      v.parts[1] = ramp(lat.share, c.steps.latticeLow, c.steps.latticeHigh);
+      const counts = new Map<number, number>();
+      for (let i = 0; i < directions.n; i++) counts.set(directions.values[i], (counts.get(directions.values[i]) ?? 0) + 1);
+      let along = 0;
+      for (const [serial, n] of counts) {
+        if (serial === 0 || n < c.steps.minDirectionRepeats) continue;
+        v.directions++;
+        along += n;
+      }
+      v.directionShare = along / directions.n;
+      if (v.directions >= c.steps.minDirections) v.parts[2] = ramp(v.directionShare, c.steps.directionLow, c.steps.directionHigh);
+      v.dims = dirs.effectiveDimension();
+      v.width = dirs.width;
+      v.parts[3] = c.coverage.weight * ramp(c.coverage.noneAt - v.dims, 0, c.coverage.noneAt - c.coverage.fullAt);
+    }
+    // Repeats: the damper and the booster.
+    v.repeatN = flags.n;
+    v.repeats = flags.n ? flags.sum() / flags.n : 0;
+    if (flags.n >= c.repeats.minEvents) {
+      if (v.repeats >= c.repeats.humanShare) v.damp = c.repeats.damp;
+      else if (v.repeats === 0) v.factor = c.repeats.boost;
+    }
+    const [normality, ...geometry] = v.parts;
+    const base = 1 - geometry.reduce((q, s) => q * (1 - s), 1 - normality * v.damp);
+    v.score = Math.min(1, base * v.factor);
+    return v;
+  }
+
+  private evidence(v: View): string[] {
+    if (!(v.score > 0)) return [];
+    const c = this.config;
+    const out: string[] = [];
+    const [normality, lattice, directions, coverage] = v.parts;
+    if (normality > 0) {
+      out.push(
+        v.w === 0
+          ? `min-distance normality: all ${v.wN} distances to earlier queries are equal (${fmt(v.median, 3)}), a perfect lattice`
+          : `min-distance normality W=${fmt(v.w)} < ${fmt(c.prada.delta)} over ${v.wN} queries (p=${v.p.toExponential(1)})`,
+      );
+    }
+    if (lattice > 0) {
+      out.push(`lattice spacing: ${pct(v.lattice)} of the last ${v.steps} steps have ${v.latticeSizes.length} sizes (${v.latticeSizes.map((s) => fmt(s, 3)).join(', ')})`);
+    }
+    if (directions > 0) out.push(`repeated step directions: ${pct(v.directionShare)} of the last ${v.steps} steps run along ${v.directions} fixed directions`);
+    if (coverage > 0) out.push(`space-filling coverage of a slice: the last ${v.steps} steps span only ${fmt(v.dims, 1)} of ${v.width} sketch dimensions (natural records use them all)`);
+    if (v.damp < 1 && normality > 0) out.push(`${pct(v.repeats)} exact repeats in the last ${v.repeatN} queries, as people re-ask (normality evidence damped ×${fmt(v.damp)})`);
+    if (v.factor > 1) out.push(`no exact repeat in the last ${v.repeatN} queries`);
+    return out;
+  }
+}
+
+function resize<T>(a: (T | null)[], n: number): (T | null)[] {
+  return Array.from({ length: n }, (_, i) => a[i] ?? null);
+}
+
+/**
+ * Step directions. Prototypes: up to `directionSlots` unit vectors with
+ * decayed hit counts; a step collinear (|cos| ≥ directionCos) with one is
+ * labelled with its serial, otherwise it replaces the weakest prototype
+ * under a fresh serial, so natural traffic, whose steps point anywhere,
+ * labels every step differently. Moments: the decayed second-moment matrix
+ * of the unit steps, for their effective dimension.
+ */
+class Directions {
+  private protos: Float32Array;
+  private moments: Float32Array;
+  private readonly serial: number[];
+  private readonly weight: number[];
+  private next: number;
+  private dim: number;
+  private readonly slots: number;
+  private readonly decay: number;
+
+  constructor(state: GridSweepState, private readonly c: GridSweepConfig) {
+    this.slots = c.steps.directionSlots;
+    this.decay = 1 - 1 / c.steps.window;
+    this.dim = state.protoDim;
+    this.protos = this.dim ? unpackFloat32(state.protos, this.slots * this.dim) : new Float32Array(0);
+    this.moments = this.dim ? unpackFloat32(state.moments ?? '', this.dim * this.dim) : new Float32Array(0);
+    this.serial = resize(state.protoSerial, this.slots).map((s) => s ?? 0);
+    this.weight = resize(state.protoWeight, this.slots).map((s) => s ?? 0);
+    this.next = state.nextSerial;
+  }
+
+  get width(): number {
+    return this.dim;
+  }
+
+  effectiveDimension(): number {
+    return participationRatio(this.moments, this.dim);
+  }
+
+  match(step: Float32Array, len: number): number {
+    const dim = step.length;
+    if (dim !== this.dim) this.reset(dim);
+    const unit = step.map((t) => t / len);
+    addOuterProduct(this.moments, unit, dim, this.decay);
+    let best = -1;
+    let weakest = 0;
+    for (let s = 0; s < this.slots; s++) {
+      this.weight[s] *= this.decay;
+      if (this.weight[s] < this.weight[weakest]) weakest = s;
+      if (best >= 0 || this.serial[s] === 0) continue;
+      let dot = 0;
+      for (let j = 0; j < dim; j++) dot += step[j] * this.protos[s * dim + j];
+      if (Math.abs(dot) / len >= this.c.steps.directionCos) best = s;
+    }
+    if (best < 0) {
+      best = this.serial.indexOf(0) >= 0 ? this.serial.indexOf(0) : weakest;
+      this.protos.set(unit, best * dim);
+      this.serial[best] = this.next;
+      this.next = this.next >= 0xffff ? 1 : this.next + 1;
+      this.weight[best] = 0;
+    }
+    this.weight[best] += 1;
+    return this.serial[best];
+  }
+
+  private reset(dim: number): void {
+    this.dim = dim;
+    this.protos = new Float32Array(this.slots * dim);
+    this.moments = new Float32Array(dim * dim);
+    this.serial.fill(0);
+    this.weight.fill(0);
+  }
+
+  save(state: GridSweepState): void {
+    state.protoDim = this.dim;
+    state.protos = this.dim ? packArray(this.protos) : '';
+    state.moments = this.dim ? packArray(this.moments) : '';
+    state.protoSerial = [...this.serial];
+    state.protoWeight = [...this.weight];
+    state.nextSerial = this.next;
+  }
+}
+
+export const gridSweep: DetectorDefinition<GridSweepConfig, GridSweepState> = {
+  name: 'grid-sweep',
+  description: 'PRADA min-distance normality, lattice spacing, repeated step directions, space-filling coverage and absence of repeats in the input sketches',
+  configSchema: gridSweepConfigSchema,
+  create: (config) => new GridSweepDetector(config),
+};

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { packArray, Ring, unpackFloat32 } from '../../src/compute/packedVectors.ts';
+
+describe('packed vectors', () => {
+  it('round-trips float32 rows through base64 exactly, with room to grow', () => {
+    const a = Float32Array.from([1.5, -0, Math.fround(Math.PI), 3.4e38, 1e-45]);
+    const back = unpackFloat32(packArray(a), 8);
+    expect(back).toHaveLength(8);
+    expect(Array.from(back.subarray(0, 5))).toEqual(Array.from(a));
+    expect(Array.from(back.subarray(5))).toEqual([0, 0, 0]);
+    expect(unpackFloat32('')).toHaveLength(0);
+  });
+
+  it('keeps the newest values of a ring, oldest first, across a JSON round trip', () => {
+    const r = new Ring('u16', 4);
+    for (const v of [1, 2, 3, 4, 5, 6]) r.push(v);
+    expect(Array.from(r.ordered())).toEqual([3, 4, 5, 6]);
+    expect(r.includes(2)).toBe(false);
+    expect(r.includes(5)).toBe(true);
+    const saved = JSON.parse(JSON.stringify(r.pack()));
+    const again = new Ring('u16', 4, saved);
+    again.push(7);
+    expect(Array.from(again.ordered())).toEqual([4, 5, 6, 7]);
+    expect(again.sum()).toBe(22);
+    // Reopened with a smaller capacity: the newest values stay.
+    expect(Array.from(new Ring('u16', 2, saved).ordered())).toEqual([5, 6]);
+  });
+});

@@ -1,0 +1,206 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gridSweep, type GridSweepState } from '../../detectors/gridSweep.ts';
+import type { Compute, MinDistanceJob } from '../../src/compute/Compute.ts';
+import type { InferenceEvent } from '../../src/contract.ts';
+import { testCompute } from './helpers/compute.ts';
+import { type DetectorRun, runDetector } from './helpers/runDetector.ts';
+import { attackTimes, FIRES, naturalScenario, QUIET, VOLUME } from './helpers/scenario.ts';
+import { merge, type World } from './helpers/world.ts';
+
+const config = gridSweep.configSchema.parse({});
+const create = () => gridSweep.create(config);
+
+/** A lattice sweep: features varied over `steps` equal steps each, row-major, the rest held at one real record. */
+function latticeSweep(world: World, key: string, times: number[], features = [0, 1, 2], steps = 8): InferenceEvent[] {
+  const base = world.record(0);
+  return times.map((t, n) => {
+    const x = base.slice();
+    let i = n % steps ** features.length;
+    for (const f of features) {
+      x[f] = base[f] - 3 + (6 * (i % steps)) / (steps - 1);
+      i = Math.floor(i / steps);
+    }
+    return world.event(key, x, t);
+  });
+}
+
+/**
+ * PRADA-style synthetic queries: Papernot et al.'s Jacobian-based dataset
+ * augmentation (AsiaCCS 2017), the attack PRADA was built against. A few
+ * real seeds, then rounds in which every point so far spawns x + λ·sign(g);
+ * the substitute's Jacobian signs g are drawn at random here. λ = 0.1 per
+ * unit of feature spread.
+ */
+function jacobianAugmentation(world: World, key: string, times: number[], seeds = 10, lambda = 0.1): InferenceEvent[] {
+  let pool = Array.from({ length: seeds }, () => world.record());
+  const xs = [...pool];
+  while (xs.length < times.length) {
+    const next = pool.map((x) => x.map((v) => v + lambda * (world.uniform() < 0.5 ? -1 : 1)));
+    xs.push(...next);
+    pool = pool.concat(next);
+  }
+  return times.map((t, i) => world.event(key, xs[i], t));
+}
+
+/** The Halton sequence in base b (a low-discrepancy, space-filling design). */
+function halton(i: number, b: number): number {
+  let f = 1;
+  let r = 0;
+  for (let k = i; k > 0; k = Math.floor(k / b)) {
+    f /= b;
+    r += f * (k % b);
+  }
+  return r;
+}
+
+/** A space-filling Halton design over two features of a real record (not a lattice: no repeated step). */
+function haltonSlice(world: World, key: string, times: number[], features = [4, 6]): InferenceEvent[] {
+  const base = world.record(1);
+  return times.map((t, n) => {
+    const x = base.slice();
+    features.forEach((f, k) => (x[f] = base[f] - 3 + 6 * halton(n + 1, [2, 3][k])));
+    return world.event(key, x, t);
+  });
+}
+
+/**
+ * A person working on a few topics: records near five cases they care about,
+ * and one query in five a repeat of something asked before (as the demo's
+ * users do). The distances this gives are bimodal, PRADA's known benign
+ * failure, and the repeats are what tells it apart from a synthetic attack.
+ */
+function topicUser(world: World, key: string, times: number[]): InferenceEvent[] {
+  const topics = Array.from({ length: 5 }, () => world.record());
+  const seen: number[][] = [];
+  return times.map((t) => {
+    if (seen.length > 3 && world.uniform() < 0.2) return world.event(key, world.pick(seen), t);
+    const x = world.pick(topics).map((v) => v + 0.35 * world.gauss());
+    seen.push(x);
+    return world.event(key, x, t);
+  });
+}
+
+let compute: Compute;
+let naturalKeys: string[];
+let events: InferenceEvent[];
+/** The default detector over the whole stream, polls of 500 (most tests read this one run). */
+let run: DetectorRun;
+beforeAll(async () => {
+  compute = await testCompute();
+  const scenario = naturalScenario(3);
+  naturalKeys = scenario.naturalKeys;
+  const w = scenario.world;
+  events = merge(
+    scenario.natural,
+    latticeSweep(w, 'atk-grid', attackTimes(w)),
+    jacobianAugmentation(w, 'atk-jbda', attackTimes(w)),
+    haltonSlice(w, 'atk-halton', attackTimes(w)),
+    topicUser(w, 'nat-topics', attackTimes(w)),
+  );
+  naturalKeys = [...naturalKeys, 'nat-topics'];
+  run = runDetector(create(), events, compute);
+});
+
+describe('grid-sweep', () => {
+  it(`fires on a lattice sweep of ${VOLUME} queries, with the numbers behind it`, () => {
+    expect(run.lastScore.get('atk-grid')).toBeGreaterThanOrEqual(FIRES);
+    const evidence = run.lastEvidence.get('atk-grid')!.join('\n');
+    expect(evidence).toMatch(/lattice spacing: \d+% of the last \d+ steps have [1-3] sizes \(/);
+    expect(evidence).toMatch(/repeated step directions: \d+% of the last \d+ steps run along \d+ fixed directions/);
+    expect(evidence).toMatch(/min-distance normality W=0\.\d\d < 0\.90 over \d+ queries/);
+  });
+
+  it('fires on PRADA-style synthetic queries (Jacobian-based augmentation) through the normality test', () => {
+    expect(run.lastScore.get('atk-jbda')).toBeGreaterThanOrEqual(FIRES);
+    const state = run.states.get('atk-jbda') as GridSweepState;
+    expect(state.view.w).toBeGreaterThan(0);
+    expect(state.view.w).toBeLessThan(config.prada.delta - 0.05);
+    expect(state.view.wN).toBeGreaterThanOrEqual(config.prada.minDistances);
+    expect(run.lastEvidence.get('atk-jbda')![0]).toMatch(new RegExp(`^min-distance normality W=0\\.\\d\\d < 0\\.90 over ${state.view.wN} queries`));
+  });
+
+  it('fires on a space-filling sweep of a two-feature slice that walks no lattice', () => {
+    expect(run.lastScore.get('atk-halton')).toBeGreaterThanOrEqual(FIRES);
+    expect(run.lastEvidence.get('atk-halton')!.join('\n')).toMatch(/space-filling coverage of a slice: the last \d+ steps span only [12]\.\d of 16 sketch dimensions/);
+  });
+
+  it('stays quiet on natural traffic of the same volume: users, a what-if sweep, a heavy test-set replay, a heavy scripted user, a person on a few topics', () => {
+    expect(naturalKeys).toEqual(expect.arrayContaining(['nat-whatif', 'nat-replay', 'nat-heavy']));
+    for (const key of naturalKeys) expect(run.maxByKey.get(key), key).toBeLessThanOrEqual(QUIET);
+    // The heavy keys were measured, not skipped: they have as many queries as the attacks.
+    const heavy = run.states.get('nat-heavy') as GridSweepState;
+    expect(heavy.view.wN).toBeGreaterThanOrEqual(config.prada.minDistances);
+    expect(heavy.view.steps).toBeGreaterThanOrEqual(config.steps.minSteps);
+  });
+
+  it('reads a person revisiting a few topics as human: PRADA alone flags the distances, the repeats damp it', () => {
+    const topics = run.states.get('nat-topics') as GridSweepState;
+    expect(topics.view.repeats).toBeGreaterThanOrEqual(config.repeats.humanShare);
+    expect(run.maxByKey.get('nat-topics')).toBeLessThanOrEqual(QUIET);
+    // Without the damping the normality test alone would have alarmed on this person.
+    const undamped = runDetector(gridSweep.create(gridSweep.configSchema.parse({ repeats: { damp: 1 } })), events, compute);
+    expect(undamped.maxByKey.get('nat-topics')).toBeGreaterThan(0.5);
+  });
+
+  it('leaves exact repeats out of the distances: a replayed test set adds nothing after its first round', () => {
+    const replay = run.states.get('nat-replay') as GridSweepState;
+    // 100 records replayed four times: at most 100 distances (one per distinct record), never 400.
+    expect(replay.distancesTotal).toBeLessThanOrEqual(100);
+    expect(replay.view.repeats).toBeGreaterThan(config.repeats.humanShare);
+  });
+
+  it('gives every event the same score whatever the poll size, and resumes identically from a JSON snapshot', () => {
+    const small = runDetector(create(), events, compute, 97);
+    const large = run; // polls of 500
+    let fired = 0;
+    for (const e of events) {
+      expect(small.scores.get(e.event_id), e.event_id).toBeCloseTo(large.scores.get(e.event_id)!, 6);
+      if (large.scores.get(e.event_id)! >= FIRES) fired++;
+    }
+    expect(fired).toBeGreaterThan(100);
+    expect(small.lastEvidence).toEqual(large.lastEvidence);
+
+    const cut = Math.floor(events.length / 2);
+    const first = runDetector(create(), events.slice(0, cut), compute, 500);
+    const restored = { ...first, states: new Map(JSON.parse(JSON.stringify([...first.states])) as [string, unknown][]) };
+    const resumed = runDetector(create(), events.slice(cut), compute, 500, restored);
+    for (const e of events.slice(cut)) expect(resumed.scores.get(e.event_id), e.event_id).toBeCloseTo(large.scores.get(e.event_id)!, 6);
+  });
+
+  it('runs one batched distance call per poll for every key, against the growing sets', () => {
+    const calls: MinDistanceJob[][] = [];
+    const counting: Compute = { ...compute, backend: compute.backend, minDistances: (jobs) => (calls.push([...jobs]), compute.minDistances(jobs)) };
+    const poll = events.slice(5_000, 5_500);
+    const run = runDetector(create(), events.slice(0, 5_000), compute, 500);
+    runDetector(create(), poll, counting, 500, run);
+    expect(calls).toHaveLength(1);
+    expect(new Set(poll.map((e) => e.api_key)).size).toBeGreaterThan(10);
+    expect(calls[0].length).toBeGreaterThan(poll.length / 2);
+    for (const job of calls[0]) {
+      expect(job.queries.length).toBe(job.dim);
+      expect(job.refs.length / job.dim).toBeLessThanOrEqual(config.prada.maxPerClass);
+    }
+  });
+
+  it('keeps its state under the documented 24 kB per key with every growing set full, however long the history', () => {
+    const { world } = naturalScenario(11);
+    // The worst case: answers over 50 labels (every growing set in use) and queries drifting ever
+    // outwards, so each is far from the earlier ones and joins its set; 2,000 and 8,000 of them.
+    const times = (n: number) => Array.from({ length: n }, (_, i) => 1_700_000_000_000 + i * 1_000);
+    const sizes = [2_000, 8_000].map((n) => {
+      const stream = times(n).map((t, i) => ({ ...world.event('k', world.record().map((v) => v * (1 + i / 50)), t), output_label: i % 50 }));
+      const run = runDetector(create(), stream, compute, 1_000);
+      const state = run.states.get('k') as GridSweepState;
+      expect(state.sets.every((s) => s?.n === config.prada.maxPerClass)).toBe(true);
+      return JSON.stringify(state).length;
+    });
+    for (const bytes of sizes) expect(bytes).toBeLessThanOrEqual(24_000);
+    expect(sizes[1]).toBeLessThan(1.02 * sizes[0]);
+  });
+
+  it('has a threshold for everything in its config: raising δ makes natural keys fire', () => {
+    const strict = gridSweep.create(gridSweep.configSchema.parse({ prada: { delta: 0.999, wSpan: 0.01 } }));
+    const run = runDetector(strict, events, compute);
+    expect(run.maxByKey.get('nat-heavy')).toBeGreaterThan(QUIET);
+  });
+});
