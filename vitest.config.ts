@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // (PROBEWATCH_TEST_BROKERS, started by .ci/run) and Redis at 127.0.0.1:6379.
 export default defineConfig({
   test: {
+    reporters: ['default', './test/support/SummaryLine.ts'],
     projects: [
       { test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/integration/**'], testTimeout: 30_000 } },
       {
