@@ -1,17 +1,16 @@
 import { z } from 'zod';
-import { ipPrefix } from '../src/state/ipPrefix.ts';
 import { eventTimeOrder, flatEvents, groupOffsets, rowKernel, usableAnswer } from './shared/batch.ts';
 import { balanceTest, classIndex } from './shared/ClassMix.ts';
 import { activeKeys, contribute, type Contribution, createEntityView, type EntityView, type ViewLimits } from './shared/EntityView.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
-import { shareExcess, shareExcessZ } from './shared/EwShare.ts';
+import { type EwShare, shareExcess, shareExcessZ } from './shared/EwShare.ts';
 import {
   addShape,
   advanceShape,
   createGeometry,
   createShapeBaseline,
   type GeometryState,
-  geometryGroup,
+  geometryGroupId,
   geometrySchema,
   observeGeometry,
   type ShapeBaseline,
@@ -28,7 +27,9 @@ import {
   ringDistinct,
   sketchBucketsSchema,
 } from './shared/SketchBuckets.ts';
-import { baselineOptions, inTail, referenceTail, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
+import { entityName } from './shared/entityName.ts';
+import { prefixOf } from './shared/prefixOf.ts';
+import { baselineOptions, inTail, type Tail, TailCache, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
 const COMPONENTS = ['margin', 'entropy', 'halving', 'occupancy', 'spread', 'balance'] as const;
@@ -188,67 +189,89 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     const scores = groups.map((grp) => new Float64Array(grp.events.length));
     const evidence: string[][] = groups.map(() => []);
 
+    // Per poll: each model's baselines and each entity's views are looked up once, not once per event.
+    const models = new Map<string, ModelBaselines>();
+    const entities = new Map<string, Record<string, EntityView>>();
+    const tails = new TailCache();
+    const x: Contribution = { key: '', epoch: 0, margin: undefined, entropy: undefined, halving: undefined, label: -1, bucket: -1, d2: undefined };
+    const marginObs = { hit: false, expected: 0 };
+    const entropyObs = { hit: false, expected: 0 };
+    const aligned = noAlignment();
+    const names: string[] = [];
+
     // Event time across keys: pooled views see the stream in the same order whatever the poll size.
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
       const isLast = i === groups[g].events.length - 1;
-      const m = ctx.aggregate<ModelBaselines>(`model:${e.model_id}`, () => this.createBaselines());
-      for (const h of [m.margin, m.entropy, m.classes, m.buckets]) advanceEpoch(h, e.ts, opts);
+      let m = models.get(e.model_id);
+      if (!m) models.set(e.model_id, (m = ctx.aggregate<ModelBaselines>(entityName('model:', e.model_id), () => this.createBaselines())));
+      advanceEpoch(m.margin, e.ts, opts);
+      advanceEpoch(m.entropy, e.ts, opts);
+      advanceEpoch(m.classes, e.ts, opts);
+      advanceEpoch(m.buckets, e.ts, opts);
       advanceMoments(m.moments, e.ts, opts);
       advanceShape(m.shape, e.ts, opts);
       const epoch = Math.floor(e.ts / c.baseline.epochMs);
 
       const row = offsets[g] + i;
-      const marginTail = referenceTail(m.margin, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
-      const entropyTail = referenceTail(m.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
+      const marginTail = tails.get(m.margin, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
+      const entropyTail = tails.get(m.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
       const margin = margins[row];
       const entropy = nats[row] / Math.log(e.output_probs.length);
+      const hasSketch = e.input_sketch.length > 0;
       const halving = observeGeometry(state.geometry, e.input_sketch, m.shape, c.geometry);
       let proj: number[] | null = null;
       let bucket = -1;
-      if (e.input_sketch.length > 0) {
+      if (hasSketch) {
         proj = project(e.input_sketch, c.buckets);
         bucket = bucketOf(proj, e.input_sketch.length, m.moments, c.buckets);
       }
-      const x: Contribution = {
-        key: groups[g].key,
-        epoch,
-        margin: Number.isFinite(margin) && marginTail ? { hit: inTail(margin, marginTail, 'low'), expected: marginTail.expected } : undefined,
-        entropy: Number.isFinite(entropy) && entropyTail ? { hit: inTail(entropy, entropyTail, 'high'), expected: entropyTail.expected } : undefined,
-        halving: e.input_sketch.length > 0 && state.geometry.n > 2 ? halving : undefined,
-        label: e.output_label < 0 ? -1 : classIndex(e.output_label, c.maxClasses),
-        bucket,
-        d2: squaredFromCentre(e.input_sketch, m.shape),
-      };
+      x.key = groups[g].key;
+      x.epoch = epoch;
+      if (Number.isFinite(margin) && marginTail) {
+        marginObs.hit = inTail(margin, marginTail, 'low');
+        marginObs.expected = marginTail.expected;
+        x.margin = marginObs;
+      } else x.margin = undefined;
+      if (Number.isFinite(entropy) && entropyTail) {
+        entropyObs.hit = inTail(entropy, entropyTail, 'high');
+        entropyObs.expected = entropyTail.expected;
+        x.entropy = entropyObs;
+      } else x.entropy = undefined;
+      x.halving = hasSketch && state.geometry.n > 2 ? halving : undefined;
+      x.label = e.output_label < 0 ? -1 : classIndex(e.output_label, c.maxClasses);
+      x.bucket = bucket;
+      x.d2 = squaredFromCentre(e.input_sketch, m.shape);
       if (x.label >= 0) m.width = Math.min(c.maxClasses, Math.max(m.width, x.label + 1, e.output_probs.length));
       contribute(state.own, x, this.ownLimits);
       if (state.own.contributions % c.balanceEvery === 0) this.updateBalance(state.own, m, c.alignMinEvents);
-      const aligned = this.alignment(state.own, m, expectedCache);
+      this.alignment(state.own, m, expectedCache, aligned);
 
       // The model baselines learn from keys that do not lean any way, a few samples per key and epoch.
-      const leaning = COMPONENTS.some((comp) => aligned[comp]);
+      const leaning = aligned.margin || aligned.entropy || aligned.halving || aligned.occupancy || aligned.spread || aligned.balance;
       if (!leaning && usableAnswer(e) && takeQuota(state.baseQuota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) {
         if (Number.isFinite(margin)) addToHistogram(m.margin, tailBin(margin, c.baseline));
         if (Number.isFinite(entropy)) addToHistogram(m.entropy, tailBin(entropy, c.baseline));
         if (x.label >= 0) addToHistogram(m.classes, x.label);
         if (proj) addMoments(m.moments, proj);
         if (bucket >= 0) addToHistogram(m.buckets, bucket);
-        if (e.input_sketch.length > 0) addShape(m.shape, e.input_sketch);
+        if (hasSketch) addShape(m.shape, e.input_sketch);
       }
 
-      const group = c.views.geometry ? geometryGroup(state.geometry, m.shape, c.geometry) : null;
-      state.group = group ? `geo:${e.model_id}:${group.id}` : null;
-      const names: string[] = [];
-      if (c.views.tenant && e.tenant) names.push(`tenant:${e.tenant}`);
-      const prefix = c.views.prefix ? ipPrefix(e.client_ip) : null;
-      if (prefix) names.push(`prefix:${prefix}`);
+      const group = c.views.geometry ? geometryGroupId(state.geometry, m.shape, c.geometry) : null;
+      state.group = group ? `geo:${e.model_id}:${group}` : null;
+      names.length = 0;
+      if (c.views.tenant && e.tenant) names.push(entityName('tenant:', e.tenant));
+      const prefix = c.views.prefix ? prefixOf(e.client_ip) : null;
+      if (prefix) names.push(entityName('prefix:', prefix));
       if (state.group) names.push(state.group);
       const pooled = takeQuota(state.poolQuota, e.ts, c.baseline.epochMs, c.perKeyEpochCap);
 
       let best = 0;
       let why: { e: EntityRead; comp: Component; aligned: boolean } | null = null;
       for (const name of names) {
-        const views = ctx.aggregate<Record<string, EntityView>>(name, () => ({}));
+        let views = entities.get(name);
+        if (!views) entities.set(name, (views = ctx.aggregate<Record<string, EntityView>>(name, () => ({}))));
         let view = views[e.model_id];
         if (!view) {
           if (Object.keys(views).length >= c.maxModelsPerEntity) continue;
@@ -299,17 +322,15 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     return { distinct: ringDistinct(view.ring), expected };
   }
 
-  private alignment(own: EntityView, m: ModelBaselines, cache: WeakMap<number[], Map<number, number>>): Record<Component, boolean> {
+  private alignment(own: EntityView, m: ModelBaselines, cache: WeakMap<number[], Map<number, number>>, out: Record<Component, boolean>): void {
     const c = this.config;
     const occ = own.ring.ring.length >= c.alignMinEvents ? this.occupancy(own, m, cache) : null;
-    return {
-      margin: own.margin.n >= c.alignMinEvents && shareExcess(own.margin) >= c.alignExcess,
-      entropy: own.entropy.n >= c.alignMinEvents && shareExcess(own.entropy) >= c.alignExcess,
-      halving: own.halving.n >= c.alignMinEvents && own.halving.s >= c.alignHalving,
-      occupancy: occ !== null && occ.distinct / occ.expected >= c.alignOccupancy,
-      spread: own.spreadN >= c.alignMinEvents && spreadLog2(own, m) >= c.alignSpreadLog2,
-      balance: own.mix.total >= c.alignMinEvents && own.balance > c.alignBalance && own.balanceZ >= c.alignBalanceZ,
-    };
+    out.margin = own.margin.n >= c.alignMinEvents && shareExcess(own.margin) >= c.alignExcess;
+    out.entropy = own.entropy.n >= c.alignMinEvents && shareExcess(own.entropy) >= c.alignExcess;
+    out.halving = own.halving.n >= c.alignMinEvents && own.halving.s >= c.alignHalving;
+    out.occupancy = occ !== null && occ.distinct / occ.expected >= c.alignOccupancy;
+    out.spread = own.spreadN >= c.alignMinEvents && spreadLog2(own, m) >= c.alignSpreadLog2;
+    out.balance = own.mix.total >= c.alignMinEvents && own.balance > c.alignBalance && own.balanceZ >= c.alignBalanceZ;
   }
 
   private read(
@@ -323,12 +344,10 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     entropyTail: Tail | null,
   ): EntityRead {
     const c = this.config;
-    const tailScore = (sh: EntityView['margin']) =>
-      sh.n < c.minEvents ? 0 : Math.min(ramp(shareExcess(sh), c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, c.window), c.zLow, c.zHigh));
     const occ = view.ring.ring.length >= c.minRing ? this.occupancy(view, m, cache) : null;
     const scores: Scores = {
-      margin: tailScore(view.margin),
-      entropy: tailScore(view.entropy),
+      margin: this.tailScore(view.margin),
+      entropy: this.tailScore(view.entropy),
       halving: view.halving.n < c.minEvents ? 0 : ramp(view.halving.s, c.halvingLow, c.halvingHigh),
       occupancy: occ ? ramp(occ.distinct / occ.expected, c.occupancyLow, c.occupancyHigh) : 0,
       spread: view.spreadN < c.minEvents ? 0 : ramp(spreadLog2(view, m), c.spreadLog2Low, c.spreadLog2High),
@@ -346,6 +365,11 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       };
     }
     return read;
+  }
+
+  private tailScore(sh: EwShare): number {
+    const c = this.config;
+    return sh.n < c.minEvents ? 0 : Math.min(ramp(shareExcess(sh), c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, c.window), c.zLow, c.zHigh));
   }
 
   /** Re-evaluates a view's balanced-coverage test (see output-drift) against the model's reference. */
@@ -371,6 +395,10 @@ export class AggregatesDetector implements Detector<AggregatesState> {
         : (e.detail?.[comp] ?? comp);
     return `${what}, ${e.keys} keys: ${detail}, score ${fmt(e.scores[comp])}${aligned ? '' : ` (this key is a bystander: x${fmt(this.config.bystanderFactor)})`}`;
   }
+}
+
+function noAlignment(): Record<Component, boolean> {
+  return { margin: false, entropy: false, halving: false, occupancy: false, spread: false, balance: false };
 }
 
 /** Squared distance of a sketch from the model centre, or undefined while the centre is unknown. */

@@ -4,7 +4,8 @@ import { eventTimeOrder, flatEvents, groupOffsets, rowKernel, usableAnswer } fro
 import { addToHistogram, advanceEpoch, createQuota, type EpochHistogram, type EpochQuota, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare, shareExcess, shareExcessZ } from './shared/EwShare.ts';
 import { either, fmt, pct, ramp } from './shared/math.ts';
-import { baselineOptions, createTailBaseline, inTail, mayFeedBaseline, referenceTail, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
+import { baselineOptions, createTailBaseline, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
+import { entityName } from './shared/entityName.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
 export const boundaryProbingConfigSchema = z.object({
@@ -88,11 +89,14 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
     const scores = groups.map((g) => new Float64Array(g.events.length));
     const last: (LastView | undefined)[] = new Array(groups.length);
 
+    const tails = new TailCache();
+    const baselines = new Map<string, EpochHistogram>();
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
-      const baseline = ctx.aggregate<EpochHistogram>(`model:${e.model_id}`, () => createTailBaseline(c.baseline));
+      let baseline = baselines.get(e.model_id);
+      if (!baseline) baselines.set(e.model_id, (baseline = ctx.aggregate<EpochHistogram>(entityName('model:', e.model_id), () => createTailBaseline(c.baseline))));
       advanceEpoch(baseline, e.ts, opts);
-      const tail = referenceTail(baseline, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
+      const tail = tails.get(baseline, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
       const margin = margins[offsets[g] + i];
       if (Number.isFinite(margin)) {
         if (tail) addToShare(state.margin, inTail(margin, tail, 'low'), tail.expected, c.window);

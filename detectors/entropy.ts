@@ -19,7 +19,8 @@ import {
   ringDistinct,
   sketchBucketsSchema,
 } from './shared/SketchBuckets.ts';
-import { baselineOptions, inTail, mayFeedBaseline, referenceTail, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
+import { baselineOptions, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
+import { entityName } from './shared/entityName.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
 export const entropyConfigSchema = z.object({
@@ -132,17 +133,23 @@ export class EntropyDetector implements Detector<EntropyState> {
     const scores = groups.map((g) => new Float64Array(g.events.length));
     const last: (LastView | undefined)[] = new Array(groups.length);
 
+    const tails = new TailCache();
+    const models = new Map<string, ModelEntropy>();
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
-      const model = ctx.aggregate<ModelEntropy>(`model:${e.model_id}`, () => ({
-        entropy: createHistogram(c.baseline.bins),
-        moments: createMoments(c.buckets.projections),
-        buckets: createHistogram(c.buckets.buckets),
-      }));
+      let model = models.get(e.model_id);
+      if (!model) {
+        model = ctx.aggregate<ModelEntropy>(entityName('model:', e.model_id), () => ({
+          entropy: createHistogram(c.baseline.bins),
+          moments: createMoments(c.buckets.projections),
+          buckets: createHistogram(c.buckets.buckets),
+        }));
+        models.set(e.model_id, model);
+      }
       advanceEpoch(model.entropy, e.ts, opts);
       advanceMoments(model.moments, e.ts, opts);
       advanceEpoch(model.buckets, e.ts, opts);
-      const tail = referenceTail(model.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
+      const tail = tails.get(model.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
       const contributes = mayFeedBaseline(tail, state.high, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap);
       const row = offsets[g] + i;
       const h = nats[row] / Math.log(e.output_probs.length);

@@ -5,6 +5,7 @@ import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio }
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota, unitBin, unitQuantile } from './shared/EpochHistogram.ts';
 import { compact, either, fmt, ramp } from './shared/math.ts';
 import { baselineOptions, tailBaselineSchema } from './shared/TailBaseline.ts';
+import { entityName } from './shared/entityName.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
 const LN2 = Math.log(2);
@@ -128,8 +129,17 @@ export class OutputDriftDetector implements Detector<OutputDriftState> {
     const c = this.config;
     const opts = baselineOptions(c.baseline);
     const order = eventTimeOrder(groups);
-    const model = (id: string) =>
-      ctx.aggregate<ModelDrift>(`model:${id}`, () => ({ classes: createHistogram(c.maxClasses), width: 0, keyJsd: createHistogram(c.baseline.bins), drift: null, recent: null }));
+    const models = new Map<string, ModelDrift>();
+    const model = (id: string) => {
+      let m = models.get(id);
+      if (!m) {
+        m = ctx.aggregate<ModelDrift>(entityName('model:', id), () => ({ classes: createHistogram(c.maxClasses), width: 0, keyJsd: createHistogram(c.baseline.bins), drift: null, recent: null }));
+        models.set(id, m);
+      }
+      return m;
+    };
+
+    const renorm = new Renormalized();
 
     // Pass 1, event time: class mixes and the model reference; the rows to divide.
     const pairs: { p: number[]; q: number[] }[] = [];
@@ -151,8 +161,8 @@ export class OutputDriftDetector implements Detector<OutputDriftState> {
       addDistinct(state.distinct, e.input_hash, c.distinctK);
       if (usableAnswer(e) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) addToHistogram(m.classes, label);
       if (state.mix.total < c.minEvents || !histogramReady(m.classes, c.baseline.minReferenceSamples) || m.width < 2) return;
-      const refs = [renormalized(m.classes.ref, m.width)];
-      if (m.recent) refs.push(renormalized(m.recent, m.width));
+      const refs = [renorm.get(m.classes.ref, m.width)];
+      if (m.recent) refs.push(renorm.get(m.recent, m.width));
       pending[k] = {
         // The key's mix is shrunk toward the reference it is compared with (shrinking toward another would blend two mixes).
         jsdRows: refs.map((ref) => pairs.push({ p: smoothedMix(state.mix, ref, c.priorStrength, m.width), q: ref }) - 1),
@@ -218,6 +228,23 @@ export class OutputDriftDetector implements Detector<OutputDriftState> {
 
 function balanceScore(b: Balance, c: OutputDriftConfig): number {
   return Math.min(ramp(b.b, c.balanceLow, c.balanceHigh), ramp(b.z, c.balanceZLow, c.balanceZHigh), ramp(b.evenness, c.evennessLow, c.evennessHigh));
+}
+
+/**
+ * `renormalized`, remembered per distribution array and width within a poll
+ * (a reference changes only when an epoch is folded in, as a new array).
+ * The rows it returns are shared: read, never written.
+ */
+class Renormalized {
+  private readonly seen = new Map<readonly number[], { width: number; row: number[] }>();
+
+  get(dist: readonly number[], width: number): number[] {
+    const hit = this.seen.get(dist);
+    if (hit && hit.width === width) return hit.row;
+    const row = renormalized(dist, width);
+    this.seen.set(dist, { width, row });
+    return row;
+  }
 }
 
 /** The first `width` entries of a distribution, summing to 1. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { ipPrefix } from '../src/state/ipPrefix.ts';
 import { addToWindow, createWindow, type WindowCounter } from '../src/state/SlidingWindowCounter.ts';
+import { entityName } from './shared/entityName.ts';
+import { prefixOf } from './shared/prefixOf.ts';
 import type { Detector, DetectorDefinition, KeyGroup } from './types.ts';
 
 const MINUTE = 60_000;
@@ -79,9 +80,30 @@ function ratioScore(count: number, limit: number, c: VolumeConfig): number {
   return Math.min(c.maxScore, c.atLimitScore + (c.maxScore - c.atLimitScore) * (r - 1));
 }
 
+/** The worst window of an event; its sentence is written only when asked for (evidence is read for few events). */
 interface Worst {
   score: number;
+  /** 'key', 'client …' or 'network …' */
+  who: string;
+  entity: string | null;
+  horizon: Horizon;
+  count: number;
+  limit: number;
+  /** Set for a spike (its sentence is built with it). */
+  sentence: string | null;
+}
+
+interface Spike {
+  score: number;
   sentence: string;
+}
+
+const NO_SPIKE: Spike = Object.freeze({ score: 0, sentence: '' });
+
+function sentenceOf(w: Worst): string {
+  if (w.sentence !== null) return w.sentence;
+  const who = w.entity === null ? w.who : `${w.who} ${w.entity}`;
+  return `${who} made ${w.count} calls in the last ${w.horizon} (limit ${w.limit})`;
 }
 
 /**
@@ -99,36 +121,57 @@ export class VolumeDetector implements Detector<VolumeState> {
 
   processBatch(groups: readonly KeyGroup<VolumeState>[], ctx: Parameters<Detector['processBatch']>[1]) {
     const c = this.config;
+    // Per poll: each client's and network's windows are looked up once, not once per event.
+    const ips = new Map<string, Windows>();
+    const prefixes = new Map<string, Windows>();
+    const windowsOf = (seen: Map<string, Windows>, kind: string, value: string): Windows => {
+      let w = seen.get(value);
+      if (!w) seen.set(value, (w = ctx.aggregate(entityName(kind, value), createWindows)));
+      return w;
+    };
     return groups.map(({ events, state }) => {
       const scores = new Float64Array(events.length);
       const reasons: Worst[] = new Array(events.length);
       for (let i = 0; i < events.length; i++) {
         const e = events[i];
-        let worst: Worst = { score: 0, sentence: '' };
-        const consider = (who: string, windows: Windows, lim: VolumeConfig['key']) => {
-          for (const h of HORIZONS) {
-            const count = addToWindow(windows[h.name], e.ts);
-            const s = ratioScore(count, lim[h.name], c);
-            if (s > worst.score) worst = { score: s, sentence: `${who} made ${count} calls in the last ${h.name} (limit ${lim[h.name]})` };
-          }
-        };
-        consider('key', state.windows, c.key);
+        const worst: Worst = { score: 0, who: '', entity: null, horizon: 'minute', count: 0, limit: 0, sentence: '' };
+        this.consider(worst, e.ts, 'key', null, state.windows, c.key);
         if (e.client_ip) {
-          consider(`client ${e.client_ip}`, ctx.aggregate(`ip:${e.client_ip}`, createWindows), c.ip);
-          const prefix = ipPrefix(e.client_ip);
-          if (prefix) consider(`network ${prefix}`, ctx.aggregate(`prefix:${prefix}`, createWindows), c.prefix);
+          this.consider(worst, e.ts, 'client', e.client_ip, windowsOf(ips, 'ip:', e.client_ip), c.ip);
+          const prefix = prefixOf(e.client_ip);
+          if (prefix) this.consider(worst, e.ts, 'network', prefix, windowsOf(prefixes, 'prefix:', prefix), c.prefix);
         }
         const spike = this.updateSpike(state, e.ts);
-        if (spike.score > worst.score) worst = spike;
+        if (spike.score > worst.score) {
+          worst.score = spike.score;
+          worst.sentence = spike.sentence;
+        }
         scores[i] = worst.score;
         reasons[i] = worst;
       }
-      const explain = (i: number) => (reasons[i]?.score > 0 ? [reasons[i].sentence] : []);
+      const explain = (i: number) => (reasons[i]?.score > 0 ? [sentenceOf(reasons[i])] : []);
       return { scores, evidence: explain(events.length - 1), explain };
     });
   }
 
-  private updateSpike(state: VolumeState, ts: number): Worst {
+  private consider(worst: Worst, ts: number, who: string, entity: string | null, windows: Windows, lim: VolumeConfig['key']): void {
+    const c = this.config;
+    for (const h of HORIZONS) {
+      const count = addToWindow(windows[h.name], ts);
+      const s = ratioScore(count, lim[h.name], c);
+      if (s > worst.score) {
+        worst.score = s;
+        worst.who = who;
+        worst.entity = entity;
+        worst.horizon = h.name;
+        worst.count = count;
+        worst.limit = lim[h.name];
+        worst.sentence = null;
+      }
+    }
+  }
+
+  private updateSpike(state: VolumeState, ts: number): Spike {
     const c = this.config;
     const minute = Math.floor(ts / MINUTE);
     if (minute > state.minute) {
@@ -144,7 +187,7 @@ export class VolumeDetector implements Detector<VolumeState> {
     if (state.baselineMinutes >= c.spikeMinHistoryMinutes && n >= c.spikeMinCalls && n > c.spikeFactor * state.baseline) {
       return { score: c.spikeScore, sentence: `${n} calls this minute, ${(n / Math.max(state.baseline, 1e-9)).toFixed(1)}x the key's baseline of ${state.baseline.toFixed(1)}/min` };
     }
-    return { score: 0, sentence: '' };
+    return NO_SPIKE;
   }
 }
 

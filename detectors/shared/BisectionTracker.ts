@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { addDecayed, createDecayedCount, type DecayedCount, decayedValue } from './DecayedCount.ts';
-import { compact, l2 } from './math.ts';
+import { compact, compactInto, l2 } from './math.ts';
 
 /**
  * Line-search (bisection) detection on input sketches, after Lowd & Meek,
@@ -99,8 +99,9 @@ export function observeQuery(s: BisectionState, sketch: readonly number[], label
   }
   if (best >= 0) {
     const ch = s.chains[best];
-    ch.u = sketch.map((x, i) => compact((x - ch.p[i]) / bestStep));
-    ch.p = sketch.map(compact);
+    // In place: a chain's arrays belong to it alone.
+    for (let i = 0; i < sketch.length; i++) ch.u[i] = compact((sketch[i] - ch.p[i]) / bestStep);
+    compactInto(ch.p, sketch);
     ch.step = compact(bestStep);
     ch.steps++;
     if (label !== ch.label) ch.flips++;
@@ -118,9 +119,18 @@ export function observeQuery(s: BisectionState, sketch: readonly number[], label
     const d = l2(sketch, s.prev);
     if (d > 0) {
       const prev = s.prev;
+      let oldest = -1;
+      if (s.chains.length >= c.maxChains) {
+        oldest = 0;
+        for (let k = 1; k < s.chains.length; k++) if (s.chains[k].seen < s.chains[oldest].seen) oldest = k;
+      }
+      // The replaced chain's arrays are reused for the new one (same values as fresh arrays).
+      const reuse = oldest >= 0 ? s.chains[oldest] : undefined;
+      const u = reuse && reuse.u.length === sketch.length ? reuse.u : new Array<number>(sketch.length);
+      for (let i = 0; i < sketch.length; i++) u[i] = compact((sketch[i] - prev[i]) / d);
       const chain: Chain = {
-        p: sketch.map(compact),
-        u: sketch.map((x, i) => compact((x - prev[i]) / d)),
+        p: compactInto(reuse?.p, sketch),
+        u,
         step: compact(d),
         steps: 0,
         flips: label !== s.prevLabel ? 1 : 0,
@@ -128,15 +138,11 @@ export function observeQuery(s: BisectionState, sketch: readonly number[], label
         counted: false,
         seen: s.seq,
       };
-      if (s.chains.length < c.maxChains) s.chains.push(chain);
-      else {
-        let oldest = 0;
-        for (let k = 1; k < s.chains.length; k++) if (s.chains[k].seen < s.chains[oldest].seen) oldest = k;
-        s.chains[oldest] = chain;
-      }
+      if (oldest < 0) s.chains.push(chain);
+      else s.chains[oldest] = chain;
     }
   }
-  s.prev = sketch.map(compact);
+  s.prev = compactInto(s.prev, sketch);
   s.prevLabel = label;
   return result;
 }

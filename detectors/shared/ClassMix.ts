@@ -69,8 +69,9 @@ export interface Balance {
 export function balanceTest(m: ClassMix, ref: readonly number[], width: number, minImbalance: number, floor = 1e-3): Balance | null {
   if (m.total <= 0 || width < 2) return null;
   const u = 1 / width;
-  const r = Array.from({ length: width }, (_, i) => Math.max(ref[i] ?? 0, floor));
-  const rs = r.reduce((a, b) => a + b, 0);
+  // r_i = max(ref_i, floor), recomputed below rather than held in an array (this runs per event).
+  let rs = 0;
+  for (let i = 0; i < width; i++) rs += Math.max(ref[i] ?? 0, floor);
   let klRU = 0;
   let klUR = 0;
   let second = 0;
@@ -78,7 +79,7 @@ export function balanceTest(m: ClassMix, ref: readonly number[], width: number, 
   let hRef = 0;
   let hMix = 0;
   for (let i = 0; i < width; i++) {
-    const ri = r[i] / rs;
+    const ri = Math.max(ref[i] ?? 0, floor) / rs;
     const pi = (m.counts[i] ?? 0) / m.total;
     const x = Math.log(u / ri);
     klRU -= ri * x;

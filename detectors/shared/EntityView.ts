@@ -82,24 +82,119 @@ export function contribute(v: EntityView, x: Contribution, l: ViewLimits): void 
     v.spread = compact(v.spread + (x.d2 - v.spread) / Math.min(v.spreadN, l.window));
   }
   const id = shortKey(x.key);
-  if (!(id in v.keys) && Object.keys(v.keys).length >= l.maxTrackedKeys) {
-    let oldest = '';
-    for (const [k, e] of Object.entries(v.keys)) if (!oldest || e < v.keys[oldest]) oldest = k;
-    delete v.keys[oldest];
-  }
-  v.keys[id] = x.epoch;
+  const ix = keyIndex(v.keys);
+  const prev = ix.epochOf(id);
+  if (prev === undefined && ix.size >= l.maxTrackedKeys) ix.evictOldest(v.keys);
+  ix.set(v.keys, id, x.epoch);
 }
 
 /** Keys that contributed within the last `epochs` epochs. */
 export function activeKeys(v: EntityView, epoch: number, epochs: number): number {
-  let n = 0;
-  for (const e of Object.values(v.keys)) if (e > epoch - epochs) n++;
-  return n;
+  return keyIndex(v.keys).activeSince(epoch - epochs);
+}
+
+/**
+ * A view's tracked keys (`EntityView.keys`, the JSON state) mirrored in
+ * Maps, so that counting active keys, counting keys held and finding the
+ * oldest cost a few epochs, not a scan of a dictionary-mode object on every
+ * event. The mirror keeps the object's own property order — array-index
+ * names first in ascending order, then the others in insertion order
+ * (ECMA-262 OrdinaryOwnPropertyKeys) — so that eviction picks exactly the
+ * key a scan of the object would. Keyed by the `keys` object itself: a
+ * restored snapshot (a new object) is re-indexed on first use.
+ */
+class KeyIndex {
+  /** Names that are array indices (rare: 8 hex digits that are all decimal), unordered. */
+  private readonly indexNames = new Map<string, number>();
+  /** Every other name, in insertion order. */
+  private readonly names = new Map<string, number>();
+  /** Epoch → keys whose last contribution fell in it (no zero counts). */
+  private readonly byEpoch = new Map<number, number>();
+
+  constructor(keys: Record<string, number>) {
+    for (const k in keys) this.add(k, keys[k]);
+  }
+
+  get size(): number {
+    return this.indexNames.size + this.names.size;
+  }
+
+  epochOf(id: string): number | undefined {
+    return this.names.get(id) ?? this.indexNames.get(id);
+  }
+
+  set(keys: Record<string, number>, id: string, epoch: number): void {
+    const prev = this.epochOf(id);
+    if (prev !== undefined) {
+      this.count(prev, -1);
+      (this.names.has(id) ? this.names : this.indexNames).set(id, epoch);
+      this.count(epoch, 1);
+    } else this.add(id, epoch);
+    keys[id] = epoch;
+  }
+
+  activeSince(after: number): number {
+    let n = 0;
+    for (const [e, count] of this.byEpoch) if (e > after) n += count;
+    return n;
+  }
+
+  /** Drops the key with the oldest epoch, the first such key in the object's own order. */
+  evictOldest(keys: Record<string, number>): void {
+    let oldest = Infinity;
+    for (const e of this.byEpoch.keys()) if (e < oldest) oldest = e;
+    let victim: string | undefined;
+    for (const [k, e] of this.indexNames) if (e === oldest && (victim === undefined || Number(k) < Number(victim))) victim = k;
+    if (victim === undefined) {
+      for (const [k, e] of this.names) {
+        if (e === oldest) {
+          victim = k;
+          break;
+        }
+      }
+    }
+    if (victim === undefined) return;
+    this.names.delete(victim);
+    this.indexNames.delete(victim);
+    this.count(oldest, -1);
+    delete keys[victim];
+  }
+
+  private add(id: string, epoch: number): void {
+    (isArrayIndex(id) ? this.indexNames : this.names).set(id, epoch);
+    this.count(epoch, 1);
+  }
+
+  private count(epoch: number, delta: number): void {
+    const n = (this.byEpoch.get(epoch) ?? 0) + delta;
+    if (n > 0) this.byEpoch.set(epoch, n);
+    else this.byEpoch.delete(epoch);
+  }
+}
+
+function isArrayIndex(name: string): boolean {
+  const n = Number(name);
+  return n >>> 0 === n && n !== 4294967295 && String(n) === name;
+}
+
+const keyIndexes = new WeakMap<Record<string, number>, KeyIndex>();
+
+function keyIndex(keys: Record<string, number>): KeyIndex {
+  let ix = keyIndexes.get(keys);
+  if (!ix) keyIndexes.set(keys, (ix = new KeyIndex(keys)));
+  return ix;
 }
 
 /** A short, stable id of a key (FNV-1a, 32 bits): entities list their keys without holding their names. */
 export function shortKey(key: string): string {
+  if (key === lastKey) return lastId;
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, '0');
+  lastKey = key;
+  lastId = h.toString(16).padStart(8, '0');
+  return lastId;
 }
+
+// An event feeds its key's own view and then each of its entities: one hash for all of them.
+let lastKey: string | null = null;
+let lastId = '';

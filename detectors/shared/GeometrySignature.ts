@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { mulberry32 } from '../../src/gateway/RandomProjection.ts';
 import type { BaselineOptions } from './EpochHistogram.ts';
-import { compact, l2 } from './math.ts';
+import { compact, compactInto, l2 } from './math.ts';
 
 /**
  * A key's query geometry, summarised so that keys whose queries are alike
@@ -105,7 +105,11 @@ export function addShape(s: ShapeBaseline, sketch: readonly number[]): void {
 }
 
 const planeCache = new Map<string, Float64Array[]>();
+let lastPlanes: { dim: number; count: number; seed: number; p: Float64Array[] } | null = null;
 function planes(dim: number, count: number, seed: number): Float64Array[] {
+  // Called per query with the same few arguments: the last answer is checked before building a cache key.
+  const last = lastPlanes;
+  if (last && last.dim === dim && last.count === count && last.seed === seed) return last.p;
   const id = `${dim}:${count}:${seed}`;
   let p = planeCache.get(id);
   if (!p) {
@@ -114,6 +118,7 @@ function planes(dim: number, count: number, seed: number): Float64Array[] {
     p = Array.from({ length: count }, () => Float64Array.from({ length: dim }, gauss));
     planeCache.set(id, p);
   }
+  lastPlanes = { dim, count, seed, p };
   return p;
 }
 
@@ -151,28 +156,41 @@ export function observeGeometry(g: GeometryState, sketch: readonly number[], sha
     const len = l2(sketch, g.prev);
     if (len > 0) {
       const prev = g.prev;
-      const u = sketch.map((x, i) => (x - prev[i]) / len);
+      const u = scratch(sketch.length);
+      for (let i = 0; i < sketch.length; i++) u[i] = (sketch[i] - prev[i]) / len;
       if (g.lastDir && g.lastLen > 0) {
         const ratio = len / g.lastLen;
         halving = ratio >= c.halvingRatioMin && ratio <= c.halvingRatioMax && Math.abs(dot(u, g.lastDir)) >= c.halvingMinAbsCos;
       }
       countDirection(g, lineBucket(u, c.stepBits, c.seed), c);
-      g.lastDir = u.map(compact);
+      // State arrays are updated in place (same values as a fresh copy; nothing else holds them).
+      g.lastDir = compactInto(g.lastDir, u);
       g.lastLen = compact(len);
     }
   }
-  g.prev = sketch.map(compact);
+  g.prev = compactInto(g.prev, sketch);
   if (shape.center && shape.center.length === sketch.length) {
     if (!g.centroid || g.centroid.length !== sketch.length) g.m = 0;
     g.m++;
     const a = 1 / Math.min(g.m, c.window);
     const center = shape.center;
-    if (g.m === 1) g.centroid = sketch.map(compact);
-    else g.centroid = (g.centroid as number[]).map((v, i) => compact(v + a * (sketch[i] - v)));
-    const d2 = sketch.reduce((s, x, i) => s + (x - center[i]) ** 2, 0);
+    if (g.m === 1) g.centroid = compactInto(g.centroid, sketch);
+    else {
+      const centroid = g.centroid as number[];
+      for (let i = 0; i < centroid.length; i++) centroid[i] = compact(centroid[i] + a * (sketch[i] - centroid[i]));
+    }
+    let d2 = 0;
+    for (let i = 0; i < sketch.length; i++) d2 += (sketch[i] - center[i]) ** 2;
     g.meanSq = compact(g.meanSq + a * (d2 - g.meanSq));
   }
   return halving;
+}
+
+let scratchArray: number[] = [];
+/** A reused array of `n` numbers for a step direction that lives only within one call. */
+function scratch(n: number): number[] {
+  if (scratchArray.length !== n) scratchArray = new Array<number>(n).fill(0);
+  return scratchArray;
 }
 
 function countDirection(g: GeometryState, bucket: number, c: GeometryConfig): void {
@@ -199,11 +217,21 @@ export interface GeometryGroup {
 
 /** The key's geometry group, or null when its geometry is unremarkable or not yet known. */
 export function geometryGroup(g: GeometryState, shape: ShapeBaseline, c: GeometryConfig): GeometryGroup | null {
+  return classify(g, shape, c, true) as GeometryGroup | null;
+}
+
+/** `geometryGroup(…)?.id` without building the description. */
+export function geometryGroupId(g: GeometryState, shape: ShapeBaseline, c: GeometryConfig): string | null {
+  return classify(g, shape, c, false) as string | null;
+}
+
+function classify(g: GeometryState, shape: ShapeBaseline, c: GeometryConfig, described: boolean): GeometryGroup | string | null {
   if (g.n < c.minEvents || g.m < c.minEvents) return null;
   let top: { b: number; c: number } | undefined;
   for (const d of g.dirs) if (!top || d.c > top.c) top = d;
   if (top && g.steps > 0 && top.c / g.steps >= c.stepShareMin) {
-    return { id: `step:${top.b}`, describe: `${Math.round((100 * top.c) / g.steps)}% of steps along one direction (bucket ${top.b})` };
+    const id = `step:${top.b}`;
+    return described ? { id, describe: `${Math.round((100 * top.c) / g.steps)}% of steps along one direction (bucket ${top.b})` } : id;
   }
   if (!shape.center || !g.centroid || shape.rms <= 0 || g.centroid.length !== shape.center.length) return null;
   const ratio = Math.sqrt(g.meanSq) / shape.rms;
@@ -214,5 +242,6 @@ export function geometryGroup(g: GeometryState, shape: ShapeBaseline, c: Geometr
   const offsetShown = off >= c.offsetMin && off >= (c.offsetSe * ratio) / Math.sqrt(Math.min(g.m, 2 * c.window - 1));
   if (rmsClass === 0 && !offsetShown) return null;
   const dir = offsetShown ? vectorBucket(offset, c.offsetBits, c.seed) : 'c';
-  return { id: `shape:${rmsClass}:${dir}`, describe: `queries ${ratio.toFixed(2)}x the model's spread, centroid offset ${off.toFixed(2)}` };
+  const id = `shape:${rmsClass}:${dir}`;
+  return described ? { id, describe: `queries ${ratio.toFixed(2)}x the model's spread, centroid offset ${off.toFixed(2)}` } : id;
 }

@@ -71,7 +71,12 @@ export function addMoments(p: ProjectionMoments, proj: readonly number[]): void 
 
 const directionCache = new Map<string, { a: Float64Array[]; b: Float64Array }>();
 
+let lastDirections: { dim: number; projections: number; seed: number; d: { a: Float64Array[]; b: Float64Array } } | null = null;
+
 function directions(dim: number, c: SketchBucketsConfig) {
+  // Called twice per query with the same arguments: the last answer is checked before building a cache key.
+  const last = lastDirections;
+  if (last && last.dim === dim && last.projections === c.projections && last.seed === c.seed) return last.d;
   const id = `${dim}:${c.projections}:${c.seed}`;
   let d = directionCache.get(id);
   if (!d) {
@@ -80,6 +85,7 @@ function directions(dim: number, c: SketchBucketsConfig) {
     d = { a: Array.from({ length: c.projections }, () => Float64Array.from({ length: dim }, gauss)), b: Float64Array.from({ length: c.projections }, rand) };
     directionCache.set(id, d);
   }
+  lastDirections = { dim, projections: c.projections, seed: c.seed, d };
   return d;
 }
 
@@ -117,35 +123,52 @@ export function createRing(): BucketRing {
 }
 
 export function addToRing(r: BucketRing, bucket: number, size: number): void {
+  const counts = ringCounts.get(r);
+  const kept = counts !== undefined && counts.ring === r.ring;
   if (r.ring.length < size) r.ring.push(bucket);
   else {
+    if (kept) {
+      if (r.head < r.ring.length) uncount(counts, r.ring[r.head]);
+      else ringCounts.delete(r); // a ring restored under another size: recount on next use
+    }
     r.ring[r.head] = bucket;
     r.head = (r.head + 1) % size;
   }
+  if (kept) count(counts, bucket);
 }
 
-/** Scratch marks for ringDistinct: bucket → the call that last saw it (no Set per call on the hot path). */
-let marks = new Int32Array(4096);
-let mark = 0;
+/**
+ * How many times each bucket sits in a ring, kept beside the ring (not in
+ * the JSON state) by `addToRing`, so that `ringDistinct` is a lookup rather
+ * than a pass over the ring on every event. Keyed by the ring object and
+ * checked against its array: a restored ring is recounted on first use.
+ */
+interface RingCounts {
+  ring: number[];
+  of: Map<number, number>;
+}
 
+const ringCounts = new WeakMap<BucketRing, RingCounts>();
+
+function count(c: RingCounts, bucket: number): void {
+  c.of.set(bucket, (c.of.get(bucket) ?? 0) + 1);
+}
+
+function uncount(c: RingCounts, bucket: number): void {
+  const n = (c.of.get(bucket) ?? 0) - 1;
+  if (n > 0) c.of.set(bucket, n);
+  else c.of.delete(bucket);
+}
+
+/** Distinct buckets in the ring. */
 export function ringDistinct(r: BucketRing): number {
-  if (++mark === 0x7fffffff) {
-    marks.fill(0);
-    mark = 1;
+  let c = ringCounts.get(r);
+  if (!c || c.ring !== r.ring) {
+    c = { ring: r.ring, of: new Map() };
+    for (const b of r.ring) count(c, b);
+    ringCounts.set(r, c);
   }
-  let n = 0;
-  for (const b of r.ring) {
-    if (b >= marks.length) {
-      const grown = new Int32Array(Math.max(b + 1, 2 * marks.length));
-      grown.set(marks);
-      marks = grown;
-    }
-    if (marks[b] !== mark) {
-      marks[b] = mark;
-      n++;
-    }
-  }
-  return n;
+  return c.of.size;
 }
 
 /**

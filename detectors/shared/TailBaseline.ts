@@ -61,6 +61,23 @@ export function referenceTail(h: EpochHistogram, c: TailBaselineConfig, side: Ta
 }
 
 /**
+ * `referenceTail` remembered per histogram while its reference stays the
+ * same (a reference changes only when an epoch is folded in), for callers
+ * that ask once per event with fixed arguments per histogram.
+ */
+export class TailCache {
+  private readonly seen = new Map<EpochHistogram, { ref: number[] | null; samples: number; tail: Tail | null }>();
+
+  get(h: EpochHistogram, c: TailBaselineConfig, side: TailSide, q: number, min: number, max: number): Tail | null {
+    const hit = this.seen.get(h);
+    if (hit && hit.ref === h.ref && hit.samples === h.refSamples) return hit.tail;
+    const tail = referenceTail(h, c, side, q, min, max);
+    this.seen.set(h, { ref: h.ref, samples: h.refSamples, tail });
+    return tail;
+  }
+}
+
+/**
  * Whether a key's answer may feed the model baseline: always while the
  * baseline warms up (capped per key and epoch), then only from keys past
  * probation whose own tail share is not raised and whose score is low — a

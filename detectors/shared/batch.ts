@@ -15,11 +15,42 @@ export interface PollEvent {
  * prefix) state walk them in this order so that their output depends only on
  * the stream, never on how it was cut into polls.
  */
-export function eventTimeOrder(groups: readonly KeyGroup<unknown>[]): PollEvent[] {
+export function eventTimeOrder(groups: readonly KeyGroup<unknown>[]): readonly PollEvent[] {
+  if (lastOrder && sameEvents(lastOrder.groups, groups)) return lastOrder.order;
+  const order = computeOrder(groups);
+  lastOrder = { groups: groups.map((grp) => ({ key: grp.key, events: grp.events, length: grp.events.length })), order };
+  return order;
+}
+
+/**
+ * The last poll's order: every detector of a poll walks the same key groups
+ * (the same event arrays, each detector with its own state), so the order is
+ * computed once per poll. Frozen, since detectors share it.
+ */
+let lastOrder: { groups: { key: string; events: readonly InferenceEvent[]; length: number }[]; order: readonly PollEvent[] } | null = null;
+
+function sameEvents(a: { key: string; events: readonly InferenceEvent[]; length: number }[], b: readonly KeyGroup<unknown>[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let g = 0; g < a.length; g++) if (a[g].events !== b[g].events || a[g].key !== b[g].key || a[g].length !== b[g].events.length) return false;
+  return true;
+}
+
+function computeOrder(groups: readonly KeyGroup<unknown>[]): readonly PollEvent[] {
   const out: PollEvent[] = [];
-  groups.forEach((grp, g) => grp.events.forEach((e, i) => out.push({ g, i, e })));
-  out.sort((a, b) => a.e.ts - b.e.ts || (groups[a.g].key < groups[b.g].key ? -1 : groups[a.g].key > groups[b.g].key ? 1 : a.i - b.i));
-  return out;
+  for (let g = 0; g < groups.length; g++) {
+    const events = groups[g].events;
+    for (let i = 0; i < events.length; i++) out.push({ g, i, e: events[i] });
+  }
+  // Rank of each group's key (equal keys, equal ranks), so the sort compares numbers, not strings.
+  const byKey = groups.map((_, g) => g).sort((a, b) => (groups[a].key < groups[b].key ? -1 : groups[a].key > groups[b].key ? 1 : 0));
+  const rank = new Int32Array(groups.length);
+  for (let r = 0, j = 0; j < byKey.length; j++) {
+    if (j > 0 && groups[byKey[j]].key !== groups[byKey[j - 1]].key) r++;
+    rank[byKey[j]] = r;
+  }
+  out.sort((a, b) => a.e.ts - b.e.ts || rank[a.g] - rank[b.g] || a.i - b.i);
+  for (const p of out) Object.freeze(p);
+  return Object.freeze(out);
 }
 
 /**
@@ -85,5 +116,7 @@ export function groupOffsets(groups: readonly KeyGroup<unknown>[]): { offsets: n
 
 /** Every event of the poll flattened group by group (the row order of `groupOffsets`). */
 export function flatEvents(groups: readonly KeyGroup<unknown>[]): InferenceEvent[] {
-  return groups.flatMap((g) => g.events as InferenceEvent[]);
+  const out: InferenceEvent[] = [];
+  for (const g of groups) for (const e of g.events) out.push(e);
+  return out;
 }

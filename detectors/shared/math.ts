@@ -42,6 +42,16 @@ export function compact(x: number): number {
   return Math.round(x * 1e7) / 1e7;
 }
 
+/**
+ * `src.map(compact)`, written into `dst` when it is an array of the same
+ * length (for state arrays nothing else holds: no garbage per event).
+ */
+export function compactInto(dst: number[] | null | undefined, src: ArrayLike<number>): number[] {
+  const out = dst && dst.length === src.length ? dst : new Array<number>(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = compact(src[i]);
+  return out;
+}
+
 /** Euclidean norm of `a − b` (or of `a` when `b` is omitted). */
 export function l2(a: ArrayLike<number>, b?: ArrayLike<number>): number {
   let s = 0;

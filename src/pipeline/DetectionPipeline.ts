@@ -149,12 +149,19 @@ export class DetectionPipeline {
       if (!(d.name in s.detectors)) s.detectors[d.name] = d.initState();
       return { key, events: groups.get(key)!, state: s.detectors[d.name] };
     });
+    // An entity is looked up in the store once per batch (its last-seen time is the batch's maxTs either way).
+    const seen = new Map<string, unknown>();
     const ctx: DetectorContext = {
       compute: this.compute,
       aggregate: <T>(entity: string, init: () => T): T => {
-        const a = this.store.aggregate(entity, this.maxTs);
-        if (!(d.name in a)) a[d.name] = init();
-        return a[d.name] as T;
+        let value = seen.get(entity);
+        if (value === undefined) {
+          const a = this.store.aggregate(entity, this.maxTs);
+          if (!(d.name in a)) a[d.name] = init();
+          value = a[d.name];
+          seen.set(entity, value);
+        }
+        return value as T;
       },
     };
     try {

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import avro from 'avsc';
 import type { InferenceEvent } from '../contract.ts';
 import { ProbewatchError } from '../errors.ts';
@@ -40,9 +40,49 @@ async function peek(stream: Readable, n: number): Promise<Buffer> {
   return head.subarray(0, n);
 }
 
+/**
+ * The stream's lines, split as `readline` with `crlfDelay: Infinity` splits
+ * them (`\n`, `\r\n` and a lone `\r` each end a line; a last line without
+ * an end counts), without its per-line events and promises.
+ */
+export async function* lines(stream: Readable): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let buf = '';
+  let cr = -1;
+  for await (const chunk of stream) {
+    buf += typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer);
+    cr = -1;
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf('\n', start);
+      if (cr !== -2 && cr < start) {
+        cr = buf.indexOf('\r', start);
+        if (cr === -1) cr = -2; // none left in this buffer: do not search again
+      }
+      const end = cr >= 0 && (nl === -1 || cr < nl) ? cr : nl;
+      if (end === -1) break;
+      if (end === cr && end === buf.length - 1) break; // a \r at the end: wait to see whether \n follows
+      yield buf.slice(start, end);
+      start = end + (end === cr && buf.charCodeAt(end + 1) === 10 ? 2 : 1);
+    }
+    buf = buf.slice(start);
+  }
+  buf += decoder.end();
+  let start = 0;
+  for (;;) {
+    const nl = buf.indexOf('\n', start);
+    const r = buf.indexOf('\r', start);
+    const end = r >= 0 && (nl === -1 || r < nl) ? r : nl;
+    if (end === -1) break;
+    yield buf.slice(start, end);
+    start = end + (end === r && buf.charCodeAt(end + 1) === 10 ? 2 : 1);
+  }
+  if (start < buf.length) yield buf.slice(start);
+}
+
 async function* ndjson(stream: Readable): AsyncGenerator<RecordedItem> {
   let position = 0;
-  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+  for await (const line of lines(stream)) {
     position++;
     if (line.trim() === '') continue;
     try {
