@@ -5,35 +5,22 @@
  * the Compute kernels take.
  */
 
-/** Little-endian bytes of a typed array, as base64. */
-export function packArray(a: Float32Array | Uint32Array | Uint16Array | Uint8Array): string {
+type Packed = Float32Array | Uint32Array | Uint16Array | Uint8Array;
+
+/** The bytes of a typed array (platform order: little-endian on every machine Node supports in practice), as base64. */
+export function packArray(a: Packed): string {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 }
 
-function bytesOf(s: string): Buffer {
-  return Buffer.from(s, 'base64');
-}
-
-/** Copies into a fresh, aligned buffer of `capacity` elements at least (the rest zero). */
-function unpack<T extends Float32Array | Uint32Array | Uint16Array | Uint8Array>(
-  s: string,
-  make: (n: number) => T,
-  bytesPer: number,
-  capacity = 0,
-): T {
-  const b = bytesOf(s);
-  const n = Math.floor(b.length / bytesPer);
-  const out = make(Math.max(n, capacity));
-  new Uint8Array(out.buffer, out.byteOffset, n * bytesPer).set(b.subarray(0, n * bytesPer));
+/** A packed float32 array, copied into a fresh aligned array of at least `capacity` elements (the rest zero). */
+export function unpackFloat32(s: string, capacity = 0): Float32Array {
+  const b = Buffer.from(s, 'base64');
+  const n = b.length >> 2;
+  const out = new Float32Array(Math.max(n, capacity));
+  new Uint8Array(out.buffer, 0, n * 4).set(b.subarray(0, n * 4));
   return out;
 }
 
-export const unpackFloat32 = (s: string, capacity?: number) => unpack(s, (n) => new Float32Array(n), 4, capacity);
-export const unpackUint32 = (s: string, capacity?: number) => unpack(s, (n) => new Uint32Array(n), 4, capacity);
-export const unpackUint16 = (s: string, capacity?: number) => unpack(s, (n) => new Uint16Array(n), 2, capacity);
-export const unpackUint8 = (s: string, capacity?: number) => unpack(s, (n) => new Uint8Array(n), 1, capacity);
-
-type Packed = Float32Array | Uint32Array | Uint16Array | Uint8Array;
 const MAKERS = {
   f32: (n: number) => new Float32Array(n),
   u32: (n: number) => new Uint32Array(n),

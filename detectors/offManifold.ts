@@ -1,0 +1,388 @@
+import { z } from 'zod';
+import { packArray, unpackFloat32 } from '../src/compute/packedVectors.ts';
+import type { InferenceEvent } from '../src/contract.ts';
+import { eventTimeOrder } from './shared/batch.ts';
+import { createQuota, type EpochQuota, takeQuota } from './shared/EpochHistogram.ts';
+import { addToShare, createShare, type EwShare, shareExcess, shareExcessZ } from './shared/EwShare.ts';
+import { entityName } from './shared/entityName.ts';
+import { fmt, pct, ramp } from './shared/math.ts';
+import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+
+const int = () => z.number().int();
+const unit = () => z.number().min(0).max(1);
+
+export const offManifoldConfigSchema = z.object({
+  /** Sketch coordinates used (a prefix of a random projection is itself one). */
+  dim: int().min(2).max(64).default(8),
+  /** The per-model reference: this many sketches of benign-looking traffic (reservoir sampling). */
+  reference: z
+    .object({
+      size: int().min(16).max(4096).default(512),
+      /** Event-time epoch: the reference is frozen within one, so an epoch's traffic is judged against earlier traffic only. */
+      epochMs: int().positive().default(10 * 60_000),
+      /** Share of the reference replaced by each completed epoch's sample. */
+      alpha: z.number().gt(0).max(1).default(0.1),
+      /** An epoch with fewer fed samples carries them over instead of being folded in. */
+      minEpochSamples: int().positive().default(100),
+      /** Samples folded in before any key is scored. */
+      minSamples: int().positive().default(300),
+      /** Most samples one key feeds per epoch. */
+      perKeyEpochCap: int().positive().default(50),
+      /** A key scoring at least this much no longer feeds the reference… */
+      excludeAboveScore: unit().default(0.3),
+      /** …nor one whose own off-manifold share is this many standard errors above the expected… */
+      leanZ: z.number().default(2),
+      /** …judged once it has this many scored queries (before that, once the reference exists, it does not feed). */
+      probationEvents: int().min(0).default(10),
+      /**
+       * Reference members whose own nearest-neighbour distance exceeds this multiple of the median are
+       * dropped when an epoch is folded: isolated points are what probing leaves behind while the
+       * reference warms up (a slow trickle of random queries from the first hour on).
+       */
+      trim: z.number().gt(1).default(4),
+    })
+    .strict()
+    .prefault({}),
+  /** A query is off the manifold when its nearest reference sketch is farther than this quantile of the reference's own (leave-one-out) nearest-neighbour distances. */
+  quantile: z.number().gt(0).lt(1).default(0.99),
+  /**
+   * A query that continues the key's previous step in a straight line — the same direction (cos ≥
+   * `straightCos` between the two steps, same sense) and about the same length (ratio within
+   * `straightRatio`) — is not scored: a what-if analyst sweeps one feature of a real record in even steps
+   * to the ends of its range, and the run's far end may leave the manifold although its turn points (the
+   * real records) do not. Straight runs are `grid-sweep`'s business (it flags directions that recur run
+   * after run). Natural or random queries almost never continue a step: 0.2–2% of them in the benchmark.
+   */
+  straightCos: z.number().min(0).max(1).default(0.995),
+  straightRatio: z.number().min(1).default(2.5),
+  /** Effective window (queries) of the key's off-manifold share. */
+  window: int().positive().default(200),
+  /** Scored queries a key needs before its share counts. */
+  minEvents: int().positive().default(50),
+  /** Excess share (s − p₀)/(1 − p₀) where the score starts and where it is full. */
+  excessLow: unit().default(0.15),
+  excessHigh: unit().default(0.4),
+  /** Binomial z-score of the excess where the score starts and where it is full. */
+  zLow: z.number().default(3),
+  zHigh: z.number().default(6),
+});
+export type OffManifoldConfig = z.output<typeof offManifoldConfigSchema>;
+
+/**
+ * A model's reference (aggregate state, plain JSON): frozen rows, the
+ * distance threshold derived from them, and the sample the current epoch
+ * is collecting. Ceiling: 2 × size × dim float32 as base64 (≈ 44 kB at the
+ * defaults), one per model.
+ */
+export interface ModelReference {
+  dim: number;
+  /** Reference rows, `n` × `dim` float32, base64. */
+  rows: string;
+  n: number;
+  /** Samples ever folded in (decayed like the reference); scoring starts at `minSamples`. */
+  samples: number;
+  /** Nearest-neighbour distance beyond which a query is off the manifold (0 while warming up). */
+  threshold: number;
+  epoch: number;
+  /** The current epoch's reservoir sample of fed sketches. */
+  pool: string;
+  poolN: number;
+  poolSeen: number;
+}
+
+/** Per-key state: a share, a quota, the last score, and the last sketch and step (2 × dim float32, base64); under 200 bytes of JSON at the defaults. */
+export interface OffManifoldState {
+  share: EwShare;
+  quota: EpochQuota;
+  score: number;
+  /** The previous query's sketch prefix and the step that led to it (base64 float32, '' when none). */
+  last: string;
+  step: string;
+}
+
+/** A deterministic uniform draw in [0,1) from two integers (replay repeats itself). */
+function draw(a: number, b: number): number {
+  let x = (Math.imul(a | 0, 0x9e3779b1) ^ Math.imul(b | 0, 0x85ebca6b)) >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return ((x ^ (x >>> 16)) >>> 0) / 4294967296;
+}
+
+/** Squared L2 distance between row `i` of `a` and `x`. */
+function sq(a: Float32Array, i: number, x: ArrayLike<number>, dim: number): number {
+  let s = 0;
+  const o = i * dim;
+  for (let j = 0; j < dim; j++) {
+    const t = a[o + j] - x[j];
+    s += t * t;
+  }
+  return s;
+}
+
+/** The nearest-neighbour distance of `x` among `n` rows. */
+export function nearestDistance(rows: Float32Array, n: number, x: ArrayLike<number>, dim: number): number {
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const d = sq(rows, i, x, dim);
+    if (d < best) best = d;
+  }
+  return Math.sqrt(best);
+}
+
+/** Each row's distance to its nearest other row. */
+function leaveOneOut(rows: Float32Array, n: number, dim: number): Float64Array {
+  const out = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  for (let i = 0; i < n; i++) {
+    for (let k = i + 1; k < n; k++) {
+      let s = 0;
+      for (let j = 0; j < dim; j++) {
+        const t = rows[i * dim + j] - rows[k * dim + j];
+        s += t * t;
+      }
+      if (s < out[i]) out[i] = s;
+      if (s < out[k]) out[k] = s;
+    }
+  }
+  for (let i = 0; i < n; i++) out[i] = Math.sqrt(out[i]);
+  return out;
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return 0;
+  const pos = q * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+interface LastView {
+  model: string;
+  threshold: number;
+}
+
+/**
+ * Off-manifold queries: how many of a key's inputs lie where the model's
+ * traffic never goes.
+ *
+ * Extraction attacks that synthesise their queries — Tramèr et al.'s
+ * equation-solving with uniform random inputs (USENIX Security 2016),
+ * lattice sweeps, Papernot et al.'s Jacobian augmentation (AsiaCCS 2017),
+ * whose ±λ steps leave the data manifold round after round — ask about
+ * inputs no real client sends. Kariyappa & Qureshi ("Defending Against
+ * Model Stealing Attacks with Adaptive Misinformation", CVPR 2020) build
+ * their defence on exactly this: extraction queries are out of
+ * distribution. VarDetect (Pal et al., "Stateful Detection of Model
+ * Extraction Attacks", 2021) compares each user's query distribution with
+ * benign traffic. Here the per-query test is the k-nearest-neighbour
+ * out-of-distribution score of Sun, Ming, Zhu & Li ("Out-of-Distribution
+ * Detection with Deep Nearest Neighbors", ICML 2022) with k = 1, in the
+ * gateway's sketch space: a query is off the manifold when its nearest
+ * neighbour in a per-model reference sample of traffic is farther than the
+ * `quantile` of the reference's own leave-one-out nearest-neighbour
+ * distances, so a natural query is off with probability ≈ 1 − quantile.
+ * The key's share of such queries is tested against that rate (excess and
+ * binomial z, like `boundary-probing`).
+ *
+ * The reference is learned online from all keys, guarded as the other
+ * model baselines are: frozen within an event-time epoch, each key feeds at
+ * most `perKeyEpochCap` sketches per epoch, a key feeds only once it has
+ * passed probation with an unremarkable share and a low score, and isolated
+ * members are trimmed at each fold. A what-if analyst's sweep leaves the
+ * manifold only at the ends of a feature's range; a replayed test set and a
+ * batch of real records stay on it.
+ */
+export class OffManifoldDetector implements Detector<OffManifoldState> {
+  readonly name = 'off-manifold';
+  /** Decoded reference rows per model reference, valid while its `rows` string is the same. */
+  private readonly decoded = new WeakMap<ModelReference, { rows: string; data: Float32Array }>();
+
+  constructor(private readonly config: OffManifoldConfig) {}
+
+  initState(): OffManifoldState {
+    return { share: createShare(), quota: createQuota(), score: 0, last: '', step: '' };
+  }
+
+  /** Whether `x` continues the key's last step in a straight line; remembers `x` and its step. */
+  private straight(state: OffManifoldState, x: Float32Array, dim: number): boolean {
+    const prev = state.last ? unpackFloat32(state.last) : null;
+    if (!prev || prev.length !== dim) {
+      state.last = packArray(x.slice(0, dim));
+      state.step = '';
+      return false;
+    }
+    const step = new Float32Array(dim);
+    let len = 0;
+    for (let j = 0; j < dim; j++) {
+      step[j] = x[j] - prev[j];
+      len += step[j] * step[j];
+    }
+    if (len === 0) return false; // an exact repeat: judged like any query, the run goes on
+    const before = state.step ? unpackFloat32(state.step) : null;
+    let straight = false;
+    if (before && before.length === dim) {
+      let dot = 0;
+      let lenBefore = 0;
+      for (let j = 0; j < dim; j++) {
+        dot += step[j] * before[j];
+        lenBefore += before[j] * before[j];
+      }
+      const ratio = Math.sqrt(len / lenBefore);
+      const r = this.config.straightRatio;
+      straight = lenBefore > 0 && dot / Math.sqrt(len * lenBefore) >= this.config.straightCos && ratio <= r && ratio >= 1 / r;
+    }
+    state.last = packArray(x.slice(0, dim));
+    state.step = packArray(step);
+    return straight;
+  }
+
+  processBatch(groups: readonly KeyGroup<OffManifoldState>[], ctx: DetectorContext): DetectorOutput[] {
+    const c = this.config;
+    const scores = groups.map((g) => new Float64Array(g.events.length));
+    const last: (LastView | undefined)[] = new Array(groups.length);
+    const pools = new Map<ModelReference, Float32Array>();
+    const expected = 1 - c.quantile;
+    const x = new Float32Array(c.dim);
+
+    for (const { g, i, e } of eventTimeOrder(groups)) {
+      const state = groups[g].state;
+      const ref = ctx.aggregate<ModelReference>(entityName('model:', e.model_id), () => this.createReference());
+      this.advance(ref, e.ts, pools);
+      const dim = Math.min(c.dim, e.input_sketch.length);
+      if (dim >= 2 && this.sketch(e, dim, x)) {
+        if (ref.dim === 0) ref.dim = dim;
+        if (ref.dim === dim) {
+          const ready = ref.samples >= c.reference.minSamples && ref.threshold > 0;
+          if (ready && !this.straight(state, x, dim)) {
+            const d = nearestDistance(this.rows(ref), ref.n, x, dim);
+            addToShare(state.share, d > ref.threshold, expected, c.window);
+          }
+          if (this.mayFeed(state, ready) && takeQuota(state.quota, e.ts, c.reference.epochMs, c.reference.perKeyEpochCap)) {
+            this.feed(ref, pools, x, dim, e);
+          }
+        }
+      }
+      state.score = this.score(state.share);
+      scores[g][i] = state.score;
+      last[g] = { model: e.model_id, threshold: ref.threshold };
+    }
+    for (const [ref, pool] of pools) ref.pool = packArray(pool.subarray(0, ref.poolN * ref.dim));
+    return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] ? this.evidence(grp.state, last[g]) : [] }));
+  }
+
+  private createReference(): ModelReference {
+    return { dim: 0, rows: '', n: 0, samples: 0, threshold: 0, epoch: -1, pool: '', poolN: 0, poolSeen: 0 };
+  }
+
+  private sketch(e: InferenceEvent, dim: number, x: Float32Array): boolean {
+    for (let j = 0; j < dim; j++) {
+      const v = e.input_sketch[j];
+      if (!Number.isFinite(v)) return false;
+      x[j] = v;
+    }
+    return true;
+  }
+
+  private rows(ref: ModelReference): Float32Array {
+    const hit = this.decoded.get(ref);
+    if (hit && hit.rows === ref.rows) return hit.data;
+    const data = unpackFloat32(ref.rows, ref.n * ref.dim);
+    this.decoded.set(ref, { rows: ref.rows, data });
+    return data;
+  }
+
+  private pool(ref: ModelReference, pools: Map<ModelReference, Float32Array>): Float32Array {
+    let pool = pools.get(ref);
+    if (!pool) pools.set(ref, (pool = unpackFloat32(ref.pool, this.config.reference.size * Math.max(ref.dim, 1))));
+    return pool;
+  }
+
+  private mayFeed(state: OffManifoldState, ready: boolean): boolean {
+    const r = this.config.reference;
+    if (state.score >= r.excludeAboveScore) return false;
+    if (!ready) return true;
+    return state.share.n >= r.probationEvents && shareExcessZ(state.share, this.config.window) < r.leanZ;
+  }
+
+  /** Reservoir sampling (Vitter 1985, Algorithm R) of the epoch's fed sketches. */
+  private feed(ref: ModelReference, pools: Map<ModelReference, Float32Array>, x: Float32Array, dim: number, e: InferenceEvent): void {
+    const size = this.config.reference.size;
+    const pool = this.pool(ref, pools);
+    ref.poolSeen++;
+    if (ref.poolN < size) {
+      pool.set(x.subarray(0, dim), ref.poolN * dim);
+      ref.poolN++;
+      return;
+    }
+    const j = Math.floor(draw(e.input_hash.readUInt32LE(0), ref.poolSeen) * ref.poolSeen);
+    if (j < size) pool.set(x.subarray(0, dim), j * dim);
+  }
+
+  /** Moves the reference to the epoch of `ts`, folding the finished epoch's sample in. */
+  private advance(ref: ModelReference, ts: number, pools: Map<ModelReference, Float32Array>): void {
+    const r = this.config.reference;
+    const epoch = Math.floor(ts / r.epochMs);
+    if (ref.epoch < 0) ref.epoch = epoch;
+    if (epoch <= ref.epoch) return;
+    ref.epoch = epoch;
+    if (ref.poolSeen < r.minEpochSamples || ref.dim === 0) return; // too thin: keep sampling into the next epoch
+    const dim = ref.dim;
+    const pool = this.pool(ref, pools);
+    const old = this.rows(ref);
+    const rows = new Float32Array(r.size * dim);
+    rows.set(old.subarray(0, ref.n * dim));
+    let n = ref.n;
+    // Warming up, the sample fills the free rows; after that it replaces a share `alpha` of the members.
+    const replace = Math.min(ref.poolN, n < r.size ? r.size - n : Math.max(1, Math.round(r.alpha * r.size)));
+    const order = Array.from({ length: ref.poolN }, (_, k) => k);
+    for (let k = 0; k < replace; k++) {
+      // A partial Fisher–Yates shuffle: `replace` distinct members of the epoch's sample.
+      const pick = k + Math.floor(draw(epoch, 2 * k) * (ref.poolN - k));
+      [order[k], order[pick]] = [order[pick], order[k]];
+      const from = order[k];
+      const to = n < r.size ? n++ : Math.floor(draw(epoch, 2 * k + 1) * n);
+      rows.set(pool.subarray(from * dim, from * dim + dim), to * dim);
+    }
+    ref.samples = (1 - r.alpha) * ref.samples + ref.poolSeen;
+    // Trim isolated members, then the threshold from the rest.
+    const loo = leaveOneOut(rows, n, dim);
+    const sorted = Float64Array.from(loo).sort();
+    const cut = r.trim * quantile(sorted, 0.5);
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      if (!(loo[i] <= cut)) continue;
+      if (kept !== i) rows.copyWithin(kept * dim, i * dim, i * dim + dim);
+      kept++;
+    }
+    const keptLoo = Float64Array.from(loo.filter((d) => d <= cut)).sort();
+    ref.threshold = quantile(keptLoo, this.config.quantile);
+    ref.n = kept;
+    ref.rows = packArray(rows.subarray(0, kept * dim));
+    ref.poolN = 0;
+    ref.poolSeen = 0;
+    pools.delete(ref);
+    ref.pool = '';
+  }
+
+  private score(sh: EwShare): number {
+    const c = this.config;
+    if (sh.n < c.minEvents) return 0;
+    return Math.min(ramp(shareExcess(sh), c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, c.window), c.zLow, c.zHigh));
+  }
+
+  private evidence(state: OffManifoldState, v: LastView): string[] {
+    if (!(state.score > 0)) return [];
+    const sh = state.share;
+    return [
+      `${pct(sh.s)} of recent queries (window ${this.config.window}, ${sh.n} seen) lie off model ${v.model}'s traffic ` +
+        `(nearest reference sketch farther than ${fmt(v.threshold, 3)}, the ${pct(this.config.quantile)} quantile of its own), ` +
+        `against ${pct(sh.e, 1)} expected (z=${fmt(shareExcessZ(sh, this.config.window), 1)})`,
+    ];
+  }
+}
+
+export const offManifold: DetectorDefinition<OffManifoldConfig, OffManifoldState> = {
+  name: 'off-manifold',
+  description: 'share of a key\'s queries whose nearest neighbour in the model\'s reference traffic is unusually far (k-NN out-of-distribution score)',
+  configSchema: offManifoldConfigSchema,
+  create: (config) => new OffManifoldDetector(config),
+};

@@ -1,0 +1,116 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type ModelReference, offManifold, type OffManifoldState } from '../../detectors/offManifold.ts';
+import type { Compute } from '../../src/compute/Compute.ts';
+import type { InferenceEvent } from '../../src/contract.ts';
+import { uniformBox } from './helpers/attacks.ts';
+import { testCompute } from './helpers/compute.ts';
+import { type DetectorRun, runDetector } from './helpers/runDetector.ts';
+import { attackTimes, FIRES, naturalScenario, QUIET, VOLUME } from './helpers/scenario.ts';
+import { merge, type World } from './helpers/world.ts';
+
+const config = offManifold.configSchema.parse({});
+const create = () => offManifold.create(config);
+
+/** Random probes hidden among natural queries, one natural record before each probe on average. */
+function interleaved(world: World, key: string, times: number[]): InferenceEvent[] {
+  return times.map((t, i) => (i % 2 === 0 ? world.event(key, world.record(), t) : world.event(key, Array.from({ length: world.dim }, () => (2 * world.uniform() - 1) * 5), t)));
+}
+
+/** One-feature what-if sweeps of 20–40 even steps across ±8 spreads (to well beyond the data), each around a fresh real record. */
+function analystSessions(world: World, key: string, times: number[]): InferenceEvent[] {
+  const out: InferenceEvent[] = [];
+  for (let s = 0; out.length < times.length; s++) {
+    const base = world.record();
+    const f = [2, 5, 7, 1][s % 4];
+    const steps = 20 + ((s * 7) % 21);
+    for (let i = 0; i < steps && out.length < times.length; i++) {
+      const x = base.slice();
+      x[f] = base[f] - 8 + (16 * i) / (steps - 1);
+      out.push(world.event(key, x, times[out.length]));
+    }
+  }
+  return out;
+}
+
+let compute: Compute;
+let naturalKeys: string[];
+let natural: InferenceEvent[];
+let events: InferenceEvent[];
+let run: DetectorRun;
+beforeAll(async () => {
+  compute = await testCompute();
+  const scenario = naturalScenario(5);
+  const w = scenario.world;
+  natural = merge(scenario.natural, analystSessions(w, 'nat-analyst', attackTimes(w)));
+  naturalKeys = [...scenario.naturalKeys, 'nat-analyst'];
+  events = merge(natural, uniformBox(w, 'atk-random', attackTimes(w)), interleaved(w, 'atk-mixed', attackTimes(w)));
+  run = runDetector(create(), events, compute);
+});
+
+describe('off-manifold', () => {
+  it(`fires on uniform random queries (Tramèr et al. equation-solving) within ${VOLUME} queries, with the numbers behind it`, () => {
+    expect(run.lastScore.get('atk-random')).toBeGreaterThanOrEqual(FIRES);
+    expect(run.lastEvidence.get('atk-random')![0]).toMatch(
+      /^\d+% of recent queries \(window 200, \d+ seen\) lie off model credit-v3's traffic \(nearest reference sketch farther than \d+\.\d{3}, the 99% quantile of its own\), against 1\.0% expected \(z=\d+\.\d\)$/,
+    );
+  });
+
+  it('fires on random probes interleaved 1:1 with natural records', () => {
+    expect(run.lastScore.get('atk-mixed')).toBeGreaterThanOrEqual(FIRES);
+  });
+
+  it('stays quiet on natural traffic: users, a what-if sweep, sessions of sweeps, a heavy test-set replay, a heavy scripted user', () => {
+    for (const key of naturalKeys) expect(run.maxByKey.get(key), key).toBeLessThanOrEqual(QUIET);
+    // The heavy keys were scored, not skipped.
+    for (const key of ['nat-heavy', 'nat-replay']) expect((run.states.get(key) as OffManifoldState).share.n, key).toBeGreaterThanOrEqual(config.minEvents);
+  });
+
+  it('does not score the straight continuation of a sweep: scoring every step flags sessions of wide sweeps', () => {
+    const analyst = run.states.get('nat-analyst') as OffManifoldState;
+    // Only the turns of each sweep were scored.
+    expect(analyst.share.n).toBeLessThan(VOLUME / 5);
+    const everyStep = runDetector(offManifold.create(offManifold.configSchema.parse({ straightCos: 1 })), events, compute);
+    expect((everyStep.states.get('nat-analyst') as OffManifoldState).share.n).toBeGreaterThan(VOLUME - 50);
+    expect(everyStep.maxByKey.get('nat-analyst')).toBeGreaterThan(run.maxByKey.get('nat-analyst')!);
+  });
+
+  it('keeps attackers out of the reference: its threshold is the same with and without them', () => {
+    const clean = runDetector(create(), natural, compute);
+    const a = run.aggregates.get('model:credit-v3') as ModelReference;
+    const b = clean.aggregates.get('model:credit-v3') as ModelReference;
+    expect(a.threshold).toBeGreaterThan(0);
+    expect(Math.abs(a.threshold - b.threshold) / b.threshold).toBeLessThan(0.1);
+  });
+
+  it('gives every event the same score whatever the poll size, and resumes identically from a JSON snapshot', () => {
+    const small = runDetector(create(), events, compute, 97);
+    let fired = 0;
+    for (const e of events) {
+      expect(small.scores.get(e.event_id), e.event_id).toBeCloseTo(run.scores.get(e.event_id)!, 9);
+      if (run.scores.get(e.event_id)! >= FIRES) fired++;
+    }
+    expect(fired).toBeGreaterThan(100);
+    const cut = Math.floor(events.length / 2);
+    const first = runDetector(create(), events.slice(0, cut), compute, 500);
+    const restored = {
+      ...first,
+      states: new Map(JSON.parse(JSON.stringify([...first.states])) as [string, unknown][]),
+      aggregates: new Map(JSON.parse(JSON.stringify([...first.aggregates])) as [string, unknown][]),
+    };
+    const resumed = runDetector(create(), events.slice(cut), compute, 500, restored);
+    for (const e of events.slice(cut)) expect(resumed.scores.get(e.event_id), e.event_id).toBeCloseTo(run.scores.get(e.event_id)!, 9);
+  });
+
+  it('keeps its state small: under 300 bytes per key, the model reference within its documented ceiling', () => {
+    for (const [key, state] of run.states) expect(JSON.stringify(state).length, key).toBeLessThan(300);
+    const ref = run.aggregates.get('model:credit-v3') as ModelReference;
+    expect(ref.n).toBeLessThanOrEqual(config.reference.size);
+    // Two blocks of size × dim float32 as base64, plus a few numbers.
+    expect(JSON.stringify(ref).length).toBeLessThan(2 * Math.ceil((config.reference.size * config.dim * 4) / 3) * 4 + 300);
+  });
+
+  it('has a threshold for everything in its config: a lower quantile makes natural keys fire', () => {
+    const strict = runDetector(offManifold.create(offManifold.configSchema.parse({ quantile: 0.5, excessLow: 0.05, excessHigh: 0.1 })), natural, compute);
+    expect(Math.max(...naturalKeys.map((k) => strict.maxByKey.get(k) ?? 0))).toBeGreaterThan(QUIET);
+  });
+});
