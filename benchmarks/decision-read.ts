@@ -15,14 +15,12 @@
  * under a unique prefix and are deleted at the end.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { type Decision, LEVELS } from '../src/contract.ts';
 import { DecisionReader } from '../src/gateway/DecisionReader.ts';
 import { RedisDecisionStore } from '../src/sinks/RedisDecisionStore.ts';
+import { replaceResultsBlock } from './utils/results.ts';
 
 const REDIS_URL = process.env.PROBEWATCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 50_000);
@@ -181,7 +179,7 @@ async function main(): Promise<void> {
       '',
     ].join('\n');
     process.stdout.write(`${section}\n`);
-    writeSection(section);
+    replaceResultsBlock('decisions', section);
   } finally {
     let cursor = '0';
     do {
@@ -193,16 +191,5 @@ async function main(): Promise<void> {
   }
 }
 
-function writeSection(section: string): void {
-  const path = join(dirname(fileURLToPath(import.meta.url)), 'RESULTS.md');
-  const begin = '<!-- bench:decisions begin -->';
-  const end = '<!-- bench:decisions end -->';
-  const block = `${begin}\n${section}${end}\n`;
-  const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmark results\n\n';
-  const i = current.indexOf(begin);
-  const j = current.indexOf(end);
-  const next = i >= 0 && j > i ? current.slice(0, i) + block + current.slice(j + end.length + 1) : `${current.trimEnd()}\n\n${block}`;
-  writeFileSync(path, next);
-}
 
 await main();

@@ -12,10 +12,7 @@
  * a quarter running Lowd & Meek line searches, a quarter spreading queries
  * over the input box — the patterns that fill the detectors' state most.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { DETECTORS } from '../detectors/index.ts';
@@ -26,6 +23,7 @@ import { DetectionPipeline } from '../src/pipeline/DetectionPipeline.ts';
 import type { KeyState } from '../src/state/KeyStateStore.ts';
 import { lineSearches, uniformBox } from '../test/detectors/helpers/attacks.ts';
 import { humanTimes, naturalKey, scriptTimes, World } from '../test/detectors/helpers/world.ts';
+import { replaceResultsBlock } from './utils/results.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -163,19 +161,8 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   process.stdout.write(`${section}\n`);
-  writeSection(section);
+  replaceResultsBlock('state', section);
 }
 
-function writeSection(section: string): void {
-  const path = join(dirname(fileURLToPath(import.meta.url)), 'RESULTS.md');
-  const begin = '<!-- bench:state begin -->';
-  const end = '<!-- bench:state end -->';
-  const block = `${begin}\n${section}${end}\n`;
-  const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmark results\n\n';
-  const i = current.indexOf(begin);
-  const j = current.indexOf(end);
-  const next = i >= 0 && j > i ? current.slice(0, i) + block + current.slice(j + end.length + 1) : `${current.trimEnd()}\n\n${block}`;
-  writeFileSync(path, next);
-}
 
 await main();

@@ -29,9 +29,14 @@ export function renderSection(s: ResultsSection, date = new Date()): string {
  * every other section as it is (new sections go at the end).
  */
 export function writeResultsSection(s: ResultsSection, path = RESULTS_PATH): void {
-  const begin = `<!-- bench:${s.name} begin -->`;
-  const end = `<!-- bench:${s.name} end -->`;
-  const block = `${begin}\n${renderSection(s)}${end}\n`;
+  replaceResultsBlock(s.name, renderSection(s), path);
+}
+
+/** Writes already-rendered Markdown as benchmark `name`'s section of RESULTS.md, replacing the previous one. */
+export function replaceResultsBlock(name: string, markdown: string, path = RESULTS_PATH): void {
+  const begin = `<!-- bench:${name} begin -->`;
+  const end = `<!-- bench:${name} end -->`;
+  const block = `${begin}\n${markdown.trimEnd()}\n${end}\n`;
   const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmark results\n';
   const i = current.indexOf(begin);
   const j = current.indexOf(end);
