@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { eventTimeOrder, flatEvents, groupOffsets, rowKernel, usableAnswer } from './shared/batch.ts';
-import { balanceTest, classIndex } from './shared/ClassMix.ts';
+import { balanceFields, balanceScore, balanceTest, classIndex } from './shared/ClassMix.ts';
 import { activeKeys, contribute, type Contribution, createEntityView, type EntityView, type ViewLimits } from './shared/EntityView.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
-import { type EwShare, shareExcess, shareExcessZ } from './shared/EwShare.ts';
+import { shareExcess, shareExcessZ } from './shared/EwShare.ts';
 import {
   addShape,
   advanceShape,
@@ -29,6 +29,7 @@ import {
 } from './shared/SketchBuckets.ts';
 import { entityName } from './shared/entityName.ts';
 import { prefixOf } from './shared/prefixOf.ts';
+import { scorableProbs, tailShareScore } from './shared/TailShare.ts';
 import { baselineOptions, inTail, type Tail, TailCache, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
@@ -86,13 +87,7 @@ export const aggregatesConfigSchema = z.object({
   spreadLog2High: z.number().min(0).default(0.9),
   alignSpreadLog2: z.number().min(0).default(0.3),
   /** Balanced class coverage of the pooled mix (see output-drift), evaluated every `balanceEvery` contributions. */
-  balanceLow: z.number().default(0.6),
-  balanceHigh: z.number().default(0.85),
-  balanceZLow: z.number().default(4),
-  balanceZHigh: z.number().default(6),
-  evennessLow: z.number().default(0.5),
-  evennessHigh: z.number().default(0.8),
-  minImbalance: z.number().min(0).default(0.02),
+  ...balanceFields,
   balanceEvery: z.number().int().positive().default(10),
   /** A key's own view (window, ring) decides whether it leans the way its aggregate does. */
   keyWindow: z.number().int().positive().default(100),
@@ -182,7 +177,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     const c = this.config;
     const opts = baselineOptions(c.baseline);
     const { offsets } = groupOffsets(groups);
-    const probsRows = flatEvents(groups).map((e) => (e.output_probs.length >= 2 && usableAnswer(e) ? e.output_probs : null));
+    const probsRows = flatEvents(groups).map(scorableProbs);
     const margins = rowKernel(probsRows, (m, w) => ctx.compute.topMargin(m, w));
     const nats = rowKernel(probsRows, (m, w) => ctx.compute.rowEntropy(m, w));
     const expectedCache = new WeakMap<number[], Map<number, number>>();
@@ -346,8 +341,8 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     const c = this.config;
     const occ = view.ring.ring.length >= c.minRing ? this.occupancy(view, m, cache) : null;
     const scores: Scores = {
-      margin: this.tailScore(view.margin),
-      entropy: this.tailScore(view.entropy),
+      margin: tailShareScore(view.margin, c),
+      entropy: tailShareScore(view.entropy, c),
       halving: view.halving.n < c.minEvents ? 0 : ramp(view.halving.s, c.halvingLow, c.halvingHigh),
       occupancy: occ ? ramp(occ.distinct / occ.expected, c.occupancyLow, c.occupancyHigh) : 0,
       spread: view.spreadN < c.minEvents ? 0 : ramp(spreadLog2(view, m), c.spreadLog2Low, c.spreadLog2High),
@@ -367,11 +362,6 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     return read;
   }
 
-  private tailScore(sh: EwShare): number {
-    const c = this.config;
-    return sh.n < c.minEvents ? 0 : Math.min(ramp(shareExcess(sh), c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, c.window), c.zLow, c.zHigh));
-  }
-
   /** Re-evaluates a view's balanced-coverage test (see output-drift) against the model's reference. */
   private updateBalance(view: EntityView, m: ModelBaselines, minEvents: number): void {
     const c = this.config;
@@ -380,7 +370,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     // A mix less even than the model's is not balanced, whatever the likelihood ratio says (see `Balance.evenness`).
     view.balance = bal && bal.evenness > 0 ? bal.b : 0;
     view.balanceZ = bal && bal.evenness > 0 ? bal.z : 0;
-    view.balanceScore = bal ? Math.min(ramp(bal.b, c.balanceLow, c.balanceHigh), ramp(bal.z, c.balanceZLow, c.balanceZHigh), ramp(bal.evenness, c.evennessLow, c.evennessHigh)) : 0;
+    view.balanceScore = bal ? balanceScore(bal, c) : 0;
   }
 
   private sentence(e: EntityRead, comp: Component, aligned: boolean): string {

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { bisectionSchema, bisectionScore, completedSearches, createBisectionState, observeQuery, type BisectionState } from './shared/BisectionTracker.ts';
-import { eventTimeOrder, flatEvents, groupOffsets, rowKernel, usableAnswer } from './shared/batch.ts';
+import { eventTimeOrder, flatEvents, groupOffsets, rowKernel } from './shared/batch.ts';
 import { addToHistogram, advanceEpoch, createQuota, type EpochHistogram, type EpochQuota, takeQuota } from './shared/EpochHistogram.ts';
-import { addToShare, createShare, type EwShare, shareExcess, shareExcessZ } from './shared/EwShare.ts';
-import { either, fmt, pct, ramp } from './shared/math.ts';
+import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
+import { either, fmt } from './shared/math.ts';
 import { baselineOptions, createTailBaseline, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
+import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
 export const boundaryProbingConfigSchema = z.object({
@@ -16,16 +17,8 @@ export const boundaryProbingConfigSchema = z.object({
   /** …clamped to [marginMin, marginMax] so that it always means close to a boundary. */
   marginMin: z.number().min(0).max(1).default(0.02),
   marginMax: z.number().min(0).max(1).default(0.3),
-  /** Effective window (events) of the key's small-margin share. */
-  window: z.number().int().positive().default(200),
-  /** Scored answers a key needs before its share counts. */
-  minEvents: z.number().int().positive().default(50),
-  /** Excess share (s − p₀)/(1 − p₀) where the score starts and where it is full. */
-  excessLow: z.number().min(0).max(1).default(0.15),
-  excessHigh: z.number().min(0).max(1).default(0.5),
-  /** Binomial z-score of the excess where the score starts and where it is full. */
-  zLow: z.number().default(3),
-  zHigh: z.number().default(6),
+  /** Window, minimum answers and score ramps of the key's small-margin share. */
+  ...tailShareFields,
   bisection: bisectionSchema,
 });
 export type BoundaryProbingConfig = z.output<typeof boundaryProbingConfigSchema>;
@@ -83,7 +76,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
     const opts = baselineOptions(c.baseline);
     const { offsets } = groupOffsets(groups);
     const margins = rowKernel(
-      flatEvents(groups).map((e) => (e.output_probs.length >= 2 && usableAnswer(e) ? e.output_probs : null)),
+      flatEvents(groups).map(scorableProbs),
       (m, w) => ctx.compute.topMargin(m, w),
     );
     const scores = groups.map((g) => new Float64Array(g.events.length));
@@ -105,7 +98,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
         }
       }
       observeQuery(state.bisection, e.input_sketch, e.output_label, e.ts, c.bisection);
-      const marginScore = this.marginScore(state.margin);
+      const marginScore = tailShareScore(state.margin, c);
       const searchScore = bisectionScore(state.bisection, e.ts, c.bisection);
       state.score = either(marginScore, searchScore);
       scores[g][i] = state.score;
@@ -114,21 +107,11 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
     return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] ? this.evidence(grp.state, last[g]) : [] }));
   }
 
-  private marginScore(sh: EwShare): number {
-    const c = this.config;
-    if (sh.n < c.minEvents) return 0;
-    return Math.min(ramp(shareExcess(sh), c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, c.window), c.zLow, c.zHigh));
-  }
-
   private evidence(state: BoundaryProbingState, v: LastView): string[] {
     const c = this.config;
     const out: string[] = [];
     if (v.marginScore > 0 && v.tail) {
-      const sh = state.margin;
-      out.push(
-        `${pct(sh.s)} of recent answers (window ${c.window}, ${sh.n} seen) had a top-1/top-2 margin < ${fmt(v.tail.threshold)}, ` +
-          `against ${pct(sh.e, 1)} for model ${v.model}'s baseline (z=${fmt(shareExcessZ(sh, c.window), 1)})`,
-      );
+      out.push(tailShareEvidence(state.margin, c, `had a top-1/top-2 margin < ${fmt(v.tail.threshold)}`, v.model));
     }
     if (v.searchScore > 0) {
       out.push(

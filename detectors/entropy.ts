@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { eventTimeOrder, flatEvents, groupOffsets, rowKernel, usableAnswer } from './shared/batch.ts';
 import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio } from './shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
-import { addToShare, createShare, type EwShare, shareExcess, shareExcessZ } from './shared/EwShare.ts';
+import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
 import { addArrival, createGapStats, type GapStats, gapCv } from './shared/GapStats.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import {
@@ -21,6 +21,7 @@ import {
 } from './shared/SketchBuckets.ts';
 import { baselineOptions, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
+import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
 export const entropyConfigSchema = z.object({
@@ -31,14 +32,8 @@ export const entropyConfigSchema = z.object({
   /** …with the threshold clamped to [entropyMin, entropyMax]. */
   entropyMin: z.number().min(0).max(1).default(0.05),
   entropyMax: z.number().min(0).max(1).default(0.98),
-  /** Effective window (events) of the high-entropy share, and answers needed before it counts. */
-  window: z.number().int().positive().default(200),
-  minEvents: z.number().int().positive().default(50),
-  /** Excess share (s − p₀)/(1 − p₀) and its z-score where the score starts and is full. */
-  excessLow: z.number().min(0).max(1).default(0.15),
-  excessHigh: z.number().min(0).max(1).default(0.5),
-  zLow: z.number().default(3),
-  zHigh: z.number().default(6),
+  /** Window, minimum answers and score ramps of the high-entropy share. */
+  ...tailShareFields,
   /** Locality-sensitive buckets of the sketches. */
   buckets: sketchBucketsSchema,
   /** The key's last `ringSize` buckets are compared, once it has `minRing`, with the occupancy the model's traffic would give. */
@@ -126,7 +121,7 @@ export class EntropyDetector implements Detector<EntropyState> {
     const { offsets } = groupOffsets(groups);
     const events = flatEvents(groups);
     const nats = rowKernel(
-      events.map((e) => (e.output_probs.length >= 2 && usableAnswer(e) ? e.output_probs : null)),
+      events.map(scorableProbs),
       (m, w) => ctx.compute.rowEntropy(m, w),
     );
     const expectedCache = new WeakMap<number[], Map<number, number>>();
@@ -181,8 +176,7 @@ export class EntropyDetector implements Detector<EntropyState> {
 
   private view(state: EntropyState, model: ModelEntropy, cache: WeakMap<number[], Map<number, number>>, tail: Tail | null, modelId: string): LastView {
     const c = this.config;
-    const tailScore =
-      state.high.n < c.minEvents ? 0 : Math.min(ramp(shareExcess(state.high), c.excessLow, c.excessHigh), ramp(shareExcessZ(state.high, c.window), c.zLow, c.zHigh));
+    const tailScore = tailShareScore(state.high, c);
     const repeats = distinctRatio(state.distinct, c.distinctK);
     let occupancy: LastView['occupancy'] = null;
     let diversity = 0;
@@ -203,10 +197,7 @@ export class EntropyDetector implements Detector<EntropyState> {
     const c = this.config;
     const out: string[] = [];
     if (v.tailScore > 0 && v.tail) {
-      out.push(
-        `${pct(state.high.s)} of recent answers (window ${c.window}, ${state.high.n} seen) had normalised entropy > ${fmt(v.tail.threshold)}, ` +
-          `against ${pct(state.high.e, 1)} for model ${v.model}'s baseline (z=${fmt(shareExcessZ(state.high, c.window), 1)})`,
-      );
+      out.push(tailShareEvidence(state.high, c, `had normalised entropy > ${fmt(v.tail.threshold)}`, v.model));
     }
     if (v.diversity > 0 && v.occupancy) {
       out.push(

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { eventTimeOrder, pairKernel, usableAnswer } from './shared/batch.ts';
-import { addClass, type Balance, balanceTest, type ClassMix, classIndex, createClassMix, smoothedMix } from './shared/ClassMix.ts';
+import { addClass, type Balance, balanceFields, balanceScore, balanceTest, type ClassMix, classIndex, createClassMix, smoothedMix } from './shared/ClassMix.ts';
 import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio } from './shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota, unitBin, unitQuantile } from './shared/EpochHistogram.ts';
 import { compact, either, fmt, ramp } from './shared/math.ts';
@@ -27,21 +27,8 @@ export const outputDriftConfigSchema = z.object({
   /** JSD above the start where the score is full, and the most divergence alone can give (keys of narrow use diverge too). */
   jsdSpan: z.number().positive().default(0.2),
   jsdMaxScore: z.number().min(0).max(1).default(0.45),
-  /**
-   * Balanced coverage (see `balanceTest`): b is 0 for a key whose classes come
-   * back like the model's and 1 for a uniform mix; the score ramps between
-   * these values of b and between these z-scores of b (chance balance of a
-   * small sample is not enough)…
-   */
-  balanceLow: z.number().default(0.6),
-  balanceHigh: z.number().default(0.85),
-  balanceZLow: z.number().default(4),
-  balanceZHigh: z.number().default(6),
-  /** …and of the mix's evenness (1 uniform, 0 as even as the model's: see `Balance`)… */
-  evennessLow: z.number().default(0.5),
-  evennessHigh: z.number().default(0.8),
-  /** …and is skipped when the model's own mix is this close to uniform (symmetrised KL, nats). */
-  minImbalance: z.number().min(0).default(0.02),
+  /** Balanced coverage of the key's mix (see `balanceTest`, `balanceFields`). */
+  ...balanceFields,
   /** KMV size of the exact-hash distinct counter; keys repeating inputs (a fixed test set) are damped. */
   distinctK: z.number().int().min(8).max(1024).default(64),
   repeatRatioLow: z.number().min(0).max(1).default(0.5),
@@ -224,10 +211,6 @@ export class OutputDriftDetector implements Detector<OutputDriftState> {
     if (v.driftScore > 0 && v.drift) out.push(`model ${v.model}'s output mix drifted JSD=${fmt(v.drift.jsd, 3)} bits between its last two epochs (${v.drift.samples} answers)`);
     return out;
   }
-}
-
-function balanceScore(b: Balance, c: OutputDriftConfig): number {
-  return Math.min(ramp(b.b, c.balanceLow, c.balanceHigh), ramp(b.z, c.balanceZLow, c.balanceZHigh), ramp(b.evenness, c.evennessLow, c.evennessHigh));
 }
 
 /**

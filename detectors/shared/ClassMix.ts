@@ -1,4 +1,5 @@
-import { compact } from './math.ts';
+import { z } from 'zod';
+import { compact, ramp } from './math.ts';
 
 /**
  * Counts of predicted classes over a sliding horizon: when the total passes
@@ -41,6 +42,41 @@ export function smoothedMix(m: ClassMix, prior: readonly number[], strength: num
   const denom = m.total + strength;
   for (let i = 0; i < width; i++) out[i] = ((m.counts[i] ?? 0) + strength * (prior[i] ?? 0)) / denom;
   return out;
+}
+
+/**
+ * Config fields scoring a `balanceTest` (output-drift's per-key mix,
+ * aggregates' pooled one): spread into the detector's `z.object`.
+ */
+export const balanceFields = {
+  /**
+   * b is 0 for a mix whose classes come back like the model's and 1 for a
+   * uniform one; the score ramps between these values of b and between
+   * these z-scores of b (chance balance of a small sample is not enough)…
+   */
+  balanceLow: z.number().default(0.6),
+  balanceHigh: z.number().default(0.85),
+  balanceZLow: z.number().default(4),
+  balanceZHigh: z.number().default(6),
+  /** …and of the mix's evenness (1 uniform, 0 as even as the model's: see `Balance`)… */
+  evennessLow: z.number().default(0.5),
+  evennessHigh: z.number().default(0.8),
+  /** …and is skipped when the model's own mix is this close to uniform (symmetrised KL, nats). */
+  minImbalance: z.number().min(0).default(0.02),
+};
+
+export interface BalanceConfig {
+  balanceLow: number;
+  balanceHigh: number;
+  balanceZLow: number;
+  balanceZHigh: number;
+  evennessLow: number;
+  evennessHigh: number;
+}
+
+/** Score of a balance test: the least of the ramps of b, of its z-score and of the mix's evenness. */
+export function balanceScore(b: Balance, c: BalanceConfig): number {
+  return Math.min(ramp(b.b, c.balanceLow, c.balanceHigh), ramp(b.z, c.balanceZLow, c.balanceZHigh), ramp(b.evenness, c.evennessLow, c.evennessHigh));
 }
 
 /** A balance test's statistic (0 like the reference … 1 uniform), its z-score under "like the reference", and the mix's evenness. */

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { Decision, Level } from '../../src/contract.ts';
@@ -66,6 +66,20 @@ class OwnRedis {
     child.kill('SIGKILL');
     await exited;
   }
+}
+
+/**
+ * A started `OwnRedis` on a free port and a client of it (by default one that
+ * retries every 100 ms through outages); the client's errors are swallowed:
+ * the tests watch the reader, not the client.
+ */
+async function ownRedisClient(options: RedisOptions = { maxRetriesPerRequest: 1, retryStrategy: () => 100 }): Promise<{ own: OwnRedis; redis: Redis }> {
+  const own = new OwnRedis(await freePort());
+  await own.start();
+  const redis = new Redis({ port: own.port, ...options });
+  redis.on('error', () => {});
+  onCleanup(() => redis.disconnect());
+  return { own, redis };
 }
 
 describe('DecisionReader on real Redis', () => {
@@ -189,11 +203,7 @@ describe('DecisionReader on real Redis', () => {
 
   it('bridges an outage with its cache for the grace, then fails closed; recovers when Redis is back', async () => {
     const { keyPrefix, channel } = names();
-    const own = new OwnRedis(await freePort());
-    await own.start();
-    const redis = new Redis({ port: own.port, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
-    redis.on('error', () => {});
-    onCleanup(() => redis.disconnect());
+    const { own, redis } = await ownRedisClient();
     const store = new RedisDecisionStore(redis, { keyPrefix, channel });
     await store.publish([decision('attacker', 'block'), decision('watched', 'observe'), decision('shadowed', 'deceive', { shadow: true })]);
     const reader = startReader(redis, { keyPrefix, channel, onUnavailable: 'closed', closedLevel: 'throttle', unavailableAfterMs: 500 });
@@ -224,11 +234,7 @@ describe('DecisionReader on real Redis', () => {
 
   it('fails open through an outage: decisions in force still hold, unknown keys are allowed and counted', async () => {
     const { keyPrefix, channel } = names();
-    const own = new OwnRedis(await freePort());
-    await own.start();
-    const redis = new Redis({ port: own.port, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
-    redis.on('error', () => {});
-    onCleanup(() => redis.disconnect());
+    const { own, redis } = await ownRedisClient();
     await new RedisDecisionStore(redis, { keyPrefix, channel }).publish([decision('attacker', 'deceive')]);
     const reader = startReader(redis, { keyPrefix, channel, onUnavailable: 'open', unavailableAfterMs: 300 });
     await reader.start();
@@ -241,11 +247,7 @@ describe('DecisionReader on real Redis', () => {
 
   it('notices a Redis that stops answering (no closed connection) through its heartbeat', async () => {
     const { keyPrefix, channel } = names();
-    const own = new OwnRedis(await freePort());
-    await own.start();
-    const redis = new Redis({ port: own.port, maxRetriesPerRequest: 1 });
-    redis.on('error', () => {});
-    onCleanup(() => redis.disconnect());
+    const { own, redis } = await ownRedisClient({ maxRetriesPerRequest: 1 });
     const reader = startReader(redis, { keyPrefix, channel, onUnavailable: 'closed', unavailableAfterMs: 300 });
     await reader.start();
     const admin = new Redis({ port: own.port });

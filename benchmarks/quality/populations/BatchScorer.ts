@@ -3,29 +3,28 @@ import type { Rng } from '../Rng.ts';
 import type { Standardizer } from '../Standardizer.ts';
 import { Client } from '../world/Client.ts';
 import { DAY, HOUR, MINUTE } from '../world/Schedule.ts';
-import type { Actor, KeyIdentity, QueryApi } from '../world/types.ts';
+import type { KeyIdentity, QueryApi } from '../world/types.ts';
+import { BenignActor } from './BenignActor.ts';
 
 /**
  * A heavy legitimate customer: a nightly job scores a day's worth of natural
  * records (4,000–4,900) as fast as the per-minute limit allows (80–95
  * calls/min), close to the usual gateway limits of ~100/min and ~5,000/day.
  */
-export class BatchScorer implements Actor {
-  readonly kind = 'benign';
+export class BatchScorer extends BenignActor {
   readonly population = 'batch scorers';
-  readonly keys: KeyIdentity[];
 
   constructor(
-    readonly id: string,
+    id: string,
     key: KeyIdentity,
-    private readonly natural: NaturalSampler,
-    private readonly standardizer: Standardizer,
-    private readonly rng: Rng,
-    private readonly start: number,
-    private readonly end: number,
+    natural: NaturalSampler,
+    standardizer: Standardizer,
+    rng: Rng,
+    start: number,
+    end: number,
     private readonly perDay: readonly [number, number] = [4000, 4900],
   ) {
-    this.keys = [key];
+    super(id, key, natural, standardizer, rng, start, end);
   }
 
   async run(api: QueryApi): Promise<void> {

@@ -1,9 +1,8 @@
-import { dayDistance, type NaturalSampler } from '../NaturalSampler.ts';
-import type { Rng } from '../Rng.ts';
-import type { Standardizer } from '../Standardizer.ts';
+import { dayDistance } from '../NaturalSampler.ts';
 import { Client } from '../world/Client.ts';
 import { HOUR, SECOND, nextWorkingTime } from '../world/Schedule.ts';
-import type { Actor, KeyIdentity, QueryApi } from '../world/types.ts';
+import type { QueryApi } from '../world/types.ts';
+import { BenignActor } from './BenignActor.ts';
 
 /**
  * A person using an app backed by the model during office hours: a few
@@ -11,22 +10,8 @@ import type { Actor, KeyIdentity, QueryApi } from '../world/types.ts';
  * calls separated by think times, about one of the user's topics (a time of
  * year they care about), with exact repeats of earlier inputs now and then.
  */
-export class InteractiveUser implements Actor {
-  readonly kind = 'benign';
+export class InteractiveUser extends BenignActor {
   readonly population = 'interactive users';
-  readonly keys: KeyIdentity[];
-
-  constructor(
-    readonly id: string,
-    key: KeyIdentity,
-    private readonly natural: NaturalSampler,
-    private readonly standardizer: Standardizer,
-    private readonly rng: Rng,
-    private readonly start: number,
-    private readonly end: number,
-  ) {
-    this.keys = [key];
-  }
 
   async run(api: QueryApi): Promise<void> {
     const rng = this.rng;

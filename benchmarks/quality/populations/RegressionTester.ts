@@ -1,32 +1,16 @@
-import type { NaturalSampler } from '../NaturalSampler.ts';
 import { roundRaw } from '../NaturalSampler.ts';
-import type { Rng } from '../Rng.ts';
-import type { Standardizer } from '../Standardizer.ts';
 import { Client } from '../world/Client.ts';
 import { DAY, HOUR } from '../world/Schedule.ts';
-import type { Actor, KeyIdentity, QueryApi } from '../world/types.ts';
+import type { QueryApi } from '../world/types.ts';
+import { BenignActor } from './BenignActor.ts';
 
 /**
  * A CI job guarding a downstream product: every day at the same hour it
  * replays one fixed test set of real records (150–300), in the same order,
  * at a scripted pace under the limit, and compares the answers.
  */
-export class RegressionTester implements Actor {
-  readonly kind = 'benign';
+export class RegressionTester extends BenignActor {
   readonly population = 'regression testers';
-  readonly keys: KeyIdentity[];
-
-  constructor(
-    readonly id: string,
-    key: KeyIdentity,
-    private readonly natural: NaturalSampler,
-    private readonly standardizer: Standardizer,
-    private readonly rng: Rng,
-    private readonly start: number,
-    private readonly end: number,
-  ) {
-    this.keys = [key];
-  }
 
   async run(api: QueryApi): Promise<void> {
     const rng = this.rng;

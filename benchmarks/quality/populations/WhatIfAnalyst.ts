@@ -1,10 +1,9 @@
 import type { NaturalSampler } from '../NaturalSampler.ts';
-import type { Rng } from '../Rng.ts';
-import type { Standardizer } from '../Standardizer.ts';
 import { FEATURES, RESOLUTION } from '../weatherData.ts';
 import { Client } from '../world/Client.ts';
 import { HOUR, SECOND, nextWorkingTime } from '../world/Schedule.ts';
-import type { Actor, KeyIdentity, QueryApi } from '../world/types.ts';
+import type { QueryApi } from '../world/types.ts';
+import { BenignActor } from './BenignActor.ts';
 
 /** The 5th and 95th percentile of each raw feature over the records. */
 export function featureRanges(natural: NaturalSampler): [number, number][] {
@@ -20,22 +19,8 @@ export function featureRanges(natural: NaturalSampler): [number, number][] {
  * few seconds apart, sometimes following with a sweep of another feature
  * on the same record. One to three such sessions a working day.
  */
-export class WhatIfAnalyst implements Actor {
-  readonly kind = 'benign';
+export class WhatIfAnalyst extends BenignActor {
   readonly population = 'what-if analysts';
-  readonly keys: KeyIdentity[];
-
-  constructor(
-    readonly id: string,
-    key: KeyIdentity,
-    private readonly natural: NaturalSampler,
-    private readonly standardizer: Standardizer,
-    private readonly rng: Rng,
-    private readonly start: number,
-    private readonly end: number,
-  ) {
-    this.keys = [key];
-  }
 
   async run(api: QueryApi): Promise<void> {
     const rng = this.rng;

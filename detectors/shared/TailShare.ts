@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import type { InferenceEvent } from '../../src/contract.ts';
+import { usableAnswer } from './batch.ts';
+import { type EwShare, shareExcess, shareExcessZ } from './EwShare.ts';
+import { fmt, pct, ramp } from './math.ts';
+
+/**
+ * Config fields of a key's share of answers in a tail of the model's
+ * baseline (boundary-probing's small margins, entropy's high entropies):
+ * spread into the detector's `z.object`, after its tail quantile and clamps.
+ */
+export const tailShareFields = {
+  /** Effective window (events) of the key's tail share. */
+  window: z.number().int().positive().default(200),
+  /** Scored answers a key needs before its share counts. */
+  minEvents: z.number().int().positive().default(50),
+  /** Excess share (s − p₀)/(1 − p₀) where the score starts and where it is full. */
+  excessLow: z.number().min(0).max(1).default(0.15),
+  excessHigh: z.number().min(0).max(1).default(0.5),
+  /** Binomial z-score of the excess where the score starts and where it is full. */
+  zLow: z.number().default(3),
+  zHigh: z.number().default(6),
+};
+
+export interface TailShareConfig {
+  window: number;
+  minEvents: number;
+  excessLow: number;
+  excessHigh: number;
+  zLow: number;
+  zHigh: number;
+}
+
+/** An answer's probabilities when they can be scored (a usable answer with at least two classes), else null. */
+export function scorableProbs(e: InferenceEvent): number[] | null {
+  return e.output_probs.length >= 2 && usableAnswer(e) ? e.output_probs : null;
+}
+
+/**
+ * Score of a key's tail share: 0 before `minEvents` answers, then the lesser
+ * of the ramps of its excess over the baseline share and of that excess's
+ * binomial z-score (both must be large: a big excess on few answers, or a
+ * significant but tiny one, is not enough).
+ */
+export function tailShareScore(sh: EwShare, c: TailShareConfig): number {
+  if (sh.n < c.minEvents) return 0;
+  return Math.min(ramp(shareExcess(sh), c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, c.window), c.zLow, c.zHigh));
+}
+
+/** Evidence line for a tail share: `what` is the condition, e.g. "had normalised entropy > 0.9". */
+export function tailShareEvidence(sh: EwShare, c: TailShareConfig, what: string, model: string): string {
+  return (
+    `${pct(sh.s)} of recent answers (window ${c.window}, ${sh.n} seen) ${what}, ` +
+    `against ${pct(sh.e, 1)} for model ${model}'s baseline (z=${fmt(shareExcessZ(sh, c.window), 1)})`
+  );
+}
