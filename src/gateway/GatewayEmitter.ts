@@ -291,6 +291,8 @@ export class GatewayEmitter {
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  // When the timer wins, `p` may still reject later: that must not surface as an unhandled rejection.
+  p.catch(() => {});
   if (ms <= 0) return Promise.reject(new Error('timed out'));
   let timer: NodeJS.Timeout;
   return Promise.race([
