@@ -21,6 +21,7 @@ import {
 } from './shared/SketchBuckets.ts';
 import { baselineOptions, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
+import { continuesStraight } from './shared/StraightRun.ts';
 import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
@@ -34,6 +35,18 @@ export const entropyConfigSchema = z.object({
   entropyMax: z.number().min(0).max(1).default(0.98),
   /** Window, minimum answers and score ramps of the high-entropy share. */
   ...tailShareFields,
+  /**
+   * An answer whose query continues the key's previous step in a straight line — the same direction and
+   * sense (cos ≥ `straightCos` between the two steps over the first `straightDim` sketch coordinates) and
+   * about the same length (ratio within `straightRatio`) — does not count toward the high-entropy share:
+   * a what-if analyst sweeping one feature of a real record in even steps crosses a class boundary on the
+   * way and gets uncertain answers there without looking for them. The same test as `off-manifold`'s;
+   * straight runs are `grid-sweep`'s business. Uncertainty sampling picks its queries from a pool
+   * (ActiveThief) and a line search halves and reverses its steps (Lowd–Meek), so neither is a sweep.
+   */
+  straightDim: z.number().int().min(2).max(64).default(8),
+  straightCos: z.number().min(0).max(1).default(0.995),
+  straightRatio: z.number().min(1).default(2.5),
   /** Locality-sensitive buckets of the sketches. */
   buckets: sketchBucketsSchema,
   /** The key's last `ringSize` buckets are compared, once it has `minRing`, with the occupancy the model's traffic would give. */
@@ -60,9 +73,10 @@ export type EntropyConfig = z.output<typeof entropyConfigSchema>;
 
 /**
  * Per-key state. Ceiling: 11 numbers of shares, quota and gaps, a ring of
- * `ringSize` bucket ids (≤ 4 JSON bytes each) and `distinctK` hash prefixes
- * (≤ 11 bytes each): with the defaults under 1.4 kB of JSON whatever the
- * key's history (≈ 1.15 kB measured by `npm run bench:state`).
+ * `ringSize` bucket ids (≤ 4 JSON bytes each), `distinctK` hash prefixes
+ * (≤ 11 bytes each) and the last sketch prefix and step (2 × `straightDim`
+ * float32 as base64, ≈ 90 bytes at the defaults): under 1.5 kB of JSON
+ * whatever the key's history.
  */
 export interface EntropyState {
   high: EwShare;
@@ -71,6 +85,9 @@ export interface EntropyState {
   distinct: DistinctSketch;
   gaps: GapStats;
   score: number;
+  /** The previous query's sketch prefix and the step that led to it (base64 float32, '' when none; absent in state written before it existed). */
+  last?: string;
+  step?: string;
 }
 
 interface ModelEntropy {
@@ -112,7 +129,7 @@ export class EntropyDetector implements Detector<EntropyState> {
   constructor(private readonly config: EntropyConfig) {}
 
   initState(): EntropyState {
-    return { high: createShare(), quota: createQuota(), ring: createRing(), distinct: createDistinctSketch(), gaps: createGapStats(), score: 0 };
+    return { high: createShare(), quota: createQuota(), ring: createRing(), distinct: createDistinctSketch(), gaps: createGapStats(), score: 0, last: '', step: '' };
   }
 
   processBatch(groups: readonly KeyGroup<EntropyState>[], ctx: DetectorContext): DetectorOutput[] {
@@ -147,9 +164,10 @@ export class EntropyDetector implements Detector<EntropyState> {
       const tail = tails.get(model.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
       const contributes = mayFeedBaseline(tail, state.high, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap);
       const row = offsets[g] + i;
+      const straight = this.straight(state, e.input_sketch);
       const h = nats[row] / Math.log(e.output_probs.length);
       if (Number.isFinite(h)) {
-        if (tail) addToShare(state.high, inTail(h, tail, 'high'), tail.expected, c.window);
+        if (tail && !straight) addToShare(state.high, inTail(h, tail, 'high'), tail.expected, c.window);
         if (contributes && usableAnswer(e)) addToHistogram(model.entropy, tailBin(h, c.baseline));
       }
 
@@ -172,6 +190,18 @@ export class EntropyDetector implements Detector<EntropyState> {
       last[g] = view;
     }
     return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] && grp.state.score > 0 ? this.evidence(grp.state, last[g]) : [] }));
+  }
+
+  /** Whether the query continues the key's last step in a straight line (`continuesStraight`); remembers it. */
+  private straight(state: EntropyState, sketch: readonly number[]): boolean {
+    const dim = Math.min(this.config.straightDim, sketch.length);
+    if (dim < 2) return false;
+    for (let j = 0; j < dim; j++) if (!Number.isFinite(sketch[j])) return false;
+    const run = { last: state.last ?? '', step: state.step ?? '' };
+    const straight = continuesStraight(run, sketch, dim, this.config);
+    state.last = run.last;
+    state.step = run.step;
+    return straight;
   }
 
   private view(state: EntropyState, model: ModelEntropy, cache: WeakMap<number[], Map<number, number>>, tail: Tail | null, modelId: string): LastView {

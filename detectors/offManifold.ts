@@ -5,6 +5,7 @@ import { eventTimeOrder } from './shared/batch.ts';
 import { createQuota, type EpochQuota, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare, shareExcess, shareExcessZ } from './shared/EwShare.ts';
 import { entityName } from './shared/entityName.ts';
+import { continuesStraight } from './shared/StraightRun.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
@@ -202,39 +203,6 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     return { share: createShare(), quota: createQuota(), score: 0, last: '', step: '' };
   }
 
-  /** Whether `x` continues the key's last step in a straight line; remembers `x` and its step. */
-  private straight(state: OffManifoldState, x: Float32Array, dim: number): boolean {
-    const prev = state.last ? unpackFloat32(state.last) : null;
-    if (!prev || prev.length !== dim) {
-      state.last = packArray(x.slice(0, dim));
-      state.step = '';
-      return false;
-    }
-    const step = new Float32Array(dim);
-    let len = 0;
-    for (let j = 0; j < dim; j++) {
-      step[j] = x[j] - prev[j];
-      len += step[j] * step[j];
-    }
-    if (len === 0) return false; // an exact repeat: judged like any query, the run goes on
-    const before = state.step ? unpackFloat32(state.step) : null;
-    let straight = false;
-    if (before && before.length === dim) {
-      let dot = 0;
-      let lenBefore = 0;
-      for (let j = 0; j < dim; j++) {
-        dot += step[j] * before[j];
-        lenBefore += before[j] * before[j];
-      }
-      const ratio = Math.sqrt(len / lenBefore);
-      const r = this.config.straightRatio;
-      straight = lenBefore > 0 && dot / Math.sqrt(len * lenBefore) >= this.config.straightCos && ratio <= r && ratio >= 1 / r;
-    }
-    state.last = packArray(x.slice(0, dim));
-    state.step = packArray(step);
-    return straight;
-  }
-
   processBatch(groups: readonly KeyGroup<OffManifoldState>[], ctx: DetectorContext): DetectorOutput[] {
     const c = this.config;
     const scores = groups.map((g) => new Float64Array(g.events.length));
@@ -252,7 +220,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
         if (ref.dim === 0) ref.dim = dim;
         if (ref.dim === dim) {
           const ready = ref.samples >= c.reference.minSamples && ref.threshold > 0;
-          if (ready && !this.straight(state, x, dim)) {
+          if (ready && !continuesStraight(state, x, dim, c)) {
             const d = nearestDistance(this.rows(ref), ref.n, x, dim);
             addToShare(state.share, d > ref.threshold, expected, c.window);
           }

@@ -1,0 +1,55 @@
+import { packArray, unpackFloat32 } from '../../src/compute/packedVectors.ts';
+
+/** The previous query's sketch prefix and the step that led to it (base64 float32, '' when none). */
+export interface StraightRun {
+  last: string;
+  step: string;
+}
+
+/** Thresholds of a straight continuation: cosine between consecutive steps and the most their lengths may differ (a ratio ≥ 1). */
+export interface StraightLimits {
+  straightCos: number;
+  straightRatio: number;
+}
+
+/**
+ * Whether `x` (its first `dim` coordinates) continues the key's last step in a
+ * straight line — the same direction and sense (cosine between the two steps ≥
+ * `straightCos`) and about the same length (ratio within `straightRatio` either
+ * way) — and remembers `x` and its step in `run`. An exact repeat of the last
+ * input is never a continuation and leaves `run` as it was. A what-if analyst
+ * sweeping one feature of a real record in even steps continues its step at
+ * every query but the turns; natural and random queries almost never do.
+ */
+export function continuesStraight(run: StraightRun, x: ArrayLike<number>, dim: number, limits: StraightLimits): boolean {
+  const prev = run.last ? unpackFloat32(run.last) : null;
+  const head = Float32Array.from({ length: dim }, (_, j) => x[j]);
+  if (!prev || prev.length !== dim) {
+    run.last = packArray(head);
+    run.step = '';
+    return false;
+  }
+  const step = new Float32Array(dim);
+  let len = 0;
+  for (let j = 0; j < dim; j++) {
+    step[j] = head[j] - prev[j];
+    len += step[j] * step[j];
+  }
+  if (len === 0) return false; // an exact repeat: judged like any query, the run goes on
+  const before = run.step ? unpackFloat32(run.step) : null;
+  let straight = false;
+  if (before && before.length === dim) {
+    let dot = 0;
+    let lenBefore = 0;
+    for (let j = 0; j < dim; j++) {
+      dot += step[j] * before[j];
+      lenBefore += before[j] * before[j];
+    }
+    const ratio = Math.sqrt(len / lenBefore);
+    const r = limits.straightRatio;
+    straight = lenBefore > 0 && dot / Math.sqrt(len * lenBefore) >= limits.straightCos && ratio <= r && ratio >= 1 / r;
+  }
+  run.last = packArray(head);
+  run.step = packArray(step);
+  return straight;
+}
