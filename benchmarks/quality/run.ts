@@ -15,8 +15,8 @@ import { createCompute } from '../../src/compute/createCompute.ts';
 import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
 import { defaultConfig, enabledDetectors, PRADA_DETECTOR, pradaOnlyConfig } from './baselines/pipelines.ts';
 import { type AttackRow, type BenignRow, measureAttack, measureBenign } from './Measure.ts';
-import { describeMachine } from './report/machine.ts';
-import { writeSection } from './report/resultsSection.ts';
+import { describeMachine } from '../utils/machine.ts';
+import { replaceResultsBlock } from '../utils/results.ts';
 import { riskVsQueriesSvg } from './report/riskPlot.ts';
 import { attackTable, barChecks, benignTable, detectorTable, pct } from './report/tables.ts';
 import { Rng } from './Rng.ts';
@@ -182,7 +182,7 @@ async function main(): Promise<void> {
       '',
       `![risk against queries per population](${relative(dirname(resultsPath), svgPath)})`,
     ].join('\n');
-    writeSection(resultsPath, body);
+    replaceResultsBlock('quality', body, resultsPath);
     log(`wrote ${relative(repo, resultsPath)} and ${relative(repo, svgPath)}`);
   }
   if (args.json) {

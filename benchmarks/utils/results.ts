@@ -32,14 +32,22 @@ export function writeResultsSection(s: ResultsSection, path = RESULTS_PATH): voi
   replaceResultsBlock(s.name, renderSection(s), path);
 }
 
-/** Writes already-rendered Markdown as benchmark `name`'s section of RESULTS.md, replacing the previous one. */
-export function replaceResultsBlock(name: string, markdown: string, path = RESULTS_PATH): void {
-  const begin = `<!-- bench:${name} begin -->`;
-  const end = `<!-- bench:${name} end -->`;
-  const block = `${begin}\n${markdown.trimEnd()}\n${end}\n`;
-  const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmark results\n';
+/** The HTML comments that delimit benchmark `name`'s section. */
+export function sectionMarkers(name: string): { begin: string; end: string } {
+  return { begin: `<!-- bench:${name} begin -->`, end: `<!-- bench:${name} end -->` };
+}
+
+/** `text` with benchmark `name`'s section replaced by `markdown` (appended when absent); other sections are kept. */
+export function replaceBlock(text: string, name: string, markdown: string): string {
+  const { begin, end } = sectionMarkers(name);
+  const block = `${begin}\n${markdown.trim()}\n${end}\n`;
+  const current = text.trim() ? text : '# Benchmark results\n';
   const i = current.indexOf(begin);
   const j = current.indexOf(end);
-  const next = i >= 0 && j > i ? current.slice(0, i) + block + current.slice(j + end.length).replace(/^\n/, '') : `${current.trimEnd()}\n\n${block}`;
-  writeFileSync(path, next);
+  return i >= 0 && j > i ? current.slice(0, i) + block + current.slice(j + end.length).replace(/^\n/, '') : `${current.trimEnd()}\n\n${block}`;
+}
+
+/** Writes already-rendered Markdown as benchmark `name`'s section of RESULTS.md, replacing the previous one. */
+export function replaceResultsBlock(name: string, markdown: string, path = RESULTS_PATH): void {
+  writeFileSync(path, replaceBlock(existsSync(path) ? readFileSync(path, 'utf8') : '', name, markdown));
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { firstLimitedCall } from '../../../benchmarks/quality/baselines/RateLimiter.ts';
 import { firstAtLeast, median } from '../../../benchmarks/quality/Measure.ts';
-import { replaceSection, SECTION_BEGIN, SECTION_END } from '../../../benchmarks/quality/report/resultsSection.ts';
+import { replaceBlock, sectionMarkers } from '../../../benchmarks/utils/results.ts';
 import { riskVsQueriesSvg } from '../../../benchmarks/quality/report/riskPlot.ts';
 import type { KeyTrace } from '../../../benchmarks/quality/world/World.ts';
 
@@ -34,6 +34,9 @@ describe('measures', () => {
     expect(firstAtLeast(changes, 'block')).toBeUndefined();
   });
 });
+
+const { begin: SECTION_BEGIN, end: SECTION_END } = sectionMarkers('quality');
+const replaceSection = (text: string, body: string) => replaceBlock(text, 'quality', body);
 
 describe('RESULTS.md section', () => {
   it('replaces only its own section and keeps the others', () => {
