@@ -7,6 +7,7 @@ import { addOuterProduct, participationRatio } from '../src/stats/effectiveDimen
 import { dominantLengths } from '../src/stats/spacing.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+import { squaredDistance } from '../src/compute/squaredDistance.ts';
 
 const int = () => z.number().int();
 const unit = () => z.number().min(0).max(1);
@@ -253,12 +254,7 @@ function sketchOf(e: InferenceEvent, maxDim: number): Float32Array | null {
 
 /** L2 distance, float64 arithmetic on float32 rows, rounded to float32 as the Compute kernels return it. */
 function distance(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
-  let s = 0;
-  for (let j = 0; j < dim; j++) {
-    const t = a[ao + j] - b[bo + j];
-    s += t * t;
-  }
-  return Math.fround(Math.sqrt(s));
+  return Math.fround(Math.sqrt(squaredDistance(a, ao, b, bo, dim)));
 }
 
 /** A growing set opened for one batch: members as a Float32Array, and whether the kernel's answer (against the set as the batch found it) still holds. */

@@ -8,6 +8,7 @@ import { entityName } from './shared/entityName.ts';
 import { continuesStraight } from './shared/StraightRun.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+import { squaredDistance } from '../src/compute/squaredDistance.ts';
 
 const int = () => z.number().int();
 const unit = () => z.number().min(0).max(1);
@@ -109,22 +110,11 @@ function draw(a: number, b: number): number {
   return ((x ^ (x >>> 16)) >>> 0) / 4294967296;
 }
 
-/** Squared L2 distance between row `i` of `a` and `x`. */
-function sq(a: Float32Array, i: number, x: ArrayLike<number>, dim: number): number {
-  let s = 0;
-  const o = i * dim;
-  for (let j = 0; j < dim; j++) {
-    const t = a[o + j] - x[j];
-    s += t * t;
-  }
-  return s;
-}
-
 /** The nearest-neighbour distance of `x` among `n` rows. */
 export function nearestDistance(rows: Float32Array, n: number, x: ArrayLike<number>, dim: number): number {
   let best = Number.POSITIVE_INFINITY;
   for (let i = 0; i < n; i++) {
-    const d = sq(rows, i, x, dim);
+    const d = squaredDistance(rows, i * dim, x, 0, dim);
     if (d < best) best = d;
   }
   return Math.sqrt(best);
@@ -135,11 +125,7 @@ function leaveOneOut(rows: Float32Array, n: number, dim: number): Float64Array {
   const out = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
   for (let i = 0; i < n; i++) {
     for (let k = i + 1; k < n; k++) {
-      let s = 0;
-      for (let j = 0; j < dim; j++) {
-        const t = rows[i * dim + j] - rows[k * dim + j];
-        s += t * t;
-      }
+      const s = squaredDistance(rows, i * dim, rows, k * dim, dim);
       if (s < out[i]) out[i] = s;
       if (s < out[k]) out[k] = s;
     }

@@ -1,4 +1,5 @@
 import type { Compute, MinDistanceJob } from './Compute.ts';
+import { squaredDistance } from './squaredDistance.ts';
 
 /**
  * The Compute kernels in plain JavaScript, float64 arithmetic, one row at a
@@ -22,11 +23,11 @@ export class ReferenceCompute implements Compute {
       for (let i = 0; i < nq; i++) {
         let best = Number.POSITIVE_INFINITY;
         for (let k = 0; k < nr; k++) {
-          const d = sqDist(queries, i * dim, refs, k * dim, dim);
+          const d = squaredDistance(queries, i * dim, refs, k * dim, dim);
           if (d < best) [best, indices[i]] = [d, k];
         }
         for (let k = 0; k < i; k++) {
-          const d = sqDist(queries, i * dim, queries, k * dim, dim);
+          const d = squaredDistance(queries, i * dim, queries, k * dim, dim);
           if (d < best) [best, indices[i]] = [d, nr + k];
         }
         distances[i] = Math.sqrt(best);
@@ -89,11 +90,3 @@ export class ReferenceCompute implements Compute {
   }
 }
 
-function sqDist(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
-  let s = 0;
-  for (let j = 0; j < dim; j++) {
-    const d = a[ao + j] - b[bo + j];
-    s += d * d;
-  }
-  return s;
-}

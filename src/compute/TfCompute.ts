@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Compute, MinDistanceJob } from './Compute.ts';
 import { planDistanceChunks, type DistanceChunk } from './minDistanceTasks.ts';
+import { squaredDistance } from './squaredDistance.ts';
 
 /** Tuning of the kernels (not detection thresholds). */
 export interface TfComputeOptions {
@@ -211,10 +212,5 @@ function exactDistance(job: MinDistanceJob, r: number, col: number): number {
   const ao = (r < nr ? r : r - nr) * dim;
   const b = col < nr ? job.refs : job.queries;
   const bo = (col < nr ? col : col - nr) * dim;
-  let s = 0;
-  for (let j = 0; j < dim; j++) {
-    const d = a[ao + j] - b[bo + j];
-    s += d * d;
-  }
-  return Math.sqrt(s);
+  return Math.sqrt(squaredDistance(a, ao, b, bo, dim));
 }
