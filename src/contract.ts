@@ -42,6 +42,9 @@ export interface RiskScore {
   detectors: Record<string, number>;
   evidence: string[];
   final?: boolean;
+  /** Present when some detectors are in shadow mode: the risk and level with them counted. */
+  shadow_risk?: number;
+  shadow_level?: Level;
 }
 
 /** The level a gateway must apply to a key until `expires_at`. */
@@ -52,6 +55,8 @@ export interface Decision {
   expires_at: number;
   /** Published and counted, but no enforcer applies it. */
   shadow: boolean;
+  /** Present when some detectors are in shadow mode: the level they would have decided. No enforcer applies it. */
+  shadow_level?: Level;
 }
 
 /** A message that could not be processed, with the reason. */

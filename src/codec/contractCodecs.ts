@@ -43,13 +43,25 @@ export class ContractCodec<T> {
   }
 }
 
-/** RiskScore: `final` is a nullable union on the wire and present only when true in memory. */
+/** Drops the optional fields that are null on the wire: in memory they are absent. */
+function withoutNulls<T>(record: Record<string, unknown>, optional: readonly string[]): T {
+  const out = { ...record };
+  for (const name of optional) if (out[name] === null || out[name] === undefined) delete out[name];
+  return out as T;
+}
+
+/** RiskScore: `final` and the shadow fields are nullable unions on the wire and present only when set in memory. */
 export const riskScoreCodec = new ContractCodec<RiskScore>(
   'RiskScore',
-  (s) => ({ ...s, final: s.final ?? null }),
-  ({ final, ...rest }) => (final ? { ...rest, final: true } : rest) as unknown as RiskScore,
+  (s) => ({ ...s, final: s.final ?? null, shadow_risk: s.shadow_risk ?? null, shadow_level: s.shadow_level ?? null }),
+  ({ final, ...rest }) => withoutNulls<RiskScore>(final ? { ...rest, final: true } : rest, ['shadow_risk', 'shadow_level']),
 );
 
-export const decisionCodec = new ContractCodec<Decision>('Decision');
+/** Decision: `shadow_level` is a nullable union on the wire and present only when set in memory. */
+export const decisionCodec = new ContractCodec<Decision>(
+  'Decision',
+  (d) => ({ ...d, shadow_level: d.shadow_level ?? null }),
+  (d) => withoutNulls<Decision>(d, ['shadow_level']),
+);
 
 export const deadLetterCodec = new ContractCodec<DeadLetter>('DeadLetter');

@@ -57,26 +57,77 @@ const stateSchema = z
   })
   .strict();
 
-const levelThresholds = z
-  .object({
-    observe: unit.default(0.3),
-    throttle: unit.default(0.5),
-    truncate: unit.default(0.7),
-    deceive: unit.default(0.85),
-    block: unit.default(0.97),
-  })
-  .strict()
-  .refine((t) => t.observe <= t.throttle && t.throttle <= t.truncate && t.truncate <= t.deceive && t.deceive <= t.block, {
-    message: 'thresholds must not decrease along the ladder observe <= throttle <= truncate <= deceive <= block',
-  });
+const LADDER_STEPS = ['observe', 'throttle', 'truncate', 'deceive', 'block'] as const;
 
-const levelTtl = z
+/** One value per ladder step (above allow), each with its default. */
+function perStep<T extends z.ZodType>(value: T, defaults: Record<(typeof LADDER_STEPS)[number], z.input<T>>) {
+  const withDefaults = Object.fromEntries(LADDER_STEPS.map((l) => [l, value.default(defaults[l] as never)]));
+  const bare = Object.fromEntries(LADDER_STEPS.map((l) => [l, value.optional()]));
+  return {
+    /** Every step present, defaults filled in. */
+    full: withDefaults as { [K in (typeof LADDER_STEPS)[number]]: z.ZodDefault<T> },
+    /** Any subset, nothing filled in (overrides). */
+    partial: bare as { [K in (typeof LADDER_STEPS)[number]]: z.ZodOptional<T> },
+  };
+}
+
+const thresholdShape = perStep(unit, { observe: 0.3, throttle: 0.5, truncate: 0.7, deceive: 0.85, block: 0.97 });
+const ttlShape = perStep(ms, { observe: 3_600_000, throttle: 3_600_000, truncate: 6 * 3_600_000, deceive: 24 * 3_600_000, block: 24 * 3_600_000 });
+
+/** The ladder's thresholds must not decrease from observe up to block. */
+export function thresholdsAscend(t: Record<'observe' | 'throttle' | 'truncate' | 'deceive' | 'block', number>): boolean {
+  return t.observe <= t.throttle && t.throttle <= t.truncate && t.truncate <= t.deceive && t.deceive <= t.block;
+}
+
+const ASCEND_MESSAGE = 'thresholds must not decrease along the ladder observe <= throttle <= truncate <= deceive <= block';
+
+const levelThresholds = z.object(thresholdShape.full).strict().refine(thresholdsAscend, { message: ASCEND_MESSAGE });
+
+/** An instant: epoch milliseconds or an ISO-8601 date-time, compared with event time. */
+const instant = z.union([
+  ms,
+  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+  z.iso.date().transform((s) => Date.parse(`${s}T00:00:00Z`)),
+]);
+
+/** A key never escalated, whatever its score: a bare key id (for good) or with an expiry. */
+const allowlistEntry = z.union([
+  z.string().min(1).transform((key) => ({ key, until: Number.POSITIVE_INFINITY, reason: '' })),
+  z
+    .object({
+      key: z.string().min(1),
+      /** Event time after which the entry no longer protects the key (epoch ms or ISO date-time). */
+      until: instant.optional(),
+      /** Who allowed it and why, for the audit trail. */
+      reason: z.string().default(''),
+    })
+    .strict()
+    .transform((e) => ({ key: e.key, until: e.until ?? Number.POSITIVE_INFINITY, reason: e.reason })),
+]);
+
+const repeatOffendersSchema = z
   .object({
-    observe: ms.default(3_600_000),
-    throttle: ms.default(3_600_000),
-    truncate: ms.default(6 * 3_600_000),
-    deceive: ms.default(24 * 3_600_000),
-    block: ms.default(24 * 3_600_000),
+    /** Reaching this level (from below it) counts as an offence. */
+    offenceLevel: z.enum(LEVELS).default('truncate'),
+    /** Offences older than this (event time) are forgotten. */
+    windowMs: ms.default(30 * 24 * 3_600_000),
+    /** Every earlier offence in the window lowers each threshold by this much… */
+    thresholdStep: unit.default(0.05),
+    /** …for at most this many offences. */
+    maxSteps: z.number().int().min(0).max(10).default(3),
+    /** …and multiplies each level's TTL by this factor. */
+    ttlFactor: z.number().min(1).max(10).default(2),
+  })
+  .strict();
+
+/** What a tenant may override; unset keys inherit the global policy. */
+const tenantPolicySchema = z
+  .object({
+    thresholds: z.object(thresholdShape.partial).strict().optional(),
+    hysteresis: unit.optional(),
+    ttlMs: z.object(ttlShape.partial).strict().optional(),
+    maxLevel: z.enum(LEVELS).optional(),
+    shadow: z.boolean().optional(),
   })
   .strict();
 
@@ -86,15 +137,33 @@ const policySchema = z
     /** A key steps down only once its risk is this far below the threshold of its level. */
     hysteresis: unit.default(0.1),
     /** How long a decision stays in force (and its least dwell time) per level. */
-    ttlMs: levelTtl.prefault({}),
+    ttlMs: z.object(ttlShape.full).strict().prefault({}),
+    /**
+     * How a level lapses once its TTL has run and the risk no longer holds it:
+     * `stepwise` goes down one rung, which then dwells its own TTL; `direct`
+     * drops at once to the level the risk supports.
+     */
+    decay: z.enum(['stepwise', 'direct']).default('stepwise'),
     /** Highest level probewatch may decide; keeps `block` for humans by default. */
     maxLevel: z.enum(LEVELS).default('deceive'),
     /** Decisions are computed and published but marked not to be enforced. */
     shadow: z.boolean().default(false),
-    /** Keys never escalated, whatever their score. */
-    allowlist: z.array(z.string()).default([]),
+    /** Keys never escalated, whatever their score: key ids, or `{ key, until, reason }` entries that lapse. */
+    allowlist: z.array(allowlistEntry).default([]),
+    /** Keys that offend again within a window meet lower thresholds and longer TTLs. */
+    repeatOffenders: repeatOffendersSchema.prefault({}),
+    /** Per-tenant overrides of thresholds, hysteresis, TTLs, maxLevel and shadow. */
+    tenants: z.record(z.string().min(1), tenantPolicySchema).default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((policy, ctx) => {
+    for (const [tenant, over] of Object.entries(policy.tenants)) {
+      if (!over.thresholds) continue;
+      if (!thresholdsAscend({ ...policy.thresholds, ...over.thresholds })) {
+        ctx.addIssue({ code: 'custom', path: ['tenants', tenant, 'thresholds'], message: `${ASCEND_MESSAGE} (after applying tenant '${tenant}' over the global thresholds)` });
+      }
+    }
+  });
 
 const publishSchema = z
   .object({
@@ -107,7 +176,12 @@ const publishSchema = z
 function detectorsSchema() {
   const shape: Record<string, z.ZodType> = {};
   for (const def of DETECTORS) {
-    const common = z.object({ enabled: z.boolean().default(true), weight: unit.default(1) });
+    const common = z.object({
+      enabled: z.boolean().default(true),
+      weight: unit.default(1),
+      /** Scored and published, but kept out of the risk that decisions are enforced on (see Decision.shadow_level). */
+      shadow: z.boolean().default(false),
+    });
     const inner = def.configSchema as unknown as z.ZodObject;
     shape[def.name] = common.extend(inner.shape).strict().prefault({});
   }

@@ -7,7 +7,7 @@ import { noisyOr } from '../fusion/noisyOr.ts';
 import type { Logger } from '../observability/logger.ts';
 import { silentLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { ResponseLadder } from '../policy/ResponseLadder.ts';
+import { initialLadderState, ResponseLadder } from '../policy/ResponseLadder.ts';
 import { type KeyState, KeyStateStore } from '../state/KeyStateStore.ts';
 
 /** What one batch produced. */
@@ -44,6 +44,9 @@ export class DetectionPipeline {
   readonly detectors: Detector[];
   private readonly weights: Float64Array;
   private readonly isRate: boolean[];
+  /** Per detector: scored and published but kept out of the enforced risk (`detectors.<name>.shadow`). */
+  private readonly shadowed: boolean[];
+  private readonly anyShadow: boolean;
   private readonly behaviourScores: Float64Array;
   private readonly ladder: ResponseLadder;
   private readonly logger: Logger;
@@ -56,11 +59,13 @@ export class DetectionPipeline {
     this.compute = deps.compute;
     this.metrics = deps.metrics;
     this.logger = deps.logger ?? silentLogger();
-    const detectorConfig = config.detectors as Record<string, { enabled: boolean; weight: number }>;
+    const detectorConfig = config.detectors as Record<string, { enabled: boolean; weight: number; shadow?: boolean }>;
     this.detectors =
       deps.detectors ?? DETECTORS.filter((d) => detectorConfig[d.name]?.enabled !== false).map((d) => d.create(detectorConfig[d.name]));
     this.weights = Float64Array.from(this.detectors, (d) => detectorConfig[d.name]?.weight ?? 1);
     this.isRate = this.detectors.map((d) => d.kind === 'rate');
+    this.shadowed = this.detectors.map((d) => detectorConfig[d.name]?.shadow === true);
+    this.anyShadow = this.shadowed.some(Boolean);
     this.behaviourScores = new Float64Array(this.detectors.length);
     this.ladder = new ResponseLadder(config.policy);
     this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
@@ -74,28 +79,45 @@ export class DetectionPipeline {
     const states = keys.map((k) => this.store.get(k));
     const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, groups));
 
+    const enforced = new Float64Array(this.detectors.length);
     for (let k = 0; k < keys.length; k++) {
       const state = states[k];
       const evs = groups.get(keys[k])!;
       const scores = new Float64Array(this.detectors.length);
       for (let i = 0; i < evs.length; i++) {
+        const ev = evs[i];
         for (let d = 0; d < this.detectors.length; d++) scores[d] = perDetector[d]?.[k]?.scores[i] ?? 0;
         state.eventsSeen++;
-        state.lastTs = Math.max(state.lastTs, evs[i].ts);
-        state.risk = this.fuse(scores);
-        const step = this.ladder.step(state.key, state.ladder, state.risk, evs[i].ts);
+        state.lastTs = Math.max(state.lastTs, ev.ts);
+        if (ev.tenant !== null) state.tenant = ev.tenant;
+        const tenant = state.tenant ?? null;
+        let shadowChanged = false;
+        if (this.anyShadow) {
+          // Shadowed detectors are scored and published, but the enforced risk is fused without them.
+          for (let d = 0; d < scores.length; d++) enforced[d] = this.shadowed[d] ? 0 : scores[d];
+          state.risk = this.fuse(enforced);
+          state.shadowRisk = this.fuse(scores);
+          state.shadowLadder ??= initialLadderState();
+          shadowChanged = this.ladder.step(state.key, state.shadowLadder, state.shadowRisk, ev.ts, tenant).changed;
+        } else {
+          state.risk = this.fuse(scores);
+        }
+        const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant);
         const last = i === evs.length - 1;
-        if (step.changed || last) this.recordScores(state, scores, perDetector, k, i);
-        if (step.changed) {
-          out.changes.push(this.riskScore(state, evs[i].ts));
-          this.metrics?.levelChanges.inc({ level: step.level });
+        const changed = step.changed || shadowChanged;
+        if (changed || last) this.recordScores(state, scores, perDetector, k, i);
+        if (changed) {
+          out.changes.push(this.riskScore(state, ev.ts));
+          if (step.changed) this.metrics?.levelChanges.inc({ level: step.level });
         } else if (this.config.publish.riskEveryEvents > 0 && state.eventsSeen % this.config.publish.riskEveryEvents === 0) {
           if (!last) this.recordScores(state, scores, perDetector, k, i);
-          out.updates.push(this.riskScore(state, evs[i].ts));
+          out.updates.push(this.riskScore(state, ev.ts));
         }
-        if (step.decide) {
-          out.decisions.push(this.decision(state));
-          this.metrics?.decisions.inc({ level: step.level, shadow: String(this.config.policy.shadow) });
+        if (step.decide || shadowChanged) {
+          const decision = this.decision(state, step.allowlisted);
+          out.decisions.push(decision);
+          this.metrics?.decisions.inc({ level: decision.level, shadow: String(decision.shadow) });
+          if (shadowChanged) this.metrics?.decisions.inc({ level: decision.shadow_level!, shadow: 'detector' });
         }
       }
       out.touched.push(state.key);
@@ -186,29 +208,41 @@ export class DetectionPipeline {
 
   private riskScore(state: KeyState, ts: number): RiskScore {
     const drivers = this.detectors
-      .map((d, i) => ({ name: d.name, weighted: (state.scores[d.name] ?? 0) * this.weights[i] }))
-      .filter((x) => x.weighted > 0 && x.weighted >= EVIDENCE_SHARE * state.risk)
+      .map((d, i) => ({ name: d.name, shadow: this.shadowed[i], weighted: (state.scores[d.name] ?? 0) * this.weights[i] }))
+      .filter((x) => x.weighted > 0 && x.weighted >= EVIDENCE_SHARE * (x.shadow ? (state.shadowRisk ?? 0) : state.risk))
       .sort((a, b) => b.weighted - a.weighted);
-    return {
+    const score: RiskScore = {
       api_key: state.key,
       ts,
       events_seen: state.eventsSeen,
       risk: round(state.risk),
       level: state.ladder.level,
       detectors: { ...state.scores },
-      evidence: drivers.flatMap((x) => (state.evidence[x.name] ?? []).map((e) => `${x.name}: ${e}`)),
+      evidence: drivers.flatMap((x) => (state.evidence[x.name] ?? []).map((e) => `${x.shadow ? '(shadow) ' : ''}${x.name}: ${e}`)),
     };
+    if (state.shadowLadder) {
+      score.shadow_risk = round(state.shadowRisk ?? 0);
+      score.shadow_level = state.shadowLadder.level;
+    }
+    return score;
   }
 
-  private decision(state: KeyState): Decision {
+  private decision(state: KeyState, allowlisted?: string): Decision {
     const top = this.riskScore(state, state.lastTs).evidence.slice(0, 3);
-    return {
+    const why = allowlisted !== undefined ? `allowlisted${allowlisted ? ` (${allowlisted})` : ''}; risk ${round(state.risk)}` : `risk ${round(state.risk)}`;
+    const decision: Decision = {
       api_key: state.key,
       level: state.ladder.level,
-      reason: top.length ? `risk ${round(state.risk)}: ${top.join('; ')}` : `risk ${round(state.risk)}`,
+      reason: top.length && allowlisted === undefined ? `${why}: ${top.join('; ')}` : why,
       expires_at: state.ladder.expiresAt,
-      shadow: this.config.policy.shadow,
+      shadow: this.ladder.shadow(state.tenant ?? null),
     };
+    if (state.shadowLadder) {
+      // What the shadowed detectors would make of the key; gateways ignore it. It lives as long as either decision.
+      decision.shadow_level = state.shadowLadder.level;
+      decision.expires_at = Math.max(decision.expires_at, state.shadowLadder.expiresAt);
+    }
+    return decision;
   }
 
   private maybeSweep(): void {

@@ -1,5 +1,6 @@
 import type { Config } from '../config/configSchema.ts';
 import { LEVELS, type Level, levelRank } from '../contract.ts';
+import { type LevelPolicy, PolicyResolver } from './PolicyResolver.ts';
 
 type PolicyConfig = Config['policy'];
 
@@ -12,6 +13,8 @@ export interface LadderState {
   expiresAt: number;
   /** Event time the last decision was issued. */
   decidedAt: number;
+  /** Event times the key reached the offence level from below (newest last, bounded); absent in old snapshots. */
+  offences?: number[];
 }
 
 export interface LadderStep {
@@ -20,6 +23,10 @@ export interface LadderStep {
   /** True when a decision must be (re)published: a change, or a refresh before expiry. */
   decide: boolean;
   expiresAt: number;
+  /** Earlier offences in the window that lowered the thresholds for this step. */
+  priorOffences: number;
+  /** Why an allowlisted key was held at allow (its entry's reason), when it was. */
+  allowlisted?: string;
 }
 
 export function initialLadderState(): LadderState {
@@ -28,56 +35,106 @@ export function initialLadderState(): LadderState {
 
 /**
  * Maps risk to the ladder `allow < observe < throttle < truncate < deceive <
- * block` with hysteresis (a key steps down only once its risk is
- * `hysteresis` below its level's threshold and the level's TTL has run) so
- * levels do not flap, and a cap (`maxLevel`). Allowlisted keys stay at allow.
+ * block`:
+ * - a key goes up at once to the highest level its risk reaches, within
+ *   `maxLevel`;
+ * - it comes down only once the level's TTL has run and the risk is
+ *   `hysteresis` below the level's threshold, one rung at a time (`decay:
+ *   stepwise`, each rung then dwells its own TTL) or straight to the level
+ *   the risk supports (`direct`), so levels do not flap;
+ * - a level the risk still supports is re-issued before it expires;
+ * - repeat offenders (keys that reached `repeatOffenders.offenceLevel`
+ *   before, within the window) meet lower thresholds and longer TTLs;
+ * - allowlisted keys stay at allow until their entry lapses (event time);
+ * - tenants may override thresholds, hysteresis, TTLs, maxLevel and shadow.
  */
 export class ResponseLadder {
-  private readonly allow: ReadonlySet<string>;
-  private readonly maxRank: number;
+  private readonly resolver: PolicyResolver;
 
   constructor(private readonly config: PolicyConfig) {
-    this.allow = new Set(config.allowlist);
-    this.maxRank = levelRank(config.maxLevel);
+    this.resolver = new PolicyResolver(config);
   }
 
-  threshold(level: Level): number {
-    return level === 'allow' ? 0 : this.config.thresholds[level];
+  /** The policy for `tenant` (global when null or not overridden). */
+  policyFor(tenant: string | null = null): LevelPolicy {
+    return this.resolver.forTenant(tenant);
   }
 
-  ttl(level: Level): number {
-    return level === 'allow' ? this.config.ttlMs.observe : this.config.ttlMs[level];
+  threshold(level: Level, tenant: string | null = null): number {
+    return level === 'allow' ? 0 : this.policyFor(tenant).thresholds[level];
   }
 
-  /** The highest level whose threshold `risk` reaches, within the cap. */
-  target(risk: number, margin = 0): Level {
+  ttl(level: Level, tenant: string | null = null): number {
+    const ttl = this.policyFor(tenant).ttlMs;
+    return level === 'allow' ? ttl.observe : ttl[level];
+  }
+
+  /** The highest level whose threshold `risk + margin` reaches, within the cap, with thresholds lowered by `discount`. */
+  target(risk: number, margin = 0, tenant: string | null = null, discount = 0): Level {
+    const policy = this.policyFor(tenant);
+    const maxRank = levelRank(policy.maxLevel);
     let rank = 0;
-    for (let i = 1; i <= this.maxRank; i++) if (risk + margin >= this.threshold(LEVELS[i])) rank = i;
+    for (let i = 1; i <= maxRank; i++) if (risk + margin >= policy.thresholds[LEVELS[i] as Exclude<Level, 'allow'>] - discount) rank = i;
     return LEVELS[rank];
   }
 
-  step(key: string, state: LadderState, risk: number, ts: number): LadderStep {
+  /** True when the tenant's decisions are published as shadow (global or tenant override). */
+  shadow(tenant: string | null = null): boolean {
+    return this.policyFor(tenant).shadow;
+  }
+
+  step(key: string, state: LadderState, risk: number, ts: number, tenant: string | null = null): LadderStep {
+    const policy = this.policyFor(tenant);
+    const repeat = this.config.repeatOffenders;
     const current = state.level;
+    const offenceRank = levelRank(repeat.offenceLevel);
+    // The offence that began the key's current episode is not a prior one.
+    const ongoing = levelRank(current) >= offenceRank ? 1 : 0;
+    const prior = Math.min(repeat.maxSteps, Math.max(0, countSince(state.offences, ts - repeat.windowMs) - ongoing));
+    const discount = prior * repeat.thresholdStep;
+    const allowEntry = this.resolver.allowlisted(key, ts);
     let next: Level = current;
     // The level the risk still supports once the hysteresis margin is granted.
-    const held = this.allow.has(key) ? 'allow' : this.target(risk, this.config.hysteresis);
-    if (this.allow.has(key)) {
-      next = 'allow';
-    } else {
-      const up = this.target(risk);
+    let held: Level = 'allow';
+    if (allowEntry === undefined) {
+      held = this.target(risk, policy.hysteresis, tenant, discount);
+      const up = this.target(risk, 0, tenant, discount);
       if (levelRank(up) > levelRank(current)) next = up;
-      else if (ts >= state.expiresAt && levelRank(held) < levelRank(current)) next = held;
+      else if (ts >= state.expiresAt && levelRank(held) < levelRank(current)) next = this.config.decay === 'direct' ? held : LEVELS[levelRank(current) - 1];
+      // A tenant's lowered cap applies at the next step, not only on the way up.
+      if (levelRank(next) > levelRank(policy.maxLevel)) next = policy.maxLevel;
+    } else {
+      next = 'allow';
     }
     const changed = next !== current;
-    const ttl = this.ttl(next);
+    const ttl = this.ttl(next, tenant) * repeat.ttlFactor ** prior;
     // A level the risk still supports is re-issued before its decision expires at the gateways.
     const refresh = !changed && next !== 'allow' && levelRank(held) >= levelRank(next) && ts - state.decidedAt >= ttl / 2;
-    if (changed) state.since = ts;
+    if (changed) {
+      state.since = ts;
+      if (levelRank(next) >= offenceRank && levelRank(current) < offenceRank) state.offences = recordOffence(state.offences, ts, ts - repeat.windowMs, repeat.maxSteps + 1);
+    }
     if (changed || refresh) {
       state.level = next;
       state.expiresAt = ts + ttl;
       state.decidedAt = ts;
     }
-    return { level: next, changed, decide: changed || refresh, expiresAt: state.expiresAt };
+    const step: LadderStep = { level: next, changed, decide: changed || refresh, expiresAt: state.expiresAt, priorOffences: prior };
+    if (allowEntry !== undefined) step.allowlisted = allowEntry;
+    return step;
   }
+}
+
+function countSince(times: readonly number[] | undefined, from: number): number {
+  if (!times) return 0;
+  let n = 0;
+  for (const t of times) if (t > from) n++;
+  return n;
+}
+
+/** Appends `ts`, forgetting offences outside the window and keeping at most `keep`. */
+function recordOffence(times: readonly number[] | undefined, ts: number, from: number, keep: number): number[] {
+  const kept = (times ?? []).filter((t) => t > from);
+  kept.push(ts);
+  return kept.slice(-keep);
 }

@@ -16,16 +16,18 @@ export function decisionRedisKey(keyPrefix: string, apiKey: string): string {
   return `${keyPrefix}decision:${apiKey}`;
 }
 
-/** A decision's hash fields (`api_key` is in the key name). */
-export function decisionToHash(d: Decision): Record<'level' | 'reason' | 'expires_at' | 'shadow', string> {
-  return { level: d.level, reason: d.reason, expires_at: String(d.expires_at), shadow: d.shadow ? '1' : '0' };
+/** A decision's hash fields (`api_key` is in the key name; `shadow_level` only when set). */
+export function decisionToHash(d: Decision): Record<string, string> {
+  const hash: Record<string, string> = { level: d.level, reason: d.reason, expires_at: String(d.expires_at), shadow: d.shadow ? '1' : '0' };
+  if (d.shadow_level) hash.shadow_level = d.shadow_level;
+  return hash;
 }
 
 /** Reads back a decision hash; `undefined` when the hash is missing or not a decision. */
 export function decisionFromHash(apiKey: string, hash: Record<string, string>): Decision | undefined {
   const expiresAt = Number(hash.expires_at);
-  if (!LEVELS.includes(hash.level as Level) || !Number.isFinite(expiresAt)) return undefined;
-  return { api_key: apiKey, level: hash.level as Level, reason: hash.reason ?? '', expires_at: expiresAt, shadow: hash.shadow === '1' };
+  if (!isLevel(hash.level) || !Number.isFinite(expiresAt)) return undefined;
+  return withShadowLevel({ api_key: apiKey, level: hash.level, reason: hash.reason ?? '', expires_at: expiresAt, shadow: hash.shadow === '1' }, hash.shadow_level);
 }
 
 /** Parses a pub/sub message of the decision channel; `undefined` when it is not a Decision. */
@@ -36,9 +38,18 @@ export function parseDecisionMessage(message: string): Decision | undefined {
   } catch {
     return undefined;
   }
-  if (typeof v !== 'object' || v === null || typeof v.api_key !== 'string' || !LEVELS.includes(v.level as Level)) return undefined;
+  if (typeof v !== 'object' || v === null || typeof v.api_key !== 'string' || !isLevel(v.level)) return undefined;
   if (typeof v.expires_at !== 'number' || !Number.isFinite(v.expires_at)) return undefined;
-  return { api_key: v.api_key, level: v.level as Level, reason: typeof v.reason === 'string' ? v.reason : '', expires_at: v.expires_at, shadow: v.shadow === true };
+  return withShadowLevel({ api_key: v.api_key, level: v.level, reason: typeof v.reason === 'string' ? v.reason : '', expires_at: v.expires_at, shadow: v.shadow === true }, v.shadow_level);
+}
+
+function isLevel(x: unknown): x is Level {
+  return LEVELS.includes(x as Level);
+}
+
+function withShadowLevel(d: Decision, shadowLevel: unknown): Decision {
+  if (isLevel(shadowLevel)) d.shadow_level = shadowLevel;
+  return d;
 }
 
 /**
@@ -71,6 +82,8 @@ export class RedisDecisionStore {
         tx.del(key);
       } else {
         tx.hset(key, decisionToHash(d));
+        // A field the new decision lacks must not survive from the old one.
+        if (!d.shadow_level) tx.hdel(key, 'shadow_level');
         tx.pexpireat(key, d.expires_at);
       }
       tx.publish(this.opts.channel, JSON.stringify(d));

@@ -12,6 +12,11 @@ export interface KeyState {
   evidence: Record<string, string[]>;
   risk: number;
   ladder: LadderState;
+  /** The key's tenant, from its latest event that named one (per-tenant policy). */
+  tenant?: string;
+  /** With detectors in shadow mode: the risk with them counted, and the ladder it would drive. */
+  shadowRisk?: number;
+  shadowLadder?: LadderState;
   /** Ring of the most recent event ids, to drop redelivered duplicates. */
   recentIds: string[];
   recentHead: number;

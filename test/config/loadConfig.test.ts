@@ -47,6 +47,22 @@ describe('loadConfig', () => {
     expect(() => parseConfig({ policy: { thresholds: { throttle: 0.9, truncate: 0.8 } } })).toThrow(/must not decrease/);
   });
 
+  it('checks tenant overrides against the global thresholds, naming the tenant', () => {
+    expect(() => parseConfig({ policy: { tenants: { acme: { thresholds: { truncate: 0.4 } } } } })).toThrow(/policy\.tenants\.acme\.thresholds: .*tenant 'acme'/);
+    expect(() => parseConfig({ policy: { tenants: { acme: { bogus: 1 } } } })).toThrow(/policy\.tenants\.acme: unknown key 'bogus'/);
+    expect(parseConfig({ policy: { tenants: { acme: { thresholds: { truncate: 0.8 } } } } }).policy.tenants.acme.thresholds).toEqual({ truncate: 0.8 });
+  });
+
+  it('reads allowlist entries as bare keys or { key, until, reason }, with the expiry as epoch ms', () => {
+    const { allowlist } = parseConfig({ policy: { allowlist: ['a', { key: 'b', until: '2026-12-01T00:00:00Z', reason: 'audit' }, { key: 'c', until: 5 }] } }).policy;
+    expect(allowlist).toEqual([
+      { key: 'a', until: Number.POSITIVE_INFINITY, reason: '' },
+      { key: 'b', until: Date.parse('2026-12-01T00:00:00Z'), reason: 'audit' },
+      { key: 'c', until: 5, reason: '' },
+    ]);
+    expect(() => parseConfig({ policy: { allowlist: [{ key: 'b', until: 'next tuesday' }] } })).toThrow(/policy\.allowlist\.0/);
+  });
+
   it('reports unreadable files and invalid YAML as config errors', () => {
     expect(() => loadConfig('/no/such/probewatch.yaml')).toThrow(/cannot read config file/);
     expect(() => loadConfig(file('kafka: [unclosed'))).toThrow(/not valid YAML/);

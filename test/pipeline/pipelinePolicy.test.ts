@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import type { Detector } from '../../detectors/types.ts';
+import { decisionCodec, riskScoreCodec } from '../../src/codec/contractCodecs.ts';
+import type { Compute } from '../../src/compute/Compute.ts';
+import { parseConfig } from '../../src/config/loadConfig.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
+import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
+import { burst } from '../helpers/events.ts';
+
+const compute = { backend: 'none' } as Compute;
+
+/** A detector that scores every event `score`, with one evidence sentence. */
+function fixed(name: string, score: number): Detector {
+  return {
+    name,
+    initState: () => ({}),
+    processBatch: (groups) => groups.map((g) => ({ scores: g.events.map(() => score), evidence: [`${name} saw ${score}`] })),
+  } as Detector;
+}
+
+describe('DetectionPipeline policy', () => {
+  it('keeps a shadowed detector out of the enforced risk but publishes the level it would have decided', async () => {
+    // Two registry names, so the config's `shadow` flag reaches them.
+    const config = parseConfig({ detectors: { 'grid-sweep': { shadow: true } } });
+    const metrics = createMetrics();
+    const pipeline = new DetectionPipeline(config, { compute, metrics, detectors: [fixed('grid-sweep', 0.8), fixed('entropy', 0.1)] });
+    const out = pipeline.processBatch(burst('k', 3, 0, 1000));
+
+    const state = pipeline.store.peek('k')!;
+    expect(state.risk).toBeCloseTo(0.1, 10);
+    expect(state.shadowRisk).toBeCloseTo(1 - 0.2 * 0.9, 10);
+    expect(state.ladder.level).toBe('allow');
+    expect(out.changes).toHaveLength(1);
+    expect(out.changes[0]).toMatchObject({ level: 'allow', risk: 0.1, shadow_level: 'truncate', shadow_risk: 0.82 });
+    expect(out.changes[0].evidence[0]).toBe('(shadow) grid-sweep: grid-sweep saw 0.8');
+    expect(out.decisions).toHaveLength(1);
+    expect(out.decisions[0]).toMatchObject({ api_key: 'k', level: 'allow', shadow: false, shadow_level: 'truncate' });
+    expect(out.decisions[0].expires_at).toBe(state.shadowLadder!.expiresAt);
+    const counted = (await metrics.decisions.get()).values.find((v) => v.labels.shadow === 'detector');
+    expect(counted).toMatchObject({ value: 1, labels: { level: 'truncate' } });
+
+    // The shadow fields survive the Avro round trip; absent ones stay absent.
+    expect(riskScoreCodec.decode(riskScoreCodec.encode(out.changes[0]))).toEqual(out.changes[0]);
+    expect(decisionCodec.decode(decisionCodec.encode(out.decisions[0]))).toEqual(out.decisions[0]);
+    const plain = { api_key: 'x', level: 'allow' as const, reason: '', expires_at: 1, shadow: false };
+    expect(decisionCodec.decode(decisionCodec.encode(plain))).toEqual(plain);
+  });
+
+  it('without shadowed detectors publishes no shadow fields', () => {
+    const pipeline = new DetectionPipeline(parseConfig({}), { compute, detectors: [fixed('grid-sweep', 0.8)] });
+    const out = pipeline.processBatch(burst('k', 2, 0, 1000));
+    expect(out.changes[0].level).toBe('truncate');
+    expect('shadow_level' in out.changes[0]).toBe(false);
+    expect('shadow_level' in out.decisions[0]).toBe(false);
+  });
+
+  it("applies the tenant's policy from the key's events, and its shadow flag to the key's decisions", () => {
+    const config = parseConfig({ policy: { tenants: { research: { thresholds: { truncate: 0.9, deceive: 0.95 } }, trial: { shadow: true } } } });
+    const pipeline = new DetectionPipeline(config, { compute, detectors: [fixed('grid-sweep', 0.8)] });
+    const out = pipeline.processBatch([
+      ...burst('r', 2, 0, 1000, { tenant: 'research' }),
+      ...burst('t', 2, 0, 1000, { tenant: 'trial' }),
+      ...burst('n', 2, 0, 1000),
+    ]);
+    const level = (key: string) => out.decisions.find((d) => d.api_key === key);
+    expect(level('r')).toMatchObject({ level: 'throttle', shadow: false });
+    expect(level('t')).toMatchObject({ level: 'truncate', shadow: true });
+    expect(level('n')).toMatchObject({ level: 'truncate', shadow: false });
+    // An event without a tenant keeps the key's tenant.
+    pipeline.processBatch(burst('r', 1, 5000, 1, { tenant: null }));
+    expect(pipeline.store.peek('r')!.tenant).toBe('research');
+  });
+
+  it('says in the decision why an allowlisted key is held at allow', () => {
+    const config = parseConfig({ policy: { allowlist: [{ key: 'k', reason: 'partner load test' }] } });
+    const pipeline = new DetectionPipeline(config, { compute, detectors: [fixed('grid-sweep', 0.8)] });
+    pipeline.store.get('k').ladder.level = 'truncate'; // escalated before the entry was added
+    const out = pipeline.processBatch(burst('k', 1, 0, 1));
+    expect(out.decisions).toHaveLength(1);
+    expect(out.decisions[0]).toMatchObject({ level: 'allow', reason: 'allowlisted (partner load test); risk 0.8' });
+  });
+});
