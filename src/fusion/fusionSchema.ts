@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { detectorKinds } from './detectorKinds.ts';
+import { logit, sigmoid } from './logistic.ts';
+
+/** The fusion methods: today's weighted noisy-OR, or a logistic model (fitted by `probewatch train`). */
+export const FUSION_METHODS = ['noisy-or', 'logistic'] as const;
+
+/**
+ * The `fusion` config section. `noisy-or` (the default) reads each
+ * detector's `detectors.<name>.weight`; `logistic` reads `bias` and one
+ * non-negative coefficient per behavioural detector from `weights`. Under
+ * either method a rate detector (volume) lifts risk only up to
+ * `detectors.<name>.weight` × its score, so it has no logistic weight.
+ */
+export const fusionSchema = z
+  .object({
+    method: z.enum(FUSION_METHODS).default('noisy-or'),
+    /** Logistic intercept: a key whose behavioural scores are all 0 has risk σ(bias). */
+    bias: z.number().optional(),
+    /** Logistic coefficient per behavioural detector: risk = σ(bias + Σ weightᵢ·scoreᵢ). */
+    weights: z.record(z.string(), z.number().min(0, 'must be >= 0: a negative weight would let a key lower its risk by triggering that detector')).prefault({}),
+  })
+  .strict()
+  .superRefine((fusion, ctx) => {
+    const kinds = detectorKinds();
+    const behaviour = [...kinds].filter(([, k]) => k === 'behaviour').map(([name]) => name);
+    for (const name of Object.keys(fusion.weights)) {
+      const kind = kinds.get(name);
+      if (kind === 'behaviour') continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['weights', name],
+        message:
+          kind === 'rate'
+            ? `${name} is a rate detector: it is never summed into the logistic risk but lifts risk to detectors.${name}.weight × its score; remove this key`
+            : `unknown detector '${name}'; expected one of ${behaviour.join(', ')}`,
+      });
+    }
+    if (fusion.method === 'logistic' && fusion.bias === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['bias'], message: 'required when fusion.method is logistic: a number (σ(bias) is the risk of a key with no evidence)' });
+    }
+  });
+
+export type FusionConfig = z.output<typeof fusionSchema>;
+
+/** The parts of the whole config that the logistic fusion is checked against. */
+interface FusionContext {
+  fusion: FusionConfig;
+  detectors: Record<string, { enabled: boolean }>;
+  policy: { thresholds: { observe: number } };
+}
+
+/**
+ * Cross-section checks for `fusion.method: logistic`: every enabled
+ * behavioural detector has a weight (a detector left out would silently stop
+ * counting), and a key with no evidence stays below `observe`.
+ */
+export function checkFusionAgainstConfig(config: FusionContext, ctx: z.RefinementCtx): void {
+  const { fusion } = config;
+  if (fusion.method !== 'logistic') return;
+  for (const [name, kind] of detectorKinds()) {
+    if (kind !== 'behaviour' || config.detectors[name]?.enabled === false || name in fusion.weights) continue;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['fusion', 'weights', name],
+      message: `required when fusion.method is logistic and detectors.${name} is enabled: a number >= 0 (run probewatch train, or set 0 to ignore it)`,
+    });
+  }
+  const observe = config.policy.thresholds.observe;
+  const quiet = sigmoid(fusion.bias ?? -Infinity);
+  if (quiet >= observe) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['fusion', 'bias'],
+      message: `σ(${fusion.bias}) = ${quiet.toFixed(3)} is at or above policy.thresholds.observe (${observe}): every key would be observed with no evidence; expected a bias below ${logit(observe).toFixed(3)}`,
+    });
+  }
+}
