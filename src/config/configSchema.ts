@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DETECTORS } from '../../detectors/index.ts';
 import { LEVELS } from '../contract.ts';
+import { checkFusionAgainstConfig, fusionSchema } from '../fusion/fusionSchema.ts';
 
 const ms = z.number().int().nonnegative();
 const unit = z.number().min(0).max(1);
@@ -195,10 +196,13 @@ export const configSchema = z
     http: httpSchema.prefault({}),
     state: stateSchema.prefault({}),
     detectors: detectorsSchema(),
+    /** How detector scores become one risk: `noisy-or` (default) or a fitted `logistic` model. */
+    fusion: fusionSchema.prefault({}),
     policy: policySchema.prefault({}),
     publish: publishSchema.prefault({}),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   })
-  .strict();
+  .strict()
+  .superRefine(checkFusionAgainstConfig);
 
 export type Config = z.output<typeof configSchema>;

@@ -46,7 +46,7 @@ export type FusionConfig = z.output<typeof fusionSchema>;
 /** The parts of the whole config that the logistic fusion is checked against. */
 interface FusionContext {
   fusion: FusionConfig;
-  detectors: Record<string, { enabled: boolean }>;
+  detectors: Record<string, unknown>;
   policy: { thresholds: { observe: number } };
 }
 
@@ -59,7 +59,7 @@ export function checkFusionAgainstConfig(config: FusionContext, ctx: z.Refinemen
   const { fusion } = config;
   if (fusion.method !== 'logistic') return;
   for (const [name, kind] of detectorKinds()) {
-    if (kind !== 'behaviour' || config.detectors[name]?.enabled === false || name in fusion.weights) continue;
+    if (kind !== 'behaviour' || (config.detectors[name] as { enabled?: boolean } | undefined)?.enabled === false || name in fusion.weights) continue;
     ctx.addIssue({
       code: 'custom',
       path: ['fusion', 'weights', name],

@@ -3,7 +3,7 @@ import { DETECTORS } from '../../detectors/index.ts';
 import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
 import type { Decision, InferenceEvent, RiskScore } from '../contract.ts';
-import { noisyOr } from '../fusion/noisyOr.ts';
+import { createFusion, type Fusion } from '../fusion/createFusion.ts';
 import type { Logger } from '../observability/logger.ts';
 import { silentLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -42,12 +42,12 @@ const EVIDENCE_SHARE = 0.1;
 export class DetectionPipeline {
   readonly store: KeyStateStore;
   readonly detectors: Detector[];
+  private readonly fusion: Fusion;
+  /** Per detector, what multiplies its score in the risk (`Fusion.weights`); evidence ranks by weight × score. */
   private readonly weights: Float64Array;
-  private readonly isRate: boolean[];
   /** Per detector: scored and published but kept out of the enforced risk (`detectors.<name>.shadow`). */
   private readonly shadowed: boolean[];
   private readonly anyShadow: boolean;
-  private readonly behaviourScores: Float64Array;
   private readonly ladder: ResponseLadder;
   private readonly logger: Logger;
   private readonly metrics?: Metrics;
@@ -62,11 +62,10 @@ export class DetectionPipeline {
     const detectorConfig = config.detectors as Record<string, { enabled: boolean; weight: number; shadow?: boolean }>;
     this.detectors =
       deps.detectors ?? DETECTORS.filter((d) => detectorConfig[d.name]?.enabled !== false).map((d) => d.create(detectorConfig[d.name]));
-    this.weights = Float64Array.from(this.detectors, (d) => detectorConfig[d.name]?.weight ?? 1);
-    this.isRate = this.detectors.map((d) => d.kind === 'rate');
+    this.fusion = createFusion({ fusion: config.fusion, detectors: detectorConfig }, this.detectors);
+    this.weights = this.fusion.weights;
     this.shadowed = this.detectors.map((d) => detectorConfig[d.name]?.shadow === true);
     this.anyShadow = this.shadowed.some(Boolean);
-    this.behaviourScores = new Float64Array(this.detectors.length);
     this.ladder = new ResponseLadder(config.policy);
     this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
   }
@@ -129,15 +128,13 @@ export class DetectionPipeline {
   }
 
   /**
-   * Behavioural detectors are fused by weighted noisy-OR; rate detectors
-   * (volume) only lift the risk to their own weighted score, so volume alone
-   * justifies throttling but never compounds into truncation.
+   * Behavioural detectors are fused by the configured method (`fusion.method`:
+   * weighted noisy-OR, or logistic σ(bias + Σ wᵢsᵢ)); rate detectors (volume)
+   * only lift the risk to their own weighted score, so volume alone justifies
+   * throttling but never compounds into truncation (see createFusion).
    */
   private fuse(scores: Float64Array): number {
-    for (let d = 0; d < scores.length; d++) this.behaviourScores[d] = this.isRate[d] ? 0 : scores[d];
-    let risk = noisyOr(this.behaviourScores, this.weights);
-    for (let d = 0; d < scores.length; d++) if (this.isRate[d]) risk = Math.max(risk, scores[d] * this.weights[d]);
-    return risk;
+    return this.fusion.risk(scores);
   }
 
   /** One RiskScore per key with `final: true`, for the end of a replay. */
