@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
     dry: { type: 'boolean', default: false },
     /** Also write every event as NDJSON, for `probewatch replay FILE`. */
     events: { type: 'string' },
+    /** Also write each key's label (CSV `api_key,label`, attack or benign), for `probewatch train`. */
+    labels: { type: 'string' },
     /** Also write the per-row details as JSON. */
     json: { type: 'string' },
     'poll-ms': { type: 'string', default: '5000' },
@@ -107,6 +109,7 @@ async function main(): Promise<void> {
   const simSeconds = (performance.now() - simStarted) / 1000;
   log(`simulated ${record.events} events in ${record.polls} polls, ${simSeconds.toFixed(0)} s; measuring surrogates`);
   if (args.events) writeFileSync(args.events, eventLines.join('\n') + '\n');
+  if (args.labels) writeFileSync(args.labels, ['api_key,label', ...record.actors.flatMap((r) => r.actor.keys.map((k) => `${k.apiKey},${r.actor.kind}`))].join('\n') + '\n');
 
   const weights = Object.fromEntries(detectors.map((d) => [d, (config.detectors as Record<string, { weight: number }>)[d].weight]));
   const ctx = {
