@@ -15,3 +15,17 @@ export {
   type GatewayDecision,
   type ReaderLogger,
 } from './DecisionReader.ts';
+export {
+  Enforcer,
+  type EnforcerOptions,
+  type EnforcedAnswer,
+  type EnforcementCall,
+  type ModelAnswer,
+  enforcementOptionsSchema,
+  parseEnforcementOptions,
+  type EnforcementSettings,
+  type RateBucket,
+  InMemoryTokenBucket,
+  RedisTokenBucket,
+  watermarkScore,
+} from './enforce/index.ts';

@@ -1,0 +1,41 @@
+import { argmax } from './probVector.ts';
+
+/**
+ * A model-free misinformation answer: the probabilities with their ranks
+ * reversed (the most likely class gets the smallest value and the least
+ * likely the largest). It looks like a real answer and is a consistent,
+ * smooth function of the input, so a surrogate learns a wrong function
+ * rather than averaging out noise.
+ */
+export function rankReversed(probs: readonly number[]): number[] {
+  const order = probs.map((_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b);
+  const out = new Array<number>(probs.length);
+  for (let r = 0; r < order.length; r++) out[order[r]] = probs[order[order.length - 1 - r]];
+  return out;
+}
+
+/**
+ * Adaptive Misinformation (Kariyappa & Qureshi, "Defending Against Model
+ * Stealing Attacks with Adaptive Misinformation", CVPR 2020): with y_max
+ * the top probability (the paper's out-of-distribution signal, maximum
+ * softmax probability), α = 1 / (1 + e^{ν·(y_max − τ)}) and
+ * y' = (1 − α)·y + α·ŷ, where ŷ is the misinformation answer. Confident
+ * (in-distribution) queries pass almost unchanged; unconfident ones, which
+ * extraction attacks send far more often than natural users, get ŷ, whose
+ * top-1 is another class.
+ *
+ * Trade-off: this is NOT label-preserving. It is what cuts the top-1
+ * agreement of surrogates trained on labels, but every honest query below τ
+ * gets a wrong label too, so it is off by default and applies only at the
+ * deceive level. The paper trains ŷ as a model that minimises the
+ * probability of the correct class; without one, `rankReversed` stands in,
+ * and a gateway with its own misinformation model can pass it.
+ */
+export function adaptiveMisinformation(probs: readonly number[], tau: number, nu: number, misinformation: (probs: readonly number[]) => number[] = rankReversed): number[] {
+  const top = probs[argmax(probs)];
+  const alpha = 1 / (1 + Math.exp(nu * (top - tau)));
+  if (alpha === 0) return [...probs];
+  const wrong = misinformation(probs);
+  if (wrong.length !== probs.length) throw new RangeError(`misinformation answer has ${wrong.length} classes, expected ${probs.length}`);
+  return probs.map((y, i) => (1 - alpha) * y + alpha * wrong[i]);
+}
