@@ -1,31 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Counter, Registry } from 'prom-client';
-import { type Decision, type Level, levelRank } from '../contract.ts';
-import { decisionFromHash, decisionRedisKey, parseDecisionMessage } from '../sinks/RedisDecisionStore.ts';
-import { sdkCounter, sdkGauge } from './sdkMetrics.ts';
+import type { Decision } from '../contract.ts';
+import { decisionRedisKey, parseDecisionMessage, decisionFromHash } from '../sinks/RedisDecisionStore.ts';
+import type { UnavailablePolicy } from './DecisionCache.ts';
+import { CachedDecisionSource, type DecisionFeedCounts } from './CachedDecisionSource.ts';
+import { sdkCounter } from './sdkMetrics.ts';
 
-/** The answer for one key, as an enforcer reads it. */
-export interface GatewayDecision {
-  readonly level: Level;
-  /** A shadow decision is reported but not enforced: `enforce` is then `allow`. */
-  readonly shadow: boolean;
-  /** The level to apply to this call. */
-  readonly enforce: Level;
-  /** Epoch ms until which the decision holds; null when no decision is in force. */
-  readonly expiresAt: number | null;
-  readonly reason: string;
-  /**
-   * `decision`: a decision in force; `default`: none, allow; `fail-open`:
-   * the store is unavailable and nothing is known, allow; `fail-closed`: the
-   * store is unavailable, the configured closed level.
-   */
-  readonly source: 'decision' | 'default' | 'fail-open' | 'fail-closed';
-}
-
-/** What an enforcer needs from a decision reader. */
-export interface DecisionSource {
-  decisionFor(apiKey: string): GatewayDecision;
-}
+export type { DecisionSource, GatewayDecision } from './DecisionCache.ts';
 
 /** Narrow logger (pino satisfies it). */
 export interface ReaderLogger {
@@ -33,20 +14,11 @@ export interface ReaderLogger {
   warn(obj: object, msg: string): void;
 }
 
-export interface DecisionReaderOptions {
+export interface DecisionReaderOptions extends UnavailablePolicy {
   /** probewatch config `redis.keyPrefix`. */
   keyPrefix: string;
   /** probewatch config `redis.decisionChannel`. */
   channel: string;
-  /**
-   * What to answer once the store has been unreachable for `unavailableAfterMs`:
-   * `open` — decisions still in force from the cache, otherwise allow;
-   * `closed` — at least `closedLevel` for every key.
-   */
-  onUnavailable?: 'open' | 'closed';
-  closedLevel?: Level;
-  /** Grace: how long a lost connection is bridged by the cache before `onUnavailable` applies. */
-  unavailableAfterMs?: number;
   /** PING interval on the subscription connection; an unanswered PING for the grace counts as a lost connection. */
   heartbeatMs?: number;
   /** Reconnect wait (doubling per attempt up to this much) and wait between failed snapshot loads. */
@@ -61,32 +33,10 @@ export interface DecisionReaderOptions {
 }
 
 /** What the reader has answered and seen. */
-export interface DecisionReaderCounts {
-  answers: number;
-  /** Answers given while the store was unavailable, under `onUnavailable: 'open'`. */
-  failedOpen: number;
-  /** Answers given while the store was unavailable, under `onUnavailable: 'closed'`. */
-  failedClosed: number;
-  /** Answers from the cache while the connection was down but within the grace. */
-  stale: number;
-  /** Decision notifications applied. */
-  messages: number;
-  /** Notifications that were not a Decision. */
-  invalidMessages: number;
-  /** Snapshots loaded (the first one and one after every reconnect). */
-  snapshots: number;
-  cached: number;
-}
+export type DecisionReaderCounts = DecisionFeedCounts;
 
 /** How often lapsed decisions are swept from the cache. */
 const SWEEP_EVERY_MS = 60_000;
-
-const ALLOW: GatewayDecision = Object.freeze({ level: 'allow', shadow: false, enforce: 'allow', expiresAt: null, reason: '', source: 'default' });
-const FAIL_OPEN: GatewayDecision = Object.freeze({ ...ALLOW, reason: 'decision store unavailable', source: 'fail-open' });
-
-function answerOf(d: Decision): GatewayDecision {
-  return Object.freeze({ level: d.level, shadow: d.shadow, enforce: d.shadow ? 'allow' : d.level, expiresAt: d.expires_at, reason: d.reason, source: 'decision' });
-}
 
 /** Escapes Redis glob characters so a key prefix matches only itself. */
 function globEscape(s: string): string {
@@ -106,12 +56,9 @@ function globEscape(s: string): string {
  * The reader opens its own subscription connection (`redis.duplicate()`);
  * the client passed in serves the snapshot reads and stays the caller's.
  */
-export class DecisionReader implements DecisionSource {
-  private cache = new Map<string, GatewayDecision>();
+export class DecisionReader extends CachedDecisionSource {
   /** Keys notified during the snapshot in progress; undefined when none is loading. */
   private touched: Set<string> | undefined;
-  /** When the reader last lost its fresh view (or started without one); undefined while fresh. */
-  private downSince: number | undefined;
   /** Bumped on every (re)connection and close, so a stale snapshot load is discarded. */
   private generation = 0;
   private sub: Redis | undefined;
@@ -121,77 +68,17 @@ export class DecisionReader implements DecisionSource {
   private closed = false;
   private firstSync!: Promise<void>;
   private resolveFirstSync!: () => void;
-  private readonly now: () => number;
-  private readonly graceMs: number;
-  private readonly failOpen: boolean;
-  private readonly closedAnswer: GatewayDecision;
-  private readonly closedRank: number;
-  private readonly counts = { answers: 0, failedOpen: 0, failedClosed: 0, stale: 0, messages: 0, invalidMessages: 0, snapshots: 0 };
-  private readonly metrics?: { failedOpen: Counter; failedClosed: Counter; snapshots: Counter };
+  private readonly snapshotsLoaded?: Counter;
 
   constructor(
     private readonly redis: Redis,
     private readonly opts: DecisionReaderOptions,
   ) {
-    this.now = opts.now ?? Date.now;
-    this.graceMs = opts.unavailableAfterMs ?? 3_000;
-    this.failOpen = (opts.onUnavailable ?? 'open') === 'open';
-    const closedLevel = opts.closedLevel ?? 'block';
-    this.closedRank = levelRank(closedLevel);
-    this.closedAnswer = Object.freeze({ level: closedLevel, shadow: false, enforce: closedLevel, expiresAt: null, reason: 'decision store unavailable', source: 'fail-closed' });
+    super(opts);
     this.firstSync = new Promise((resolve) => (this.resolveFirstSync = resolve));
     if (opts.registry) {
-      const r = opts.registry;
-      this.metrics = {
-        failedOpen: sdkCounter(r, 'probewatch_gateway_decisions_failed_open_total', 'Decision answers given while the decision store was unavailable, failing open'),
-        failedClosed: sdkCounter(r, 'probewatch_gateway_decisions_failed_closed_total', 'Decision answers given while the decision store was unavailable, failing closed'),
-        snapshots: sdkCounter(r, 'probewatch_gateway_decision_snapshots_total', 'Decision snapshots loaded from Redis (start and every reconnect)'),
-      };
-      sdkGauge(r, 'probewatch_gateway_decisions_cached', 'Decisions held in the gateway cache', () => this.cache.size);
-      sdkGauge(r, 'probewatch_gateway_decision_store_available', '1 while the gateway has a fresh view of the decision store', () => (this.available ? 1 : 0));
+      this.snapshotsLoaded = sdkCounter(opts.registry, 'probewatch_gateway_decision_snapshots_total', 'Decision snapshots loaded from Redis (start and every reconnect)');
     }
-  }
-
-  /**
-   * The decision for `apiKey` now: synchronous, from memory. An expired
-   * decision is allow. Once the store has been unreachable longer than the
-   * grace, `onUnavailable` decides and the answer is counted.
-   */
-  decisionFor(apiKey: string): GatewayDecision {
-    this.counts.answers++;
-    const now = this.now();
-    let answer = this.cache.get(apiKey);
-    if (answer !== undefined && answer.expiresAt! <= now) {
-      this.cache.delete(apiKey);
-      answer = undefined;
-    }
-    if (this.downSince === undefined) return answer ?? ALLOW;
-    if (now - this.downSince < this.graceMs) {
-      this.counts.stale++;
-      return answer ?? ALLOW;
-    }
-    if (this.failOpen) {
-      this.counts.failedOpen++;
-      this.metrics?.failedOpen.inc();
-      return answer ?? FAIL_OPEN;
-    }
-    this.counts.failedClosed++;
-    this.metrics?.failedClosed.inc();
-    return answer !== undefined && !answer.shadow && levelRank(answer.level) >= this.closedRank ? answer : this.closedAnswer;
-  }
-
-  /** True while subscribed and synced, or disconnected for less than the grace. */
-  get available(): boolean {
-    return this.downSince === undefined || this.now() - this.downSince < this.graceMs;
-  }
-
-  /** True only while subscribed with a snapshot loaded since the last (re)connection. */
-  get fresh(): boolean {
-    return this.downSince === undefined;
-  }
-
-  counters(): DecisionReaderCounts {
-    return { ...this.counts, cached: this.cache.size };
   }
 
   /**
@@ -202,7 +89,7 @@ export class DecisionReader implements DecisionSource {
    */
   async start(): Promise<boolean> {
     if (this.sub) throw new Error('DecisionReader already started');
-    this.downSince = this.now();
+    this.cache.markStale();
     const reconnectMaxMs = this.opts.reconnectMaxMs ?? 1_000;
     const sub = this.redis.duplicate({
       // Resubscribing is done here, awaited, before each snapshot: ioredis' own resubscribe is not awaited.
@@ -230,7 +117,7 @@ export class DecisionReader implements DecisionSource {
     let synced = false;
     void this.firstSync.then(() => (synced = true));
     // Timers and the clock may disagree by a millisecond: past the grace, wait (briefly) until the clock agrees it is over.
-    const deadline = performance.now() + this.graceMs;
+    const deadline = performance.now() + this.cache.graceMs;
     for (;;) {
       const left = deadline - performance.now();
       if (synced || (left <= 0 && (!this.available || left < -100))) break;
@@ -263,13 +150,8 @@ export class DecisionReader implements DecisionSource {
       return;
     }
     this.counts.messages++;
-    this.apply(d);
+    this.cache.apply(d);
     this.touched?.add(d.api_key);
-  }
-
-  private apply(d: Decision): void {
-    if (d.expires_at <= this.now()) this.cache.delete(d.api_key);
-    else this.cache.set(d.api_key, answerOf(d));
   }
 
   private onLost(why: string): void {
@@ -277,8 +159,7 @@ export class DecisionReader implements DecisionSource {
     this.generation++;
     this.touched = undefined;
     this.pingSentAt = undefined;
-    if (this.downSince === undefined) {
-      this.downSince = this.now();
+    if (this.cache.markStale()) {
       this.opts.logger?.warn({ channel: this.opts.channel, why }, 'decision store connection lost');
     }
   }
@@ -307,21 +188,11 @@ export class DecisionReader implements DecisionSource {
 
   /** Swaps in the snapshot, keeping the entries of keys notified while it loaded (they are newer). */
   private install(snapshot: Map<string, Decision>): void {
-    const touched = this.touched ?? new Set<string>();
-    const next = new Map<string, GatewayDecision>();
-    const now = this.now();
-    for (const [key, d] of snapshot) if (!touched.has(key) && d.expires_at > now) next.set(key, answerOf(d));
-    for (const key of touched) {
-      const live = this.cache.get(key);
-      if (live) next.set(key, live);
-    }
-    this.cache = next;
+    const wasDownFor = this.cache.install(snapshot, this.touched);
     this.touched = undefined;
-    const wasDownFor = this.downSince === undefined ? 0 : now - this.downSince;
-    this.downSince = undefined;
     this.counts.snapshots++;
-    this.metrics?.snapshots.inc();
-    this.opts.logger?.info({ channel: this.opts.channel, decisions: next.size, wasDownForMs: wasDownFor }, 'decision snapshot loaded');
+    this.snapshotsLoaded?.inc();
+    this.opts.logger?.info({ channel: this.opts.channel, decisions: this.cache.size, wasDownForMs: wasDownFor }, 'decision snapshot loaded');
     this.resolveFirstSync();
   }
 
@@ -347,26 +218,23 @@ export class DecisionReader implements DecisionSource {
     return out;
   }
 
-  /** Drops lapsed decisions of keys nobody asked about since (a read drops its key's own). */
-  private sweep(now: number): void {
-    this.lastSweep = now;
-    for (const [key, answer] of this.cache) if (answer.expiresAt! <= now) this.cache.delete(key);
-  }
-
   /** PINGs the subscription connection; one unanswered for the grace means the connection is gone. */
   private beat(): void {
     const sub = this.sub;
     if (!sub || this.closed) return;
     const now = this.now();
-    if (now - this.lastSweep >= SWEEP_EVERY_MS) this.sweep(now);
+    if (now - this.lastSweep >= SWEEP_EVERY_MS) {
+      this.lastSweep = now;
+      this.cache.sweep();
+    }
     if (sub.status !== 'ready') return;
     const elapsed = performance.now();
     if (this.pingSentAt !== undefined) {
       const unanswered = elapsed - this.pingSentAt;
-      if (unanswered >= this.graceMs) {
+      if (unanswered >= this.cache.graceMs) {
         this.onLost('heartbeat unanswered');
         // The view went stale when the unanswered PING was sent, not now.
-        this.downSince = Math.min(this.downSince ?? now, now - unanswered);
+        this.cache.markStale(now - unanswered);
         sub.disconnect(true);
       }
       return;

@@ -29,3 +29,6 @@ export {
   RedisTokenBucket,
   watermarkScore,
 } from './enforce/index.ts';
+export { DecisionCache, type DecisionCacheCounts, type UnavailablePolicy } from './DecisionCache.ts';
+export { CachedDecisionSource, type DecisionFeedCounts } from './CachedDecisionSource.ts';
+export { KafkaDecisionFeed, type KafkaDecisionFeedOptions, type KafkaDecisionFeedCounts } from './KafkaDecisionFeed.ts';
