@@ -11,7 +11,7 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     registry,
     eventsIn: new Counter({ name: 'probewatch_events_in_total', help: 'Events read from the source', registers: r }),
     eventsProcessed: new Counter({ name: 'probewatch_events_processed_total', help: 'Events run through the detectors', registers: r }),
-    duplicates: new Counter({ name: 'probewatch_events_duplicate_total', help: 'Events dropped because their event_id was already processed for the key', registers: r }),
+    duplicates: new Counter({ name: 'probewatch_events_duplicate_total', help: 'Events not applied again: redelivered at an offset the key state already covers (reason=offset) or an event_id the key saw recently (reason=event_id)', labelNames: ['reason'], registers: r }),
     decodeErrors: new Counter({ name: 'probewatch_decode_errors_total', help: 'Messages that could not be decoded or validated', labelNames: ['code'], registers: r }),
     deadLetters: new Counter({ name: 'probewatch_dead_letters_total', help: 'Messages sent to the dead-letter topic', labelNames: ['code'], registers: r }),
     batchSeconds: new Histogram({

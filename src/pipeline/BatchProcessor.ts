@@ -64,7 +64,7 @@ export class BatchProcessor {
     await this.restore(events, retry);
     const fresh = events.filter((e) => !this.alreadyApplied(e));
     const skipped = events.length - fresh.length;
-    if (skipped) metrics?.duplicates.inc(skipped);
+    if (skipped) metrics?.duplicates.inc({ reason: 'offset' }, skipped);
 
     const out = pipeline.processBatch(fresh.map((e) => e.event));
     const touched = new Set(out.touched);

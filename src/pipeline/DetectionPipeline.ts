@@ -149,7 +149,7 @@ export class DetectionPipeline {
     for (const e of events) {
       const state = this.store.get(e.api_key);
       if (!this.store.remember(state, e.event_id)) {
-        this.metrics?.duplicates.inc();
+        this.metrics?.duplicates.inc({ reason: 'event_id' });
         continue;
       }
       if (e.ts > this.maxTs) this.maxTs = e.ts;

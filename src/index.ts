@@ -1,0 +1,37 @@
+/**
+ * probewatch's public surface, bottom-up in the order data flows:
+ * contract → codec → state → detectors → fusion → policy → sinks →
+ * pipeline, then config and the gateway SDK.
+ */
+export { LEVELS, levelRank, type Level, type InferenceEvent, type RiskScore, type Decision, type DeadLetter } from './contract.ts';
+export { ProbewatchError, isProbewatchError, type ErrorCode } from './errors.ts';
+
+export { AvroEventCodec, DEFAULT_EVENT_SCHEMA_ID } from './codec/AvroEventCodec.ts';
+export { SCHEMA_IDS, ContractCodec, riskScoreCodec, decisionCodec, deadLetterCodec } from './codec/contractCodecs.ts';
+export { parseEventLine, formatEventLine, formatRiskScore } from './codec/ndjson.ts';
+export { validateEvent } from './codec/validateEvent.ts';
+export { readRecordedEvents, type RecordedItem } from './sources/recordedEvents.ts';
+export { InMemoryTopic } from './sources/InMemoryTopic.ts';
+
+export { KeyStateStore, eventIdDigest, type KeyState } from './state/KeyStateStore.ts';
+export { RedisSnapshotStore } from './state/RedisSnapshotStore.ts';
+
+export { DETECTORS, type Detector, type DetectorContext, type DetectorDefinition, type DetectorOutput, type KeyGroup } from '../detectors/index.ts';
+export { createCompute, BACKEND_PREFERENCE, type BackendChoice } from './compute/createCompute.ts';
+
+export { noisyOr } from './fusion/noisyOr.ts';
+export { ResponseLadder, initialLadderState, type LadderState, type LadderStep } from './policy/ResponseLadder.ts';
+export { PolicyResolver, type LevelPolicy } from './policy/PolicyResolver.ts';
+
+export { InMemorySink } from './sinks/InMemorySink.ts';
+export { KafkaPublisher, type KafkaOutputs, type OutputTopics } from './sinks/KafkaPublisher.ts';
+export { RedisDecisionStore, decisionRedisKey } from './sinks/RedisDecisionStore.ts';
+
+export { DetectionPipeline, type PipelineOutput, type PipelineDeps } from './pipeline/DetectionPipeline.ts';
+export { BatchProcessor } from './pipeline/BatchProcessor.ts';
+export { KafkaRunner } from './pipeline/KafkaRunner.ts';
+
+export { configSchema, type Config } from './config/configSchema.ts';
+export { loadConfig, parseConfig, detectionConfigHash } from './config/loadConfig.ts';
+
+export * from './gateway/index.ts';
