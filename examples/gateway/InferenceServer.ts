@@ -83,9 +83,15 @@ export function createInferenceServer(options: InferenceServerOptions): Server {
   /** Answers one prediction; resolves with the level applied ('' when the request was refused before the model). */
   async function predict(req: IncomingMessage, res: ServerResponse, apiKey: string, tenant: string | null): Promise<string> {
     const body = await readBody(req, options.maxBodyBytes);
-    if (body === undefined) return (sendError(res, 413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${options.maxBodyBytes} bytes`), '');
+    if (body === undefined) {
+      sendError(res, 413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${options.maxBodyBytes} bytes`);
+      return '';
+    }
     const parsed = parsePredictRequest(body);
-    if (!parsed.ok) return (sendError(res, 400, 'BAD_REQUEST', parsed.message), '');
+    if (!parsed.ok) {
+      sendError(res, 400, 'BAD_REQUEST', parsed.message);
+      return '';
+    }
     const { raw, canonical } = parsed.request;
     const x = model.standardize(raw);
     const started = performance.now();
@@ -116,7 +122,10 @@ export function createInferenceServer(options: InferenceServerOptions): Server {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz' || path === '/metrics') {
       const name = path.slice(1);
-      if (req.method !== 'GET') return (sendError(res, 405, 'METHOD_NOT_ALLOWED', 'use GET', { allow: 'GET' }), [name, '']);
+      if (req.method !== 'GET') {
+        sendError(res, 405, 'METHOD_NOT_ALLOWED', 'use GET', { allow: 'GET' });
+        return [name, ''];
+      }
       if (path === '/metrics') res.writeHead(200, { 'content-type': options.registry.contentType }).end(await options.registry.metrics());
       else {
         const health = options.health();
@@ -125,13 +134,25 @@ export function createInferenceServer(options: InferenceServerOptions): Server {
       return [name, ''];
     }
     const name = path === modelPath ? 'card' : path === `${modelPath}/predict` ? 'predict' : undefined;
-    if (!name) return (sendError(res, 404, 'NOT_FOUND', `no route ${path}; the model is at ${modelPath}`), ['unknown', '']);
+    if (!name) {
+      sendError(res, 404, 'NOT_FOUND', `no route ${path}; the model is at ${modelPath}`);
+      return ['unknown', ''];
+    }
     const method = name === 'predict' ? 'POST' : 'GET';
-    if (req.method !== method) return (sendError(res, 405, 'METHOD_NOT_ALLOWED', `use ${method}`, { allow: method }), [name, '']);
+    if (req.method !== method) {
+      sendError(res, 405, 'METHOD_NOT_ALLOWED', `use ${method}`, { allow: method });
+      return [name, ''];
+    }
     const header = req.headers[API_KEY_HEADER];
     const key = options.keys.authenticate(typeof header === 'string' ? header : undefined);
-    if (!key) return (sendError(res, 401, 'UNAUTHORIZED', `a valid API key is required in the ${API_KEY_HEADER} header`), [name, '']);
-    if (name === 'card') return (sendJson(res, 200, model.card()), [name, '']);
+    if (!key) {
+      sendError(res, 401, 'UNAUTHORIZED', `a valid API key is required in the ${API_KEY_HEADER} header`);
+      return [name, ''];
+    }
+    if (name === 'card') {
+      sendJson(res, 200, model.card());
+      return [name, ''];
+    }
     return [name, await predict(req, res, key.id, key.tenant)];
   }
 

@@ -237,6 +237,6 @@ describe('example gateway with probewatch, the broker and Redis', () => {
     expect(levels(clients.benign.id).every((l) => levelRank(l) <= levelRank('observe'))).toBe(true);
     // The degraded answer was served under an enforced level of throttle or above (the event records the level applied).
     expect(levelRank(levels(clients.attacker.id)[degradedAt! - 1])).toBeGreaterThanOrEqual(levelRank('throttle'));
-    console.log(`example gateway test wall time ${((performance.now() - wallStart) / 1000).toFixed(0)} s`);
+    console.log(`example gateway: the degraded answer was served at level ${levels(clients.attacker.id)[degradedAt! - 1]}; test wall time ${((performance.now() - wallStart) / 1000).toFixed(0)} s`);
   });
 });
