@@ -16,6 +16,8 @@ export interface Reach {
 }
 
 export interface AttackRow {
+  /** The campaign's actor id (the same in every world of a run). */
+  id: string;
   population: string;
   algorithm: string;
   pace: string;
@@ -30,8 +32,8 @@ export interface AttackRow {
   agreement: number;
   /** … trained only on the answers received before the campaign's first truncate (undefined: never reached). */
   agreementAtTruncate: number | undefined;
-  /** … trained on the answers as enforced (undefined while no enforcement exists). */
-  agreementProtected: number | undefined;
+  /** The same campaign in each world with responses enforced, by variant name. */
+  responses: Record<string, AttackResponse>;
   limiter: Reach;
   prada: { throttle: Reach; truncate: Reach } | undefined;
   /** Which detector weighed most at each key's first ≥ truncate (counts). */
@@ -46,13 +48,43 @@ export interface BenignRow {
   calls: number;
   throttle: Reach;
   truncate: Reach;
-  /** Share of calls whose returned top-1 equals the unprotected one (undefined while no enforcement exists). */
-  answerAccuracy: number | undefined;
+  /** The same population in each world with responses enforced, by variant name. */
+  responses: Record<string, BenignResponse>;
   limiter: Reach;
   prada: { throttle: Reach; truncate: Reach } | undefined;
   /** Which detector weighed most at each key's first ≥ throttle (counts). */
   throttleDrivers: Record<string, number>;
   maxRisk: number;
+}
+
+/** An attack campaign where the gateway enforced probewatch's levels. */
+export interface AttackResponse {
+  /** Calls made, refused ones included (a patient attacker resends after Retry-After). */
+  calls: number;
+  /** Calls refused (429 throttle, 403 block). */
+  refused: number;
+  answered: number;
+  /** Answered calls the gateway truncated (the key at truncate). */
+  truncated: number;
+  /** Answered calls the gateway deceived (the key at deceive). */
+  deceived: number;
+  /** Detection in this world (the events carry what the gateway returned). */
+  truncate: Reach;
+  /** Agreement of the surrogate trained on what the attacker actually received. */
+  agreement: number;
+}
+
+/** A benign population where the gateway enforced probewatch's levels. */
+export interface BenignResponse {
+  calls: number;
+  /** Calls refused (429/403): lost to a client that does not retry. */
+  refused: number;
+  /** Answered calls whose top-1 differs from the model's. */
+  altered: number;
+  /** Share of answered calls whose top-1 equals the unprotected one. */
+  accuracy: number;
+  throttle: Reach;
+  truncate: Reach;
 }
 
 export function median(values: readonly number[]): number {
@@ -93,7 +125,6 @@ export interface MeasureContext {
   surrogate: SurrogateSpec;
   primary: string;
   baseline: string | undefined;
-  enforcementActive: boolean;
   weights: Record<string, number>;
   detectors: readonly string[];
   seed: number;
@@ -103,8 +134,11 @@ function tracesOf(record: WorldRecord, r: ActorRecord): KeyTrace[] {
   return r.actor.keys.map((k) => record.keys.get(k.apiKey)!);
 }
 
-function agreementOf(exchanges: readonly Exchange[], attack: Attack, ctx: MeasureContext, seed: number): number {
-  const model = surrogateFromExchanges(exchanges, attack, ctx, seed);
+/** Every surrogate of a run trains from one seed, so the worlds' agreements differ only by the answers. */
+const surrogateSeed = (ctx: MeasureContext) => ctx.seed + 17;
+
+function agreementOf(exchanges: readonly Exchange[], attack: Attack, ctx: MeasureContext): number {
+  const model = surrogateFromExchanges(exchanges, attack, ctx, surrogateSeed(ctx));
   const agreement = topOneAgreement(predictProbs(model, ctx.world.testX), ctx.world.testVictimProbs);
   model.dispose();
   return agreement;
@@ -117,16 +151,15 @@ export function measureAttack(record: WorldRecord, r: ActorRecord, ctx: MeasureC
   const firstTruncateTs = Math.min(...traces.map((t) => firstAtLeast(t.changes[ctx.primary], 'truncate')?.ts ?? Infinity));
   const before = r.exchanges.filter((e) => e.ts <= firstTruncateTs);
   const unprotected = r.exchanges.map((e) => ({ ...e, answer: e.unprotected }));
-  const seed = ctx.seed + 17;
-  const agreement = agreementOf(unprotected, attack, ctx, seed);
-  const agreementAtTruncate = Number.isFinite(firstTruncateTs) ? agreementOf(before.map((e) => ({ ...e, answer: e.unprotected })), attack, ctx, seed) : undefined;
-  const agreementProtected = ctx.enforcementActive ? agreementOf(r.exchanges, attack, ctx, seed) : undefined;
+  const agreement = agreementOf(unprotected, attack, ctx);
+  const agreementAtTruncate = Number.isFinite(firstTruncateTs) ? agreementOf(before.map((e) => ({ ...e, answer: e.unprotected })), attack, ctx) : undefined;
   const firstFire: Record<string, Reach> = {};
   for (const d of ctx.detectors) {
     const at = traces.map((t) => t.firstFire[d] ?? Infinity);
     firstFire[d] = { keys: at.filter(Number.isFinite).length, of: traces.length, median: median(at) };
   }
   return {
+    id: attack.id,
     population: attack.population,
     algorithm: attack.algorithm,
     pace: attack.pace,
@@ -138,7 +171,7 @@ export function measureAttack(record: WorldRecord, r: ActorRecord, ctx: MeasureC
     campaignCallsToTruncate: Number.isFinite(firstTruncateTs) ? before.length : Infinity,
     agreement,
     agreementAtTruncate,
-    agreementProtected,
+    responses: {},
     limiter: limiterReach(traces),
     prada: ctx.baseline ? { throttle: reach(traces, ctx.baseline, 'throttle'), truncate: reach(traces, ctx.baseline, 'truncate') } : undefined,
     truncateDrivers: drivers(traces, ctx.primary, 'truncate', ctx.weights),
@@ -146,19 +179,56 @@ export function measureAttack(record: WorldRecord, r: ActorRecord, ctx: MeasureC
   };
 }
 
-/** False positives and the cost of enforcement for one benign population (all its actors). */
+/** The campaign of `attackId` in a world with responses: what it cost and what the stolen copy is worth. */
+export function measureAttackResponse(record: WorldRecord, attackId: string, ctx: MeasureContext): AttackResponse {
+  const r = actorRecord(record, attackId);
+  const answered = r.exchanges.filter((e) => e.answer.status < 400);
+  return {
+    calls: r.calls,
+    refused: r.refused,
+    answered: answered.length,
+    truncated: answered.filter((e) => e.level === 'truncate').length,
+    deceived: answered.filter((e) => e.level === 'deceive').length,
+    truncate: reach(tracesOf(record, r), ctx.primary, 'truncate'),
+    agreement: agreementOf(r.exchanges, r.actor as Attack, ctx),
+  };
+}
+
+/** What enforcement cost one benign population: refused calls and altered answers. */
+export function measureBenignResponse(record: WorldRecord, population: string, ctx: MeasureContext): BenignResponse {
+  const actors = record.actors.filter((r) => r.actor.population === population);
+  const traces = actors.flatMap((r) => tracesOf(record, r));
+  const calls = actors.reduce((s, r) => s + r.calls, 0);
+  const refused = actors.reduce((s, r) => s + r.refused, 0);
+  const altered = actors.reduce((s, r) => s + r.altered, 0);
+  return {
+    calls,
+    refused,
+    altered,
+    accuracy: 1 - altered / Math.max(calls - refused, 1),
+    throttle: reach(traces, ctx.primary, 'throttle'),
+    truncate: reach(traces, ctx.primary, 'truncate'),
+  };
+}
+
+function actorRecord(record: WorldRecord, id: string): ActorRecord {
+  const r = record.actors.find((a) => a.actor.id === id);
+  if (!r) throw new Error(`no actor ${id} in this world`);
+  return r;
+}
+
+/** False positives for one benign population (all its actors). */
 export function measureBenign(record: WorldRecord, population: string, ctx: MeasureContext): BenignRow {
   const actors = record.actors.filter((r) => r.actor.population === population);
   const traces = actors.flatMap((r) => tracesOf(record, r));
   const calls = actors.reduce((s, r) => s + r.calls, 0);
-  const altered = actors.reduce((s, r) => s + r.altered + r.refused, 0);
   return {
     population,
     keys: traces.length,
     calls,
     throttle: reach(traces, ctx.primary, 'throttle'),
     truncate: reach(traces, ctx.primary, 'truncate'),
-    answerAccuracy: ctx.enforcementActive ? 1 - altered / Math.max(calls, 1) : undefined,
+    responses: {},
     limiter: limiterReach(traces),
     prada: ctx.baseline ? { throttle: reach(traces, ctx.baseline, 'throttle'), truncate: reach(traces, ctx.baseline, 'truncate') } : undefined,
     throttleDrivers: drivers(traces, ctx.primary, 'throttle', ctx.weights),

@@ -14,19 +14,19 @@ import { formatEventLine } from '../../src/codec/ndjson.ts';
 import { createCompute } from '../../src/compute/createCompute.ts';
 import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
 import { defaultConfig, enabledDetectors, PRADA_DETECTOR, pradaOnlyConfig } from './baselines/pipelines.ts';
-import { type AttackRow, type BenignRow, measureAttack, measureBenign } from './Measure.ts';
+import { type AttackRow, type BenignRow, measureAttack, measureAttackResponse, measureBenign, measureBenignResponse } from './Measure.ts';
 import { describeMachine } from '../utils/machine.ts';
 import { replaceResultsBlock } from '../utils/results.ts';
 import { riskVsQueriesSvg } from './report/riskPlot.ts';
-import { attackTable, barChecks, benignTable, detectorTable, pct } from './report/tables.ts';
+import { attackTable, barChecks, benignResponseTable, benignTable, detectorTable, pct, responseTable } from './report/tables.ts';
 import { Rng } from './Rng.ts';
 import { buildCast, FULL, QUICK } from './Scenario.ts';
 import { buildVictimWorld } from './Victim.ts';
 import { loadWeatherData } from './weatherData.ts';
-import { noEnforcement } from './world/Enforcement.ts';
+import { type Enforcement, noEnforcement, RESPONSE_VARIANTS, sdkEnforcement } from './world/Enforcement.ts';
 import { Gateway } from './world/Gateway.ts';
 import { DAY, SIM_EPOCH } from './world/Schedule.ts';
-import { type PipelineUnderTest, World } from './world/World.ts';
+import { type PipelineUnderTest, World, type WorldRecord } from './world/World.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
@@ -45,6 +45,8 @@ const { values: args } = parseArgs({
     /** Also write the per-row details as JSON. */
     json: { type: 'string' },
     'poll-ms': { type: 'string', default: '5000' },
+    /** Skip the worlds with responses enforced (faster; the response columns print n/a). */
+    'no-responses': { type: 'boolean', default: false },
   },
 });
 
@@ -64,7 +66,9 @@ async function main(): Promise<void> {
   const data = loadWeatherData();
   const world = buildVictimWorld(data, { seed, hidden: size.victimHidden, passes: size.victimPasses });
   log(`victim: MLP ${size.victimHidden.join('-')} on ${world.train.length} Seattle days, test accuracy ${pct(world.accuracy)}, majority-class agreement ${pct(world.majorityAgreement)}`);
-  const cast = buildCast(world, size, rng.fork('cast'));
+  // Every world gets a fresh cast from the same fork: the same actors, drawing the same numbers until an answer differs.
+  const castFor = () => buildCast(world, size, rng.fork('cast'));
+  const cast = castFor();
 
   const config = defaultConfig();
   const compute = await createCompute();
@@ -86,28 +90,41 @@ async function main(): Promise<void> {
   log(`detectors: ${detectors.join(', ')}; PRADA baseline: ${prada ? PRADA_DETECTOR : 'n/a (grid-sweep not registered)'}; compute backend ${compute.backend}`);
 
   const eventLines: string[] = [];
-  const gateway = new Gateway(world.standardizer, rng.fork('gateway'));
-  let lastDay = -1;
-  const simulation = new World({
-    victim: world.victim,
-    gateway,
-    enforcement: noEnforcement,
-    pipelines,
-    pollMs,
-    fireScore: config.policy.thresholds.throttle,
-    onEvent: (e) => {
-      if (args.events) eventLines.push(formatEventLine(e));
-      const day = Math.floor((e.ts - SIM_EPOCH) / DAY);
-      if (day > lastDay) {
-        lastDay = day;
-        log(`simulating day ${day + 1}/${size.days} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
-      }
-    },
-  });
-  const simStarted = performance.now();
-  const record = await simulation.run([...cast.benign, ...cast.attacks]);
-  const simSeconds = (performance.now() - simStarted) / 1000;
-  log(`simulated ${record.events} events in ${record.polls} polls, ${simSeconds.toFixed(0)} s; measuring surrogates`);
+  let simSeconds = 0;
+  /** One world: a fresh cast, gateway and pipelines, every answer through `enforcement`. */
+  const simulate = async (enforcement: Enforcement, under: PipelineUnderTest[], actors = castFor()): Promise<WorldRecord> => {
+    let lastDay = -1;
+    const simulation = new World({
+      victim: world.victim,
+      gateway: new Gateway(world.standardizer, rng.fork('gateway')),
+      enforcement,
+      pipelines: under,
+      pollMs,
+      fireScore: config.policy.thresholds.throttle,
+      onEvent: (e) => {
+        if (args.events && !enforcement.active) eventLines.push(formatEventLine(e));
+        const day = Math.floor((e.ts - SIM_EPOCH) / DAY);
+        if (day > lastDay) {
+          lastDay = day;
+          log(`${enforcement.active ? enforcement.name : 'unprotected'}: simulating day ${day + 1}/${size.days} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+        }
+      },
+    });
+    const simStarted = performance.now();
+    const out = await simulation.run([...actors.benign, ...actors.attacks]);
+    const seconds = (performance.now() - simStarted) / 1000;
+    simSeconds += seconds;
+    log(`${enforcement.active ? enforcement.name : 'unprotected'}: simulated ${out.events} events in ${out.polls} polls, ${seconds.toFixed(0)} s`);
+    return out;
+  };
+  const record = await simulate(noEnforcement, pipelines, cast);
+  const variants = args['no-responses'] ? [] : RESPONSE_VARIANTS;
+  const protectedRecords = new Map<string, WorldRecord>();
+  for (const v of variants) {
+    const probewatch = new DetectionPipeline(config, { compute, logger });
+    protectedRecords.set(v.name, await simulate(sdkEnforcement(v.name, v.settings, seed), [{ name: 'probewatch', pipeline: probewatch }]));
+  }
+  log('measuring surrogates');
   if (args.events) writeFileSync(args.events, eventLines.join('\n') + '\n');
   if (args.labels) writeFileSync(args.labels, ['api_key,label', ...record.actors.flatMap((r) => r.actor.keys.map((k) => `${k.apiKey},${r.actor.kind}`))].join('\n') + '\n');
 
@@ -117,7 +134,6 @@ async function main(): Promise<void> {
     surrogate: size.surrogate,
     primary: 'probewatch',
     baseline: prada ? 'prada' : undefined,
-    enforcementActive: noEnforcement.active,
     weights,
     detectors,
     seed,
@@ -125,6 +141,11 @@ async function main(): Promise<void> {
   const attackRows: AttackRow[] = record.actors.filter((r) => r.actor.kind === 'attack').map((r) => measureAttack(record, r, ctx));
   const populations = [...new Set(cast.benign.map((a) => a.population))];
   const benignRows: BenignRow[] = populations.map((p) => measureBenign(record, p, ctx));
+  for (const [name, r] of protectedRecords) {
+    for (const row of attackRows) row.responses[name] = measureAttackResponse(r, row.id, ctx);
+    for (const row of benignRows) row.responses[name] = measureBenignResponse(r, row.population, ctx);
+  }
+  const variantNames = variants.map((v) => v.name);
   const seconds = (performance.now() - started) / 1000;
 
   const command = `npm run bench:quality --${args.quick ? ' --quick' : ''} --seed ${seed}`;
@@ -141,23 +162,37 @@ async function main(): Promise<void> {
     `- Machine: ${describeMachine()}; models on tfjs cpu, probewatch Compute on ${compute.backend}`,
     `- Victim: TensorFlow.js MLP ${size.victimHidden.join('-')} over ${'precipitation, temp_max, temp_min, wind, day_of_year'} (vega-datasets weather.csv, Seattle, ${world.train.length} training days), 5 classes (${world.classes.join(', ')}); held-out accuracy ${pct(world.accuracy)}; chance floor for agreement (always the victim's most frequent class) ${pct(world.majorityAgreement)} on ${world.test.length} held-out days`,
     `- Held-out days without precipitation: ${pct(dryShare)}; share of the documented precipitation range below 0.05 mm: ${pct(dryRange)} (uniform and lattice queries almost never show the victim a dry day, which bounds what their surrogates learn about natural data)`,
-    `- probewatch: embedded default config, detectors ${detectors.join(', ')}; ${record.events} events from ${record.keys.size} keys; enforcement: ${noEnforcement.name}`,
+    `- probewatch: embedded default config, detectors ${detectors.join(', ')}; ${record.events} events from ${record.keys.size} keys (unprotected world)`,
+    variants.length
+      ? `- Responses: the same seed and cast simulated again with the gateway SDK's \`Enforcer\` applying each key's level to its answers (in-memory token bucket in event time): ${variants.map((v) => `**${v.name}** — ${v.description}`).join('; ')}. Attackers resend throttled calls after Retry-After; benign clients do not retry. Events then carry what the gateway returned (status, empty or perturbed probabilities).`
+      : '- Responses: not run (--no-responses).',
     `- ${errorsLine}`,
   ].join('\n');
   const tables = [
     '### Attacks',
-    attackTable(attackRows),
+    attackTable(attackRows, variantNames[0]),
     '',
     '### Benign populations',
-    benignTable(benignRows),
+    benignTable(benignRows, variantNames[0]),
     '',
     '### Which detector fired, per attack',
     `A detector "fires" on a key when its own score reaches the throttle threshold (${config.policy.thresholds.throttle}).`,
     '',
     detectorTable(attackRows, detectors),
     '',
+    ...(variantNames.length
+      ? [
+          '### With responses enforced',
+          'Each responses world replays the same seed and cast with the gateway enforcing the levels probewatch decides in that world. "calls (refused)": calls the campaign made, throttled ones included; "answers truncated / deceived": answered calls while its key was at truncate / at deceive; agreement: surrogate trained on what the attacker actually received (same surrogate seed as unprotected); cut: unprotected minus protected agreement.',
+          '',
+          responseTable(attackRows, variantNames),
+          '',
+          benignResponseTable(benignRows, variantNames),
+          '',
+        ]
+      : []),
     '### Against the bar of issue 4',
-    ...barChecks(attackRows, benignRows).map((l) => `- ${l}`),
+    ...barChecks(attackRows, benignRows, variantNames).map((l) => `- ${l}`),
   ].join('\n');
 
   process.stdout.write(`\n${summary}\n\n${tables}\n`);

@@ -1,5 +1,5 @@
 import { entropy, predictProbs } from '../Classifier.ts';
-import { Client } from '../world/Client.ts';
+import { PatientClient } from './PatientClient.ts';
 import type { Answer, QueryApi } from '../world/types.ts';
 import { type Attack, type AttackSetup, attackerKey } from './Attack.ts';
 import { trainSurrogate } from './Surrogate.ts';
@@ -34,7 +34,7 @@ export class ActiveThief implements Attack {
 
   async run(api: QueryApi): Promise<void> {
     const { rng, world, budget, start, surrogate } = this.setup;
-    const client = new Client(api, this.keys[0], start);
+    const client = new PatientClient(api, this.keys[0], start);
     const classes = world.classes.length;
     const pool = thiefPool(world, world.thief, Math.max(3 * budget, world.thief.length), rng.fork('pool')).map((s) => s.x);
     const used = new Array<boolean>(pool.length).fill(false);

@@ -1,5 +1,5 @@
 import { NaturalSampler } from '../NaturalSampler.ts';
-import { Client } from '../world/Client.ts';
+import { PatientClient } from './PatientClient.ts';
 import type { QueryApi } from '../world/types.ts';
 import { type Attack, type AttackSetup, attackerKey, standardize, uniformInBox } from './Attack.ts';
 
@@ -31,7 +31,7 @@ export class InterleavedNatural implements Attack {
 
   async run(api: QueryApi): Promise<void> {
     const { rng, world, budget, start } = this.setup;
-    const client = new Client(api, this.keys[0], start);
+    const client = new PatientClient(api, this.keys[0], start);
     const natural = new NaturalSampler(world.attackerSeed);
     const xs: number[][] = [];
     for (let i = 0; i < budget; i++) {

@@ -4,7 +4,7 @@ import { NaturalSampler } from '../NaturalSampler.ts';
 import type { Rng } from '../Rng.ts';
 import type { VictimWorld } from '../Victim.ts';
 import { FEATURES, type WeatherRecord } from '../weatherData.ts';
-import { Client } from '../world/Client.ts';
+import { PatientClient } from './PatientClient.ts';
 import type { Answer, QueryApi } from '../world/types.ts';
 import { type Attack, type AttackSetup, attackerKey, standardize } from './Attack.ts';
 import { trainSurrogate } from './Surrogate.ts';
@@ -66,7 +66,7 @@ export class KnockoffNets implements Attack {
 
   async run(api: QueryApi): Promise<void> {
     const { rng, world, budget, start, surrogate } = this.setup;
-    const client = new Client(api, this.keys[0], start);
+    const client = new PatientClient(api, this.keys[0], start);
     const classes = world.classes.length;
     const pool = thiefPool(world, world.thief, Math.max(budget, world.thief.length), rng.fork('pool'));
     const arms = new Map<string, ThiefSample[]>();

@@ -1,5 +1,5 @@
 import type { Box } from '../Victim.ts';
-import { Client } from '../world/Client.ts';
+import { PatientClient } from './PatientClient.ts';
 import type { QueryApi } from '../world/types.ts';
 import { type Attack, type AttackSetup, attackerKey } from './Attack.ts';
 
@@ -64,7 +64,7 @@ export class LatticeSweep implements Attack {
 
   async run(api: QueryApi): Promise<void> {
     const { rng, world, budget, start } = this.setup;
-    const client = new Client(api, this.keys[0], start);
+    const client = new PatientClient(api, this.keys[0], start);
     const xs = latticePoints(world.box, latticeLevels(world.box.lo.length, budget));
     for (let i = 0; i < xs.length; i += 100) await client.scripted(xs.slice(i, i + 100), this.perMinute, rng);
   }

@@ -1,4 +1,4 @@
-import { Client } from '../world/Client.ts';
+import { PatientClient } from './PatientClient.ts';
 import type { QueryApi } from '../world/types.ts';
 import { type Attack, type AttackSetup, attackerKey, clipToBox, uniformInBox } from './Attack.ts';
 
@@ -43,7 +43,7 @@ export class LowdMeekLineSearch implements Attack {
 
   async run(api: QueryApi): Promise<void> {
     const { rng, world, budget, start } = this.setup;
-    const client = new Client(api, this.keys[0], start);
+    const client = new PatientClient(api, this.keys[0], start);
     const ask = async (x: number[]): Promise<number | undefined> => {
       if (this.used >= budget) return undefined;
       this.used++;

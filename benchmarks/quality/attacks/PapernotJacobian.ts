@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { oneHot, useCpuBackend } from '../Classifier.ts';
-import { Client } from '../world/Client.ts';
+import { PatientClient } from './PatientClient.ts';
 import type { Answer, QueryApi } from '../world/types.ts';
 import { type Attack, type AttackSetup, attackerKey, clipToBox, standardize } from './Attack.ts';
 import { trainSurrogate } from './Surrogate.ts';
@@ -50,7 +50,7 @@ export class PapernotJacobian implements Attack {
 
   async run(api: QueryApi): Promise<void> {
     const { rng, world, budget, start, surrogate } = this.setup;
-    const client = new Client(api, this.keys[0], start);
+    const client = new PatientClient(api, this.keys[0], start);
     const classes = world.classes.length;
     const step = world.box.hi.map((hi, j) => this.lambda * (hi - world.box.lo[j]));
     const seedSize = Math.min(world.attackerSeed.length, Math.max(10, Math.round(budget / 8)));

@@ -1,4 +1,4 @@
-import { Client } from '../world/Client.ts';
+import { PatientClient } from './PatientClient.ts';
 import type { QueryApi } from '../world/types.ts';
 import { type Attack, type AttackSetup, attackerKey, uniformInBox } from './Attack.ts';
 
@@ -33,7 +33,7 @@ export class SlowAndLow implements Attack {
 
   async run(api: QueryApi): Promise<void> {
     const { rng, world, start } = this.setup;
-    const client = new Client(api, this.keys[0], start);
+    const client = new PatientClient(api, this.keys[0], start);
     const xs = Array.from({ length: this.calls }, () => uniformInBox(rng, world.box));
     for (let i = 0; i < xs.length; i += 50) await client.poisson(xs.slice(i, i + 50), this.perHour, rng);
   }

@@ -1,4 +1,4 @@
-import { Client } from '../world/Client.ts';
+import { PatientClient } from './PatientClient.ts';
 import type { QueryApi } from '../world/types.ts';
 import { type Attack, type AttackSetup, attackerKey, uniformInBox } from './Attack.ts';
 
@@ -31,7 +31,7 @@ export class TramerEquationSolving implements Attack {
 
   async run(api: QueryApi): Promise<void> {
     const { rng, world, budget, start } = this.setup;
-    const client = new Client(api, this.keys[0], start);
+    const client = new PatientClient(api, this.keys[0], start);
     const xs = Array.from({ length: budget }, () => uniformInBox(rng, world.box));
     for (let i = 0; i < xs.length; i += 100) await client.scripted(xs.slice(i, i + 100), this.perMinute, rng);
   }

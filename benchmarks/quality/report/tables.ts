@@ -1,6 +1,6 @@
-import type { AttackRow, BenignRow, Reach } from '../Measure.ts';
+import { type AttackRow, type BenignRow, type Reach, median } from '../Measure.ts';
 
-const NA_RESPONSES = 'n/a (issue 5)';
+const NA_RESPONSES = 'n/a (no responses run)';
 const NA_PRADA = 'n/a: detector not present';
 
 export const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -13,8 +13,12 @@ function markdownTable(header: readonly string[], rows: readonly (readonly strin
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-/** Per attack: detection, the baselines, and how good the stolen copy is. */
-export function attackTable(rows: readonly AttackRow[]): string {
+/** A difference of shares in percentage points. */
+const points = (x: number) => (100 * x).toFixed(1);
+const refusedCell = (calls: number, refused: number) => `${calls} (${refused})`;
+
+/** Per attack: detection, the baselines, and how good the stolen copy is (`variant`: the responses world shown). */
+export function attackTable(rows: readonly AttackRow[], variant?: string): string {
   return markdownTable(
     [
       'attack',
@@ -40,15 +44,15 @@ export function attackTable(rows: readonly AttackRow[]): string {
       calls(r.campaignCallsToTruncate),
       pct(r.agreement),
       r.agreementAtTruncate === undefined ? 'never caught' : pct(r.agreementAtTruncate),
-      r.agreementProtected === undefined ? NA_RESPONSES : pct(r.agreementProtected),
+      variant && r.responses[variant] ? pct(r.responses[variant].agreement) : NA_RESPONSES,
       reachCell(r.limiter),
       r.prada ? reachCell(r.prada.truncate) : NA_PRADA,
     ]),
   );
 }
 
-/** Per benign population: false positives, and what enforcement costs honest users. */
-export function benignTable(rows: readonly BenignRow[]): string {
+/** Per benign population: false positives, and what enforcement costs honest users (`variant`: the responses world shown). */
+export function benignTable(rows: readonly BenignRow[], variant?: string): string {
   return markdownTable(
     [
       'benign population',
@@ -58,7 +62,7 @@ export function benignTable(rows: readonly BenignRow[]): string {
       'keys ≥ truncate (median call)',
       'max risk',
       'top detector at ≥ throttle',
-      'answer accuracy under enforcement',
+      'answer accuracy under enforcement (calls refused)',
       '100/min limiter: keys limited',
       'PRADA alone: keys ≥ throttle / ≥ truncate',
     ],
@@ -70,7 +74,7 @@ export function benignTable(rows: readonly BenignRow[]): string {
       reachCell(r.truncate),
       r.maxRisk.toFixed(3),
       driverCell(r.throttleDrivers) || '—',
-      r.answerAccuracy === undefined ? NA_RESPONSES : pct(r.answerAccuracy),
+      variant && r.responses[variant] ? `${pct(r.responses[variant].accuracy)} (${pct(r.responses[variant].refused / Math.max(r.responses[variant].calls, 1))})` : NA_RESPONSES,
       share(r.limiter),
       r.prada ? `${share(r.prada.throttle)} / ${share(r.prada.truncate)}` : NA_PRADA,
     ]),
@@ -96,24 +100,68 @@ export function detectorTable(rows: readonly AttackRow[], detectors: readonly st
   );
 }
 
+/**
+ * Per attack and responses world: what the campaign had to send (a patient
+ * attacker resends refused calls), how many answers came back truncated or
+ * deceived, detection in that world, and the surrogate trained on what the
+ * attacker actually received against the unprotected one (same seed, same
+ * cast, same surrogate training seed).
+ */
+export function responseTable(rows: readonly AttackRow[], variants: readonly string[]): string {
+  return markdownTable(
+    ['attack', 'answers used', 'unprotected: calls, agreement', ...variants.flatMap((v) => [`${v}: calls (refused)`, 'answers truncated / deceived', 'keys ≥ truncate', 'agreement', 'cut (points)'])],
+    rows.map((r) => [
+      r.population,
+      r.uses,
+      `${r.calls}, ${pct(r.agreement)}`,
+      ...variants.flatMap((v) => {
+        const x = r.responses[v];
+        return [refusedCell(x.calls, x.refused), `${x.truncated} / ${x.deceived} of ${x.answered}`, share(x.truncate), pct(x.agreement), points(r.agreement - x.agreement)];
+      }),
+    ]),
+  );
+}
+
+/** Per benign population and responses world: calls refused and answers whose top-1 changed. */
+export function benignResponseTable(rows: readonly BenignRow[], variants: readonly string[]): string {
+  return markdownTable(
+    ['benign population', 'calls', ...variants.flatMap((v) => [`${v}: keys ≥ throttle / ≥ truncate`, 'calls refused', 'answers with another top-1', 'answer accuracy'])],
+    rows.map((r) => [
+      r.population,
+      String(r.calls),
+      ...variants.flatMap((v) => {
+        const x = r.responses[v];
+        return [`${share(x.throttle)} / ${share(x.truncate)}`, `${x.refused} (${pct(x.refused / Math.max(x.calls, 1))})`, String(x.altered), pct(x.accuracy)];
+      }),
+    ]),
+  );
+}
+
 /** The issue's bar, checked line by line. */
-export function barChecks(attacks: readonly AttackRow[], benign: readonly BenignRow[]): string[] {
+export function barChecks(attacks: readonly AttackRow[], benign: readonly BenignRow[], variants: readonly string[] = []): string[] {
   const caught = attacks.filter((a) => a.truncate.median <= 100);
   const missed = attacks.filter((a) => !(a.truncate.median <= 100)).map((a) => `${a.population} (${calls(a.truncate.median)})`);
   const benignTruncated = benign.reduce((s, b) => s + b.truncate.keys, 0);
   const benignKeys = benign.reduce((s, b) => s + b.keys, 0);
-  const cut = attacks.filter((a) => a.agreementProtected !== undefined);
   const lines = [
     `Median ≤ 100 calls to ≥ truncate: ${caught.length}/${attacks.length} attacks${missed.length ? `; missed: ${missed.join(', ')}` : ''}.`,
     `No benign key at ≥ truncate: ${benignTruncated === 0 ? 'met' : `NOT met, ${benignTruncated}/${benignKeys} benign keys reached it`}.`,
   ];
-  if (cut.length === 0) {
-    lines.push('Surrogate agreement cut by ≥ 40 points at ≤ 0.5% benign accuracy loss: n/a, no responses are enforced yet (issue 5).');
-  } else {
-    const drops = cut.map((a) => ({ a, drop: a.agreement - (a.agreementProtected ?? a.agreement) }));
-    const ok = drops.filter((d) => d.drop >= 0.4).length;
-    const worstBenign = Math.min(...benign.map((b) => b.answerAccuracy ?? 1));
-    lines.push(`Surrogate agreement cut by ≥ 40 points: ${ok}/${cut.length} attacks; worst benign answer accuracy ${pct(worstBenign)} (bar: ≥ 99.5%).`);
+  if (variants.length === 0) lines.push('Surrogate agreement cut by ≥ 40 points at ≤ 0.5% benign accuracy loss: n/a, no responses world was run.');
+  for (const v of variants) {
+    const cuts = attacks.map((a) => ({ a, cut: a.agreement - a.responses[v].agreement }));
+    const ok = cuts.filter((c) => c.cut >= 0.4);
+    const worst = benign.reduce((w, b) => (b.responses[v].accuracy < w.responses[v].accuracy ? b : w));
+    const loss = 1 - worst.responses[v].accuracy;
+    const refused = benign.reduce((s, b) => s + b.responses[v].refused, 0);
+    const benignCalls = benign.reduce((s, b) => s + b.responses[v].calls, 0);
+    const met = ok.length === attacks.length && loss <= 0.005;
+    lines.push(
+      `Surrogate agreement cut by ≥ 40 points at ≤ 0.5% benign accuracy loss, ${v}: ${met ? 'met' : 'NOT met'} — ` +
+        `${ok.length}/${attacks.length} attacks cut by ≥ 40 points${ok.length ? ` (${ok.map((c) => c.a.population).join(', ')})` : ''}, median cut ${points(median(cuts.map((c) => c.cut)))} points; ` +
+        `worst benign answer accuracy ${pct(worst.responses[v].accuracy)} (${worst.population}, loss ${(100 * loss).toFixed(2)} points); ` +
+        `benign calls refused by the throttle ${refused}/${benignCalls} (${pct(refused / Math.max(benignCalls, 1))}).`,
+    );
   }
   return lines;
 }

@@ -202,7 +202,7 @@ export class World {
     const level = this.levels.get(req.key.apiKey) ?? 'allow';
     const probs = req.probs[i];
     const unprotected: Answer = { probs, label: argmax(probs), status: 200 };
-    const answer = enforcement.apply(level, unprotected);
+    const answer = enforcement.apply(level, unprotected, { apiKey: req.key.apiKey, x: req.xs[i], ts });
     req.answers.push(answer);
     const r = req.record;
     r.calls++;

@@ -15,6 +15,8 @@ export interface Answer {
   label: number;
   /** HTTP status (429 when throttled). */
   status: number;
+  /** On 429: the Retry-After the gateway sent, in seconds. */
+  retryAfterS?: number;
 }
 
 /** The inference API an actor talks to. */

@@ -24,6 +24,12 @@ export function rankReversed(probs: readonly number[]): number[] {
  * extraction attacks send far more often than natural users, get ŷ, whose
  * top-1 is another class.
  *
+ * The maximum softmax probability is a usable OOD signal only for models
+ * trained for it (the paper's victims use Outlier Exposure); a plain
+ * classifier is often more confident far from its data than on it, and
+ * then the switch misses the attacker's queries. τ = 1 drops the gate and
+ * misinforms every answer the key gets.
+ *
  * Trade-off: this is NOT label-preserving. It is what cuts the top-1
  * agreement of surrogates trained on labels, but every honest query below τ
  * gets a wrong label too, so it is off by default and applies only at the
@@ -33,7 +39,8 @@ export function rankReversed(probs: readonly number[]): number[] {
  */
 export function adaptiveMisinformation(probs: readonly number[], tau: number, nu: number, misinformation: (probs: readonly number[]) => number[] = rankReversed): number[] {
   const top = probs[argmax(probs)];
-  const alpha = 1 / (1 + Math.exp(nu * (top - tau)));
+  // τ = 1 misinforms every answer: the key is already judged an attacker, whatever its queries look like.
+  const alpha = tau >= 1 ? 1 : 1 / (1 + Math.exp(nu * (top - tau)));
   if (alpha === 0) return [...probs];
   const wrong = misinformation(probs);
   if (wrong.length !== probs.length) throw new RangeError(`misinformation answer has ${wrong.length} classes, expected ${probs.length}`);

@@ -34,8 +34,8 @@ const watermarkSchema = z
 
 const misinformationSchema = z
   .object({
-    /** τ: queries whose top probability is below it get the misinformation answer (the OOD signal). */
-    tau: z.number().gt(0).lt(1).default(0.5),
+    /** τ: queries whose top probability is below it get the misinformation answer (the OOD signal); 1: every answer does. */
+    tau: z.number().gt(0).max(1).default(0.5),
     /** ν: sharpness of the switch around τ (the paper's implementation uses 1000). */
     nu: positive.default(1000),
   })

@@ -87,6 +87,10 @@ describe('adaptive misinformation', () => {
     expect(sum(mis)).toBeCloseTo(1, 12);
   });
 
+  it('misinforms every answer, confident ones too, with τ = 1', () => {
+    expect(adaptiveMisinformation([0.8, 0.1, 0.06, 0.04], 1, 1000)).toEqual([0.04, 0.06, 0.1, 0.8]);
+  });
+
   it('blends smoothly near τ with a small ν', () => {
     const atTau = adaptiveMisinformation([0.5, 0.3, 0.2], 0.5, 10);
     // α = ½ at y_max = τ: halfway between y and its rank reversal.
