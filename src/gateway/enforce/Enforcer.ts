@@ -108,6 +108,7 @@ export class Enforcer {
 
   /** Applies `level` to one call. Never rejects for an unreachable bucket store (see `throttle.onBucketError`). */
   async enforce(call: EnforcementCall, level: Level, answer: ModelAnswer): Promise<EnforcedAnswer> {
+    checkProbs(answer.probs); // before the bucket: a bad answer must not cost the key a token
     let take: TakeResult | undefined;
     if (this.throttles(level)) {
       const { ratePerMinute, burst } = this.settings.throttle;
@@ -122,6 +123,7 @@ export class Enforcer {
 
   /** `enforce` without awaiting: the bucket must answer synchronously. */
   enforceSync(call: EnforcementCall, level: Level, answer: ModelAnswer): EnforcedAnswer {
+    checkProbs(answer.probs);
     const bucket = this.options.bucket;
     let take: TakeResult | undefined;
     if (this.throttles(level)) {
@@ -172,7 +174,6 @@ export class Enforcer {
         error: { error: 'PW_THROTTLED', message: `Rate limit for this API key is ${rate} calls per minute; retry after ${seconds} s.`, retry_after_s: seconds },
       };
     }
-    checkProbs(answer.probs);
     const probs = [...answer.probs];
     const label = argmax(probs);
     const ok = (applied: Level, returned: number[]): EnforcedAnswer => ({ status: 200, level: applied, decision: level, headers: {}, body: { label: returned.length ? argmax(returned) : label, probs: returned } });

@@ -116,8 +116,12 @@ describe('Enforcer', () => {
     expect(e.counters()).toEqual({ answered: 5, throttled: 2, blocked: 1, truncated: 0, deceived: 0, bucketErrors: 0 });
   });
 
-  it('refuses model probabilities that are not finite or negative', async () => {
-    await expect(enforcer().enforce(call('k'), 'allow', { probs: [0.5, Number.NaN] })).rejects.toThrow(/probability 1 is NaN/);
+  it('refuses model probabilities that are not finite or negative, without spending a token', async () => {
+    const e = enforcer({ throttle: { burst: 1 } });
+    await expect(e.enforce(call('k'), 'allow', { probs: [0.5, Number.NaN] })).rejects.toThrow(/probability 1 is NaN/);
+    await expect(e.enforce(call('k'), 'throttle', { probs: [0.5, -0.1] })).rejects.toThrow(/probability 1 is -0.1/);
+    expect(() => e.enforceSync(call('k'), 'throttle', { probs: [Infinity] })).toThrow(/probability 0 is Infinity/);
+    expect((await e.enforce(call('k'), 'throttle', { probs })).status).toBe(200);
   });
 
   it('answers an empty probability vector with label -1', async () => {
