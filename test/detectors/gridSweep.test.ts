@@ -5,7 +5,7 @@ import type { InferenceEvent } from '../../src/contract.ts';
 import { testCompute } from './helpers/compute.ts';
 import { type DetectorRun, runDetector } from './helpers/runDetector.ts';
 import { attackTimes, FIRES, naturalScenario, QUIET, VOLUME } from './helpers/scenario.ts';
-import { merge, type World } from './helpers/world.ts';
+import { merge, sweepSessions, type World } from './helpers/world.ts';
 
 const config = gridSweep.configSchema.parse({});
 const create = () => gridSweep.create(config);
@@ -85,18 +85,10 @@ function topicUser(world: World, key: string, times: number[]): InferenceEvent[]
  * real record, often of the same feature again (as the quality benchmark's analysts do).
  */
 function analystSessions(world: World, key: string, times: number[], features = [2, 5, 2, 7, 2, 5, 1, 2, 2, 5, 2, 7]): InferenceEvent[] {
-  const out: InferenceEvent[] = [];
-  for (let s = 0; out.length < times.length; s++) {
-    const base = world.record();
-    const f = features[s % features.length];
+  return sweepSessions(world, key, times, (s) => {
     const steps = 20 + ((s * 7) % 21);
-    for (let i = 0; i < steps && out.length < times.length; i++) {
-      const x = base.slice();
-      x[f] = base[f] - 3 + (6 * i) / (steps - 1);
-      out.push(world.event(key, x, times[out.length]));
-    }
-  }
-  return out;
+    return { feature: features[s % features.length], steps, at: (v, i) => v - 3 + (6 * i) / (steps - 1) };
+  });
 }
 
 let compute: Compute;

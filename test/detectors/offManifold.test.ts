@@ -6,7 +6,7 @@ import { uniformBox } from './helpers/attacks.ts';
 import { testCompute } from './helpers/compute.ts';
 import { type DetectorRun, runDetector } from './helpers/runDetector.ts';
 import { attackTimes, FIRES, naturalScenario, QUIET, VOLUME } from './helpers/scenario.ts';
-import { merge, type World } from './helpers/world.ts';
+import { merge, sweepSessions, type World } from './helpers/world.ts';
 
 const config = offManifold.configSchema.parse({});
 const create = () => offManifold.create(config);
@@ -18,18 +18,10 @@ function interleaved(world: World, key: string, times: number[]): InferenceEvent
 
 /** One-feature what-if sweeps of 20–40 even steps across ±8 spreads (to well beyond the data), each around a fresh real record. */
 function analystSessions(world: World, key: string, times: number[]): InferenceEvent[] {
-  const out: InferenceEvent[] = [];
-  for (let s = 0; out.length < times.length; s++) {
-    const base = world.record();
-    const f = [2, 5, 7, 1][s % 4];
+  return sweepSessions(world, key, times, (s) => {
     const steps = 20 + ((s * 7) % 21);
-    for (let i = 0; i < steps && out.length < times.length; i++) {
-      const x = base.slice();
-      x[f] = base[f] - 8 + (16 * i) / (steps - 1);
-      out.push(world.event(key, x, times[out.length]));
-    }
-  }
-  return out;
+    return { feature: [2, 5, 7, 1][s % 4], steps, at: (v, i) => v - 8 + (16 * i) / (steps - 1) };
+  });
 }
 
 let compute: Compute;

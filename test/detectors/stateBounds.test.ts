@@ -3,6 +3,7 @@ import { aggregates } from '../../detectors/aggregates.ts';
 import { boundaryProbing } from '../../detectors/boundaryProbing.ts';
 import { entropy } from '../../detectors/entropy.ts';
 import { outputDrift } from '../../detectors/outputDrift.ts';
+import { recurringOffsets } from '../../detectors/recurringOffsets.ts';
 import type { DetectorDefinition } from '../../detectors/types.ts';
 import type { Compute } from '../../src/compute/Compute.ts';
 import type { InferenceEvent } from '../../src/contract.ts';
@@ -13,7 +14,7 @@ import { ATTACK_START, naturalScenario } from './helpers/scenario.ts';
 import { humanTimes, merge, naturalKey, scriptTimes } from './helpers/world.ts';
 
 /** The per-key JSON ceilings documented on each detector's state type (defaults, 16-wide sketches, ≤ 10 classes). */
-const CEILING: Record<string, number> = { 'boundary-probing': 2_000, entropy: 1_400, 'output-drift': 1_000, aggregates: 1_800 };
+const CEILING: Record<string, number> = { 'recurring-offsets': 14_500, 'boundary-probing': 2_000, entropy: 1_400, 'output-drift': 1_000, aggregates: 1_800 };
 /** Documented on EntityView: one aggregate entity and model. */
 const ENTITY_CEILING = 3_000;
 
@@ -37,7 +38,7 @@ beforeAll(async () => {
   long = build(3_000);
 });
 
-describe.each([boundaryProbing, entropy, outputDrift, aggregates] as DetectorDefinition[])('$name state', (def) => {
+describe.each([boundaryProbing, entropy, outputDrift, aggregates, recurringOffsets] as DetectorDefinition[])('$name state', (def) => {
   it('stays under its documented ceiling and stops growing with the history', () => {
     const size = (events: InferenceEvent[]) => {
       const run = runDetector(def.create(def.configSchema.parse({})), events, compute, 1_000);

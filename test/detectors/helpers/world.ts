@@ -141,6 +141,28 @@ export function whatIfSweep(world: World, key: string, steps: number, times: num
   });
 }
 
+/** One sweep of a sweep session: which feature, how many even steps, and the value at step `i` given the record's value. */
+export interface Sweep {
+  feature: number;
+  steps: number;
+  at(base: number, i: number): number;
+}
+
+/** What-if sessions: sweep after sweep (`sweep(s)` describes the s-th), each of one feature around a fresh real record. */
+export function sweepSessions(world: World, key: string, times: number[], sweep: (s: number) => Sweep): InferenceEvent[] {
+  const out: InferenceEvent[] = [];
+  for (let s = 0; out.length < times.length; s++) {
+    const base = world.record();
+    const { feature, steps, at } = sweep(s);
+    for (let i = 0; i < steps && out.length < times.length; i++) {
+      const x = base.slice();
+      x[feature] = at(base[feature], i);
+      out.push(world.event(key, x, times[out.length]));
+    }
+  }
+  return out;
+}
+
 /** A heavy user replaying a fixed test set of `setSize` real records `rounds` times, on a timer. */
 export function replayTestSet(world: World, key: string, setSize: number, rounds: number, start: number, periodMs = 1_500): InferenceEvent[] {
   const set = Array.from({ length: setSize }, () => world.record());

@@ -1,0 +1,380 @@
+import { z } from 'zod';
+import { packArray, unpackFloat32 } from '../src/compute/packedVectors.ts';
+import type { InferenceEvent } from '../src/contract.ts';
+import { eventTimeOrder } from './shared/batch.ts';
+import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
+import { addToShare, createShare, type EwShare, shareExcessZ } from './shared/EwShare.ts';
+import { entityName } from './shared/entityName.ts';
+import { compact, fmt, pct } from './shared/math.ts';
+import { lengthClass, LengthFilter, OffsetCounts, offsetId, offsetSquare, rowFingerprint } from './shared/OffsetTable.ts';
+import { continuesStraight } from './shared/StraightRun.ts';
+import { baselineOptions, mayFeedBaseline, type Tail, type TailBaselineConfig, tailBaselineSchema } from './shared/TailBaseline.ts';
+import { tailShareFields, tailShareScore } from './shared/TailShare.ts';
+import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+
+const int = () => z.number().int();
+
+export const recurringOffsetsConfigSchema = z.object({
+  /** Sketch coordinates compared (a prefix of a random projection is itself one). */
+  dim: int().min(2).max(64).default(8),
+  /**
+   * Earlier distinct queries each new one is compared with. Jacobian-based augmentation queries a round's
+   * children after the whole previous set, so the first round's child–parent lag is the seed set's size:
+   * Papernot et al. seed with 150 inputs (MNIST) and 100 (GTSRB); 256 covers seed sets up to that size.
+   */
+  history: int().min(8).max(1024).default(256),
+  /** Queries evaluated together: their offsets are counted in one pass, and the score moves once per block. */
+  block: int().min(2).max(256).default(16),
+  /**
+   * Offsets are compared by direction, each coordinate of the unit vector rounded to this quantum, and by
+   * length class (a logarithmic grid of relative width 3e-5). The same step taken from two points agrees to
+   * the sketch's float32 rounding (≈ 1e-7), so 1e-4 seldom splits it, while offsets between natural records
+   * agree that closely only when the data sit on a grid (rounded tabular values).
+   */
+  quantum: z.number().positive().max(0.1).default(1e-4),
+  /**
+   * An offset recurs once this many distinct queries realised it. On rounded tabular data two pairs of real
+   * records share an offset now and then (5% of a batch scorer's queries on the Seattle weather table of the
+   * quality benchmark with 2); three never did there, while Jacobian sign patterns recur dozens of times.
+   */
+  minRealisations: int().min(2).max(8).default(3),
+  /** Offsets seen in two or more queries of a block are remembered in this many slots (the weakest is replaced)… */
+  slots: int().min(1).max(256).default(32),
+  /** …with weights decayed over this many queries. */
+  horizon: int().positive().default(1024),
+  /**
+   * A query that continues the key's previous step in a straight line is neither compared nor remembered,
+   * and neither is the run's first step (the query before it): a what-if analyst's sweep takes the same step
+   * again and again by design (grid-sweep's business), and two sweeps of one feature with the same number of
+   * steps start with the same step. The same test as `off-manifold`'s.
+   */
+  straightCos: z.number().min(0).max(1).default(0.995),
+  straightRatio: z.number().min(1).default(2.5),
+  /** The model's share of queries at a recurring offset, learned online from all keys like the tail baselines. */
+  baseline: tailBaselineSchema.unwrap().omit({ bins: true }).prefault({}),
+  /** The expected share never counts as lower than this (continuous data gives a baseline of 0). */
+  minExpected: z.number().gt(0).lt(1).default(0.01),
+  /**
+   * Window, minimum queries and score ramps of the key's share of queries at a recurring offset. A short
+   * window: augmentation starts after a seed set of real records, whose misses a long one would keep.
+   */
+  ...tailShareFields,
+  window: int().positive().default(64),
+  minEvents: int().positive().default(32),
+  excessLow: z.number().min(0).max(1).default(0.1),
+  excessHigh: z.number().min(0).max(1).default(0.3),
+});
+export type RecurringOffsetsConfig = z.output<typeof recurringOffsetsConfigSchema>;
+
+/** A remembered offset: its id and length class, the fingerprints of its first realisers, its decayed weight. */
+interface KnownOffset {
+  id: number;
+  len: number;
+  fps: number[];
+  w: number;
+}
+
+/**
+ * Per-key state. Ceiling: (history + block) × dim float32 rows as base64
+ * (≈ 11.6 kB at the defaults), `slots` remembered offsets (≤ 75 JSON bytes
+ * each with three fingerprints, ≈ 2.4 kB), the last sketch and step for the
+ * straight-run test (≈ 90 bytes) and a dozen numbers: under 14.5 kB of JSON
+ * whatever the key's history.
+ */
+export interface RecurringOffsetsState {
+  /** Recent distinct queries, oldest first: `n` rows of `dim` float32 (base64). */
+  rows: string;
+  n: number;
+  dim: number;
+  /** Rows at the end of `rows` not evaluated yet (the open block). */
+  pending: number;
+  /** Whether the newest row is the key's previous query (retracted if the query after it continues it in a straight line). */
+  tail: boolean;
+  offsets: KnownOffset[];
+  share: EwShare;
+  quota: EpochQuota;
+  score: number;
+  last: string;
+  step: string;
+  /** The last block: queries at a recurring offset, and how many recurring offsets they used. */
+  hits: number;
+  recurring: number;
+}
+
+/** What the evidence quotes: the key's share and last block, as of one event. */
+interface View {
+  model: string;
+  score: number;
+  share: EwShare;
+  hits: number;
+  recurring: number;
+}
+
+/** The key's rows opened for one poll. */
+interface Open {
+  rows: Float32Array;
+  dirty: boolean;
+}
+
+/**
+ * Recurring offsets: queries that sit at the same offset from earlier
+ * queries as other queries did.
+ *
+ * Papernot et al.'s Jacobian-based dataset augmentation ("Practical
+ * Black-Box Attacks against Machine Learning", AsiaCCS 2017, Algorithm 1)
+ * grows its substitute's training set by x + λ·sgn(J_F(x)[O(x)]): every
+ * child steps λ in every input coordinate, so child − parent is one of 2^d
+ * sign vectors, and a substitute's Jacobian signs are shared by many inputs
+ * of a class, so the same few vectors recur over a round. The gateway's
+ * sketch is a linear projection, so the offsets recur in sketch space
+ * exactly (up to float32 rounding). The I-FGSM and T-RND variants PRADA
+ * evaluates (Juuti et al., EuroS&P 2019) step the same way, and so do line
+ * searches whose halvings repeat from search to search. Natural records
+ * never realise one offset three times over; what-if sweeps do, but their
+ * straight runs are not compared here.
+ *
+ * Each block of `block` distinct queries is compared with the `history`
+ * distinct queries before each; an offset's identity is its rounded
+ * direction and length class (`offsetId`, after a cheap length pre-pass),
+ * and it recurs once `minRealisations` distinct queries (by sketch
+ * fingerprint, so a replayed test set does not re-realise its own offsets)
+ * produced it, in this block or in earlier ones (offsets seen twice within a
+ * block are remembered). The key's share of queries at a recurring offset is
+ * tested against the model's share (excess and binomial z, like the tail
+ * shares), which stays near zero for continuous data.
+ *
+ * Limits: a sketch that is not linear in the inputs (an embedding) does not
+ * keep the steps' offsets, and on coarsely categorical inputs (a few values
+ * per feature) real records share offsets all the time: there the chance rate
+ * grows with a key's history faster than the model baseline follows, so such
+ * a deployment should raise `minRealisations` or disable the detector.
+ */
+export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState> {
+  readonly name = 'recurring-offsets';
+  /** The baseline's settings in the shape the shared tail-baseline helpers take (two bins: miss, hit). */
+  private readonly baseline: TailBaselineConfig;
+  /** Scratch for block evaluations (never state): the length filter, the offset table, each block pair's squared length and slot, slot flags. */
+  private readonly lengths = new LengthFilter();
+  private readonly table: OffsetCounts;
+  private squares = new Float64Array(0);
+  private slotOf = new Int32Array(0);
+  private recurring = new Uint8Array(0);
+
+  constructor(private readonly config: RecurringOffsetsConfig) {
+    this.baseline = { ...config.baseline, bins: 2 };
+    this.table = new OffsetCounts(config.minRealisations);
+  }
+
+  initState(): RecurringOffsetsState {
+    return { rows: '', n: 0, dim: 0, pending: 0, tail: false, offsets: [], share: createShare(), quota: createQuota(), score: 0, last: '', step: '', hits: 0, recurring: 0 };
+  }
+
+  processBatch(groups: readonly KeyGroup<RecurringOffsetsState>[], ctx: DetectorContext): DetectorOutput[] {
+    const c = this.config;
+    const opts = baselineOptions(this.baseline);
+    const scores = groups.map((g) => new Float64Array(g.events.length));
+    const open = new Map<number, Open>();
+    const models = new Map<string, EpochHistogram>();
+    const views = groups.map((g) => new Array<View>(g.events.length));
+    const x = new Float32Array(c.dim);
+
+    for (const { g, i, e } of eventTimeOrder(groups)) {
+      const state = groups[g].state;
+      let model = models.get(e.model_id);
+      if (!model) models.set(e.model_id, (model = ctx.aggregate<EpochHistogram>(entityName('model:', e.model_id), () => createHistogram(2))));
+      advanceEpoch(model, e.ts, opts);
+      const dim = this.sketch(e, x);
+      const straight = dim > 0 && continuesStraight(state, x, dim, c);
+      if (straight && state.tail && state.pending > 0) {
+        // The previous query was the first step of this straight run: it goes with the run.
+        state.n--;
+        state.pending--;
+      }
+      state.tail = false;
+      if (dim > 0 && !straight) {
+        let rows = open.get(g);
+        if (!rows || state.dim !== dim) {
+          rows = this.open(state, dim);
+          open.set(g, rows);
+        }
+        if (!this.repeats(rows.rows, state.n, x, dim)) {
+          rows.rows.set(x.subarray(0, dim), state.n * dim);
+          state.n++;
+          state.pending++;
+          state.tail = true;
+          rows.dirty = true;
+          if (state.pending >= c.block) this.evaluate(state, rows.rows, model, e);
+        }
+      }
+      scores[g][i] = state.score;
+      const before = i > 0 ? views[g][i - 1] : undefined;
+      views[g][i] = before && before.score === state.score && before.model === e.model_id && before.share.n === state.share.n ? before : this.view(state, e.model_id);
+    }
+    for (const [g, rows] of open) {
+      const state = groups[g].state;
+      if (rows.dirty) state.rows = packArray(rows.rows.subarray(0, state.n * state.dim));
+    }
+    return groups.map((grp, g) => {
+      const explain = (i: number) => this.evidence(views[g][i]);
+      return { scores: scores[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain };
+    });
+  }
+
+  /** The event's sketch prefix in `x`; its width, or 0 when unusable. */
+  private sketch(e: InferenceEvent, x: Float32Array): number {
+    const dim = Math.min(this.config.dim, e.input_sketch.length);
+    if (dim < 2) return 0;
+    for (let j = 0; j < dim; j++) {
+      const v = e.input_sketch[j];
+      if (!Number.isFinite(v)) return 0;
+      x[j] = v;
+    }
+    return dim;
+  }
+
+  private open(state: RecurringOffsetsState, dim: number): Open {
+    if (state.dim !== dim) {
+      // A new key, or its sketch width changed: start over.
+      Object.assign(state, { rows: '', n: 0, dim, pending: 0, tail: false, offsets: [] });
+    }
+    const rows = unpackFloat32(state.rows, (this.config.history + this.config.block) * dim);
+    state.n = Math.min(state.n, Math.floor(rows.length / dim));
+    return { rows, dirty: false };
+  }
+
+  /** Whether `x` equals one of the remembered rows (an exact repeat teaches nothing and realises old offsets again). */
+  private repeats(rows: Float32Array, n: number, x: Float32Array, dim: number): boolean {
+    for (let r = 0; r < n; r++) {
+      let j = 0;
+      while (j < dim && rows[r * dim + j] === x[j]) j++;
+      if (j === dim) return true;
+    }
+    return false;
+  }
+
+  /** Counts the open block's offsets, scores its queries, remembers its recurring offsets, trims the rows. */
+  private evaluate(state: RecurringOffsetsState, rows: Float32Array, model: EpochHistogram, e: InferenceEvent): void {
+    const c = this.config;
+    const dim = state.dim;
+    const block = state.pending;
+    const first = state.n - block;
+    const pairs = block * c.history;
+    if (this.slotOf.length < pairs) {
+      this.slotOf = new Int32Array(pairs);
+      this.squares = new Float64Array(pairs);
+    }
+    const slotOf = this.slotOf.fill(-1, 0, pairs);
+    const squares = this.squares;
+    // Pass 1: every pair's squared length; only lengths that recur (or that a remembered offset has) go on.
+    const lengths = this.lengths;
+    lengths.clear();
+    for (const o of state.offsets) lengths.mark(o.len);
+    for (let b = 0; b < block; b++) {
+      const p = first + b;
+      const from = Math.max(0, p - c.history);
+      for (let r = from; r < p; r++) {
+        const sq = offsetSquare(rows, p * dim, rows, r * dim, dim);
+        squares[b * c.history + (r - from)] = sq;
+        if (sq > 0) lengths.add(lengthClass(sq));
+      }
+    }
+    // Pass 2: full identities of those, counted by distinct realiser.
+    const table = this.table;
+    table.reset(pairs);
+    for (let b = 0; b < block; b++) {
+      const p = first + b;
+      const fp = rowFingerprint(rows, p * dim, dim);
+      const from = Math.max(0, p - c.history);
+      for (let r = from; r < p; r++) {
+        const k = b * c.history + (r - from);
+        const sq = squares[k];
+        if (sq > 0 && lengths.recurs(lengthClass(sq))) slotOf[k] = table.add(offsetId(rows, p * dim, rows, r * dim, dim, sq, c.quantum), b, fp, lengthClass(sq));
+      }
+    }
+    // An offset recurs when its distinct realisers, here and remembered from earlier blocks, reach minRealisations.
+    if (this.recurring.length < table.size) this.recurring = new Uint8Array(table.size);
+    const recurring = this.recurring.fill(0, 0, table.size);
+    const decay = Math.max(0, 1 - block / c.horizon);
+    for (const o of state.offsets) {
+      o.w = compact(o.w * decay);
+      const slot = table.find(o.id);
+      if (slot < 0) continue;
+      const fps = new Set(o.fps);
+      for (const fp of table.fingerprints(slot)) fps.add(fp);
+      if (fps.size + Math.max(0, table.count(slot) - c.minRealisations) >= c.minRealisations) recurring[slot] = 1;
+      o.fps = [...fps].slice(0, c.minRealisations);
+      o.w += table.count(slot);
+      recurring[slot] |= 2; // remembered already
+    }
+    for (const slot of table.slotsWith(2)) {
+      if (recurring[slot] & 2) continue;
+      if (table.count(slot) >= c.minRealisations) recurring[slot] = 1;
+      this.remember(state, { id: table.id(slot), len: table.lengthOf(slot), fps: [...table.fingerprints(slot)], w: table.count(slot) });
+    }
+    let hits = 0;
+    const used = new Set<number>();
+    for (let b = 0; b < block; b++) {
+      let recurs = 0;
+      for (let k = b * c.history; k < (b + 1) * c.history; k++) {
+        const slot = slotOf[k];
+        if (slot >= 0 && recurring[slot] & 1) {
+          recurs++;
+          used.add(slot);
+        }
+      }
+      if (recurs > 0) hits++;
+      this.count(state, recurs > 0, model, e);
+    }
+    state.hits = hits;
+    state.recurring = used.size;
+    state.score = histogramReady(model, c.baseline.minReferenceSamples) ? tailShareScore(state.share, c) : 0;
+    // Keep the newest `history` rows.
+    if (state.n > c.history) {
+      rows.copyWithin(0, (state.n - c.history) * dim, state.n * dim);
+      state.n = c.history;
+    }
+    state.pending = 0;
+  }
+
+  private remember(state: RecurringOffsetsState, o: KnownOffset): void {
+    if (state.offsets.length < this.config.slots) {
+      state.offsets.push(o);
+      return;
+    }
+    let weakest = 0;
+    for (let s = 1; s < state.offsets.length; s++) if (state.offsets[s].w < state.offsets[weakest].w) weakest = s;
+    if (state.offsets[weakest].w < o.w) state.offsets[weakest] = o;
+  }
+
+  /** One query of a block into the key's share (once the model baseline exists) and into the model baseline. */
+  private count(state: RecurringOffsetsState, hit: boolean, model: EpochHistogram, e: InferenceEvent): void {
+    const c = this.config;
+    const tail: Tail | null = histogramReady(model, c.baseline.minReferenceSamples) ? { threshold: 0, expected: Math.max(c.minExpected, model.ref[1]) } : null;
+    if (tail) addToShare(state.share, hit, tail.expected, c.window);
+    if (mayFeedBaseline(tail, state.share, c.window, state.score, this.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) {
+      addToHistogram(model, hit ? 1 : 0);
+    }
+  }
+
+  private view(state: RecurringOffsetsState, model: string): View {
+    return { model, score: state.score, share: { ...state.share }, hits: state.hits, recurring: state.recurring };
+  }
+
+  private evidence(v: View): string[] {
+    if (!(v.score > 0)) return [];
+    const c = this.config;
+    const sh = v.share;
+    return [
+      `${pct(sh.s)} of recent queries (window ${c.window}, ${sh.n} judged) sit at an offset from an earlier query that ${c.minRealisations}+ distinct queries took, ` +
+        `against ${pct(sh.e, 1)} for model ${v.model}'s traffic (z=${fmt(shareExcessZ(sh, c.window), 1)}); ` +
+        `${v.hits} of the last ${c.block} on ${v.recurring} recurring offset${v.recurring === 1 ? '' : 's'}`,
+    ];
+  }
+}
+
+export const recurringOffsets: DetectorDefinition<RecurringOffsetsConfig, RecurringOffsetsState> = {
+  name: 'recurring-offsets',
+  description: 'share of queries at an offset from an earlier query that other queries also took (Jacobian-based augmentation steps)',
+  configSchema: recurringOffsetsConfigSchema,
+  create: (config) => new RecurringOffsetsDetector(config),
+};
