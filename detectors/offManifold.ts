@@ -57,6 +57,13 @@ export const offManifoldConfigSchema = z.object({
    */
   straightCos: z.number().min(0).max(1).default(0.995),
   straightRatio: z.number().min(1).default(2.5),
+  /**
+   * Queries a key makes while the model's reference warms up (a new deployment or model) are not lost: the
+   * newest `backlog` of them (straight continuations aside) are held and judged as soon as the reference
+   * exists, so a trickle that began before it — a slow-and-low attacker from the first hour — is judged on
+   * all its queries, not only on those after. 0 disables.
+   */
+  backlog: int().min(0).max(256).default(50),
   /** Effective window (queries) of the key's off-manifold share. */
   window: int().positive().default(200),
   /** Scored queries a key needs before its share counts. */
@@ -92,7 +99,11 @@ export interface ModelReference {
   poolSeen: number;
 }
 
-/** Per-key state: a share, a quota, the last score, and the last sketch and step (2 × dim float32, base64); under 200 bytes of JSON at the defaults. */
+/**
+ * Per-key state: a share, a quota, the last score, and the last sketch and step (2 × dim float32, base64):
+ * under 200 bytes of JSON at the defaults; while the model's reference warms up, also up to `backlog` held
+ * sketches (backlog × dim float32 as base64, ≈ 2.2 kB at the defaults), dropped once judged.
+ */
 export interface OffManifoldState {
   share: EwShare;
   quota: EpochQuota;
@@ -100,6 +111,9 @@ export interface OffManifoldState {
   /** The previous query's sketch prefix and the step that led to it (base64 float32, '' when none). */
   last: string;
   step: string;
+  /** Queries held while the model's reference warmed up (base64 float32 rows) and that model; absent in older snapshots. */
+  backlog?: string;
+  backlogModel?: string;
 }
 
 /** A deterministic uniform draw in [0,1) from two integers (replay repeats itself). */
@@ -110,12 +124,12 @@ function draw(a: number, b: number): number {
   return ((x ^ (x >>> 16)) >>> 0) / 4294967296;
 }
 
-/** The nearest-neighbour distance of `x` among `n` rows. */
-export function nearestDistance(rows: Float32Array, n: number, x: ArrayLike<number>, dim: number): number {
+/** The nearest-neighbour distance of `x` among `n` rows; with `leaveOut`, rows equal to `x` do not count (x judged as a member). */
+export function nearestDistance(rows: Float32Array, n: number, x: ArrayLike<number>, dim: number, leaveOut = false): number {
   let best = Number.POSITIVE_INFINITY;
   for (let i = 0; i < n; i++) {
     const d = squaredDistance(rows, i * dim, x, 0, dim);
-    if (d < best) best = d;
+    if (d < best && !(leaveOut && d === 0)) best = d;
   }
   return Math.sqrt(best);
 }
@@ -206,9 +220,12 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
         if (ref.dim === 0) ref.dim = dim;
         if (ref.dim === dim) {
           const ready = ref.samples >= c.reference.minSamples && ref.threshold > 0;
-          if (ready && !continuesStraight(state, x, dim, c)) {
-            const d = nearestDistance(this.rows(ref), ref.n, x, dim);
-            addToShare(state.share, d > ref.threshold, expected, c.window);
+          if (!continuesStraight(state, x, dim, c)) {
+            if (!ready) this.hold(state, x, dim, e.model_id);
+            else {
+              if (state.backlog) this.judgeBacklog(state, ref, dim, e.model_id);
+              addToShare(state.share, nearestDistance(this.rows(ref), ref.n, x, dim) > ref.threshold, expected, c.window);
+            }
           }
           if (this.mayFeed(state, ready) && takeQuota(state.quota, e.ts, c.reference.epochMs, c.reference.perKeyEpochCap)) {
             this.feed(ref, pools, x, dim, e);
@@ -248,6 +265,36 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     let pool = pools.get(ref);
     if (!pool) pools.set(ref, (pool = unpackFloat32(ref.pool, this.config.reference.size * Math.max(ref.dim, 1))));
     return pool;
+  }
+
+  /** Keeps a query made while the model's reference warms up (the newest `backlog` of them). */
+  private hold(state: OffManifoldState, x: Float32Array, dim: number, model: string): void {
+    const cap = this.config.backlog;
+    if (cap === 0) return;
+    const held = state.backlog && state.backlogModel === model ? unpackFloat32(state.backlog) : new Float32Array(0);
+    const keep = Math.min(held.length / dim, cap - 1);
+    const rows = new Float32Array((keep + 1) * dim);
+    rows.set(held.subarray(held.length - keep * dim));
+    rows.set(x.subarray(0, dim), keep * dim);
+    state.backlog = packArray(rows);
+    state.backlogModel = model;
+  }
+
+  /**
+   * Judges the held queries against the reference that now exists, oldest first, and forgets them. They
+   * may have fed that reference themselves while it warmed up, so each is judged leave-one-out, as the
+   * reference's own members are when its threshold is set.
+   */
+  private judgeBacklog(state: OffManifoldState, ref: ModelReference, dim: number, model: string): void {
+    if (state.backlogModel === model) {
+      const held = unpackFloat32(state.backlog ?? '');
+      const rows = this.rows(ref);
+      for (let k = 0; k + dim <= held.length; k += dim) {
+        addToShare(state.share, nearestDistance(rows, ref.n, held.subarray(k, k + dim), dim, true) > ref.threshold, 1 - this.config.quantile, this.config.window);
+      }
+    }
+    state.backlog = '';
+    state.backlogModel = '';
   }
 
   private mayFeed(state: OffManifoldState, ready: boolean): boolean {

@@ -5,8 +5,8 @@ import type { InferenceEvent } from '../../src/contract.ts';
 import { uniformBox } from './helpers/attacks.ts';
 import { testCompute } from './helpers/compute.ts';
 import { type DetectorRun, runDetector } from './helpers/runDetector.ts';
-import { attackTimes, FIRES, naturalScenario, QUIET, VOLUME } from './helpers/scenario.ts';
-import { merge, sweepSessions, type World } from './helpers/world.ts';
+import { attackTimes, FIRES, naturalScenario, QUIET, T0, VOLUME } from './helpers/scenario.ts';
+import { merge, scriptTimes, sweepSessions, type World } from './helpers/world.ts';
 
 const config = offManifold.configSchema.parse({});
 const create = () => offManifold.create(config);
@@ -104,5 +104,20 @@ describe('off-manifold', () => {
   it('has a threshold for everything in its config: a lower quantile makes natural keys fire', () => {
     const strict = runDetector(offManifold.create(offManifold.configSchema.parse({ quantile: 0.5, excessLow: 0.05, excessHigh: 0.1 })), natural, compute);
     expect(Math.max(...naturalKeys.map((k) => strict.maxByKey.get(k) ?? 0))).toBeGreaterThan(QUIET);
+  });
+
+  it('judges the queries a key made while the reference warmed up as soon as it exists (random probing from the first minute)', () => {
+    const { world: w, natural: early } = naturalScenario(8);
+    // Uniform random queries every 30 s from T0: the first few dozen come before the model's reference exists.
+    const trickle = uniformBox(w, 'atk-trickle', scriptTimes(w, 200, T0, 30_000));
+    const stream = merge(early, trickle);
+    const withBacklog = runDetector(create(), stream, compute);
+    const without = runDetector(offManifold.create(offManifold.configSchema.parse({ backlog: 0 })), stream, compute);
+    const firstFiring = (r: DetectorRun) => trickle.findIndex((e) => r.scores.get(e.event_id)! >= FIRES);
+    expect(firstFiring(withBacklog)).toBeGreaterThan(0);
+    expect(firstFiring(without)).toBeGreaterThan(firstFiring(withBacklog) + 15);
+    // Nobody natural was flagged by the held queries, and the held sketches are gone once judged.
+    for (const key of new Set(early.map((e) => e.api_key))) expect(withBacklog.maxByKey.get(key) ?? 0, key).toBeLessThanOrEqual(QUIET);
+    for (const [key, state] of withBacklog.states) expect((state as OffManifoldState).backlog ?? '', key).toBe('');
   });
 });
