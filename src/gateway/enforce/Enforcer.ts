@@ -56,7 +56,7 @@ export interface EnforcerOptions extends EnforcementSettingsInput {
   bucket: RateBucket;
   /** Secret for the deceive noise and the watermark (from the environment, like the HMAC key; never logged). */
   watermarkKey?: KeyObject;
-  /** The gateway's own misinformation model for `adaptive-misinformation` (default: rank reversal). */
+  /** The gateway's own misinformation model for `adaptive-misinformation` (default: `keyedWrongClass`). */
   misinformation?: (probs: readonly number[]) => number[];
   registry?: Registry;
 }

@@ -15,6 +15,27 @@ export function rankReversed(probs: readonly number[]): number[] {
 }
 
 /**
+ * A keyed misinformation answer: the top class swaps its probability with
+ * another class drawn from `rand` (a per-(key, input) stream, see
+ * `queryRandom`). The answer keeps the look of a real one (the same values),
+ * its top-1 is wrong, and, unlike `rankReversed`, the wrong class cannot be
+ * undone by a rule an attacker could learn from a few answers whose true
+ * labels it knows (taking the argmin undoes a rank reversal): without the
+ * gateway's secret the swap is unpredictable, yet a repeated query gets the
+ * same one.
+ */
+export function keyedWrongClass(rand: () => number): (probs: readonly number[]) => number[] {
+  return (probs) => {
+    const out = [...probs];
+    if (out.length < 2) return out;
+    const top = argmax(probs);
+    const other = (top + 1 + Math.floor(rand() * (out.length - 1))) % out.length;
+    [out[top], out[other]] = [out[other], out[top]];
+    return out;
+  };
+}
+
+/**
  * Adaptive Misinformation (Kariyappa & Qureshi, "Defending Against Model
  * Stealing Attacks with Adaptive Misinformation", CVPR 2020): with y_max
  * the top probability (the paper's out-of-distribution signal, maximum
@@ -34,8 +55,9 @@ export function rankReversed(probs: readonly number[]): number[] {
  * agreement of surrogates trained on labels, but every honest query below τ
  * gets a wrong label too, so it is off by default and applies only at the
  * deceive level. The paper trains ŷ as a model that minimises the
- * probability of the correct class; without one, `rankReversed` stands in,
- * and a gateway with its own misinformation model can pass it.
+ * probability of the correct class; without one, the deceive level uses
+ * `keyedWrongClass` (this function's own default is the simpler
+ * `rankReversed`), and a gateway with its own misinformation model can pass it.
  */
 export function adaptiveMisinformation(probs: readonly number[], tau: number, nu: number, misinformation: (probs: readonly number[]) => number[] = rankReversed): number[] {
   const top = probs[argmax(probs)];

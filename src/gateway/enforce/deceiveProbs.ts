@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { adaptiveMisinformation } from './adaptiveMisinformation.ts';
+import { adaptiveMisinformation, keyedWrongClass } from './adaptiveMisinformation.ts';
 import type { EnforcementSettings } from './enforcementOptions.ts';
 import { argmax, keepTopOne } from './probVector.ts';
 import { normalDraw, queryRandom } from './queryRandom.ts';
@@ -15,7 +15,7 @@ export interface DeceptionQuery {
 export interface DeceptionKeys {
   /** Seeds the keyed noise (and, for the watermark, its signs). */
   secret?: KeyObject | Buffer;
-  /** The gateway's own misinformation model for adaptive misinformation (default: rank reversal). */
+  /** The gateway's own misinformation model for adaptive misinformation (default: `keyedWrongClass`). */
   misinformation?: (probs: readonly number[]) => number[];
 }
 
@@ -32,7 +32,8 @@ export interface DeceptionKeys {
  * deception only misleads attacks that fit the probabilities themselves.
  *
  * `adaptive-misinformation` (opt-in): see `adaptiveMisinformation`; changes
- * the label of low-confidence queries.
+ * the label of low-confidence queries to a keyed wrong class
+ * (`keyedWrongClass`), fixed per key and input like the noise.
  *
  * With the watermark enabled, the key's signs are embedded last (after the
  * mode's perturbation), so `watermarkScore` finds them in what was sent.
@@ -42,7 +43,7 @@ export function deceiveProbs(probs: readonly number[], query: DeceptionQuery, se
   let out: number[];
   if (settings.mode === 'adaptive-misinformation') {
     const m = settings.misinformation;
-    out = adaptiveMisinformation(probs, m.tau, m.nu, keys.misinformation);
+    out = adaptiveMisinformation(probs, m.tau, m.nu, keys.misinformation ?? keyedWrongClass(queryRandom(keys.secret, 'misinformation', query.apiKey, query.inputHash)));
   } else {
     const top = argmax(probs);
     out = reverseSigmoid(probs, settings.beta, settings.gamma);

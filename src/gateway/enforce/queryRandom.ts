@@ -2,7 +2,7 @@ import { type KeyObject, createHash, createHmac } from 'node:crypto';
 import { mulberry32 } from '../RandomProjection.ts';
 
 /** What a per-query random stream is for; each purpose draws independently. */
-export type RandomPurpose = 'noise' | 'watermark';
+export type RandomPurpose = 'noise' | 'watermark' | 'misinformation';
 
 /**
  * A random stream fixed by (purpose, API key, input hash): HMAC-SHA256 under

@@ -1,6 +1,6 @@
 import { createSecretKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { adaptiveMisinformation, rankReversed } from '../../../src/gateway/enforce/adaptiveMisinformation.ts';
+import { adaptiveMisinformation, keyedWrongClass, rankReversed } from '../../../src/gateway/enforce/adaptiveMisinformation.ts';
 import { deceiveProbs } from '../../../src/gateway/enforce/deceiveProbs.ts';
 import { parseEnforcementOptions } from '../../../src/gateway/enforce/enforcementOptions.ts';
 import { reverseSigmoid } from '../../../src/gateway/enforce/reverseSigmoid.ts';
@@ -97,10 +97,27 @@ describe('adaptive misinformation', () => {
     [0.35, 0.3, 0.35].forEach((v, i) => expect(atTau[i]).toBeCloseTo(v, 12));
   });
 
+  it('swaps the top class with a keyed other class: wrong, repeatable, and not one fixed rule', () => {
+    const p = [0.5, 0.2, 0.15, 0.1, 0.05];
+    const settings = { ...defaults, mode: 'adaptive-misinformation' as const, misinformation: { tau: 1, nu: 1000 } };
+    const labels = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      const q = { apiKey: `k${i % 7}`, inputHash: inputHash(i) };
+      const out = deceiveProbs(p, q, settings);
+      expect(argmaxOf(out)).not.toBe(0);
+      expect([...out].sort()).toEqual([...p].sort());
+      expect(deceiveProbs(p, q, settings)).toEqual(out);
+      labels.add(argmaxOf(out));
+    }
+    expect(labels).toEqual(new Set([1, 2, 3, 4]));
+    const fixed = keyedWrongClass(() => 0.99)([0.1, 0.6, 0.3]);
+    expect(fixed).toEqual([0.6, 0.1, 0.3]);
+  });
+
   it('is what deceive answers in adaptive-misinformation mode, with a custom misinformation model', () => {
     const settings = { ...defaults, mode: 'adaptive-misinformation' as const };
     const p = [0.45, 0.35, 0.2];
-    expect(argmaxOf(deceiveProbs(p, { apiKey: 'k', inputHash: inputHash(1) }, settings))).toBe(2);
+    expect(argmaxOf(deceiveProbs(p, { apiKey: 'k', inputHash: inputHash(1) }, settings))).not.toBe(0);
     const toClass1 = () => [0, 1, 0];
     expect(argmaxOf(deceiveProbs(p, { apiKey: 'k', inputHash: inputHash(1) }, settings, { misinformation: toClass1 }))).toBe(1);
   });
