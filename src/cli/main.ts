@@ -4,7 +4,7 @@ import { isProbewatchError } from '../errors.ts';
 import { createLogger } from '../observability/logger.ts';
 
 /**
- * The command line: `run`, `replay`, `check-config`, `demo`. Returns the exit
+ * The command line: `run`, `replay`, `train`, `check-config`, `demo`. Returns the exit
  * code; config and usage errors print one clear message, never a stack.
  */
 export async function main(argv: string[]): Promise<number> {
@@ -38,6 +38,21 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(
         `replayed ${summary.events} events (${summary.skipped} skipped) over ${summary.keys} keys in ${summary.seconds.toFixed(2)} s\n`,
       );
+    });
+
+  program
+    .command('train')
+    .description('fit logistic fusion weights with TensorFlow.js on labelled recorded events, print a held-out check, write the weights into the config')
+    .argument('<events>', 'recorded events (NDJSON, - for stdin, or Avro container)')
+    .argument('<labels>', 'key → label file: CSV api_key,label or JSON; labels attack/benign or 1/0')
+    .option('-c, --config <file>', 'YAML config to start from; updated in place unless --out')
+    .option('--out <file>', 'write the config with the fitted weights here instead')
+    .option('--holdout <share>', 'share of keys held out for the check (split by key)', parseFloat, 0.3)
+    .option('--seed <n>', 'seed of the key split', (v) => parseInt(v, 10), 1)
+    .option('--l2 <lambda>', 'L2 penalty on the fitted weights', parseFloat, 1e-4)
+    .action(async (events: string, labels: string, opts: { config?: string; out?: string; holdout: number; seed: number; l2: number }) => {
+      const { train } = await import('./train.ts');
+      await train(events, labels, { ...opts, env: process.env, stdout: process.stdout, stderr: process.stderr });
     });
 
   program

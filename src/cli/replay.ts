@@ -3,7 +3,7 @@ import { formatRiskScore } from '../codec/ndjson.ts';
 import { createCompute } from '../compute/createCompute.ts';
 import type { Config } from '../config/configSchema.ts';
 import type { InferenceEvent } from '../contract.ts';
-import { DetectionPipeline } from '../pipeline/DetectionPipeline.ts';
+import { DetectionPipeline, type PipelineOutput } from '../pipeline/DetectionPipeline.ts';
 import { readRecordedEvents } from '../sources/recordedEvents.ts';
 
 export interface ReplayOptions {
@@ -11,6 +11,8 @@ export interface ReplayOptions {
   batchSize?: number;
   out: Writable;
   err: Writable;
+  /** Sees each batch (in the order processed) and what it produced, e.g. to collect per-event scores; the output lines do not depend on it. */
+  onBatch?(events: readonly InferenceEvent[], output: PipelineOutput): void;
 }
 
 export interface ReplaySummary {
@@ -40,7 +42,9 @@ export async function replay(path: string, config: Readonly<Config>, options: Re
   const run = () => {
     // Event time: a batch is processed in timestamp order (stable for equal times).
     batch.sort((a, b) => a.ts - b.ts);
-    for (const score of pipeline.processBatch(batch).changes) pending += formatRiskScore(score) + '\n';
+    const output = pipeline.processBatch(batch);
+    options.onBatch?.(batch, output);
+    for (const score of output.changes) pending += formatRiskScore(score) + '\n';
     if (pending.length > 1 << 16) flushText();
     batch = [];
   };

@@ -23,7 +23,8 @@ export interface Fusion {
 /** The config sections fusion reads. */
 export interface FusionSettings {
   fusion: FusionConfig;
-  detectors: Record<string, { weight: number }>;
+  /** Each detector's section (`weight` is read: the noisy-OR weight and the rate cap). */
+  detectors: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -46,7 +47,7 @@ export function createFusion(settings: FusionSettings, detectors: readonly Fused
   const isRate = detectors.map((d) => d.kind === 'rate');
   const { fusion } = settings;
   const weights = Float64Array.from(detectors, (d, i) =>
-    fusion.method === 'logistic' && !isRate[i] ? (fusion.weights[d.name] ?? 0) : (settings.detectors[d.name]?.weight ?? 1),
+    fusion.method === 'logistic' && !isRate[i] ? (fusion.weights[d.name] ?? 0) : ((settings.detectors[d.name] as { weight?: number } | undefined)?.weight ?? 1),
   );
   const bias = fusion.bias ?? 0;
   const combine = fusion.method === 'logistic' ? (s: Float64Array) => logistic(s, weights, bias) : (s: Float64Array) => noisyOr(s, weights);
