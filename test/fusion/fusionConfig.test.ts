@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Detector } from '../../detectors/types.ts';
 import type { Compute } from '../../src/compute/Compute.ts';
-import { detectionConfigHash, parseConfig } from '../../src/config/loadConfig.ts';
+import { detectionConfigHash, loadConfig, parseConfig } from '../../src/config/loadConfig.ts';
 import { detectorKinds } from '../../src/fusion/detectorKinds.ts';
 import { sigmoid } from '../../src/fusion/logistic.ts';
 import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
@@ -25,6 +25,7 @@ describe('fusion config', () => {
     expect(c.fusion).toEqual({ method: 'noisy-or', weights: {} });
     const logistic = parseConfig({ fusion: { method: 'logistic', bias: -4, weights: zeroWeights } });
     expect(detectionConfigHash(logistic)).not.toBe(detectionConfigHash(c));
+    expect(loadConfig(new URL('../../examples/probewatch.yaml', import.meta.url).pathname).fusion).toEqual(c.fusion);
   });
 
   it('names each bad weight key: unknown detector, rate detector, negative weight', () => {
