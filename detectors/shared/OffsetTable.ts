@@ -24,7 +24,8 @@ export function offsetSquare(a: Float32Array, ao: number, b: Float32Array, bo: n
 /**
  * An offset's length class: the float32 bits of its squared length without
  * the low 9 mantissa bits, i.e. the length rounded down on a logarithmic grid
- * of relative width 2^-15 (≈ 3e-5). Scale-free; 0 only for a zero offset.
+ * of relative width 2^-15 (≈ 3e-5), whatever the sketch's units; 0 only for a
+ * zero offset.
  */
 export function lengthClass(sq: number): number {
   f32[0] = sq;
@@ -34,9 +35,10 @@ export function lengthClass(sq: number): number {
 /**
  * A 32-bit identity of the offset `a − b` of squared length `sq`: its
  * direction (unit vector) rounded to `quantum` and its length class, hashed
- * (FNV-1a). Scale-free, so it needs no knowledge of the sketch's units: the
- * same step taken from two points gets the same identity up to the sketch's
- * float32 rounding (≈ 1e-7 of a coordinate), far inside a quantum of 1e-4.
+ * (FNV-1a). All rounding is relative to the offset's own length, so it needs
+ * no knowledge of the sketch's units: the same step taken from two points gets
+ * the same identity up to the sketch's float32 rounding (≈ 1e-7 of a
+ * coordinate), far inside a quantum of 1e-4.
  * Never 0.
  */
 export function offsetId(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number, sq: number, quantum: number): number {

@@ -6,6 +6,7 @@ import { addClass, balanceTest, createClassMix } from '../../detectors/shared/Cl
 import { addDistinct, createDistinctSketch, distinctRatio } from '../../detectors/shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, histogramReady, unitCdf, unitQuantile } from '../../detectors/shared/EpochHistogram.ts';
 import { addArrival, createGapStats, gapCv } from '../../detectors/shared/GapStats.ts';
+import { LengthFilter, lengthClass, OffsetCounts, offsetId, offsetSquare } from '../../detectors/shared/OffsetTable.ts';
 import { expectedDistinct } from '../../detectors/shared/SketchBuckets.ts';
 import { mulberry32 } from '../../src/gateway/RandomProjection.ts';
 import { testCompute } from './helpers/compute.ts';
@@ -224,5 +225,47 @@ describe('rowKernel', () => {
     });
     expect(calls.sort()).toEqual([2, 3]);
     expect(Array.from(out, (v) => (Number.isNaN(v) ? 'nan' : Number(v.toFixed(4))))).toEqual([0, 'nan', 0.5, 0.8, 'nan']);
+  });
+});
+
+describe('OffsetTable', () => {
+  const rand = mulberry32(99);
+  const row = (dim: number) => Float32Array.from({ length: dim }, () => 4 * rand() - 2);
+  const id = (a: Float32Array, b: Float32Array) => offsetId(a, 0, b, 0, a.length, offsetSquare(a, 0, b, 0, a.length), 1e-4);
+
+  it('gives the same step taken from different points one identity, whatever the sketch units, and different steps different ones', () => {
+    const step = row(8).map((v) => v / 4);
+    const [p, q] = [row(8), row(8)];
+    const plus = (x: Float32Array, k = 1) => x.map((v, j) => v + k * step[j]);
+    expect(id(plus(p), p)).toBe(id(plus(q), q));
+    // In other units (sketches a thousand times larger) the rounding is relative, so the step still matches itself.
+    const s = (x: Float32Array) => x.map((v) => v * 1000);
+    expect(id(s(plus(p)), s(p))).toBe(id(s(plus(q)), s(q)));
+    // Twice the step, the opposite step, another step: other identities.
+    expect(id(plus(p, 2), p)).not.toBe(id(plus(p), p));
+    expect(id(p, plus(p))).not.toBe(id(plus(p), p));
+    expect(id(plus(q), q)).not.toBe(id(row(8), row(8)));
+    expect(offsetSquare(p, 0, p, 0, 8)).toBe(0);
+  });
+
+  it('counts each query once per offset and keeps its first fingerprints; the length filter passes only recurring lengths', () => {
+    const t = new OffsetCounts(3);
+    t.reset(16);
+    const a = t.add(7, 0, 101, 1);
+    t.add(7, 0, 101, 1); // the same query again: not a new realiser
+    t.add(7, 1, 102, 1);
+    t.add(9, 1, 102, 2);
+    expect(t.count(a)).toBe(2);
+    expect([...t.fingerprints(a)]).toEqual([101, 102]);
+    expect(t.slotsWith(2)).toEqual([a]);
+    expect(t.find(9)).toBeGreaterThanOrEqual(0);
+    t.reset(16);
+    expect(t.find(7)).toBe(-1);
+    const f = new LengthFilter(1 << 10);
+    f.add(lengthClass(2.5));
+    expect(f.recurs(lengthClass(2.5))).toBe(false);
+    f.add(lengthClass(2.5));
+    expect(f.recurs(lengthClass(2.5))).toBe(true);
+    expect(lengthClass(2.5)).not.toBe(lengthClass(2.5 * 1.001));
   });
 });
