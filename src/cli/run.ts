@@ -52,6 +52,7 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     publisher,
     decisionStore: new RedisDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel }),
     snapshots: new RedisSnapshotStore(redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.state.snapshotTtlMs }),
+    aggregates: config.state.aggregates,
     logger,
     metrics,
   });
@@ -82,6 +83,7 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
   }
   await shutdown([
     ['consumer', () => runner.stop()],
+    ['aggregate snapshots', () => processor.flush()],
     ['producer', () => publisher.close()],
     ['redis', async () => void (await redis.quit())],
     ['http', () => http.close()],

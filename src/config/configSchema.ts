@@ -55,6 +55,19 @@ const stateSchema = z
     dedupWindow: z.number().int().min(0).default(256),
     /** Snapshot TTL in Redis. */
     snapshotTtlMs: ms.default(35 * 24 * 3_600_000),
+    /**
+     * Aggregate entities (a model's baselines, pooled views per tenant,
+     * network prefix and geometry group) are snapshotted to Redis at most
+     * this often (wall clock), and loaded when an instance starts.
+     */
+    aggregates: z
+      .object({
+        snapshotEveryMs: ms.default(10_000),
+        /** Entity name prefixes to snapshot (per-client-IP windows are short-lived and many: not by default). */
+        entities: z.array(z.string().min(1)).default(['model:', 'tenant:', 'prefix:', 'geo:']),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

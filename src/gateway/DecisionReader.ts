@@ -5,6 +5,7 @@ import { decisionRedisKey, parseDecisionMessage, decisionFromHash } from '../sin
 import type { UnavailablePolicy } from './DecisionCache.ts';
 import { CachedDecisionSource, type DecisionFeedCounts } from './CachedDecisionSource.ts';
 import { sdkCounter } from './sdkMetrics.ts';
+import { globEscape } from '../state/redisGlob.ts';
 
 export type { DecisionSource, GatewayDecision } from './DecisionCache.ts';
 
@@ -38,10 +39,6 @@ export type DecisionReaderCounts = DecisionFeedCounts;
 /** How often lapsed decisions are swept from the cache. */
 const SWEEP_EVERY_MS = 60_000;
 
-/** Escapes Redis glob characters so a key prefix matches only itself. */
-function globEscape(s: string): string {
-  return s.replace(/[*?[\]\\]/g, '\\$&');
-}
 
 /**
  * The gateway's view of probewatch's decisions: a local map answering

@@ -30,6 +30,8 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     configInfo: new Gauge({ name: 'probewatch_config_info', help: 'sha256 of the live detector and policy configuration (value 1)', labelNames: ['sha256'], registers: r }),
     snapshotsWritten: new Counter({ name: 'probewatch_state_snapshots_written_total', help: 'Key state snapshots written', registers: r }),
     snapshotsRestored: new Counter({ name: 'probewatch_state_snapshots_restored_total', help: 'Key states restored from snapshots', registers: r }),
+    aggregatesWritten: new Counter({ name: 'probewatch_aggregate_snapshots_written_total', help: 'Aggregate entity snapshots written (model baselines, pooled views)', registers: r }),
+    aggregatesRestored: new Counter({ name: 'probewatch_aggregate_snapshots_restored_total', help: 'Aggregate entities restored from snapshots at start', registers: r }),
   };
 }
 

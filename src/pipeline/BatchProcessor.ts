@@ -3,7 +3,7 @@ import type { Decision, RiskScore } from '../contract.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { KafkaOutputs } from '../sinks/KafkaPublisher.ts';
-import type { KeyState } from '../state/KeyStateStore.ts';
+import type { AggregateSnapshot, KeyState } from '../state/KeyStateStore.ts';
 import type { DetectionPipeline } from './DetectionPipeline.ts';
 import { type SourceMessage, type SourcedEvent, decodeMessages } from './decodeMessages.ts';
 import { type RetryOptions, withRetry } from './retry.ts';
@@ -14,10 +14,18 @@ export interface BatchProcessorDeps {
   codec: AvroEventCodec;
   publisher: { publish(out: KafkaOutputs): Promise<void> };
   decisionStore: { publish(decisions: readonly Decision[]): Promise<void> };
-  snapshots: { load(keys: readonly string[]): Promise<Map<string, KeyState>>; save(states: readonly KeyState[]): Promise<void> };
+  snapshots: {
+    load(keys: readonly string[]): Promise<Map<string, KeyState>>;
+    save(states: readonly KeyState[]): Promise<void>;
+    /** Aggregate entities; a store without them keeps aggregates in memory only. */
+    loadAggregates?(): Promise<AggregateSnapshot[]>;
+    saveAggregates?(aggregates: readonly AggregateSnapshot[]): Promise<void>;
+  };
+  /** Which aggregate entities to snapshot and how often (config `state.aggregates`). */
+  aggregates?: { snapshotEveryMs: number; entities: readonly string[] };
   logger: Logger;
   metrics?: Metrics;
-  /** Wall clock, only to stamp dead letters. */
+  /** Wall clock: stamps dead letters and paces aggregate snapshots. */
   now?: () => number;
 }
 
@@ -49,8 +57,16 @@ export interface BatchResult {
  * once); the pipeline runs; RiskScores, Decisions and dead letters are
  * published and acknowledged; then the touched keys are snapshotted with
  * the offsets they include. Only after that may the caller commit.
+ *
+ * Aggregate entities (model baselines, pooled views) are not tied to one
+ * partition's offsets: they are loaded once, before the first batch, and
+ * snapshotted at most every `aggregates.snapshotEveryMs` and at `flush()`.
+ * A restarted instance so keeps its models' baselines and the pooled views
+ * it had (as of the last aggregate snapshot) instead of starting over.
  */
 export class BatchProcessor {
+  private aggregatesLoaded = false;
+  private lastAggregateSave = Number.NEGATIVE_INFINITY;
   constructor(private readonly deps: BatchProcessorDeps) {}
 
   async process(batch: SourceBatch): Promise<BatchResult> {
@@ -61,6 +77,7 @@ export class BatchProcessor {
     for (const d of deadLetters) metrics?.decodeErrors.inc({ code: d.error_code });
     const retry: Omit<RetryOptions, 'what'> = { logger, shouldContinue: batch.shouldContinue, onWait: batch.heartbeat };
 
+    if (!this.aggregatesLoaded) await this.loadAggregates(retry);
     await this.restore(events, retry);
     const fresh = events.filter((e) => !this.alreadyApplied(e));
     const skipped = events.length - fresh.length;
@@ -86,8 +103,38 @@ export class BatchProcessor {
     const states = [...touched].map((k) => pipeline.store.peek(k)).filter((s): s is KeyState => s !== undefined);
     await withRetry(() => this.deps.snapshots.save(states), { ...retry, what: 'saving state snapshots' });
     metrics?.snapshotsWritten.inc(states.length);
+    const now = (this.deps.now ?? Date.now)();
+    if (now - this.lastAggregateSave >= (this.deps.aggregates?.snapshotEveryMs ?? 0)) await this.saveAggregates(retry, now);
     metrics?.batchSeconds.observe((performance.now() - started) / 1000);
     return { applied: fresh.length, skipped, deadLetters: deadLetters.length, lastOffset: batch.messages.at(-1)?.offset };
+  }
+
+  /** Snapshots the aggregate entities changed since the last aggregate snapshot (at shutdown). */
+  async flush(): Promise<void> {
+    await this.saveAggregates({ logger: this.deps.logger }, (this.deps.now ?? Date.now)());
+  }
+
+  private async loadAggregates(retry: Omit<RetryOptions, 'what'>): Promise<void> {
+    const load = this.deps.snapshots.loadAggregates?.bind(this.deps.snapshots);
+    if (load && this.deps.aggregates) {
+      const saved = await withRetry(load, { ...retry, what: 'loading aggregate snapshots' });
+      const store = this.deps.pipeline.store;
+      let restored = 0;
+      for (const a of saved) if (this.deps.aggregates.entities.some((p) => a.entity.startsWith(p)) && store.putAggregate(a)) restored++;
+      this.deps.metrics?.aggregatesRestored.inc(restored);
+      if (restored) this.deps.logger.info({ aggregates: restored }, 'aggregate snapshots restored');
+    }
+    this.aggregatesLoaded = true;
+  }
+
+  private async saveAggregates(retry: Omit<RetryOptions, 'what'>, now: number): Promise<void> {
+    const save = this.deps.snapshots.saveAggregates?.bind(this.deps.snapshots);
+    if (!save || !this.deps.aggregates) return;
+    this.lastAggregateSave = now;
+    const dirty = this.deps.pipeline.store.takeDirtyAggregates(this.deps.aggregates.entities);
+    if (dirty.length === 0) return;
+    await withRetry(() => save(dirty), { ...retry, what: 'saving aggregate snapshots' });
+    this.deps.metrics?.aggregatesWritten.inc(dirty.length);
   }
 
   /** Forgets every key held in memory (after a rebalance or a failed batch): they reload from their snapshots. */

@@ -24,6 +24,15 @@ export interface KeyState {
   sourceOffsets?: Record<string, string>;
 }
 
+/** An aggregate entity's state (a model's baselines, a tenant's or network's pooled views), as snapshotted. */
+export interface AggregateSnapshot {
+  entity: string;
+  /** Event time the entity was last used. */
+  seen: number;
+  /** Each detector's state for the entity, by detector name. */
+  detectors: Record<string, unknown>;
+}
+
 export interface EvictionListener {
   (key: string, reason: 'capacity' | 'idle'): void;
 }
@@ -38,6 +47,8 @@ export class KeyStateStore {
   private readonly idSets = new Map<string, Set<string>>();
   readonly aggregates = new Map<string, Record<string, unknown>>();
   private readonly aggregateSeen = new Map<string, number>();
+  /** Entities used since the last `takeDirtyAggregates`. */
+  private readonly dirtyAggregates = new Set<string>();
 
   constructor(
     private readonly options: { maxKeys: number; idleEvictMs: number; dedupWindow: number },
@@ -105,7 +116,30 @@ export class KeyStateStore {
       this.aggregates.set(entity, a);
     }
     this.aggregateSeen.set(entity, ts);
+    this.dirtyAggregates.add(entity);
     return a;
+  }
+
+  /**
+   * The entities used since the last call whose names start with one of
+   * `prefixes` (the others are forgotten as dirty), for snapshotting.
+   */
+  takeDirtyAggregates(prefixes: readonly string[]): AggregateSnapshot[] {
+    const out: AggregateSnapshot[] = [];
+    for (const entity of this.dirtyAggregates) {
+      const detectors = this.aggregates.get(entity);
+      if (detectors && prefixes.some((p) => entity.startsWith(p))) out.push({ entity, seen: this.aggregateSeen.get(entity) ?? 0, detectors });
+    }
+    this.dirtyAggregates.clear();
+    return out;
+  }
+
+  /** Puts a restored aggregate in place unless the entity is already in memory (which is newer). */
+  putAggregate(snapshot: AggregateSnapshot): boolean {
+    if (this.aggregates.has(snapshot.entity)) return false;
+    this.aggregates.set(snapshot.entity, snapshot.detectors);
+    this.aggregateSeen.set(snapshot.entity, snapshot.seen);
+    return true;
   }
 
   entries(): IterableIterator<KeyState> {
@@ -127,6 +161,7 @@ export class KeyStateStore {
       if (seen < cutoff) {
         this.aggregates.delete(entity);
         this.aggregateSeen.delete(entity);
+        this.dirtyAggregates.delete(entity);
       }
     }
     return dropped;

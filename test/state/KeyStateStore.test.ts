@@ -39,4 +39,24 @@ describe('KeyStateStore', () => {
     expect(store.sweepIdle(5500)).toBe(1);
     expect(store.has('old')).toBe(false);
   });
+
+  it('hands out the aggregates used since the last snapshot, filtered by entity prefix, and restores without overwriting newer ones', () => {
+    const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 4 });
+    store.aggregate('model:m', 10).d = { n: 1 };
+    store.aggregate('ip:1.2.3.4', 11).volume = { n: 2 };
+    expect(store.takeDirtyAggregates(['model:', 'tenant:'])).toEqual([{ entity: 'model:m', seen: 10, detectors: { d: { n: 1 } } }]);
+    expect(store.takeDirtyAggregates(['model:', 'ip:'])).toEqual([]);
+    store.aggregate('model:m', 12);
+    expect(store.takeDirtyAggregates(['model:']).map((a) => a.seen)).toEqual([12]);
+
+    const restored = new KeyStateStore({ maxKeys: 10, idleEvictMs: 100, dedupWindow: 4 });
+    restored.aggregate('tenant:t', 50).d = { live: true };
+    expect(restored.putAggregate({ entity: 'tenant:t', seen: 1, detectors: { d: { old: true } } })).toBe(false);
+    expect(restored.putAggregate({ entity: 'model:m', seen: 40, detectors: { d: { n: 1 } } })).toBe(true);
+    expect(restored.aggregates.get('tenant:t')).toEqual({ d: { live: true } });
+    // A restored entity ages like any other: idle past the window, it is dropped.
+    restored.sweepIdle(145);
+    expect(restored.aggregates.has('model:m')).toBe(false);
+    expect(restored.aggregates.has('tenant:t')).toBe(true);
+  });
 });
