@@ -156,9 +156,12 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-interface LastView {
+/** What the evidence quotes, as of one event: the model, its threshold, the key's score and share. */
+interface View {
   model: string;
   threshold: number;
+  score: number;
+  share: EwShare;
 }
 
 /**
@@ -206,7 +209,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   processBatch(groups: readonly KeyGroup<OffManifoldState>[], ctx: DetectorContext): DetectorOutput[] {
     const c = this.config;
     const scores = groups.map((g) => new Float64Array(g.events.length));
-    const last: (LastView | undefined)[] = new Array(groups.length);
+    const views = groups.map((g) => new Array<View>(g.events.length));
     const pools = new Map<ModelReference, Float32Array>();
     const expected = 1 - c.quantile;
     const x = new Float32Array(c.dim);
@@ -234,10 +237,16 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       }
       state.score = this.score(state.share);
       scores[g][i] = state.score;
-      last[g] = { model: e.model_id, threshold: ref.threshold };
+      // Views are shared between events until something they quote changes.
+      const before = i > 0 ? views[g][i - 1] : undefined;
+      const same = before && before.model === e.model_id && before.threshold === ref.threshold && before.score === state.score && before.share.n === state.share.n;
+      views[g][i] = same ? before : { model: e.model_id, threshold: ref.threshold, score: state.score, share: { ...state.share } };
     }
     for (const [ref, pool] of pools) ref.pool = packArray(pool.subarray(0, ref.poolN * ref.dim));
-    return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] ? this.evidence(grp.state, last[g]) : [] }));
+    return groups.map((grp, g) => {
+      const explain = (i: number) => this.evidence(views[g][i]);
+      return { scores: scores[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain };
+    });
   }
 
   private createReference(): ModelReference {
@@ -370,9 +379,9 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     return Math.min(ramp(shareExcess(sh), c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, c.window), c.zLow, c.zHigh));
   }
 
-  private evidence(state: OffManifoldState, v: LastView): string[] {
-    if (!(state.score > 0)) return [];
-    const sh = state.share;
+  private evidence(v: View): string[] {
+    if (!(v.score > 0)) return [];
+    const sh = v.share;
     return [
       `${pct(sh.s)} of recent queries (window ${this.config.window}, ${sh.n} seen) lie off model ${v.model}'s traffic ` +
         `(nearest reference sketch farther than ${fmt(v.threshold, 3)}, the ${pct(this.config.quantile)} quantile of its own), ` +
