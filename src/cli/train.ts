@@ -116,7 +116,11 @@ export async function train(eventsPath: string, labelsPath: string, options: Tra
   return result;
 }
 
-/** Replays with a RiskScore after every event, keeping each event's detector scores. */
+/**
+ * Replays with a RiskScore after every event, keeping each event's detector
+ * scores as RiskScores carry them (rounded to 4 decimals), every detector's
+ * including shadowed ones: the check fuses them all, as the shadow view does.
+ */
 async function collectScores(path: string, config: Readonly<Config>, stderr: Writable): Promise<Collected> {
   const collected: Collected = { detectors: [], keys: new Map(), events: 0 };
   const everyEvent = { ...config, publish: { ...config.publish, riskEveryEvents: 1 } };
