@@ -8,7 +8,7 @@ import { entityName } from './shared/entityName.ts';
 import { continuesStraight } from './shared/StraightRun.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
-import { squaredDistance } from '../src/compute/squaredDistance.ts';
+import { ProjectionIndex } from '../src/compute/ProjectionIndex.ts';
 
 const int = () => z.number().int();
 const unit = () => z.number().min(0).max(1);
@@ -124,26 +124,9 @@ function draw(a: number, b: number): number {
   return ((x ^ (x >>> 16)) >>> 0) / 4294967296;
 }
 
-/** The nearest-neighbour distance of `x` among `n` rows; with `leaveOut`, rows equal to `x` do not count (x judged as a member). */
-export function nearestDistance(rows: Float32Array, n: number, x: ArrayLike<number>, dim: number, leaveOut = false): number {
-  let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
-    const d = squaredDistance(rows, i * dim, x, 0, dim);
-    if (d < best && !(leaveOut && d === 0)) best = d;
-  }
-  return Math.sqrt(best);
-}
-
 /** Each row's distance to its nearest other row. */
 function leaveOneOut(rows: Float32Array, n: number, dim: number): Float64Array {
-  const out = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
-  for (let i = 0; i < n; i++) {
-    for (let k = i + 1; k < n; k++) {
-      const s = squaredDistance(rows, i * dim, rows, k * dim, dim);
-      if (s < out[i]) out[i] = s;
-      if (s < out[k]) out[k] = s;
-    }
-  }
+  const out = new ProjectionIndex(rows, n, dim).leaveOneOut();
   for (let i = 0; i < n; i++) out[i] = Math.sqrt(out[i]);
   return out;
 }
@@ -197,8 +180,8 @@ interface View {
  */
 export class OffManifoldDetector implements Detector<OffManifoldState> {
   readonly name = 'off-manifold';
-  /** Decoded reference rows per model reference, valid while its `rows` string is the same. */
-  private readonly decoded = new WeakMap<ModelReference, { rows: string; data: Float32Array }>();
+  /** Decoded reference rows per model reference and their index (built on first use), valid while its `rows` string is the same. */
+  private readonly decoded = new WeakMap<ModelReference, { rows: string; data: Float32Array; index?: ProjectionIndex }>();
 
   constructor(private readonly config: OffManifoldConfig) {}
 
@@ -227,7 +210,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
             if (!ready) this.hold(state, x, dim, e.model_id);
             else {
               if (state.backlog) this.judgeBacklog(state, ref, dim, e.model_id);
-              addToShare(state.share, nearestDistance(this.rows(ref), ref.n, x, dim) > ref.threshold, expected, c.window);
+              addToShare(state.share, this.index(ref).fartherThan(x, ref.threshold), expected, c.window);
             }
           }
           if (this.mayFeed(state, ready) && takeQuota(state.quota, e.ts, c.reference.epochMs, c.reference.perKeyEpochCap)) {
@@ -262,12 +245,22 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     return true;
   }
 
-  private rows(ref: ModelReference): Float32Array {
+  private decode(ref: ModelReference): { rows: string; data: Float32Array; index?: ProjectionIndex } {
     const hit = this.decoded.get(ref);
-    if (hit && hit.rows === ref.rows) return hit.data;
-    const data = unpackFloat32(ref.rows, ref.n * ref.dim);
-    this.decoded.set(ref, { rows: ref.rows, data });
-    return data;
+    if (hit && hit.rows === ref.rows) return hit;
+    const fresh = { rows: ref.rows, data: unpackFloat32(ref.rows, ref.n * ref.dim) };
+    this.decoded.set(ref, fresh);
+    return fresh;
+  }
+
+  private rows(ref: ModelReference): Float32Array {
+    return this.decode(ref).data;
+  }
+
+  /** The reference rows sorted for nearest-neighbour questions (the same answers as a full scan). */
+  private index(ref: ModelReference): ProjectionIndex {
+    const d = this.decode(ref);
+    return (d.index ??= new ProjectionIndex(d.data, ref.n, ref.dim));
   }
 
   private pool(ref: ModelReference, pools: Map<ModelReference, Float32Array>): Float32Array {
@@ -297,9 +290,9 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   private judgeBacklog(state: OffManifoldState, ref: ModelReference, dim: number, model: string): void {
     if (state.backlogModel === model) {
       const held = unpackFloat32(state.backlog ?? '');
-      const rows = this.rows(ref);
+      const index = this.index(ref);
       for (let k = 0; k + dim <= held.length; k += dim) {
-        addToShare(state.share, nearestDistance(rows, ref.n, held.subarray(k, k + dim), dim, true) > ref.threshold, 1 - this.config.quantile, this.config.window);
+        addToShare(state.share, index.fartherThan(held, ref.threshold, true, k), 1 - this.config.quantile, this.config.window);
       }
     }
     state.backlog = '';

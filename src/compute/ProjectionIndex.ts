@@ -1,0 +1,115 @@
+/**
+ * Rows sorted by their first coordinate, for nearest-neighbour questions
+ * that skip most rows: the projection method of Friedman, Baskett & Shustek
+ * ("An Algorithm for Finding Nearest Neighbors", IEEE Trans. Computers
+ * C-24(10), 1975). A row whose first-coordinate gap alone, squared, exceeds
+ * the bound sought cannot be nearer, nor can any row beyond it in sorted
+ * order, so the scan outward from the query stops there.
+ *
+ * The answers are exactly those of a full scan with `squaredDistance`: the
+ * bound is the first term of that same float64 sum, computed the same way,
+ * and adding non-negative terms in float64 never decreases a sum.
+ */
+export class ProjectionIndex {
+  /** The rows reordered by first coordinate. */
+  private readonly sorted: Float32Array;
+  /** The first coordinate of each sorted row. */
+  private readonly keys: Float64Array;
+  /** The original row of each sorted row. */
+  private readonly order: Int32Array;
+
+  constructor(
+    rows: Float32Array,
+    readonly n: number,
+    readonly dim: number,
+  ) {
+    const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => rows[a * dim] - rows[b * dim] || a - b);
+    this.order = order;
+    this.sorted = new Float32Array(n * dim);
+    this.keys = new Float64Array(n);
+    for (let s = 0; s < n; s++) {
+      this.sorted.set(rows.subarray(order[s] * dim, order[s] * dim + dim), s * dim);
+      this.keys[s] = rows[order[s] * dim];
+    }
+  }
+
+  /** The first sorted position whose key is ≥ v. */
+  private lowerBound(v: number): number {
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.keys[mid] < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Squared distance from `x` (offset `xo`) to sorted row `s`, the float64 sum `squaredDistance` computes. */
+  private dist2(s: number, x: ArrayLike<number>, xo: number): number {
+    const dim = this.dim;
+    const o = s * dim;
+    let sum = 0;
+    for (let j = 0; j < dim; j++) {
+      const d = this.sorted[o + j] - x[xo + j];
+      sum += d * d;
+    }
+    return sum;
+  }
+
+  /**
+   * Whether the nearest row to `x` (its first `dim` values from `xo`) is
+   * farther than `radius`: `sqrt(min squared distance) > radius`, true when
+   * there is no row. With `leaveOut`, rows at distance 0 do not count (`x`
+   * judged as a member).
+   */
+  fartherThan(x: ArrayLike<number>, radius: number, leaveOut = false, xo = 0): boolean {
+    const n = this.n;
+    if (n === 0) return true;
+    // A squared gap above `limit` has a square root above `radius`.
+    let limit = radius * radius;
+    while (!(Math.sqrt(limit) > radius)) limit = limit > 0 ? limit * (1 + Number.EPSILON) : Number.MIN_VALUE;
+    const x0 = x[xo];
+    let up = this.lowerBound(x0);
+    let down = up - 1;
+    while (up < n || down >= 0) {
+      // The nearer side in first coordinate next; a side is done once its gap alone exceeds the limit.
+      const gu = up < n ? this.keys[up] - x0 : Number.POSITIVE_INFINITY;
+      const gd = down >= 0 ? this.keys[down] - x0 : Number.NEGATIVE_INFINITY;
+      const goUp = gu * gu <= gd * gd;
+      const g = goUp ? gu : gd;
+      if (g * g > limit) return true;
+      const s = goUp ? up++ : down--;
+      const d = this.dist2(s, x, xo);
+      if (Math.sqrt(d) <= radius && !(leaveOut && d === 0)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Each row's squared distance to its nearest other row (in the original
+   * row order; `Infinity` for a single row). Rows equal to it count (0).
+   */
+  leaveOneOut(): Float64Array {
+    const n = this.n;
+    const out = new Float64Array(n);
+    for (let s = 0; s < n; s++) {
+      const o = s * this.dim;
+      let best = Number.POSITIVE_INFINITY;
+      let up = s + 1;
+      let down = s - 1;
+      const x0 = this.keys[s];
+      while (up < n || down >= 0) {
+        const gu = up < n ? this.keys[up] - x0 : Number.POSITIVE_INFINITY;
+        const gd = down >= 0 ? this.keys[down] - x0 : Number.NEGATIVE_INFINITY;
+        const goUp = gu * gu <= gd * gd;
+        const g = goUp ? gu : gd;
+        if (g * g > best) break;
+        const d = this.dist2(goUp ? up++ : down--, this.sorted, o);
+        if (d < best) best = d;
+      }
+      out[this.order[s]] = best;
+    }
+    return out;
+  }
+}
