@@ -42,8 +42,15 @@ export const volumeConfigSchema = z.object({
   prefix: limits(1_000, 60_000, 50_000, 1_500_000),
   /** Share of a limit at which the score starts to rise. */
   softRatio: z.number().min(0).max(1).default(0.8),
-  /** Score at exactly the limit, and the most volume alone can give (volume justifies throttling, not more). */
-  atLimitScore: z.number().min(0).max(1).default(0.5),
+  /**
+   * Score at exactly the limit, and the most volume alone can give. A heavy
+   * honest user runs near its limits (the quality benchmark's batch scorers
+   * touch them), and the gateway's own rate limiter already enforces them,
+   * so reaching a limit only puts a key under observation (0.45 < the
+   * throttle threshold 0.5): volume alone throttles a key a quarter past
+   * its limit (the score climbs to maxScore at twice it) and never more.
+   */
+  atLimitScore: z.number().min(0).max(1).default(0.45),
   maxScore: z.number().min(0).max(1).default(0.65),
   /** Spike arrest: a minute this many times the key's own active-minute baseline… */
   spikeFactor: z.number().positive().default(8),
@@ -52,7 +59,8 @@ export const volumeConfigSchema = z.object({
   spikeMinHistoryMinutes: z.number().int().positive().default(10),
   /** EWMA weight of each new active minute in the baseline. */
   baselineAlpha: z.number().min(0).max(1).default(0.1),
-  spikeScore: z.number().min(0).max(1).default(0.5),
+  /** A spike alone observes (a batch job starting is a spike too); it needs other evidence to throttle. */
+  spikeScore: z.number().min(0).max(1).default(0.45),
 });
 export type VolumeConfig = z.output<typeof volumeConfigSchema>;
 

@@ -37,16 +37,26 @@ describe('volume detector', () => {
     const [out] = run(detector, [{ key: 'k', events: burst('k', 150, 0, 300) }]); // 200/min
     const scores = Array.from(out.scores);
     expect(scores[70]).toBe(0); // 71 calls in the minute: under softRatio
-    expect(scores[99]).toBeCloseTo(0.5, 5); // exactly at the limit
+    expect(scores[99]).toBeCloseTo(0.45, 5); // exactly at the limit: observe, not yet throttle
+    expect(scores[124]).toBeCloseTo(0.5, 5); // a quarter past it: throttle
     expect(scores[149]).toBeGreaterThan(0.5);
     expect(scores[149]).toBeLessThanOrEqual(0.65);
     expect(out.evidence[0]).toMatch(/key made 150 calls in the last minute \(limit 100\)/);
   });
 
   it('scores the daily horizon for a key that stays under the per-minute limit', () => {
-    const [out] = run(detector, [{ key: 'k', events: burst('k', 5500, 0, 12_000) }]); // 5/min for ~18h
+    const [out] = run(detector, [{ key: 'k', events: burst('k', 6500, 0, 10_000) }]); // 6/min for ~18h
     expect(out.scores[out.scores.length - 1]).toBeGreaterThan(0.5);
     expect(out.evidence[0]).toMatch(/in the last day \(limit 5000\)/);
+  });
+
+  it('only observes an honest heavy user who runs at its limits, never throttles it', () => {
+    // A batch job: 100 calls a minute for an hour (6,000, the hour limit), then idle until tomorrow.
+    const job = burst('k', 6_000, 0, 600);
+    const [out] = run(detector, [{ key: 'k', events: job }]);
+    const peak = Math.max(...Array.from(out.scores));
+    expect(peak).toBeGreaterThanOrEqual(0.3);
+    expect(peak).toBeLessThan(0.5);
   });
 
   it('adds up keys behind one client address (a key rotator)', () => {
@@ -62,7 +72,7 @@ describe('volume detector', () => {
     const quiet = burst('k', 60, 0, 30_000); // 2/min for 30 min
     const spike = burst('k', 40, 31 * MIN, 1000); // then 40 in 40 s
     const [out] = run(detector, [{ key: 'k', events: [...quiet, ...spike] }]);
-    expect(out.scores[out.scores.length - 1]).toBeCloseTo(0.5, 5);
+    expect(out.scores[out.scores.length - 1]).toBeCloseTo(0.45, 5);
     expect(out.evidence[0]).toMatch(/calls this minute, \d+\.\dx the key's baseline/);
   });
 });

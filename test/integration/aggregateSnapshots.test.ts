@@ -24,7 +24,7 @@ import { testRedis, uniqueName } from './helpers.ts';
 const codec = new AvroEventCodec();
 const compute = { backend: 'none' } as Compute;
 // The per-network hour limit is lowered so a modest campaign crosses it; the rest is default.
-const config = parseConfig({ detectors: { volume: { prefix: { hour: 150 } } } });
+const config = parseConfig({ detectors: { volume: { prefix: { hour: 120 } } } });
 const volumeOnly = new DetectionPipeline(config, { compute }).detectors.filter((d) => d.name === 'volume');
 const NETWORK = 'prefix:203.0.113.0/24';
 
@@ -80,7 +80,7 @@ describe('aggregate snapshots', () => {
     expect(await count(next.metrics, 'aggregatesRestored')).toBeGreaterThan(0);
     const restored = next.pipeline.store.peek('sybil-19')!;
     const fresh = control.pipeline.store.peek('sybil-19')!;
-    // 16 × 8 + 4 × 8 = 160 calls from the network within the hour: over the limit of 150 only with the restored windows.
+    // 16 × 8 + 4 × 8 = 160 calls from the network within the hour: a third over the limit of 120 (throttle) only with the restored windows.
     expect(restored.scores.volume).toBeGreaterThanOrEqual(0.5);
     expect(restored.evidence.volume.join(' ')).toMatch(/network 203\.0\.113\.0\/24/);
     expect(fresh.scores.volume).toBe(0);

@@ -20,12 +20,12 @@ describe('DetectionPipeline', () => {
     const { pipeline } = volumeOnly();
     const out = pipeline.processBatch(burst('attacker', 150, 0, 300));
     expect(out.changes.map((c) => [c.level, c.events_seen])).toEqual([
-      ['observe', 92],
-      ['throttle', 100],
+      ['observe', 94],
+      ['throttle', 125],
     ]);
-    expect(out.changes[1].evidence[0]).toMatch(/^volume: key made 100 calls in the last minute/);
+    expect(out.changes[1].evidence[0]).toMatch(/^volume: key made 125 calls in the last minute/);
     expect(out.decisions.map((d) => d.level)).toEqual(['observe', 'throttle']);
-    expect(out.decisions[1]).toMatchObject({ api_key: 'attacker', shadow: false, expires_at: 99 * 300 + 3_600_000 });
+    expect(out.decisions[1]).toMatchObject({ api_key: 'attacker', shadow: false, expires_at: 124 * 300 + 3_600_000 });
     expect(out.touched).toEqual(['attacker']);
   });
 
