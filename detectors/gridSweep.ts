@@ -528,7 +528,10 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       const d = distances.values.subarray(0, distances.n);
       let lo = Number.POSITIVE_INFINITY;
       let hi = 0;
-      for (const t of d) [lo, hi] = [Math.min(lo, t), Math.max(hi, t)];
+      for (let k = 0; k < d.length; k++) {
+        lo = Math.min(lo, d[k]);
+        hi = Math.max(hi, d[k]);
+      }
       if (hi - lo <= 1e-6 * hi) {
         v.w = 0; // every distance equal: a perfect lattice, as far from normal as it gets
         v.p = 0;

@@ -38,7 +38,9 @@ function rowsOf(data: Float32Array, dim: number, what: string): number {
  * little. Any point of the job works; the first query costs O(dim).
  */
 function anchorPoint(job: MinDistanceJob): Float64Array {
-  return Float64Array.from(job.queries.subarray(0, job.dim));
+  const origin = new Float64Array(job.dim);
+  for (let j = 0; j < job.dim; j++) origin[j] = job.queries[j];
+  return origin;
 }
 
 /** Distance-matrix cells a chunk of `tasks` tasks costs. */
