@@ -204,10 +204,17 @@ export class DetectionPipeline {
   }
 
   private riskScore(state: KeyState, ts: number): RiskScore {
-    const drivers = this.detectors
-      .map((d, i) => ({ name: d.name, shadow: this.shadowed[i], weighted: (state.scores[d.name] ?? 0) * this.weights[i] }))
-      .filter((x) => x.weighted > 0 && x.weighted >= EVIDENCE_SHARE * (x.shadow ? (state.shadowRisk ?? 0) : state.risk))
-      .sort((a, b) => b.weighted - a.weighted);
+    const weighted = this.detectors.map((d, i) => ({
+      name: d.name,
+      shadow: this.shadowed[i],
+      // Under logistic fusion a behavioural wᵢ·sᵢ is log-odds; a rate detector's is a risk, as under noisy-OR.
+      logOdds: this.fusion.method === 'logistic' && d.kind !== 'rate',
+      weighted: (state.scores[d.name] ?? 0) * this.weights[i],
+    }));
+    const logOddsSum = weighted.reduce((sum, x) => (x.logOdds ? sum + Math.max(0, x.weighted) : sum), 0);
+    // A detector is quoted when its contribution is at least a tenth of the risk (or of the positive log-odds).
+    const scale = (x: (typeof weighted)[number]) => (x.logOdds ? logOddsSum : x.shadow ? (state.shadowRisk ?? 0) : state.risk);
+    const drivers = weighted.filter((x) => x.weighted > 0 && x.weighted >= EVIDENCE_SHARE * scale(x)).sort((a, b) => b.weighted - a.weighted);
     const score: RiskScore = {
       api_key: state.key,
       ts,

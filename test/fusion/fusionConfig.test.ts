@@ -59,15 +59,15 @@ describe('DetectionPipeline with logistic fusion', () => {
 
   it('fuses σ(bias + Σ wᵢsᵢ) and quotes the detectors whose contribution wᵢsᵢ drives the risk', () => {
     const config = parseConfig({
-      fusion: { method: 'logistic', bias: -3, weights: { ...zeroWeights, 'grid-sweep': 5, entropy: 0.1 } },
+      fusion: { method: 'logistic', bias: -3, weights: { ...zeroWeights, 'grid-sweep': 5, entropy: 0.4 } },
       detectors: { volume: { weight: 0.4 } },
     });
     const detectors = [fixed('volume', 1, 'rate'), fixed('grid-sweep', 0.9), fixed('entropy', 0.5), fixed('output-drift', 1)];
     const pipeline = new DetectionPipeline(config, { compute, detectors });
     pipeline.processBatch(burst('k', 3, 1_767_600_000_000, 1000));
     const [final] = pipeline.finalScores();
-    expect(final.risk).toBeCloseTo(sigmoid(-3 + 5 * 0.9 + 0.1 * 0.5), 4);
-    // grid-sweep adds 4.5 to the log-odds; entropy 0.05 (below a tenth of the risk); output-drift has weight 0; volume 0.4.
+    expect(final.risk).toBeCloseTo(sigmoid(-3 + 5 * 0.9 + 0.4 * 0.5), 4);
+    // grid-sweep adds 4.5 to the log-odds; entropy 0.2 (more than a tenth of the risk, 0.85, but less than a tenth of the positive log-odds, 4.7); output-drift has weight 0; volume 0.4 (a tenth of the risk or more).
     expect(final.evidence).toEqual(['grid-sweep: grid-sweep says 0.9', 'volume: volume says 1']);
   });
 });
