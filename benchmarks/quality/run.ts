@@ -192,7 +192,7 @@ async function main(): Promise<void> {
         ]
       : []),
     '### Against the bar of issue 4',
-    ...barChecks(attackRows, benignRows, variantNames).map((l) => `- ${l}`),
+    ...barChecks(attackRows, benignRows, variantNames, world.majorityAgreement).map((l) => `- ${l}`),
   ].join('\n');
 
   process.stdout.write(`\n${summary}\n\n${tables}\n`);

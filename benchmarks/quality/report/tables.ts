@@ -138,7 +138,15 @@ export function benignResponseTable(rows: readonly BenignRow[], variants: readon
 }
 
 /** The issue's bar, checked line by line. */
-export function barChecks(attacks: readonly AttackRow[], benign: readonly BenignRow[], variants: readonly string[] = []): string[] {
+/**
+ * The bar of issue 4, checked as written, per responses world. Beside it, the
+ * attacks not cut by 40 points whose protected surrogate is at or below the
+ * chance floor (`floor`: always answering the victim's most frequent class),
+ * as such a surrogate is no usable copy even though the cut is small (an
+ * attack whose unprotected surrogate is already near the floor cannot lose 40
+ * points). The verdict stays the bar's.
+ */
+export function barChecks(attacks: readonly AttackRow[], benign: readonly BenignRow[], variants: readonly string[] = [], floor?: number): string[] {
   const caught = attacks.filter((a) => a.truncate.median <= 100);
   const missed = attacks.filter((a) => !(a.truncate.median <= 100)).map((a) => `${a.population} (${calls(a.truncate.median)})`);
   const benignTruncated = benign.reduce((s, b) => s + b.truncate.keys, 0);
@@ -159,9 +167,19 @@ export function barChecks(attacks: readonly AttackRow[], benign: readonly Benign
     lines.push(
       `Surrogate agreement cut by ≥ 40 points at ≤ 0.5% benign accuracy loss, ${v}: ${met ? 'met' : 'NOT met'} — ` +
         `${ok.length}/${attacks.length} attacks cut by ≥ 40 points${ok.length ? ` (${ok.map((c) => c.a.population).join(', ')})` : ''}, median cut ${points(median(cuts.map((c) => c.cut)))} points; ` +
+        floorNote(cuts, v, floor) +
         `worst benign answer accuracy ${pct(worst.responses[v].accuracy)} (${worst.population}, loss ${(100 * loss).toFixed(2)} points); ` +
         `benign calls refused by the throttle ${refused}/${benignCalls} (${pct(refused / Math.max(benignCalls, 1))}).`,
     );
   }
   return lines;
+}
+
+/** Of the attacks not cut by 40 points, those whose protected surrogate is at or below the chance floor. */
+function floorNote(cuts: readonly { a: AttackRow; cut: number }[], variant: string, floor: number | undefined): string {
+  if (floor === undefined) return '';
+  const rest = cuts.filter((c) => c.cut < 0.4);
+  if (rest.length === 0) return '';
+  const atFloor = rest.filter((c) => c.a.responses[variant].agreement <= floor);
+  return `of the other ${rest.length}, ${atFloor.length} left at or below the chance floor of ${pct(floor)}${atFloor.length ? ` (${atFloor.map((c) => c.a.population).join(', ')})` : ''}; `;
 }

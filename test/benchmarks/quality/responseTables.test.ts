@@ -62,5 +62,8 @@ describe('response tables', () => {
     expect(line([attack('A', 0.9, 0.45)], [benign('B', 0.994, 0)])).toMatch(/NOT met .*loss 0\.60 points/);
     expect(line([attack('A', 0.9, 0.45), attack('C', 0.5, 0.2)], [benign('B', 1, 0)])).toMatch(/NOT met — 1\/2 attacks cut by ≥ 40 points \(A\), median cut 37\.5 points/);
     expect(barChecks([attack('A', 0.9, 0.45)], [benign('B', 1, 0)]).at(-1)).toMatch(/n\/a, no responses world was run/);
+    // Beside the verdict: the attacks not cut by 40 points that are left at or below the chance floor.
+    const withFloor = barChecks([attack('A', 0.9, 0.45), attack('C', 0.5, 0.45), attack('D', 0.7, 0.6)], [benign('B', 1, 0)], ['responses'], 0.5).at(-1)!;
+    expect(withFloor).toMatch(/NOT met — 1\/3 attacks .* of the other 2, 1 left at or below the chance floor of 50\.0% \(C\);/);
   });
 });
