@@ -9,6 +9,7 @@ import { continuesStraight } from './shared/StraightRun.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { ProjectionIndex } from '../src/compute/ProjectionIndex.ts';
+import { squaredDistance } from '../src/compute/squaredDistance.ts';
 
 const int = () => z.number().int();
 const unit = () => z.number().min(0).max(1);
@@ -126,7 +127,14 @@ function draw(a: number, b: number): number {
 
 /** Each row's distance to its nearest other row. */
 function leaveOneOut(rows: Float32Array, n: number, dim: number): Float64Array {
-  const out = new ProjectionIndex(rows, n, dim).leaveOneOut();
+  const out = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  for (let i = 0; i < n; i++) {
+    for (let k = i + 1; k < n; k++) {
+      const s = squaredDistance(rows, i * dim, rows, k * dim, dim);
+      if (s < out[i]) out[i] = s;
+      if (s < out[k]) out[k] = s;
+    }
+  }
   for (let i = 0; i < n; i++) out[i] = Math.sqrt(out[i]);
   return out;
 }

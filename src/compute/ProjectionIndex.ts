@@ -9,6 +9,12 @@
  * The answers are exactly those of a full scan with `squaredDistance`: the
  * bound is the first term of that same float64 sum, computed the same way,
  * and adding non-negative terms in float64 never decreases a sum.
+ *
+ * It pays for radius questions, which stop at the first row inside the
+ * radius: on the off-manifold reference (512 rows, 8 dims) it beat a linear
+ * scan with the same early exit by about 15%. It does not pay for all-pairs
+ * nearest neighbours in 8 dims, where a one-coordinate gap prunes little and
+ * a symmetric full scan visits each pair once (measured 2–3× slower).
  */
 export class ProjectionIndex {
   /** The rows reordered by first coordinate. */
@@ -84,32 +90,5 @@ export class ProjectionIndex {
       if (Math.sqrt(d) <= radius && !(leaveOut && d === 0)) return false;
     }
     return true;
-  }
-
-  /**
-   * Each row's squared distance to its nearest other row (in the original
-   * row order; `Infinity` for a single row). Rows equal to it count (0).
-   */
-  leaveOneOut(): Float64Array {
-    const n = this.n;
-    const out = new Float64Array(n);
-    for (let s = 0; s < n; s++) {
-      const o = s * this.dim;
-      let best = Number.POSITIVE_INFINITY;
-      let up = s + 1;
-      let down = s - 1;
-      const x0 = this.keys[s];
-      while (up < n || down >= 0) {
-        const gu = up < n ? this.keys[up] - x0 : Number.POSITIVE_INFINITY;
-        const gd = down >= 0 ? this.keys[down] - x0 : Number.NEGATIVE_INFINITY;
-        const goUp = gu * gu <= gd * gd;
-        const g = goUp ? gu : gd;
-        if (g * g > best) break;
-        const d = this.dist2(goUp ? up++ : down--, this.sorted, o);
-        if (d < best) best = d;
-      }
-      out[this.order[s]] = best;
-    }
-    return out;
   }
 }
