@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { MinDistanceJob } from '../src/compute/Compute.ts';
-import { packArray, type PackedRing, Ring, unpackFloat32 } from '../src/compute/packedVectors.ts';
+import { DecodedCache } from '../src/compute/DecodedCache.ts';
+import { packArray, type PackedRing, Ring, type RingKind, unpackFloat32 } from '../src/compute/packedVectors.ts';
 import type { InferenceEvent } from '../src/contract.ts';
 import { shapiroWilk, SHAPIRO_WILK_MAX_N } from '../src/stats/shapiroWilk.ts';
 import { addOuterProduct, participationRatio } from '../src/stats/effectiveDimension.ts';
@@ -338,7 +339,23 @@ interface KeyWork {
  */
 export class GridSweepDetector implements Detector<GridSweepState> {
   readonly name = 'grid-sweep';
+  /** Rings, growing sets and direction prototypes as the last poll left them (see `DecodedCache`). */
+  private readonly rings = new DecodedCache<PackedRing, Ring>();
+  private readonly setRows = new DecodedCache<ClassSet, Float32Array>();
+  private readonly directionCache: DirectionCache = { protos: new DecodedCache(), moments: new DecodedCache() };
+
   constructor(private readonly config: GridSweepConfig) {}
+
+  private ring<K extends RingKind>(kind: K, capacity: number, saved: PackedRing): Ring<K> {
+    const fits = (r: Ring) => r.kind === kind && r.capacity === capacity;
+    return this.rings.get(saved, saved.data, () => new Ring(kind, capacity, saved), fits) as Ring<K>;
+  }
+
+  private packRing(ring: Ring): PackedRing {
+    const packed = ring.pack();
+    this.rings.set(packed, packed.data, ring);
+    return packed;
+  }
 
   initState(): GridSweepState {
     return {
@@ -374,7 +391,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
   private plan(g: KeyGroup<GridSweepState>, jobs: MinDistanceJob[]): KeyWork {
     const c = this.config;
     const state = g.state;
-    const hashes = new Ring('u32', c.repeats.window, state.hashes);
+    const hashes = this.ring('u32', c.repeats.window, state.hashes);
     const w: KeyWork = { hashes, sketches: [], repeat: [], job: [], sets: new Map() };
     for (const e of g.events) {
       const x = sketchOf(e, c.maxDim);
@@ -399,7 +416,8 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     if (open) return open;
     const meta = state.sets[slot];
     if (!meta) return null;
-    const rows = unpackFloat32(meta.rows, this.config.prada.maxPerClass * meta.dim);
+    const capacity = this.config.prada.maxPerClass * meta.dim;
+    const rows = this.setRows.get(meta, meta.rows, () => unpackFloat32(meta.rows, capacity), (r) => r.length === capacity);
     open = { meta, rows, startN: meta.n, start: rows.slice(0, meta.n * meta.dim), intact: true };
     w.sets.set(slot, open);
     return open;
@@ -409,11 +427,11 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     const c = this.config;
     const state = g.state;
     if (state.sets.length !== c.prada.maxClasses) state.sets = resize(state.sets, c.prada.maxClasses);
-    const distances = new Ring('f32', c.prada.window, state.distances);
-    const steps = new Ring('f32', c.steps.window, state.steps);
-    const directions = new Ring('u16', c.steps.window, state.stepDirections);
-    const flags = new Ring('u8', c.repeats.window, state.repeatFlags);
-    const dirs = new Directions(state, c);
+    const distances = this.ring('f32', c.prada.window, state.distances);
+    const steps = this.ring('f32', c.steps.window, state.steps);
+    const directions = this.ring('u16', c.steps.window, state.stepDirections);
+    const flags = this.ring('u8', c.repeats.window, state.repeatFlags);
+    const dirs = new Directions(state, c, this.directionCache);
     let lastSerial = directions.n > 0 ? directions.ordered()[directions.n - 1] : 0;
     let last: { model: string; x: Float32Array } | null = state.last ? { model: state.last.model, x: unpackFloat32(state.last.sketch) } : null;
     const scores = new Float64Array(g.events.length);
@@ -457,13 +475,16 @@ export class GridSweepDetector implements Detector<GridSweepState> {
 
     for (const [slot, open] of w.sets) {
       const meta = state.sets[slot];
-      if (meta && meta === open.meta) meta.rows = packArray(open.rows.subarray(0, meta.n * meta.dim));
+      if (meta && meta === open.meta) {
+        meta.rows = packArray(open.rows.subarray(0, meta.n * meta.dim));
+        this.setRows.set(meta, meta.rows, open.rows);
+      }
     }
-    state.distances = distances.pack();
-    state.steps = steps.pack();
-    state.stepDirections = directions.pack();
-    state.repeatFlags = flags.pack();
-    state.hashes = w.hashes.pack();
+    state.distances = this.packRing(distances);
+    state.steps = this.packRing(steps);
+    state.stepDirections = this.packRing(directions);
+    state.repeatFlags = this.packRing(flags);
+    state.hashes = this.packRing(w.hashes);
     dirs.save(state);
     state.last = last ? { model: last.model, sketch: packArray(last.x) } : null;
     const explain = (i: number) => this.evidence(views[i]);
@@ -621,6 +642,12 @@ function resize<T>(a: (T | null)[], n: number): (T | null)[] {
   return Array.from({ length: n }, (_, i) => a[i] ?? null);
 }
 
+/** Decoded direction prototypes and moments per key state, between polls. */
+interface DirectionCache {
+  protos: DecodedCache<GridSweepState, Float32Array>;
+  moments: DecodedCache<GridSweepState, Float32Array>;
+}
+
 /**
  * Step directions. Prototypes: up to `directionSlots` unit vectors with
  * decayed hit counts; a step collinear (|cos| ≥ directionCos) with one is
@@ -639,12 +666,19 @@ class Directions {
   private readonly slots: number;
   private readonly decay: number;
 
-  constructor(state: GridSweepState, private readonly c: GridSweepConfig) {
+  constructor(
+    state: GridSweepState,
+    private readonly c: GridSweepConfig,
+    private readonly cache: DirectionCache,
+  ) {
     this.slots = c.steps.directionSlots;
     this.decay = 1 - 1 / c.steps.window;
     this.dim = state.protoDim;
-    this.protos = this.dim ? unpackFloat32(state.protos, this.slots * this.dim) : new Float32Array(0);
-    this.moments = this.dim ? unpackFloat32(state.moments ?? '', this.dim * this.dim) : new Float32Array(0);
+    const decode = (packed: string, n: number) => () => unpackFloat32(packed, n);
+    const fits = (n: number) => (a: Float32Array) => a.length === n;
+    const [np, nm] = [this.slots * this.dim, this.dim * this.dim];
+    this.protos = this.dim ? cache.protos.get(state, state.protos, decode(state.protos, np), fits(np)) : new Float32Array(0);
+    this.moments = this.dim ? cache.moments.get(state, state.moments ?? '', decode(state.moments ?? '', nm), fits(nm)) : new Float32Array(0);
     this.serial = resize(state.protoSerial, this.slots).map((s) => s ?? 0);
     this.weight = resize(state.protoWeight, this.slots).map((s) => s ?? 0);
     this.next = state.nextSerial;
@@ -697,6 +731,8 @@ class Directions {
     state.protoDim = this.dim;
     state.protos = this.dim ? packArray(this.protos) : '';
     state.moments = this.dim ? packArray(this.moments) : '';
+    this.cache.protos.set(state, state.protos, this.protos);
+    this.cache.moments.set(state, state.moments, this.moments);
     state.protoSerial = [...this.serial];
     state.protoWeight = [...this.weight];
     state.nextSerial = this.next;
