@@ -1,4 +1,4 @@
-import type { Detector, DetectorContext, KeyGroup } from '../../detectors/types.ts';
+import type { Detector, DetectorContext, DetectorOutput, KeyGroup } from '../../detectors/types.ts';
 import { DETECTORS } from '../../detectors/index.ts';
 import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
@@ -162,11 +162,25 @@ export class DetectionPipeline {
     return groups;
   }
 
-  private runDetector(d: Detector, keys: string[], states: KeyState[], groups: Map<string, InferenceEvent[]>) {
-    const batch: KeyGroup<unknown>[] = keys.map((key, k) => {
+  /**
+   * Runs one detector over the batch. A behavioural detector sees only the
+   * calls that were answered (status < 400): a call refused by the gateway
+   * (429 throttled, 403 blocked) or failed taught the client nothing, and a
+   * throttled client resending the same input must not read as a key that
+   * repeats itself or paces itself differently. Such a call keeps the
+   * detector's score of the key's last answered call. Rate detectors see
+   * every attempt.
+   */
+  private runDetector(d: Detector, keys: string[], states: KeyState[], groups: Map<string, InferenceEvent[]>): (DetectorOutput | undefined)[] | undefined {
+    const views = keys.map((key) => answeredView(groups.get(key)!, d.kind === 'rate'));
+    const batch: KeyGroup<unknown>[] = [];
+    const slot: number[] = [];
+    keys.forEach((key, k) => {
+      if (views[k].events.length === 0) return;
       const s = states[k];
       if (!(d.name in s.detectors)) s.detectors[d.name] = d.initState();
-      return { key, events: groups.get(key)!, state: s.detectors[d.name] };
+      slot[k] = batch.length;
+      batch.push({ key, events: views[k].events, state: s.detectors[d.name] });
     });
     // An entity is looked up in the store once per batch (its last-seen time is the batch's maxTs either way).
     const seen = new Map<string, unknown>();
@@ -184,9 +198,11 @@ export class DetectionPipeline {
       },
     };
     try {
-      const result = d.processBatch(batch, ctx);
-      batch.forEach((g, k) => (states[k].detectors[d.name] = g.state));
-      return result;
+      const result = batch.length ? d.processBatch(batch, ctx) : [];
+      keys.forEach((_, k) => {
+        if (slot[k] !== undefined) states[k].detectors[d.name] = batch[slot[k]].state;
+      });
+      return keys.map((_, k) => spread(slot[k] === undefined ? undefined : result[slot[k]], views[k], states[k].scores[d.name] ?? 0, states[k].evidence[d.name] ?? []));
     } catch (err) {
       this.metrics?.detectorErrors.inc({ detector: d.name });
       this.logger.error({ err, detector: d.name, keys: keys.length }, 'detector failed; its scores count as 0 for this batch');
@@ -264,4 +280,32 @@ function isSorted(g: InferenceEvent[]): boolean {
 
 function round(x: number): number {
   return Math.round(x * 10_000) / 10_000;
+}
+
+/** A key's batch as one detector sees it: the events it is given, and where each of the key's events maps. */
+interface DetectorView {
+  events: readonly InferenceEvent[];
+  /** Per event of the key's batch: index of the last given event at or before it (-1: none yet); null when all are given. */
+  map: Int32Array | null;
+}
+
+function answeredView(events: readonly InferenceEvent[], all: boolean): DetectorView {
+  if (all || events.every((e) => e.status < 400)) return { events, map: null };
+  const given: InferenceEvent[] = [];
+  const map = new Int32Array(events.length);
+  events.forEach((e, i) => {
+    if (e.status < 400) given.push(e);
+    map[i] = given.length - 1;
+  });
+  return { events: given, map };
+}
+
+/** The detector's output over the key's whole batch: a refused call carries the score of the last answered one (or `previous`). */
+function spread(output: DetectorOutput | undefined, view: DetectorView, previous: number, previousEvidence: string[]): DetectorOutput | undefined {
+  const map = view.map;
+  if (map === null) return output;
+  const scores = new Float64Array(map.length);
+  for (let i = 0; i < map.length; i++) scores[i] = map[i] < 0 || !output ? previous : output.scores[map[i]];
+  const explain = (i: number): string[] => (map[i] < 0 || !output ? previousEvidence : output.explain ? output.explain(map[i]) : output.evidence);
+  return { scores, evidence: explain(map.length - 1), explain };
 }

@@ -80,3 +80,47 @@ describe('DetectionPipeline policy', () => {
     expect(out.decisions[0]).toMatchObject({ level: 'allow', reason: 'allowlisted (partner load test); risk 0.8' });
   });
 });
+
+describe('DetectionPipeline and refused calls', () => {
+  /** A behavioural detector scoring each answered call by how many it has seen, recording what it was given. */
+  function counting(kind?: 'rate') {
+    const seen: string[] = [];
+    const detector = {
+      name: kind ? 'volume' : 'entropy',
+      kind,
+      initState: () => ({ n: 0 }),
+      processBatch: (groups: readonly { events: readonly { event_id: string }[]; state: { n: number } }[]) =>
+        groups.map((g) => {
+          const scores = g.events.map((e) => {
+            seen.push(e.event_id);
+            return ++g.state.n / 10;
+          });
+          return { scores, evidence: [`n=${g.state.n}`], explain: (i: number) => [`call ${i + 1} of the batch`] };
+        }),
+    } as unknown as Detector;
+    return { detector, seen };
+  }
+
+  it('gives behavioural detectors only the answered calls; a refused call keeps the last answered score; rate detectors see every attempt', () => {
+    const behaviour = counting();
+    const rate = counting('rate');
+    const pipeline = new DetectionPipeline(parseConfig({}), { compute, detectors: [behaviour.detector, rate.detector] });
+    const statuses = [429, 200, 200, 429, 429, 200, 403];
+    const events = burst('k', statuses.length, 0, 1000).map((e, i) => ({ ...e, event_id: `e${i}`, status: statuses[i] }));
+    pipeline.processBatch(events.slice(0, 1)); // a refused call first: nothing answered yet
+    expect(behaviour.seen).toEqual([]);
+    expect(pipeline.store.peek('k')!.scores.entropy).toBe(0);
+    const out = pipeline.processBatch(events.slice(1));
+    expect(behaviour.seen).toEqual(['e1', 'e2', 'e5']);
+    expect(rate.seen).toEqual(['e0', 'e1', 'e2', 'e3', 'e4', 'e5', 'e6']);
+    const state = pipeline.store.peek('k')!;
+    // The batch's last call (403) carries the score and evidence of the last answered one (e5, the 3rd answered).
+    expect(state.scores.entropy).toBeCloseTo(0.3, 10);
+    expect(state.evidence.entropy).toEqual(['call 3 of the batch']);
+    expect(out.touched).toEqual(['k']);
+    // A batch of refused calls only: the behavioural detector is not called, its score stays.
+    pipeline.processBatch(burst('k', 2, 10_000, 1000, { status: 429 }));
+    expect(behaviour.seen).toHaveLength(3);
+    expect(pipeline.store.peek('k')!.scores.entropy).toBeCloseTo(0.3, 10);
+  });
+});
