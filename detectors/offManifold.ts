@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DecodedCache } from '../src/compute/DecodedCache.ts';
 import { packArray, unpackFloat32 } from '../src/compute/packedVectors.ts';
 import type { InferenceEvent } from '../src/contract.ts';
 import { eventTimeOrder } from './shared/batch.ts';
@@ -125,18 +126,57 @@ function draw(a: number, b: number): number {
   return ((x ^ (x >>> 16)) >>> 0) / 4294967296;
 }
 
-/** Each row's distance to its nearest other row. */
-function leaveOneOut(rows: Float32Array, n: number, dim: number): Float64Array {
-  const out = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+/** Squared nearest-neighbour distances of a reference's members among each other, and which member is nearest (−1: none). */
+export interface Neighbours {
+  sq: Float64Array;
+  nn: Int32Array;
+}
+
+/**
+ * Each row's squared distance to its nearest other row, and that row. With `prior` (the answer for the
+ * first `prior.sq.length` rows before the rows flagged in `changed` were written), a row whose prior
+ * nearest neighbour is still there unchanged only needs the changed rows: its distances to the other
+ * unchanged rows were all in the prior minimum. The rest are scanned in full. Minima of the same float64
+ * sums, so the answer is exactly that of a full scan.
+ */
+export function leaveOneOut(rows: Float32Array, n: number, dim: number, changed: Uint8Array, prior: Neighbours | null): Neighbours {
+  const sq = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  const nn = new Int32Array(n).fill(-1);
+  // Rows scanned in full, and rows whose prior answer stands but for the changed rows.
+  const full = new Int32Array(n);
+  const kept = new Int32Array(n);
+  let nf = 0;
+  let nk = 0;
   for (let i = 0; i < n; i++) {
-    for (let k = i + 1; k < n; k++) {
-      const s = squaredDistance(rows, i * dim, rows, k * dim, dim);
-      if (s < out[i]) out[i] = s;
-      if (s < out[k]) out[k] = s;
+    const was = prior && i < prior.sq.length && !changed[i] ? prior.nn[i] : -1;
+    if (was < 0 || changed[was]) full[nf++] = i;
+    else {
+      sq[i] = prior!.sq[i];
+      nn[i] = was;
+      kept[nk++] = i;
     }
   }
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(out[i]);
-  return out;
+  // Full rows against each other once, then against the others (which need only the changed rows, a subset of these).
+  for (let a = 0; a < nf; a++) {
+    const i = full[a];
+    let best = sq[i];
+    let arg = nn[i];
+    for (let b = a + 1; b < nf + nk; b++) {
+      const k = b < nf ? full[b] : kept[b - nf];
+      const d = squaredDistance(rows, i * dim, rows, k * dim, dim);
+      if (d < best) {
+        best = d;
+        arg = k;
+      }
+      if (d < sq[k]) {
+        sq[k] = d;
+        nn[k] = i;
+      }
+    }
+    sq[i] = best;
+    nn[i] = arg;
+  }
+  return { sq, nn };
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -188,6 +228,8 @@ interface View {
  */
 export class OffManifoldDetector implements Detector<OffManifoldState> {
   readonly name = 'off-manifold';
+  /** Each reference's members' nearest neighbours among each other, from its last fold (see `leaveOneOut`). */
+  private readonly neighbours = new DecodedCache<ModelReference, Neighbours>();
   /** Decoded reference rows per model reference and their index (built on first use), valid while its `rows` string is the same. */
   private readonly decoded = new WeakMap<ModelReference, { rows: string; data: Float32Array; index?: ProjectionIndex }>();
 
@@ -339,6 +381,8 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const dim = ref.dim;
     const pool = this.pool(ref, pools);
     const old = this.rows(ref);
+    const prior = this.neighbours.get(ref, ref.rows, () => ({ sq: new Float64Array(0), nn: new Int32Array(0) }), (p) => p.sq.length === ref.n);
+    const changed = new Uint8Array(r.size);
     const rows = new Float32Array(r.size * dim);
     rows.set(old.subarray(0, ref.n * dim));
     let n = ref.n;
@@ -352,22 +396,33 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       const from = order[k];
       const to = n < r.size ? n++ : Math.floor(draw(epoch, 2 * k + 1) * n);
       rows.set(pool.subarray(from * dim, from * dim + dim), to * dim);
+      changed[to] = 1;
     }
     ref.samples = (1 - r.alpha) * ref.samples + ref.poolSeen;
     // Trim isolated members, then the threshold from the rest.
-    const loo = leaveOneOut(rows, n, dim);
+    const near = leaveOneOut(rows, n, dim, changed, prior);
+    const loo = near.sq.map(Math.sqrt);
     const sorted = Float64Array.from(loo).sort();
     const cut = r.trim * quantile(sorted, 0.5);
     let kept = 0;
+    const keptAt = new Int32Array(n).fill(-1);
     for (let i = 0; i < n; i++) {
       if (!(loo[i] <= cut)) continue;
       if (kept !== i) rows.copyWithin(kept * dim, i * dim, i * dim + dim);
-      kept++;
+      keptAt[i] = kept++;
     }
     const keptLoo = Float64Array.from(loo.filter((d) => d <= cut)).sort();
     ref.threshold = quantile(keptLoo, this.config.quantile);
     ref.n = kept;
     ref.rows = packArray(rows.subarray(0, kept * dim));
+    // The kept members' neighbours for the next fold; one whose nearest was trimmed gets −1 (scanned in full then).
+    const next: Neighbours = { sq: new Float64Array(kept), nn: new Int32Array(kept) };
+    for (let i = 0; i < n; i++) {
+      if (keptAt[i] < 0) continue;
+      next.sq[keptAt[i]] = near.sq[i];
+      next.nn[keptAt[i]] = near.nn[i] >= 0 ? keptAt[near.nn[i]] : -1;
+    }
+    this.neighbours.set(ref, ref.rows, next);
     ref.poolN = 0;
     ref.poolSeen = 0;
     pools.delete(ref);

@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type ModelReference, offManifold, type OffManifoldState } from '../../detectors/offManifold.ts';
+import { leaveOneOut, type ModelReference, offManifold, type OffManifoldState } from '../../detectors/offManifold.ts';
+import { squaredDistance } from '../../src/compute/squaredDistance.ts';
+import { mulberry32 } from '../../src/gateway/RandomProjection.ts';
 import type { Compute } from '../../src/compute/Compute.ts';
 import type { InferenceEvent } from '../../src/contract.ts';
 import { uniformBox } from './helpers/attacks.ts';
@@ -119,5 +121,45 @@ describe('off-manifold', () => {
     // Nobody natural was flagged by the held queries, and the held sketches are gone once judged.
     for (const key of new Set(early.map((e) => e.api_key))) expect(withBacklog.maxByKey.get(key) ?? 0, key).toBeLessThanOrEqual(QUIET);
     for (const [key, state] of withBacklog.states) expect((state as OffManifoldState).backlog ?? '', key).toBe('');
+  });
+});
+
+describe('leaveOneOut (the reference fold)', () => {
+  it('gives every member its nearest other member exactly as a full scan, from scratch and from the previous fold with members replaced, appended and trimmed', () => {
+    const rand = mulberry32(5);
+    const dim = 4;
+    const n = 120;
+    // Coarse values make exact ties and repeats, where a stale neighbour would show.
+    const rows = Float32Array.from({ length: n * dim }, () => Math.round(rand() * 6) / 2);
+    const brute = (m: number) =>
+      Array.from({ length: m }, (_, i) => {
+        let best = Number.POSITIVE_INFINITY;
+        for (let k = 0; k < m; k++) if (k !== i) best = Math.min(best, squaredDistance(rows, i * dim, rows, k * dim, dim));
+        return best;
+      });
+    let m = 100;
+    let prior = leaveOneOut(rows, m, dim, new Uint8Array(n), null);
+    expect(Array.from(prior.sq)).toEqual(brute(m));
+    let incremental = 0;
+    for (let fold = 0; fold < 6; fold++) {
+      // Trim the last member (its neighbour pointers go −1 like the detector's), then replace some and append one.
+      const keep = m - 1;
+      prior = { sq: prior.sq.slice(0, keep), nn: prior.nn.slice(0, keep).map((k) => (k >= keep ? -1 : k)) };
+      const changed = new Uint8Array(n);
+      for (let c = 0; c < 5; c++) {
+        const to = Math.floor(rand() * keep);
+        for (let j = 0; j < dim; j++) rows[to * dim + j] = Math.round(rand() * 6) / 2;
+        changed[to] = 1;
+      }
+      for (let j = 0; j < dim; j++) rows[keep * dim + j] = Math.round(rand() * 6) / 2;
+      changed[keep] = 1;
+      m = keep + 1;
+      const next = leaveOneOut(rows, m, dim, changed, prior);
+      expect(Array.from(next.sq)).toEqual(brute(m));
+      for (let i = 0; i < m; i++) expect(squaredDistance(rows, i * dim, rows, next.nn[i] * dim, dim)).toBe(next.sq[i]);
+      incremental += next.sq.filter((_, i) => !changed[i] && prior.nn[i] >= 0 && !changed[prior.nn[i]]).length;
+      prior = next;
+    }
+    expect(incremental).toBeGreaterThan(0); // the prior answer was used
   });
 });
