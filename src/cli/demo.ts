@@ -7,6 +7,7 @@ import { ProbewatchError } from '../errors.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { DetectionPipeline } from '../pipeline/DetectionPipeline.ts';
 import { InMemorySink } from '../sinks/InMemorySink.ts';
+import { type ServedCounts, SimulatedGateway } from '../sim/SimulatedGateway.ts';
 import { SimulatedTraffic } from '../sim/SimulatedTraffic.ts';
 import { InMemoryTopic } from '../sources/InMemoryTopic.ts';
 
@@ -26,11 +27,13 @@ function clock(ms: number): string {
 }
 
 /**
- * `probewatch demo`: simulated gateways encode events as Avro onto an
- * in-memory topic; the real decode → detectors → fusion → ladder pipeline
- * consumes it in batches, sends bad bytes to an in-memory dead-letter topic,
- * and publishes risk scores and decisions to in-memory sinks. Level changes
- * are printed as they happen.
+ * `probewatch demo`: simulated gateways answer calls through the SDK's
+ * enforcer at each key's current decision and encode the events as Avro
+ * onto an in-memory topic; the real decode → detectors → fusion → ladder
+ * pipeline consumes it in batches, sends bad bytes to an in-memory
+ * dead-letter topic, and publishes risk scores and decisions to in-memory
+ * sinks, from which the gateways take the decisions. Level changes are
+ * printed as they happen, and at the end what each key's callers received.
  */
 export async function demo(config: Readonly<Config>, options: DemoOptions): Promise<number> {
   const out = options.out;
@@ -53,7 +56,8 @@ export async function demo(config: Readonly<Config>, options: DemoOptions): Prom
         r.evidence.slice(0, 3).map((e) => `             ${e}\n`).join(''),
     );
   });
-  const decisions = new InMemorySink<Decision>();
+  const gateway = new SimulatedGateway();
+  const decisions = new InMemorySink<Decision>((d) => gateway.receive([d]));
 
   out.write(
     `probewatch demo: ${roles.size} simulated clients for ${options.minutes} simulated minutes on the ${compute.backend} backend\n` +
@@ -63,7 +67,7 @@ export async function demo(config: Readonly<Config>, options: DemoOptions): Prom
   let malformed = 0;
   for (let t = start + TICK_MS; t <= end; t += TICK_MS) {
     // The gateways: encode this tick's calls; now and then one sends garbage.
-    for (const e of traffic.until(t)) events.produce(e.api_key, codec.encode(e));
+    for (const e of traffic.until(t)) events.produce(e.api_key, codec.encode(gateway.serve(e)));
     if ((t - start) % 600_000 === 0) events.produce('broken-gateway', Buffer.from('{"not":"avro"}'));
     // probewatch: poll, decode, detect, publish, commit.
     const batch = events.poll(10_000);
@@ -86,13 +90,23 @@ export async function demo(config: Readonly<Config>, options: DemoOptions): Prom
   }
 
   out.write(`\nAfter ${options.minutes} simulated minutes (${malformed} malformed messages dead-lettered):\n`);
-  out.write(`  ${'key'.padEnd(16)} ${'role'.padEnd(9)} ${'calls'.padStart(6)} ${'risk'.padStart(5)}  level     top detector\n`);
+  out.write(`  ${'key'.padEnd(16)} ${'role'.padEnd(9)} ${'calls'.padStart(6)} ${'risk'.padStart(5)}  level     ${'top detector'.padEnd(22)} what the gateway answered\n`);
   for (const s of pipeline.finalScores()) {
     const top = Object.entries(s.detectors).sort((a, b) => b[1] - a[1])[0];
+    const topText = top && top[1] > 0 ? `${top[0]} ${top[1].toFixed(2)}` : '-';
     out.write(
-      `  ${s.api_key.padEnd(16)} ${String(roles.get(s.api_key)).padEnd(9)} ${String(s.events_seen).padStart(6)} ${s.risk.toFixed(2).padStart(5)}  ${s.level.padEnd(9)} ${top && top[1] > 0 ? `${top[0]} ${top[1].toFixed(2)}` : '-'}\n`,
+      `  ${s.api_key.padEnd(16)} ${String(roles.get(s.api_key)).padEnd(9)} ${String(s.events_seen).padStart(6)} ${s.risk.toFixed(2).padStart(5)}  ${s.level.padEnd(9)} ${topText.padEnd(22)} ${served(gateway.countsFor(s.api_key))}\n`,
     );
   }
   out.write(`  decisions published: ${decisions.items.length}\n`);
   return 0;
+}
+
+function served(c: ServedCounts): string {
+  const parts = [`${c.untouched} untouched`];
+  if (c.refused) parts.push(`${c.refused} refused (429)`);
+  if (c.truncated) parts.push(`${c.truncated} truncated`);
+  if (c.deceived) parts.push(`${c.deceived} deceived`);
+  if (c.blocked) parts.push(`${c.blocked} blocked`);
+  return parts.join(', ');
 }

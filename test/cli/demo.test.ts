@@ -15,5 +15,12 @@ describe('probewatch demo', () => {
     expect(finals.length).toBeGreaterThan(10);
     for (const f of finals.filter((f) => f.role === 'benign')) expect(f.level).toBe('allow');
     expect(finals.filter((f) => f.role === 'attacker').every((f) => f.level !== 'allow')).toBe(true);
+    // What the gateway answered: benign callers untouched; attackers refused, truncated or deceived from their decision on.
+    const answered = [...text.matchAll(/^ {2}(\S+) +(benign|heavy|attacker) +\d+ +[\d.]+ +(\w+) .* (\d+ untouched.*)$/gm)].map((m) => ({ role: m[2], level: m[3], served: m[4] }));
+    expect(answered.length).toBe(finals.length);
+    for (const a of answered.filter((a) => a.role === 'benign')) expect(a.served).toMatch(/^\d+ untouched$/);
+    const escalated = answered.filter((a) => a.role === 'attacker' && ['throttle', 'truncate', 'deceive', 'block'].includes(a.level));
+    expect(escalated.length).toBeGreaterThan(0);
+    for (const a of escalated) expect(a.served).toMatch(/refused \(429\)|truncated|deceived/);
   }, 60_000);
 });

@@ -11,7 +11,7 @@ export { InMemoryTokenBucket, type InMemoryTokenBucketOptions } from './InMemory
 export { RedisTokenBucket, type RedisTokenBucketOptions } from './RedisTokenBucket.ts';
 export { roundProbs } from './truncateProbs.ts';
 export { reverseSigmoid } from './reverseSigmoid.ts';
-export { adaptiveMisinformation, rankReversed } from './adaptiveMisinformation.ts';
+export { adaptiveMisinformation, keyedWrongClass, rankReversed } from './adaptiveMisinformation.ts';
 export { deceiveProbs, type DeceptionQuery, type DeceptionKeys } from './deceiveProbs.ts';
 export { watermarkScore, watermarkSigns, embedWatermark, type WatermarkScore, type WatermarkedAnswer } from './watermark.ts';
 export { queryRandom } from './queryRandom.ts';
