@@ -76,7 +76,10 @@ export class DetectionPipeline {
     if (groups.size === 0) return out;
     const keys = [...groups.keys()];
     const states = keys.map((k) => this.store.get(k));
-    const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, groups));
+    // Each key's events as rate detectors see them (all) and as behavioural ones do (answered only), built once per batch.
+    const allEvents = keys.map((key) => allView(groups.get(key)!));
+    const answered = allEvents.map((v) => answeredView(v.events));
+    const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered));
 
     const enforced = new Float64Array(this.detectors.length);
     for (let k = 0; k < keys.length; k++) {
@@ -163,16 +166,15 @@ export class DetectionPipeline {
   }
 
   /**
-   * Runs one detector over the batch. A behavioural detector sees only the
-   * calls that were answered (status < 400): a call refused by the gateway
+   * Runs one detector over the batch, on each key's events as its kind sees
+   * them (`views`). A behavioural detector sees only the calls that were answered (status < 400): a call refused by the gateway
    * (429 throttled, 403 blocked) or failed taught the client nothing, and a
    * throttled client resending the same input must not read as a key that
    * repeats itself or paces itself differently. Such a call keeps the
    * detector's score of the key's last answered call. Rate detectors see
    * every attempt.
    */
-  private runDetector(d: Detector, keys: string[], states: KeyState[], groups: Map<string, InferenceEvent[]>): (DetectorOutput | undefined)[] | undefined {
-    const views = keys.map((key) => answeredView(groups.get(key)!, d.kind === 'rate'));
+  private runDetector(d: Detector, keys: string[], states: KeyState[], views: readonly DetectorView[]): (DetectorOutput | undefined)[] | undefined {
     const batch: KeyGroup<unknown>[] = [];
     const slot: number[] = [];
     keys.forEach((key, k) => {
@@ -289,8 +291,12 @@ interface DetectorView {
   map: Int32Array | null;
 }
 
-function answeredView(events: readonly InferenceEvent[], all: boolean): DetectorView {
-  if (all || events.every((e) => e.status < 400)) return { events, map: null };
+function allView(events: readonly InferenceEvent[]): DetectorView {
+  return { events, map: null };
+}
+
+function answeredView(events: readonly InferenceEvent[]): DetectorView {
+  if (events.every((e) => e.status < 400)) return allView(events);
   const given: InferenceEvent[] = [];
   const map = new Int32Array(events.length);
   events.forEach((e, i) => {

@@ -17,6 +17,7 @@ import { AvroEventCodec } from '../../src/codec/AvroEventCodec.ts';
 import type { InferenceEvent } from '../../src/contract.ts';
 import { buildEvent } from '../../src/gateway/buildEvent.ts';
 import { RedisSnapshotStore } from '../../src/state/RedisSnapshotStore.ts';
+import { globEscape } from '../../src/state/redisGlob.ts';
 import type { KeyState } from '../../src/state/KeyStateStore.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -187,7 +188,7 @@ export function testRedis(prefix?: string): Redis {
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', 500);
     if (keys.length) await redis.del(...keys);
     cursor = next;
   } while (cursor !== '0');
