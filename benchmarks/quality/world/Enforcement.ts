@@ -66,24 +66,25 @@ export interface ResponseVariant {
 
 /**
  * The responses worlds every run measures beside the unprotected one: the
- * SDK's shipped defaults, the same with the opt-in Adaptive Misinformation
- * deceive mode at the paper's gate, and without the gate (neither is
- * label-preserving).
+ * SDK's shipped defaults (deceive misinforms every answer), the same with
+ * label-preserving Reverse Sigmoid at deceive (the other side of that
+ * trade-off), and with Adaptive Misinformation's confidence gate at the
+ * paper's τ.
  */
 export const RESPONSE_VARIANTS: readonly ResponseVariant[] = [
   {
     name: 'responses',
-    description: 'SDK defaults: throttle 10/min with burst 10 (kept at truncate and deceive), truncate to the top-1 label, deceive with Reverse Sigmoid (β 1, γ 0.1) and keyed noise',
+    description: 'SDK defaults: throttle 10/min with burst 10 (kept at truncate and deceive), truncate to the top-1 label, deceive with a keyed wrong class on every answer (misinformation mode)',
     settings: {},
   },
   {
-    name: 'responses + AM',
-    description: 'the same, deceive in adaptive-misinformation mode (τ 0.5, ν 1000; changes the label of low-confidence answers)',
-    settings: { deceive: { mode: 'adaptive-misinformation' } },
+    name: 'responses + reverse sigmoid',
+    description: 'the same, deceive label-preserving: Reverse Sigmoid (β 1, γ 0.1) and keyed noise, top-1 kept',
+    settings: { deceive: { mode: 'reverse-sigmoid' } },
   },
   {
-    name: 'responses + misinformation',
-    description: 'the same, deceive misinforming every answer (adaptive-misinformation mode with τ 1: no confidence gate; the ceiling of label-changing deception once a key is caught)',
-    settings: { deceive: { mode: 'adaptive-misinformation', misinformation: { tau: 1 } } },
+    name: 'responses + AM',
+    description: 'the same, deceive in adaptive-misinformation mode (τ 0.5, ν 1000; changes the label of answers below the confidence gate only)',
+    settings: { deceive: { mode: 'adaptive-misinformation' } },
   },
 ];

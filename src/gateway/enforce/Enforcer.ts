@@ -56,7 +56,7 @@ export interface EnforcerOptions extends EnforcementSettingsInput {
   bucket: RateBucket;
   /** Secret for the deceive noise and the watermark (from the environment, like the HMAC key; never logged). */
   watermarkKey?: KeyObject;
-  /** The gateway's own misinformation model for `adaptive-misinformation` (default: `keyedWrongClass`). */
+  /** The gateway's own misinformation model for the deceive level's misinformation modes (default: `keyedWrongClass`). */
   misinformation?: (probs: readonly number[]) => number[];
   registry?: Registry;
 }
@@ -79,8 +79,9 @@ const BLOCK = levelRank('block');
  * (DESIGN.md, "Responses"): allow and observe answer untouched; throttle
  * admits calls at a lower per-key rate (token bucket; 429 with Retry-After
  * past it) and answers admitted calls untouched; truncate returns the top-1
- * label only or rounded probabilities; deceive returns perturbed
- * probabilities (`deceiveProbs`); block refuses with 403. By default the
+ * label only or rounded probabilities; deceive returns a keyed wrong
+ * answer by default, or label-preserving perturbed probabilities
+ * (`deceiveProbs`); block refuses with 403. By default the
  * throttle carries up: truncated and deceived keys are rate-limited too.
  * Pass the decision's `enforce` level (a shadow decision enforces allow).
  *

@@ -53,8 +53,8 @@ export function keyedWrongClass(rand: () => number): (probs: readonly number[]) 
  *
  * Trade-off: this is NOT label-preserving. It is what cuts the top-1
  * agreement of surrogates trained on labels, but every honest query below τ
- * gets a wrong label too, so it is off by default and applies only at the
- * deceive level. The paper trains ŷ as a model that minimises the
+ * gets a wrong label too; it applies only at the deceive level, where the
+ * default (`misinformation` mode) is τ = 1. The paper trains ŷ as a model that minimises the
  * probability of the correct class; without one, the deceive level uses
  * `keyedWrongClass` (this function's own default is the simpler
  * `rankReversed`), and a gateway with its own misinformation model can pass it.

@@ -15,14 +15,22 @@ export interface DeceptionQuery {
 export interface DeceptionKeys {
   /** Seeds the keyed noise (and, for the watermark, its signs). */
   secret?: KeyObject | Buffer;
-  /** The gateway's own misinformation model for adaptive misinformation (default: `keyedWrongClass`). */
+  /** The gateway's own misinformation model for the misinformation modes (default: `keyedWrongClass`). */
   misinformation?: (probs: readonly number[]) => number[];
 }
 
 /**
  * The deceive level's answer for one query (probabilities summing to 1).
  *
- * `reverse-sigmoid` (default): Reverse Sigmoid (`reverseSigmoid`), then
+ * `misinformation` (default): the model's probabilities with the top class
+ * swapped for a keyed wrong one (`keyedWrongClass`, or the gateway's own
+ * misinformation model), fixed per key and input: a repeated query gets the
+ * same wrong answer, so neither averaging nor voting recovers the label. The
+ * ladder reaches deceive only well above truncate, so this is what a caught
+ * key gets; the cost is that a key wrongly judged an attacker gets wrong
+ * labels too (the quality benchmark measures both sides).
+ *
+ * `reverse-sigmoid`: Reverse Sigmoid (`reverseSigmoid`), then
  * log-normal noise of σ = `noise` on each non-top class drawn from
  * HMAC(secret, apiKey‖inputHash), then the top-1 restored. Label-preserving:
  * an honest caller still gets the right class, and the answer is the same
@@ -31,9 +39,8 @@ export interface DeceptionKeys {
  * hard labels, or on the argmax of the soft ones, loses little — the
  * deception only misleads attacks that fit the probabilities themselves.
  *
- * `adaptive-misinformation` (opt-in): see `adaptiveMisinformation`; changes
- * the label of low-confidence queries to a keyed wrong class
- * (`keyedWrongClass`), fixed per key and input like the noise.
+ * `adaptive-misinformation`: see `adaptiveMisinformation`; changes only
+ * the label of low-confidence queries to the keyed wrong class.
  *
  * With the watermark enabled, the key's signs are embedded last (after the
  * mode's perturbation), so `watermarkScore` finds them in what was sent.
@@ -41,9 +48,10 @@ export interface DeceptionKeys {
 export function deceiveProbs(probs: readonly number[], query: DeceptionQuery, settings: EnforcementSettings['deceive'], keys: DeceptionKeys = {}): number[] {
   if (probs.length < 2) return [...probs];
   let out: number[];
-  if (settings.mode === 'adaptive-misinformation') {
+  if (settings.mode !== 'reverse-sigmoid') {
     const m = settings.misinformation;
-    out = adaptiveMisinformation(probs, m.tau, m.nu, keys.misinformation ?? keyedWrongClass(queryRandom(keys.secret, 'misinformation', query.apiKey, query.inputHash)));
+    const tau = settings.mode === 'misinformation' ? 1 : m.tau;
+    out = adaptiveMisinformation(probs, tau, m.nu, keys.misinformation ?? keyedWrongClass(queryRandom(keys.secret, 'misinformation', query.apiKey, query.inputHash)));
   } else {
     const top = argmax(probs);
     out = reverseSigmoid(probs, settings.beta, settings.gamma);

@@ -24,6 +24,11 @@ const truncateSchema = z
   })
   .strict();
 
+/**
+ * A per-key watermark on deceived answers (`watermarkScore` finds it in leaked answers). It is read from
+ * the non-top probabilities, so it is strongest on label-preserving `reverse-sigmoid` answers; in the
+ * misinformation modes the swapped true top dominates those values and it needs several times the answers.
+ */
 const watermarkSchema = z
   .object({
     enabled: z.boolean().default(false),
@@ -34,7 +39,7 @@ const watermarkSchema = z
 
 const misinformationSchema = z
   .object({
-    /** τ: queries whose top probability is below it get the misinformation answer (the OOD signal); 1: every answer does. */
+    /** `adaptive-misinformation` only. τ: queries whose top probability is below it get the misinformation answer (the OOD signal); 1: every answer does. */
     tau: z.number().gt(0).max(1).default(0.5),
     /** ν: sharpness of the switch around τ (the paper's implementation uses 1000). */
     nu: positive.default(1000),
@@ -44,11 +49,15 @@ const misinformationSchema = z
 const deceiveSchema = z
   .object({
     /**
-     * `reverse-sigmoid` (label-preserving, the default) or
-     * `adaptive-misinformation` (changes the label of low-confidence
-     * queries; opt in only — see `adaptiveMisinformation`).
+     * `misinformation` (the default): every answer gets a keyed wrong top-1
+     * (`keyedWrongClass`) — the key has been judged an attacker, and only a
+     * label-changing answer spoils a surrogate trained on labels;
+     * `reverse-sigmoid`: label-preserving perturbed probabilities (misleads
+     * only attacks that fit the probabilities themselves);
+     * `adaptive-misinformation`: misinforms only answers below the
+     * confidence gate τ (see `adaptiveMisinformation`).
      */
-    mode: z.enum(['reverse-sigmoid', 'adaptive-misinformation']).default('reverse-sigmoid'),
+    mode: z.enum(['misinformation', 'reverse-sigmoid', 'adaptive-misinformation']).default('misinformation'),
     /** β, the perturbation's magnitude (Lee et al. 2019; 1.0 as in IBM ART's reference implementation). */
     beta: positive.default(1),
     /** γ, its convergence parameter (0.1 as in IBM ART's reference implementation). */
@@ -64,7 +73,7 @@ const deceiveSchema = z
  * The gateway's enforcement settings, every key optional (the example
  * gateway reads them from YAML). Defaults: throttle 10/min with a burst of
  * 10 (kept at truncate and deceive), truncate to the top-1 label, deceive
- * with Reverse Sigmoid β = 1, γ = 0.1 and keyed noise, no watermark.
+ * with a keyed wrong class on every answer, no watermark.
  */
 export const enforcementOptionsSchema = z
   .object({

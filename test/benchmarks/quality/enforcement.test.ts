@@ -40,8 +40,15 @@ describe('the benchmark gateway enforcement', () => {
     expect(e.apply('allow', answer, { ...call(SIM_EPOCH), apiKey: 'other' })).toEqual(answer);
   });
 
-  it('deceives a repeated input identically and another input differently, keeping the label', () => {
+  it('deceives with a wrong label by default, the same for a repeated input', () => {
     const e = sdkEnforcement('d', {}, 1);
+    const a = e.apply('deceive', answer, call(1));
+    expect(a.label).not.toBe(1);
+    expect(e.apply('deceive', answer, call(2))).toEqual(a);
+  });
+
+  it('deceives a repeated input identically and another input differently, keeping the label, in reverse-sigmoid mode', () => {
+    const e = sdkEnforcement('d', { deceive: { mode: 'reverse-sigmoid' } }, 1);
     const a = e.apply('deceive', answer, call(1));
     expect(a.label).toBe(1);
     expect(a.probs).not.toEqual(probs);
@@ -49,9 +56,10 @@ describe('the benchmark gateway enforcement', () => {
     expect(e.apply('deceive', answer, call(3, [0, 0, 0, 0, 1])).probs).not.toEqual(a.probs);
   });
 
-  it('misinforms every deceived answer with τ = 1', () => {
-    const e = sdkEnforcement('m', { deceive: { mode: 'adaptive-misinformation', misinformation: { tau: 1 } } }, 1);
-    expect(e.apply('deceive', answer, call(1)).label).not.toBe(1);
+  it('lets a confident answer through in adaptive-misinformation mode at τ 0.5', () => {
+    const e = sdkEnforcement('m', { deceive: { mode: 'adaptive-misinformation' } }, 1);
+    const confident = { probs: [0.02, 0.9, 0.04, 0.02, 0.02], label: 1, status: 200 };
+    expect(e.apply('deceive', confident, call(1)).label).toBe(1);
   });
 });
 

@@ -52,8 +52,19 @@ describe('Enforcer', () => {
     expect(rounded.body).toEqual({ label: 1, probs: [0.1, 0.6, 0.2, 0.1] });
   });
 
-  it('deceives with label-preserving, deterministic probabilities', async () => {
+  it('deceives with a keyed wrong label by default, the same for a repeated call', async () => {
     const e = enforcer({ watermarkKey: createSecretKey(Buffer.alloc(32, 3)) });
+    const a = await e.enforce(call('k'), 'deceive', { probs });
+    const b = await e.enforce(call('k', T0 + 60_000), 'deceive', { probs });
+    expect(a.level).toBe('deceive');
+    expect(a.body!.label).not.toBe(1);
+    expect(argmaxOf(a.body!.probs)).toBe(a.body!.label);
+    [...a.body!.probs].sort().forEach((v, i) => expect(v).toBeCloseTo([...probs].sort()[i], 12));
+    expect(b.body).toEqual(a.body);
+  });
+
+  it('deceives with label-preserving, deterministic probabilities in reverse-sigmoid mode', async () => {
+    const e = enforcer({ watermarkKey: createSecretKey(Buffer.alloc(32, 3)), deceive: { mode: 'reverse-sigmoid' } });
     const a = await e.enforce(call('k'), 'deceive', { probs });
     const b = await e.enforce(call('k', T0 + 60_000), 'deceive', { probs });
     expect(a.level).toBe('deceive');
@@ -130,11 +141,11 @@ describe('Enforcer', () => {
 });
 
 describe('enforcement settings', () => {
-  it('fills defaults: 10/min burst 10, top-1 truncation, reverse sigmoid β 1 γ 0.1, no watermark', () => {
+  it('fills defaults: 10/min burst 10, top-1 truncation, misinformation at deceive, no watermark', () => {
     const s = enforcer().settings;
     expect(s.throttle).toMatchObject({ ratePerMinute: 10, burst: 10, atHigherLevels: true });
     expect(s.truncate.mode).toBe('top1');
-    expect(s.deceive).toMatchObject({ mode: 'reverse-sigmoid', beta: 1, gamma: 0.1, watermark: { enabled: false } });
+    expect(s.deceive).toMatchObject({ mode: 'misinformation', beta: 1, gamma: 0.1, watermark: { enabled: false } });
     expect(Object.isFrozen(s.deceive.watermark)).toBe(true);
   });
 

@@ -8,6 +8,7 @@ import { argmaxOf, inputHash, randomProbVectors, sum } from './helpers.ts';
 
 const secret = createSecretKey(Buffer.alloc(32, 0x5a));
 const defaults = parseEnforcementOptions({}).deceive;
+const reverse = parseEnforcementOptions({ deceive: { mode: 'reverse-sigmoid' } }).deceive;
 
 describe('reverseSigmoid', () => {
   it('is the Lee et al. perturbation: y − β(s(γ·logit y) − ½), renormalised', () => {
@@ -33,41 +34,41 @@ describe('deceiveProbs, reverse sigmoid', () => {
 
   it('keeps the top-1, sums to 1 and changes the probabilities', () => {
     vectors.forEach((p, i) => {
-      const q = deceiveProbs(p, { apiKey: 'k', inputHash: inputHash(i) }, defaults, { secret });
+      const q = deceiveProbs(p, { apiKey: 'k', inputHash: inputHash(i) }, reverse, { secret });
       expect(argmaxOf(q)).toBe(argmaxOf(p));
       expect(sum(q)).toBeCloseTo(1, 12);
       expect(q.every((v) => v > 0 && v < 1)).toBe(true);
     });
     const changed = vectors.filter((p, i) => {
-      const q = deceiveProbs(p, { apiKey: 'k', inputHash: inputHash(i) }, defaults, { secret });
+      const q = deceiveProbs(p, { apiKey: 'k', inputHash: inputHash(i) }, reverse, { secret });
       return Math.max(...q.map((v, c) => Math.abs(v - p[c]))) > 0.02;
     });
     expect(changed.length).toBeGreaterThan(vectors.length * 0.9);
   });
 
   it('keeps the top-1 even with a β large enough to move it', () => {
-    const strong = { ...defaults, beta: 3, gamma: 0.8 };
+    const strong = { ...reverse, beta: 3, gamma: 0.8 };
     for (const [i, p] of vectors.entries()) expect(argmaxOf(deceiveProbs(p, { apiKey: 'k', inputHash: inputHash(i) }, strong, { secret }))).toBe(argmaxOf(p));
   });
 
   it('gives a repeated query the identical answer, so averaging removes nothing', () => {
     const p = vectors[3];
     const q = { apiKey: 'key-a', inputHash: inputHash('x') };
-    expect(deceiveProbs(p, q, defaults, { secret })).toEqual(deceiveProbs(p, { ...q, inputHash: inputHash('x') }, defaults, { secret }));
+    expect(deceiveProbs(p, q, reverse, { secret })).toEqual(deceiveProbs(p, { ...q, inputHash: inputHash('x') }, reverse, { secret }));
   });
 
   it('gives different keys, inputs and secrets different perturbations', () => {
     const p = vectors[3];
-    const base = deceiveProbs(p, { apiKey: 'key-a', inputHash: inputHash('x') }, defaults, { secret });
-    expect(deceiveProbs(p, { apiKey: 'key-b', inputHash: inputHash('x') }, defaults, { secret })).not.toEqual(base);
-    expect(deceiveProbs(p, { apiKey: 'key-a', inputHash: inputHash('y') }, defaults, { secret })).not.toEqual(base);
-    expect(deceiveProbs(p, { apiKey: 'key-a', inputHash: inputHash('x') }, defaults, { secret: createSecretKey(Buffer.alloc(32, 1)) })).not.toEqual(base);
+    const base = deceiveProbs(p, { apiKey: 'key-a', inputHash: inputHash('x') }, reverse, { secret });
+    expect(deceiveProbs(p, { apiKey: 'key-b', inputHash: inputHash('x') }, reverse, { secret })).not.toEqual(base);
+    expect(deceiveProbs(p, { apiKey: 'key-a', inputHash: inputHash('y') }, reverse, { secret })).not.toEqual(base);
+    expect(deceiveProbs(p, { apiKey: 'key-a', inputHash: inputHash('x') }, reverse, { secret: createSecretKey(Buffer.alloc(32, 1)) })).not.toEqual(base);
   });
 
   it('is plain Reverse Sigmoid without noise or watermark', () => {
     const p = [0.7, 0.2, 0.06, 0.04];
-    const q = deceiveProbs(p, { apiKey: 'k', inputHash: inputHash(1) }, { ...defaults, noise: 0 });
-    const rs = reverseSigmoid(p, defaults.beta, defaults.gamma);
+    const q = deceiveProbs(p, { apiKey: 'k', inputHash: inputHash(1) }, { ...reverse, noise: 0 });
+    const rs = reverseSigmoid(p, reverse.beta, reverse.gamma);
     q.forEach((v, i) => expect(v).toBeCloseTo(rs[i], 12));
   });
 });
@@ -97,9 +98,10 @@ describe('adaptive misinformation', () => {
     [0.35, 0.3, 0.35].forEach((v, i) => expect(atTau[i]).toBeCloseTo(v, 12));
   });
 
-  it('swaps the top class with a keyed other class: wrong, repeatable, and not one fixed rule', () => {
+  it('swaps the top class with a keyed other class by default: wrong, repeatable, and not one fixed rule', () => {
     const p = [0.5, 0.2, 0.15, 0.1, 0.05];
-    const settings = { ...defaults, mode: 'adaptive-misinformation' as const, misinformation: { tau: 1, nu: 1000 } };
+    const settings = defaults;
+    expect(settings.mode).toBe('misinformation');
     const labels = new Set<number>();
     for (let i = 0; i < 200; i++) {
       const q = { apiKey: `k${i % 7}`, inputHash: inputHash(i) };
@@ -112,6 +114,22 @@ describe('adaptive misinformation', () => {
     expect(labels).toEqual(new Set([1, 2, 3, 4]));
     const fixed = keyedWrongClass(() => 0.99)([0.1, 0.6, 0.3]);
     expect(fixed).toEqual([0.6, 0.1, 0.3]);
+  });
+
+  it('misinforms confident answers in the default mode, where the gated mode lets them pass', () => {
+    const confident = [0.9, 0.05, 0.03, 0.02];
+    const q = { apiKey: 'k', inputHash: inputHash('confident') };
+    expect(argmaxOf(deceiveProbs(confident, q, defaults, { secret }))).not.toBe(0);
+    expect(deceiveProbs(confident, q, { ...defaults, mode: 'adaptive-misinformation' }, { secret })).toEqual(confident);
+  });
+
+  it('keys the wrong class by the secret: another secret picks another class for some inputs', () => {
+    const p = [0.5, 0.2, 0.15, 0.1, 0.05];
+    const other = createSecretKey(Buffer.alloc(32, 1));
+    const differ = Array.from({ length: 50 }, (_, i) => ({ apiKey: 'k', inputHash: inputHash(i) })).filter(
+      (q) => argmaxOf(deceiveProbs(p, q, defaults, { secret })) !== argmaxOf(deceiveProbs(p, q, defaults, { secret: other })),
+    );
+    expect(differ.length).toBeGreaterThan(20);
   });
 
   it('is what deceive answers in adaptive-misinformation mode, with a custom misinformation model', () => {

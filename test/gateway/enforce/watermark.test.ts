@@ -6,7 +6,9 @@ import { watermarkScore } from '../../../src/gateway/enforce/watermark.ts';
 import { argmaxOf, inputHash, randomProbVectors } from './helpers.ts';
 
 const secret = createSecretKey(Buffer.alloc(32, 0x77));
-const settings = parseEnforcementOptions({ deceive: { watermark: { enabled: true } } }).deceive;
+// The watermark rides on label-preserving answers; in the default misinformation mode the swapped true top dominates
+// the non-top values it is read from (300 of these answers give z ≈ 3.5 there, 17 here).
+const settings = parseEnforcementOptions({ deceive: { mode: 'reverse-sigmoid', watermark: { enabled: true } } }).deceive;
 const vectors = randomProbVectors(300, 5, 11);
 
 /** What key `apiKey` received for the 300 inputs `tag-i`. */
