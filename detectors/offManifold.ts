@@ -47,8 +47,14 @@ export const offManifoldConfigSchema = z.object({
     })
     .strict()
     .prefault({}),
-  /** A query is off the manifold when its nearest reference sketch is farther than this quantile of the reference's own (leave-one-out) nearest-neighbour distances. */
-  quantile: z.number().gt(0).lt(1).default(0.99),
+  /**
+   * A query is off the manifold when its nearest reference sketch is farther than this quantile of the
+   * reference's own (leave-one-out) nearest-neighbour distances. At 0.95 the test also sees natural data
+   * from a neighbouring distribution (Knockoff Nets' and ActiveThief's transfer sets): in the quality
+   * benchmark another city's weather puts 30–39% of its queries beyond the 95% quantile against 7–10% for
+   * the model's own, but only 10–14% beyond the 99% quantile, under the excess where the score starts.
+   */
+  quantile: z.number().gt(0).lt(1).default(0.95),
   /**
    * A query that continues the key's previous step in a straight line — the same direction (cos ≥
    * `straightCos` between the two steps, same sense) and about the same length (ratio within

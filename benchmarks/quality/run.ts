@@ -38,7 +38,7 @@ const { values: args } = parseArgs({
     /** Write RESULTS.md and the SVG (default for full runs, not for --quick). */
     write: { type: 'boolean' },
     dry: { type: 'boolean', default: false },
-    /** Also write every event as NDJSON, for `probewatch replay FILE`. */
+    /** Also write every event of the unprotected world as NDJSON, for `probewatch replay FILE` (each responses world's beside it, FILE.<world>.ndjson). */
     events: { type: 'string' },
     /** Also write each key's label (CSV `api_key,label`, attack or benign), for `probewatch train`. */
     labels: { type: 'string' },
@@ -89,11 +89,14 @@ async function main(): Promise<void> {
   const detectors = enabledDetectors(config);
   log(`detectors: ${detectors.join(', ')}; PRADA baseline: ${prada ? PRADA_DETECTOR : 'n/a (grid-sweep not registered)'}; compute backend ${compute.backend}`);
 
-  const eventLines: string[] = [];
+  /** NDJSON lines of each world's events, by world name ('unprotected' or the responses variant's). */
+  const eventLines = new Map<string, string[]>();
   let simSeconds = 0;
   /** One world: a fresh cast, gateway and pipelines, every answer through `enforcement`. */
   const simulate = async (enforcement: Enforcement, under: PipelineUnderTest[], actors = castFor()): Promise<WorldRecord> => {
     let lastDay = -1;
+    const lines: string[] = [];
+    if (args.events) eventLines.set(enforcement.active ? enforcement.name : 'unprotected', lines);
     const simulation = new World({
       victim: world.victim,
       gateway: new Gateway(world.standardizer, rng.fork('gateway')),
@@ -102,7 +105,7 @@ async function main(): Promise<void> {
       pollMs,
       fireScore: config.policy.thresholds.throttle,
       onEvent: (e) => {
-        if (args.events && !enforcement.active) eventLines.push(formatEventLine(e));
+        if (args.events) lines.push(formatEventLine(e));
         const day = Math.floor((e.ts - SIM_EPOCH) / DAY);
         if (day > lastDay) {
           lastDay = day;
@@ -125,7 +128,12 @@ async function main(): Promise<void> {
     protectedRecords.set(v.name, await simulate(sdkEnforcement(v.name, v.settings, seed), [{ name: 'probewatch', pipeline: probewatch }]));
   }
   log('measuring surrogates');
-  if (args.events) writeFileSync(args.events, eventLines.join('\n') + '\n');
+  if (args.events) {
+    for (const [name, lines] of eventLines) {
+      const path = name === 'unprotected' ? args.events : args.events.replace(/(\.ndjson)?$/, `.${name.replace(/[^a-z0-9]+/gi, '-')}.ndjson`);
+      writeFileSync(path, lines.join('\n') + '\n');
+    }
+  }
   if (args.labels) writeFileSync(args.labels, ['api_key,label', ...record.actors.flatMap((r) => r.actor.keys.map((k) => `${k.apiKey},${r.actor.kind}`))].join('\n') + '\n');
 
   const weights = Object.fromEntries(detectors.map((d) => [d, (config.detectors as Record<string, { weight: number }>)[d].weight]));

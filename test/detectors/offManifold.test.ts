@@ -4,11 +4,11 @@ import { squaredDistance } from '../../src/compute/squaredDistance.ts';
 import { mulberry32 } from '../../src/gateway/RandomProjection.ts';
 import type { Compute } from '../../src/compute/Compute.ts';
 import type { InferenceEvent } from '../../src/contract.ts';
-import { uniformBox } from './helpers/attacks.ts';
+import { otherDataSet, uniformBox } from './helpers/attacks.ts';
 import { testCompute } from './helpers/compute.ts';
 import { type DetectorRun, runDetector } from './helpers/runDetector.ts';
 import { attackTimes, FIRES, naturalScenario, QUIET, T0, VOLUME } from './helpers/scenario.ts';
-import { merge, scriptTimes, sweepSessions, type World } from './helpers/world.ts';
+import { merge, scriptTimes, sweepSessions, World } from './helpers/world.ts';
 
 const config = offManifold.configSchema.parse({});
 const create = () => offManifold.create(config);
@@ -45,7 +45,7 @@ describe('off-manifold', () => {
   it(`fires on uniform random queries (Tramèr et al. equation-solving) within ${VOLUME} queries, with the numbers behind it`, () => {
     expect(run.lastScore.get('atk-random')).toBeGreaterThanOrEqual(FIRES);
     expect(run.lastEvidence.get('atk-random')![0]).toMatch(
-      /^\d+% of recent queries \(window 200, \d+ seen\) lie off model credit-v3's traffic \(nearest reference sketch farther than \d+\.\d{3}, the 99% quantile of its own\), against 1\.0% expected \(z=\d+\.\d\)$/,
+      /^\d+% of recent queries \(window 200, \d+ seen\) lie off model credit-v3's traffic \(nearest reference sketch farther than \d+\.\d{3}, the 95% quantile of its own\), against 5\.0% expected \(z=\d+\.\d\)$/,
     );
   });
 
@@ -101,6 +101,21 @@ describe('off-manifold', () => {
     expect(ref.n).toBeLessThanOrEqual(config.reference.size);
     // Two blocks of size × dim float32 as base64, plus a few numbers.
     expect(JSON.stringify(ref).length).toBeLessThan(2 * Math.ceil((config.reference.size * config.dim * 4) / 3) * 4 + 300);
+  });
+
+  it('fires on natural records of another data set of the same schema (a Knockoff Nets transfer set) within 100 queries, which the 99% quantile misses', () => {
+    const { world: w, natural: traffic } = naturalScenario(9);
+    // Another deployment's data: the same kind of records, three of ten features shifted by two spreads.
+    const transfer = otherDataSet(w, 'atk-transfer', attackTimes(w), [0, 1, 2], 2);
+    const stream = merge(traffic, transfer);
+    const firstFiring = (r: DetectorRun) => transfer.findIndex((e) => r.scores.get(e.event_id)! >= FIRES);
+    const r = runDetector(create(), stream, compute);
+    expect(firstFiring(r)).toBeGreaterThanOrEqual(config.minEvents - 1);
+    expect(firstFiring(r)).toBeLessThan(100);
+    for (const key of new Set(traffic.map((e) => e.api_key))) expect(r.maxByKey.get(key) ?? 0, key).toBeLessThanOrEqual(QUIET);
+    // Beyond the 99% quantile the shifted records are too few for the excess to count.
+    const strict = runDetector(offManifold.create(offManifold.configSchema.parse({ quantile: 0.99 })), stream, compute);
+    expect(strict.maxByKey.get('atk-transfer')).toBeLessThan(0.5);
   });
 
   it('has a threshold for everything in its config: a lower quantile makes natural keys fire', () => {

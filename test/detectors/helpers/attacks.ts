@@ -81,3 +81,12 @@ export function balancedClasses(world: World, key: string, times: number[], extr
     return e;
   });
 }
+
+/**
+ * Natural records of another data set of the same schema (Knockoff Nets' and ActiveThief's transfer
+ * sets): the deployment's own kind of records under a covariate shift — each feature of `shifted` moved by
+ * `by` spreads, as another city's weather is warmer or wetter — answered by the model.
+ */
+export function otherDataSet(world: World, key: string, times: number[], shifted: readonly number[], by: number): InferenceEvent[] {
+  return times.map((t) => world.event(key, world.record().map((v, i) => (shifted.includes(i) ? v + by * world.sigma : v)), t));
+}
