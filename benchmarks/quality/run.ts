@@ -17,6 +17,7 @@ import { defaultConfig, enabledDetectors, PRADA_DETECTOR, pradaOnlyConfig } from
 import { type AttackRow, type BenignRow, measureAttack, measureAttackResponse, measureBenign, measureBenignResponse } from './Measure.ts';
 import { describeMachine } from '../utils/machine.ts';
 import { replaceResultsBlock } from '../utils/results.ts';
+import { replayCheck } from './replayCheck.ts';
 import { riskVsQueriesSvg } from './report/riskPlot.ts';
 import { attackTable, barChecks, benignResponseTable, benignTable, detectorTable, pct, responseTable } from './report/tables.ts';
 import { Rng } from './Rng.ts';
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
   const simulate = async (enforcement: Enforcement, under: PipelineUnderTest[], actors = castFor()): Promise<WorldRecord> => {
     let lastDay = -1;
     const lines: string[] = [];
-    if (args.events) eventLines.set(enforcement.active ? enforcement.name : 'unprotected', lines);
+    if (args.events || !enforcement.active) eventLines.set(enforcement.active ? enforcement.name : 'unprotected', lines);
     const simulation = new World({
       victim: world.victim,
       gateway: new Gateway(world.standardizer, rng.fork('gateway')),
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
       pollMs,
       fireScore: config.policy.thresholds.throttle,
       onEvent: (e) => {
-        if (args.events) lines.push(formatEventLine(e));
+        if (args.events || !enforcement.active) lines.push(formatEventLine(e));
         const day = Math.floor((e.ts - SIM_EPOCH) / DAY);
         if (day > lastDay) {
           lastDay = day;
@@ -121,6 +122,10 @@ async function main(): Promise<void> {
     return out;
   };
   const record = await simulate(noEnforcement, pipelines, cast);
+  const replayed = await replayCheck(eventLines.get('unprotected')!, config, pipelines[0].pipeline.finalScores());
+  log(`replay check: ${replayed.events} events, ${replayed.keys} keys, ${replayed.mismatched} mismatched, ${replayed.seconds.toFixed(0)} s`);
+  if (replayed.mismatched > 0) process.exitCode = 1;
+  if (!args.events) eventLines.delete('unprotected');
   const variants = args['no-responses'] ? [] : RESPONSE_VARIANTS;
   const protectedRecords = new Map<string, WorldRecord>();
   for (const v of variants) {
@@ -171,6 +176,9 @@ async function main(): Promise<void> {
     `- Victim: TensorFlow.js MLP ${size.victimHidden.join('-')} over ${'precipitation, temp_max, temp_min, wind, day_of_year'} (vega-datasets weather.csv, Seattle, ${world.train.length} training days), 5 classes (${world.classes.join(', ')}); held-out accuracy ${pct(world.accuracy)}; chance floor for agreement (always the victim's most frequent class) ${pct(world.majorityAgreement)} on ${world.test.length} held-out days`,
     `- Held-out days without precipitation: ${pct(dryShare)}; share of the documented precipitation range below 0.05 mm: ${pct(dryRange)} (uniform and lattice queries almost never show the victim a dry day, which bounds what their surrogates learn about natural data)`,
     `- probewatch: embedded default config, detectors ${detectors.join(', ')}; ${record.events} events from ${record.keys.size} keys (unprotected world)`,
+    replayed.mismatched === 0
+      ? `- Replay check: \`probewatch replay\` on the unprotected world's ${replayed.events} events (its own batches of 2,048, not the simulation's 5-second polls) ends all ${replayed.keys} keys on the same RiskScore (events seen, risk, level, every detector's score) as the simulation`
+      : `- Replay check FAILED: \`probewatch replay\` on the unprotected world's events ends ${replayed.mismatched} keys on another RiskScore than the simulation: ${replayed.mismatches.join('; ')}`,
     variants.length
       ? `- Responses: the same seed and cast simulated again with the gateway SDK's \`Enforcer\` applying each key's level to its answers (in-memory token bucket in event time): ${variants.map((v) => `**${v.name}** — ${v.description}`).join('; ')}. Attackers resend throttled calls after Retry-After; benign clients do not retry. Events then carry what the gateway returned (status, empty or perturbed probabilities).`
       : '- Responses: not run (--no-responses).',
