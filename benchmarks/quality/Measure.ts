@@ -99,7 +99,7 @@ export function firstAtLeast(changes: readonly LevelChange[], level: Level): Lev
   return changes.find((c) => levelRank(c.level) >= levelRank(level));
 }
 
-function reach(traces: readonly KeyTrace[], pipeline: string, level: Level): Reach {
+export function reach(traces: readonly KeyTrace[], pipeline: string, level: Level): Reach {
   const at = traces.map((t) => firstAtLeast(t.changes[pipeline] ?? [], level)?.eventsSeen ?? Infinity);
   return { keys: at.filter(Number.isFinite).length, of: traces.length, median: median(at) };
 }

@@ -18,6 +18,7 @@ import { type AttackRow, type BenignRow, measureAttack, measureAttackResponse, m
 import { describeMachine } from '../utils/machine.ts';
 import { replaceResultsBlock } from '../utils/results.ts';
 import { replayCheck } from './replayCheck.ts';
+import { detectionForSeed, type SeedDetection, seedDetection, seedTable } from './seedSweep.ts';
 import { riskVsQueriesSvg } from './report/riskPlot.ts';
 import { attackTable, barChecks, benignResponseTable, benignTable, detectorTable, pct, responseTable } from './report/tables.ts';
 import { Rng } from './Rng.ts';
@@ -46,6 +47,8 @@ const { values: args } = parseArgs({
     /** Also write the per-row details as JSON. */
     json: { type: 'string' },
     'poll-ms': { type: 'string', default: '5000' },
+    /** Also measure detection (unprotected world only, no surrogates) on these seeds, e.g. `2,3`: a table of how much it moves with the world. */
+    'also-seeds': { type: 'string' },
     /** Skip the worlds with responses enforced (faster; the response columns print n/a). */
     'no-responses': { type: 'boolean', default: false },
   },
@@ -159,9 +162,16 @@ async function main(): Promise<void> {
     for (const row of benignRows) row.responses[name] = measureBenignResponse(r, row.population, ctx);
   }
   const variantNames = variants.map((v) => v.name);
+  const extraSeeds = (args['also-seeds'] ?? '').split(',').filter(Boolean).map(Number);
+  if (extraSeeds.some((s) => !Number.isInteger(s))) throw new Error(`--also-seeds must be integers separated by commas, got ${args['also-seeds']}`);
+  const seedRuns: SeedDetection[] = [seedDetection(seed, record, 'probewatch')];
+  for (const s of extraSeeds) {
+    log(`seed ${s}: detection only (unprotected world)`);
+    seedRuns.push(await detectionForSeed(s, data, size, config, compute, pollMs));
+  }
   const seconds = (performance.now() - started) / 1000;
 
-  const command = `npm run bench:quality --${args.quick ? ' --quick' : ''} --seed ${seed}`;
+  const command = `npm run bench:quality --${args.quick ? ' --quick' : ''} --seed ${seed}${extraSeeds.length ? ` --also-seeds ${extraSeeds.join(',')}` : ''}`;
   const errorsLine = detectorErrors.size
     ? `Detector errors (caught by the pipeline, scored 0): ${[...detectorErrors].map(([d, n]) => `${d} ×${n}`).join(', ')}; first: ${firstError}`
     : 'Detector errors: none.';
@@ -204,6 +214,15 @@ async function main(): Promise<void> {
           responseTable(attackRows, variantNames),
           '',
           benignResponseTable(benignRows, variantNames),
+          '',
+        ]
+      : []),
+    ...(seedRuns.length > 1
+      ? [
+          '### Detection across seeds',
+          `The same cast sizes and config on other seeds (another victim split and training, other actors' draws), unprotected world only: keys at ≥ truncate (median calls) per attack; keys at ≥ throttle and ≥ truncate and the highest risk per benign population.`,
+          '',
+          seedTable(seedRuns),
           '',
         ]
       : []),

@@ -3,6 +3,7 @@ import { firstLimitedCall } from '../../../benchmarks/quality/baselines/RateLimi
 import { firstAtLeast, median } from '../../../benchmarks/quality/Measure.ts';
 import { replaceBlock, sectionMarkers } from '../../../benchmarks/utils/results.ts';
 import { riskVsQueriesSvg } from '../../../benchmarks/quality/report/riskPlot.ts';
+import { type SeedPopulation, seedTable } from '../../../benchmarks/quality/seedSweep.ts';
 import type { KeyTrace } from '../../../benchmarks/quality/world/World.ts';
 
 describe('100-per-minute limiter baseline', () => {
@@ -87,5 +88,24 @@ describe('baseline pipelines', () => {
     const prada = pradaOnlyConfig();
     if (DETECTORS.some((d) => d.name === PRADA_DETECTOR)) expect(enabledDetectors(prada!)).toEqual([PRADA_DETECTOR]);
     else expect(prada).toBeUndefined();
+  });
+});
+
+describe('seedTable', () => {
+  const pop = (population: string, kind: 'attack' | 'benign', truncateAt: number[], maxRisk: number): SeedPopulation => {
+    const hit = truncateAt.filter(Number.isFinite);
+    const sorted = [...truncateAt].sort((a, b) => a - b);
+    return { population, kind, throttle: { keys: hit.length, of: truncateAt.length, median: sorted[(sorted.length - 1) >> 1] }, truncate: { keys: hit.length, of: truncateAt.length, median: sorted[(sorted.length - 1) >> 1] }, maxRisk };
+  };
+
+  it('gives each population a row and each seed a column, with the median over seeds', () => {
+    const table = seedTable([
+      { seed: 1, events: 10, populations: [pop('users', 'benign', [Infinity, Infinity], 0.41), pop('knockoff', 'attack', [50], 1)] },
+      { seed: 2, events: 10, populations: [pop('users', 'benign', [Infinity, 300], 0.8), pop('knockoff', 'attack', [Infinity], 0.6)] },
+      { seed: 3, events: 10, populations: [pop('users', 'benign', [Infinity, Infinity], 0.3), pop('knockoff', 'attack', [70], 1)] },
+    ]).split('\n');
+    expect(table[0]).toBe('| population | seed 1 | seed 2 | seed 3 | median over seeds |');
+    expect(table[2]).toBe('| users | ≥ throttle 0/2, ≥ truncate 0/2, max risk 0.410 | ≥ throttle 1/2, ≥ truncate 1/2, max risk 0.800 | ≥ throttle 0/2, ≥ truncate 0/2, max risk 0.300 | 1 keys at ≥ truncate in all |');
+    expect(table[3]).toBe('| knockoff | ≥ truncate 1/1 (50) | ≥ truncate 0/1 (never) | ≥ truncate 1/1 (70) | 70 calls |');
   });
 });
