@@ -7,8 +7,8 @@ import type { InferenceEvent } from '../../src/contract.ts';
 import { otherDataSet, uniformBox } from './helpers/attacks.ts';
 import { testCompute } from './helpers/compute.ts';
 import { type DetectorRun, runDetector } from './helpers/runDetector.ts';
-import { attackTimes, FIRES, naturalScenario, QUIET, T0, VOLUME } from './helpers/scenario.ts';
-import { merge, scriptTimes, sweepSessions, World } from './helpers/world.ts';
+import { ATTACK_START, attackTimes, FIRES, naturalScenario, QUIET, T0, VOLUME } from './helpers/scenario.ts';
+import { humanTimes, merge, scriptTimes, sweepSessions, type World } from './helpers/world.ts';
 
 const config = offManifold.configSchema.parse({});
 const create = () => offManifold.create(config);
@@ -45,7 +45,7 @@ describe('off-manifold', () => {
   it(`fires on uniform random queries (Tramèr et al. equation-solving) within ${VOLUME} queries, with the numbers behind it`, () => {
     expect(run.lastScore.get('atk-random')).toBeGreaterThanOrEqual(FIRES);
     expect(run.lastEvidence.get('atk-random')![0]).toMatch(
-      /^\d+% of recent queries \(window 200, \d+ seen\) lie off model credit-v3's traffic \(nearest reference sketch farther than \d+\.\d{3}, the 95% quantile of its own\), against 5\.0% expected \(z=\d+\.\d\)$/,
+      /^\d+% of recent queries \(window 200, \d+ seen\) lie off model credit-v3's traffic \(nearest reference sketch farther than \d+\.\d{3}, the 99% quantile of its own\), against 1\.0% expected \(z=\d+\.\d\)$/,
     );
   });
 
@@ -95,27 +95,31 @@ describe('off-manifold', () => {
     for (const e of events.slice(cut)) expect(resumed.scores.get(e.event_id), e.event_id).toBeCloseTo(run.scores.get(e.event_id)!, 9);
   });
 
-  it('keeps its state small: under 300 bytes per key, the model reference within its documented ceiling', () => {
-    for (const [key, state] of run.states) expect(JSON.stringify(state).length, key).toBeLessThan(300);
+  it('keeps its state small: under 400 bytes per key, the model reference within its documented ceiling', () => {
+    for (const [key, state] of run.states) expect(JSON.stringify(state).length, key).toBeLessThan(400);
     const ref = run.aggregates.get('model:credit-v3') as ModelReference;
     expect(ref.n).toBeLessThanOrEqual(config.reference.size);
     // Two blocks of size × dim float32 as base64, plus a few numbers.
     expect(JSON.stringify(ref).length).toBeLessThan(2 * Math.ceil((config.reference.size * config.dim * 4) / 3) * 4 + 300);
   });
 
-  it('fires on natural records of another data set of the same schema (a Knockoff Nets transfer set) within 100 queries, which the 99% quantile misses', () => {
+  it('fires on a script sending natural records of another data set (a Knockoff Nets transfer set) within 100 queries, not on a person sending them', () => {
     const { world: w, natural: traffic } = naturalScenario(9);
     // Another deployment's data: the same kind of records, three of ten features shifted by two spreads.
-    const transfer = otherDataSet(w, 'atk-transfer', attackTimes(w), [0, 1, 2], 2);
-    const stream = merge(traffic, transfer);
-    const firstFiring = (r: DetectorRun) => transfer.findIndex((e) => r.scores.get(e.event_id)! >= FIRES);
+    const script = otherDataSet(w, 'atk-transfer', attackTimes(w), [0, 1, 2], 2);
+    const person = otherDataSet(w, 'nat-elsewhere', humanTimes(w, VOLUME, ATTACK_START), [0, 1, 2], 2);
+    const stream = merge(traffic, script, person);
+    const firstFiring = (r: DetectorRun, events: InferenceEvent[]) => events.findIndex((e) => r.scores.get(e.event_id)! >= FIRES);
     const r = runDetector(create(), stream, compute);
-    expect(firstFiring(r)).toBeGreaterThanOrEqual(config.minEvents - 1);
-    expect(firstFiring(r)).toBeLessThan(100);
+    expect(firstFiring(r, script)).toBeGreaterThanOrEqual(config.minEvents - 1);
+    expect(firstFiring(r, script)).toBeLessThan(100);
+    expect(r.lastEvidence.get('atk-transfer')![0]).toMatch(/the 95% quantile of its own\), against 5\.0% expected \(z=[\d.]+\), from machine-paced calls \(inter-arrival CV 0\.\d+\)$/);
+    // The person's records are as far off, but at a person's pace only the 99% test counts: below throttle (0.5).
+    expect(r.maxByKey.get('nat-elsewhere')).toBeLessThan(0.5);
     for (const key of new Set(traffic.map((e) => e.api_key))) expect(r.maxByKey.get(key) ?? 0, key).toBeLessThanOrEqual(QUIET);
-    // Beyond the 99% quantile the shifted records are too few for the excess to count.
-    const strict = runDetector(offManifold.create(offManifold.configSchema.parse({ quantile: 0.99 })), stream, compute);
-    expect(strict.maxByKey.get('atk-transfer')).toBeLessThan(0.5);
+    // Without the looser test for machine-paced keys the script goes unnoticed too.
+    const strictOnly = runDetector(offManifold.create(offManifold.configSchema.parse({ automated: { enabled: false } })), stream, compute);
+    expect(strictOnly.maxByKey.get('atk-transfer')).toBeLessThan(0.5);
   });
 
   it('has a threshold for everything in its config: a lower quantile makes natural keys fire', () => {
