@@ -11,6 +11,7 @@ import { TramerEquationSolving } from './attacks/TramerEquationSolving.ts';
 import { NaturalSampler } from './NaturalSampler.ts';
 import { BatchScorer } from './populations/BatchScorer.ts';
 import { InteractiveUser } from './populations/InteractiveUser.ts';
+import { UserFromElsewhere } from './populations/UserFromElsewhere.ts';
 import { RegressionTester } from './populations/RegressionTester.ts';
 import { WhatIfAnalyst } from './populations/WhatIfAnalyst.ts';
 import type { Rng } from './Rng.ts';
@@ -31,6 +32,8 @@ export interface ScenarioSize {
   batchScorers: number;
   analysts: number;
   testers: number;
+  /** Interactive users whose records are New York days (`UserFromElsewhere`). */
+  usersFromElsewhere: number;
   sybilKeys: number;
   victimHidden: readonly number[];
   victimPasses: number;
@@ -46,6 +49,7 @@ export const FULL: ScenarioSize = {
   batchScorers: 3,
   analysts: 8,
   testers: 4,
+  usersFromElsewhere: 5,
   sybilKeys: 20,
   victimHidden: [32, 32],
   victimPasses: 40_000,
@@ -61,6 +65,7 @@ export const QUICK: ScenarioSize = {
   batchScorers: 1,
   analysts: 3,
   testers: 2,
+  usersFromElsewhere: 2,
   sybilKeys: 5,
   victimHidden: [32, 32],
   victimPasses: 30_000,
@@ -103,6 +108,11 @@ export function buildCast(world: VictimWorld, size: ScenarioSize, rng: Rng): Cas
   for (let i = 0; i < size.testers; i++) {
     const key = { apiKey: `ci-${pad(i)}`, tenant: `product-${pad(i)}`, clientIp: `10.4.${i}.40` };
     benign.push(new RegressionTester(`ci-${pad(i)}`, key, natural, std, rng.fork(`ci-${i}`), start, end));
+  }
+  const elsewhere = new NaturalSampler(world.thief);
+  for (let i = 0; i < size.usersFromElsewhere; i++) {
+    const key = { apiKey: `away-${pad(i)}`, tenant: `away-${pad(i)}`, clientIp: `10.5.${i}.50` };
+    benign.push(new UserFromElsewhere(`away-${pad(i)}`, key, elsewhere, std, rng.fork(`away-${i}`), start, end));
   }
 
   const attackDay = size.days > 1 ? start + DAY : start;

@@ -11,7 +11,7 @@ import { BenignActor } from './BenignActor.ts';
  * year they care about), with exact repeats of earlier inputs now and then.
  */
 export class InteractiveUser extends BenignActor {
-  readonly population = 'interactive users';
+  readonly population: string = 'interactive users';
 
   async run(api: QueryApi): Promise<void> {
     const rng = this.rng;

@@ -153,7 +153,7 @@ export function barChecks(attacks: readonly AttackRow[], benign: readonly Benign
   const benignKeys = benign.reduce((s, b) => s + b.keys, 0);
   const lines = [
     `Median ≤ 100 calls to ≥ truncate: ${caught.length}/${attacks.length} attacks${missed.length ? `; missed: ${missed.join(', ')}` : ''}.`,
-    `No benign key at ≥ truncate: ${benignTruncated === 0 ? 'met' : `NOT met, ${benignTruncated}/${benignKeys} benign keys reached it`}.`,
+    `No benign key at ≥ truncate: ${benignTruncated === 0 ? 'met' : `NOT met, ${benignTruncated}/${benignKeys} benign keys reached it (${benign.filter((b) => b.truncate.keys > 0).map((b) => `${b.population} ${b.truncate.keys}/${b.keys}`).join(', ')})`}.`,
   ];
   if (variants.length === 0) lines.push('Surrogate agreement cut by ≥ 40 points at ≤ 0.5% benign accuracy loss: n/a, no responses world was run.');
   for (const v of variants) {

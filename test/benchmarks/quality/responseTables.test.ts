@@ -66,4 +66,10 @@ describe('response tables', () => {
     const withFloor = barChecks([attack('A', 0.9, 0.45), attack('C', 0.5, 0.45), attack('D', 0.7, 0.6)], [benign('B', 1, 0)], ['responses'], 0.5).at(-1)!;
     expect(withFloor).toMatch(/NOT met — 1\/3 attacks .* of the other 2, 1 left at or below the chance floor of 50\.0% \(C\);/);
   });
+
+  it('names the benign populations with keys at truncate', () => {
+    const flagged = { ...benign('away', 1, 0), truncate: reach(1, 2, 400) };
+    expect(barChecks([attack('A', 0.9, 0.45)], [benign('B', 1, 0)])[1]).toBe('No benign key at ≥ truncate: met.');
+    expect(barChecks([attack('A', 0.9, 0.45)], [benign('B', 1, 0), flagged])[1]).toBe('No benign key at ≥ truncate: NOT met, 1/4 benign keys reached it (away 1/2).');
+  });
 });
