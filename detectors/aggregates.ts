@@ -28,6 +28,7 @@ import {
   sketchBucketsSchema,
 } from './shared/SketchBuckets.ts';
 import { entityName } from './shared/entityName.ts';
+import { LocalBaseline, localBaselineSchema, ownerOf } from './shared/LocalBaseline.ts';
 import { prefixOf } from './shared/prefixOf.ts';
 import { scorableProbs, tailShareScore } from './shared/TailShare.ts';
 import { baselineOptions, inTail, type Tail, TailCache, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
@@ -50,6 +51,12 @@ export const aggregatesConfigSchema = z.object({
   entropyQuantile: z.number().gt(0).lt(1).default(0.1),
   entropyMin: z.number().min(0).max(1).default(0.05),
   entropyMax: z.number().min(0).max(1).default(0.98),
+  /**
+   * Each pooled answer's expected chance of a small margin or a high entropy is the share the model's
+   * traffic gets near its query (`LocalBaseline`), not the model-wide share: a team whose questions fall
+   * where the model is unsure is not an active-learning campaign.
+   */
+  local: localBaselineSchema,
   buckets: sketchBucketsSchema,
   geometry: geometrySchema,
   /** An entity is scored once this many distinct keys fed it within `keyActiveEpochs` baseline epochs… */
@@ -106,7 +113,7 @@ export type AggregatesConfig = z.output<typeof aggregatesConfigSchema>;
 /**
  * Per-key state. Ceiling: the key's own view (as `EntityView`, with a
  * `keyRing` ring and one key id), its geometry (3 sketches + a centroid of
- * `d` floats, `dirSlots` counters) and two quotas: with 16-wide sketches,
+ * `d` floats, `dirSlots` counters) and three quotas: with 16-wide sketches,
  * 10 classes and the defaults under 1.8 kB of JSON.
  */
 export interface AggregatesState {
@@ -114,6 +121,8 @@ export interface AggregatesState {
   geometry: GeometryState;
   poolQuota: EpochQuota;
   baseQuota: EpochQuota;
+  /** The key's feed of the model's local reference this epoch (absent in state written before it existed). */
+  localQuota?: EpochQuota;
   group: string | null;
   score: number;
 }
@@ -141,9 +150,10 @@ interface EntityRead {
 
 /**
  * Aggregate views: the boundary-probing, entropy and output-drift views —
- * small-margin and high-entropy shares against the model baseline, the share
- * of bisection steps, input-bucket occupancy, the spread of the queries, and
- * balanced class coverage — pooled per tenant (`tenant:…`), per client
+ * small-margin and high-entropy shares against what the model's traffic
+ * gets near the same queries (`LocalBaseline`), the share of bisection
+ * steps, input-bucket occupancy, the spread of the queries, and balanced
+ * class coverage — pooled per tenant (`tenant:…`), per client
  * network (`prefix:…`, /24 IPv4 and /64 IPv6) and per group of keys with
  * alike query geometry (`geo:…`, see `GeometrySignature`), so that an
  * attacker who spreads a campaign over many keys — each too small for a
@@ -162,15 +172,18 @@ export class AggregatesDetector implements Detector<AggregatesState> {
   readonly name = 'aggregates';
   private readonly limits: ViewLimits;
   private readonly ownLimits: ViewLimits;
+  /** The models' local references of margins and normalised entropies (two statistics per member). */
+  private readonly local: LocalBaseline;
 
   constructor(private readonly config: AggregatesConfig) {
     const c = config;
+    this.local = new LocalBaseline(c.local, c.baseline, 2);
     this.limits = { window: c.window, mixWindow: c.mixWindow, maxClasses: c.maxClasses, ringSize: c.ringSize, maxTrackedKeys: c.maxTrackedKeys };
     this.ownLimits = { window: c.keyWindow, mixWindow: c.keyWindow, maxClasses: c.maxClasses, ringSize: c.keyRing, maxTrackedKeys: 1 };
   }
 
   initState(): AggregatesState {
-    return { own: createEntityView(), geometry: createGeometry(), poolQuota: createQuota(), baseQuota: createQuota(), group: null, score: 0 };
+    return { own: createEntityView(), geometry: createGeometry(), poolQuota: createQuota(), baseQuota: createQuota(), localQuota: createQuota(), group: null, score: 0 };
   }
 
   processBatch(groups: readonly KeyGroup<AggregatesState>[], ctx: DetectorContext): DetectorOutput[] {
@@ -193,6 +206,9 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     const entropyObs = { hit: false, expected: 0 };
     const aligned = noAlignment();
     const names: string[] = [];
+    const owners = groups.map((grp) => ownerOf(grp.key));
+    this.local.begin();
+    const values = [0, 0];
 
     // Event time across keys: pooled views see the stream in the same order whatever the poll size.
     for (const { g, i, e } of eventTimeOrder(groups)) {
@@ -206,6 +222,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       advanceEpoch(m.buckets, e.ts, opts);
       advanceMoments(m.moments, e.ts, opts);
       advanceShape(m.shape, e.ts, opts);
+      const sample = this.local.sample(ctx, e.model_id, e.ts);
       const epoch = Math.floor(e.ts / c.baseline.epochMs);
 
       const row = offsets[g] + i;
@@ -223,14 +240,17 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       }
       x.key = groups[g].key;
       x.epoch = epoch;
-      if (Number.isFinite(margin) && marginTail) {
+      const scoreMargin = Number.isFinite(margin) && marginTail !== null;
+      const scoreEntropy = Number.isFinite(entropy) && entropyTail !== null;
+      const near = scoreMargin || scoreEntropy ? this.local.neighbours(sample, e.input_sketch, owners[g]) : null;
+      if (scoreMargin && near) {
         marginObs.hit = inTail(margin, marginTail, 'low');
-        marginObs.expected = marginTail.expected;
+        marginObs.expected = this.local.expected(sample, near, 0, marginTail, 'low');
         x.margin = marginObs;
       } else x.margin = undefined;
-      if (Number.isFinite(entropy) && entropyTail) {
+      if (scoreEntropy && near) {
         entropyObs.hit = inTail(entropy, entropyTail, 'high');
-        entropyObs.expected = entropyTail.expected;
+        entropyObs.expected = this.local.expected(sample, near, 1, entropyTail, 'high');
         x.entropy = entropyObs;
       } else x.entropy = undefined;
       x.halving = hasSketch && state.geometry.n > 2 ? halving : undefined;
@@ -251,6 +271,15 @@ export class AggregatesDetector implements Detector<AggregatesState> {
         if (proj) addMoments(m.moments, proj);
         if (bucket >= 0) addToHistogram(m.buckets, bucket);
         if (hasSketch) addShape(m.shape, e.input_sketch);
+      }
+      // The local reference learns from keys judged unremarkable, whether or not their answers are uncertain (see `LocalBaseline.mayFeed`).
+      const oddOtherwise = aligned.halving || aligned.occupancy || aligned.spread || aligned.balance;
+      if (sample && !oddOtherwise && usableAnswer(e) && (Number.isFinite(margin) || Number.isFinite(entropy))) {
+        if (this.local.mayFeed(sample, (state.localQuota ??= createQuota()), state.own.contributions, state.score, c.minEvents, e.ts)) {
+          values[0] = margin;
+          values[1] = entropy;
+          this.local.feed(sample, e.input_sketch, values, owners[g]);
+        }
       }
 
       const group = c.views.geometry ? geometryGroupId(state.geometry, m.shape, c.geometry) : null;
@@ -278,7 +307,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
         }
         const keys = activeKeys(view, epoch, c.keyActiveEpochs);
         if (keys < c.minKeys) continue;
-        const read = this.read(name, view, keys, m, expectedCache, isLast, marginTail, entropyTail);
+        const read = this.read(name, view, keys, m, expectedCache, isLast, marginTail, entropyTail, this.local.ready(sample));
         for (const comp of COMPONENTS) {
           const score = read.scores[comp] * (aligned[comp] ? 1 : c.bystanderFactor);
           if (score > best) {
@@ -291,6 +320,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       scores[g][i] = best;
       if (isLast && why) evidence[g] = [this.sentence(why.e, why.comp, why.aligned)];
     }
+    this.local.flush();
     return groups.map((_, g) => ({ scores: scores[g], evidence: evidence[g] }));
   }
 
@@ -337,6 +367,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     detailed: boolean,
     marginTail: Tail | null,
     entropyTail: Tail | null,
+    local: boolean,
   ): EntityRead {
     const c = this.config;
     const occ = view.ring.ring.length >= c.minRing ? this.occupancy(view, m, cache) : null;
@@ -351,9 +382,10 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     const read: EntityRead = { name, view, keys, scores };
     if (detailed) {
       const z = (sh: EntityView['margin']) => fmt(shareExcessZ(sh, c.window), 1);
+      const against = local ? "for the model's traffic near these queries" : 'baseline';
       read.detail = {
-        margin: `${pct(view.margin.s)} of pooled answers had a top-1/top-2 margin < ${fmt(marginTail?.threshold ?? 0)} against ${pct(view.margin.e, 1)} baseline (z=${z(view.margin)})`,
-        entropy: `${pct(view.entropy.s)} of pooled answers had normalised entropy > ${fmt(entropyTail?.threshold ?? 0)} against ${pct(view.entropy.e, 1)} baseline (z=${z(view.entropy)})`,
+        margin: `${pct(view.margin.s)} of pooled answers had a top-1/top-2 margin < ${fmt(marginTail?.threshold ?? 0)} against ${pct(view.margin.e, 1)} ${against} (z=${z(view.margin)})`,
+        entropy: `${pct(view.entropy.s)} of pooled answers had normalised entropy > ${fmt(entropyTail?.threshold ?? 0)} against ${pct(view.entropy.e, 1)} ${against} (z=${z(view.entropy)})`,
         halving: `${pct(view.halving.s)} of pooled steps halved the previous one along a line (bisection)`,
         occupancy: occ ? `last ${view.ring.ring.length} pooled queries fell in ${occ.distinct} input buckets, ${fmt(occ.distinct / occ.expected, 1)}x the ${fmt(occ.expected, 0)} expected` : '',
         spread: `pooled queries lie ${fmt(Math.pow(2, spreadLog2(view, m)), 1)}x as far from the model's centre as its traffic does`,

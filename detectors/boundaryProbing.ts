@@ -6,7 +6,8 @@ import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
 import { either, fmt } from './shared/math.ts';
 import { baselineOptions, createTailBaseline, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
-import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
+import { LocalBaseline, localBaselineSchema, localShareEvidence, ownerOf } from './shared/LocalBaseline.ts';
+import { scorableProbs, tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
 export const boundaryProbingConfigSchema = z.object({
@@ -19,20 +20,28 @@ export const boundaryProbingConfigSchema = z.object({
   marginMax: z.number().min(0).max(1).default(0.3),
   /** Window, minimum answers and score ramps of the key's small-margin share. */
   ...tailShareFields,
+  /**
+   * Each answer's expected chance of a small margin is the share the model's traffic gets near its query
+   * (`LocalBaseline`), not the model-wide share: people whose questions fall where the model hesitates are
+   * not margin samplers.
+   */
+  local: localBaselineSchema,
   bisection: bisectionSchema,
 });
 export type BoundaryProbingConfig = z.output<typeof boundaryProbingConfigSchema>;
 
 /**
- * Per-key state. Ceiling: the share and quota are 7 numbers; the bisection
- * tracker holds 1 + 2 × maxChains sketches of `d` floats (≤ 13 JSON bytes
- * each, 7 significant digits), so with 16-wide sketches and 3 chains it stays
- * under 2 kB of JSON whatever the key's history (≈ 1.65 kB measured by
- * `npm run bench:state`).
+ * Per-key state. Ceiling: the share and two quotas are 9 numbers; the
+ * bisection tracker holds 1 + 2 × maxChains sketches of `d` floats (≤ 13 JSON
+ * bytes each, 7 significant digits), so with 16-wide sketches and 3 chains it
+ * stays under 2 kB of JSON whatever the key's history (≈ 1.65 kB measured by
+ * `npm run bench:state` before the local quota, which adds ≈ 40 bytes).
  */
 export interface BoundaryProbingState {
   margin: EwShare;
   quota: EpochQuota;
+  /** The key's feed of the model's local reference this epoch (absent in state written before it existed). */
+  localQuota?: EpochQuota;
   bisection: BisectionState;
   /** Score after the key's last event (a flagged key stops feeding the baseline). */
   score: number;
@@ -40,6 +49,8 @@ export interface BoundaryProbingState {
 
 interface LastView {
   tail: Tail | null;
+  /** Whether the answer was judged against the model's traffic near it (the local reference was ready). */
+  local: boolean;
   model: string;
   marginScore: number;
   searchScore: number;
@@ -50,25 +61,33 @@ interface LastView {
  * Boundary probing: queries placed where the model hesitates.
  *
  * 1. The share of a key's answers whose top-1/top-2 margin is small, against
- *    the same model's benign baseline. Margin (uncertainty) sampling is how
- *    active-learning extraction picks its queries — Chandrasekaran et al.,
+ *    the share the same model's traffic gets. Margin (uncertainty) sampling
+ *    is how active-learning extraction picks its queries — Chandrasekaran et al.,
  *    "Exploring Connections Between Active Learning and Model Extraction",
  *    USENIX Security 2020; Pal et al., "ActiveThief", AAAI 2020 — and
  *    Papernot et al.'s Jacobian augmentation (AsiaCCS 2017) and CloudLeak
  *    (Yu et al., NDSS 2020) push synthetic queries toward the boundary.
- *    The baseline is a robust quantile of a model-wide margin histogram to
+ *    "Small" is below a robust quantile of a model-wide margin histogram to
  *    which each key adds at most `perKeyEpochCap` samples per epoch, flagged
  *    keys add none, and which moves by a slow EWMA between frozen epochs, so
- *    an attacker cannot drag it along.
+ *    an attacker cannot drag it along. Each answer's expected chance of a
+ *    small margin is the share the model's traffic gets near its query
+ *    (`LocalBaseline`; the model-wide share far from all traffic), so a
+ *    person whose topic is ambiguous is not taken for a margin sampler.
  * 2. Line searches on the sketches (Lowd & Meek, KDD 2005): see
  *    `BisectionTracker`.
  */
 export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
   readonly name = 'boundary-probing';
-  constructor(private readonly config: BoundaryProbingConfig) {}
+  /** The models' local references of margins (one statistic per member). */
+  private readonly local: LocalBaseline;
+
+  constructor(private readonly config: BoundaryProbingConfig) {
+    this.local = new LocalBaseline(config.local, config.baseline, 1);
+  }
 
   initState(): BoundaryProbingState {
-    return { margin: createShare(), quota: createQuota(), bisection: createBisectionState(), score: 0 };
+    return { margin: createShare(), quota: createQuota(), localQuota: createQuota(), bisection: createBisectionState(), score: 0 };
   }
 
   processBatch(groups: readonly KeyGroup<BoundaryProbingState>[], ctx: DetectorContext): DetectorOutput[] {
@@ -84,17 +103,28 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
 
     const tails = new TailCache();
     const baselines = new Map<string, EpochHistogram>();
+    const owners = groups.map((grp) => ownerOf(grp.key));
+    this.local.begin();
+    const value = [0];
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
       let baseline = baselines.get(e.model_id);
       if (!baseline) baselines.set(e.model_id, (baseline = ctx.aggregate<EpochHistogram>(entityName('model:', e.model_id), () => createTailBaseline(c.baseline))));
       advanceEpoch(baseline, e.ts, opts);
+      const sample = this.local.sample(ctx, e.model_id, e.ts);
       const tail = tails.get(baseline, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
       const margin = margins[offsets[g] + i];
       if (Number.isFinite(margin)) {
-        if (tail) addToShare(state.margin, inTail(margin, tail, 'low'), tail.expected, c.window);
+        if (tail) {
+          const expected = this.local.expected(sample, this.local.neighbours(sample, e.input_sketch, owners[g]), 0, tail, 'low');
+          addToShare(state.margin, inTail(margin, tail, 'low'), expected, c.window);
+        }
         if (mayFeedBaseline(tail, state.margin, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) {
           addToHistogram(baseline, tailBin(margin, c.baseline));
+        }
+        if (sample && this.local.mayFeed(sample, (state.localQuota ??= createQuota()), state.margin.n, state.score, c.minEvents, e.ts)) {
+          value[0] = margin;
+          this.local.feed(sample, e.input_sketch, value, owners[g]);
         }
       }
       observeQuery(state.bisection, e.input_sketch, e.output_label, e.ts, c.bisection);
@@ -102,8 +132,9 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
       const searchScore = bisectionScore(state.bisection, e.ts, c.bisection);
       state.score = either(marginScore, searchScore);
       scores[g][i] = state.score;
-      last[g] = { tail, model: e.model_id, marginScore, searchScore, ts: e.ts };
+      last[g] = { tail, local: this.local.ready(sample), model: e.model_id, marginScore, searchScore, ts: e.ts };
     }
+    this.local.flush();
     return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] ? this.evidence(grp.state, last[g]) : [] }));
   }
 
@@ -111,7 +142,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
     const c = this.config;
     const out: string[] = [];
     if (v.marginScore > 0 && v.tail) {
-      out.push(tailShareEvidence(state.margin, c, `had a top-1/top-2 margin < ${fmt(v.tail.threshold)}`, v.model));
+      out.push(localShareEvidence(state.margin, c, `had a top-1/top-2 margin < ${fmt(v.tail.threshold)}`, v.model, v.local));
     }
     if (v.searchScore > 0) {
       out.push(

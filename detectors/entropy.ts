@@ -21,8 +21,9 @@ import {
 } from './shared/SketchBuckets.ts';
 import { baselineOptions, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
+import { LocalBaseline, localBaselineSchema, localShareEvidence, ownerOf } from './shared/LocalBaseline.ts';
 import { continuesStraight } from './shared/StraightRun.ts';
-import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
+import { scorableProbs, tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
 export const entropyConfigSchema = z.object({
@@ -35,6 +36,12 @@ export const entropyConfigSchema = z.object({
   entropyMax: z.number().min(0).max(1).default(0.98),
   /** Window, minimum answers and score ramps of the high-entropy share. */
   ...tailShareFields,
+  /**
+   * Each answer's expected chance of a high entropy is the share the model's traffic gets near its query
+   * (`LocalBaseline`), not the model-wide share: people whose questions fall where the model is unsure are
+   * not uncertainty samplers.
+   */
+  local: localBaselineSchema,
   /**
    * An answer whose query continues the key's previous step in a straight line — the same direction and
    * sense (cos ≥ `straightCos` between the two steps over the first `straightDim` sketch coordinates) and
@@ -72,7 +79,7 @@ export const entropyConfigSchema = z.object({
 export type EntropyConfig = z.output<typeof entropyConfigSchema>;
 
 /**
- * Per-key state. Ceiling: 11 numbers of shares, quota and gaps, a ring of
+ * Per-key state. Ceiling: 13 numbers of shares, quotas and gaps, a ring of
  * `ringSize` bucket ids (≤ 4 JSON bytes each), `distinctK` hash prefixes
  * (≤ 11 bytes each) and the last sketch prefix and step (2 × `straightDim`
  * float32 as base64, ≈ 90 bytes at the defaults): under 1.5 kB of JSON
@@ -81,6 +88,8 @@ export type EntropyConfig = z.output<typeof entropyConfigSchema>;
 export interface EntropyState {
   high: EwShare;
   quota: EpochQuota;
+  /** The key's feed of the model's local reference this epoch (absent in state written before it existed). */
+  localQuota?: EpochQuota;
   ring: BucketRing;
   distinct: DistinctSketch;
   gaps: GapStats;
@@ -99,6 +108,8 @@ interface ModelEntropy {
 interface LastView {
   model: string;
   tail: Tail | null;
+  /** Whether the answer was judged against the model's traffic near it (the local reference was ready). */
+  local: boolean;
   tailScore: number;
   occupancy: { distinct: number; expected: number } | null;
   diversity: number;
@@ -114,7 +125,9 @@ interface LastView {
  *    query strategy of active-learning extraction (Pal et al., "ActiveThief",
  *    AAAI 2020; Chandrasekaran et al., USENIX Security 2020), and Kesarwani
  *    et al., "Model Extraction Warning in MLaaS Paradigm", ACSAC 2018, watch
- *    the information a user's queries gain.
+ *    the information a user's queries gain. Each answer's expected chance of
+ *    a high entropy is the share the model's traffic gets near its query
+ *    (`LocalBaseline`; the model-wide share far from all traffic).
  * 2. Input diversity: exact input hashes (a KMV distinct counter: extraction
  *    never repeats an input) and locality-sensitive buckets of the sketches
  *    (`SketchBuckets`): a key occupying far more buckets than n draws of the
@@ -126,10 +139,15 @@ interface LastView {
  */
 export class EntropyDetector implements Detector<EntropyState> {
   readonly name = 'entropy';
-  constructor(private readonly config: EntropyConfig) {}
+  /** The models' local references of normalised entropies (one statistic per member). */
+  private readonly local: LocalBaseline;
+
+  constructor(private readonly config: EntropyConfig) {
+    this.local = new LocalBaseline(config.local, config.baseline, 1);
+  }
 
   initState(): EntropyState {
-    return { high: createShare(), quota: createQuota(), ring: createRing(), distinct: createDistinctSketch(), gaps: createGapStats(), score: 0, last: '', step: '' };
+    return { high: createShare(), quota: createQuota(), localQuota: createQuota(), ring: createRing(), distinct: createDistinctSketch(), gaps: createGapStats(), score: 0, last: '', step: '' };
   }
 
   processBatch(groups: readonly KeyGroup<EntropyState>[], ctx: DetectorContext): DetectorOutput[] {
@@ -147,6 +165,9 @@ export class EntropyDetector implements Detector<EntropyState> {
 
     const tails = new TailCache();
     const models = new Map<string, ModelEntropy>();
+    const owners = groups.map((grp) => ownerOf(grp.key));
+    this.local.begin();
+    const value = [0];
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
       let model = models.get(e.model_id);
@@ -161,14 +182,22 @@ export class EntropyDetector implements Detector<EntropyState> {
       advanceEpoch(model.entropy, e.ts, opts);
       advanceMoments(model.moments, e.ts, opts);
       advanceEpoch(model.buckets, e.ts, opts);
+      const sample = this.local.sample(ctx, e.model_id, e.ts);
       const tail = tails.get(model.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
       const contributes = mayFeedBaseline(tail, state.high, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap);
       const row = offsets[g] + i;
       const straight = this.straight(state, e.input_sketch);
       const h = nats[row] / Math.log(e.output_probs.length);
       if (Number.isFinite(h)) {
-        if (tail && !straight) addToShare(state.high, inTail(h, tail, 'high'), tail.expected, c.window);
+        if (tail && !straight) {
+          const expected = this.local.expected(sample, this.local.neighbours(sample, e.input_sketch, owners[g]), 0, tail, 'high');
+          addToShare(state.high, inTail(h, tail, 'high'), expected, c.window);
+        }
         if (contributes && usableAnswer(e)) addToHistogram(model.entropy, tailBin(h, c.baseline));
+        if (sample && usableAnswer(e) && this.local.mayFeed(sample, (state.localQuota ??= createQuota()), state.high.n, state.score, c.minEvents, e.ts)) {
+          value[0] = h;
+          this.local.feed(sample, e.input_sketch, value, owners[g]);
+        }
       }
 
       if (e.input_sketch.length > 0) {
@@ -183,12 +212,13 @@ export class EntropyDetector implements Detector<EntropyState> {
       addDistinct(state.distinct, e.input_hash, c.distinctK);
       addArrival(state.gaps, e.ts, c.gapWindow);
 
-      const view = this.view(state, model, expectedCache, tail, e.model_id);
+      const view = this.view(state, model, expectedCache, tail, e.model_id, this.local.ready(sample));
       const base = Math.max(view.tailScore, view.diversity);
       state.score = Math.max(Math.min(1, base * (1 + c.regularityBoost * view.regularity)), c.regularityAloneScore * view.regularity);
       scores[g][i] = state.score;
       last[g] = view;
     }
+    this.local.flush();
     return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] && grp.state.score > 0 ? this.evidence(grp.state, last[g]) : [] }));
   }
 
@@ -204,7 +234,7 @@ export class EntropyDetector implements Detector<EntropyState> {
     return straight;
   }
 
-  private view(state: EntropyState, model: ModelEntropy, cache: WeakMap<number[], Map<number, number>>, tail: Tail | null, modelId: string): LastView {
+  private view(state: EntropyState, model: ModelEntropy, cache: WeakMap<number[], Map<number, number>>, tail: Tail | null, modelId: string, local: boolean): LastView {
     const c = this.config;
     const tailScore = tailShareScore(state.high, c);
     const repeats = distinctRatio(state.distinct, c.distinctK);
@@ -220,14 +250,14 @@ export class EntropyDetector implements Detector<EntropyState> {
       diversity = ramp(occupancy.distinct / expected, c.occupancyLow, c.occupancyHigh) * ramp(repeats, c.repeatRatioLow, c.repeatRatioHigh);
     }
     const regularity = state.gaps.n >= c.minGaps ? 1 - ramp(gapCv(state.gaps), c.cvMetronomic, c.cvHuman) : 0;
-    return { model: modelId, tail, tailScore, occupancy, diversity, regularity, repeats };
+    return { model: modelId, tail, local, tailScore, occupancy, diversity, regularity, repeats };
   }
 
   private evidence(state: EntropyState, v: LastView): string[] {
     const c = this.config;
     const out: string[] = [];
     if (v.tailScore > 0 && v.tail) {
-      out.push(tailShareEvidence(state.high, c, `had normalised entropy > ${fmt(v.tail.threshold)}`, v.model));
+      out.push(localShareEvidence(state.high, c, `had normalised entropy > ${fmt(v.tail.threshold)}`, v.model, v.local));
     }
     if (v.diversity > 0 && v.occupancy) {
       out.push(

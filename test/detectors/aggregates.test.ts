@@ -9,8 +9,8 @@ import type { InferenceEvent } from '../../src/contract.ts';
 import { balancedClasses, marginSampler, uniformBox } from './helpers/attacks.ts';
 import { testCompute } from './helpers/compute.ts';
 import { type DetectorRun, runDetector } from './helpers/runDetector.ts';
-import { ATTACK_START, FIRES, naturalScenario, QUIET } from './helpers/scenario.ts';
-import { humanTimes, merge, naturalKey, scriptTimes, whatIfSweep, type World } from './helpers/world.ts';
+import { ATTACK_START, FIRES, HOUR, naturalScenario, QUIET, T0, VOLUME } from './helpers/scenario.ts';
+import { ambiguousWorld, background, humanTimes, merge, naturalKey, scriptTimes, whatIfSweep, type World } from './helpers/world.ts';
 
 let compute: Compute;
 beforeAll(async () => {
@@ -48,10 +48,27 @@ describe('aggregates', () => {
 
     for (const key of keysOf(run, 'syb-')) expect(run.maxByKey.get(key), key).toBeGreaterThanOrEqual(FIRES);
     expect(run.lastEvidence.get('syb-11')!.join(' ')).toMatch(
-      /^network 203\.0\.113\.0\/24, 12 keys: \d+% of pooled answers had a top-1\/top-2 margin < 0\.\d+ against \d+\.\d% baseline \(z=\d+\.\d\), score 1\.00$/,
+      /^network 203\.0\.113\.0\/24, 12 keys: \d+% of pooled answers had a top-1\/top-2 margin < 0\.\d+ against \d+\.\d% for the model's traffic near these queries \(z=\d+\.\d\), score 1\.00$/,
     );
     for (const key of [...naturalKeys, 'nat-office-a', 'nat-office-b', 'nat-office-c']) expect(run.maxByKey.get(key) ?? 0, key).toBeLessThan(QUIET);
     expectInvisiblePerKey(events, 'syb-');
+  });
+
+  it('judges pooled margins and entropies against the model\'s traffic near the queries: quiet on a team whose topic is ambiguous', () => {
+    const world = ambiguousWorld();
+    const team = Array.from({ length: 4 }, (_, k) =>
+      humanTimes(world, 150, ATTACK_START + k * 60_000, 20_000).map((t) => world.event(`desk-${k}`, world.record(world.pick([0, 1])), t, { tenant: 'desk', clientIp: `192.0.2.${k + 1}` })),
+    );
+    const events = merge(background(world, 40, VOLUME, T0, 4 * HOUR), ...team, sybils(world, 'syb', 12, (k) => ({ clientIp: `203.0.113.${k + 1}` }), (key, t, x) => marginSampler(world, key, t, 16, x)));
+    // The team's topic lies away from the model's centre, which the spread view rightly notes; it is not under test here.
+    const noSpread = { spreadLog2Low: 10, spreadLog2High: 11, alignSpreadLog2: 10 };
+    const local = runDetector(aggregates.create(config(noSpread)), events, compute);
+    const global = runDetector(aggregates.create(config({ ...noSpread, local: { enabled: false } })), events, compute);
+
+    expect(Math.max(...keysOf(global, 'desk-').map((k) => global.maxByKey.get(k)!))).toBeGreaterThanOrEqual(0.5);
+    expect(Math.max(...keysOf(local, 'desk-').map((k) => local.maxByKey.get(k)!))).toBeLessThan(QUIET);
+    for (const key of keysOf(local, 'syb-')) expect(local.maxByKey.get(key), key).toBeGreaterThanOrEqual(FIRES);
+    for (const key of keysOf(local, 'user-')) expect(local.maxByKey.get(key)!, key).toBeLessThan(QUIET);
   });
 
   it('groups keys with alike query geometry across networks and tenants (a Sybil box sweep)', () => {

@@ -17,6 +17,8 @@ import { humanTimes, merge, naturalKey, scriptTimes } from './helpers/world.ts';
 const CEILING: Record<string, number> = { 'recurring-offsets': 14_500, 'boundary-probing': 2_000, entropy: 1_400, 'output-drift': 1_000, aggregates: 1_800 };
 /** Documented on EntityView: one aggregate entity and model. */
 const ENTITY_CEILING = 3_000;
+/** Documented on LocalSample: a model's local reference (512 members and a full pool, two statistics at most). */
+const LOCAL_CEILING = 61_000;
 
 let compute: Compute;
 let short: InferenceEvent[];
@@ -50,6 +52,7 @@ describe.each([boundaryProbing, entropy, outputDrift, aggregates, recurringOffse
     // Ten times the history, at most a few percent more JSON (number widths vary).
     expect(Math.max(...b.bytes)).toBeLessThan(1.1 * Math.max(...a.bytes));
     for (const [entity, value] of b.run.aggregates) {
+      if (entity.startsWith('model:local:')) expect(JSON.stringify(value).length, entity).toBeLessThanOrEqual(LOCAL_CEILING);
       if (entity.startsWith('model:')) continue;
       for (const view of Object.values(value as Record<string, unknown>)) expect(JSON.stringify(view).length, entity).toBeLessThanOrEqual(ENTITY_CEILING);
     }

@@ -1,5 +1,5 @@
 import type { InferenceEvent } from '../../../src/contract.ts';
-import { background, humanTimes, merge, naturalKey, replayTestSet, scriptTimes, whatIfSweep, World } from './world.ts';
+import { ambiguousTopic, ambiguousWorld, background, humanTimes, merge, naturalKey, replayTestSet, scriptTimes, whatIfSweep, World } from './world.ts';
 
 export const HOUR = 3_600_000;
 export const T0 = Date.UTC(2024, 0, 15, 8);
@@ -41,4 +41,15 @@ export function naturalScenario(seed = 7): Scenario {
 /** The attacker's arrival times: VOLUME queries on a 2 s timer from ATTACK_START. */
 export function attackTimes(world: World, n = VOLUME, start = ATTACK_START): number[] {
   return scriptTimes(world, n, start, 2_000);
+}
+
+/**
+ * The natural traffic of `ambiguousWorld` (40 background users over four hours) and, from ATTACK_START,
+ * `nat-ambiguous`: a person asking VOLUME questions about the world's ambiguous topic at a person's pace.
+ */
+export function ambiguousScenario(seed = 11): Scenario & { person: InferenceEvent[] } {
+  const world = ambiguousWorld(seed);
+  const natural = background(world, 40, VOLUME, T0, 4 * HOUR);
+  const person = ambiguousTopic(world, 'nat-ambiguous', humanTimes(world, VOLUME, ATTACK_START, 20_000));
+  return { world, natural, naturalKeys: [...new Set(natural.map((e) => e.api_key))], person };
 }

@@ -174,3 +174,29 @@ export function replayTestSet(world: World, key: string, setSize: number, rounds
 export function merge(...streams: InferenceEvent[][]): InferenceEvent[] {
   return streams.flat().sort((a, b) => a.ts - b.ts);
 }
+
+/**
+ * A deployment with an ambiguous topic: two rare classes (0 and 1, 6% of records each) whose records lie
+ * together, `apart` away from the others' means, and whose means are only `gap` apart — the model is unsure
+ * between them all over the region where their records lie: a ball of the input space, as a season between
+ * rain and fog is, not a thin boundary between classes. At the defaults about 40% of the topic's answers
+ * have a top-1/top-2 margin in the model's lowest decile (the quality benchmark's late-autumn user: 39%).
+ */
+export function ambiguousWorld(seed = 11, gap = 1.5, apart = 4): World {
+  const world = new World({ seed, priors: [0.06, 0.06, 0.38, 0.3, 0.2] });
+  const unit = () => {
+    const v = Array.from({ length: world.dim }, () => world.gauss());
+    const norm = Math.hypot(...v);
+    return v.map((x) => x / norm);
+  };
+  const away = unit();
+  const across = unit();
+  world.means[0] = world.means[0].map((m, i) => m + apart * away[i]);
+  world.means[1] = world.means[0].map((m, i) => m + gap * across[i]);
+  return world;
+}
+
+/** A person whose questions are all about the ambiguous topic: real records of classes 0 and 1 only. */
+export function ambiguousTopic(world: World, key: string, times: number[]): InferenceEvent[] {
+  return times.map((t) => world.event(key, world.record(world.pick([0, 1])), t));
+}
