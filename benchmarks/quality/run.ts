@@ -18,7 +18,7 @@ import { type AttackRow, type BenignRow, measureAttack, measureAttackResponse, m
 import { describeMachine } from '../utils/machine.ts';
 import { replaceResultsBlock } from '../utils/results.ts';
 import { replayCheck } from './replayCheck.ts';
-import { detectionForSeed, type SeedDetection, seedDetection, seedTable } from './seedSweep.ts';
+import { detectionForSeed, type SeedDetection, seedBarLine, seedDetection, seedTable } from './seedSweep.ts';
 import { riskVsQueriesSvg } from './report/riskPlot.ts';
 import { attackTable, barChecks, benignResponseTable, benignTable, detectorTable, pct, responseTable } from './report/tables.ts';
 import { Rng } from './Rng.ts';
@@ -227,7 +227,7 @@ async function main(): Promise<void> {
         ]
       : []),
     '### Against the bar of issue 4',
-    ...barChecks(attackRows, benignRows, variantNames, world.majorityAgreement).map((l) => `- ${l}`),
+    ...[...barChecks(attackRows, benignRows, variantNames, world.majorityAgreement), ...(seedRuns.length > 1 ? [seedBarLine(seedRuns)] : [])].map((l) => `- ${l}`),
   ].join('\n');
 
   process.stdout.write(`\n${summary}\n\n${tables}\n`);

@@ -86,3 +86,20 @@ export function seedTable(runs: readonly SeedDetection[]): string {
   });
   return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
+
+/** The bar of issue 4 read across seeds: attacks by their median over seeds, benign keys at truncate on any seed. */
+export function seedBarLine(runs: readonly SeedDetection[]): string {
+  const attacks = runs[0].populations.filter((p) => p.kind === 'attack').map((p) => p.population);
+  const medians = attacks.map((a) => ({ a, m: median(runs.map((r) => r.populations.find((p) => p.population === a)!.truncate.median)) }));
+  const missed = medians.filter((x) => !(x.m <= 100));
+  const flagged = runs[0].populations
+    .filter((p) => p.kind === 'benign')
+    .map((p) => ({ p: p.population, by: runs.map((r) => r.populations.find((q) => q.population === p.population)!.truncate.keys) }))
+    .filter((x) => x.by.some((n) => n > 0));
+  const total = flagged.reduce((s, x) => s + x.by.reduce((a, b) => a + b, 0), 0);
+  return (
+    `Across seeds ${runs.map((r) => r.seed).join(', ')}: median over seeds ≤ 100 calls to ≥ truncate for ${attacks.length - missed.length}/${attacks.length} attacks` +
+    `${missed.length ? ` (missed: ${missed.map((x) => `${x.a} ${Number.isFinite(x.m) ? x.m : 'never'}`).join(', ')})` : ''}; ` +
+    `benign keys at ≥ truncate: ${total === 0 ? 'none' : `${total} (${flagged.map((x) => `${x.p} ${x.by.join('/')} by seed`).join(', ')})`}.`
+  );
+}

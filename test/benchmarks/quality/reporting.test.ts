@@ -3,7 +3,7 @@ import { firstLimitedCall } from '../../../benchmarks/quality/baselines/RateLimi
 import { firstAtLeast, median } from '../../../benchmarks/quality/Measure.ts';
 import { replaceBlock, sectionMarkers } from '../../../benchmarks/utils/results.ts';
 import { riskVsQueriesSvg } from '../../../benchmarks/quality/report/riskPlot.ts';
-import { type SeedPopulation, seedTable } from '../../../benchmarks/quality/seedSweep.ts';
+import { type SeedPopulation, seedBarLine, seedTable } from '../../../benchmarks/quality/seedSweep.ts';
 import type { KeyTrace } from '../../../benchmarks/quality/world/World.ts';
 
 describe('100-per-minute limiter baseline', () => {
@@ -107,5 +107,19 @@ describe('seedTable', () => {
     expect(table[0]).toBe('| population | seed 1 | seed 2 | seed 3 | median over seeds |');
     expect(table[2]).toBe('| users | ≥ throttle 0/2, ≥ truncate 0/2, max risk 0.410 | ≥ throttle 1/2, ≥ truncate 1/2, max risk 0.800 | ≥ throttle 0/2, ≥ truncate 0/2, max risk 0.300 | 1 keys at ≥ truncate in all |');
     expect(table[3]).toBe('| knockoff | ≥ truncate 1/1 (50) | ≥ truncate 0/1 (never) | ≥ truncate 1/1 (70) | 70 calls |');
+  });
+
+  it('reads the bar across seeds: attacks by their median over seeds, benign keys at truncate on any seed', () => {
+    const run = (seed: number, users: number[], knockoff: number, papernot: number) => ({
+      seed,
+      events: 10,
+      populations: [pop('users', 'benign', users, 0.5), pop('knockoff', 'attack', [knockoff], 1), pop('papernot', 'attack', [papernot], 1)],
+    });
+    expect(seedBarLine([run(1, [Infinity], 50, 240), run(2, [300], 500, 200), run(3, [Infinity], 60, 230)])).toBe(
+      'Across seeds 1, 2, 3: median over seeds ≤ 100 calls to ≥ truncate for 1/2 attacks (missed: papernot 230); benign keys at ≥ truncate: 1 (users 0/1/0 by seed).',
+    );
+    expect(seedBarLine([run(1, [Infinity], 50, 90), run(2, [Infinity], Infinity, 80)])).toBe(
+      'Across seeds 1, 2: median over seeds ≤ 100 calls to ≥ truncate for 1/2 attacks (missed: knockoff never); benign keys at ≥ truncate: none.',
+    );
   });
 });
