@@ -90,6 +90,13 @@ export const offManifoldConfigSchema = z.object({
    * all its queries, not only on those after. 0 disables.
    */
   backlog: int().min(0).max(256).default(50),
+  /**
+   * On the main test an off-manifold query counts only in a new place: farther than the threshold from
+   * each of the key's last `places` off-manifold queries. A person whose topic or home sits where the
+   * model's traffic is thin leaves the manifold again and again in the same few places (and re-asks);
+   * random probes, sweeps and synthetic steps leave it all over. 0 counts every one.
+   */
+  places: int().min(0).max(64).default(16),
   /** Effective window (queries) of the key's off-manifold share. */
   window: int().positive().default(200),
   /** Scored queries a key needs before its share counts. */
@@ -128,12 +135,15 @@ export interface ModelReference {
 }
 
 /**
- * Per-key state: two shares, a quota, the gap statistics, the last score, and the last sketch and step
- * (2 × dim float32, base64): under 400 bytes of JSON at the defaults; while the model's reference warms up, also up to `backlog` held
+ * Per-key state: two shares, a quota, the gap statistics, the last score, the last sketch and step
+ * (2 × dim float32, base64) and up to `places` off-manifold sketches (places × dim float32, ≈ 700 bytes
+ * of base64 at the defaults): under 1.2 kB of JSON; while the model's reference warms up, also up to `backlog` held
  * sketches (backlog × dim float32 as base64, ≈ 2.2 kB at the defaults), dropped once judged.
  */
 export interface OffManifoldState {
   share: EwShare;
+  /** The key's last `places` off-manifold sketch prefixes (base64 float32 rows); absent in older snapshots. */
+  offRing?: string;
   /** The share beyond the looser threshold, and the key's inter-arrival gaps (the `automated` test); absent in older snapshots. */
   looseShare?: EwShare;
   gaps?: GapStats;
@@ -382,10 +392,34 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const c = this.config;
     const index = this.index(ref);
     const off = index.fartherThan(x, ref.threshold, leaveOut, xo);
-    addToShare(state.share, off, 1 - c.quantile, c.window);
+    addToShare(state.share, this.newPlace(state, off, x, xo, ref.dim, ref.threshold), 1 - c.quantile, c.window);
     if (c.automated.enabled && ref.loose !== undefined) {
       addToShare((state.looseShare ??= createShare()), off || index.fartherThan(x, ref.loose, leaveOut, xo), 1 - c.automated.quantile, c.window);
     }
+  }
+
+  /**
+   * Whether an off-manifold query lies in a new place for the key: farther than the threshold from each of
+   * its last `places` off-manifold queries, which it joins either way.
+   */
+  private newPlace(state: OffManifoldState, off: boolean, x: ArrayLike<number>, xo: number, dim: number, threshold: number): boolean {
+    const cap = this.config.places;
+    if (!off || cap === 0) return off;
+    const ring = state.offRing ? unpackFloat32(state.offRing) : new Float32Array(0);
+    const r2 = threshold * threshold;
+    let fresh = true;
+    for (let k = 0; k + dim <= ring.length; k += dim) {
+      if (squaredDistance(ring, k, x, xo, dim) <= r2) {
+        fresh = false;
+        break;
+      }
+    }
+    const keep = Math.min(ring.length / dim, cap - 1);
+    const next = new Float32Array((keep + 1) * dim);
+    next.set(ring.subarray(ring.length - keep * dim));
+    for (let j = 0; j < dim; j++) next[keep * dim + j] = x[xo + j];
+    state.offRing = packArray(next);
+    return fresh;
   }
 
   private mayFeed(state: OffManifoldState, ready: boolean): boolean {
