@@ -6,8 +6,8 @@ import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
 import { either, fmt } from './shared/math.ts';
 import { baselineOptions, createTailBaseline, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
-import { LocalBaseline, localBaselineSchema, localShareEvidence, ownerOf } from './shared/LocalBaseline.ts';
-import { scorableProbs, tailShareFields, tailShareScore } from './shared/TailShare.ts';
+import { LocalBaseline, localBaselineSchema, ownerOf } from './shared/LocalBaseline.ts';
+import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
 export const boundaryProbingConfigSchema = z.object({
@@ -142,7 +142,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
     const c = this.config;
     const out: string[] = [];
     if (v.marginScore > 0 && v.tail) {
-      out.push(localShareEvidence(state.margin, c, `had a top-1/top-2 margin < ${fmt(v.tail.threshold)}`, v.model, v.local));
+      out.push(tailShareEvidence(state.margin, c, `had a top-1/top-2 margin < ${fmt(v.tail.threshold)}`, v.model, v.local));
     }
     if (v.searchScore > 0) {
       out.push(

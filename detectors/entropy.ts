@@ -21,9 +21,9 @@ import {
 } from './shared/SketchBuckets.ts';
 import { baselineOptions, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
-import { LocalBaseline, localBaselineSchema, localShareEvidence, ownerOf } from './shared/LocalBaseline.ts';
+import { LocalBaseline, localBaselineSchema, ownerOf } from './shared/LocalBaseline.ts';
 import { continuesStraight } from './shared/StraightRun.ts';
-import { scorableProbs, tailShareFields, tailShareScore } from './shared/TailShare.ts';
+import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
 export const entropyConfigSchema = z.object({
@@ -257,7 +257,7 @@ export class EntropyDetector implements Detector<EntropyState> {
     const c = this.config;
     const out: string[] = [];
     if (v.tailScore > 0 && v.tail) {
-      out.push(localShareEvidence(state.high, c, `had normalised entropy > ${fmt(v.tail.threshold)}`, v.model, v.local));
+      out.push(tailShareEvidence(state.high, c, `had normalised entropy > ${fmt(v.tail.threshold)}`, v.model, v.local));
     }
     if (v.diversity > 0 && v.occupancy) {
       out.push(

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DecodedCache } from '../src/compute/DecodedCache.ts';
-import { packArray, unpackFloat32 } from '../src/compute/packedVectors.ts';
+import { appendRow, packArray, unpackFloat32 } from '../src/compute/packedVectors.ts';
 import type { InferenceEvent } from '../src/contract.ts';
 import { eventTimeOrder } from './shared/batch.ts';
 import { createQuota, type EpochQuota, takeQuota } from './shared/EpochHistogram.ts';
@@ -365,11 +365,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const cap = this.config.backlog;
     if (cap === 0) return;
     const held = state.backlog && state.backlogModel === model ? unpackFloat32(state.backlog) : new Float32Array(0);
-    const keep = Math.min(held.length / dim, cap - 1);
-    const rows = new Float32Array((keep + 1) * dim);
-    rows.set(held.subarray(held.length - keep * dim));
-    rows.set(x.subarray(0, dim), keep * dim);
-    state.backlog = packArray(rows);
+    state.backlog = appendRow(held, x, 0, dim, cap);
     state.backlogModel = model;
   }
 
@@ -414,11 +410,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
         break;
       }
     }
-    const keep = Math.min(ring.length / dim, cap - 1);
-    const next = new Float32Array((keep + 1) * dim);
-    next.set(ring.subarray(ring.length - keep * dim));
-    for (let j = 0; j < dim; j++) next[keep * dim + j] = x[xo + j];
-    state.offRing = packArray(next);
+    state.offRing = appendRow(ring, x, xo, dim, cap);
     return fresh;
   }
 

@@ -1,12 +1,10 @@
 import { z } from 'zod';
 import { packArray, unpackFloat32 } from '../../src/compute/packedVectors.ts';
+import { lowerBound } from '../../src/compute/ProjectionIndex.ts';
 import type { DetectorContext } from '../types.ts';
 import { type EpochQuota, takeQuota } from './EpochHistogram.ts';
 import { entityName } from './entityName.ts';
-import { type EwShare, shareExcessZ } from './EwShare.ts';
-import { fmt, pct } from './math.ts';
 import { inTail, type Tail, type TailBaselineConfig, type TailSide } from './TailBaseline.ts';
-import type { TailShareConfig } from './TailShare.ts';
 
 /**
  * Config of the region-conditional expected tail share (`LocalBaseline`), in
@@ -442,18 +440,6 @@ export class LocalBaseline {
   }
 }
 
-/** The first position whose key is ≥ v. */
-function lowerBound(keys: Float64Array, n: number, v: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (keys[mid] < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /** Median over up to `SCALE_PROBES` evenly spaced members of the distance to their nearest other member. */
 function medianNearest(rows: Float32Array, n: number, dim: number, stride: number): number {
   if (n < 2) return 0;
@@ -475,16 +461,4 @@ function medianNearest(rows: Float32Array, n: number, dim: number, stride: numbe
   }
   dist.sort();
   return dist[probes >> 1];
-}
-
-/**
- * Evidence line for a tail share judged against the local baseline (or the model-wide one when it is off):
- * `what` is the condition, e.g. "had normalised entropy > 0.9".
- */
-export function localShareEvidence(sh: EwShare, c: TailShareConfig, what: string, model: string, local: boolean): string {
-  const against = local ? `model ${model}'s traffic near these queries` : `model ${model}'s baseline`;
-  return (
-    `${pct(sh.s)} of recent answers (window ${c.window}, ${sh.n} seen) ${what}, ` +
-    `against ${pct(sh.e, 1)} for ${against} (z=${fmt(shareExcessZ(sh, c.window), 1)})`
-  );
 }

@@ -47,10 +47,15 @@ export function tailShareScore(sh: EwShare, c: TailShareConfig): number {
   return Math.min(ramp(shareExcess(sh), c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, c.window), c.zLow, c.zHigh));
 }
 
-/** Evidence line for a tail share: `what` is the condition, e.g. "had normalised entropy > 0.9". */
-export function tailShareEvidence(sh: EwShare, c: TailShareConfig, what: string, model: string): string {
+/**
+ * Evidence line for a tail share: `what` is the condition, e.g. "had normalised entropy > 0.9"; `local`
+ * when the expected share came from the model's traffic near the key's queries (`LocalBaseline`), not from
+ * its model-wide baseline.
+ */
+export function tailShareEvidence(sh: EwShare, c: TailShareConfig, what: string, model: string, local = false): string {
+  const against = local ? `model ${model}'s traffic near these queries` : `model ${model}'s baseline`;
   return (
     `${pct(sh.s)} of recent answers (window ${c.window}, ${sh.n} seen) ${what}, ` +
-    `against ${pct(sh.e, 1)} for model ${model}'s baseline (z=${fmt(shareExcessZ(sh, c.window), 1)})`
+    `against ${pct(sh.e, 1)} for ${against} (z=${fmt(shareExcessZ(sh, c.window), 1)})`
   );
 }

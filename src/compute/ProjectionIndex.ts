@@ -39,18 +39,6 @@ export class ProjectionIndex {
     }
   }
 
-  /** The first sorted position whose key is ≥ v. */
-  private lowerBound(v: number): number {
-    let lo = 0;
-    let hi = this.n;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.keys[mid] < v) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
   /** Squared distance from `x` (offset `xo`) to sorted row `s`, the float64 sum `squaredDistance` computes. */
   private dist2(s: number, x: ArrayLike<number>, xo: number): number {
     const dim = this.dim;
@@ -76,7 +64,7 @@ export class ProjectionIndex {
     let limit = radius * radius;
     while (!(Math.sqrt(limit) > radius)) limit = limit > 0 ? limit * (1 + Number.EPSILON) : Number.MIN_VALUE;
     const x0 = x[xo];
-    let up = this.lowerBound(x0);
+    let up = lowerBound(this.keys, n, x0);
     let down = up - 1;
     while (up < n || down >= 0) {
       // The nearer side in first coordinate next; a side is done once its gap alone exceeds the limit.
@@ -91,4 +79,16 @@ export class ProjectionIndex {
     }
     return true;
   }
+}
+
+/** The first position among the `n` ascending `keys` whose key is ≥ v. */
+export function lowerBound(keys: Float64Array, n: number, v: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (keys[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

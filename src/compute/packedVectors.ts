@@ -21,6 +21,18 @@ export function unpackFloat32(s: string, capacity = 0): Float32Array {
   return out;
 }
 
+/**
+ * Packed float32 rows of `dim` with `x`'s row at `xo` appended, keeping the newest `cap` rows (the
+ * bounded row lists detector state keeps, e.g. held or recent sketches).
+ */
+export function appendRow(rows: Float32Array, x: ArrayLike<number>, xo: number, dim: number, cap: number): string {
+  const keep = Math.min(Math.floor(rows.length / dim), cap - 1);
+  const next = new Float32Array((keep + 1) * dim);
+  next.set(rows.subarray(rows.length - keep * dim));
+  for (let j = 0; j < dim; j++) next[keep * dim + j] = x[xo + j];
+  return packArray(next);
+}
+
 const MAKERS = {
   f32: (n: number) => new Float32Array(n),
   u32: (n: number) => new Uint32Array(n),

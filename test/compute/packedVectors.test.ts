@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packArray, Ring, unpackFloat32 } from '../../src/compute/packedVectors.ts';
+import { appendRow, packArray, Ring, unpackFloat32 } from '../../src/compute/packedVectors.ts';
 
 describe('packed vectors', () => {
   it('round-trips float32 rows through base64 exactly, with room to grow', () => {
@@ -24,5 +24,12 @@ describe('packed vectors', () => {
     expect(again.sum()).toBe(22);
     // Reopened with a smaller capacity: the newest values stay.
     expect(Array.from(new Ring('u16', 2, saved).ordered())).toEqual([5, 6]);
+  });
+
+  it('appends a row to packed rows, keeping the newest `cap`', () => {
+    const rows = Float32Array.from([1, 2, 3, 4, 5, 6]);
+    expect([...unpackFloat32(appendRow(rows, [0, 7, 8], 1, 2, 4))]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect([...unpackFloat32(appendRow(rows, [7, 8], 0, 2, 3))]).toEqual([3, 4, 5, 6, 7, 8]);
+    expect([...unpackFloat32(appendRow(new Float32Array(0), [7, 8], 0, 2, 3))]).toEqual([7, 8]);
   });
 });
