@@ -15,6 +15,16 @@ export interface ReplayCheck {
   mismatched: number;
 }
 
+/** A stream that keeps what is written to it, chunk by chunk. */
+function collect(into: string[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      into.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+}
+
 /** A RiskScore's comparable content: everything but the time it was printed. */
 function comparable(s: Pick<RiskScore, 'events_seen' | 'risk' | 'level' | 'detectors'>): string {
   return JSON.stringify([s.events_seen, s.risk, s.level, Object.entries(s.detectors).sort(([a], [b]) => (a < b ? -1 : 1))]);
@@ -31,26 +41,14 @@ function comparable(s: Pick<RiskScore, 'events_seen' | 'risk' | 'level' | 'detec
 export async function replayCheck(lines: readonly string[], config: Readonly<Config>, expected: readonly RiskScore[]): Promise<ReplayCheck> {
   const dir = mkdtempSync(join(tmpdir(), 'pw-quality-'));
   const path = join(dir, 'events.ndjson');
-  let text = '';
+  const out: string[] = [];
+  const errors: string[] = [];
   try {
     writeFileSync(path, lines.join('\n') + '\n');
-    const out = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        text += chunk.toString('utf8');
-        done();
-      },
-    });
-    const errors: string[] = [];
-    const err = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        errors.push(chunk.toString('utf8'));
-        done();
-      },
-    });
-    const summary = await replay(path, config, { out, err });
+    const summary = await replay(path, config, { out: collect(out), err: collect(errors) });
     if (summary.skipped > 0) throw new Error(`replay skipped ${summary.skipped} simulated events: ${errors[0] ?? ''}`);
     const finals = new Map<string, RiskScore>();
-    for (const line of text.split('\n')) {
+    for (const line of out.join('').split('\n')) {
       if (!line) continue;
       const s = JSON.parse(line) as RiskScore;
       if (s.final) finals.set(s.api_key, s);
