@@ -170,6 +170,7 @@ interface EntityRead {
  */
 export class AggregatesDetector implements Detector<AggregatesState> {
   readonly name = 'aggregates';
+  readonly family = 'cross-key' as const;
   private readonly limits: ViewLimits;
   private readonly ownLimits: ViewLimits;
   /** The models' local references of margins and normalised entropies (two statistics per member). */

@@ -79,6 +79,7 @@ interface LastView {
  */
 export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
   readonly name = 'boundary-probing';
+  readonly family = 'output' as const;
   /** The models' local references of margins (one statistic per member). */
   private readonly local: LocalBaseline;
 
@@ -99,6 +100,8 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
       (m, w) => ctx.compute.topMargin(m, w),
     );
     const scores = groups.map((g) => new Float64Array(g.events.length));
+    // The line search is the extraction signature; a high small-margin share alone is an output statistic.
+    const signature = groups.map((g) => new Float64Array(g.events.length));
     const last: (LastView | undefined)[] = new Array(groups.length);
 
     const tails = new TailCache();
@@ -132,10 +135,11 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
       const searchScore = bisectionScore(state.bisection, e.ts, c.bisection);
       state.score = either(marginScore, searchScore);
       scores[g][i] = state.score;
+      signature[g][i] = searchScore;
       last[g] = { tail, local: this.local.ready(sample), model: e.model_id, marginScore, searchScore, ts: e.ts };
     }
     this.local.flush();
-    return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] ? this.evidence(grp.state, last[g]) : [] }));
+    return groups.map((grp, g) => ({ scores: scores[g], signature: signature[g], evidence: last[g] ? this.evidence(grp.state, last[g]) : [] }));
   }
 
   private evidence(state: BoundaryProbingState, v: LastView): string[] {

@@ -139,6 +139,7 @@ interface LastView {
  */
 export class EntropyDetector implements Detector<EntropyState> {
   readonly name = 'entropy';
+  readonly family = 'output' as const;
   /** The models' local references of normalised entropies (one statistic per member). */
   private readonly local: LocalBaseline;
 

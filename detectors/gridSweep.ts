@@ -339,6 +339,8 @@ interface KeyWork {
  */
 export class GridSweepDetector implements Detector<GridSweepState> {
   readonly name = 'grid-sweep';
+  readonly family = 'geometry' as const;
+  readonly signature = true;
   /** Rings, growing sets and direction prototypes as the last poll left them (see `DecodedCache`). */
   private readonly rings = new DecodedCache<PackedRing, Ring>();
   private readonly setRows = new DecodedCache<ClassSet, Float32Array>();

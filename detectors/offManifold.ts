@@ -269,6 +269,8 @@ interface View {
  */
 export class OffManifoldDetector implements Detector<OffManifoldState> {
   readonly name = 'off-manifold';
+  readonly family = 'geometry' as const;
+  readonly signature = true;
   /** Each reference's members' nearest neighbours among each other, from its last fold (see `leaveOneOut`). */
   private readonly neighbours = new DecodedCache<ModelReference, Neighbours>();
   /** Decoded reference rows per model reference and their index (built on first use), valid while its `rows` string is the same. */

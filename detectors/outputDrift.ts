@@ -106,6 +106,7 @@ interface LastView {
  */
 export class OutputDriftDetector implements Detector<OutputDriftState> {
   readonly name = 'output-drift';
+  readonly family = 'output' as const;
   constructor(private readonly config: OutputDriftConfig) {}
 
   initState(): OutputDriftState {

@@ -151,6 +151,8 @@ interface Open {
  */
 export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState> {
   readonly name = 'recurring-offsets';
+  readonly family = 'geometry' as const;
+  readonly signature = true;
   /** The baseline's settings in the shape the shared tail-baseline helpers take (two bins: miss, hit). */
   private readonly baseline: TailBaselineConfig;
   /** Scratch for block evaluations (never state): the length filter, the offset table, each block pair's squared length and slot, slot flags. */

@@ -15,6 +15,13 @@ export interface KeyGroup<S> {
   state: S;
 }
 
+/**
+ * Families of evidence (DESIGN.md): how much a key calls; the geometry of its
+ * inputs; the statistics of what it gets back; what a group of keys does.
+ */
+export const EVIDENCE_FAMILIES = ['rate', 'geometry', 'output', 'cross-key'] as const;
+export type EvidenceFamily = (typeof EVIDENCE_FAMILIES)[number];
+
 /** What a detector says about one key after one poll. */
 export interface DetectorOutput {
   /** The key's score in [0,1] after each of its new events (same length as `events`). */
@@ -27,6 +34,13 @@ export interface DetectorOutput {
    * end), so evidence text would depend on batch boundaries.
    */
   explain?(index: number): string[];
+  /**
+   * The part of each score that is an extraction-specific signature (a line
+   * search, a lattice, augmentation offsets, off-manifold volume), same
+   * length as `scores`. Optional: a detector declared `signature: true`
+   * counts its whole score; others count none.
+   */
+  signature?: ArrayLike<number>;
 }
 
 /** What a detector may use besides the key's own state. */
@@ -56,6 +70,14 @@ export interface Detector<S = unknown> {
    * Default `behaviour`.
    */
   readonly kind?: 'rate' | 'behaviour';
+  /**
+   * The family of evidence the detector's score belongs to. Fusion lets only
+   * the strongest member of a family speak, so one fact restated by several
+   * detectors counts once. Default: `rate` for rate detectors, else `output`.
+   */
+  readonly family?: EvidenceFamily;
+  /** The whole score is an extraction-specific signature (see `DetectorOutput.signature`). */
+  readonly signature?: boolean;
   /** Fresh per-key state. */
   initState(): S;
   /** Processes one poll's events, grouped by key; returns one output per group, same order. */

@@ -121,6 +121,7 @@ function sentenceOf(w: Worst): string {
 export class VolumeDetector implements Detector<VolumeState> {
   readonly name = 'volume';
   readonly kind = 'rate';
+  readonly family = 'rate' as const;
   constructor(private readonly config: VolumeConfig) {}
 
   initState(): VolumeState {

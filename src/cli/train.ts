@@ -5,7 +5,7 @@ import type { Config } from '../config/configSchema.ts';
 import { applyEnv, loadConfig, parseConfig } from '../config/loadConfig.ts';
 import { ProbewatchError } from '../errors.ts';
 import { createFusion, type FusedDetector } from '../fusion/createFusion.ts';
-import { detectorKinds } from '../fusion/detectorKinds.ts';
+import { detectorTraits } from '../fusion/detectorKinds.ts';
 import { sigmoid } from '../fusion/logistic.ts';
 import { CHECKED_LEVELS, heldOutCheck, type HeldOutResult } from '../fusion/heldOutCheck.ts';
 import { readKeyLabels } from '../fusion/readKeyLabels.ts';
@@ -78,8 +78,8 @@ export async function train(eventsPath: string, labelsPath: string, options: Tra
   const keys = labelledKeys(collected, labels, eventsPath, labelsPath, stderr);
   const byClass = (ks: readonly ScoredKey[]) => `${ks.filter((k) => k.attack).length} attack, ${ks.filter((k) => !k.attack).length} benign`;
   const d = collected.detectors.length;
-  const kinds = detectorKinds();
-  const fused: FusedDetector[] = collected.detectors.map((name) => ({ name, kind: kinds.get(name) }));
+  const traits = detectorTraits();
+  const fused: FusedDetector[] = collected.detectors.map((name) => ({ name, ...traits.get(name) }));
   const features = collected.detectors.flatMap((name, i) => (fused[i].kind === 'rate' ? [] : [i]));
   stdout.write(`${collected.events} events, ${keys.size} labelled keys (${byClass([...keys.values()])}); detectors ${collected.detectors.join(', ')}\n`);
 

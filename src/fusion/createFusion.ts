@@ -1,11 +1,27 @@
+import type { EvidenceFamily } from '../../detectors/types.ts';
 import { logistic } from './logistic.ts';
-import { noisyOr } from './noisyOr.ts';
+import { clamp01, noisyOr } from './noisyOr.ts';
 import type { FusionConfig } from './fusionSchema.ts';
 
 /** What fusion needs to know of a detector. */
 export interface FusedDetector {
   readonly name: string;
   readonly kind?: 'rate' | 'behaviour';
+  /** Default: `rate` for rate detectors, else `output`. */
+  readonly family?: EvidenceFamily;
+  /** The whole score is an extraction-specific signature. */
+  readonly signature?: boolean;
+}
+
+/** Why a key's risk is what it is, beyond the scores themselves. */
+export interface FusionAssessment {
+  risk: number;
+  /** The risk was held below truncate: one family of evidence and no extraction signature. */
+  capped: boolean;
+  /** Group evidence was left out: the key has no evidence of its own. */
+  groupWithheld: boolean;
+  /** Families whose strongest member reached the support score. */
+  supporting: EvidenceFamily[];
 }
 
 /** One key's detector scores (in detector order) → its risk in [0,1]. */
@@ -17,7 +33,10 @@ export interface Fusion {
    * give. RiskScore evidence ranks detectors by weight × score.
    */
   readonly weights: Float64Array;
-  risk(scores: ArrayLike<number>): number;
+  /** `signature`: each detector's signature part of its score (see `DetectorOutput.signature`); by default a signature detector's whole score. */
+  risk(scores: ArrayLike<number>, signature?: ArrayLike<number>): number;
+  /** The same risk, with the reasons fusion adds to it. The returned object is reused by the next call. */
+  assess(scores: ArrayLike<number>, signature?: ArrayLike<number>): FusionAssessment;
 }
 
 /** The config sections fusion reads. */
@@ -25,7 +44,11 @@ export interface FusionSettings {
   fusion: FusionConfig;
   /** Each detector's section (`weight` is read: the noisy-OR weight and the rate cap). */
   detectors: Readonly<Record<string, unknown>>;
+  /** The ladder's thresholds: `countOnce` defaults to them (support at throttle, own evidence at observe, cap below truncate). */
+  policy?: { thresholds: { observe: number; throttle: number; truncate: number } };
 }
+
+const BEHAVIOUR_FAMILIES: readonly EvidenceFamily[] = ['geometry', 'output', 'cross-key'];
 
 /**
  * Builds the configured fusion for these detectors (in the order their
@@ -33,6 +56,15 @@ export interface FusionSettings {
  *
  * - `noisy-or`: 1 − Π (1 − wᵢ·sᵢ) with wᵢ = `detectors.<name>.weight`;
  * - `logistic`: σ(bias + Σ wᵢ·sᵢ) with wᵢ = `fusion.weights.<name>`.
+ *
+ * With `fusion.countOnce.enabled` (the default) the product or sum runs
+ * over evidence families, not detectors: within a family only the strongest
+ * member speaks, because detectors of one family restate one fact (a key
+ * whose queries sit in a minority class gets a divergent class mix, low
+ * entropy and small margins at once). Then the risk is held below truncate
+ * unless an extraction-specific signature or two independent families reach
+ * the support score; and group (cross-key) evidence counts for a member only
+ * when the member has evidence of its own.
  *
  * Rate detectors (volume) are left out of that combination under both
  * methods and only lift the risk to their own weighted score,
@@ -51,25 +83,106 @@ export function createFusion(settings: FusionSettings, detectors: readonly Fused
   );
   const bias = fusion.bias ?? 0;
   const combine = fusion.method === 'logistic' ? (s: Float64Array) => logistic(s, weights, bias) : (s: Float64Array) => noisyOr(s, weights);
-  return new RateLiftedFusion(fusion.method, weights, isRate, combine);
+  const once = fusion.countOnce;
+  const thresholds = settings.policy?.thresholds;
+  const rules: CountOnceRules | null = once.enabled
+    ? {
+        families: detectors.map((d, i) => (isRate[i] ? 'rate' : (d.family ?? 'output'))),
+        signature: detectors.map((d) => d.signature === true),
+        support: once.support ?? thresholds?.throttle ?? 0.5,
+        ownEvidence: once.ownEvidence ?? thresholds?.observe ?? 0.3,
+        cap: Math.max(0, (thresholds?.truncate ?? 0.7) - CAP_MARGIN),
+      }
+    : null;
+  return new FamilyFusion(fusion.method, weights, isRate, combine, rules);
 }
 
-class RateLiftedFusion implements Fusion {
+/** How far below the truncate threshold an uncorroborated risk is held (printed risks have four decimals). */
+const CAP_MARGIN = 1e-4;
+
+interface CountOnceRules {
+  families: EvidenceFamily[];
+  signature: boolean[];
+  support: number;
+  ownEvidence: number;
+  cap: number;
+}
+
+class FamilyFusion implements Fusion {
   private readonly behaviour: Float64Array;
+  /** Each family's strongest member's score, the others 0. */
+  private readonly kept: Float64Array;
+  private readonly assessment: FusionAssessment = { risk: 0, capped: false, groupWithheld: false, supporting: [] };
+  /** Per family: the index of its strongest member in the current call (-1: none). */
+  private readonly strongest = new Map<EvidenceFamily, number>();
 
   constructor(
     readonly method: FusionConfig['method'],
     readonly weights: Float64Array,
     private readonly isRate: readonly boolean[],
     private readonly combine: (behaviourScores: Float64Array) => number,
+    private readonly rules: CountOnceRules | null,
   ) {
     this.behaviour = new Float64Array(weights.length);
+    this.kept = new Float64Array(weights.length);
   }
 
-  risk(scores: ArrayLike<number>): number {
-    for (let d = 0; d < scores.length; d++) this.behaviour[d] = this.isRate[d] ? 0 : scores[d];
-    let risk = this.combine(this.behaviour);
-    for (let d = 0; d < scores.length; d++) if (this.isRate[d]) risk = Math.max(risk, scores[d] * this.weights[d]);
+  risk(scores: ArrayLike<number>, signature?: ArrayLike<number>): number {
+    return this.assess(scores, signature).risk;
+  }
+
+  assess(scores: ArrayLike<number>, signature?: ArrayLike<number>): FusionAssessment {
+    const a = this.assessment;
+    a.capped = false;
+    a.groupWithheld = false;
+    a.supporting.length = 0;
+    const rules = this.rules;
+    for (let d = 0; d < scores.length; d++) this.behaviour[d] = this.isRate[d] ? 0 : clamp01(scores[d]);
+    let risk: number;
+    if (rules === null) {
+      risk = this.combine(this.behaviour);
+    } else {
+      risk = this.countOnce(rules, signature, a);
+    }
+    for (let d = 0; d < scores.length; d++) if (this.isRate[d]) risk = Math.max(risk, clamp01(scores[d]) * this.weights[d]);
+    a.risk = risk;
+    return a;
+  }
+
+  private countOnce(rules: CountOnceRules, signature: ArrayLike<number> | undefined, a: FusionAssessment): number {
+    const s = this.behaviour;
+    const strongest = this.strongest;
+    strongest.clear();
+    let own = 0;
+    let signed = 0;
+    for (let d = 0; d < s.length; d++) {
+      if (this.isRate[d]) continue;
+      const family = rules.families[d];
+      const best = strongest.get(family);
+      if (best === undefined || s[d] * this.weights[d] > s[best] * this.weights[best]) strongest.set(family, d);
+      if (family !== 'cross-key') own = Math.max(own, s[d]);
+      signed = Math.max(signed, signature ? clamp01(signature[d]) : rules.signature[d] ? s[d] : 0);
+    }
+    const group = strongest.get('cross-key');
+    if (group !== undefined && s[group] > 0 && own < rules.ownEvidence) {
+      strongest.delete('cross-key');
+      a.groupWithheld = true;
+    }
+    // Only each family's strongest member enters the combination.
+    const kept = this.kept;
+    kept.fill(0);
+    for (const family of BEHAVIOUR_FAMILIES) {
+      const d = strongest.get(family);
+      if (d === undefined) continue;
+      kept[d] = s[d];
+      if (s[d] >= rules.support) a.supporting.push(family);
+    }
+    let risk = this.combine(kept);
+    if (risk > rules.cap && signed < rules.support && a.supporting.length < 2) {
+      risk = rules.cap;
+      a.capped = true;
+    }
     return risk;
   }
+
 }

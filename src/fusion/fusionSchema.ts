@@ -19,6 +19,22 @@ export const fusionSchema = z
     bias: z.number().optional(),
     /** Logistic coefficient per behavioural detector: risk = σ(bias + Σ weightᵢ·scoreᵢ). */
     weights: z.record(z.string(), z.number().min(0, 'must be >= 0: a negative weight would let a key lower its risk by triggering that detector')).prefault({}),
+    /**
+     * Count each fact once: only the strongest detector of each evidence family
+     * (rate, geometry, output, cross-key) enters the combination; reaching
+     * truncate needs an extraction signature or two families at `support`;
+     * group evidence reaches a member only with `ownEvidence` of its own.
+     */
+    countOnce: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Score at which a family or a signature corroborates; default policy.thresholds.throttle. */
+        support: z.number().min(0).max(1).optional(),
+        /** A member's own (non-group) score needed before group evidence counts for it; default policy.thresholds.observe. */
+        ownEvidence: z.number().min(0).max(1).optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((fusion, ctx) => {

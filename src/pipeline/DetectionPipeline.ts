@@ -3,7 +3,7 @@ import { DETECTORS } from '../../detectors/index.ts';
 import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
 import type { Decision, InferenceEvent, RiskScore } from '../contract.ts';
-import { createFusion, type Fusion } from '../fusion/createFusion.ts';
+import { createFusion, type Fusion, type FusionAssessment } from '../fusion/createFusion.ts';
 import type { Logger } from '../observability/logger.ts';
 import { silentLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -62,7 +62,7 @@ export class DetectionPipeline {
     const detectorConfig = config.detectors as Record<string, { enabled: boolean; weight: number; shadow?: boolean }>;
     this.detectors =
       deps.detectors ?? DETECTORS.filter((d) => detectorConfig[d.name]?.enabled !== false).map((d) => d.create(detectorConfig[d.name]));
-    this.fusion = createFusion({ fusion: config.fusion, detectors: detectorConfig }, this.detectors);
+    this.fusion = createFusion({ fusion: config.fusion, detectors: detectorConfig, policy: config.policy }, this.detectors);
     this.weights = this.fusion.weights;
     this.shadowed = this.detectors.map((d) => detectorConfig[d.name]?.shadow === true);
     this.anyShadow = this.shadowed.some(Boolean);
@@ -82,37 +82,49 @@ export class DetectionPipeline {
     const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered));
 
     const enforced = new Float64Array(this.detectors.length);
+    const enforcedSignature = new Float64Array(this.detectors.length);
+    const signature = new Float64Array(this.detectors.length);
     for (let k = 0; k < keys.length; k++) {
       const state = states[k];
       const evs = groups.get(keys[k])!;
       const scores = new Float64Array(this.detectors.length);
       for (let i = 0; i < evs.length; i++) {
         const ev = evs[i];
-        for (let d = 0; d < this.detectors.length; d++) scores[d] = perDetector[d]?.[k]?.scores[i] ?? 0;
+        for (let d = 0; d < this.detectors.length; d++) {
+          const output = perDetector[d]?.[k];
+          scores[d] = output?.scores[i] ?? 0;
+          signature[d] = output?.signature ? output.signature[i] : this.detectors[d].signature ? scores[d] : 0;
+        }
         state.eventsSeen++;
         state.lastTs = Math.max(state.lastTs, ev.ts);
         if (ev.tenant !== null) state.tenant = ev.tenant;
         const tenant = state.tenant ?? null;
         let shadowChanged = false;
+        let assessment: FusionAssessment;
         if (this.anyShadow) {
           // Shadowed detectors are scored and published, but the enforced risk is fused without them.
-          for (let d = 0; d < scores.length; d++) enforced[d] = this.shadowed[d] ? 0 : scores[d];
-          state.risk = this.fuse(enforced);
-          state.shadowRisk = this.fuse(scores);
+          for (let d = 0; d < scores.length; d++) {
+            enforced[d] = this.shadowed[d] ? 0 : scores[d];
+            enforcedSignature[d] = this.shadowed[d] ? 0 : signature[d];
+          }
+          state.shadowRisk = this.fuse(scores, signature).risk;
+          assessment = this.fuse(enforced, enforcedSignature);
+          state.risk = assessment.risk;
           state.shadowLadder ??= initialLadderState();
           shadowChanged = this.ladder.step(state.key, state.shadowLadder, state.shadowRisk, ev.ts, tenant).changed;
         } else {
-          state.risk = this.fuse(scores);
+          assessment = this.fuse(scores, signature);
+          state.risk = assessment.risk;
         }
         const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant);
         const last = i === evs.length - 1;
         const changed = step.changed || shadowChanged;
-        if (changed || last) this.recordScores(state, scores, perDetector, k, i);
+        if (changed || last) this.recordScores(state, scores, perDetector, k, i, assessment);
         if (changed) {
           out.changes.push(this.riskScore(state, ev.ts));
           if (step.changed) this.metrics?.levelChanges.inc({ level: step.level });
         } else if (this.config.publish.riskEveryEvents > 0 && state.eventsSeen % this.config.publish.riskEveryEvents === 0) {
-          if (!last) this.recordScores(state, scores, perDetector, k, i);
+          if (!last) this.recordScores(state, scores, perDetector, k, i, assessment);
           out.updates.push(this.riskScore(state, ev.ts));
         }
         if (step.decide || shadowChanged) {
@@ -134,10 +146,12 @@ export class DetectionPipeline {
    * Behavioural detectors are fused by the configured method (`fusion.method`:
    * weighted noisy-OR, or logistic σ(bias + Σ wᵢsᵢ)); rate detectors (volume)
    * only lift the risk to their own weighted score, so volume alone justifies
-   * throttling but never compounds into truncation (see createFusion).
+   * throttling but never compounds into truncation; each evidence family
+   * counts once, and truncate needs a signature or two families (see
+   * createFusion). The returned assessment is reused by the next call.
    */
-  private fuse(scores: Float64Array): number {
-    return this.fusion.risk(scores);
+  private fuse(scores: Float64Array, signature: Float64Array): FusionAssessment {
+    return this.fusion.assess(scores, signature);
   }
 
   /** One RiskScore per key with `final: true`, for the end of a replay. */
@@ -212,13 +226,16 @@ export class DetectionPipeline {
     }
   }
 
-  private recordScores(state: KeyState, scores: Float64Array, perDetector: ReturnType<DetectionPipeline['runDetector']>[], k: number, i: number): void {
+  private recordScores(state: KeyState, scores: Float64Array, perDetector: ReturnType<DetectionPipeline['runDetector']>[], k: number, i: number, assessment: FusionAssessment): void {
     for (let d = 0; d < this.detectors.length; d++) {
       const name = this.detectors[d].name;
       const output = perDetector[d]?.[k];
       state.scores[name] = round(scores[d]);
       state.evidence[name] = output?.explain ? output.explain(i) : (output?.evidence ?? []);
     }
+    const notes = fusionNotes(assessment, this.detectors, scores);
+    if (notes.length) state.fusionNotes = notes;
+    else delete state.fusionNotes;
   }
 
   private riskScore(state: KeyState, ts: number): RiskScore {
@@ -242,6 +259,11 @@ export class DetectionPipeline {
       detectors: { ...state.scores },
       evidence: drivers.flatMap((x) => (state.evidence[x.name] ?? []).map((e) => `${x.shadow ? '(shadow) ' : ''}${x.name}: ${e}`)),
     };
+    // Every score a gateway may act on says why, even when no detector wrote a sentence.
+    if (score.evidence.length === 0 && state.risk >= this.config.policy.thresholds.observe) {
+      score.evidence = drivers.map((x) => `${x.name}: score ${round(state.scores[x.name] ?? 0)}`);
+    }
+    if (state.fusionNotes) score.evidence.push(...state.fusionNotes);
     if (state.shadowLadder) {
       score.shadow_risk = round(state.shadowRisk ?? 0);
       score.shadow_level = state.shadowLadder.level;
@@ -273,6 +295,20 @@ export class DetectionPipeline {
     this.lastSweep = this.maxTs;
     this.store.sweepIdle(this.maxTs);
   }
+}
+
+/** Sentences for what fusion did beyond combining scores. */
+function fusionNotes(a: FusionAssessment, detectors: readonly Detector[], scores: Float64Array): string[] {
+  const notes: string[] = [];
+  if (a.capped) {
+    const families = a.supporting.length ? a.supporting.join(', ') : 'none';
+    notes.push(`fusion: held below truncate — families at support: ${families}; no extraction signature and no second independent family`);
+  }
+  if (a.groupWithheld) {
+    const group = detectors.map((d, i) => (d.family === 'cross-key' ? `${d.name} ${round(scores[i])}` : '')).filter(Boolean);
+    notes.push(`fusion: group evidence (${group.join(', ')}) not applied to this key: it has no evidence of its own`);
+  }
+  return notes;
 }
 
 function isSorted(g: InferenceEvent[]): boolean {
@@ -313,5 +349,8 @@ function spread(output: DetectorOutput | undefined, view: DetectorView, previous
   const scores = new Float64Array(map.length);
   for (let i = 0; i < map.length; i++) scores[i] = map[i] < 0 || !output ? previous : output.scores[map[i]];
   const explain = (i: number): string[] => (map[i] < 0 || !output ? previousEvidence : output.explain ? output.explain(map[i]) : output.evidence);
-  return { scores, evidence: explain(map.length - 1), explain };
+  const spreadOut: DetectorOutput = { scores, evidence: explain(map.length - 1), explain };
+  const given = output?.signature;
+  if (given) spreadOut.signature = Float64Array.from(map, (m) => (m < 0 ? 0 : given[m]));
+  return spreadOut;
 }

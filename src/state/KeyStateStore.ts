@@ -10,6 +10,8 @@ export interface KeyState {
   /** Last scores and evidence, by detector name. */
   scores: Record<string, number>;
   evidence: Record<string, string[]>;
+  /** What fusion added to the last recorded scores (a risk held below truncate, group evidence withheld). */
+  fusionNotes?: string[];
   risk: number;
   ladder: LadderState;
   /** The key's tenant, from its latest event that named one (per-tenant policy). */

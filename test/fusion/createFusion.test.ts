@@ -3,7 +3,7 @@ import { createFusion, type FusionSettings } from '../../src/fusion/createFusion
 import { fusionSchema } from '../../src/fusion/fusionSchema.ts';
 import { logistic, logit, sigmoid } from '../../src/fusion/logistic.ts';
 
-const detectors = [{ name: 'volume', kind: 'rate' as const }, { name: 'grid-sweep' }, { name: 'entropy', kind: 'behaviour' as const }];
+const detectors = [{ name: 'volume', kind: 'rate' as const }, { name: 'grid-sweep', family: 'geometry' as const }, { name: 'entropy', kind: 'behaviour' as const, family: 'output' as const }];
 const detectorWeights = { volume: { weight: 0.6 }, 'grid-sweep': { weight: 0.9 }, entropy: { weight: 0.5 } };
 
 function settings(fusion: unknown): FusionSettings {
@@ -65,6 +65,81 @@ describe('createFusion', () => {
               up[d] = Math.min(1, up[d] + 0.1);
               expect(f.risk(up)).toBeGreaterThanOrEqual(f.risk([a, b, c]));
             }
+    }
+  });
+});
+
+describe('counting each fact once (fusion.countOnce)', () => {
+  const policy = { thresholds: { observe: 0.3, throttle: 0.5, truncate: 0.7 } };
+  const family = [
+    { name: 'volume', kind: 'rate' as const },
+    { name: 'off-manifold', family: 'geometry' as const, signature: true },
+    { name: 'boundary-probing', family: 'output' as const },
+    { name: 'entropy', family: 'output' as const },
+    { name: 'output-drift', family: 'output' as const },
+    { name: 'aggregates', family: 'cross-key' as const },
+  ];
+  const weights = Object.fromEntries(family.map((d) => [d.name, { weight: 1 }]));
+  const fusion = (countOnce: object = {}) => createFusion({ fusion: fusionSchema.parse({ countOnce }), detectors: weights, policy }, family);
+
+  it('lets only the strongest member of a family speak', () => {
+    // Three output detectors restating one fact: noisy-OR over detectors would give 1 − 0.4³ = 0.936.
+    const f = fusion();
+    expect(f.risk([0, 0, 0.6, 0.6, 0.6, 0])).toBeCloseTo(0.6, 12);
+    expect(fusion({ enabled: false }).risk([0, 0, 0.6, 0.6, 0.6, 0])).toBeCloseTo(1 - 0.4 ** 3, 12);
+  });
+
+  it('holds one family without a signature below truncate, and says so', () => {
+    const f = fusion();
+    const a = f.assess([0, 0, 0, 0, 0.95, 0]);
+    expect(a.risk).toBeLessThan(0.7);
+    expect(a.risk).toBeGreaterThan(0.69);
+    expect(a.capped).toBe(true);
+    expect(a.supporting).toEqual(['output']);
+  });
+
+  it('lets a signature or two independent families reach truncate', () => {
+    const f = fusion();
+    // a geometry signature alone
+    expect(f.risk([0, 0.9, 0, 0, 0, 0])).toBeCloseTo(0.9, 12);
+    // two families at support
+    expect(f.risk([0, 0.5, 0, 0, 0.6, 0], [0, 0.2, 0, 0, 0, 0])).toBeCloseTo(1 - 0.5 * 0.4, 12);
+    // a per-event signature part below support does not count as one
+    expect(f.assess([0, 0, 0.95, 0, 0, 0], [0, 0, 0.3, 0, 0, 0]).capped).toBe(true);
+    expect(f.assess([0, 0, 0.95, 0, 0, 0], [0, 0, 0.8, 0, 0, 0]).capped).toBe(false);
+  });
+
+  it('applies group evidence to a member only with evidence of its own', () => {
+    const f = fusion();
+    const alone = f.assess([0, 0, 0, 0, 0.1, 0.9]);
+    expect(alone.risk).toBeCloseTo(0.1, 12);
+    expect(alone.groupWithheld).toBe(true);
+    const own = f.assess([0, 0, 0.55, 0, 0, 0.9]);
+    expect(own.groupWithheld).toBe(false);
+    expect(own.risk).toBeCloseTo(1 - 0.45 * 0.1, 12);
+  });
+
+  it('still lets volume lift the risk to its own score and never compound', () => {
+    const f = fusion();
+    expect(f.risk([0.45, 0, 0, 0, 0.3, 0])).toBeCloseTo(0.45, 12);
+  });
+
+  it('is monotone in every score and every signature', () => {
+    const f = fusion();
+    const grid = [0, 0.35, 0.6, 0.95];
+    const base = [0, 0, 0, 0, 0, 0];
+    for (let trial = 0; trial < 400; trial++) {
+      const s = base.map((_, i) => grid[(trial * (i + 3) * 7 + i) % grid.length]);
+      const sig = s.map((x, i) => (i === 2 ? x * ((trial % 3) / 2) : 0));
+      const r = f.risk(s, sig);
+      for (let d = 0; d < s.length; d++) {
+        const up = [...s];
+        up[d] = Math.min(1, up[d] + 0.3);
+        expect(f.risk(up, sig)).toBeGreaterThanOrEqual(r - 1e-12);
+      }
+      const upSig = [...sig];
+      upSig[2] = s[2];
+      expect(f.risk(s, upSig)).toBeGreaterThanOrEqual(r - 1e-12);
     }
   });
 });

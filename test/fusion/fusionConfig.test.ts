@@ -22,7 +22,7 @@ function errorOf(doc: unknown): string {
 describe('fusion config', () => {
   it('defaults to noisy-or with no logistic settings, and the detection hash covers fusion', () => {
     const c = parseConfig({});
-    expect(c.fusion).toEqual({ method: 'noisy-or', weights: {} });
+    expect(c.fusion).toEqual({ method: 'noisy-or', weights: {}, countOnce: { enabled: true } });
     const logistic = parseConfig({ fusion: { method: 'logistic', bias: -4, weights: zeroWeights } });
     expect(detectionConfigHash(logistic)).not.toBe(detectionConfigHash(c));
     expect(loadConfig(new URL('../../examples/probewatch.yaml', import.meta.url).pathname).fusion).toEqual(c.fusion);
@@ -50,8 +50,8 @@ describe('fusion config', () => {
 });
 
 /** A detector that scores every event `score`, with one evidence sentence. */
-function fixed(name: string, score: number, kind?: 'rate'): Detector {
-  return { name, kind, initState: () => ({}), processBatch: (groups) => groups.map((g) => ({ scores: g.events.map(() => score), evidence: [`${name} says ${score}`] })) };
+function fixed(name: string, score: number, kind?: 'rate', family?: 'geometry' | 'output'): Detector {
+  return { name, kind, family, initState: () => ({}), processBatch: (groups) => groups.map((g) => ({ scores: g.events.map(() => score), evidence: [`${name} says ${score}`] })) };
 }
 
 describe('DetectionPipeline with logistic fusion', () => {
@@ -62,7 +62,7 @@ describe('DetectionPipeline with logistic fusion', () => {
       fusion: { method: 'logistic', bias: -3, weights: { ...zeroWeights, 'grid-sweep': 5, entropy: 0.4 } },
       detectors: { volume: { weight: 0.4 } },
     });
-    const detectors = [fixed('volume', 1, 'rate'), fixed('grid-sweep', 0.9), fixed('entropy', 0.5), fixed('output-drift', 1)];
+    const detectors = [fixed('volume', 1, 'rate'), fixed('grid-sweep', 0.9, undefined, 'geometry'), fixed('entropy', 0.5, undefined, 'output'), fixed('output-drift', 1, undefined, 'output')];
     const pipeline = new DetectionPipeline(config, { compute, detectors });
     pipeline.processBatch(burst('k', 3, 1_767_600_000_000, 1000));
     const [final] = pipeline.finalScores();

@@ -16,9 +16,9 @@ describe('rocAuc', () => {
 });
 
 describe('heldOutCheck', () => {
-  // One behavioural detector with noisy-OR weight 1: the risk is the score.
+  // One behavioural detector with noisy-OR weight 1 whose score is a signature: the risk is the score.
   const config = parseConfig({ policy: { thresholds: { observe: 0.3, throttle: 0.5, truncate: 0.7 } } });
-  const fusion = createFusion({ fusion: config.fusion, detectors: { d: { weight: 1 } } }, [{ name: 'd' }]);
+  const fusion = createFusion({ fusion: config.fusion, detectors: { d: { weight: 1 } } }, [{ name: 'd', signature: true }]);
   const key = (name: string, attack: boolean, scores: number[]): ScoredKey => ({
     key: name,
     attack,

@@ -74,20 +74,21 @@ describe('DetectionPipeline', () => {
 
 describe('fusion', () => {
   it('lets a rate detector lift risk to its own score but not compound with behavioural evidence', () => {
-    const fixed = (name: string, kind: 'rate' | 'behaviour', score: number) => ({
+    const fixed = (name: string, kind: 'rate' | 'behaviour', score: number, family?: 'geometry' | 'output') => ({
       name,
       kind,
+      family,
       initState: () => ({}),
       processBatch: (groups: readonly { events: readonly unknown[] }[]) => groups.map((g) => ({ scores: g.events.map(() => score), evidence: [] })),
     });
     const pipeline = (volume: number, behaviour: number) => {
-      const p = new DetectionPipeline(config, { compute, detectors: [fixed('volume', 'rate', volume), fixed('shape', 'behaviour', behaviour), fixed('other', 'behaviour', behaviour)] });
+      const p = new DetectionPipeline(config, { compute, detectors: [fixed('volume', 'rate', volume), fixed('shape', 'behaviour', behaviour, 'geometry'), fixed('other', 'behaviour', behaviour, 'output')] });
       p.processBatch(burst('k', 1, 0, 1));
       return p.store.peek('k')!.risk;
     };
     expect(pipeline(0.65, 0)).toBeCloseTo(0.65, 10);
     expect(pipeline(0.65, 0.2)).toBeCloseTo(0.65, 10); // noisy-OR would give 0.776
-    expect(pipeline(0, 0.5)).toBeCloseTo(0.75, 10); // 1 - 0.5 * 0.5
+    expect(pipeline(0, 0.5)).toBeCloseTo(0.75, 10); // 1 - 0.5 * 0.5: two independent families
     expect(pipeline(0.65, 0.5)).toBeCloseTo(0.75, 10);
   });
 });

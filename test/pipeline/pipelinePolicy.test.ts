@@ -10,9 +10,12 @@ import { burst } from '../helpers/events.ts';
 const compute = { backend: 'none' } as Compute;
 
 /** A detector that scores every event `score`, with one evidence sentence. */
-function fixed(name: string, score: number): Detector {
+function fixed(name: string, score: number, family: 'geometry' | 'output' = 'output'): Detector {
   return {
     name,
+    family,
+    // A signature: these tests are about the ladder, so one detector may drive the risk anywhere.
+    signature: true,
     initState: () => ({}),
     processBatch: (groups) => groups.map((g) => ({ scores: g.events.map(() => score), evidence: [`${name} saw ${score}`] })),
   } as Detector;
@@ -23,7 +26,7 @@ describe('DetectionPipeline policy', () => {
     // Two registry names, so the config's `shadow` flag reaches them.
     const config = parseConfig({ detectors: { 'grid-sweep': { shadow: true } } });
     const metrics = createMetrics();
-    const pipeline = new DetectionPipeline(config, { compute, metrics, detectors: [fixed('grid-sweep', 0.8), fixed('entropy', 0.1)] });
+    const pipeline = new DetectionPipeline(config, { compute, metrics, detectors: [fixed('grid-sweep', 0.8, 'geometry'), fixed('entropy', 0.1)] });
     const out = pipeline.processBatch(burst('k', 3, 0, 1000));
 
     const state = pipeline.store.peek('k')!;
