@@ -61,8 +61,18 @@ export const balanceFields = {
   /** …and of the mix's evenness (1 uniform, 0 as even as the model's: see `Balance`)… */
   evennessLow: z.number().default(0.5),
   evennessHigh: z.number().default(0.8),
-  /** …and is skipped when the model's own mix is this close to uniform (symmetrised KL, nats). */
+  /** …and is skipped when the model's own mix is this close to uniform (symmetrised KL, nats)… */
   minImbalance: z.number().min(0).default(0.02),
+  /**
+   * …and weighs only as much as the model's mix is imbalanced (the same
+   * symmetrised KL to uniform), ramping from nothing at `imbalanceLow` to
+   * full at `imbalanceHigh`: where the model's own classes come back nearly
+   * even, a key's small departure from the traffic's mix toward uniform is
+   * as likely an honest representative sample (the traffic's mix is itself
+   * bent by its topics) as an adaptive transfer set, so the test abstains.
+   */
+  imbalanceLow: z.number().min(0).default(0.05),
+  imbalanceHigh: z.number().min(0).default(0.15),
 };
 
 export interface BalanceConfig {
@@ -72,11 +82,17 @@ export interface BalanceConfig {
   balanceZHigh: number;
   evennessLow: number;
   evennessHigh: number;
+  imbalanceLow: number;
+  imbalanceHigh: number;
 }
 
-/** Score of a balance test: the least of the ramps of b, of its z-score and of the mix's evenness. */
+/**
+ * Score of a balance test: the least of the ramps of b, of its z-score and of
+ * the mix's evenness, weighed by how imbalanced the model's own mix is.
+ */
 export function balanceScore(b: Balance, c: BalanceConfig): number {
-  return Math.min(ramp(b.b, c.balanceLow, c.balanceHigh), ramp(b.z, c.balanceZLow, c.balanceZHigh), ramp(b.evenness, c.evennessLow, c.evennessHigh));
+  const separable = ramp(b.imbalance, c.imbalanceLow, c.imbalanceHigh);
+  return separable * Math.min(ramp(b.b, c.balanceLow, c.balanceHigh), ramp(b.z, c.balanceZLow, c.balanceZHigh), ramp(b.evenness, c.evennessLow, c.evennessHigh));
 }
 
 /** A balance test's statistic (0 like the reference … 1 uniform), its z-score under "like the reference", and the mix's evenness. */
@@ -89,6 +105,8 @@ export interface Balance {
    * uniform mix from one piled on a class the reference finds rare.
    */
   evenness: number;
+  /** KL(u‖r) + KL(r‖u) of the reference against uniform, nats: how far apart the two hypotheses are. */
+  imbalance: number;
 }
 
 /**
@@ -129,5 +147,5 @@ export function balanceTest(m: ClassMix, ref: readonly number[], width: number, 
   if (span < minImbalance) return null;
   const b = (llr + klRU) / span;
   const se = Math.sqrt(Math.max(second - klRU * klRU, 1e-12) / m.total) / span;
-  return { b, z: b / se, evenness: (hMix - hRef) / Math.max(Math.log(width) - hRef, 1e-9) };
+  return { b, z: b / se, evenness: (hMix - hRef) / Math.max(Math.log(width) - hRef, 1e-9), imbalance: span };
 }

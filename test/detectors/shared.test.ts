@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { bisectionSchema, completedSearches, createBisectionState, observeQuery } from '../../detectors/shared/BisectionTracker.ts';
 import { rowKernel } from '../../detectors/shared/batch.ts';
-import { addClass, balanceTest, createClassMix } from '../../detectors/shared/ClassMix.ts';
+import { addClass, balanceFields, balanceScore, balanceTest, createClassMix } from '../../detectors/shared/ClassMix.ts';
+import { z } from 'zod';
 import { addDistinct, createDistinctSketch, distinctRatio } from '../../detectors/shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, histogramReady, unitCdf, unitQuantile } from '../../detectors/shared/EpochHistogram.ts';
 import { addArrival, createGapStats, gapCv } from '../../detectors/shared/GapStats.ts';
@@ -175,6 +176,20 @@ describe('balanceTest', () => {
 
   it('declines when the reference is itself near uniform', () => {
     expect(balanceTest(mixOf([0.2, 0.2, 0.2, 0.2, 0.2], 100), [0.2, 0.2, 0.2, 0.2, 0.2], 5, 0.02)).toBeNull();
+  });
+
+  it('scores a uniform mix fully against an imbalanced prior and abstains against a nearly even one', () => {
+    const c = z.object(balanceFields).parse({});
+    const even = [0.42, 0.32, 0.26];
+    const skewed = [0.7, 0.2, 0.1];
+    const uniform = [1 / 3, 1 / 3, 1 / 3];
+    // Against a 70/20/10 model a uniform key is the adaptive transfer set the test looks for…
+    expect(balanceScore(balanceTest(mixOf(uniform, 400), skewed, 3, c.minImbalance)!, c)).toBe(1);
+    // …against a 42/32/26 model it passes the old symmetrised-KL gate, b and z are high, yet it means nothing.
+    const near = balanceTest(mixOf(uniform, 400), even, 3, c.minImbalance)!;
+    expect(near.b).toBeGreaterThan(0.85);
+    expect(near.imbalance).toBeLessThan(c.imbalanceLow);
+    expect(balanceScore(near, c)).toBe(0);
   });
 });
 
