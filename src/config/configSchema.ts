@@ -1,3 +1,4 @@
+import { calibrationSchema } from '../calibration/PeerCalibration.ts';
 import { z } from 'zod';
 import { DETECTORS } from '../../detectors/index.ts';
 import { LEVELS } from '../contract.ts';
@@ -211,6 +212,8 @@ export const configSchema = z
     detectors: detectorsSchema(),
     /** How detector scores become one risk: `noisy-or` (default) or a fitted `logistic` model. */
     fusion: fusionSchema.prefault({}),
+    /** Peer calibration of behavioural scores against the model's other keys of similar volume. */
+    calibration: calibrationSchema.prefault({}),
     policy: policySchema.prefault({}),
     publish: publishSchema.prefault({}),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -3,6 +3,7 @@ import { DETECTORS } from '../../detectors/index.ts';
 import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
 import type { Decision, InferenceEvent, RiskScore } from '../contract.ts';
+import { type Discount, PeerCalibration } from '../calibration/PeerCalibration.ts';
 import { createFusion, type Fusion, type FusionAssessment } from '../fusion/createFusion.ts';
 import type { Logger } from '../observability/logger.ts';
 import { silentLogger } from '../observability/logger.ts';
@@ -52,6 +53,7 @@ export class DetectionPipeline {
   private readonly logger: Logger;
   private readonly metrics?: Metrics;
   private readonly compute: Compute;
+  private readonly calibration: PeerCalibration;
   private maxTs = 0;
   private lastSweep = 0;
 
@@ -67,6 +69,10 @@ export class DetectionPipeline {
     this.shadowed = this.detectors.map((d) => detectorConfig[d.name]?.shadow === true);
     this.anyShadow = this.shadowed.some(Boolean);
     this.ladder = new ResponseLadder(config.policy);
+    this.calibration = new PeerCalibration(
+      config.calibration,
+      this.detectors.map((d) => d.kind !== 'rate' && d.family !== 'cross-key'),
+    );
     this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
   }
 
@@ -80,6 +86,7 @@ export class DetectionPipeline {
     const allEvents = keys.map((key) => allView(groups.get(key)!));
     const answered = allEvents.map((v) => answeredView(v.events));
     const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered));
+    const calibrated = this.calibrate(keys, groups, states, perDetector);
 
     const enforced = new Float64Array(this.detectors.length);
     const enforcedSignature = new Float64Array(this.detectors.length);
@@ -90,10 +97,11 @@ export class DetectionPipeline {
       const scores = new Float64Array(this.detectors.length);
       for (let i = 0; i < evs.length; i++) {
         const ev = evs[i];
+        const base = i * this.detectors.length;
         for (let d = 0; d < this.detectors.length; d++) {
           const output = perDetector[d]?.[k];
-          scores[d] = output?.scores[i] ?? 0;
-          signature[d] = output?.signature ? output.signature[i] : this.detectors[d].signature ? scores[d] : 0;
+          scores[d] = calibrated.scores[k][base + d];
+          signature[d] = output?.signature ? Math.min(output.signature[i], scores[d]) : this.detectors[d].signature ? scores[d] : 0;
         }
         state.eventsSeen++;
         state.lastTs = Math.max(state.lastTs, ev.ts);
@@ -119,12 +127,13 @@ export class DetectionPipeline {
         const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant);
         const last = i === evs.length - 1;
         const changed = step.changed || shadowChanged;
-        if (changed || last) this.recordScores(state, scores, perDetector, k, i, assessment);
+        const notes = () => [...calibrationNotes(this.detectors, calibrated.discounts[k]?.get(i)), ...fusionNotes(assessment, this.detectors, scores)];
+        if (changed || last) this.recordScores(state, scores, perDetector, k, i, notes());
         if (changed) {
           out.changes.push(this.riskScore(state, ev.ts));
           if (step.changed) this.metrics?.levelChanges.inc({ level: step.level });
         } else if (this.config.publish.riskEveryEvents > 0 && state.eventsSeen % this.config.publish.riskEveryEvents === 0) {
-          if (!last) this.recordScores(state, scores, perDetector, k, i, assessment);
+          if (!last) this.recordScores(state, scores, perDetector, k, i, notes());
           out.updates.push(this.riskScore(state, ev.ts));
         }
         if (step.decide || shadowChanged) {
@@ -226,14 +235,43 @@ export class DetectionPipeline {
     }
   }
 
-  private recordScores(state: KeyState, scores: Float64Array, perDetector: ReturnType<DetectionPipeline['runDetector']>[], k: number, i: number, assessment: FusionAssessment): void {
+  /**
+   * Peer calibration of every event's behavioural scores, walked in event
+   * time across keys (the peer table folds at event-time epoch boundaries, so
+   * the result does not depend on how events were cut into batches).
+   */
+  private calibrate(
+    keys: string[],
+    groups: Map<string, InferenceEvent[]>,
+    states: KeyState[],
+    perDetector: ReturnType<DetectionPipeline['runDetector']>[],
+  ): { scores: Float64Array[]; discounts: (Map<number, (Discount | null)[]> | undefined)[] } {
+    const D = this.detectors.length;
+    const evs = keys.map((key) => groups.get(key)!);
+    const scores = evs.map((e) => new Float64Array(e.length * D));
+    const discounts: (Map<number, (Discount | null)[]> | undefined)[] = new Array(keys.length);
+    const order: [number, number][] = [];
+    evs.forEach((e, k) => e.forEach((_, i) => order.push([k, i])));
+    order.sort((a, b) => evs[a[0]][a[1]].ts - evs[b[0]][b[1]].ts);
+    const raw = new Float64Array(D);
+    const out = new Float64Array(D);
+    const given: (Discount | null)[] = new Array(D).fill(null);
+    for (const [k, i] of order) {
+      for (let d = 0; d < D; d++) raw[d] = perDetector[d]?.[k]?.scores[i] ?? 0;
+      this.calibration.apply(keys[k], evs[k][i], states[k].eventsSeen + i + 1, raw, out, given);
+      scores[k].set(out, i * D);
+      if (given.some((x) => x !== null)) (discounts[k] ??= new Map()).set(i, [...given]);
+    }
+    return { scores, discounts };
+  }
+
+  private recordScores(state: KeyState, scores: Float64Array, perDetector: ReturnType<DetectionPipeline['runDetector']>[], k: number, i: number, notes: string[]): void {
     for (let d = 0; d < this.detectors.length; d++) {
       const name = this.detectors[d].name;
       const output = perDetector[d]?.[k];
       state.scores[name] = round(scores[d]);
       state.evidence[name] = output?.explain ? output.explain(i) : (output?.evidence ?? []);
     }
-    const notes = fusionNotes(assessment, this.detectors, scores);
     if (notes.length) state.fusionNotes = notes;
     else delete state.fusionNotes;
   }
@@ -295,6 +333,18 @@ export class DetectionPipeline {
     this.lastSweep = this.maxTs;
     this.store.sweepIdle(this.maxTs);
   }
+}
+
+/** Sentences for the scores peer calibration discounted. */
+function calibrationNotes(detectors: readonly Detector[], discounts: (Discount | null)[] | undefined): string[] {
+  if (!discounts) return [];
+  const notes: string[] = [];
+  discounts.forEach((x, d) => {
+    if (x && x.factor < 1) {
+      notes.push(`calibration: ${detectors[d].name} ×${round(x.factor)} — ${Math.round(x.common * 100)}% of ${round(x.votes)} peer votes of the model score as high`);
+    }
+  });
+  return notes;
 }
 
 /** Sentences for what fusion did beyond combining scores. */

@@ -1,0 +1,227 @@
+import { z } from 'zod';
+import type { InferenceEvent } from '../contract.ts';
+import { ipPrefix } from '../state/ipPrefix.ts';
+
+export const calibrationSchema = z
+  .object({
+    /** Discount each behavioural score by how common it is among the model's other keys of similar volume. */
+    enabled: z.boolean().default(true),
+    /** Event-time length of an epoch: the peer table is read as it stood at the last epoch boundary. */
+    epochMs: z.number().int().positive().default(300_000),
+    /** Events a key needs before it is anyone's peer (short-lived keys never are). */
+    minEvents: z.number().int().positive().default(50),
+    /** Event time of activity at which a peer's vote is whole; younger keys vote in proportion (prefer long-lived keys). */
+    fullVoteAfterMs: z.number().int().positive().default(6 * 3_600_000),
+    /** A peer idle this long leaves the table. */
+    idleMs: z.number().int().positive().default(24 * 3_600_000),
+    /** Peer votes needed before any discount: with fewer, nothing is known to be common. */
+    minVotes: z.number().positive().default(8),
+    /**
+     * The share p of peer votes scoring at least as high as the key: at or
+     * below `commonLow` the score stands, at or above `commonHigh` it is 0,
+     * and between it is scaled by log(commonHigh/p)/log(commonHigh/commonLow).
+     */
+    commonLow: z.number().gt(0).lt(1).default(0.15),
+    commonHigh: z.number().gt(0).lte(1).default(0.5),
+    /** A key whose calibrated score reaches this in any detector is remarkable and leaves the peer table until it falls back. */
+    remarkableAt: z.number().min(0).max(1).default(0.5),
+    /** Most keys kept per model (the least recently active leave first). */
+    maxKeysPerModel: z.number().int().positive().default(4096),
+  })
+  .strict()
+  .refine((c) => c.commonLow < c.commonHigh, { message: 'commonLow must be below commonHigh', path: ['commonLow'] });
+export type CalibrationConfig = z.output<typeof calibrationSchema>;
+
+/** One key as a peer: its latest raw scores and where it stands. */
+interface Peer {
+  key: string;
+  band: number;
+  scores: Float64Array;
+  firstTs: number;
+  lastTs: number;
+  network: string;
+  tenant: string;
+  remarkable: boolean;
+}
+
+/** A model's peers as they stood at the last epoch boundary: per band and detector, scores sorted descending with cumulative votes. */
+interface Frozen {
+  epoch: number;
+  /** band → detector → sorted scores (descending) and cumulative votes. */
+  bands: Map<number, { scores: Float64Array[]; cumVotes: Float64Array[]; total: number }>;
+  /** Each key's own entry at the fold, to leave it out of its own peers. */
+  own: Map<string, { band: number; scores: Float64Array; vote: number }>;
+}
+
+interface ModelPeers {
+  peers: Map<string, Peer>;
+  frozen: Frozen | null;
+}
+
+/** What calibration did to one score. */
+export interface Discount {
+  /** Share of peer votes at or above the raw score. */
+  common: number;
+  votes: number;
+  factor: number;
+}
+
+/**
+ * Peer calibration: a behavioural detector's score means "this key is extreme
+ * against the model's traffic" only if few of the model's other keys of
+ * similar volume score as high. Each score is multiplied by a factor that is 1
+ * while at most `commonLow` of the peer votes reach it and falls to 0 as that
+ * share reaches `commonHigh` (where a statistic fires on a large part of a
+ * deployment's honest keys, it cannot separate there, and abstains).
+ *
+ * The peer table is poisoning-resistant: a key is a peer only after
+ * `minEvents` events; keys of one network (/24, /64) or one tenant share one
+ * vote; young keys vote in proportion to their age; remarkable keys (any
+ * calibrated score at `remarkableAt`) are left out; and the table is read as
+ * it stood at the last event-time epoch boundary, so the output does not
+ * depend on batch boundaries (events must be offered in event-time order).
+ */
+export class PeerCalibration {
+  private readonly models = new Map<string, ModelPeers>();
+
+  constructor(
+    private readonly config: CalibrationConfig,
+    /** Per detector: calibrated or passed through (rate and cross-key detectors keep their own scale). */
+    private readonly calibrated: readonly boolean[],
+  ) {}
+
+  /**
+   * Calibrates one event's raw scores in place into `out` (same length),
+   * writing each discount into `discounts`, then records the raw scores as the
+   * key's latest. `eventsSeen` counts the key's events including this one.
+   */
+  apply(key: string, ev: InferenceEvent, eventsSeen: number, raw: ArrayLike<number>, out: Float64Array, discounts: (Discount | null)[]): void {
+    const c = this.config;
+    const model = this.model(ev.model_id, ev.ts);
+    const band = bandOf(eventsSeen, c.minEvents);
+    let remarkable = false;
+    for (let d = 0; d < raw.length; d++) {
+      const x = raw[d];
+      discounts[d] = null;
+      out[d] = x;
+      if (!this.calibrated[d] || !(x > 0) || !c.enabled || !model.frozen) continue;
+      const common = this.commonShare(model.frozen, key, band, d, x);
+      if (common === null) continue;
+      const factor = common.share <= c.commonLow ? 1 : common.share >= c.commonHigh ? 0 : Math.log(c.commonHigh / common.share) / Math.log(c.commonHigh / c.commonLow);
+      out[d] = x * factor;
+      if (factor < 1) discounts[d] = { common: common.share, votes: common.votes, factor };
+      if (out[d] >= c.remarkableAt) remarkable = true;
+    }
+    if (!c.enabled) return;
+    let peer = model.peers.get(key);
+    if (!peer) {
+      peer = { key, band, scores: new Float64Array(raw.length), firstTs: ev.ts, lastTs: ev.ts, network: '', tenant: '', remarkable: false };
+      model.peers.set(key, peer);
+      if (model.peers.size > c.maxKeysPerModel) evictOldest(model.peers);
+    }
+    peer.band = band;
+    peer.scores.set(raw);
+    peer.lastTs = ev.ts;
+    peer.network = ipPrefix(ev.client_ip) ?? `key:${key}`;
+    peer.tenant = ev.tenant ?? `key:${key}`;
+    peer.remarkable = remarkable;
+    // Keep insertion order = recency order for eviction.
+    model.peers.delete(key);
+    model.peers.set(key, peer);
+    if (eventsSeen < c.minEvents) peer.band = -1;
+  }
+
+  private model(id: string, ts: number): ModelPeers {
+    let m = this.models.get(id);
+    if (!m) this.models.set(id, (m = { peers: new Map(), frozen: null }));
+    const epoch = Math.floor(ts / this.config.epochMs);
+    if (!m.frozen || m.frozen.epoch < epoch) m.frozen = this.fold(m, epoch);
+    return m;
+  }
+
+  /** The peer table at the start of `epoch`: every vote from events before it. */
+  private fold(m: ModelPeers, epoch: number): Frozen {
+    const c = this.config;
+    const boundary = epoch * c.epochMs;
+    for (const [key, p] of m.peers) if (boundary - p.lastTs > c.idleMs) m.peers.delete(key);
+    const eligible = [...m.peers.values()].filter((p) => p.band >= 0 && !p.remarkable);
+    const perNetwork = countBy(eligible, (p) => p.network);
+    const perTenant = countBy(eligible, (p) => p.tenant);
+    const own = new Map<string, { band: number; scores: Float64Array; vote: number }>();
+    const byBand = new Map<number, { p: Peer; vote: number }[]>();
+    for (const p of eligible) {
+      const share = 1 / Math.max(perNetwork.get(p.network)!, perTenant.get(p.tenant)!);
+      const vote = share * Math.min(1, (p.lastTs - p.firstTs) / c.fullVoteAfterMs);
+      if (!(vote > 0)) continue;
+      own.set(p.key, { band: p.band, scores: Float64Array.from(p.scores), vote });
+      let list = byBand.get(p.band);
+      if (!list) byBand.set(p.band, (list = []));
+      list.push({ p, vote });
+    }
+    const bands: Frozen['bands'] = new Map();
+    const detectors = this.calibrated.length;
+    for (const [band, list] of byBand) {
+      const scores: Float64Array[] = [];
+      const cumVotes: Float64Array[] = [];
+      for (let d = 0; d < detectors; d++) {
+        const sorted = list.map((x) => ({ s: x.p.scores[d], v: x.vote })).sort((a, b) => b.s - a.s);
+        scores.push(Float64Array.from(sorted, (x) => x.s));
+        const cum = new Float64Array(sorted.length);
+        let acc = 0;
+        sorted.forEach((x, i) => (cum[i] = acc += x.v));
+        cumVotes.push(cum);
+      }
+      bands.set(band, { scores, cumVotes, total: list.reduce((a, x) => a + x.vote, 0) });
+    }
+    return { epoch, bands, own };
+  }
+
+  /** Share of the votes of peers in the key's band and its neighbours (the key itself left out) scoring at least `x`. */
+  private commonShare(f: Frozen, key: string, band: number, d: number, x: number): { share: number; votes: number } | null {
+    let above = 0;
+    let total = 0;
+    for (let b = band - 1; b <= band + 1; b++) {
+      const entry = f.bands.get(b);
+      if (!entry) continue;
+      total += entry.total;
+      const scores = entry.scores[d];
+      const n = countAtLeast(scores, x);
+      if (n > 0) above += entry.cumVotes[d][n - 1];
+    }
+    const self = f.own.get(key);
+    if (self && Math.abs(self.band - band) <= 1) {
+      total -= self.vote;
+      if (self.scores[d] >= x) above -= self.vote;
+    }
+    if (total < this.config.minVotes) return null;
+    return { share: Math.max(0, above) / total, votes: total };
+  }
+}
+
+/** Volume band: doublings of the key's event count past `minEvents` (band 0 below 2 × minEvents). */
+function bandOf(eventsSeen: number, minEvents: number): number {
+  return Math.max(0, Math.min(12, Math.floor(Math.log2(Math.max(1, eventsSeen / minEvents)))));
+}
+
+/** Entries of a descending array that are ≥ x. */
+function countAtLeast(desc: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = desc.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (desc[mid] >= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function countBy<T>(items: readonly T[], keyOf: (t: T) => string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of items) out.set(keyOf(t), (out.get(keyOf(t)) ?? 0) + 1);
+  return out;
+}
+
+function evictOldest(peers: Map<string, Peer>): void {
+  const first = peers.keys().next();
+  if (!first.done) peers.delete(first.value);
+}
