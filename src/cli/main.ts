@@ -50,7 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--holdout <share>', 'share of keys held out for the check (split by key)', parseFloat, 0.3)
     .option('--seed <n>', 'seed of the key split', (v) => parseInt(v, 10), 1)
     .option('--l2 <lambda>', 'L2 penalty on the fitted weights', parseFloat, 1e-4)
-    .action(async (events: string, labels: string, opts: { config?: string; out?: string; holdout: number; seed: number; l2: number }) => {
+    .option('--force', 'write the weights even when they do worse on the held-out keys than the live config')
+    .action(async (events: string, labels: string, opts: { config?: string; out?: string; holdout: number; seed: number; l2: number; force?: boolean }) => {
       const { train } = await import('./train.ts');
       await train(events, labels, { ...opts, env: process.env, stdout: process.stdout, stderr: process.stderr });
     });

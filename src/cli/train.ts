@@ -26,6 +26,8 @@ export interface TrainOptions {
   seed: number;
   /** L2 penalty on the fitted coefficients (see trainLogistic). */
   l2: number;
+  /** Write the weights even when they do worse on the held-out keys than the live config. */
+  force?: boolean;
   env: Record<string, string | undefined>;
   stdout: Writable;
   stderr: Writable;
@@ -108,6 +110,14 @@ export async function train(eventsPath: string, labelsPath: string, options: Tra
     result.trained = heldOutCheck(heldOut, d, createFusion(trainedConfig, fused), trainedConfig.policy);
     result.current = heldOutCheck(heldOut, d, createFusion(config, fused), config.policy);
     stdout.write(formatCheck(result.trained, result.current, config));
+    const worse = worseThanLive(result.trained, result.current);
+    if (worse.length && !options.force) {
+      throw new ProbewatchError(
+        'PW_USAGE',
+        `refusing to write ${target}: on the held-out keys the fitted weights do worse than the live config (${worse.join('; ')}); nothing was written. Pass --force to write them anyway`,
+      );
+    }
+    if (worse.length) stderr.write(`writing despite doing worse on the held-out keys (--force): ${worse.join('; ')}\n`);
   } else {
     stdout.write('no held-out keys (--holdout 0): no check\n');
   }
@@ -170,6 +180,26 @@ function labelledKeys(collected: Collected, labels: ReadonlyMap<string, boolean>
   if (unseen.length) stderr.write(`${unseen.length} labelled keys have no events in ${eventsPath}: ${list(unseen)}\n`);
   return keys;
 }
+
+/**
+ * How the fitted weights do worse than the live config on the held-out keys:
+ * more benign keys or fewer attack keys at truncate, or (with neither
+ * better) a lower AUC. Empty when they are at least as good.
+ */
+export function worseThanLive(trained: HeldOutResult, live: HeldOutResult): string[] {
+  const t = CHECKED_LEVELS.indexOf('truncate');
+  const out: string[] = [];
+  const benign = [trained.reach[t].benign, live.reach[t].benign];
+  const attack = [trained.reach[t].attack, live.reach[t].attack];
+  if (benign[0] > benign[1]) out.push(`benign keys at truncate ${benign[0]} > ${benign[1]}`);
+  if (attack[0] < attack[1]) out.push(`attack keys at truncate ${attack[0]} < ${attack[1]}`);
+  const better = benign[0] < benign[1] || attack[0] > attack[1];
+  if (!better && trained.auc < live.auc - AUC_TOLERANCE) out.push(`AUC ${trained.auc.toFixed(3)} < ${live.auc.toFixed(3)}`);
+  return out;
+}
+
+/** AUC differences below this are noise on a held-out set of tens of keys. */
+const AUC_TOLERANCE = 0.005;
 
 function formatCheck(trained: HeldOutResult, current: HeldOutResult, config: Readonly<Config>): string {
   const share = (n: number, of: number) => `${n}/${of} (${of ? Math.round((100 * n) / of) : 0}%)`;

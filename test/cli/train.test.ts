@@ -35,12 +35,30 @@ function recordStream(): string[] {
 describe('probewatch train', () => {
   let keys: string[] = [];
   let first: { stdout: string; stderr: string };
+  let untouched = false;
+  let refused: { code: number; stdout: string; stderr: string } | null = null;
   beforeAll(async () => {
     keys = recordStream();
     copyFileSync(example, path('probewatch.yaml'));
     copyFileSync(example, path('original.yaml'));
-    first = await exec(bin, ['train', path('events.ndjson'), path('labels.csv'), '-c', path('probewatch.yaml'), '--seed', '3']);
-  }, 180_000);
+    const args = ['train', path('events.ndjson'), path('labels.csv'), '-c', path('probewatch.yaml'), '--seed', '3'];
+    refused = await exec(bin, args).then(
+      () => null,
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+    untouched = readFileSync(path('probewatch.yaml'), 'utf8') === readFileSync(example, 'utf8');
+    // On this small split the fit does worse than the live config (see the refusal test), so it is written only by force.
+    first = await exec(bin, [...args, '--force']);
+  }, 240_000);
+
+  it('refuses to write weights that do worse on the held-out keys than the live config, unless --force', () => {
+    expect(refused).not.toBeNull();
+    expect(refused!.code).not.toBe(0);
+    expect(untouched).toBe(true);
+    expect(refused!.stdout).toMatch(/held-out check/);
+    expect(refused!.stderr).toMatch(/refusing to write .*probewatch\.yaml: on the held-out keys the fitted weights do worse than the live config \((benign keys at truncate|attack keys at truncate|AUC) .*\); nothing was written\. Pass --force/);
+    expect(first.stderr).toMatch(/writing despite doing worse on the held-out keys \(--force\)/);
+  });
 
   it('fits on the labelled keys, reports the others, prints the held-out check and updates the config in place', () => {
     expect(first.stderr).toMatch(/1 keys in .*events\.ndjson have no label in .*labels\.csv; skipped: stranger/);
@@ -74,7 +92,7 @@ describe('probewatch train', () => {
   }, 120_000);
 
   it('is deterministic from the seed, and --out leaves the starting config alone', async () => {
-    const again = await exec(bin, ['train', path('events.ndjson'), path('labels.csv'), '-c', path('original.yaml'), '--out', path('again.yaml'), '--seed', '3']);
+    const again = await exec(bin, ['train', path('events.ndjson'), path('labels.csv'), '-c', path('original.yaml'), '--out', path('again.yaml'), '--seed', '3', '--force']);
     expect(readFileSync(path('again.yaml'), 'utf8')).toBe(readFileSync(path('probewatch.yaml'), 'utf8'));
     expect(again.stdout.replace(/\S*again\.yaml/, '')).toBe(first.stdout.replace(/\S*probewatch\.yaml/, ''));
     expect(readFileSync(path('original.yaml'), 'utf8')).toBe(readFileSync(example, 'utf8'));
