@@ -46,6 +46,7 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     config.kafka.topics,
   );
   const pipeline = new DetectionPipeline(config, { compute, metrics, logger });
+  metrics.observeKeys(() => pipeline.store.entries());
   const processor = new BatchProcessor({
     pipeline,
     codec: new AvroEventCodec(),

@@ -52,6 +52,8 @@ export class DetectionPipeline {
   private readonly logger: Logger;
   private readonly metrics?: Metrics;
   private readonly compute: Compute;
+  /** Per detector, its child of the score histogram (looked up once, observed per event). */
+  private readonly scoreMetric?: { observe(value: number): void }[];
   private maxTs = 0;
   private lastSweep = 0;
 
@@ -68,6 +70,12 @@ export class DetectionPipeline {
     this.anyShadow = this.shadowed.some(Boolean);
     this.ladder = new ResponseLadder(config.policy);
     this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
+    if (this.metrics) {
+      const metrics = this.metrics;
+      this.scoreMetric = this.detectors.map((d) => metrics.detectorScore.labels({ detector: d.name }));
+      // Exported at 0 from the start, so an alert's increase() sees the first error.
+      for (const d of this.detectors) metrics.detectorErrors.inc({ detector: d.name }, 0);
+    }
   }
 
   processBatch(events: readonly InferenceEvent[]): PipelineOutput {
@@ -89,6 +97,7 @@ export class DetectionPipeline {
       for (let i = 0; i < evs.length; i++) {
         const ev = evs[i];
         for (let d = 0; d < this.detectors.length; d++) scores[d] = perDetector[d]?.[k]?.scores[i] ?? 0;
+        if (this.scoreMetric) for (let d = 0; d < scores.length; d++) this.scoreMetric[d].observe(scores[d]);
         state.eventsSeen++;
         state.lastTs = Math.max(state.lastTs, ev.ts);
         if (ev.tenant !== null) state.tenant = ev.tenant;
@@ -119,6 +128,7 @@ export class DetectionPipeline {
           const decision = this.decision(state, step.allowlisted);
           out.decisions.push(decision);
           this.metrics?.decisions.inc({ level: decision.level, shadow: String(decision.shadow) });
+          this.metrics?.decisionsByDetector.inc({ level: decision.level, detector: this.leadingDetector(scores) });
           if (shadowChanged) this.metrics?.decisions.inc({ level: decision.shadow_level!, shadow: 'detector' });
         }
       }
@@ -219,6 +229,20 @@ export class DetectionPipeline {
       state.scores[name] = round(scores[d]);
       state.evidence[name] = output?.explain ? output.explain(i) : (output?.evidence ?? []);
     }
+  }
+
+  /** The enforced detector with the largest weighted score (what a dashboard attributes a decision to), or 'none'. */
+  private leadingDetector(scores: Float64Array): string {
+    let best = -1;
+    let top = 0;
+    for (let d = 0; d < scores.length; d++) {
+      const weighted = this.shadowed[d] ? 0 : scores[d] * this.weights[d];
+      if (weighted > top) {
+        best = d;
+        top = weighted;
+      }
+    }
+    return best < 0 ? 'none' : this.detectors[best].name;
   }
 
   private riskScore(state: KeyState, ts: number): RiskScore {
