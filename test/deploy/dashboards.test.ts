@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DASHBOARD_DIR, DASHBOARDS, dashboardJson } from '../../deploy/grafana/dashboards-src/dashboards.ts';
 import { dashboardSchemaErrors } from './dashboardSchema.ts';
+import { exportedSeriesNames, probewatchSeriesIn } from './exportedMetrics.ts';
 
 const provisioning = new URL('../../deploy/grafana/provisioning/', import.meta.url);
 const checkedIn = (file: string) => readFileSync(new URL(file, DASHBOARD_DIR), 'utf8');
@@ -45,6 +46,15 @@ describe('Grafana dashboards as code', () => {
         expect(new Set(refIds).size, `${file} ${p.title}`).toBe(refIds.length);
         for (const t of p.targets ?? []) expect(t.datasource ?? p.datasource, `${file} ${p.title}`).toEqual({ type: 'prometheus', uid: '${datasource}' });
       }
+    }
+  });
+
+  it('queries only series probewatch exports', () => {
+    const exported = exportedSeriesNames();
+    for (const { file } of DASHBOARDS) {
+      const d = JSON.parse(checkedIn(file));
+      const exprs = [...d.panels.flatMap((p: { targets?: { expr: string }[] }) => (p.targets ?? []).map((t) => t.expr)), ...d.templating.list.map((v: { query?: string }) => v.query ?? '')];
+      for (const expr of exprs) for (const name of probewatchSeriesIn(expr)) expect(exported, `${file}: ${expr}`).toContain(name);
     }
   });
 
