@@ -8,8 +8,6 @@ import type { DetectionPipeline } from './DetectionPipeline.ts';
 import { type SourceMessage, type SourcedEvent, decodeMessages } from './decodeMessages.ts';
 import { type RetryOptions, withRetry } from './retry.ts';
 
-const SNAPSHOT_OPS = ['save', 'load', 'save_aggregates', 'load_aggregates'] as const;
-
 /** The narrow views of the collaborators a batch needs. */
 export interface BatchProcessorDeps {
   pipeline: DetectionPipeline;
@@ -69,11 +67,7 @@ export interface BatchResult {
 export class BatchProcessor {
   private aggregatesLoaded = false;
   private lastAggregateSave = Number.NEGATIVE_INFINITY;
-  constructor(private readonly deps: BatchProcessorDeps) {
-    // Exported at 0 from the start, so an alert's increase() sees the first failure.
-    for (const output of ['kafka', 'redis']) deps.metrics?.outputFailures.inc({ output }, 0);
-    for (const op of SNAPSHOT_OPS) deps.metrics?.snapshotFailures.inc({ op }, 0);
-  }
+  constructor(private readonly deps: BatchProcessorDeps) {}
 
   async process(batch: SourceBatch): Promise<BatchResult> {
     const { pipeline, metrics, logger } = this.deps;
@@ -101,13 +95,13 @@ export class BatchProcessor {
     // Within a key, scores go out in the order they were computed.
     const risk: RiskScore[] = [...out.changes, ...out.updates].sort((a, b) => a.events_seen - b.events_seen);
     await Promise.all([
-      withRetry(this.counted(() => this.deps.publisher.publish({ risk, decisions: out.decisions, deadLetters }), metrics?.outputFailures.labels({ output: 'kafka' })), { ...retry, what: 'publishing to Kafka' }),
-      out.decisions.length ? withRetry(this.counted(() => this.deps.decisionStore.publish(out.decisions), metrics?.outputFailures.labels({ output: 'redis' })), { ...retry, what: 'publishing decisions to Redis' }) : undefined,
+      withRetry(() => this.deps.publisher.publish({ risk, decisions: out.decisions, deadLetters }), { ...retry, what: 'publishing to Kafka' }),
+      out.decisions.length ? withRetry(() => this.deps.decisionStore.publish(out.decisions), { ...retry, what: 'publishing decisions to Redis' }) : undefined,
     ]);
     for (const d of deadLetters) metrics?.deadLetters.inc({ code: d.error_code });
 
     const states = [...touched].map((k) => pipeline.store.peek(k)).filter((s): s is KeyState => s !== undefined);
-    await withRetry(this.counted(() => this.deps.snapshots.save(states), metrics?.snapshotFailures.labels({ op: 'save' })), { ...retry, what: 'saving state snapshots' });
+    await withRetry(() => this.deps.snapshots.save(states), { ...retry, what: 'saving state snapshots' });
     metrics?.snapshotsWritten.inc(states.length);
     const now = (this.deps.now ?? Date.now)();
     if (now - this.lastAggregateSave >= (this.deps.aggregates?.snapshotEveryMs ?? 0)) await this.saveAggregates(retry, now);
@@ -123,7 +117,7 @@ export class BatchProcessor {
   private async loadAggregates(retry: Omit<RetryOptions, 'what'>): Promise<void> {
     const load = this.deps.snapshots.loadAggregates?.bind(this.deps.snapshots);
     if (load && this.deps.aggregates) {
-      const saved = await withRetry(this.counted(load, this.deps.metrics?.snapshotFailures.labels({ op: 'load_aggregates' })), { ...retry, what: 'loading aggregate snapshots' });
+      const saved = await withRetry(load, { ...retry, what: 'loading aggregate snapshots' });
       const store = this.deps.pipeline.store;
       let restored = 0;
       for (const a of saved) if (this.deps.aggregates.entities.some((p) => a.entity.startsWith(p)) && store.putAggregate(a)) restored++;
@@ -139,7 +133,7 @@ export class BatchProcessor {
     this.lastAggregateSave = now;
     const dirty = this.deps.pipeline.store.takeDirtyAggregates(this.deps.aggregates.entities);
     if (dirty.length === 0) return;
-    await withRetry(this.counted(() => save(dirty), this.deps.metrics?.snapshotFailures.labels({ op: 'save_aggregates' })), { ...retry, what: 'saving aggregate snapshots' });
+    await withRetry(() => save(dirty), { ...retry, what: 'saving aggregate snapshots' });
     this.deps.metrics?.aggregatesWritten.inc(dirty.length);
   }
 
@@ -154,19 +148,9 @@ export class BatchProcessor {
     const store = this.deps.pipeline.store;
     const missing = [...new Set(events.map((e) => e.event.api_key))].filter((k) => !store.has(k));
     if (missing.length === 0) return;
-    const saved = await withRetry(this.counted(() => this.deps.snapshots.load(missing), this.deps.metrics?.snapshotFailures.labels({ op: 'load' })), { ...retry, what: 'loading state snapshots' });
+    const saved = await withRetry(() => this.deps.snapshots.load(missing), { ...retry, what: 'loading state snapshots' });
     for (const state of saved.values()) store.put(state);
     this.deps.metrics?.snapshotsRestored.inc(saved.size);
-  }
-
-  /** `fn`, with each failed attempt counted (outputs not delivered, snapshots not saved or loaded), whether retried or not. */
-  private counted<T>(fn: () => Promise<T>, failures: { inc(): void } | undefined): () => Promise<T> {
-    if (!failures) return fn;
-    return () =>
-      fn().catch((err: unknown) => {
-        failures.inc();
-        throw err;
-      });
   }
 
   private alreadyApplied(e: SourcedEvent): boolean {

@@ -52,10 +52,10 @@ export class DetectionPipeline {
   private readonly logger: Logger;
   private readonly metrics?: Metrics;
   private readonly compute: Compute;
-  /** Per detector, its child of the score histogram (looked up once, observed per event). */
-  private readonly scoreMetric?: { observe(value: number): void }[];
   private maxTs = 0;
   private lastSweep = 0;
+  /** Children of the score histogram by detector name: looked up once, observed per event. */
+  private readonly scoreMetric = new Map<string, { observe(value: number): void }>();
 
   constructor(private readonly config: Readonly<Config>, deps: PipelineDeps) {
     this.compute = deps.compute;
@@ -70,12 +70,6 @@ export class DetectionPipeline {
     this.anyShadow = this.shadowed.some(Boolean);
     this.ladder = new ResponseLadder(config.policy);
     this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
-    if (this.metrics) {
-      const metrics = this.metrics;
-      this.scoreMetric = this.detectors.map((d) => metrics.detectorScore.labels({ detector: d.name }));
-      // Exported at 0 from the start, so an alert's increase() sees the first error.
-      for (const d of this.detectors) metrics.detectorErrors.inc({ detector: d.name }, 0);
-    }
   }
 
   processBatch(events: readonly InferenceEvent[]): PipelineOutput {
@@ -88,6 +82,7 @@ export class DetectionPipeline {
     const allEvents = keys.map((key) => allView(groups.get(key)!));
     const answered = allEvents.map((v) => answeredView(v.events));
     const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered));
+    const scoreMetric = this.metrics && this.detectors.map((d) => this.scoreMetricFor(d.name));
 
     const enforced = new Float64Array(this.detectors.length);
     for (let k = 0; k < keys.length; k++) {
@@ -97,7 +92,7 @@ export class DetectionPipeline {
       for (let i = 0; i < evs.length; i++) {
         const ev = evs[i];
         for (let d = 0; d < this.detectors.length; d++) scores[d] = perDetector[d]?.[k]?.scores[i] ?? 0;
-        if (this.scoreMetric) for (let d = 0; d < scores.length; d++) this.scoreMetric[d].observe(scores[d]);
+        if (scoreMetric) for (let d = 0; d < scores.length; d++) scoreMetric[d].observe(scores[d]);
         state.eventsSeen++;
         state.lastTs = Math.max(state.lastTs, ev.ts);
         if (ev.tenant !== null) state.tenant = ev.tenant;
@@ -229,6 +224,17 @@ export class DetectionPipeline {
       state.scores[name] = round(scores[d]);
       state.evidence[name] = output?.explain ? output.explain(i) : (output?.evidence ?? []);
     }
+  }
+
+  private scoreMetricFor(detector: string): { observe(value: number): void } {
+    let child = this.scoreMetric.get(detector);
+    if (!child && this.metrics) {
+      child = this.metrics.detectorScore.labels({ detector });
+      this.scoreMetric.set(detector, child);
+      // Exported at 0 from the start, so an alert's increase() sees the detector's first error.
+      this.metrics.detectorErrors.inc({ detector }, 0);
+    }
+    return child!;
   }
 
   /** The enforced detector with the largest weighted score (what a dashboard attributes a decision to), or 'none'. */
