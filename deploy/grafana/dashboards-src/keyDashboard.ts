@@ -1,7 +1,7 @@
 import { type Dashboard, DashboardBuilder, QueryVariableBuilder, VariableRefresh, VariableSort } from '@grafana/grafana-foundation-sdk/dashboard';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as text from '@grafana/grafana-foundation-sdk/text';
-import { DATASOURCE, datasourceVariable, levelMappings, riskThresholds, targets, timeSeries } from './panels.ts';
+import { DASHBOARD_TAG, DATASOURCE, datasourceVariable, levelMappings, riskThresholds, targets, timeSeries, probewatchDashboardsLink } from './panels.ts';
 
 export const KEY_DASHBOARD_UID = 'probewatch-key';
 
@@ -16,7 +16,8 @@ export function keyDashboard(): Dashboard {
   return new DashboardBuilder('probewatch: key')
     .uid(KEY_DASHBOARD_UID)
     .description('One API key: risk and level over time, each detector’s score, alerts')
-    .tags(['probewatch'])
+    .tags([DASHBOARD_TAG])
+    .link(probewatchDashboardsLink())
     .refresh('30s')
     .time({ from: 'now-6h', to: 'now' })
     .timezone('browser')

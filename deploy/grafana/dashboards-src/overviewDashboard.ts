@@ -2,7 +2,7 @@ import { BigValueTextMode } from '@grafana/grafana-foundation-sdk/common';
 import { type Dashboard, DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { LEVELS } from '../../../src/contract.ts';
 import { KEY_DASHBOARD_UID } from './keyDashboard.ts';
-import { datasourceVariable, levelMappings, riskThresholds, statPanel, tablePanel, timeSeries } from './panels.ts';
+import { DASHBOARD_TAG, datasourceVariable, levelMappings, riskThresholds, statPanel, tablePanel, timeSeries, probewatchDashboardsLink } from './panels.ts';
 
 export const OVERVIEW_DASHBOARD_UID = 'probewatch-overview';
 
@@ -19,7 +19,8 @@ export function overviewDashboard(): Dashboard {
   return new DashboardBuilder('probewatch: overview')
     .uid(OVERVIEW_DASHBOARD_UID)
     .description('Model-extraction detection: throughput, keys on the response ladder, detectors, top keys and the live configuration')
-    .tags(['probewatch'])
+    .tags([DASHBOARD_TAG])
+    .link(probewatchDashboardsLink())
     .refresh('30s')
     .time({ from: 'now-6h', to: 'now' })
     .timezone('browser')

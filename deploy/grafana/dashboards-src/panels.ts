@@ -5,7 +5,7 @@
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import { DatasourceVariableBuilder, MappingType, ThresholdsConfigBuilder, ThresholdsMode } from '@grafana/grafana-foundation-sdk/dashboard';
+import { DashboardLinkBuilder, DashboardLinkType, DatasourceVariableBuilder, MappingType, ThresholdsConfigBuilder, ThresholdsMode } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
@@ -18,6 +18,12 @@ export const DATASOURCE: dashboard.DataSourceRef = { type: 'prometheus', uid: '$
 
 export function datasourceVariable(): DatasourceVariableBuilder {
   return new DatasourceVariableBuilder('datasource').label('Prometheus').type('prometheus');
+}
+
+/** The other probewatch dashboards (by tag), keeping the time range and the data source. */
+export const DASHBOARD_TAG = 'probewatch';
+export function probewatchDashboardsLink(): DashboardLinkBuilder {
+  return new DashboardLinkBuilder('probewatch').type(DashboardLinkType.Dashboards).tags([DASHBOARD_TAG]).asDropdown(true).keepTime(true).includeVars(false).targetBlank(false).icon('external link').tooltip('');
 }
 
 /** One PromQL query of a panel; refIds A, B, … in order. */
