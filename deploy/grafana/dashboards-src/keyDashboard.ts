@@ -1,12 +1,13 @@
 import { type Dashboard, DashboardBuilder, QueryVariableBuilder, VariableRefresh, VariableSort } from '@grafana/grafana-foundation-sdk/dashboard';
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as text from '@grafana/grafana-foundation-sdk/text';
+import { TOP_KEYS } from '../../../src/observability/metrics.ts';
 import { DASHBOARD_TAG, DATASOURCE, datasourceVariable, levelMappings, riskThresholds, targets, timeSeries, probewatchDashboardsLink } from './panels.ts';
 
 export const KEY_DASHBOARD_UID = 'probewatch-key';
 
 const ABOUT = `One API key's risk, level and detector scores over time. Prometheus holds a key's series while it is among the
-20 keys highest on the ladder at its instance (\`probewatch_top_key_*\`), which covers every key worth investigating
+${TOP_KEYS} keys highest on the ladder at its instance (\`probewatch_top_key_*\`), which covers every key worth investigating
 without one series per key. For the whole story of any key (evidence sentences, decisions and their TTLs), use
 \`probewatch explain KEY\` on the risk topic or a recorded stream.`;
 

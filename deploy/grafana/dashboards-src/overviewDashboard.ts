@@ -1,6 +1,7 @@
 import { BigValueTextMode } from '@grafana/grafana-foundation-sdk/common';
 import { type Dashboard, DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { LEVELS } from '../../../src/contract.ts';
+import { TOP_KEYS } from '../../../src/observability/metrics.ts';
 import { KEY_DASHBOARD_UID } from './keyDashboard.ts';
 import { DASHBOARD_TAG, datasourceVariable, levelMappings, riskThresholds, statPanel, tablePanel, timeSeries, probewatchDashboardsLink } from './panels.ts';
 
@@ -62,9 +63,9 @@ export function overviewDashboard(): Dashboard {
       ], { w: 12, h: 8 }, true),
     )
     .withPanel(
-      tablePanel('Top keys by risk', 'The keys highest on the ladder, then by risk (at most 20 per instance). A key links to its own dashboard.', [
-        { expr: 'topk(20, max by (api_key) (probewatch_top_key_risk))', instant: true },
-        { expr: 'max by (api_key) (probewatch_top_key_level) and on (api_key) topk(20, max by (api_key) (probewatch_top_key_risk))', instant: true },
+      tablePanel('Top keys by risk', `The keys highest on the ladder, then by risk (at most ${TOP_KEYS} per instance). A key links to its own dashboard.`, [
+        { expr: `topk(${TOP_KEYS}, max by (api_key) (probewatch_top_key_risk))`, instant: true },
+        { expr: `max by (api_key) (probewatch_top_key_level) and on (api_key) topk(${TOP_KEYS}, max by (api_key) (probewatch_top_key_risk))`, instant: true },
       ], { w: 24, h: 10 })
         .withTransformation({ id: 'merge', options: {} })
         .withTransformation({ id: 'organize', options: { excludeByName: { Time: true }, renameByName: { 'Value #A': 'risk', 'Value #B': 'level' }, indexByName: { api_key: 0, 'Value #B': 1, 'Value #A': 2 } } })
