@@ -81,8 +81,8 @@ export class DetectionPipeline {
     // Each key's events as rate detectors see them (all) and as behavioural ones do (answered only), built once per batch.
     const allEvents = keys.map((key) => allView(groups.get(key)!));
     const answered = allEvents.map((v) => answeredView(v.events));
+    const scoreObservers = this.metrics && this.detectors.map((d) => this.scoreMetricFor(d.name));
     const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered));
-    const scoreMetric = this.metrics && this.detectors.map((d) => this.scoreMetricFor(d.name));
 
     const enforced = new Float64Array(this.detectors.length);
     for (let k = 0; k < keys.length; k++) {
@@ -92,7 +92,7 @@ export class DetectionPipeline {
       for (let i = 0; i < evs.length; i++) {
         const ev = evs[i];
         for (let d = 0; d < this.detectors.length; d++) scores[d] = perDetector[d]?.[k]?.scores[i] ?? 0;
-        if (scoreMetric) for (let d = 0; d < scores.length; d++) scoreMetric[d].observe(scores[d]);
+        if (scoreObservers) for (let d = 0; d < scores.length; d++) scoreObservers[d].observe(scores[d]);
         state.eventsSeen++;
         state.lastTs = Math.max(state.lastTs, ev.ts);
         if (ev.tenant !== null) state.tenant = ev.tenant;
