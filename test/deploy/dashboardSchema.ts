@@ -5,9 +5,8 @@
  * panels are the SDK's panel kinds with their own options and field config,
  * so unknown fields, wrong types and values outside an enum are errors.
  */
-import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { REPO_ROOT } from '../integration/helpers.ts';
 
 /** The SDK types as JSON sees them: string enums as their values, no methods, `any` left as is. */
 const SCHEMA = `
@@ -55,7 +54,8 @@ const parsedFiles = new Map<string, ts.SourceFile | undefined>();
 
 /** Type errors of `json` as a Grafana dashboard (empty: valid), each with the line of the JSON it is on. */
 export function dashboardSchemaErrors(json: string): string[] {
-  const file = join(REPO_ROOT, 'deploy', 'grafana', '__dashboard_check__.ts');
+  // A file that does not exist, beside the dashboards, so the SDK resolves from the repository's node_modules.
+  const file = fileURLToPath(new URL('../../deploy/grafana/__dashboard_check__.ts', import.meta.url));
   const header = `${SCHEMA}\nexport const checked: DashboardJson = `;
   const source = `${header}${json.trimEnd()};\n`;
   const options: ts.CompilerOptions = {
