@@ -3,7 +3,7 @@
  * config and data directory, a loopback port, scraping and evaluating rules
  * every second. Stopped and its directory removed after the test file.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -42,6 +42,7 @@ export class PrometheusServer {
   }
 
   static async start(options: PrometheusOptions): Promise<PrometheusServer> {
+    if (spawnSync('prometheus', ['--version']).status !== 0) throw new Error("prometheus is not installed: apt-get install prometheus (Debian's package; .ci/run installs it)");
     const dir = mkdtempSync(join(tmpdir(), 'pw-prometheus-'));
     const config = {
       global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
