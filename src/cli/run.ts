@@ -11,6 +11,7 @@ import { createMetrics } from '../observability/metrics.ts';
 import { BatchProcessor } from '../pipeline/BatchProcessor.ts';
 import { DetectionPipeline } from '../pipeline/DetectionPipeline.ts';
 import { KafkaRunner } from '../pipeline/KafkaRunner.ts';
+import { countingOutput, countingSnapshots } from '../pipeline/countingSinks.ts';
 import { createKafka } from '../pipeline/kafkaClient.ts';
 import { KafkaPublisher } from '../sinks/KafkaPublisher.ts';
 import { RedisDecisionStore } from '../sinks/RedisDecisionStore.ts';
@@ -49,9 +50,9 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
   const processor = new BatchProcessor({
     pipeline,
     codec: new AvroEventCodec(),
-    publisher,
-    decisionStore: new RedisDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel }),
-    snapshots: new RedisSnapshotStore(redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.state.snapshotTtlMs }),
+    publisher: countingOutput(publisher, metrics, 'kafka'),
+    decisionStore: countingOutput(new RedisDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel }), metrics, 'redis'),
+    snapshots: countingSnapshots(new RedisSnapshotStore(redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.state.snapshotTtlMs }), metrics),
     aggregates: config.state.aggregates,
     logger,
     metrics,
@@ -66,6 +67,8 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
   const runner = new KafkaRunner(consumer, processor, { topic: config.kafka.topics.events, groupId: config.kafka.groupId, logger, metrics });
   const http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health: () => ({ ...runner.health() }), logger });
 
+  // Keys at each level and the top keys are read from the keys in memory at each scrape.
+  metrics.observeKeys(() => pipeline.store.entries());
   const signalled = new Promise<string>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
   });

@@ -1,12 +1,20 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LEVELS, levelRank } from '../contract.ts';
+import { type KeyStateSource, countByLevel, topKeys } from './keyStateGauges.ts';
+
+/** Keys exported one by one (risk, level, detector scores): the top of the ladder, so label cardinality stays bounded. */
+export const TOP_KEYS = 20;
 
 /**
  * Every metric probewatch exports, on one registry. Created once at the edge
  * and passed down; tests and replay use their own registry.
  */
-export function createMetrics(registry = new Registry(), options: { defaultMetrics?: boolean } = {}) {
+export function createMetrics(registry = new Registry(), options: { defaultMetrics?: boolean; topKeys?: number } = {}) {
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'probewatch_process_' });
   const r = [registry];
+  // The per-key gauges are read from the keys in memory at scrape time (set by observeKeys), not kept up to date per event.
+  let keySource: KeyStateSource | undefined;
+  const top = () => (keySource ? topKeys(keySource(), options.topKeys ?? TOP_KEYS) : []);
   return {
     registry,
     eventsIn: new Counter({ name: 'probewatch_events_in_total', help: 'Events read from the source', registers: r }),
@@ -32,6 +40,61 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     snapshotsRestored: new Counter({ name: 'probewatch_state_snapshots_restored_total', help: 'Key states restored from snapshots', registers: r }),
     aggregatesWritten: new Counter({ name: 'probewatch_aggregate_snapshots_written_total', help: 'Aggregate entity snapshots written (model baselines, pooled views)', registers: r }),
     aggregatesRestored: new Counter({ name: 'probewatch_aggregate_snapshots_restored_total', help: 'Aggregate entities restored from snapshots at start', registers: r }),
+    detectorScore: new Histogram({
+      name: 'probewatch_detector_score',
+      help: "Each detector's score per event, in [0,1] (0: no signal or abstained)",
+      labelNames: ['detector'],
+      buckets: [0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99],
+      registers: r,
+    }),
+    decisionsByDetector: new Counter({ name: 'probewatch_decisions_by_detector_total', help: 'Decisions published, by level and by the detector contributing most to the risk (none: no detector scored)', labelNames: ['level', 'detector'], registers: r }),
+    outputFailures: new Counter({ name: 'probewatch_output_failures_total', help: 'Failed attempts to publish outputs (kafka: risk scores, decisions, dead letters; redis: decisions), retried or not', labelNames: ['output'], registers: r }),
+    snapshotFailures: new Counter({ name: 'probewatch_state_snapshot_failures_total', help: 'Failed attempts to save or load key and aggregate state snapshots', labelNames: ['op'], registers: r }),
+    keysAtLevel: new Gauge({
+      name: 'probewatch_keys_at_level',
+      help: 'Keys in memory at each level of the ladder',
+      labelNames: ['level'],
+      registers: r,
+      collect() {
+        if (!keySource) return;
+        const counts = countByLevel(keySource());
+        for (const level of LEVELS) this.set({ level }, counts[level]);
+      },
+    }),
+    topKeyRisk: new Gauge({
+      name: 'probewatch_top_key_risk',
+      help: `Risk of the keys highest on the ladder, then by risk (at most ${options.topKeys ?? TOP_KEYS} per instance; a key leaving the top is removed)`,
+      labelNames: ['api_key'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const s of top()) this.set({ api_key: s.key }, s.risk);
+      },
+    }),
+    topKeyLevel: new Gauge({
+      name: 'probewatch_top_key_level',
+      help: 'Ladder level of the top keys as its rank: 0 allow, 1 observe, 2 throttle, 3 truncate, 4 deceive, 5 block',
+      labelNames: ['api_key'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const s of top()) this.set({ api_key: s.key }, levelRank(s.ladder.level));
+      },
+    }),
+    topKeyDetectorScore: new Gauge({
+      name: 'probewatch_top_key_detector_score',
+      help: "Each detector's last score of the top keys",
+      labelNames: ['api_key', 'detector'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const s of top()) for (const [detector, score] of Object.entries(s.scores)) this.set({ api_key: s.key, detector }, score);
+      },
+    }),
+    /** Points the per-key gauges (keys at each level, top keys) at the keys in memory; read at each scrape. */
+    observeKeys(source: KeyStateSource): void {
+      keySource = source;
+    },
   };
 }
 

@@ -56,6 +56,8 @@ export class DetectionPipeline {
   private readonly calibration: PeerCalibration;
   private maxTs = 0;
   private lastSweep = 0;
+  /** Children of the score histogram by detector name: looked up once, observed per event. */
+  private readonly scoreMetric = new Map<string, { observe(value: number): void }>();
 
   constructor(private readonly config: Readonly<Config>, deps: PipelineDeps) {
     this.compute = deps.compute;
@@ -85,6 +87,7 @@ export class DetectionPipeline {
     // Each key's events as rate detectors see them (all) and as behavioural ones do (answered only), built once per batch.
     const allEvents = keys.map((key) => allView(groups.get(key)!));
     const answered = allEvents.map((v) => answeredView(v.events));
+    const scoreObservers = this.metrics && this.detectors.map((d) => this.scoreMetricFor(d.name));
     const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered));
     const calibrated = this.calibrate(keys, groups, states, perDetector);
 
@@ -103,6 +106,7 @@ export class DetectionPipeline {
           scores[d] = calibrated.scores[k][base + d];
           signature[d] = output?.signature ? Math.min(output.signature[i], scores[d]) : this.detectors[d].signature ? scores[d] : 0;
         }
+        if (scoreObservers) for (let d = 0; d < scores.length; d++) scoreObservers[d].observe(scores[d]);
         state.eventsSeen++;
         state.lastTs = Math.max(state.lastTs, ev.ts);
         if (ev.tenant !== null) state.tenant = ev.tenant;
@@ -140,6 +144,7 @@ export class DetectionPipeline {
           const decision = this.decision(state, step.allowlisted);
           out.decisions.push(decision);
           this.metrics?.decisions.inc({ level: decision.level, shadow: String(decision.shadow) });
+          this.metrics?.decisionsByDetector.inc({ level: decision.level, detector: this.leadingDetector(scores) });
           if (shadowChanged) this.metrics?.decisions.inc({ level: decision.shadow_level!, shadow: 'detector' });
         }
       }
@@ -274,6 +279,31 @@ export class DetectionPipeline {
     }
     if (notes.length) state.fusionNotes = notes;
     else delete state.fusionNotes;
+  }
+
+  private scoreMetricFor(detector: string): { observe(value: number): void } {
+    let child = this.scoreMetric.get(detector);
+    if (!child && this.metrics) {
+      child = this.metrics.detectorScore.labels({ detector });
+      this.scoreMetric.set(detector, child);
+      // Exported at 0 from the start, so an alert's increase() sees the detector's first error.
+      this.metrics.detectorErrors.inc({ detector }, 0);
+    }
+    return child!;
+  }
+
+  /** The enforced detector with the largest weighted score (what a dashboard attributes a decision to), or 'none'. */
+  private leadingDetector(scores: Float64Array): string {
+    let best = -1;
+    let top = 0;
+    for (let d = 0; d < scores.length; d++) {
+      const weighted = this.shadowed[d] ? 0 : scores[d] * this.weights[d];
+      if (weighted > top) {
+        best = d;
+        top = weighted;
+      }
+    }
+    return best < 0 ? 'none' : this.detectors[best].name;
   }
 
   private riskScore(state: KeyState, ts: number): RiskScore {

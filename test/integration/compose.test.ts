@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -13,6 +13,7 @@ interface Service {
   ports?: string[];
   profiles?: string[];
   configs?: { source: string; target: string }[];
+  volumes?: string[];
   depends_on?: Record<string, { condition: string }> | string[];
 }
 
@@ -20,9 +21,11 @@ const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'
   services: Record<string, Service>;
   configs: Record<string, { content: string }>;
 };
-const { kafka, redis, probewatch, prometheus } = compose.services;
+const { kafka, redis, probewatch, prometheus, grafana } = compose.services;
 const env = Object.fromEntries(Object.entries(probewatch.environment ?? {}).map(([k, v]) => [k, String(v)]));
 const commandText = (s: Service) => [s.command ?? []].flat().join(' ');
+/** The container path a repository folder is mounted at (bind mounts "./path:/target[:ro]"). */
+const mountOf = (s: Service, repoPath: string) => s.volumes?.map((v) => v.split(':')).find(([source]) => source === `./${repoPath}`)?.[1];
 /** Host-side port of a "host:container" mapping for `container`. */
 const published = (s: Service, container: number) => s.ports?.map((p) => p.split(':')).find(([, c]) => Number(c) === container)?.[0];
 
@@ -79,5 +82,34 @@ describe('docker-compose.yml', () => {
     const scrape = parse(compose.configs[source].content) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
     const targets = scrape.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
     expect(targets).toContain(`probewatch:${loadConfig(undefined, env).http.port}`);
+  });
+
+  it('loads the alert rules into Prometheus', () => {
+    const rulesDir = mountOf(prometheus, 'deploy/prometheus/rules');
+    expect(rulesDir).toBeDefined();
+    const config = parse(compose.configs[prometheus.configs![0].source].content) as { rule_files: string[] };
+    const ruleFiles = readdirSync(join(REPO_ROOT, 'deploy/prometheus/rules')).filter((f) => f.endsWith('.yml'));
+    expect(ruleFiles.length).toBeGreaterThan(0);
+    // Each rule file in the repository is matched by one of the configured globs, under the mount.
+    const globs = config.rule_files.map((g) => new RegExp(`^${g.replaceAll('.', '\\.').replaceAll('*', '[^/]*')}$`));
+    for (const f of ruleFiles) expect(globs.some((g) => g.test(`${rulesDir}/${f}`)), f).toBe(true);
+  });
+
+  it('has an optional Grafana with the data source and dashboards provisioned from deploy/grafana', () => {
+    expect(grafana.profiles).toEqual(['monitoring']);
+    expect(grafana.image).toMatch(/^grafana\/grafana:\d/);
+    expect(published(grafana, 3000)).toBe('3000');
+    expect(mountOf(grafana, 'deploy/grafana/provisioning')).toBe('/etc/grafana/provisioning');
+    const dashboards = mountOf(grafana, 'deploy/grafana/dashboards');
+    const providers = parse(readFileSync(join(REPO_ROOT, 'deploy/grafana/provisioning/dashboards/probewatch.yaml'), 'utf8')) as { providers: { options: { path: string } }[] };
+    expect(providers.providers.map((p) => p.options.path)).toEqual([dashboards]);
+    const home = String(grafana.environment?.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH);
+    expect(home.startsWith(`${dashboards}/`)).toBe(true);
+    expect(existsSync(join(REPO_ROOT, 'deploy/grafana/dashboards', home.slice(dashboards!.length + 1)))).toBe(true);
+    // The provisioned data source is the compose Prometheus, on the port it listens on.
+    const sources = parse(readFileSync(join(REPO_ROOT, 'deploy/grafana/provisioning/datasources/prometheus.yaml'), 'utf8')) as { datasources: { url: string }[] };
+    const url = new URL(sources.datasources[0].url);
+    expect(compose.services[url.hostname]).toBe(prometheus);
+    expect(published(prometheus, Number(url.port))).toBeDefined();
   });
 });

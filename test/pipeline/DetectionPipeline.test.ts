@@ -29,6 +29,20 @@ describe('DetectionPipeline', () => {
     expect(out.touched).toEqual(['attacker']);
   });
 
+  it("observes each detector's score per event and attributes each decision to the detector leading the risk", async () => {
+    const { pipeline, metrics } = volumeOnly();
+    const out = pipeline.processBatch([...burst('attacker', 150, 0, 300), ...burst('quiet', 5, 0, 60_000)]);
+    const hist = (await metrics.detectorScore.get()).values;
+    const count = hist.find((v) => v.metricName === 'probewatch_detector_score_count');
+    expect(count).toMatchObject({ labels: { detector: 'volume' }, value: 155 });
+    // The attacker's later calls score above 0.5; the quiet key's never do.
+    const atMostHalf = hist.find((v) => v.metricName === 'probewatch_detector_score_bucket' && (v.labels as Record<string, unknown>).le === 0.5)!.value;
+    expect(atMostHalf).toBeGreaterThanOrEqual(5);
+    expect(atMostHalf).toBeLessThan(155);
+    const byDetector = (await metrics.decisionsByDetector.get()).values.map((v) => [v.labels.level, v.labels.detector, v.value]);
+    expect(byDetector).toEqual(out.decisions.map((d) => [d.level, 'volume', 1]));
+  });
+
   it('drops redelivered events by event_id and counts them', async () => {
     const { pipeline, metrics } = volumeOnly();
     const events = burst('k', 10, 0, 1000);

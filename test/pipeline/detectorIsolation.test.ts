@@ -47,7 +47,9 @@ describe('DetectionPipeline detector isolation', () => {
 
     // Counted once per batch, labelled with the detector.
     const counted = await metrics.detectorErrors.get();
-    expect(counted.values).toEqual([{ value: batches, labels: { detector: 'exploding' } }]);
+    // Every detector is exported from the start (at 0); only the one that threw counts.
+    expect(counted.values.filter((v) => v.value > 0)).toEqual([{ value: batches, labels: { detector: 'exploding' } }]);
+    expect(counted.values.map((v) => v.labels.detector).sort()).toEqual(detectors.map((d) => d.name).sort());
     // Logged with the detector's name and the error.
     const logged = lines.filter((l) => l.detector === 'exploding');
     expect(logged).toHaveLength(batches);
