@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/loadConfig.ts';
 import { isProbewatchError } from '../errors.ts';
 import { createLogger } from '../observability/logger.ts';
+import { packageVersion } from './packageVersion.ts';
 
 /**
  * The command line: `run`, `replay`, `train`, `check-config`, `demo`. Returns the exit
@@ -12,6 +13,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('probewatch')
     .description('Detects model-extraction attacks on ML inference APIs and drives graduated responses')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .showHelpAfterError();
 
@@ -22,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (opts: { config?: string }) => {
       const config = loadConfig(opts.config, process.env);
       const { runCommand } = await import('./run.ts');
-      code = await runCommand({ config, env: process.env, logger: createLogger(config.logLevel) });
+      code = await runCommand({ config, env: process.env, logger: createLogger(config.logLevel), configFile: opts.config });
     });
 
   program

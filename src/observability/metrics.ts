@@ -32,6 +32,10 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     snapshotsRestored: new Counter({ name: 'probewatch_state_snapshots_restored_total', help: 'Key states restored from snapshots', registers: r }),
     aggregatesWritten: new Counter({ name: 'probewatch_aggregate_snapshots_written_total', help: 'Aggregate entity snapshots written (model baselines, pooled views)', registers: r }),
     aggregatesRestored: new Counter({ name: 'probewatch_aggregate_snapshots_restored_total', help: 'Aggregate entities restored from snapshots at start', registers: r }),
+    configReloads: new Counter({ name: 'probewatch_config_reload_total', help: 'Config reloads (SIGHUP or watched file), by result: applied, unchanged, refused (invalid; the old config stays live)', labelNames: ['result'], registers: r }),
+    configRestartPending: new Gauge({ name: 'probewatch_config_restart_pending', help: 'Settings changed in the config that cannot change live and wait for a restart', registers: r }),
+    alerts: new Counter({ name: 'probewatch_alerts_total', help: 'Alerts to SIEM destinations, by target and result: sent, dropped (queue full or shutdown), failed (gave up)', labelNames: ['target', 'result'], registers: r }),
+    alertQueue: new Gauge({ name: 'probewatch_alert_queue_length', help: 'Alerts waiting for delivery, by target', labelNames: ['target'], registers: r }),
   };
 }
 
