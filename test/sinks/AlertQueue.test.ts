@@ -1,4 +1,4 @@
-import { type IncomingHttpHeaders, createServer } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,31 +6,17 @@ import { createMetrics } from '../../src/observability/metrics.ts';
 import { AlertQueue } from '../../src/sinks/AlertQueue.ts';
 import type { SiemAlert } from '../../src/sinks/SiemAlert.ts';
 import { WebhookAlertTarget } from '../../src/sinks/WebhookAlertTarget.ts';
-
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+import { startSiemServer } from '../helpers/siemServer.ts';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
 
-/** A real local HTTP server answering each request with the next status of `statuses` (the last one repeats). */
 async function siem(statuses: number[]) {
-  const received: Received[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (c: string) => (body += c));
-    req.on('end', () => {
-      received.push({ headers: req.headers, body });
-      res.writeHead(statuses[Math.min(received.length - 1, statuses.length - 1)]).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  closers.push(() => new Promise<void>((r) => server.close(() => r())));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook?token=in-url`, received };
+  const server = await startSiemServer(statuses);
+  closers.push(server.close);
+  return server;
 }
 
 function alert(n: number): SiemAlert {
