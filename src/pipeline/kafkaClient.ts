@@ -16,13 +16,13 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 /** KafkaJS's own logs, as pino JSON lines on the service logger. */
 function kafkaLogCreator(logger: Logger, quiet?: () => boolean) {
-  const child = logger.child({ component: 'kafkajs' });
+  // The service logger itself, not a child: a child keeps the level it was made with, and a reload may change it.
   return () =>
     ({ namespace, level, log }: LogEntry) => {
       const { message, timestamp: _ts, logger: _name, ...extra } = log as LogEntry['log'] & { timestamp?: string; logger?: string };
       // While quiet (start-up), connection retries go to debug: if they all fail, the caller reports it in one line.
       const pinoLevel = quiet?.() && level <= logLevel.WARN ? 'debug' : (LEVELS[level] ?? 'info');
-      child[pinoLevel]({ namespace, ...extra }, message);
+      logger[pinoLevel]({ component: 'kafkajs', namespace, ...extra }, message);
     };
 }
 
