@@ -86,7 +86,15 @@ export class ConfigReloader {
       return 'unchanged';
     }
     const effective = Object.freeze(withLiveSettings(this.current, next));
-    await this.deps.apply(effective, changes);
+    try {
+      await this.deps.apply(effective, changes);
+    } catch (err) {
+      // Valid by the schema, but the pipeline could not be built from it: the running config stays.
+      const reason = (err as Error).message.replace(/\n\s*/g, '; ');
+      metrics?.configReloads.inc({ result: 'refused' });
+      logger.error({ trigger, reason, settings: changes.live }, `config reload refused, the running config stays in force: ${reason}`);
+      return 'refused';
+    }
     this.current = effective;
     metrics?.configReloads.inc({ result: 'applied' });
     logger.info({ trigger, settings: changes.live }, 'config reloaded');

@@ -79,16 +79,20 @@ export class DetectionPipeline {
     this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
   }
 
+  /** Builds everything first and assigns last, so a config that fails to build leaves the pipeline as it was. */
   private build(config: Readonly<Config>): void {
     const detectorConfig = config.detectors as Record<string, { enabled: boolean; weight: number; shadow?: boolean }>;
-    this.detectors =
+    const detectors =
       this.fixedDetectors ?? DETECTORS.filter((d) => detectorConfig[d.name]?.enabled !== false).map((d) => d.create(detectorConfig[d.name]));
-    this.fusion = createFusion({ fusion: config.fusion, detectors: detectorConfig }, this.detectors);
-    this.weights = this.fusion.weights;
-    this.shadowed = this.detectors.map((d) => detectorConfig[d.name]?.shadow === true);
+    const fusion = createFusion({ fusion: config.fusion, detectors: detectorConfig }, detectors);
+    const ladder = new ResponseLadder(config.policy);
+    this.detectors = detectors;
+    this.fusion = fusion;
+    this.weights = fusion.weights;
+    this.shadowed = detectors.map((d) => detectorConfig[d.name]?.shadow === true);
     this.anyShadow = this.shadowed.some(Boolean);
-    this.ladder = new ResponseLadder(config.policy);
-    this.settingsDigests = this.detectors.map((d) => detectorSettingsDigest(detectorConfig[d.name]));
+    this.ladder = ladder;
+    this.settingsDigests = detectors.map((d) => detectorSettingsDigest(detectorConfig[d.name]));
     this.config = config;
   }
 

@@ -61,6 +61,25 @@ describe('ConfigReloader', () => {
     expect(await t.count('unchanged')).toBe(1);
   });
 
+  it('refuses a config the pipeline cannot be built from, keeping the running one', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'pw-reload-')), 'probewatch.yaml');
+    writeFileSync(file, 'logLevel: info\n');
+    const metrics = createMetrics();
+    const reloader = new ConfigReloader({
+      initial: loadConfig(file),
+      load: () => loadConfig(file),
+      apply: () => {
+        throw new Error('detector could not start');
+      },
+      logger: pino({ level: 'silent' }),
+      metrics,
+    });
+    writeFileSync(file, 'logLevel: warn\n');
+    expect(await reloader.reload('SIGHUP')).toBe('refused');
+    expect(reloader.config.logLevel).toBe('info');
+    expect((await metrics.configReloads.get()).values).toEqual([expect.objectContaining({ labels: { result: 'refused' }, value: 1 })]);
+  });
+
   it('reloads when a watched file changes', async () => {
     const t = setup('logLevel: info\n');
     t.reloader.watch(t.file, 100);
