@@ -63,6 +63,8 @@ export class DetectionPipeline {
   private ladder!: ResponseLadder;
   /** Per detector, a digest of its own settings: state built under other settings is started afresh. */
   private settingsDigests!: string[];
+  /** Per detector, digests of settings replaced by a reload here: state tagged with one (or untagged) is started afresh. */
+  private readonly superseded = new Map<string, Set<string>>();
   private readonly fixedDetectors?: Detector[];
   private readonly logger: Logger;
   private readonly metrics?: Metrics;
@@ -109,6 +111,14 @@ export class DetectionPipeline {
     const before = new Map(this.detectors.map((d, i) => [d.name, this.settingsDigests[i]]));
     this.build(config);
     const reset = this.detectors.filter((d, i) => before.has(d.name) && before.get(d.name) !== this.settingsDigests[i]).map((d) => d.name);
+    this.detectors.forEach((d, i) => {
+      const stale = this.superseded.get(d.name) ?? new Set<string>();
+      if (reset.includes(d.name)) stale.add(before.get(d.name)!);
+      // Back to earlier settings: state built under them fits again.
+      stale.delete(this.settingsDigests[i]);
+      if (stale.size) this.superseded.set(d.name, stale);
+      else this.superseded.delete(d.name);
+    });
     for (const aggregate of this.store.aggregates.values()) for (const name of reset) delete aggregate[name];
     // A detector switched off no longer scores: its last score must not stay in the keys' published scores.
     const removed = [...before.keys()].filter((name) => !this.detectors.some((d) => d.name === name));
@@ -118,7 +128,7 @@ export class DetectionPipeline {
         delete state.evidence[name];
       }
     }
-    // Per-key state is checked against the digest when the key is next processed (runDetector), so snapshots are covered too.
+    // Per-key state is checked when the key is next processed (runDetector), so keys restored from snapshots are covered too.
     return reset;
   }
 
@@ -233,10 +243,12 @@ export class DetectionPipeline {
     const batch: KeyGroup<unknown>[] = [];
     const slot: number[] = [];
     const digest = this.settingsDigests[this.detectors.indexOf(d)];
+    const stale = this.superseded.get(d.name);
     keys.forEach((key, k) => {
       if (views[k].events.length === 0) return;
       const s = states[k];
-      if (!(d.name in s.detectors) || (s.detectorSettings?.[d.name] ?? digest) !== digest) s.detectors[d.name] = d.initState();
+      // Only settings a reload replaced make state stale: a restart or an upgrade (new defaults) keeps it, as before reloads existed.
+      if (!(d.name in s.detectors) || (stale && (s.detectorSettings?.[d.name] === undefined || stale.has(s.detectorSettings[d.name])))) s.detectors[d.name] = d.initState();
       (s.detectorSettings ??= {})[d.name] = digest;
       slot[k] = batch.length;
       batch.push({ key, events: views[k].events, state: s.detectors[d.name] });

@@ -41,6 +41,36 @@ describe('DetectionPipeline.reconfigure (hot reload)', () => {
     expect(pipeline.store.peek('attacker')!.eventsSeen).toBe(161);
   });
 
+  it('starts afresh a restored snapshot built under settings a reload replaced, and keeps one a restart finds', () => {
+    const A = parseConfig({ detectors: only({ volume: {} }) });
+    const B = parseConfig({ detectors: only({ volume: { key: { minute: 1_000 } } }) });
+    const pipeline = new DetectionPipeline(A, { compute });
+    pipeline.processBatch(burst('k', 50, 0, 1000));
+    const underA = structuredClone(pipeline.store.peek('k')!);
+    const volumeAfter = (p: DetectionPipeline, snapshot: typeof underA) => {
+      p.store.delete('k');
+      p.store.put(structuredClone(snapshot));
+      p.processBatch(burst('k', 1, 50_000, 1000));
+      return p.store.peek('k')!.detectors.volume as { key: unknown };
+    };
+    const continued = volumeAfter(new DetectionPipeline(A, { compute }), underA);
+    const fresh = new DetectionPipeline(A, { compute });
+    fresh.processBatch(burst('k', 1, 50_000, 1000));
+    const restarted = fresh.store.peek('k')!.detectors.volume;
+    expect(continued).not.toEqual(restarted);
+
+    // Reloaded to B: a key restored from a snapshot made under A starts afresh (as on a fresh B pipeline).
+    pipeline.reconfigure(B);
+    const freshB = new DetectionPipeline(B, { compute });
+    freshB.processBatch(burst('k', 1, 50_000, 1000));
+    expect(volumeAfter(pipeline, underA)).toEqual(freshB.store.peek('k')!.detectors.volume);
+    // Back to A: state made under A fits again.
+    pipeline.reconfigure(A);
+    expect(volumeAfter(pipeline, underA)).toEqual(continued);
+    // A restart under B (no reload in this process) keeps the snapshot's state, as before reloads existed.
+    expect(volumeAfter(new DetectionPipeline(B, { compute }), underA)).not.toEqual(freshB.store.peek('k')!.detectors.volume);
+  });
+
   it('keeps a detector state built under the same settings, and drops the last score of a detector switched off', () => {
     const config = parseConfig({ detectors: only({ volume: {}, entropy: {} }) });
     const pipeline = new DetectionPipeline(config, { compute });
