@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'PW_DETECTOR' // a detector threw
   | 'PW_SINK' // a sink failed to accept output (retriable)
   | 'PW_STATE' // snapshot store unavailable (retriable)
+  | 'PW_UNREACHABLE' // Kafka, Redis or the HTTP listener could not be reached or bound at start-up
   | 'PW_USAGE'; // bad command-line usage
 
 export class ProbewatchError extends Error {

@@ -1,4 +1,6 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { formatEventLine } from '../codec/ndjson.ts';
 import { AvroEventCodec } from '../codec/AvroEventCodec.ts';
 import { createCompute } from '../compute/createCompute.ts';
 import type { Config } from '../config/configSchema.ts';
@@ -17,6 +19,8 @@ export interface DemoOptions {
   speed: number;
   seed: number;
   out: Writable;
+  /** File to write every event the gateways sent to, as NDJSON (what `probewatch replay` reads). */
+  record?: string;
 }
 
 const TICK_MS = 5_000;
@@ -63,11 +67,14 @@ export async function demo(config: Readonly<Config>, options: DemoOptions): Prom
     `probewatch demo: ${roles.size} simulated clients for ${options.minutes} simulated minutes on the ${compute.backend} backend\n` +
       `  detectors: ${pipeline.detectors.map((d) => d.name).join(', ')}; ladder thresholds ${JSON.stringify(config.policy.thresholds)}\n\n`,
   );
+  const recording = options.record === undefined ? undefined : openRecording(options.record);
   const end = start + options.minutes * 60_000;
   let malformed = 0;
   for (let t = start + TICK_MS; t <= end; t += TICK_MS) {
     // The gateways: encode this tick's calls; now and then one sends garbage.
-    for (const e of traffic.until(t)) events.produce(e.api_key, codec.encode(gateway.serve(e)));
+    const sent = traffic.until(t).map((e) => gateway.serve(e));
+    for (const e of sent) events.produce(e.api_key, codec.encode(e));
+    if (recording !== undefined && sent.length) writeSync(recording, sent.map((e) => formatEventLine(e) + '\n').join(''));
     if ((t - start) % 600_000 === 0) events.produce('broken-gateway', Buffer.from('{"not":"avro"}'));
     // probewatch: poll, decode, detect, publish, commit.
     const batch = events.poll(10_000);
@@ -99,7 +106,19 @@ export async function demo(config: Readonly<Config>, options: DemoOptions): Prom
     );
   }
   out.write(`  decisions published: ${decisions.items.length}\n`);
+  if (recording !== undefined) {
+    closeSync(recording);
+    out.write(`  events recorded to ${options.record}: try  probewatch replay ${options.record}\n`);
+  }
   return 0;
+}
+
+function openRecording(file: string): number {
+  try {
+    return openSync(file, 'w');
+  } catch (cause) {
+    throw new ProbewatchError('PW_USAGE', `cannot write the --record file ${file}: ${(cause as Error).message}`, { cause });
+  }
 }
 
 function served(c: ServedCounts): string {

@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/loadConfig.ts';
 import { isProbewatchError } from '../errors.ts';
 import { createLogger } from '../observability/logger.ts';
+import { integer, nonNegativeNumber, positiveInteger } from './argParsers.ts';
+import { packageVersion } from './packageVersion.ts';
 
 /**
  * The command line: `run`, `replay`, `train`, `check-config`, `demo`. Returns the exit
@@ -12,6 +14,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('probewatch')
     .description('Detects model-extraction attacks on ML inference APIs and drives graduated responses')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .showHelpAfterError();
 
@@ -22,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (opts: { config?: string }) => {
       const config = loadConfig(opts.config, process.env);
       const { runCommand } = await import('./run.ts');
-      code = await runCommand({ config, env: process.env, logger: createLogger(config.logLevel) });
+      code = await runCommand({ config, env: process.env, logger: createLogger(config.logLevel), configFile: opts.config });
     });
 
   program
@@ -30,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('run the detectors over a recorded stream (NDJSON, - for stdin, or Avro container) and print RiskScores as NDJSON')
     .argument('<file>', 'recorded events, or - for stdin')
     .option('-c, --config <file>', 'YAML config file to evaluate')
-    .option('--batch <n>', 'events per batch (speed only)', (v) => parseInt(v, 10), 2048)
+    .option('--batch <n>', 'events per batch (speed only)', positiveInteger, 2048)
     .action(async (file: string, opts: { config?: string; batch: number }) => {
       const config = loadConfig(opts.config, process.env);
       const { replay } = await import('./replay.ts');
@@ -74,10 +77,11 @@ export async function main(argv: string[]): Promise<number> {
     .command('demo')
     .description('run the real pipeline on in-memory transport with simulated benign users and attackers')
     .option('-c, --config <file>', 'YAML config file')
-    .option('--minutes <n>', 'simulated minutes of traffic', (v) => parseInt(v, 10), 30)
-    .option('--speed <x>', 'simulated seconds per real second (0 = as fast as possible)', (v) => parseFloat(v), 600)
-    .option('--seed <n>', 'random seed', (v) => parseInt(v, 10), 7)
-    .action(async (opts: { config?: string; minutes: number; speed: number; seed: number }) => {
+    .option('--minutes <n>', 'simulated minutes of traffic', positiveInteger, 30)
+    .option('--speed <x>', 'simulated seconds per real second (0 = as fast as possible)', nonNegativeNumber, 600)
+    .option('--seed <n>', 'random seed', integer, 7)
+    .option('--record <file>', 'also write the events the gateways sent as NDJSON (for replay, explain, tune)')
+    .action(async (opts: { config?: string; minutes: number; speed: number; seed: number; record?: string }) => {
       const config = loadConfig(opts.config, process.env);
       const { demo } = await import('./demo.ts');
       code = await demo(config, { ...opts, out: process.stdout });

@@ -16,11 +16,17 @@ import { createKafka } from '../pipeline/kafkaClient.ts';
 import { KafkaPublisher } from '../sinks/KafkaPublisher.ts';
 import { RedisDecisionStore } from '../sinks/RedisDecisionStore.ts';
 import { RedisSnapshotStore } from '../state/RedisSnapshotStore.ts';
+import type { ProbewatchError } from '../errors.ts';
+import { createAlertSink } from '../sinks/createAlertSink.ts';
+import { startLiveReload } from './liveReload.ts';
+import { type StartStep, startFailure } from './startFailure.ts';
 
 export interface RunCommandOptions {
   config: Readonly<Config>;
   env: Record<string, string | undefined>;
   logger: Logger;
+  /** The config file, re-read at a reload (SIGHUP, or a change when `reload.watch` is on). */
+  configFile?: string;
 }
 
 /**
@@ -30,7 +36,7 @@ export interface RunCommandOptions {
  * drained, outputs published, snapshots saved, offsets committed), 1 when
  * the consumer could not start or crashed for good.
  */
-export async function runCommand({ config, env, logger }: RunCommandOptions): Promise<number> {
+export async function runCommand({ config, env, logger, configFile }: RunCommandOptions): Promise<number> {
   const metrics = createMetrics(new Registry(), { defaultMetrics: true });
   const configHash = detectionConfigHash(config);
   metrics.configInfo.set({ sha256: configHash }, 1);
@@ -38,15 +44,24 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
   metrics.computeBackend.set({ backend: compute.backend }, 1);
   logger.info({ backend: compute.backend, detectionConfigSha256: configHash, brokers: config.kafka.brokers, groupId: config.kafka.groupId }, 'starting');
 
-  const kafka = createKafka(config.kafka, env, logger);
+  // What is being started; a failure there is reported in one line naming the setting (startFailure).
+  let starting: StartStep | undefined = 'http';
+  const kafka = createKafka(config.kafka, env, logger, () => starting !== undefined);
   const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
   // Without a listener ioredis reports every reconnect attempt as an unhandled error.
-  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
+  let redisStartError: Error | undefined;
+  redis.on('error', (err: Error) => (starting ? (redisStartError = err) : logger.warn({ err: err.message }, 'redis connection error')));
   const publisher = new KafkaPublisher(
     kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true }),
     config.kafka.topics,
   );
   const pipeline = new DetectionPipeline(config, { compute, metrics, logger });
+  const alerts = createAlertSink(config.alerts, {
+    env,
+    producer: () => kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true }),
+    logger,
+    metrics,
+  });
   const processor = new BatchProcessor({
     pipeline,
     codec: new AvroEventCodec(),
@@ -56,7 +71,9 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     aggregates: config.state.aggregates,
     logger,
     metrics,
+    alerts,
   });
+  const reload = startLiveReload({ file: configFile, env, config, processor, pipeline, alerts, logger, metrics });
   const consumer = kafka.consumer({
     groupId: config.kafka.groupId,
     sessionTimeout: config.kafka.sessionTimeoutMs,
@@ -65,7 +82,11 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     maxWaitTimeInMs: 1_000,
   });
   const runner = new KafkaRunner(consumer, processor, { topic: config.kafka.topics.events, groupId: config.kafka.groupId, logger, metrics });
-  const http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health: () => ({ ...runner.health() }), logger });
+  const http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health: () => ({ ...runner.health() }), logger }).catch(
+    (err: unknown) => {
+      throw startFailure('http', err, config);
+    },
+  );
 
   // Keys at each level and the top keys are read from the keys in memory at each scrape.
   metrics.observeKeys(() => pipeline.store.entries());
@@ -73,25 +94,35 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
   });
   let code = 0;
+  let failure: ProbewatchError | undefined;
   try {
+    starting = 'redis';
     await redis.connect();
+    starting = 'kafka';
     await publisher.start();
     await runner.start();
+    starting = undefined;
     const outcome = await Promise.race([signalled, runner.crashed]);
     if (outcome instanceof Error) code = 1;
     logger.info({ reason: outcome instanceof Error ? 'consumer crashed' : outcome }, 'shutting down');
   } catch (err) {
-    logger.error({ err }, 'could not start');
+    // ioredis rejects with "Connection is closed"; the reason is in the error it emitted.
+    if (starting) failure = startFailure(starting, starting === 'redis' ? (redisStartError ?? err) : err, config);
+    else logger.error({ err }, 'could not start');
     code = 1;
   }
   await shutdown([
+    ['reload', () => reload.close()],
     ['consumer', () => runner.stop()],
     ['aggregate snapshots', () => processor.flush()],
+    ['alerts', async () => alerts?.close()],
     ['producer', () => publisher.close()],
     ['redis', async () => void (await redis.quit())],
     ['http', () => http.close()],
   ], logger);
   logger.info({ code }, 'stopped');
+  // Thrown after the shutdown so that `main` prints it as one line.
+  if (failure) throw failure;
   return code;
 }
 

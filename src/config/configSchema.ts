@@ -187,6 +187,47 @@ const publishSchema = z
   })
   .strict();
 
+/** Hot reload: SIGHUP always re-reads the config; `watch` also reloads when the file changes. */
+const reloadSchema = z
+  .object({
+    /** Reload when the config file changes (its modification time, polled), besides on SIGHUP. */
+    watch: z.boolean().default(false),
+    /** How often the watched file is checked. */
+    watchIntervalMs: z.number().int().min(100).default(1_000),
+  })
+  .strict();
+
+/** Alerts to a SIEM when a key reaches `minLevel` or above; the webhook's auth header value comes from the environment only. */
+const alertsSchema = z
+  .object({
+    /** An alert goes out each time a key rises to this level or above it. */
+    minLevel: z.enum(LEVELS).refine((l) => l !== 'allow', { message: "must be a level above 'allow'" }).default('truncate'),
+    webhook: z
+      .object({
+        /** HTTP(S) endpoint receiving one JSON POST per alert; unset = no webhook. */
+        url: z.url({ protocol: /^https?$/ }).optional(),
+        /** Header carrying the value of PROBEWATCH_ALERT_WEBHOOK_AUTH, when that variable is set. */
+        authHeader: z.string().min(1).default('authorization'),
+        timeoutMs: z.number().int().positive().default(5_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Kafka topic receiving each alert as JSON keyed by api_key; unset = none. */
+    topic: z.string().min(1).optional(),
+    /** Alerts waiting per destination; past it the oldest waiting one is dropped (counted). */
+    queueSize: z.number().int().positive().default(1_000),
+    /** Delivery retries: exponential backoff with jitter from `baseMs` up to `maxMs`, at most `maxAttempts` tries. */
+    retry: z
+      .object({
+        baseMs: z.number().int().positive().default(500),
+        maxMs: z.number().int().positive().default(60_000),
+        maxAttempts: z.number().int().positive().default(10),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 /** Each detector's config section, with `enabled` and fusion `weight`, from the registry. */
 function detectorsSchema() {
   const shape: Record<string, z.ZodType> = {};
@@ -217,6 +258,8 @@ export const configSchema = z
     policy: policySchema.prefault({}),
     publish: publishSchema.prefault({}),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    reload: reloadSchema.prefault({}),
+    alerts: alertsSchema.prefault({}),
   })
   .strict()
   .superRefine(checkFusionAgainstConfig);

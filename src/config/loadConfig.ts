@@ -26,9 +26,31 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 }
 
 /** An environment value: a comma list for list settings, else a YAML scalar (numbers, booleans). */
-function envValue(path: string[], raw: string): unknown {
+function envValue(name: string, path: string[], raw: string): unknown {
   if (path.join('.') === 'kafka.brokers' && !raw.trim().startsWith('[')) return raw.split(',').map((s) => s.trim()).filter(Boolean);
-  return parseYaml(raw);
+  try {
+    return parseYaml(raw);
+  } catch (cause) {
+    // The value itself is not repeated: it may be a secret (a Redis URL with a password).
+    throw new ProbewatchError('PW_CONFIG', `environment variable ${name} (${path.join('.')}) is not a valid value: ${(cause as Error).message.split('\n')[0]}`, { cause });
+  }
+}
+
+/** The config paths the environment sets, by dotted path, with the variable that sets each. */
+export function envOverrides(env: Record<string, string | undefined>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined) continue;
+    const path = envPath(name);
+    if (path) out.set(path.join('.'), name);
+  }
+  return out;
+}
+
+function envPath(name: string): string[] | undefined {
+  let path: string[] | undefined = ENV_ALIASES[name];
+  if (!path && name.startsWith('PROBEWATCH__')) path = name.slice('PROBEWATCH__'.length).split('__').filter(Boolean);
+  return path && path.length > 0 ? path : undefined;
 }
 
 /** Applies environment overrides onto a parsed (not yet validated) config document. */
@@ -36,31 +58,45 @@ export function applyEnv(doc: Record<string, unknown>, env: Record<string, strin
   const out = structuredClone(doc);
   for (const [name, raw] of Object.entries(env)) {
     if (raw === undefined) continue;
-    let path: string[] | undefined = ENV_ALIASES[name];
-    if (!path && name.startsWith('PROBEWATCH__')) path = name.slice('PROBEWATCH__'.length).split('__').filter(Boolean);
-    if (path && path.length > 0) setPath(out, path, envValue(path, raw));
+    const path = envPath(name);
+    if (path) setPath(out, path, envValue(name, path, raw));
   }
   return out;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/** The variable behind an issue: one that sets the issue's key, a key below it, or a key above it. */
+function envVariableFor(issue: z.core.$ZodIssue, fromEnv: ReadonlyMap<string, string>): string | undefined {
+  const key = issue.path.join('.');
+  const keys = issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys.map((k) => (key ? `${key}.${k}` : k)) : [key];
+  for (const [path, name] of fromEnv) {
+    if (keys.some((k) => k === path || k.startsWith(`${path}.`) || (issue.code !== 'unrecognized_keys' && path.startsWith(`${k}.`)))) return name;
+  }
+  return undefined;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, variable?: string): string {
   const key = issue.path.length ? issue.path.join('.') : '(top level)';
+  const where = variable ? `environment variable ${variable} (${key})` : key;
   if (issue.code === 'unrecognized_keys') {
     const keys = (issue as { keys: string[] }).keys;
-    return `${key}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `'${k}'`).join(', ')}`;
+    return `${where}: unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `'${k}'`).join(', ')}`;
   }
-  return `${key}: ${issue.message}`;
+  return `${where}: ${issue.message}`;
 }
 
 /**
  * Validates a config document (already merged with the environment) and
- * returns it frozen. Errors name every bad key and what was expected.
+ * returns it frozen. Errors name every bad key and what was expected; a bad
+ * value set by an environment variable (`fromEnv`, see `envOverrides`) is
+ * reported against that variable, not the file.
  */
-export function parseConfig(doc: unknown, source = 'config'): Readonly<Config> {
+export function parseConfig(doc: unknown, source = 'config', fromEnv: ReadonlyMap<string, string> = new Map()): Readonly<Config> {
   const result = configSchema.safeParse(doc ?? {});
   if (!result.success) {
-    const lines = result.error.issues.map(describeIssue);
-    throw new ProbewatchError('PW_CONFIG', `${source} is invalid:\n  ${lines.join('\n  ')}`);
+    const variables = result.error.issues.map((issue) => envVariableFor(issue, fromEnv));
+    const lines = result.error.issues.map((issue, i) => describeIssue(issue, variables[i]));
+    const header = variables.every(Boolean) ? 'the environment overrides are invalid' : `${source} is invalid`;
+    throw new ProbewatchError('PW_CONFIG', `${header}:\n  ${lines.join('\n  ')}`);
   }
   return deepFreeze(result.data);
 }
@@ -82,7 +118,7 @@ export function loadConfig(file: string | undefined, env: Record<string, string 
     }
     if (typeof doc !== 'object' || Array.isArray(doc)) throw new ProbewatchError('PW_CONFIG', `${file}: the top level must be a mapping`);
   }
-  return parseConfig(applyEnv(doc as Record<string, unknown>, env), file ?? 'embedded defaults');
+  return parseConfig(applyEnv(doc as Record<string, unknown>, env), file ?? 'embedded defaults', envOverrides(env));
 }
 
 /** sha256 of the settings that decide scores and levels, published as a metric. */

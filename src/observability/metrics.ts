@@ -95,6 +95,10 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     observeKeys(source: KeyStateSource): void {
       keySource = source;
     },
+    configReloads: new Counter({ name: 'probewatch_config_reload_total', help: 'Config reloads (SIGHUP or watched file), by result: applied, unchanged, refused (invalid; the old config stays live)', labelNames: ['result'], registers: r }),
+    configRestartPending: new Gauge({ name: 'probewatch_config_restart_pending', help: 'Settings changed in the config that cannot change live and wait for a restart', registers: r }),
+    alerts: new Counter({ name: 'probewatch_alerts_total', help: 'Alerts to SIEM destinations, by target and result: sent, dropped (queue full or shutdown), failed (gave up)', labelNames: ['target', 'result'], registers: r }),
+    alertQueue: new Gauge({ name: 'probewatch_alert_queue_length', help: 'Alerts waiting for delivery, by target', labelNames: ['target'], registers: r }),
   };
 }
 

@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { KafkaOutputs } from '../sinks/KafkaPublisher.ts';
 import type { AggregateSnapshot, KeyState } from '../state/KeyStateStore.ts';
-import type { DetectionPipeline } from './DetectionPipeline.ts';
+import type { DetectionPipeline, Escalation } from './DetectionPipeline.ts';
 import { type SourceMessage, type SourcedEvent, decodeMessages } from './decodeMessages.ts';
 import { type RetryOptions, withRetry } from './retry.ts';
 
@@ -25,6 +25,8 @@ export interface BatchProcessorDeps {
   aggregates?: { snapshotEveryMs: number; entities: readonly string[] };
   logger: Logger;
   metrics?: Metrics;
+  /** SIEM alerts for keys stepping up the ladder, handed over once the batch's outputs are acknowledged. */
+  alerts?: { publish(escalations: readonly Escalation[]): void };
   /** Wall clock: stamps dead letters and paces aggregate snapshots. */
   now?: () => number;
 }
@@ -67,9 +69,26 @@ export interface BatchResult {
 export class BatchProcessor {
   private aggregatesLoaded = false;
   private lastAggregateSave = Number.NEGATIVE_INFINITY;
+  private inFlight?: Promise<BatchResult>;
   constructor(private readonly deps: BatchProcessorDeps) {}
 
   async process(batch: SourceBatch): Promise<BatchResult> {
+    const run = this.processOne(batch);
+    this.inFlight = run;
+    try {
+      return await run;
+    } finally {
+      this.inFlight = undefined;
+    }
+  }
+
+  /** Runs `fn` when no batch is in flight (now, or as soon as the current one settles): how a reloaded config is swapped in. */
+  async betweenBatches<T>(fn: () => T): Promise<T> {
+    while (this.inFlight) await this.inFlight.catch(() => undefined);
+    return fn();
+  }
+
+  private async processOne(batch: SourceBatch): Promise<BatchResult> {
     const { pipeline, metrics, logger } = this.deps;
     const started = performance.now();
     metrics?.eventsIn.inc(batch.messages.length);
@@ -99,6 +118,7 @@ export class BatchProcessor {
       out.decisions.length ? withRetry(() => this.deps.decisionStore.publish(out.decisions), { ...retry, what: 'publishing decisions to Redis' }) : undefined,
     ]);
     for (const d of deadLetters) metrics?.deadLetters.inc({ code: d.error_code });
+    if (out.escalations.length) this.deps.alerts?.publish(out.escalations);
 
     const states = [...touched].map((k) => pipeline.store.peek(k)).filter((s): s is KeyState => s !== undefined);
     await withRetry(() => this.deps.snapshots.save(states), { ...retry, what: 'saving state snapshots' });

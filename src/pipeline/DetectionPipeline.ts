@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { Detector, DetectorContext, DetectorOutput, KeyGroup } from '../../detectors/types.ts';
 import { DETECTORS } from '../../detectors/index.ts';
 import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
-import type { Decision, InferenceEvent, RiskScore } from '../contract.ts';
+import { type Decision, type InferenceEvent, type Level, levelRank, type RiskScore } from '../contract.ts';
 import { type Discount, PeerCalibration } from '../calibration/PeerCalibration.ts';
 import { createFusion, type Fusion, type FusionAssessment } from '../fusion/createFusion.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -21,6 +22,16 @@ export interface PipelineOutput {
   decisions: Decision[];
   /** Keys whose state this batch changed (to snapshot before committing). */
   touched: string[];
+  /** Keys whose enforced level went up, with the level they left, their RiskScore and the decision issued (alerts). */
+  escalations: Escalation[];
+}
+
+/** One key stepping up the ladder at one event. */
+export interface Escalation {
+  from: Level;
+  score: RiskScore;
+  decision: Decision;
+  tenant: string | null;
 }
 
 export interface PipelineDeps {
@@ -42,44 +53,96 @@ const EVIDENCE_SHARE = 0.1;
  */
 export class DetectionPipeline {
   readonly store: KeyStateStore;
-  readonly detectors: Detector[];
-  private readonly fusion: Fusion;
+  // Rebuilt by `reconfigure` (hot reload); the store and its per-key state stay.
+  detectors!: Detector[];
+  private fusion!: Fusion;
   /** Per detector, what multiplies its score in the risk (`Fusion.weights`); evidence ranks by weight × score. */
-  private readonly weights: Float64Array;
+  private weights!: Float64Array;
   /** Per detector: scored and published but kept out of the enforced risk (`detectors.<name>.shadow`). */
-  private readonly shadowed: boolean[];
-  private readonly anyShadow: boolean;
-  private readonly ladder: ResponseLadder;
+  private shadowed!: boolean[];
+  private anyShadow!: boolean;
+  private ladder!: ResponseLadder;
+  /** Per detector, a digest of its own settings: state built under other settings is started afresh. */
+  private settingsDigests!: string[];
+  /** Per detector, digests of settings replaced by a reload here: state tagged with one (or untagged) is started afresh. */
+  private readonly superseded = new Map<string, Set<string>>();
+  private readonly fixedDetectors?: Detector[];
   private readonly logger: Logger;
   private readonly metrics?: Metrics;
   private readonly compute: Compute;
-  private readonly calibration: PeerCalibration;
+  private calibration!: PeerCalibration;
   private maxTs = 0;
   private lastSweep = 0;
   /** Children of the score histogram by detector name: looked up once, observed per event. */
   private readonly scoreMetric = new Map<string, { observe(value: number): void }>();
 
-  constructor(private readonly config: Readonly<Config>, deps: PipelineDeps) {
+  constructor(private config: Readonly<Config>, deps: PipelineDeps) {
     this.compute = deps.compute;
     this.metrics = deps.metrics;
     this.logger = deps.logger ?? silentLogger();
-    const detectorConfig = config.detectors as Record<string, { enabled: boolean; weight: number; shadow?: boolean }>;
-    this.detectors =
-      deps.detectors ?? DETECTORS.filter((d) => detectorConfig[d.name]?.enabled !== false).map((d) => d.create(detectorConfig[d.name]));
-    this.fusion = createFusion({ fusion: config.fusion, detectors: detectorConfig, policy: config.policy }, this.detectors);
-    this.weights = this.fusion.weights;
-    this.shadowed = this.detectors.map((d) => detectorConfig[d.name]?.shadow === true);
-    this.anyShadow = this.shadowed.some(Boolean);
-    this.ladder = new ResponseLadder(config.policy);
-    this.calibration = new PeerCalibration(
-      config.calibration,
-      this.detectors.map((d) => d.kind !== 'rate' && d.family !== 'cross-key'),
-    );
+    this.fixedDetectors = deps.detectors;
+    this.build(config);
     this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
   }
 
+  /** Builds everything first and assigns last, so a config that fails to build leaves the pipeline as it was. */
+  private build(config: Readonly<Config>): void {
+    const detectorConfig = config.detectors as Record<string, { enabled: boolean; weight: number; shadow?: boolean }>;
+    const detectors =
+      this.fixedDetectors ?? DETECTORS.filter((d) => detectorConfig[d.name]?.enabled !== false).map((d) => d.create(detectorConfig[d.name]));
+    const fusion = createFusion({ fusion: config.fusion, detectors: detectorConfig, policy: config.policy }, detectors);
+    const ladder = new ResponseLadder(config.policy);
+    // A reload starts the peer table afresh: scores under other settings are not peers of today's.
+    this.calibration = new PeerCalibration(
+      config.calibration,
+      detectors.map((d) => d.kind !== 'rate' && d.family !== 'cross-key'),
+    );
+    this.detectors = detectors;
+    this.fusion = fusion;
+    this.weights = fusion.weights;
+    this.shadowed = detectors.map((d) => detectorConfig[d.name]?.shadow === true);
+    this.anyShadow = this.shadowed.some(Boolean);
+    this.ladder = ladder;
+    this.settingsDigests = detectors.map((d) => detectorSettingsDigest(detectorConfig[d.name]));
+    this.config = config;
+  }
+
+  /**
+   * Hot reload, between batches: detectors, fusion and ladder are rebuilt
+   * from `config`; every key keeps its events seen, ladder position and
+   * state. A detector whose own settings changed starts its per-key and
+   * aggregate state afresh (state built under other windows or thresholds
+   * may not fit); one whose settings are the same, or whose only change is
+   * its fusion weight or shadow flag, keeps it. Returns the detectors reset.
+   * `state` settings (store bounds) are not changed here.
+   */
+  reconfigure(config: Readonly<Config>): string[] {
+    const before = new Map(this.detectors.map((d, i) => [d.name, this.settingsDigests[i]]));
+    this.build(config);
+    const reset = this.detectors.filter((d, i) => before.has(d.name) && before.get(d.name) !== this.settingsDigests[i]).map((d) => d.name);
+    this.detectors.forEach((d, i) => {
+      const stale = this.superseded.get(d.name) ?? new Set<string>();
+      if (reset.includes(d.name)) stale.add(before.get(d.name)!);
+      // Back to earlier settings: state built under them fits again.
+      stale.delete(this.settingsDigests[i]);
+      if (stale.size) this.superseded.set(d.name, stale);
+      else this.superseded.delete(d.name);
+    });
+    for (const aggregate of this.store.aggregates.values()) for (const name of reset) delete aggregate[name];
+    // A detector switched off no longer scores: its last score must not stay in the keys' published scores.
+    const removed = [...before.keys()].filter((name) => !this.detectors.some((d) => d.name === name));
+    for (const state of this.store.entries()) {
+      for (const name of removed) {
+        delete state.scores[name];
+        delete state.evidence[name];
+      }
+    }
+    // Per-key state is checked when the key is next processed (runDetector), so keys restored from snapshots are covered too.
+    return reset;
+  }
+
   processBatch(events: readonly InferenceEvent[]): PipelineOutput {
-    const out: PipelineOutput = { changes: [], updates: [], decisions: [], touched: [] };
+    const out: PipelineOutput = { changes: [], updates: [], decisions: [], touched: [], escalations: [] };
     const groups = this.group(events);
     if (groups.size === 0) return out;
     const keys = [...groups.keys()];
@@ -128,13 +191,15 @@ export class DetectionPipeline {
           assessment = this.fuse(scores, signature);
           state.risk = assessment.risk;
         }
+        const from = state.ladder.level;
         const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant);
         const last = i === evs.length - 1;
         const changed = step.changed || shadowChanged;
         const notes = () => [...calibrationNotes(this.detectors, calibrated.discounts[k]?.get(i)), ...fusionNotes(assessment, this.detectors, scores)];
         if (changed || last) this.recordScores(state, scores, perDetector, k, i, notes());
+        let score: RiskScore | undefined;
         if (changed) {
-          out.changes.push(this.riskScore(state, ev.ts));
+          out.changes.push((score = this.riskScore(state, ev.ts)));
           if (step.changed) this.metrics?.levelChanges.inc({ level: step.level });
         } else if (this.config.publish.riskEveryEvents > 0 && state.eventsSeen % this.config.publish.riskEveryEvents === 0) {
           if (!last) this.recordScores(state, scores, perDetector, k, i, notes());
@@ -146,6 +211,7 @@ export class DetectionPipeline {
           this.metrics?.decisions.inc({ level: decision.level, shadow: String(decision.shadow) });
           this.metrics?.decisionsByDetector.inc({ level: decision.level, detector: this.leadingDetector(scores) });
           if (shadowChanged) this.metrics?.decisions.inc({ level: decision.shadow_level!, shadow: 'detector' });
+          if (step.changed && score && levelRank(step.level) > levelRank(from)) out.escalations.push({ from, score, decision, tenant });
         }
       }
       out.touched.push(state.key);
@@ -205,10 +271,14 @@ export class DetectionPipeline {
   private runDetector(d: Detector, keys: string[], states: KeyState[], views: readonly DetectorView[]): (DetectorOutput | undefined)[] | undefined {
     const batch: KeyGroup<unknown>[] = [];
     const slot: number[] = [];
+    const digest = this.settingsDigests[this.detectors.indexOf(d)];
+    const stale = this.superseded.get(d.name);
     keys.forEach((key, k) => {
       if (views[k].events.length === 0) return;
       const s = states[k];
-      if (!(d.name in s.detectors)) s.detectors[d.name] = d.initState();
+      // Only settings a reload replaced make state stale: a restart or an upgrade (new defaults) keeps it, as before reloads existed.
+      if (!(d.name in s.detectors) || (stale && (s.detectorSettings?.[d.name] === undefined || stale.has(s.detectorSettings[d.name])))) s.detectors[d.name] = d.initState();
+      (s.detectorSettings ??= {})[d.name] = digest;
       slot[k] = batch.length;
       batch.push({ key, events: views[k].events, state: s.detectors[d.name] });
     });
@@ -389,6 +459,13 @@ function fusionNotes(a: FusionAssessment, detectors: readonly Detector[], scores
     notes.push(`fusion: group evidence (${group.join(', ')}) not applied to this key: it has no evidence of its own`);
   }
   return notes;
+}
+
+/** A short digest of one detector's own settings (not `enabled`, `weight`, `shadow`, which only fusion reads). */
+function detectorSettingsDigest(section: unknown): string {
+  const { enabled: _e, weight: _w, shadow: _s, ...own } = (section ?? {}) as Record<string, unknown>;
+  const canonical = JSON.stringify(own, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v === Infinity ? 'Infinity' : v));
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 12);
 }
 
 function isSorted(g: InferenceEvent[]): boolean {

@@ -15,12 +15,14 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 /** KafkaJS's own logs, as pino JSON lines on the service logger. */
-function kafkaLogCreator(logger: Logger) {
-  const child = logger.child({ component: 'kafkajs' });
+function kafkaLogCreator(logger: Logger, quiet?: () => boolean) {
+  // The service logger itself, not a child: a child keeps the level it was made with, and a reload may change it.
   return () =>
     ({ namespace, level, log }: LogEntry) => {
       const { message, timestamp: _ts, logger: _name, ...extra } = log as LogEntry['log'] & { timestamp?: string; logger?: string };
-      child[LEVELS[level] ?? 'info']({ namespace, ...extra }, message);
+      // While quiet (start-up), connection retries go to debug: if they all fail, the caller reports it in one line.
+      const pinoLevel = quiet?.() && level <= logLevel.WARN ? 'debug' : (LEVELS[level] ?? 'info');
+      logger[pinoLevel]({ component: 'kafkajs', namespace, ...extra }, message);
     };
 }
 
@@ -35,13 +37,13 @@ function sasl(config: Config['kafka'], env: Record<string, string | undefined>):
 }
 
 /** The KafkaJS client for `probewatch run`: brokers and TLS from config, SASL credentials from the environment only. */
-export function createKafka(config: Config['kafka'], env: Record<string, string | undefined>, logger: Logger): Kafka {
+export function createKafka(config: Config['kafka'], env: Record<string, string | undefined>, logger: Logger, quiet?: () => boolean): Kafka {
   return new Kafka({
     clientId: config.clientId,
     brokers: [...config.brokers],
     ssl: config.ssl,
     sasl: sasl(config, env),
     logLevel: logger.isLevelEnabled('debug') ? logLevel.DEBUG : logLevel.INFO,
-    logCreator: kafkaLogCreator(logger),
+    logCreator: kafkaLogCreator(logger, quiet),
   });
 }

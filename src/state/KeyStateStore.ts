@@ -24,6 +24,8 @@ export interface KeyState {
   recentHead: number;
   /** Last source offset applied to this state, per partition: redelivered messages at or below it are skipped. */
   sourceOffsets?: Record<string, string>;
+  /** Per detector, a digest of the settings its state was built under (absent in older snapshots: taken as current). */
+  detectorSettings?: Record<string, string>;
 }
 
 /** An aggregate entity's state (a model's baselines, a tenant's or network's pooled views), as snapshotted. */

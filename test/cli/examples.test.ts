@@ -7,5 +7,7 @@ describe('examples/probewatch.yaml', () => {
     const defaults = loadConfig(undefined);
     expect(example.policy).toEqual(defaults.policy);
     expect(example.kafka).toEqual(defaults.kafka);
+    expect(example.reload).toEqual(defaults.reload);
+    expect(example.alerts).toEqual(defaults.alerts);
   });
 });
