@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { Partitioners } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { AvroEventCodec } from '../codec/AvroEventCodec.ts';
@@ -15,6 +15,25 @@ import { createKafka } from '../pipeline/kafkaClient.ts';
 import { KafkaPublisher } from '../sinks/KafkaPublisher.ts';
 import { RedisDecisionStore } from '../sinks/RedisDecisionStore.ts';
 import { RedisSnapshotStore } from '../state/RedisSnapshotStore.ts';
+import { loadDecisionKey } from '../codec/decisionSignature.ts';
+import { tlsOptions } from '../config/tlsOptions.ts';
+import { DependencyWatch } from '../pipeline/DependencyWatch.ts';
+import { LivenessMonitor } from '../pipeline/LivenessMonitor.ts';
+import { readSecret } from '../readSecret.ts';
+import { DecisionStoreRestorer } from '../sinks/DecisionStoreRestorer.ts';
+import { readDecisionTopic } from '../sinks/readDecisionTopic.ts';
+
+/** Environment variables (or `…_FILE`) for secrets `run` reads besides Kafka's and the decision key. */
+export const HTTP_TOKEN_ENV = 'PROBEWATCH_HTTP_TOKEN';
+export const REDIS_PASSWORD_ENV = 'PROBEWATCH_REDIS_PASSWORD';
+export const REDIS_TLS_ENV = 'PROBEWATCH_REDIS_TLS';
+
+/** Redis connection options: password from the environment (or a file), TLS from `redis.tls` or a `rediss://` URL. */
+function redisOptions(config: Config['redis'], env: Record<string, string | undefined>): RedisOptions {
+  const password = readSecret(env, REDIS_PASSWORD_ENV);
+  const tls = config.tls || config.url.startsWith('rediss:') ? tlsOptions(config.tls ?? { rejectUnauthorized: true }, 'redis.tls', REDIS_TLS_ENV, env) : undefined;
+  return { ...(password ? { password } : {}), ...(tls ? { tls } : {}) };
+}
 
 export interface RunCommandOptions {
   config: Readonly<Config>;
@@ -38,20 +57,42 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
   logger.info({ backend: compute.backend, detectionConfigSha256: configHash, brokers: config.kafka.brokers, groupId: config.kafka.groupId }, 'starting');
 
   const kafka = createKafka(config.kafka, env, logger);
-  const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  const signingKey = loadDecisionKey(env);
+  if (!signingKey) logger.warn({}, 'decisions are not signed: set PROBEWATCH_DECISION_KEY (or …_FILE) so gateways can refuse forged ones');
+  const httpToken = readSecret(env, HTTP_TOKEN_ENV);
+  const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 3, ...redisOptions(config.redis, env) });
   // Without a listener ioredis reports every reconnect attempt as an unhandled error.
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
   const publisher = new KafkaPublisher(
     kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true }),
     config.kafka.topics,
+    signingKey,
   );
+  // Each call to Redis and Kafka is timed: one that hangs is logged once, by name, and shows on /healthz.
+  const watch = new DependencyWatch({
+    stuckAfterMs: config.health.stuckAfterMs,
+    logger,
+    onChange: (dependency, stuck) => metrics.dependencyStuck.set({ dependency }, stuck ? 1 : 0),
+  });
+  const restorer = new DecisionStoreRestorer(redis, {
+    keyPrefix: config.redis.keyPrefix,
+    channel: config.redis.decisionChannel,
+    readDecisions: () => readDecisionTopic(kafka, config.kafka.topics.decisions),
+    checkEveryMs: config.redis.decisionStoreCheckMs,
+    signingKey,
+    logger,
+    onRestored: (n) => {
+      metrics.decisionStoreRestores.inc();
+      metrics.decisionsRestored.inc(n);
+    },
+  });
   const pipeline = new DetectionPipeline(config, { compute, metrics, logger });
   const processor = new BatchProcessor({
     pipeline,
     codec: new AvroEventCodec(),
-    publisher,
-    decisionStore: new RedisDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel }),
-    snapshots: new RedisSnapshotStore(redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.state.snapshotTtlMs }),
+    publisher: watch.wrap('kafka', publisher),
+    decisionStore: watch.wrap('redis', new RedisDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel, signingKey })),
+    snapshots: watch.wrap('redis', new RedisSnapshotStore(redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.state.snapshotTtlMs })),
     aggregates: config.state.aggregates,
     logger,
     metrics,
@@ -64,15 +105,28 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     maxWaitTimeInMs: 1_000,
   });
   const runner = new KafkaRunner(consumer, processor, { topic: config.kafka.topics.events, groupId: config.kafka.groupId, logger, metrics });
-  const http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health: () => ({ ...runner.health() }), logger });
+  const liveness = new LivenessMonitor(kafka.admin(), {
+    topic: config.kafka.topics.events,
+    groupId: config.kafka.groupId,
+    stallAfterMs: config.health.stallAfterMs,
+    lagEveryMs: config.health.lagEveryMs,
+    runner: () => runner.health(),
+    stuck: () => watch.stuck(),
+    logger,
+    metrics,
+  });
+  const http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health: () => ({ ...liveness.health() }), logger, token: httpToken });
 
   const signalled = new Promise<string>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
   });
   let code = 0;
   try {
+    watch.start();
     await redis.connect();
     await publisher.start();
+    restorer.start();
+    await liveness.start();
     await runner.start();
     const outcome = await Promise.race([signalled, runner.crashed]);
     if (outcome instanceof Error) code = 1;
@@ -81,8 +135,11 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     logger.error({ err }, 'could not start');
     code = 1;
   }
+  watch.stop();
   await shutdown([
     ['consumer', () => runner.stop()],
+    ['lag monitor', () => liveness.stop()],
+    ['decision store restorer', () => restorer.close()],
     ['aggregate snapshots', () => processor.flush()],
     ['producer', () => publisher.close()],
     ['redis', async () => void (await redis.quit())],

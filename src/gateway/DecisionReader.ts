@@ -146,6 +146,7 @@ export class DecisionReader extends CachedDecisionSource {
       this.counts.invalidMessages++;
       return;
     }
+    if (!this.authentic(d)) return;
     this.counts.messages++;
     this.cache.apply(d);
     this.touched?.add(d.api_key);
@@ -209,7 +210,7 @@ export class DecisionReader extends CachedDecisionSource {
         if (err) throw err;
         const apiKey = keys[i].slice(prefix.length);
         const d = decisionFromHash(apiKey, hash as Record<string, string>);
-        if (d) out.set(apiKey, d);
+        if (d && this.authentic(d)) out.set(apiKey, d);
       });
     } while (cursor !== '0');
     return out;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { decisionCodec } from '../codec/contractCodecs.ts';
-import type { Decision } from '../contract.ts';
+import { DECISION_SIGNATURE_HEADER, type SignedDecision } from '../codec/decisionSignature.ts';
 import { CachedDecisionSource, type DecisionFeedCounts } from './CachedDecisionSource.ts';
 import type { UnavailablePolicy } from './DecisionCache.ts';
 import type { ReaderLogger } from './DecisionReader.ts';
@@ -110,7 +110,7 @@ export class KafkaDecisionFeed extends CachedDecisionSource {
 
   private async onBatch({ batch, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
     for (const message of batch.messages) {
-      this.applyMessage(message.value);
+      this.applyMessage(message.value, message.headers?.[DECISION_SIGNATURE_HEADER]);
       resolveOffset(message.offset);
       this.positions.set(batch.partition, BigInt(message.offset) + 1n);
     }
@@ -118,8 +118,8 @@ export class KafkaDecisionFeed extends CachedDecisionSource {
     this.checkCaughtUp();
   }
 
-  private applyMessage(value: Buffer | null): void {
-    let d: Decision;
+  private applyMessage(value: Buffer | null, sig: Buffer | string | (Buffer | string)[] | undefined): void {
+    let d: SignedDecision;
     try {
       if (!value) throw new Error('no value');
       d = decisionCodec.decode(value);
@@ -128,6 +128,9 @@ export class KafkaDecisionFeed extends CachedDecisionSource {
       this.invalid?.inc();
       return;
     }
+    const first = Array.isArray(sig) ? sig[0] : sig;
+    if (first !== undefined) d.sig = first.toString();
+    if (!this.authentic(d)) return;
     this.counts.messages++;
     this.cache.apply(d);
   }
