@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Counter, Registry } from 'prom-client';
 import type { Decision } from '../contract.ts';
@@ -31,6 +32,13 @@ export interface DecisionReaderOptions extends UnavailablePolicy {
   now?: () => number;
   registry?: Registry;
   logger?: ReaderLogger;
+  /**
+   * The decision-signing key (`loadDecisionKey()`: PROBEWATCH_DECISION_KEY or
+   * …_FILE). Set, unsigned and forged decisions are dropped and counted
+   * (`probewatch_gateway_decisions_rejected_total`); unset, every well-formed
+   * decision is applied.
+   */
+  signingKey?: KeyObject;
 }
 
 /** What the reader has answered and seen. */

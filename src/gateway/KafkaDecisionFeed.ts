@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { type KeyObject, randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { decisionCodec } from '../codec/contractCodecs.ts';
@@ -21,6 +21,13 @@ export interface KafkaDecisionFeedOptions extends UnavailablePolicy {
   now?: () => number;
   registry?: Registry;
   logger?: ReaderLogger;
+  /**
+   * The decision-signing key (`loadDecisionKey()`: PROBEWATCH_DECISION_KEY or
+   * …_FILE). Set, unsigned and forged decisions are dropped and counted
+   * (`probewatch_gateway_decisions_rejected_total`); unset, every well-formed
+   * decision is applied.
+   */
+  signingKey?: KeyObject;
 }
 
 export type KafkaDecisionFeedCounts = DecisionFeedCounts;
