@@ -4,6 +4,7 @@
  * 127.0.0.1:6379 stays untouched).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { onCleanup, waitFor } from './helpers.ts';
@@ -16,23 +17,35 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** redis-server without persistence: a restart starts EMPTY. `extraArgs` e.g. for TLS. */
+/** PEM files for a TLS-only redis-server that requires client certificates from `ca`. */
+export interface OwnRedisTls {
+  ca: string;
+  cert: string;
+  key: string;
+  /** The client's certificate and key for the server's own readiness probe. */
+  clientCert: string;
+  clientKey: string;
+}
+
+/** redis-server without persistence: a restart starts EMPTY. With `tls`, it listens only for mutual TLS. */
 export class OwnRedis {
   private child: ChildProcess | undefined;
+  private readonly probeOptions: RedisOptions;
   constructor(
     readonly port: number,
-    private readonly extraArgs: string[] = [],
-    private readonly probeOptions: RedisOptions = {},
-  ) {}
+    private readonly tls?: OwnRedisTls,
+  ) {
+    this.probeOptions = tls ? { tls: { ca: [readFileSync(tls.ca)], cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey) } } : {};
+  }
 
-  static async started(extraArgs: string[] = [], probeOptions: RedisOptions = {}): Promise<OwnRedis> {
-    const own = new OwnRedis(await freePort(), extraArgs, probeOptions);
+  static async started(tls?: OwnRedisTls): Promise<OwnRedis> {
+    const own = new OwnRedis(await freePort(), tls);
     await own.start();
     return own;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
   }
 
   get pid(): number {
@@ -40,11 +53,14 @@ export class OwnRedis {
   }
 
   async start(): Promise<void> {
-    const portArgs = this.extraArgs.includes('--tls-port') ? [] : ['--port', String(this.port)];
-    const child = spawn('redis-server', [...portArgs, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs], { stdio: 'ignore' });
+    const t = this.tls;
+    const listen = t
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', t.cert, '--tls-key-file', t.key, '--tls-ca-cert-file', t.ca, '--tls-auth-clients', 'yes']
+      : ['--port', String(this.port)];
+    const child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     this.child = child;
     onCleanup(() => this.stop());
-    const probe = new Redis({ port: this.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...this.probeOptions });
+    const probe = new Redis({ host: '127.0.0.1', port: this.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...this.probeOptions });
     probe.on('error', () => {});
     await waitFor(async () => {
       try {
@@ -79,7 +95,7 @@ export class OwnRedis {
 
   /** A client retrying every 100 ms through outages (errors swallowed), disconnected after the file. */
   client(options: RedisOptions = {}): Redis {
-    const redis = new Redis({ port: this.port, maxRetriesPerRequest: 1, retryStrategy: () => 100, ...this.probeOptions, ...options });
+    const redis = new Redis({ host: '127.0.0.1', port: this.port, maxRetriesPerRequest: 1, retryStrategy: () => 100, ...this.probeOptions, ...options });
     redis.on('error', () => {});
     onCleanup(() => redis.disconnect());
     return redis;
