@@ -8,6 +8,10 @@ import { REPO_ROOT } from './helpers.ts';
 
 interface Service {
   image?: string;
+  build?: string | { context: string; dockerfile?: string };
+  user?: string;
+  volumes?: string[];
+  read_only?: boolean;
   command?: string | string[];
   environment?: Record<string, string | number | boolean>;
   ports?: string[];
@@ -23,8 +27,10 @@ const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'
 const { kafka, redis, probewatch, prometheus } = compose.services;
 const env = Object.fromEntries(Object.entries(probewatch.environment ?? {}).map(([k, v]) => [k, String(v)]));
 const commandText = (s: Service) => [s.command ?? []].flat().join(' ');
-/** Host-side port of a "host:container" mapping for `container`. */
-const published = (s: Service, container: number) => s.ports?.map((p) => p.split(':')).find(([, c]) => Number(c) === container)?.[0];
+/** Host-side port of a "[address:]host:container" mapping for `container`. */
+const published = (s: Service, container: number) => s.ports?.map((p) => p.split(':').slice(-2)).find(([, c]) => Number(c) === container)?.[0];
+/** Host-side address of that mapping (undefined: every interface). */
+const publishedOn = (s: Service, container: number) => s.ports?.map((p) => p.split(':')).find((parts) => Number(parts.at(-1)) === container && parts.length === 3)?.[0];
 
 describe('docker-compose.yml', () => {
   it('runs Apache Kafka in KRaft mode, without ZooKeeper', () => {
@@ -49,7 +55,9 @@ describe('docker-compose.yml', () => {
     expect(config.kafka.brokers).toEqual(['kafka:19092']);
     expect(config.redis.url).toBe('redis://redis:6379');
     expect(config.http.port).toBe(9464);
+    // Inside the container every interface; on the host only loopback (below).
     expect(config.http.host).toBe('0.0.0.0');
+    expect(loadConfig(undefined, {}).http.host).toBe('127.0.0.1');
     expect(config.policy.shadow).toBe(false);
   });
 
@@ -61,8 +69,8 @@ describe('docker-compose.yml', () => {
     expect(compose.services[redisUrl.hostname]).toBe(redis);
     expect(published(redis, Number(redisUrl.port))).toBe('6379');
     expect(published(probewatch, config.http.port)).toBe(String(config.http.port));
-    expect(commandText(probewatch)).toMatch(/\.\/bin\/probewatch run\b/);
-    expect(probewatch.image).toMatch(/^node:20/);
+    expect(publishedOn(probewatch, config.http.port)).toBe('127.0.0.1');
+    expect(commandText(probewatch)).toBe('run');
     expect(Object.keys(probewatch.depends_on ?? {})).toEqual(expect.arrayContaining(['redis', 'kafka-topics']));
   });
 
@@ -79,5 +87,31 @@ describe('docker-compose.yml', () => {
     const scrape = parse(compose.configs[source].content) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
     const targets = scrape.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
     expect(targets).toContain(`probewatch:${loadConfig(undefined, env).http.port}`);
+  });
+
+  it('runs probewatch from the image its Dockerfile builds: multi-stage, non-root, no npm at run time, no checkout mounted', () => {
+    const build = typeof probewatch.build === 'string' ? { context: probewatch.build } : probewatch.build!;
+    expect(build.context).toBe('.');
+    const dockerfile = readFileSync(join(REPO_ROOT, build.dockerfile ?? 'Dockerfile'), 'utf8');
+    const lines = dockerfile.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const stages = lines.map((l, i) => [l, i] as const).filter(([l]) => /^FROM /i.test(l));
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    const runtime = lines.slice(stages.at(-1)![1]);
+    expect(runtime[0]).toMatch(/^FROM node:20[-\w.]* AS \w+$/i);
+    // Dependencies are installed in the build stage only; the runtime copies them and deletes the package managers.
+    expect(lines.slice(0, stages.at(-1)![1]).some((l) => /^RUN npm ci --omit=dev\b/.test(l))).toBe(true);
+    expect(runtime.some((l) => /^RUN .*\bnpm (ci|install)\b/.test(l))).toBe(false);
+    expect(runtime.some((l) => /^RUN rm -rf .*\/usr\/local\/bin\/npm\b.*\/usr\/local\/bin\/npx\b/.test(l))).toBe(true);
+    expect(runtime.some((l) => /^COPY --from=\w+/.test(l))).toBe(true);
+    const users = runtime.filter((l) => /^USER /i.test(l)).map((l) => l.split(/\s+/)[1]);
+    expect(users.length).toBeGreaterThan(0);
+    expect(['root', '0', '0:0']).not.toContain(users.at(-1));
+    expect(runtime.find((l) => /^ENTRYPOINT /.test(l))).toBe('ENTRYPOINT ["/app/bin/probewatch"]');
+    // Every path the sources need at run time is copied into the image.
+    for (const dir of ['bin', 'src', 'detectors', 'schemas']) expect(lines).toContain(`COPY ${dir} ./${dir}`);
+    expect(probewatch.user ?? users.at(-1)).not.toBe('root');
+    expect(probewatch.volumes ?? []).toEqual([]);
+    expect(commandText(probewatch)).not.toMatch(/\bnpm\b/);
+    expect(probewatch.read_only).toBe(true);
   });
 });
