@@ -77,7 +77,7 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
   const restorer = new DecisionStoreRestorer(redis, {
     keyPrefix: config.redis.keyPrefix,
     channel: config.redis.decisionChannel,
-    readDecisions: () => readDecisionTopic(kafka, config.kafka.topics.decisions),
+    readDecisions: () => readDecisionTopic(kafka, config.kafka.topics.decisions, (d) => d.expires_at > Date.now()),
     checkEveryMs: config.redis.decisionStoreCheckMs,
     signingKey,
     logger,

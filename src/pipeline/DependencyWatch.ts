@@ -19,8 +19,8 @@ export interface DependencyWatchOptions {
  * Times the calls made to each named dependency (redis, kafka). A call that
  * hangs — a frozen Redis answers nothing and raises no error — makes its
  * dependency stuck: logged once, with its name, when the wait passes
- * `stuckAfterMs`, and once more when it answers again, however long the
- * wait and however many calls queue behind it.
+ * `stuckAfterMs`, and once more when a call succeeds again, however long
+ * the wait and however many calls queue or fail behind it.
  */
 export class DependencyWatch {
   private readonly inFlight = new Map<string, Map<number, number>>();
@@ -47,10 +47,14 @@ export class DependencyWatch {
     if (!calls) this.inFlight.set(dependency, (calls = new Map()));
     calls.set(id, performance.now());
     try {
-      return await fn();
-    } finally {
+      const result = await fn();
       calls.delete(id);
       this.answered(dependency);
+      return result;
+    } catch (err) {
+      // A timeout or a refused connection is no recovery: the next call is still waited on.
+      calls.delete(id);
+      throw err;
     }
   }
 

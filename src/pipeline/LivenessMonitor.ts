@@ -67,7 +67,11 @@ export class LivenessMonitor {
       const done = new Map(committed.partitions.map((p) => [p.partition, BigInt(p.offset)]));
       let total = 0n;
       for (const p of high) {
-        if (!owned.has(p.partition)) continue;
+        if (!owned.has(p.partition)) {
+          // Another member reports it now; a stale value here would count its lag twice.
+          this.opts.metrics?.consumerLag.remove({ topic: this.opts.topic, partition: String(p.partition) });
+          continue;
+        }
         const from = done.get(p.partition) ?? -1n;
         const start = from < 0n ? BigInt(p.low) : from;
         const lag = BigInt(p.high) > start ? BigInt(p.high) - start : 0n;
