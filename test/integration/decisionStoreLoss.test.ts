@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadDecisionKey } from '../../src/codec/decisionSignature.ts';
 import { DecisionReader } from '../../src/gateway/DecisionReader.ts';
+import { KafkaDecisionFeed } from '../../src/gateway/KafkaDecisionFeed.ts';
 import { SimulatedTraffic } from '../../src/sim/SimulatedTraffic.ts';
 import { decisionRedisKey } from '../../src/sinks/RedisDecisionStore.ts';
 import { ensureTopic, eventCodec, onCleanup, runConfig, runSetup, spawnProbewatch, testKafka, testProducer, waitFor } from './helpers.ts';
@@ -46,8 +47,14 @@ describe('an emptied decision store', () => {
     await send(events.slice(0, 120));
     await waitFor(() => reader.decisionFor(key).enforce === 'deceive', () => `the attacker at deceive\n${pw.tail()}`, 120_000);
 
-    // Redis dies and comes back with nothing in it; the attack goes on.
+    // Redis dies; while it is away a gateway reading the signed decisions topic still degrades the attacker.
     await own.stop();
+    const feed = new KafkaDecisionFeed(kafka, { topic: setup.topics.decisions, startTimeoutMs: 30_000, signingKey: loadDecisionKey({ PROBEWATCH_DECISION_KEY: DECISION_KEY }) });
+    onCleanup(() => feed.close());
+    expect(await feed.start()).toBe(true);
+    expect(feed.decisionFor(key)).toMatchObject({ enforce: 'deceive', source: 'decision' });
+    expect(feed.counters().rejected).toEqual({ unsigned: 0, forged: 0 });
+    // It comes back with nothing in it; the attack goes on.
     await own.start();
     const probe = own.client();
     expect(await probe.exists(decisionRedisKey(setup.keyPrefix, key))).toBe(0);
