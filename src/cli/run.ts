@@ -1,11 +1,11 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import { Partitioners } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { AvroEventCodec } from '../codec/AvroEventCodec.ts';
 import { createCompute } from '../compute/createCompute.ts';
 import type { Config } from '../config/configSchema.ts';
 import { detectionConfigHash } from '../config/loadConfig.ts';
-import { startHttpServer } from '../observability/httpServer.ts';
+import { HTTP_TOKEN_ENV, startHttpServer } from '../observability/httpServer.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { BatchProcessor } from '../pipeline/BatchProcessor.ts';
@@ -16,24 +16,12 @@ import { KafkaPublisher } from '../sinks/KafkaPublisher.ts';
 import { RedisDecisionStore } from '../sinks/RedisDecisionStore.ts';
 import { RedisSnapshotStore } from '../state/RedisSnapshotStore.ts';
 import { loadDecisionKey } from '../codec/decisionSignature.ts';
-import { tlsOptions } from '../config/tlsOptions.ts';
+import { redisConnectionOptions } from '../config/redisConnectionOptions.ts';
 import { DependencyWatch } from '../pipeline/DependencyWatch.ts';
 import { LivenessMonitor } from '../pipeline/LivenessMonitor.ts';
 import { readSecret } from '../readSecret.ts';
 import { DecisionStoreRestorer } from '../sinks/DecisionStoreRestorer.ts';
 import { readDecisionTopic } from '../sinks/readDecisionTopic.ts';
-
-/** Environment variables (or `…_FILE`) for secrets `run` reads besides Kafka's and the decision key. */
-export const HTTP_TOKEN_ENV = 'PROBEWATCH_HTTP_TOKEN';
-export const REDIS_PASSWORD_ENV = 'PROBEWATCH_REDIS_PASSWORD';
-export const REDIS_TLS_ENV = 'PROBEWATCH_REDIS_TLS';
-
-/** Redis connection options: password from the environment (or a file), TLS from `redis.tls` or a `rediss://` URL. */
-function redisOptions(config: Config['redis'], env: Record<string, string | undefined>): RedisOptions {
-  const password = readSecret(env, REDIS_PASSWORD_ENV);
-  const tls = config.tls || config.url.startsWith('rediss:') ? tlsOptions(config.tls ?? { rejectUnauthorized: true }, 'redis.tls', REDIS_TLS_ENV, env) : undefined;
-  return { ...(password ? { password } : {}), ...(tls ? { tls } : {}) };
-}
 
 export interface RunCommandOptions {
   config: Readonly<Config>;
@@ -60,7 +48,7 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
   const signingKey = loadDecisionKey(env);
   if (!signingKey) logger.warn({}, 'decisions are not signed: set PROBEWATCH_DECISION_KEY (or …_FILE) so gateways can refuse forged ones');
   const httpToken = readSecret(env, HTTP_TOKEN_ENV);
-  const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 3, ...redisOptions(config.redis, env) });
+  const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 3, ...redisConnectionOptions(config.redis, env) });
   // Without a listener ioredis reports every reconnect attempt as an unhandled error.
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
   const publisher = new KafkaPublisher(

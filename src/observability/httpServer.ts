@@ -4,6 +4,9 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.ts';
 
+/** The bearer token's variable (or its `…_FILE`). */
+export const HTTP_TOKEN_ENV = 'PROBEWATCH_HTTP_TOKEN';
+
 export interface HttpServerOptions {
   host: string;
   /** 0 picks a free port (tests); the bound port is logged and returned. */
