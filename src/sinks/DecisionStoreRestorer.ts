@@ -35,6 +35,8 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1`;
 
+const RESTORE_CHUNK = 1_000;
+
 /**
  * Keeps enforcement alive through a Redis that lost its data (restarted
  * without persistence, failed over to an empty replica, flushed). A marker
@@ -92,7 +94,7 @@ export class DecisionStoreRestorer {
     const live = [...latest.values()].filter((d) => d.expires_at > now);
     let restored = 0;
     let refused = 0;
-    const pipe = this.redis.pipeline();
+    const writes: (string | number)[][] = [];
     for (const d of live) {
       if (signatureProblem(this.opts.signingKey, d)) {
         refused++;
@@ -101,12 +103,16 @@ export class DecisionStoreRestorer {
       const { sig: _sig, ...decision } = d as SignedDecision;
       const sig = this.opts.signingKey ? signDecision(this.opts.signingKey, decision) : undefined;
       const fields = Object.entries(decisionToHash(decision, sig)).flat();
-      pipe.eval(RESTORE_SCRIPT, 1, decisionRedisKey(this.opts.keyPrefix, d.api_key), String(d.expires_at), this.opts.channel, decisionMessage(decision, sig), ...fields);
+      writes.push([decisionRedisKey(this.opts.keyPrefix, d.api_key), String(d.expires_at), this.opts.channel, decisionMessage(decision, sig), ...fields]);
     }
-    const results = (await pipe.exec()) ?? [];
-    for (const [err, written] of results) {
-      if (err) throw err;
-      if (written === 1) restored++;
+    // In pipelines of a bounded size, so a large restore does not hold one huge reply in memory.
+    for (let i = 0; i < writes.length; i += RESTORE_CHUNK) {
+      const pipe = this.redis.pipeline();
+      for (const [key, ...args] of writes.slice(i, i + RESTORE_CHUNK)) pipe.eval(RESTORE_SCRIPT, 1, key, ...args);
+      for (const [err, written] of (await pipe.exec()) ?? []) {
+        if (err) throw err;
+        if (written === 1) restored++;
+      }
     }
     await this.redis.set(this.markerKey, String(now));
     this.opts.onRestored?.(restored);
