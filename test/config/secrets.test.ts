@@ -7,6 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadDecisionKey, signDecision, verifyDecision } from '../../src/codec/decisionSignature.ts';
 import { redactConfig } from '../../src/config/redactConfig.ts';
+import { loadHmacKey } from '../../src/gateway/hmacKey.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { Writable } from 'node:stream';
 import { isProbewatchError } from '../../src/errors.ts';
 import { readSecret } from '../../src/readSecret.ts';
 
@@ -68,5 +71,20 @@ describe('secrets', () => {
     const fromEnv = await exec(bin, ['check-config', file], { env: { ...env, PROBEWATCH_REDIS_URL: 'rediss://:hunter3-in-env@redis.internal:6380' } });
     expect(fromEnv.stdout).toContain('"url": "rediss://:***@redis.internal:6380"');
     expect(fromEnv.stdout + fromEnv.stderr).not.toContain('hunter3');
+  });
+
+  it('the gateway HMAC key also comes from PROBEWATCH_HMAC_KEY_FILE', () => {
+    const file = join(dir, 'hmac-key');
+    writeFileSync(file, 'g'.repeat(40) + '\n');
+    expect(loadHmacKey({ PROBEWATCH_HMAC_KEY_FILE: file }).export()).toEqual(Buffer.from('g'.repeat(40)));
+    expect(() => loadHmacKey({})).toThrow('PROBEWATCH_HMAC_KEY (or PROBEWATCH_HMAC_KEY_FILE) is not set');
+  });
+
+  it('the logger redacts tokens, passphrases and signing keys wherever they are logged', () => {
+    let text = '';
+    const out = new Writable({ write: (c, _e, done) => ((text += String(c)), done()) });
+    createLogger('info', out).info({ token: 'tok-1', http: { token: 'tok-2' }, tls: { passphrase: 'pp-3' }, signingKey: 'sk-4' }, 'x');
+    for (const secret of ['tok-1', 'tok-2', 'pp-3', 'sk-4']) expect(text).not.toContain(secret);
+    expect(text).toContain('[redacted]');
   });
 });
