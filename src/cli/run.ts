@@ -113,9 +113,9 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     watch.start();
     await redis.connect();
     await publisher.start();
+    await runner.start();
     restorer.start();
     await liveness.start();
-    await runner.start();
     const outcome = await Promise.race([signalled, runner.crashed]);
     if (outcome instanceof Error) code = 1;
     logger.info({ reason: outcome instanceof Error ? 'consumer crashed' : outcome }, 'shutting down');

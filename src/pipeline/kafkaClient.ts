@@ -1,9 +1,9 @@
 import { Kafka, type LogEntry, type SASLOptions, logLevel } from 'kafkajs';
-import type { ConnectionOptions } from 'node:tls';
 import type { Config } from '../config/configSchema.ts';
+import type { ConnectionOptions } from 'node:tls';
 import { tlsOptions } from '../config/tlsOptions.ts';
-import { ProbewatchError } from '../errors.ts';
 import { readSecret } from '../readSecret.ts';
+import { ProbewatchError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /** Environment variables (or their `…_FILE` variants) holding the SASL credentials; they never come from the config file. */
