@@ -85,14 +85,7 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     logger,
     metrics,
   });
-  const consumer = kafka.consumer({
-    groupId: config.kafka.groupId,
-    sessionTimeout: config.kafka.sessionTimeoutMs,
-    heartbeatInterval: Math.max(100, Math.min(3_000, Math.floor(config.kafka.sessionTimeoutMs / 3))),
-    // Long polls end early enough that a shutdown is not held up by an idle fetch.
-    maxWaitTimeInMs: 1_000,
-  });
-  const runner = new KafkaRunner(consumer, processor, { topic: config.kafka.topics.events, groupId: config.kafka.groupId, logger, metrics });
+  // /healthz: the runner's state, plus stalls seen from the broker's side (lag, no batch completing).
   const liveness = new LivenessMonitor(kafka.admin(), {
     topic: config.kafka.topics.events,
     groupId: config.kafka.groupId,
@@ -103,6 +96,14 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     logger,
     metrics,
   });
+  const consumer = kafka.consumer({
+    groupId: config.kafka.groupId,
+    sessionTimeout: config.kafka.sessionTimeoutMs,
+    heartbeatInterval: Math.max(100, Math.min(3_000, Math.floor(config.kafka.sessionTimeoutMs / 3))),
+    // Long polls end early enough that a shutdown is not held up by an idle fetch.
+    maxWaitTimeInMs: 1_000,
+  });
+  const runner = new KafkaRunner(consumer, processor, { topic: config.kafka.topics.events, groupId: config.kafka.groupId, logger, metrics });
   const http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health: () => ({ ...liveness.health() }), logger, token: httpToken });
 
   const signalled = new Promise<string>((resolve) => {
