@@ -38,9 +38,16 @@ export function loadDecisionKey(env: Record<string, string | undefined>, name = 
   return createSecretKey(bytes);
 }
 
-/** Every field a gateway acts on, in a fixed order; JSON makes the encoding unambiguous. */
+/**
+ * Every field a gateway acts on, in a fixed order, normalised as readers
+ * normalise them; JSON makes the encoding unambiguous. `manual` and `scope`
+ * (analysts' decisions on a key, prefix or tenant) are covered when a
+ * Decision carries them, so a signed key decision cannot be replayed as a
+ * group one.
+ */
 function canonical(d: Decision): string {
-  return JSON.stringify(['probewatch.decision.v1', d.api_key, d.level, d.reason, d.expires_at, d.shadow, d.shadow_level ?? null]);
+  const extra = d as Decision & { manual?: boolean; scope?: string };
+  return JSON.stringify(['probewatch.decision.v1', d.api_key, d.level, d.reason, d.expires_at, d.shadow, d.shadow_level ?? null, extra.manual === true, extra.scope ?? 'key']);
 }
 
 /** HMAC-SHA256 of the decision (hex). */
