@@ -4,6 +4,9 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { StuckDependency } from './DependencyWatch.ts';
 import type { RunnerHealth } from './KafkaRunner.ts';
 
+/** The broker queries the monitor needs (a KafkaJS admin client satisfies it). */
+export type LagSource = Pick<Admin, 'connect' | 'disconnect' | 'fetchTopicOffsets' | 'fetchOffsets'>;
+
 export interface LivenessMonitorOptions {
   topic: string;
   groupId: string;
@@ -36,10 +39,11 @@ export class LivenessMonitor {
   /** When the lag was last seen to become positive (wall clock ms); undefined while caught up. */
   private waitingSince: number | undefined;
   private polling = false;
-  private pollFailed = false;
+  /** When reading the lag started failing (wall clock ms); undefined while it works. */
+  private pollFailedSince: number | undefined;
 
   constructor(
-    private readonly admin: Admin,
+    private readonly admin: LagSource,
     private readonly opts: LivenessMonitorOptions,
   ) {}
 
@@ -81,10 +85,10 @@ export class LivenessMonitor {
       this.lag = Number(total);
       if (this.lag === 0) this.waitingSince = undefined;
       else this.waitingSince ??= Date.now();
-      this.pollFailed = false;
+      this.pollFailedSince = undefined;
     } catch (err) {
-      if (!this.pollFailed) this.opts.logger.warn({ err: (err as Error).message, dependency: 'kafka' }, 'cannot read the consumer lag from the broker');
-      this.pollFailed = true;
+      if (this.pollFailedSince === undefined) this.opts.logger.warn({ err: (err as Error).message, dependency: 'kafka' }, 'cannot read the consumer lag from the broker');
+      this.pollFailedSince ??= Date.now();
     } finally {
       this.polling = false;
     }
@@ -95,6 +99,10 @@ export class LivenessMonitor {
     const stuck = this.opts.stuck?.() ?? [];
     const out: Liveness = { ...runner, lag: this.lag, ...(stuck.length ? { stuck } : {}) };
     if (!runner.healthy) return { ...out, reason: `consumer ${runner.status}` };
+    // A broker that cannot say how much input waits cannot vouch for progress either.
+    if (this.pollFailedSince !== undefined && Date.now() - this.pollFailedSince > this.opts.stallAfterMs) {
+      return { ...out, healthy: false, reason: `cannot read the consumer lag from the broker for ${Math.round((Date.now() - this.pollFailedSince) / 1000)} s` };
+    }
     if (this.waitingSince !== undefined && this.lag) {
       const lastBatch = runner.lastBatchAt ? Date.parse(runner.lastBatchAt) : 0;
       const idleMs = Date.now() - Math.max(lastBatch, this.waitingSince);
