@@ -10,6 +10,7 @@ export { AvroEventCodec, DEFAULT_EVENT_SCHEMA_ID } from './codec/AvroEventCodec.
 export { SCHEMA_IDS, ContractCodec, riskScoreCodec, decisionCodec, deadLetterCodec } from './codec/contractCodecs.ts';
 export { parseEventLine, formatEventLine, formatRiskScore } from './codec/ndjson.ts';
 export { validateEvent } from './codec/validateEvent.ts';
+export { signDecision, verifyDecision, DECISION_SIGNATURE_HEADER, type SignedDecision } from './codec/decisionSignature.ts';
 export { readRecordedEvents, type RecordedItem } from './sources/recordedEvents.ts';
 export { InMemoryTopic } from './sources/InMemoryTopic.ts';
 
@@ -26,10 +27,13 @@ export { PolicyResolver, type LevelPolicy } from './policy/PolicyResolver.ts';
 export { InMemorySink } from './sinks/InMemorySink.ts';
 export { KafkaPublisher, type KafkaOutputs, type OutputTopics } from './sinks/KafkaPublisher.ts';
 export { RedisDecisionStore, decisionRedisKey } from './sinks/RedisDecisionStore.ts';
+export { DecisionStoreRestorer } from './sinks/DecisionStoreRestorer.ts';
 
 export { DetectionPipeline, type PipelineOutput, type PipelineDeps } from './pipeline/DetectionPipeline.ts';
 export { BatchProcessor } from './pipeline/BatchProcessor.ts';
 export { KafkaRunner } from './pipeline/KafkaRunner.ts';
+export { LivenessMonitor } from './pipeline/LivenessMonitor.ts';
+export { DependencyWatch } from './pipeline/DependencyWatch.ts';
 
 export { configSchema, type Config } from './config/configSchema.ts';
 export { loadConfig, parseConfig, detectionConfigHash } from './config/loadConfig.ts';

@@ -10,6 +10,8 @@ import { Enforcer } from '../../src/gateway/enforce/Enforcer.ts';
 import { RedisTokenBucket } from '../../src/gateway/enforce/RedisTokenBucket.ts';
 import { type EmitterStats, GatewayEmitter } from '../../src/gateway/GatewayEmitter.ts';
 import { loadHmacKey } from '../../src/gateway/hmacKey.ts';
+import { loadDecisionKey } from '../../src/codec/decisionSignature.ts';
+import { redisConnectionOptions } from '../../src/config/redisConnectionOptions.ts';
 import { RandomProjection } from '../../src/gateway/RandomProjection.ts';
 import { ProbewatchError } from '../../src/errors.ts';
 import { createKafka } from '../../src/pipeline/kafkaClient.ts';
@@ -85,7 +87,7 @@ export async function startGateway({ probewatch, gateway, env, logger }: StartGa
     onError: (err) => logger.warn({ code: err.code, err: err.message }, 'event emitter error'),
   });
 
-  const redis = new Redis(probewatch.redis.url, { maxRetriesPerRequest: 1 });
+  const redis = new Redis(probewatch.redis.url, { maxRetriesPerRequest: 1, ...redisConnectionOptions(probewatch.redis, env) });
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
   const reader = new DecisionReader(redis, {
     keyPrefix: probewatch.redis.keyPrefix,
@@ -94,6 +96,8 @@ export async function startGateway({ probewatch, gateway, env, logger }: StartGa
     connectionName: 'probewatch-example-gateway',
     registry,
     logger,
+    // PROBEWATCH_DECISION_KEY (or …_FILE), shared with probewatch: unsigned and forged decisions are dropped.
+    signingKey: loadDecisionKey(env),
   });
   // Throttled keys share one token bucket per key in Redis, whichever gateway instance they call.
   const bucket = new RedisTokenBucket(redis, { keyPrefix: `${probewatch.redis.keyPrefix}throttle:` });

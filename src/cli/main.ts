@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('check-config')
-    .description('validate a config file (and the environment overrides) and print the effective config')
+    .description('validate a config file (and the environment overrides) and print the effective config, secrets masked')
     .argument('<file>', 'YAML config file')
     .option('-q, --quiet', 'print nothing on success')
     .action(async (file: string, opts: { quiet?: boolean }) => {
@@ -69,7 +69,8 @@ export async function main(argv: string[]): Promise<number> {
       const { detectionConfigHash } = await import('../config/loadConfig.ts');
       if (!opts.quiet) {
         process.stdout.write(`${file}: valid (detection config sha256 ${detectionConfigHash(config)})\n`);
-        process.stdout.write(JSON.stringify(config, null, 2) + '\n');
+        const { redactConfig } = await import('../config/redactConfig.ts');
+        process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
       }
     });
 

@@ -5,7 +5,7 @@ import { AvroEventCodec } from '../codec/AvroEventCodec.ts';
 import { createCompute } from '../compute/createCompute.ts';
 import type { Config } from '../config/configSchema.ts';
 import { detectionConfigHash } from '../config/loadConfig.ts';
-import { startHttpServer } from '../observability/httpServer.ts';
+import { HTTP_TOKEN_ENV, startHttpServer } from '../observability/httpServer.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { BatchProcessor } from '../pipeline/BatchProcessor.ts';
@@ -20,6 +20,13 @@ import type { ProbewatchError } from '../errors.ts';
 import { createAlertSink } from '../sinks/createAlertSink.ts';
 import { startLiveReload } from './liveReload.ts';
 import { type StartStep, startFailure } from './startFailure.ts';
+import { loadDecisionKey } from '../codec/decisionSignature.ts';
+import { redisConnectionOptions } from '../config/redisConnectionOptions.ts';
+import { DependencyWatch } from '../pipeline/DependencyWatch.ts';
+import { LivenessMonitor } from '../pipeline/LivenessMonitor.ts';
+import { readSecret } from '../readSecret.ts';
+import { DecisionStoreRestorer } from '../sinks/DecisionStoreRestorer.ts';
+import { readDecisionTopic } from '../sinks/readDecisionTopic.ts';
 
 export interface RunCommandOptions {
   config: Readonly<Config>;
@@ -47,14 +54,36 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
   // What is being started; a failure there is reported in one line naming the setting (startFailure).
   let starting: StartStep | undefined = 'http';
   const kafka = createKafka(config.kafka, env, logger, () => starting !== undefined);
-  const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  const signingKey = loadDecisionKey(env);
+  if (!signingKey) logger.warn({}, 'decisions are not signed: set PROBEWATCH_DECISION_KEY (or …_FILE) so gateways can refuse forged ones');
+  const httpToken = readSecret(env, HTTP_TOKEN_ENV);
+  const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 3, ...redisConnectionOptions(config.redis, env) });
   // Without a listener ioredis reports every reconnect attempt as an unhandled error.
   let redisStartError: Error | undefined;
   redis.on('error', (err: Error) => (starting ? (redisStartError = err) : logger.warn({ err: err.message }, 'redis connection error')));
   const publisher = new KafkaPublisher(
     kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true }),
     config.kafka.topics,
+    signingKey,
   );
+  // Each call to Redis and Kafka is timed: one that hangs is logged once, by name, and shows on /healthz.
+  const watch = new DependencyWatch({
+    stuckAfterMs: config.health.stuckAfterMs,
+    logger,
+    onChange: (dependency, stuck) => metrics.dependencyStuck.set({ dependency }, stuck ? 1 : 0),
+  });
+  const restorer = new DecisionStoreRestorer(redis, {
+    keyPrefix: config.redis.keyPrefix,
+    channel: config.redis.decisionChannel,
+    readDecisions: () => readDecisionTopic(kafka, config.kafka.topics.decisions, (d) => d.expires_at > Date.now()),
+    checkEveryMs: config.redis.decisionStoreCheckMs,
+    signingKey,
+    logger,
+    onRestored: (n) => {
+      metrics.decisionStoreRestores.inc();
+      metrics.decisionsRestored.inc(n);
+    },
+  });
   const pipeline = new DetectionPipeline(config, { compute, metrics, logger });
   const alerts = createAlertSink(config.alerts, {
     env,
@@ -65,15 +94,26 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
   const processor = new BatchProcessor({
     pipeline,
     codec: new AvroEventCodec(),
-    publisher: countingOutput(publisher, metrics, 'kafka'),
-    decisionStore: countingOutput(new RedisDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel }), metrics, 'redis'),
-    snapshots: countingSnapshots(new RedisSnapshotStore(redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.state.snapshotTtlMs }), metrics),
+    publisher: watch.wrap('kafka', countingOutput(publisher, metrics, 'kafka')),
+    decisionStore: watch.wrap('redis', countingOutput(new RedisDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel, signingKey }), metrics, 'redis')),
+    snapshots: watch.wrap('redis', countingSnapshots(new RedisSnapshotStore(redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.state.snapshotTtlMs }), metrics)),
     aggregates: config.state.aggregates,
     logger,
     metrics,
     alerts,
   });
   const reload = startLiveReload({ file: configFile, env, config, processor, pipeline, alerts, logger, metrics });
+  // /healthz: the runner's state, plus stalls seen from the broker's side (lag, no batch completing).
+  const liveness = new LivenessMonitor(kafka.admin(), {
+    topic: config.kafka.topics.events,
+    groupId: config.kafka.groupId,
+    stallAfterMs: config.health.stallAfterMs,
+    lagEveryMs: config.health.lagEveryMs,
+    runner: () => runner.health(),
+    stuck: () => watch.stuck(),
+    logger,
+    metrics,
+  });
   const consumer = kafka.consumer({
     groupId: config.kafka.groupId,
     sessionTimeout: config.kafka.sessionTimeoutMs,
@@ -82,7 +122,7 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
     maxWaitTimeInMs: 1_000,
   });
   const runner = new KafkaRunner(consumer, processor, { topic: config.kafka.topics.events, groupId: config.kafka.groupId, logger, metrics });
-  const http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health: () => ({ ...runner.health() }), logger }).catch(
+  const http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health: () => ({ ...liveness.health() }), logger, token: httpToken }).catch(
     (err: unknown) => {
       throw startFailure('http', err, config);
     },
@@ -97,11 +137,14 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
   let failure: ProbewatchError | undefined;
   try {
     starting = 'redis';
+    watch.start();
     await redis.connect();
     starting = 'kafka';
     await publisher.start();
     await runner.start();
     starting = undefined;
+    restorer.start();
+    await liveness.start();
     const outcome = await Promise.race([signalled, runner.crashed]);
     if (outcome instanceof Error) code = 1;
     logger.info({ reason: outcome instanceof Error ? 'consumer crashed' : outcome }, 'shutting down');
@@ -111,9 +154,12 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
     else logger.error({ err }, 'could not start');
     code = 1;
   }
+  watch.stop();
   await shutdown([
     ['reload', () => reload.close()],
     ['consumer', () => runner.stop()],
+    ['lag monitor', () => liveness.stop()],
+    ['decision store restorer', () => restorer.close()],
     ['aggregate snapshots', () => processor.flush()],
     ['alerts', async () => alerts?.close()],
     ['producer', () => publisher.close()],

@@ -7,6 +7,20 @@ import { checkFusionAgainstConfig, fusionSchema } from '../fusion/fusionSchema.t
 const ms = z.number().int().nonnegative();
 const unit = z.number().min(0).max(1);
 
+/** PEM files for a TLS client: a private CA, and a client certificate and key for mutual TLS. */
+const tlsFilesSchema = z
+  .object({
+    ca: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    /** Host name to verify the server certificate against, when it differs from the address dialled. */
+    servername: z.string().min(1).optional(),
+    /** Verify the server certificate (turn off only to debug). */
+    rejectUnauthorized: z.boolean().default(true),
+  })
+  .strict()
+  .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'cert and key go together (mutual TLS needs both)' });
+
 const kafkaSchema = z
   .object({
     brokers: z.array(z.string().min(1)).min(1).default(['127.0.0.1:9092']),
@@ -25,7 +39,13 @@ const kafkaSchema = z
     schemaId: z.number().int().min(0).default(1),
     /** SASL mechanism; the username and password come from the environment only. */
     sasl: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512']).default('none'),
-    ssl: z.boolean().default(false),
+    /**
+     * TLS to the brokers: `true` (system CAs), or PEM file paths for a private
+     * CA and a client certificate (mutual TLS). The paths may also come from
+     * PROBEWATCH_KAFKA_SSL_CA_FILE / _CERT_FILE / _KEY_FILE, the key's
+     * passphrase only from PROBEWATCH_KAFKA_SSL_KEY_PASSPHRASE (or …_FILE).
+     */
+    ssl: z.union([z.boolean(), tlsFilesSchema]).default(false),
     sessionTimeoutMs: ms.default(30_000),
   })
   .strict();
@@ -36,13 +56,29 @@ const redisSchema = z
     keyPrefix: z.string().default('pw:'),
     /** Pub/sub channel announcing every decision change. */
     decisionChannel: z.string().min(1).default('pw:decisions'),
+    /** How often the decision store is checked for lost data (besides every reconnection); found empty, live decisions are re-published. */
+    decisionStoreCheckMs: z.number().int().positive().default(5_000),
+    /** TLS to Redis (also implied by a `rediss://` URL): PEM paths as for `kafka.ssl`. */
+    tls: tlsFilesSchema.optional(),
   })
   .strict();
 
 const httpSchema = z
   .object({
-    host: z.string().default('0.0.0.0'),
+    /** Loopback unless set: /metrics and /healthz are for the local scraper and probes (set 0.0.0.0 in a container). */
+    host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65_535).default(9464),
+  })
+  .strict();
+
+const healthSchema = z
+  .object({
+    /** /healthz fails once no batch completed for this long while input waits. */
+    stallAfterMs: z.number().int().positive().default(60_000),
+    /** How often the consumer lag is read from the broker's high watermarks. */
+    lagEveryMs: z.number().int().positive().default(5_000),
+    /** A call to Redis or Kafka waiting this long is logged (once) as a stuck dependency. */
+    stuckAfterMs: z.number().int().positive().default(10_000),
   })
   .strict();
 
@@ -249,6 +285,7 @@ export const configSchema = z
     kafka: kafkaSchema.prefault({}),
     redis: redisSchema.prefault({}),
     http: httpSchema.prefault({}),
+    health: healthSchema.prefault({}),
     state: stateSchema.prefault({}),
     detectors: detectorsSchema(),
     /** How detector scores become one risk: `noisy-or` (default) or a fitted `logistic` model. */

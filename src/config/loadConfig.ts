@@ -11,6 +11,7 @@ const ENV_ALIASES: Record<string, string[]> = {
   PROBEWATCH_KAFKA_GROUP: ['kafka', 'groupId'],
   PROBEWATCH_REDIS_URL: ['redis', 'url'],
   PROBEWATCH_HTTP_PORT: ['http', 'port'],
+  PROBEWATCH_HTTP_HOST: ['http', 'host'],
   PROBEWATCH_SHADOW: ['policy', 'shadow'],
   PROBEWATCH_LOG_LEVEL: ['logLevel'],
 };

@@ -1,5 +1,8 @@
-import type { Registry } from 'prom-client';
+import type { KeyObject } from 'node:crypto';
+import type { Counter, Registry } from 'prom-client';
+import { type SignatureProblem, type SignedDecision, signatureProblem } from '../codec/decisionSignature.ts';
 import { DecisionCache, type DecisionCacheCounts, type DecisionSource, type GatewayDecision, type UnavailablePolicy } from './DecisionCache.ts';
+import { sdkCounter } from './sdkMetrics.ts';
 
 /** What a decision feed has answered and seen. */
 export interface DecisionFeedCounts extends DecisionCacheCounts {
@@ -9,11 +12,21 @@ export interface DecisionFeedCounts extends DecisionCacheCounts {
   invalidMessages: number;
   /** Snapshots loaded: the first one, and one after every reconnect or restart. */
   snapshots: number;
+  /** Decisions dropped because a signing key is configured and they carried no signature, or a wrong one. */
+  rejected: Record<SignatureProblem, number>;
 }
 
 export interface CachedDecisionSourceOptions extends UnavailablePolicy {
   now?: () => number;
   registry?: Registry;
+  /**
+   * The key probewatch signs decisions with (`loadDecisionKey`, from
+   * PROBEWATCH_DECISION_KEY or …_FILE). When set, a decision without a valid
+   * HMAC-SHA256 signature is dropped and counted; when unset, every
+   * well-formed decision is applied, so anyone who can write the store or
+   * the topic can set a key's level.
+   */
+  signingKey?: KeyObject;
 }
 
 /**
@@ -25,10 +38,26 @@ export abstract class CachedDecisionSource implements DecisionSource {
   protected readonly cache: DecisionCache;
   protected readonly now: () => number;
   protected readonly counts = { messages: 0, invalidMessages: 0, snapshots: 0 };
+  private readonly rejected: Record<SignatureProblem, number> = { unsigned: 0, forged: 0 };
+  private readonly rejectedMetric?: Counter<'reason'>;
+  private readonly signingKey?: KeyObject;
 
   constructor(options: CachedDecisionSourceOptions) {
     this.now = options.now ?? Date.now;
     this.cache = new DecisionCache(options, this.now, options.registry);
+    this.signingKey = options.signingKey;
+    if (options.registry) {
+      this.rejectedMetric = sdkCounter(options.registry, 'probewatch_gateway_decisions_rejected_total', 'Decisions dropped for a missing (unsigned) or wrong (forged) signature', ['reason']);
+    }
+  }
+
+  /** False (and counted) when a signing key is configured and `d` is not signed with it. */
+  protected authentic(d: SignedDecision): boolean {
+    const problem = signatureProblem(this.signingKey, d);
+    if (!problem) return true;
+    this.rejected[problem]++;
+    this.rejectedMetric?.inc({ reason: problem });
+    return false;
   }
 
   /**
@@ -51,6 +80,6 @@ export abstract class CachedDecisionSource implements DecisionSource {
   }
 
   counters(): DecisionFeedCounts {
-    return { ...this.cache.counters(), ...this.counts };
+    return { ...this.cache.counters(), ...this.counts, rejected: { ...this.rejected } };
   }
 }

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Counter, Registry } from 'prom-client';
 import type { Decision } from '../contract.ts';
@@ -31,6 +32,13 @@ export interface DecisionReaderOptions extends UnavailablePolicy {
   now?: () => number;
   registry?: Registry;
   logger?: ReaderLogger;
+  /**
+   * The decision-signing key (`loadDecisionKey()`: PROBEWATCH_DECISION_KEY or
+   * …_FILE). Set, unsigned and forged decisions are dropped and counted
+   * (`probewatch_gateway_decisions_rejected_total`); unset, every well-formed
+   * decision is applied.
+   */
+  signingKey?: KeyObject;
 }
 
 /** What the reader has answered and seen. */
@@ -146,6 +154,7 @@ export class DecisionReader extends CachedDecisionSource {
       this.counts.invalidMessages++;
       return;
     }
+    if (!this.authentic(d)) return;
     this.counts.messages++;
     this.cache.apply(d);
     this.touched?.add(d.api_key);
@@ -209,7 +218,7 @@ export class DecisionReader extends CachedDecisionSource {
         if (err) throw err;
         const apiKey = keys[i].slice(prefix.length);
         const d = decisionFromHash(apiKey, hash as Record<string, string>);
-        if (d) out.set(apiKey, d);
+        if (d && this.authentic(d)) out.set(apiKey, d);
       });
     } while (cursor !== '0');
     return out;

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { type KeyObject, randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { decisionCodec } from '../codec/contractCodecs.ts';
-import type { Decision } from '../contract.ts';
+import { DECISION_SIGNATURE_HEADER, type SignedDecision } from '../codec/decisionSignature.ts';
 import { CachedDecisionSource, type DecisionFeedCounts } from './CachedDecisionSource.ts';
 import type { UnavailablePolicy } from './DecisionCache.ts';
 import type { ReaderLogger } from './DecisionReader.ts';
@@ -21,6 +21,13 @@ export interface KafkaDecisionFeedOptions extends UnavailablePolicy {
   now?: () => number;
   registry?: Registry;
   logger?: ReaderLogger;
+  /**
+   * The decision-signing key (`loadDecisionKey()`: PROBEWATCH_DECISION_KEY or
+   * …_FILE). Set, unsigned and forged decisions are dropped and counted
+   * (`probewatch_gateway_decisions_rejected_total`); unset, every well-formed
+   * decision is applied.
+   */
+  signingKey?: KeyObject;
 }
 
 export type KafkaDecisionFeedCounts = DecisionFeedCounts;
@@ -110,7 +117,7 @@ export class KafkaDecisionFeed extends CachedDecisionSource {
 
   private async onBatch({ batch, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
     for (const message of batch.messages) {
-      this.applyMessage(message.value);
+      this.applyMessage(message.value, message.headers?.[DECISION_SIGNATURE_HEADER]);
       resolveOffset(message.offset);
       this.positions.set(batch.partition, BigInt(message.offset) + 1n);
     }
@@ -118,8 +125,8 @@ export class KafkaDecisionFeed extends CachedDecisionSource {
     this.checkCaughtUp();
   }
 
-  private applyMessage(value: Buffer | null): void {
-    let d: Decision;
+  private applyMessage(value: Buffer | null, sig: Buffer | string | (Buffer | string)[] | undefined): void {
+    let d: SignedDecision;
     try {
       if (!value) throw new Error('no value');
       d = decisionCodec.decode(value);
@@ -128,6 +135,9 @@ export class KafkaDecisionFeed extends CachedDecisionSource {
       this.invalid?.inc();
       return;
     }
+    const first = Array.isArray(sig) ? sig[0] : sig;
+    if (first !== undefined) d.sig = first.toString();
+    if (!this.authentic(d)) return;
     this.counts.messages++;
     this.cache.apply(d);
   }

@@ -1,5 +1,6 @@
 import { type KeyObject, createSecretKey } from 'node:crypto';
 import { ProbewatchError } from '../errors.ts';
+import { readSecret } from '../readSecret.ts';
 
 /** Environment variable the gateway reads its input-hash key from by default. */
 export const HMAC_KEY_ENV = 'PROBEWATCH_HMAC_KEY';
@@ -11,7 +12,8 @@ export const HMAC_KEY_ENV = 'PROBEWATCH_HMAC_KEY';
 export const MIN_HMAC_KEY_BYTES = 32;
 
 /**
- * Reads the gateways' shared input-hash key from the environment as a
+ * Reads the gateways' shared input-hash key from the environment (the
+ * variable, or the file its `…_FILE` variable names) as a
  * `KeyObject`, which never prints its bytes (logs, `util.inspect`, JSON).
  * The value is the key's raw bytes as UTF-8, or `hex:…` / `base64:…`.
  * Every gateway of a deployment must use the same key, so that one input
@@ -19,9 +21,9 @@ export const MIN_HMAC_KEY_BYTES = 32;
  * Errors name the variable, never its value.
  */
 export function loadHmacKey(env: Record<string, string | undefined>, name = HMAC_KEY_ENV): KeyObject {
-  const raw = env[name];
-  if (raw === undefined || raw === '') {
-    throw new ProbewatchError('PW_CONFIG', `${name} is not set: gateways need the shared HMAC key for input hashes`);
+  const raw = readSecret(env, name);
+  if (raw === undefined) {
+    throw new ProbewatchError('PW_CONFIG', `${name} (or ${name}_FILE) is not set: gateways need the shared HMAC key for input hashes`);
   }
   let bytes: Buffer;
   if (raw.startsWith('hex:')) {

@@ -1,7 +1,11 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.ts';
+
+/** The bearer token's variable (or its `…_FILE`). */
+export const HTTP_TOKEN_ENV = 'PROBEWATCH_HTTP_TOKEN';
 
 export interface HttpServerOptions {
   host: string;
@@ -11,6 +15,8 @@ export interface HttpServerOptions {
   /** Current health; `healthy` decides 200 or 503, the whole object is the JSON body. */
   health: () => { healthy: boolean } & Record<string, unknown>;
   logger: Logger;
+  /** When set, every request needs `Authorization: Bearer <token>` (401 otherwise). */
+  token?: string;
 }
 
 export interface RunningHttpServer {
@@ -18,7 +24,10 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
-/** `GET /metrics` (Prometheus text format) and `GET /healthz` (JSON; 200 when consuming, 503 otherwise). */
+/**
+ * `GET /metrics` (Prometheus text format) and `GET /healthz` (JSON; 200 when
+ * consuming, 503 otherwise), behind a bearer token when one is given.
+ */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const server = createServer((req, res) => {
     handle(req, res, options).catch((err: unknown) => {
@@ -35,7 +44,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     });
   });
   const port = (server.address() as AddressInfo).port;
-  options.logger.info({ host: options.host, port }, 'http server listening');
+  options.logger.info({ host: options.host, port, auth: options.token ? 'bearer' : 'none' }, 'http server listening');
   return {
     port,
     close: () =>
@@ -47,6 +56,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions): Promise<void> {
+  if (options.token !== undefined && !authorized(req.headers.authorization, options.token)) {
+    res.writeHead(401, { 'www-authenticate': 'Bearer realm="probewatch"', 'content-type': 'text/plain' }).end('unauthorized\n');
+    return;
+  }
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
@@ -61,4 +74,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: HttpSe
   } else {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   }
+}
+
+/** Compares digests, so neither the token's length nor its bytes leak through timing. */
+function authorized(header: string | undefined, token: string): boolean {
+  const m = /^Bearer +(\S+)\s*$/i.exec(header ?? '');
+  if (!m) return false;
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(m[1]), digest(token));
 }

@@ -3,7 +3,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 export type { Logger };
 
 /** Paths redacted wherever they appear: secrets never reach the logs. */
-const REDACT = ['password', 'secret', 'hmacKey', 'sasl', 'authorization', '*.password', '*.secret', '*.hmacKey', '*.sasl', '*.authorization'];
+const REDACT = ['password', 'secret', 'hmacKey', 'sasl', 'authorization', 'token', 'passphrase', 'signingKey', '*.password', '*.secret', '*.hmacKey', '*.sasl', '*.authorization', '*.token', '*.passphrase', '*.signingKey'];
 
 /**
  * JSON logs, by default on stderr (stdout belongs to replay's output).

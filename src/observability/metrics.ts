@@ -39,6 +39,9 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     snapshotsWritten: new Counter({ name: 'probewatch_state_snapshots_written_total', help: 'Key state snapshots written', registers: r }),
     snapshotsRestored: new Counter({ name: 'probewatch_state_snapshots_restored_total', help: 'Key states restored from snapshots', registers: r }),
     aggregatesWritten: new Counter({ name: 'probewatch_aggregate_snapshots_written_total', help: 'Aggregate entity snapshots written (model baselines, pooled views)', registers: r }),
+    decisionStoreRestores: new Counter({ name: 'probewatch_decision_store_restores_total', help: 'Times the decision store was found empty and its live decisions re-published', registers: r }),
+    decisionsRestored: new Counter({ name: 'probewatch_decisions_restored_total', help: 'Live decisions re-published into an emptied decision store', registers: r }),
+    dependencyStuck: new Gauge({ name: 'probewatch_dependency_stuck', help: '1 while calls to the dependency (redis, kafka) have waited past health.stuckAfterMs', labelNames: ['dependency'], registers: r }),
     aggregatesRestored: new Counter({ name: 'probewatch_aggregate_snapshots_restored_total', help: 'Aggregate entities restored from snapshots at start', registers: r }),
     detectorScore: new Histogram({
       name: 'probewatch_detector_score',

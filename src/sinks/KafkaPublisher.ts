@@ -1,5 +1,7 @@
+import type { KeyObject } from 'node:crypto';
 import type { Message, Producer, TopicMessages } from 'kafkajs';
 import { deadLetterCodec, decisionCodec, riskScoreCodec } from '../codec/contractCodecs.ts';
+import { DECISION_SIGNATURE_HEADER, signDecision } from '../codec/decisionSignature.ts';
 import type { DeadLetter, Decision, RiskScore } from '../contract.ts';
 import { ProbewatchError } from '../errors.ts';
 
@@ -18,7 +20,7 @@ export interface OutputTopics {
 
 /**
  * Publishes a batch's RiskScores, Decisions (keyed by api_key, for a
- * compacted topic) and dead letters as Confluent-framed Avro, in one
+ * compacted topic; signed in a header when a key is given) and dead letters as Confluent-framed Avro, in one
  * produce round, and resolves only once every in-sync replica acknowledged
  * (acks = -1), so the caller may commit the source offsets afterwards.
  */
@@ -26,6 +28,8 @@ export class KafkaPublisher {
   constructor(
     private readonly producer: Producer,
     private readonly topics: OutputTopics,
+    /** Signs each decision (header `pw-signature`) so gateways holding the key drop forged ones. */
+    private readonly signingKey?: KeyObject,
   ) {}
 
   async start(): Promise<void> {
@@ -36,7 +40,8 @@ export class KafkaPublisher {
     const topicMessages: TopicMessages[] = [];
     const add = (topic: string, messages: Message[]) => messages.length && topicMessages.push({ topic, messages });
     add(this.topics.risk, out.risk.map((s) => ({ key: s.api_key, value: riskScoreCodec.encode(s) })));
-    add(this.topics.decisions, out.decisions.map((d) => ({ key: d.api_key, value: decisionCodec.encode(d) })));
+    const key = this.signingKey;
+    add(this.topics.decisions, out.decisions.map((d) => ({ key: d.api_key, value: decisionCodec.encode(d), headers: key ? { [DECISION_SIGNATURE_HEADER]: signDecision(key, d) } : undefined })));
     add(this.topics.dlq, out.deadLetters.map((d) => ({ key: `${d.topic}/${d.partition}/${d.offset}`, value: deadLetterCodec.encode(d) })));
     if (topicMessages.length === 0) return;
     try {

@@ -1,4 +1,6 @@
+import type { KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { type SignedDecision, signDecision } from '../codec/decisionSignature.ts';
 import { type Decision, LEVELS, type Level } from '../contract.ts';
 import { ProbewatchError } from '../errors.ts';
 
@@ -9,6 +11,8 @@ export interface RedisDecisionStoreOptions {
   channel: string;
   /** Wall clock deciding what is already expired; defaults to `Date.now`. */
   now?: () => number;
+  /** Signs every decision (hash field `sig`, `sig` in the message) so gateways holding the key can tell forgeries. */
+  signingKey?: KeyObject;
 }
 
 /** The Redis key holding `apiKey`'s decision. Gateways' decision readers use the same layout. */
@@ -16,31 +20,43 @@ export function decisionRedisKey(keyPrefix: string, apiKey: string): string {
   return `${keyPrefix}decision:${apiKey}`;
 }
 
-/** A decision's hash fields (`api_key` is in the key name; `shadow_level` only when set). */
-export function decisionToHash(d: Decision): Record<string, string> {
+/** A decision's hash fields (`api_key` is in the key name; `shadow_level` and `sig` only when set). */
+export function decisionToHash(d: Decision, sig?: string): Record<string, string> {
   const hash: Record<string, string> = { level: d.level, reason: d.reason, expires_at: String(d.expires_at), shadow: d.shadow ? '1' : '0' };
   if (d.shadow_level) hash.shadow_level = d.shadow_level;
+  if (sig) hash.sig = sig;
   return hash;
 }
 
-/** Reads back a decision hash; `undefined` when the hash is missing or not a decision. */
-export function decisionFromHash(apiKey: string, hash: Record<string, string>): Decision | undefined {
+/** Reads back a decision hash (with its `sig`, when it has one); `undefined` when the hash is missing or not a decision. */
+export function decisionFromHash(apiKey: string, hash: Record<string, string>): SignedDecision | undefined {
   const expiresAt = Number(hash.expires_at);
   if (!isLevel(hash.level) || !Number.isFinite(expiresAt)) return undefined;
-  return withShadowLevel({ api_key: apiKey, level: hash.level, reason: hash.reason ?? '', expires_at: expiresAt, shadow: hash.shadow === '1' }, hash.shadow_level);
+  const d = withShadowLevel({ api_key: apiKey, level: hash.level, reason: hash.reason ?? '', expires_at: expiresAt, shadow: hash.shadow === '1' }, hash.shadow_level);
+  return withSig(d, hash.sig);
 }
 
-/** Parses a pub/sub message of the decision channel; `undefined` when it is not a Decision. */
-export function parseDecisionMessage(message: string): Decision | undefined {
-  let v: Partial<Decision>;
+/** The JSON message announcing a decision on the channel (`sig` included when signed). */
+export function decisionMessage(d: Decision, sig?: string): string {
+  return JSON.stringify(sig ? { ...d, sig } : d);
+}
+
+/** Parses a pub/sub message of the decision channel (with its `sig`, when it has one); `undefined` when it is not a Decision. */
+export function parseDecisionMessage(message: string): SignedDecision | undefined {
+  let v: Partial<SignedDecision>;
   try {
-    v = JSON.parse(message) as Partial<Decision>;
+    v = JSON.parse(message) as Partial<SignedDecision>;
   } catch {
     return undefined;
   }
   if (typeof v !== 'object' || v === null || typeof v.api_key !== 'string' || !isLevel(v.level)) return undefined;
   if (typeof v.expires_at !== 'number' || !Number.isFinite(v.expires_at)) return undefined;
-  return withShadowLevel({ api_key: v.api_key, level: v.level, reason: typeof v.reason === 'string' ? v.reason : '', expires_at: v.expires_at, shadow: v.shadow === true }, v.shadow_level);
+  const d = withShadowLevel({ api_key: v.api_key, level: v.level, reason: typeof v.reason === 'string' ? v.reason : '', expires_at: v.expires_at, shadow: v.shadow === true }, v.shadow_level);
+  return withSig(d, v.sig);
+}
+
+function withSig(d: Decision, sig: unknown): SignedDecision {
+  return typeof sig === 'string' && sig !== '' ? { ...d, sig } : d;
 }
 
 function isLevel(x: unknown): x is Level {
@@ -54,7 +70,7 @@ function withShadowLevel(d: Decision, shadowLevel: unknown): Decision {
 
 /**
  * The Redis side of decision delivery: one hash per key
- * (`level`, `reason`, `expires_at`, `shadow`) that Redis itself expires at
+ * (`level`, `reason`, `expires_at`, `shadow`, and `sig` when signing) that Redis itself expires at
  * `expires_at`, plus a JSON Decision published on the channel, so a gateway
  * loads a snapshot at start and follows the deltas afterwards. Each
  * `publish` call is one MULTI transaction: a reader's snapshot never sees
@@ -78,15 +94,17 @@ export class RedisDecisionStore {
     const now = (this.opts.now ?? Date.now)();
     for (const d of decisions) {
       const key = decisionRedisKey(this.opts.keyPrefix, d.api_key);
+      const sig = this.opts.signingKey ? signDecision(this.opts.signingKey, d) : undefined;
       if (d.expires_at <= now) {
         tx.del(key);
       } else {
-        tx.hset(key, decisionToHash(d));
+        tx.hset(key, decisionToHash(d, sig));
         // A field the new decision lacks must not survive from the old one.
         if (!d.shadow_level) tx.hdel(key, 'shadow_level');
+        if (!sig) tx.hdel(key, 'sig');
         tx.pexpireat(key, d.expires_at);
       }
-      tx.publish(this.opts.channel, JSON.stringify(d));
+      tx.publish(this.opts.channel, decisionMessage(d, sig));
     }
     let results: [Error | null, unknown][] | null;
     try {

@@ -8,12 +8,15 @@ import { REPO_ROOT } from './helpers.ts';
 
 interface Service {
   image?: string;
+  build?: string | { context: string; dockerfile?: string };
+  user?: string;
+  volumes?: string[];
+  read_only?: boolean;
   command?: string | string[];
   environment?: Record<string, string | number | boolean>;
   ports?: string[];
   profiles?: string[];
   configs?: { source: string; target: string }[];
-  volumes?: string[];
   depends_on?: Record<string, { condition: string }> | string[];
 }
 
@@ -26,8 +29,10 @@ const env = Object.fromEntries(Object.entries(probewatch.environment ?? {}).map(
 const commandText = (s: Service) => [s.command ?? []].flat().join(' ');
 /** The container path a repository folder is mounted at (bind mounts "./path:/target[:ro]"). */
 const mountOf = (s: Service, repoPath: string) => s.volumes?.map((v) => v.split(':')).find(([source]) => source === `./${repoPath}`)?.[1];
-/** Host-side port of a "host:container" mapping for `container`. */
-const published = (s: Service, container: number) => s.ports?.map((p) => p.split(':')).find(([, c]) => Number(c) === container)?.[0];
+/** Host-side port of a "[address:]host:container" mapping for `container`. */
+const published = (s: Service, container: number) => s.ports?.map((p) => p.split(':').slice(-2)).find(([, c]) => Number(c) === container)?.[0];
+/** Host-side address of that mapping (undefined: every interface). */
+const publishedOn = (s: Service, container: number) => s.ports?.map((p) => p.split(':')).find((parts) => Number(parts.at(-1)) === container && parts.length === 3)?.[0];
 
 describe('docker-compose.yml', () => {
   it('runs Apache Kafka in KRaft mode, without ZooKeeper', () => {
@@ -52,7 +57,9 @@ describe('docker-compose.yml', () => {
     expect(config.kafka.brokers).toEqual(['kafka:19092']);
     expect(config.redis.url).toBe('redis://redis:6379');
     expect(config.http.port).toBe(9464);
+    // Inside the container every interface; on the host only loopback (below).
     expect(config.http.host).toBe('0.0.0.0');
+    expect(loadConfig(undefined, {}).http.host).toBe('127.0.0.1');
     expect(config.policy.shadow).toBe(false);
   });
 
@@ -64,8 +71,8 @@ describe('docker-compose.yml', () => {
     expect(compose.services[redisUrl.hostname]).toBe(redis);
     expect(published(redis, Number(redisUrl.port))).toBe('6379');
     expect(published(probewatch, config.http.port)).toBe(String(config.http.port));
-    expect(commandText(probewatch)).toMatch(/\.\/bin\/probewatch run\b/);
-    expect(probewatch.image).toMatch(/^node:20/);
+    expect(publishedOn(probewatch, config.http.port)).toBe('127.0.0.1');
+    expect(commandText(probewatch)).toBe('run');
     expect(Object.keys(probewatch.depends_on ?? {})).toEqual(expect.arrayContaining(['redis', 'kafka-topics']));
   });
 
@@ -111,5 +118,31 @@ describe('docker-compose.yml', () => {
     const url = new URL(sources.datasources[0].url);
     expect(compose.services[url.hostname]).toBe(prometheus);
     expect(published(prometheus, Number(url.port))).toBeDefined();
+  });
+
+  it('runs probewatch from the image its Dockerfile builds: multi-stage, non-root, no npm at run time, no checkout mounted', () => {
+    const build = typeof probewatch.build === 'string' ? { context: probewatch.build } : probewatch.build!;
+    expect(build.context).toBe('.');
+    const dockerfile = readFileSync(join(REPO_ROOT, build.dockerfile ?? 'Dockerfile'), 'utf8');
+    const lines = dockerfile.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const stages = lines.map((l, i) => [l, i] as const).filter(([l]) => /^FROM /i.test(l));
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    const runtime = lines.slice(stages.at(-1)![1]);
+    expect(runtime[0]).toMatch(/^FROM node:20[-\w.]* AS \w+$/i);
+    // Dependencies are installed in the build stage only; the runtime copies them and deletes the package managers.
+    expect(lines.slice(0, stages.at(-1)![1]).some((l) => /^RUN npm ci --omit=dev\b/.test(l))).toBe(true);
+    expect(runtime.some((l) => /^RUN .*\bnpm (ci|install)\b/.test(l))).toBe(false);
+    expect(runtime.some((l) => /^RUN rm -rf .*\/usr\/local\/bin\/npm\b.*\/usr\/local\/bin\/npx\b/.test(l))).toBe(true);
+    expect(runtime.some((l) => /^COPY --from=\w+/.test(l))).toBe(true);
+    const users = runtime.filter((l) => /^USER /i.test(l)).map((l) => l.split(/\s+/)[1]);
+    expect(users.length).toBeGreaterThan(0);
+    expect(['root', '0', '0:0']).not.toContain(users.at(-1));
+    expect(runtime.find((l) => /^ENTRYPOINT /.test(l))).toBe('ENTRYPOINT ["/app/bin/probewatch"]');
+    // Every path the sources need at run time is copied into the image.
+    for (const dir of ['bin', 'src', 'detectors', 'schemas']) expect(lines).toContain(`COPY ${dir} ./${dir}`);
+    expect(probewatch.user ?? users.at(-1)).not.toBe('root');
+    expect(probewatch.volumes ?? []).toEqual([]);
+    expect(commandText(probewatch)).not.toMatch(/\bnpm\b/);
+    expect(probewatch.read_only).toBe(true);
   });
 });

@@ -110,7 +110,9 @@ describe('example gateway with probewatch, the broker and Redis', () => {
     const pwDoc = runConfig(setup, { policy: { allowlist: [clients.redteam.id] }, publish: { riskEveryEvents: 10 } });
     const pwConfig = parseConfig(pwDoc);
     const truncateAt = pwConfig.policy.thresholds.truncate;
-    const probewatch = spawnProbewatch(pwDoc);
+    // probewatch signs its decisions and the gateway verifies them with the same key.
+    const decisionKeyEnv = `hex:${randomBytes(32).toString('hex')}`;
+    const probewatch = spawnProbewatch(pwDoc, { PROBEWATCH_DECISION_KEY: decisionKeyEnv });
 
     const dir = mkdtempSync(join(tmpdir(), 'pw-exgw-'));
     onCleanup(() => rmSync(dir, { recursive: true, force: true }));
@@ -125,7 +127,7 @@ describe('example gateway with probewatch, the broker and Redis', () => {
     const gateway = new ProbewatchProcess(
       spawn(process.execPath, ['--import', 'tsx', 'examples/gateway/main.ts', '-c', join(dir, 'probewatch.yaml'), '-g', join(dir, 'gateway.yaml')], {
         cwd: REPO_ROOT,
-        env: { ...inherited, PROBEWATCH_HMAC_KEY: hmacEnv, GATEWAY_API_KEYS: Object.values(clients).map((c) => `${c.id}=${c.secret}`).join(',') },
+        env: { ...inherited, PROBEWATCH_HMAC_KEY: hmacEnv, PROBEWATCH_DECISION_KEY: decisionKeyEnv, GATEWAY_API_KEYS: Object.values(clients).map((c) => `${c.id}=${c.secret}`).join(',') },
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
     );

@@ -31,4 +31,19 @@ describe('startHttpServer', () => {
     expect((await fetch(`${base}/nope`)).status).toBe(404);
     expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(405);
   });
+
+  it('with a token, answers 401 without the right bearer token and serves with it', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'pw_test_total', help: 'test', registers: [registry] }).inc(1);
+    server = await startHttpServer({ host: '127.0.0.1', port: 0, registry, health: () => ({ healthy: true }), logger: silentLogger(), token: 'tok-3f9a' });
+    const base = `http://127.0.0.1:${server.port}`;
+    for (const path of ['/metrics', '/healthz']) {
+      const none = await fetch(`${base}${path}`);
+      expect(none.status).toBe(401);
+      expect(none.headers.get('www-authenticate')).toBe('Bearer realm="probewatch"');
+      expect((await fetch(`${base}${path}`, { headers: { authorization: 'Bearer tok-3f9' } })).status).toBe(401);
+      expect((await fetch(`${base}${path}`, { headers: { authorization: 'Basic tok-3f9a' } })).status).toBe(401);
+      expect((await fetch(`${base}${path}`, { headers: { authorization: 'Bearer tok-3f9a' } })).status).toBe(200);
+    }
+  });
 });
