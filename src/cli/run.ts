@@ -15,6 +15,9 @@ import { createKafka } from '../pipeline/kafkaClient.ts';
 import { KafkaPublisher } from '../sinks/KafkaPublisher.ts';
 import { RedisDecisionStore } from '../sinks/RedisDecisionStore.ts';
 import { RedisSnapshotStore } from '../state/RedisSnapshotStore.ts';
+import { ManualDecisionBook } from '../policy/ManualDecisionBook.ts';
+import { ManualDecisionStore } from '../sinks/ManualDecisionStore.ts';
+import { ManualDecisionPoller } from '../sources/ManualDecisionPoller.ts';
 
 export interface RunCommandOptions {
   config: Readonly<Config>;
@@ -45,7 +48,10 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true }),
     config.kafka.topics,
   );
-  const pipeline = new DetectionPipeline(config, { compute, metrics, logger });
+  // Analysts' decisions: a manual allow is a run-time allowlist entry for the ladder.
+  const manual = new ManualDecisionBook();
+  const manualPoller = new ManualDecisionPoller(new ManualDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel }), manual, logger);
+  const pipeline = new DetectionPipeline(config, { compute, metrics, logger, manual });
   const processor = new BatchProcessor({
     pipeline,
     codec: new AvroEventCodec(),
@@ -72,6 +78,7 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
   let code = 0;
   try {
     await redis.connect();
+    await manualPoller.start();
     await publisher.start();
     await runner.start();
     const outcome = await Promise.race([signalled, runner.crashed]);
@@ -81,6 +88,7 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     logger.error({ err }, 'could not start');
     code = 1;
   }
+  manualPoller.stop();
   await shutdown([
     ['consumer', () => runner.stop()],
     ['aggregate snapshots', () => processor.flush()],

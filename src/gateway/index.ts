@@ -11,6 +11,7 @@ export {
   DecisionReader,
   type DecisionReaderOptions,
   type DecisionReaderCounts,
+  type CallContext,
   type DecisionSource,
   type GatewayDecision,
   type ReaderLogger,

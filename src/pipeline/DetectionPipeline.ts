@@ -7,6 +7,7 @@ import { createFusion, type Fusion } from '../fusion/createFusion.ts';
 import type { Logger } from '../observability/logger.ts';
 import { silentLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { ManualDecisionBook } from '../policy/ManualDecisionBook.ts';
 import { initialLadderState, ResponseLadder } from '../policy/ResponseLadder.ts';
 import { type KeyState, KeyStateStore } from '../state/KeyStateStore.ts';
 
@@ -28,6 +29,8 @@ export interface PipelineDeps {
   logger?: Logger;
   /** Detectors to run instead of the configured registry (tests). */
   detectors?: Detector[];
+  /** Analysts' decisions in force; a manual allow holds a key at allow like an allowlist entry. */
+  manual?: ManualDecisionBook;
 }
 
 /** Evidence from detectors whose weighted score is at least this share of the risk is quoted. */
@@ -66,7 +69,7 @@ export class DetectionPipeline {
     this.weights = this.fusion.weights;
     this.shadowed = this.detectors.map((d) => detectorConfig[d.name]?.shadow === true);
     this.anyShadow = this.shadowed.some(Boolean);
-    this.ladder = new ResponseLadder(config.policy);
+    this.ladder = new ResponseLadder(config.policy, deps.manual);
     this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
   }
 
@@ -100,11 +103,11 @@ export class DetectionPipeline {
           state.risk = this.fuse(enforced);
           state.shadowRisk = this.fuse(scores);
           state.shadowLadder ??= initialLadderState();
-          shadowChanged = this.ladder.step(state.key, state.shadowLadder, state.shadowRisk, ev.ts, tenant).changed;
+          shadowChanged = this.ladder.step(state.key, state.shadowLadder, state.shadowRisk, ev.ts, tenant, ev.client_ip).changed;
         } else {
           state.risk = this.fuse(scores);
         }
-        const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant);
+        const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant, ev.client_ip);
         const last = i === evs.length - 1;
         const changed = step.changed || shadowChanged;
         if (changed || last) this.recordScores(state, scores, perDetector, k, i);

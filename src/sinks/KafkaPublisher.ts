@@ -1,6 +1,6 @@
 import type { Message, Producer, TopicMessages } from 'kafkajs';
 import { deadLetterCodec, decisionCodec, riskScoreCodec } from '../codec/contractCodecs.ts';
-import type { DeadLetter, Decision, RiskScore } from '../contract.ts';
+import { type DeadLetter, type Decision, type RiskScore, decisionSlot } from '../contract.ts';
 import { ProbewatchError } from '../errors.ts';
 
 /** What one batch sends to Kafka. */
@@ -36,7 +36,7 @@ export class KafkaPublisher {
     const topicMessages: TopicMessages[] = [];
     const add = (topic: string, messages: Message[]) => messages.length && topicMessages.push({ topic, messages });
     add(this.topics.risk, out.risk.map((s) => ({ key: s.api_key, value: riskScoreCodec.encode(s) })));
-    add(this.topics.decisions, out.decisions.map((d) => ({ key: d.api_key, value: decisionCodec.encode(d) })));
+    add(this.topics.decisions, out.decisions.map((d) => ({ key: decisionSlot(d), value: decisionCodec.encode(d) })));
     add(this.topics.dlq, out.deadLetters.map((d) => ({ key: `${d.topic}/${d.partition}/${d.offset}`, value: deadLetterCodec.encode(d) })));
     if (topicMessages.length === 0) return;
     try {
