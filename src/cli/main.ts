@@ -82,6 +82,49 @@ export async function main(argv: string[]): Promise<number> {
       code = await demo(config, { ...opts, out: process.stdout });
     });
 
+  const decisions = program
+    .command('decisions')
+    .description("what gateways enforce now, and analysts' decisions by hand (Redis decision store, pub/sub and the decisions topic, as the pipeline delivers)");
+  const decisionsContext = async (opts: { config?: string }) => {
+    const config = loadConfig(opts.config, process.env);
+    return { config, env: process.env, logger: createLogger('warn'), out: process.stdout };
+  };
+  decisions
+    .command('list')
+    .description('the decisions in force: the ladder\'s per key and the manual ones, with the keys at each level')
+    .option('-c, --config <file>', 'YAML config file (Redis url and key prefix)')
+    .option('--json', 'print the decisions as a JSON array')
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      const { listDecisions } = await import('./decisions.ts');
+      code = await listDecisions(await decisionsContext(opts), opts);
+    });
+  decisions
+    .command('add')
+    .description('a manual decision for a key, an IP prefix or a tenant; the ladder does not override it while it lasts (--level allow: a run-time allowlist entry)')
+    .option('-c, --config <file>', 'YAML config file (Redis and Kafka settings)')
+    .option('--key <id>', 'an API key id')
+    .option('--prefix <cidr>', 'an IP network, e.g. 192.0.2.0/24')
+    .option('--tenant <name>', 'a tenant')
+    .requiredOption('--level <level>', 'block, throttle or allow')
+    .requiredOption('--ttl <duration>', 'how long it holds, e.g. 30m, 2h, 7d')
+    .requiredOption('--reason <text>', 'who decided and why')
+    .action(async (opts: { config?: string; key?: string; prefix?: string; tenant?: string; level: string; ttl: string; reason: string }) => {
+      const { addDecision } = await import('./decisions.ts');
+      code = await addDecision(await decisionsContext(opts), opts);
+    });
+  decisions
+    .command('delete')
+    .description('end a manual decision now (gateways fall back to the ladder\'s decision, if any)')
+    .option('-c, --config <file>', 'YAML config file (Redis and Kafka settings)')
+    .option('--key <id>', 'an API key id')
+    .option('--prefix <cidr>', 'an IP network')
+    .option('--tenant <name>', 'a tenant')
+    .option('--reason <text>', 'why it ends (announced with the removal)')
+    .action(async (opts: { config?: string; key?: string; prefix?: string; tenant?: string; reason?: string }) => {
+      const { deleteDecision } = await import('./decisions.ts');
+      code = await deleteDecision(await decisionsContext(opts), opts);
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;
