@@ -8,10 +8,10 @@ import { ManualDecisionBook } from '../../src/policy/ManualDecisionBook.ts';
 import { burst } from '../helpers/events.ts';
 
 const compute = { backend: 'none' } as Compute;
-const loud: Detector = {
+const loud = {
   name: 'grid-sweep',
   initState: () => ({}),
-  processBatch: (groups) => groups.map((g) => ({ scores: g.events.map(() => 0.8), evidence: ['loud'] })),
+  processBatch: (groups: { events: unknown[] }[]) => groups.map((g) => ({ scores: g.events.map(() => 0.8), evidence: ['loud'] })),
 } as unknown as Detector;
 const T0 = 1_767_600_000_000;
 const allow = (api_key: string, scope: Decision['scope'] | undefined, until: number): Decision => ({
