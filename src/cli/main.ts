@@ -82,6 +82,21 @@ export async function main(argv: string[]): Promise<number> {
       code = await demo(config, { ...opts, out: process.stdout });
     });
 
+  program
+    .command('explain')
+    .description("one key's timeline: level changes with evidence, risk and detector scores over its calls, decisions with TTLs and reasons")
+    .argument('<key>', 'the API key id')
+    .argument('[file]', 'recorded events (as for replay: NDJSON, - for stdin, or Avro container)')
+    .option('-c, --config <file>', 'YAML config file (as for replay, or as for run with --live)')
+    .option('--live', 'from the risk and decisions topics and Redis of a running deployment')
+    .option('--json', 'print the timeline as JSON')
+    .option('--html <file>', 'write a self-contained HTML page with a plot')
+    .action(async (key: string, file: string | undefined, opts: { config?: string; live?: boolean; json?: boolean; html?: string }) => {
+      const config = loadConfig(opts.config, process.env);
+      const { explain } = await import('./explain.ts');
+      code = await explain(key, { ...opts, file, config, env: process.env, logger: createLogger('warn'), out: process.stdout, err: process.stderr });
+    });
+
   const decisions = program
     .command('decisions')
     .description("what gateways enforce now, and analysts' decisions by hand (Redis decision store, pub/sub and the decisions topic, as the pipeline delivers)");
