@@ -97,6 +97,22 @@ export async function main(argv: string[]): Promise<number> {
       code = await explain(key, { ...opts, file, config, env: process.env, logger: createLogger('warn'), out: process.stdout, err: process.stderr });
     });
 
+  program
+    .command('tune')
+    .description('what would this config have done: replay recorded traffic under the live config and a candidate, compare levels per label, score distributions with thresholds')
+    .argument('<events>', 'recorded events (NDJSON or Avro container; a file: it is replayed twice)')
+    .requiredOption('--candidate <file>', 'the candidate YAML config')
+    .option('-c, --config <file>', 'the live YAML config (default: embedded defaults)')
+    .option('--labels <file>', 'key → label file (as for train): CSV api_key,label or JSON; attack/benign or 1/0')
+    .option('--html <file>', 'also write a self-contained HTML report with SVG plots')
+    .option('--json', 'print the report as JSON instead of tables')
+    .action(async (events: string, opts: { candidate: string; config?: string; labels?: string; html?: string; json?: boolean }) => {
+      const live = loadConfig(opts.config, process.env);
+      const candidate = loadConfig(opts.candidate, process.env);
+      const { tune } = await import('./tune.ts');
+      code = await tune(events, { ...opts, live, liveFile: opts.config ?? 'embedded defaults', candidate, candidateFile: opts.candidate, out: process.stdout, err: process.stderr });
+    });
+
   const decisions = program
     .command('decisions')
     .description("what gateways enforce now, and analysts' decisions by hand (Redis decision store, pub/sub and the decisions topic, as the pipeline delivers)");
