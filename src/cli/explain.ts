@@ -51,7 +51,7 @@ async function live(apiKey: string, o: ExplainOptions, now: number): Promise<Key
  * `--html FILE` for a self-contained page with a plot.
  */
 export async function explain(apiKey: string, o: ExplainOptions): Promise<number> {
-  if (o.live === (o.file !== undefined)) throw new ProbewatchError('PW_USAGE', 'explain: give a recorded stream FILE, or --live (not both)');
+  if (Boolean(o.live) === (o.file !== undefined)) throw new ProbewatchError('PW_USAGE', 'explain: give a recorded stream FILE, or --live (not both)');
   const now = (o.now ?? Date.now)();
   const timeline = o.live ? await live(apiKey, o, now) : await recordedTimeline(o.file!, o.config, apiKey, o.err);
   if (o.html) {
