@@ -11,7 +11,8 @@ import { KafkaPublisher } from '../sinks/KafkaPublisher.ts';
 import { ManualDecisionStore } from '../sinks/ManualDecisionStore.ts';
 import { decisionFromHash, decisionRedisKey } from '../sinks/RedisDecisionStore.ts';
 import { globEscape } from '../state/redisGlob.ts';
-import { formatDuration, parseDuration } from './parseDuration.ts';
+import { durationText, textTable } from '../report/timeText.ts';
+import { parseDuration } from './parseDuration.ts';
 
 /** Levels an analyst may set by hand. */
 export const MANUAL_LEVELS = ['allow', 'throttle', 'block'] as const satisfies readonly Level[];
@@ -127,13 +128,10 @@ export async function listDecisions(ctx: DecisionsContext, opts: { json?: boolea
     d.level + (d.shadow ? ' (shadow)' : ''),
     `${d.scope ?? 'key'} ${d.api_key}`,
     d.manual ? 'manual' : 'ladder',
-    formatDuration(d.expires_at - now),
+    durationText(d.expires_at - now),
     d.reason,
   ]);
-  const header = ['LEVEL', 'SUBJECT', 'BY', 'EXPIRES IN', 'REASON'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ') + '\n';
-  ctx.out.write(line(header) + rows.map(line).join(''));
+  ctx.out.write(textTable(['LEVEL', 'SUBJECT', 'BY', 'EXPIRES IN', 'REASON'], rows, ''));
   return 0;
 }
 

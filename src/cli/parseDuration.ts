@@ -14,15 +14,3 @@ export function parseDuration(text: string, what: string): number {
   if (!(ms > 0)) throw new ProbewatchError('PW_USAGE', `${what}: must be longer than 0, got ${JSON.stringify(text)}`);
   return Math.round(ms);
 }
-
-/** A duration for people: `2h05m`, `59m`, `40s`. */
-export function formatDuration(ms: number): string {
-  if (ms < 0) return 'expired';
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h${String(m % 60).padStart(2, '0')}m`;
-  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
-}
