@@ -82,7 +82,8 @@ interface PrefixEntry {
 export class DecisionCache implements DecisionSource {
   /** Every decision in force by `decisionSlot`: the ladder's by key id, analysts' as `manual:<scope>:<subject>`. */
   private cache = new Map<string, GatewayDecision>();
-  /** Manual decisions on tenants and IP prefixes (also in `cache`), looked at only while there are any. */
+  /** Manual decisions on keys, tenants and IP prefixes (also in `cache`), looked at only while there are any. */
+  private manualKeys = new Map<string, GatewayDecision>();
   private tenants = new Map<string, GatewayDecision>();
   private prefixes = new Map<string, PrefixEntry>();
   /** When the feed last lost its fresh view (or started without one); undefined while fresh. */
@@ -147,8 +148,10 @@ export class DecisionCache implements DecisionSource {
    * does not apply).
    */
   private resolve(apiKey: string, context: CallContext | undefined, now: number): GatewayDecision | undefined {
-    const manual = this.live(`manual:key:${apiKey}`, now);
-    if (manual) return manual;
+    if (this.manualKeys.size > 0) {
+      const manual = this.live(`manual:key:${apiKey}`, now);
+      if (manual) return manual;
+    }
     const auto = this.live(apiKey, now);
     if (this.tenants.size === 0 && this.prefixes.size === 0) return auto;
     let floor: GatewayDecision | undefined;
@@ -174,7 +177,8 @@ export class DecisionCache implements DecisionSource {
 
   private forget(slot: string): void {
     this.cache.delete(slot);
-    if (slot.startsWith('manual:tenant:')) this.tenants.delete(slot.slice('manual:tenant:'.length));
+    if (slot.startsWith('manual:key:')) this.manualKeys.delete(slot.slice('manual:key:'.length));
+    else if (slot.startsWith('manual:tenant:')) this.tenants.delete(slot.slice('manual:tenant:'.length));
     else if (slot.startsWith('manual:prefix:')) this.prefixes.delete(slot.slice('manual:prefix:'.length));
   }
 
@@ -182,6 +186,7 @@ export class DecisionCache implements DecisionSource {
     const answer = answerOf(d);
     this.cache.set(slot, answer);
     if (!d.manual) return;
+    if (d.scope === undefined || d.scope === 'key') this.manualKeys.set(d.api_key, answer);
     if (d.scope === 'tenant') this.tenants.set(d.api_key, answer);
     if (d.scope === 'prefix') {
       const cidr = Cidr.parse(d.api_key);
@@ -227,6 +232,7 @@ export class DecisionCache implements DecisionSource {
   install(snapshot: ReadonlyMap<string, Decision>, newer: ReadonlySet<string> = new Set()): number {
     const old = { cache: this.cache, tenants: this.tenants, prefixes: this.prefixes };
     this.cache = new Map();
+    this.manualKeys = new Map();
     this.tenants = new Map();
     this.prefixes = new Map();
     const now = this.now();
@@ -235,6 +241,7 @@ export class DecisionCache implements DecisionSource {
       const live = old.cache.get(slot);
       if (!live) continue;
       this.cache.set(slot, live);
+      if (slot.startsWith('manual:key:')) this.manualKeys.set(slot.slice('manual:key:'.length), live);
       const tenant = slot.startsWith('manual:tenant:') ? slot.slice('manual:tenant:'.length) : undefined;
       const prefix = slot.startsWith('manual:prefix:') ? slot.slice('manual:prefix:'.length) : undefined;
       if (tenant !== undefined) this.tenants.set(tenant, live);

@@ -62,6 +62,13 @@ describe("gateway decision cache with analysts' decisions", () => {
     expect(cache.decisionFor('k', { tenant: 'acme' }).enforce).toBe('block');
     expect(cache.decisionFor('k').enforce).toBe('throttle');
     expect(cache.size).toBe(2);
+    // A manual key decision notified while the next snapshot loaded survives it; one not notified is replaced by the snapshot's view.
+    cache.apply(manual('j', 'block'));
+    cache.apply(manual('k', 'block'));
+    cache.install(new Map([['k', auto('k', 'observe')]]), new Set(['manual:key:j']));
+    expect(cache.decisionFor('j')).toMatchObject({ enforce: 'block', source: 'manual' });
+    expect(cache.decisionFor('k')).toMatchObject({ enforce: 'observe', source: 'decision' });
+    expect(cache.decisionFor('k', { tenant: 'acme' }).enforce).toBe('observe');
   });
 
   it('carries manual and scope through Avro and the pub/sub JSON, absent when not set', () => {
