@@ -8,7 +8,8 @@ export function isoSeconds(ms: number | null): string {
 export function durationText(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms)) return '-';
   if (ms < 0) return 'expired';
-  const s = Math.floor(ms / 1000);
+  // To the nearest second: a TTL measured from a message timestamp is a few ms short of the round figure given.
+  const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m`;
