@@ -104,9 +104,10 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('--candidate <file>', 'the candidate YAML config')
     .option('-c, --config <file>', 'the live YAML config (default: embedded defaults)')
     .option('--labels <file>', 'key → label file (as for train): CSV api_key,label or JSON; attack/benign or 1/0')
+    .option('--populations <file>', 'key → population file: CSV api_key,population or JSON; levels are counted per population')
     .option('--html <file>', 'also write a self-contained HTML report with SVG plots')
     .option('--json', 'print the report as JSON instead of tables')
-    .action(async (events: string, opts: { candidate: string; config?: string; labels?: string; html?: string; json?: boolean }) => {
+    .action(async (events: string, opts: { candidate: string; config?: string; labels?: string; populations?: string; html?: string; json?: boolean }) => {
       const live = loadConfig(opts.config, process.env);
       const candidate = loadConfig(opts.candidate, process.env);
       const { tune } = await import('./tune.ts');

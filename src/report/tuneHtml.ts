@@ -11,26 +11,26 @@ export function tuneHtml(r: TuneReport): string {
   const steps = LEVELS.slice(1) as LadderStep[];
   const body: string[] = [
     `<h1>probewatch tune: what the candidate config would have done</h1>`,
-    `<p class="muted">${esc(r.events)}${r.labels ? ` — labels ${esc(r.labels)}` : ' — no labels'}</p>`,
+    `<p class="muted">${esc(r.events)}${r.labels ? ` — labels ${esc(r.labels)}` : ' — no labels'}${r.populations ? ` — populations ${esc(r.populations)}` : ''}</p>`,
     htmlTable(
       ['config', 'file', 'sha256', ...steps],
       [r.live, r.candidate].map((run) => [run.label, run.file, run.sha256.slice(0, 12), ...steps.map((l) => run.thresholds[l])]),
     ),
     `<h2>Keys at each level (the highest each reached)</h2>`,
     htmlTable(
-      ['group', 'keys', 'config', ...LEVELS],
+      [r.populations ? 'population' : 'group', 'label', 'keys', 'config', ...LEVELS],
       r.groups.flatMap((g) => [
-        [g.group, g.keys, 'live', ...LEVELS.map((l) => g.live[l])],
-        ['', '', 'candidate', ...LEVELS.map((l) => ({ html: g.candidate[l] === g.live[l] ? String(g.candidate[l]) : `<b>${g.candidate[l]}</b>` }))],
+        [g.group, g.label, g.keys, 'live', ...LEVELS.map((l) => g.live[l])],
+        ['', '', '', 'candidate', ...LEVELS.map((l) => (g.candidate[l] === g.live[l] ? g.candidate[l] : { html: `<b>${g.candidate[l]}</b>` }))],
       ]),
     ),
     `<h2>Keys that change level (${r.changes.length})</h2>`,
     r.changes.length
       ? htmlTable(
-          ['key', 'group', 'calls', 'live → candidate', 'why'],
+          ['key', r.populations ? 'population' : 'group', 'calls', 'live → candidate', 'why'],
           r.changes.map((c) => [
             c.key,
-            c.group,
+            c.group === c.label ? c.label : `${c.group} (${c.label})`,
             c.calls,
             { html: `${levelHtml(c.live)} → ${levelHtml(c.candidate)}` },
             { html: `<ul class="evidence">${c.why.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` },
@@ -40,7 +40,7 @@ export function tuneHtml(r: TuneReport): string {
     `<h2>Detector score distributions</h2>`,
     `<p class="muted">Each key's peak score per detector under the live config (bars; a dotted outline where the candidate's scores differ). Vertical lines: where each ladder threshold falls on the detector's own axis when it alone drives the risk — solid live, dashed candidate.</p>`,
   ];
-  const groups = r.groups.map((g) => g.group);
+  const groups = (['attack', 'benign', 'unlabelled'] as const).filter((g) => Object.values(r.distributions).some((d) => d[g]));
   for (const [detector, dist] of Object.entries(r.distributions)) {
     const thresholds = [r.live, r.candidate].flatMap((run, i) =>
       (['throttle', 'truncate', 'deceive'] as LadderStep[])

@@ -1,13 +1,21 @@
 import { type Level, levelRank } from '../contract.ts';
 import { type KeyOutcome, type TuneRun, levelCounts } from './tuneRun.ts';
 
-/** A key's group in the report: its label, or `unlabelled`. */
+/** A key's label in the report: attack, benign, or `unlabelled`. */
 export type Group = 'attack' | 'benign' | 'unlabelled';
+
+/** Labels and (optionally) populations of the keys, from `--labels` and `--populations`. */
+export interface KeyGroups {
+  labels?: { path: string; attack: ReadonlyMap<string, boolean> };
+  populations?: { path: string; of: ReadonlyMap<string, string> };
+}
 
 /** A key that reaches a different level under the candidate, and why. */
 export interface LevelChange {
   key: string;
-  group: Group;
+  /** The key's population, or its label when no population is given. */
+  group: string;
+  label: Group;
   live: Level;
   candidate: Level;
   calls: number;
@@ -18,10 +26,11 @@ export interface LevelChange {
 export interface TuneReport {
   events: string;
   labels?: string;
+  populations?: string;
   live: TuneRun;
   candidate: TuneRun;
-  /** Per group: keys at each level (the highest each reached) under each config. */
-  groups: { group: Group; keys: number; live: Record<Level, number>; candidate: Record<Level, number> }[];
+  /** Per population (or label, without populations): its keys' label(s), keys at each level (the highest each reached) under each config. */
+  groups: { group: string; label: Group | 'mixed'; keys: number; live: Record<Level, number>; candidate: Record<Level, number> }[];
   changes: LevelChange[];
   /** Per detector and group: each key's peak score under the live config (for the distributions). */
   distributions: Record<string, Partial<Record<Group, number[]>>>;
@@ -46,27 +55,29 @@ function explainChange(high: TuneRun, low: TuneRun, h: KeyOutcome, l: KeyOutcome
   return [...lines, ...at.evidence];
 }
 
-/** Compares the two replays, per label when a labels map is given. */
-export function tuneReport(live: TuneRun, candidate: TuneRun, events: string, labels?: { path: string; attack: ReadonlyMap<string, boolean> }): TuneReport {
-  const groupOf = (key: string): Group => {
+/** Compares the two replays, per population when given, else per label (attack, benign, unlabelled). */
+export function tuneReport(live: TuneRun, candidate: TuneRun, events: string, given: KeyGroups = {}): TuneReport {
+  const { labels, populations } = given;
+  const labelOf = (key: string): Group => {
     const a = labels?.attack.get(key);
     return a === undefined ? 'unlabelled' : a ? 'attack' : 'benign';
   };
+  const groupOf = (key: string): string => populations?.of.get(key) ?? labelOf(key);
   const keys = [...new Set([...live.keys.keys(), ...candidate.keys.keys()])].sort();
-  const byGroup = new Map<Group, string[]>();
-  for (const k of keys) {
-    const g = groupOf(k);
-    if (!byGroup.has(g)) byGroup.set(g, []);
-    byGroup.get(g)!.push(k);
-  }
+  const byLabel = groupBy(keys, labelOf);
+  const byGroup = groupBy(keys, groupOf);
   const order: Group[] = ['attack', 'benign', 'unlabelled'];
-  const groups = order
-    .filter((g) => byGroup.has(g))
-    .map((group) => {
-      const ks = byGroup.get(group)!;
+  const groupLabel = (ks: readonly string[]): Group | 'mixed' => {
+    const set = new Set(ks.map(labelOf));
+    return set.size === 1 ? [...set][0] : 'mixed';
+  };
+  const rank = (l: Group | 'mixed') => (l === 'mixed' ? 3 : order.indexOf(l));
+  const groups = [...byGroup]
+    .map(([group, ks]) => {
       const pick = (run: TuneRun) => ks.map((k) => run.keys.get(k)).filter((o): o is KeyOutcome => o !== undefined);
-      return { group, keys: ks.length, live: levelCounts(pick(live)), candidate: levelCounts(pick(candidate)) };
-    });
+      return { group, label: groupLabel(ks), keys: ks.length, live: levelCounts(pick(live)), candidate: levelCounts(pick(candidate)) };
+    })
+    .sort((a, b) => rank(a.label) - rank(b.label) || (populations ? a.group.localeCompare(b.group) : 0));
   const changes: LevelChange[] = [];
   for (const k of keys) {
     const a = live.keys.get(k);
@@ -75,16 +86,27 @@ export function tuneReport(live: TuneRun, candidate: TuneRun, events: string, la
     const lb = b?.peakLevel ?? 'allow';
     if (la === lb) continue;
     const why = levelRank(lb) > levelRank(la) ? explainChange(candidate, live, b!, a) : explainChange(live, candidate, a!, b);
-    changes.push({ key: k, group: groupOf(k), live: la, candidate: lb, calls: (b ?? a)!.calls, why });
+    changes.push({ key: k, group: groupOf(k), label: labelOf(k), live: la, candidate: lb, calls: (b ?? a)!.calls, why });
   }
-  changes.sort((x, y) => order.indexOf(x.group) - order.indexOf(y.group) || x.key.localeCompare(y.key));
+  changes.sort((x, y) => order.indexOf(x.label) - order.indexOf(y.label) || x.group.localeCompare(y.group) || x.key.localeCompare(y.key));
   const distributionsOf = (run: TuneRun) => {
     const out: TuneReport['distributions'] = {};
     for (const d of run.detectors) {
       out[d] = {};
-      for (const [g, ks] of byGroup) out[d][g] = ks.map((k) => run.keys.get(k)?.peaks[d] ?? 0);
+      for (const g of order) if (byLabel.has(g)) out[d][g] = byLabel.get(g)!.map((k) => run.keys.get(k)?.peaks[d] ?? 0);
     }
     return out;
   };
-  return { events, labels: labels?.path, live, candidate, groups, changes, distributions: distributionsOf(live), candidateDistributions: distributionsOf(candidate) };
+  return { events, labels: labels?.path, populations: populations?.path, live, candidate, groups, changes, distributions: distributionsOf(live), candidateDistributions: distributionsOf(candidate) };
+}
+
+function groupBy<G>(keys: readonly string[], of: (key: string) => G): Map<G, string[]> {
+  const out = new Map<G, string[]>();
+  for (const k of keys) {
+    const g = of(k);
+    const list = out.get(g);
+    if (list) list.push(k);
+    else out.set(g, [k]);
+  }
+  return out;
 }

@@ -9,24 +9,24 @@ function quantile(sorted: readonly number[], q: number): number {
 
 /** `probewatch tune` for a terminal. */
 export function tuneText(r: TuneReport): string {
-  let out = `probewatch tune ${r.events}${r.labels ? ` (labels ${r.labels})` : ''}\n`;
+  let out = `probewatch tune ${r.events}${r.labels ? ` (labels ${r.labels})` : ''}${r.populations ? ` (populations ${r.populations})` : ''}\n`;
   out += `  live:      ${r.live.file} (sha256 ${r.live.sha256.slice(0, 12)}) thresholds ${LEVELS.slice(1).map((l) => `${l} ${r.live.thresholds[l as keyof typeof r.live.thresholds]}`).join(', ')}\n`;
   out += `  candidate: ${r.candidate.file} (sha256 ${r.candidate.sha256.slice(0, 12)}) thresholds ${LEVELS.slice(1).map((l) => `${l} ${r.candidate.thresholds[l as keyof typeof r.candidate.thresholds]}`).join(', ')}\n`;
   out += '\nKeys at each level (the highest each reached)\n';
   out += textTable(
-    ['GROUP', 'KEYS', 'CONFIG', ...LEVELS.map((l) => l.toUpperCase())],
+    [r.populations ? 'POPULATION' : 'GROUP', 'LABEL', 'KEYS', 'CONFIG', ...LEVELS.map((l) => l.toUpperCase())],
     r.groups.flatMap((g) => [
-      [g.group, String(g.keys), 'live', ...LEVELS.map((l) => String(g.live[l]))],
-      ['', '', 'candidate', ...LEVELS.map((l) => String(g.candidate[l]))],
+      [g.group, g.label, String(g.keys), 'live', ...LEVELS.map((l) => String(g.live[l]))],
+      ['', '', '', 'candidate', ...LEVELS.map((l) => String(g.candidate[l]))],
     ]),
   );
   out += `\nKeys that change level (${r.changes.length})\n`;
   for (const c of r.changes) {
-    out += `  ${c.key} (${c.group}, ${c.calls} calls): ${c.live} → ${c.candidate}\n`;
+    out += `  ${c.key} (${c.group === c.label ? c.label : `${c.group}, ${c.label}`}, ${c.calls} calls): ${c.live} → ${c.candidate}\n`;
     for (const w of c.why) out += `      ${w}\n`;
   }
   out += '\nDetector peak scores per key (median / 90th percentile / max)\n';
-  const groups = r.groups.map((g) => g.group);
+  const groups = (['attack', 'benign', 'unlabelled'] as const).filter((g) => Object.values(r.distributions).some((d) => d[g]));
   out += textTable(
     ['DETECTOR', ...groups.map((g) => g.toUpperCase()), 'THROTTLE AT (LIVE→CAND.)', 'TRUNCATE AT'],
     Object.entries(r.distributions).map(([d, dist]) => {

@@ -48,7 +48,7 @@ describe('probewatch tune', () => {
   beforeAll(async () => {
     liveRun = await tuneRun(sim.events, live, 'live', 'live.yaml', sink());
     candidateRun = await tuneRun(sim.events, candidate, 'candidate', 'candidate.yaml', sink());
-    report = tuneReport(liveRun, candidateRun, sim.events, { path: sim.labels, attack: readKeyLabels(sim.labels) });
+    report = tuneReport(liveRun, candidateRun, sim.events, { labels: { path: sim.labels, attack: readKeyLabels(sim.labels) } });
   }, 120_000);
 
   it("counts each key at the highest level replay takes it to, under each config, per label", async () => {
@@ -78,6 +78,27 @@ describe('probewatch tune', () => {
     }
   });
 
+  it('counts per population when one is given, keeping the labels beside them', () => {
+    const populations = new Map([...readKeyLabels(sim.labels)].map(([k, attack]) => [k, attack ? k : k === 'batch-scorer' ? 'batch scorers' : 'people']));
+    const byPopulation = tuneReport(liveRun, candidateRun, sim.events, {
+      labels: { path: sim.labels, attack: readKeyLabels(sim.labels) },
+      populations: { path: 'populations.csv', of: populations },
+    });
+    expect(byPopulation.groups.map((g) => [g.group, g.label, g.keys])).toEqual([
+      ['attacker-grid', 'attack', 1],
+      ['attacker-random', 'attack', 1],
+      ['batch scorers', 'benign', 1],
+      ['people', 'benign', 12],
+    ]);
+    // The same keys, counted per population instead of per label.
+    for (const level of ['allow', 'observe', 'throttle', 'deceive'] as Level[]) {
+      const sum = (label: string, config: 'live' | 'candidate') => byPopulation.groups.filter((g) => g.label === label).reduce((n, g) => n + g[config][level], 0);
+      for (const g of report.groups) for (const config of ['live', 'candidate'] as const) expect(sum(g.group, config)).toBe(g[config][level]);
+    }
+    expect(byPopulation.changes.map((c) => c.key)).toEqual(report.changes.map((c) => c.key));
+    expect(byPopulation.distributions['grid-sweep'].benign).toHaveLength(13);
+  });
+
   it('reports nothing changed for the same config, and draws where thresholds fall on each detector', async () => {
     const same = tuneReport(liveRun, liveRun, sim.events);
     expect(same.changes).toEqual([]);
@@ -100,7 +121,7 @@ describe('probewatch tune', () => {
     const html = join(sim.dir, 'tune.html');
     const { stdout, stderr } = await exec(bin, ['tune', sim.events, '--candidate', candidateFile, '--labels', sim.labels, '--html', html]);
     expect(stdout).toMatch(new RegExp(`Keys that change level \\(${report.changes.length}\\)`));
-    expect(stdout).toMatch(/^ {2}attack +2 +live/m);
+    expect(stdout).toMatch(/^ {2}attack +attack +2 +live/m);
     expect(stderr).toMatch(/wrote .*tune\.html/);
     expect(readFileSync(html, 'utf8')).toMatch(/<svg[^>]+role="img"/);
     const bad = await exec(bin, ['tune', sim.events, '--candidate', join(sim.dir, 'missing.yaml')]).catch((e) => e);
