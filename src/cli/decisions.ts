@@ -11,7 +11,8 @@ import { KafkaPublisher } from '../sinks/KafkaPublisher.ts';
 import { ManualDecisionStore } from '../sinks/ManualDecisionStore.ts';
 import { decisionFromHash, decisionRedisKey } from '../sinks/RedisDecisionStore.ts';
 import { globEscape } from '../state/redisGlob.ts';
-import { durationText, textTable } from '../report/timeText.ts';
+import { textTable } from '../report/textTable.ts';
+import { durationText } from '../report/timeText.ts';
 import { parseDuration } from './parseDuration.ts';
 
 /** Levels an analyst may set by hand. */

@@ -17,25 +17,3 @@ export function durationText(ms: number | null): string {
   if (h < 48) return `${h}h${String(m % 60).padStart(2, '0')}m`;
   return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
 }
-
-/** Columns padded to their widest cell (the last left ragged). */
-export function textTable(header: readonly string[], rows: readonly (readonly string[])[], indent = '  '): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => indent + cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd() + '\n';
-  return line(header) + rows.map(line).join('');
-}
-
-const BARS = '▁▂▃▄▅▆▇█';
-
-/** A one-line sparkline of values in [0, 1], at most `width` characters (each the peak of its stretch). */
-export function sparkline(values: readonly number[], width = 60): string {
-  if (values.length === 0) return '';
-  const n = Math.min(width, values.length);
-  let out = '';
-  for (let i = 0; i < n; i++) {
-    const chunk = values.slice(Math.floor((i * values.length) / n), Math.floor(((i + 1) * values.length) / n));
-    const peak = Math.max(...chunk);
-    out += BARS[Math.min(BARS.length - 1, Math.max(0, Math.round(peak * (BARS.length - 1))))];
-  }
-  return out;
-}

@@ -1,5 +1,7 @@
 import type { KeyTimeline } from './KeyTimeline.ts';
-import { durationText, isoSeconds, sparkline, textTable } from './timeText.ts';
+import { sparkline } from './sparkline.ts';
+import { textTable } from './textTable.ts';
+import { durationText, isoSeconds } from './timeText.ts';
 
 /** Each detector's last and peak score over the key's calls, and the call of the peak. */
 export function detectorPeaks(t: KeyTimeline): { name: string; last: number; peak: number; peakCall: number }[] {

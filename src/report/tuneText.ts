@@ -1,5 +1,5 @@
 import { LEVELS } from '../contract.ts';
-import { textTable } from './timeText.ts';
+import { textTable } from './textTable.ts';
 import type { TuneReport } from './tuneReport.ts';
 
 function quantile(sorted: readonly number[], q: number): number {
