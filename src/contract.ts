@@ -57,6 +57,24 @@ export interface Decision {
   shadow: boolean;
   /** Present when some detectors are in shadow mode: the level they would have decided. No enforcer applies it. */
   shadow_level?: Level;
+  /** Present (true) on an analyst's decision: it outranks the ladder's decisions while it lasts. */
+  manual?: boolean;
+  /** What `api_key` names on a manual decision: a key (default), an IP prefix (CIDR) or a tenant. */
+  scope?: DecisionScope;
+}
+
+/** What a decision applies to: one key, every caller in an IP prefix, or every key of a tenant. */
+export const DECISION_SCOPES = ['key', 'prefix', 'tenant'] as const;
+export type DecisionScope = (typeof DECISION_SCOPES)[number];
+
+/**
+ * Where a decision lives among the decisions in force (its Redis entry, its
+ * key on the compacted decisions topic, its slot in a gateway's cache): an
+ * automatic decision under its key id, a manual one under
+ * `manual:<scope>:<subject>`, so neither replaces the other.
+ */
+export function decisionSlot(d: Pick<Decision, 'api_key' | 'manual' | 'scope'>): string {
+  return d.manual ? `manual:${d.scope ?? 'key'}:${d.api_key}` : d.api_key;
 }
 
 /** A message that could not be processed, with the reason. */

@@ -4,7 +4,9 @@
  * pipeline, then config and the gateway SDK.
  */
 export { LEVELS, levelRank, type Level, type InferenceEvent, type RiskScore, type Decision, type DeadLetter } from './contract.ts';
+export { DECISION_SCOPES, decisionSlot, type DecisionScope } from './contract.ts';
 export { ProbewatchError, isProbewatchError, type ErrorCode } from './errors.ts';
+export { Cidr } from './net/Cidr.ts';
 
 export { AvroEventCodec, DEFAULT_EVENT_SCHEMA_ID } from './codec/AvroEventCodec.ts';
 export { SCHEMA_IDS, ContractCodec, riskScoreCodec, decisionCodec, deadLetterCodec } from './codec/contractCodecs.ts';
@@ -23,11 +25,13 @@ export { createCompute, BACKEND_PREFERENCE, type BackendChoice } from './compute
 export { noisyOr } from './fusion/noisyOr.ts';
 export { ResponseLadder, initialLadderState, type LadderState, type LadderStep } from './policy/ResponseLadder.ts';
 export { PolicyResolver, type LevelPolicy } from './policy/PolicyResolver.ts';
+export { ManualDecisionBook } from './policy/ManualDecisionBook.ts';
 
 export { InMemorySink } from './sinks/InMemorySink.ts';
 export { KafkaPublisher, type KafkaOutputs, type OutputTopics } from './sinks/KafkaPublisher.ts';
 export { RedisDecisionStore, decisionRedisKey } from './sinks/RedisDecisionStore.ts';
 export { DecisionStoreRestorer } from './sinks/DecisionStoreRestorer.ts';
+export { ManualDecisionStore, type ManualDecisionStoreOptions } from './sinks/ManualDecisionStore.ts';
 
 export { DetectionPipeline, type PipelineOutput, type PipelineDeps } from './pipeline/DetectionPipeline.ts';
 export { BatchProcessor } from './pipeline/BatchProcessor.ts';

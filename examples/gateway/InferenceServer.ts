@@ -97,7 +97,7 @@ export function createInferenceServer(options: InferenceServerOptions): Server {
     const started = performance.now();
     const answer = model.predict(x);
     const latencyMs = performance.now() - started;
-    const level = options.decisions.decisionFor(apiKey).enforce;
+    const level = options.decisions.decisionFor(apiKey, { tenant, clientIp: clientIp(req) }).enforce;
     const out = await options.enforcer.enforce({ apiKey, inputHash: hashInput(canonical, options.hmacKey), now: now() }, level, { probs: answer.probs });
     if (out.body) sendJson(res, out.status, { label: out.body.label, class: model.classes[out.body.label] ?? null, probs: out.body.probs }, out.headers);
     else sendJson(res, out.status, out.error ?? {}, out.headers);

@@ -88,6 +88,81 @@ export async function main(argv: string[]): Promise<number> {
       code = await demo(config, { ...opts, out: process.stdout });
     });
 
+  program
+    .command('explain')
+    .description("one key's timeline: level changes with evidence, risk and detector scores over its calls, decisions with TTLs and reasons")
+    .argument('<key>', 'the API key id')
+    .argument('[file]', 'recorded events (as for replay: NDJSON, - for stdin, or Avro container)')
+    .option('-c, --config <file>', 'YAML config file (as for replay, or as for run with --live)')
+    .option('--live', 'from the risk and decisions topics and Redis of a running deployment')
+    .option('--json', 'print the timeline as JSON')
+    .option('--html <file>', 'write a self-contained HTML page with a plot')
+    .action(async (key: string, file: string | undefined, opts: { config?: string; live?: boolean; json?: boolean; html?: string }) => {
+      const config = loadConfig(opts.config, process.env);
+      const { explain } = await import('./explain.ts');
+      code = await explain(key, { ...opts, file, config, env: process.env, logger: createLogger('warn'), out: process.stdout, err: process.stderr });
+    });
+
+  program
+    .command('tune')
+    .description('what would this config have done: replay recorded traffic under the live config and a candidate, compare levels per label, score distributions with thresholds')
+    .argument('<events>', 'recorded events (NDJSON or Avro container; a file: it is replayed twice)')
+    .requiredOption('--candidate <file>', 'the candidate YAML config')
+    .option('-c, --config <file>', 'the live YAML config (default: embedded defaults)')
+    .option('--labels <file>', 'key → label file (as for train): CSV api_key,label or JSON; attack/benign or 1/0')
+    .option('--populations <file>', 'key → population file: CSV api_key,population or JSON; levels are counted per population')
+    .option('--html <file>', 'also write a self-contained HTML report with SVG plots')
+    .option('--json', 'print the report as JSON instead of tables')
+    .action(async (events: string, opts: { candidate: string; config?: string; labels?: string; populations?: string; html?: string; json?: boolean }) => {
+      const live = loadConfig(opts.config, process.env);
+      const candidate = loadConfig(opts.candidate, process.env);
+      const { tune } = await import('./tune.ts');
+      code = await tune(events, { ...opts, live, liveFile: opts.config ?? 'embedded defaults', candidate, candidateFile: opts.candidate, out: process.stdout, err: process.stderr });
+    });
+
+  const decisions = program
+    .command('decisions')
+    .description("what gateways enforce now, and analysts' decisions by hand (Redis decision store, pub/sub and the decisions topic, as the pipeline delivers)");
+  const decisionsContext = async (opts: { config?: string }) => {
+    const config = loadConfig(opts.config, process.env);
+    return { config, env: process.env, logger: createLogger('warn'), out: process.stdout };
+  };
+  decisions
+    .command('list')
+    .description('the decisions in force: the ladder\'s per key and the manual ones, with the keys at each level')
+    .option('-c, --config <file>', 'YAML config file (Redis url and key prefix)')
+    .option('--json', 'print the decisions as a JSON array')
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      const { listDecisions } = await import('./decisions.ts');
+      code = await listDecisions(await decisionsContext(opts), opts);
+    });
+  decisions
+    .command('add')
+    .description('a manual decision for a key, an IP prefix or a tenant; the ladder does not override it while it lasts (--level allow: a run-time allowlist entry)')
+    .option('-c, --config <file>', 'YAML config file (Redis and Kafka settings)')
+    .option('--key <id>', 'an API key id')
+    .option('--prefix <cidr>', 'an IP network, e.g. 192.0.2.0/24')
+    .option('--tenant <name>', 'a tenant')
+    .requiredOption('--level <level>', 'block, throttle or allow')
+    .requiredOption('--ttl <duration>', 'how long it holds, e.g. 30m, 2h, 7d')
+    .requiredOption('--reason <text>', 'who decided and why')
+    .action(async (opts: { config?: string; key?: string; prefix?: string; tenant?: string; level: string; ttl: string; reason: string }) => {
+      const { addDecision } = await import('./decisions.ts');
+      code = await addDecision(await decisionsContext(opts), opts);
+    });
+  decisions
+    .command('delete')
+    .description('end a manual decision now (gateways fall back to the ladder\'s decision, if any)')
+    .option('-c, --config <file>', 'YAML config file (Redis and Kafka settings)')
+    .option('--key <id>', 'an API key id')
+    .option('--prefix <cidr>', 'an IP network')
+    .option('--tenant <name>', 'a tenant')
+    .option('--reason <text>', 'why it ends (announced with the removal)')
+    .action(async (opts: { config?: string; key?: string; prefix?: string; tenant?: string; reason?: string }) => {
+      const { deleteDecision } = await import('./decisions.ts');
+      code = await deleteDecision(await decisionsContext(opts), opts);
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;

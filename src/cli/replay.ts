@@ -12,7 +12,7 @@ export interface ReplayOptions {
   out: Writable;
   err: Writable;
   /** Sees each batch (in the order processed) and what it produced, e.g. to collect per-event scores; the output lines do not depend on it. */
-  onBatch?(events: readonly InferenceEvent[], output: PipelineOutput): void;
+  onBatch?(events: readonly InferenceEvent[], output: PipelineOutput, pipeline: DetectionPipeline): void;
 }
 
 export interface ReplaySummary {
@@ -43,7 +43,7 @@ export async function replay(path: string, config: Readonly<Config>, options: Re
     // Event time: a batch is processed in timestamp order (stable for equal times).
     batch.sort((a, b) => a.ts - b.ts);
     const output = pipeline.processBatch(batch);
-    options.onBatch?.(batch, output);
+    options.onBatch?.(batch, output, pipeline);
     for (const score of output.changes) pending += formatRiskScore(score) + '\n';
     if (pending.length > 1 << 16) flushText();
     batch = [];

@@ -27,6 +27,9 @@ import { LivenessMonitor } from '../pipeline/LivenessMonitor.ts';
 import { readSecret } from '../readSecret.ts';
 import { DecisionStoreRestorer } from '../sinks/DecisionStoreRestorer.ts';
 import { readDecisionTopic } from '../sinks/readDecisionTopic.ts';
+import { ManualDecisionBook } from '../policy/ManualDecisionBook.ts';
+import { ManualDecisionStore } from '../sinks/ManualDecisionStore.ts';
+import { ManualDecisionPoller } from '../sources/ManualDecisionPoller.ts';
 
 export interface RunCommandOptions {
   config: Readonly<Config>;
@@ -84,7 +87,10 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
       metrics.decisionsRestored.inc(n);
     },
   });
-  const pipeline = new DetectionPipeline(config, { compute, metrics, logger });
+  // Analysts' decisions: a manual allow is a run-time allowlist entry for the ladder.
+  const manual = new ManualDecisionBook();
+  const manualPoller = new ManualDecisionPoller(new ManualDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel }), manual, logger);
+  const pipeline = new DetectionPipeline(config, { compute, metrics, logger, manual });
   const alerts = createAlertSink(config.alerts, {
     env,
     producer: () => kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true }),
@@ -139,6 +145,7 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
     starting = 'redis';
     watch.start();
     await redis.connect();
+    await manualPoller.start();
     starting = 'kafka';
     await publisher.start();
     await runner.start();
@@ -155,6 +162,7 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
     code = 1;
   }
   watch.stop();
+  manualPoller.stop();
   await shutdown([
     ['reload', () => reload.close()],
     ['consumer', () => runner.stop()],

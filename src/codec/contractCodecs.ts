@@ -57,11 +57,16 @@ export const riskScoreCodec = new ContractCodec<RiskScore>(
   ({ final, ...rest }) => withoutNulls<RiskScore>(final ? { ...rest, final: true } : rest, ['shadow_risk', 'shadow_level']),
 );
 
-/** Decision: `shadow_level` is a nullable union on the wire and present only when set in memory. */
+/** Decision: `shadow_level` is a nullable union on the wire; it, `manual` and `scope` are present in memory only when set (manual, not a key). */
 export const decisionCodec = new ContractCodec<Decision>(
   'Decision',
-  (d) => ({ ...d, shadow_level: d.shadow_level ?? null }),
-  (d) => withoutNulls<Decision>(d, ['shadow_level']),
+  (d) => ({ ...d, shadow_level: d.shadow_level ?? null, manual: d.manual ?? false, scope: d.scope ?? 'key' }),
+  ({ manual, scope, ...rest }) => {
+    const d = withoutNulls<Decision>(rest, ['shadow_level']);
+    if (manual === true) d.manual = true;
+    if (scope !== undefined && scope !== 'key') d.scope = scope as Decision['scope'];
+    return d;
+  },
 );
 
 export const deadLetterCodec = new ContractCodec<DeadLetter>('DeadLetter');

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Counter, Registry } from 'prom-client';
 import { type SignatureProblem, type SignedDecision, signatureProblem } from '../codec/decisionSignature.ts';
-import { DecisionCache, type DecisionCacheCounts, type DecisionSource, type GatewayDecision, type UnavailablePolicy } from './DecisionCache.ts';
+import { type CallContext, DecisionCache, type DecisionCacheCounts, type DecisionSource, type GatewayDecision, type UnavailablePolicy } from './DecisionCache.ts';
 import { sdkCounter } from './sdkMetrics.ts';
 
 /** What a decision feed has answered and seen. */
@@ -63,10 +63,12 @@ export abstract class CachedDecisionSource implements DecisionSource {
   /**
    * The decision for `apiKey` now: synchronous, from memory. An expired
    * decision is allow. Once the feed has been unavailable longer than the
-   * grace, `onUnavailable` decides and the answer is counted.
+   * grace, `onUnavailable` decides and the answer is counted. With the
+   * call's tenant and client address, analysts' decisions on the tenant or
+   * the address's network apply too.
    */
-  decisionFor(apiKey: string): GatewayDecision {
-    return this.cache.decisionFor(apiKey);
+  decisionFor(apiKey: string, context?: CallContext): GatewayDecision {
+    return this.cache.decisionFor(apiKey, context);
   }
 
   /** True while connected and synced, or disconnected for less than the grace. */

@@ -1,5 +1,6 @@
 import type { Counter, Registry } from 'prom-client';
-import { type Decision, type Level, levelRank } from '../contract.ts';
+import { type Decision, decisionSlot, type Level, levelRank } from '../contract.ts';
+import { Cidr } from '../net/Cidr.ts';
 import { sdkCounter, sdkGauge } from './sdkMetrics.ts';
 
 /** The answer for one key, as an enforcer reads it. */
@@ -13,16 +14,23 @@ export interface GatewayDecision {
   readonly expiresAt: number | null;
   readonly reason: string;
   /**
-   * `decision`: a decision in force; `default`: none, allow; `fail-open`:
+   * `decision`: a decision in force; `manual`: an analyst's decision (on the
+   * key, its tenant or its network) in force; `default`: none, allow; `fail-open`:
    * the store is unavailable and nothing is known, allow; `fail-closed`: the
    * store is unavailable, the configured closed level.
    */
-  readonly source: 'decision' | 'default' | 'fail-open' | 'fail-closed';
+  readonly source: 'decision' | 'manual' | 'default' | 'fail-open' | 'fail-closed';
+}
+
+/** Who else a call belongs to, for analysts' decisions on a tenant or an IP prefix. */
+export interface CallContext {
+  tenant?: string | null;
+  clientIp?: string | null;
 }
 
 /** What an enforcer needs from a decision reader. */
 export interface DecisionSource {
-  decisionFor(apiKey: string): GatewayDecision;
+  decisionFor(apiKey: string, context?: CallContext): GatewayDecision;
 }
 
 /** What a gateway does while its decision feed is unavailable. */
@@ -54,7 +62,14 @@ const ALLOW: GatewayDecision = Object.freeze({ level: 'allow', shadow: false, en
 const FAIL_OPEN: GatewayDecision = Object.freeze({ ...ALLOW, reason: 'decision store unavailable', source: 'fail-open' });
 
 function answerOf(d: Decision): GatewayDecision {
+  if (d.manual) return Object.freeze({ level: d.level, shadow: false, enforce: d.level, expiresAt: d.expires_at, reason: d.reason, source: 'manual' });
   return Object.freeze({ level: d.level, shadow: d.shadow, enforce: d.shadow ? 'allow' : d.level, expiresAt: d.expires_at, reason: d.reason, source: 'decision' });
+}
+
+/** A manual decision on an IP prefix, with its network parsed once. */
+interface PrefixEntry {
+  cidr: Cidr;
+  answer: GatewayDecision;
 }
 
 /**
@@ -65,7 +80,12 @@ function answerOf(d: Decision): GatewayDecision {
  * counted (and exported when a registry is given).
  */
 export class DecisionCache implements DecisionSource {
+  /** Every decision in force by `decisionSlot`: the ladder's by key id, analysts' as `manual:<scope>:<subject>`. */
   private cache = new Map<string, GatewayDecision>();
+  /** Manual decisions on keys, tenants and IP prefixes (also in `cache`), looked at only while there are any. */
+  private manualKeys = new Map<string, GatewayDecision>();
+  private tenants = new Map<string, GatewayDecision>();
+  private prefixes = new Map<string, PrefixEntry>();
   /** When the feed last lost its fresh view (or started without one); undefined while fresh. */
   private downSince: number | undefined;
   /** How long a lost feed is bridged by the cache before `onUnavailable` applies. */
@@ -101,14 +121,10 @@ export class DecisionCache implements DecisionSource {
    * decision is allow. Once the feed has been unavailable longer than the
    * grace, `onUnavailable` decides and the answer is counted.
    */
-  decisionFor(apiKey: string): GatewayDecision {
+  decisionFor(apiKey: string, context?: CallContext): GatewayDecision {
     this.counts.answers++;
     const now = this.now();
-    let answer = this.cache.get(apiKey);
-    if (answer !== undefined && answer.expiresAt! <= now) {
-      this.cache.delete(apiKey);
-      answer = undefined;
-    }
+    const answer = this.resolve(apiKey, context, now);
     if (this.downSince === undefined) return answer ?? ALLOW;
     if (now - this.downSince < this.graceMs) {
       this.counts.stale++;
@@ -122,6 +138,60 @@ export class DecisionCache implements DecisionSource {
     this.counts.failedClosed++;
     this.metrics?.failedClosed.inc();
     return answer !== undefined && !answer.shadow && levelRank(answer.level) >= this.closedRank ? answer : this.closedAnswer;
+  }
+
+  /**
+   * Analysts' decisions outrank the ladder's: a manual decision on the key
+   * is the answer while it lasts. Manual decisions on the call's tenant or
+   * network act on the group: block and throttle are floors under the key's
+   * own decision, allow is an allowlist entry (the key's automatic decision
+   * does not apply).
+   */
+  private resolve(apiKey: string, context: CallContext | undefined, now: number): GatewayDecision | undefined {
+    if (this.manualKeys.size > 0) {
+      const manual = this.live(`manual:key:${apiKey}`, now);
+      if (manual) return manual;
+    }
+    const auto = this.live(apiKey, now);
+    if (this.tenants.size === 0 && this.prefixes.size === 0) return auto;
+    let floor: GatewayDecision | undefined;
+    let allow: GatewayDecision | undefined;
+    const consider = (group: GatewayDecision | undefined) => {
+      if (!group || group.expiresAt! <= now) return;
+      if (group.level === 'allow') allow ??= group;
+      else if (!floor || levelRank(group.level) > levelRank(floor.level)) floor = group;
+    };
+    if (context?.tenant) consider(this.tenants.get(context.tenant));
+    if (context?.clientIp) for (const p of this.prefixes.values()) if (p.cidr.contains(context.clientIp)) consider(p.answer);
+    if (floor) return auto && !auto.shadow && levelRank(auto.level) > levelRank(floor.level) ? auto : floor;
+    return allow ?? auto;
+  }
+
+  /** The decision in `slot`, dropping it once lapsed. */
+  private live(slot: string, now: number): GatewayDecision | undefined {
+    const answer = this.cache.get(slot);
+    if (answer === undefined || answer.expiresAt! > now) return answer;
+    this.forget(slot);
+    return undefined;
+  }
+
+  private forget(slot: string): void {
+    this.cache.delete(slot);
+    if (slot.startsWith('manual:key:')) this.manualKeys.delete(slot.slice('manual:key:'.length));
+    else if (slot.startsWith('manual:tenant:')) this.tenants.delete(slot.slice('manual:tenant:'.length));
+    else if (slot.startsWith('manual:prefix:')) this.prefixes.delete(slot.slice('manual:prefix:'.length));
+  }
+
+  private remember(slot: string, d: Decision): void {
+    const answer = answerOf(d);
+    this.cache.set(slot, answer);
+    if (!d.manual) return;
+    if (d.scope === undefined || d.scope === 'key') this.manualKeys.set(d.api_key, answer);
+    if (d.scope === 'tenant') this.tenants.set(d.api_key, answer);
+    if (d.scope === 'prefix') {
+      const cidr = Cidr.parse(d.api_key);
+      if (cidr) this.prefixes.set(d.api_key, { cidr, answer });
+    }
   }
 
   /** True while fresh, or unavailable for less than the grace. */
@@ -147,25 +217,36 @@ export class DecisionCache implements DecisionSource {
     return { ...this.counts, cached: this.cache.size };
   }
 
-  /** Applies one decision (a delta): a lapsed one removes the key's entry. */
+  /** Applies one decision (a delta): a lapsed one removes its entry (an analyst's removal is announced so). */
   apply(d: Decision): void {
-    if (d.expires_at <= this.now()) this.cache.delete(d.api_key);
-    else this.cache.set(d.api_key, answerOf(d));
+    const slot = decisionSlot(d);
+    if (d.expires_at <= this.now()) this.forget(slot);
+    else this.remember(slot, d);
   }
 
   /**
-   * Swaps in a whole snapshot, keeping the entries of `newer` keys (notified
-   * while it loaded), and marks the view fresh. Returns how long it was stale.
+   * Swaps in a whole snapshot (keyed by `decisionSlot`), keeping the entries
+   * of `newer` slots (notified while it loaded), and marks the view fresh.
+   * Returns how long it was stale.
    */
   install(snapshot: ReadonlyMap<string, Decision>, newer: ReadonlySet<string> = new Set()): number {
-    const next = new Map<string, GatewayDecision>();
+    const old = { cache: this.cache, tenants: this.tenants, prefixes: this.prefixes };
+    this.cache = new Map();
+    this.manualKeys = new Map();
+    this.tenants = new Map();
+    this.prefixes = new Map();
     const now = this.now();
-    for (const [key, d] of snapshot) if (!newer.has(key) && d.expires_at > now) next.set(key, answerOf(d));
-    for (const key of newer) {
-      const live = this.cache.get(key);
-      if (live) next.set(key, live);
+    for (const [slot, d] of snapshot) if (!newer.has(slot) && d.expires_at > now) this.remember(slot, d);
+    for (const slot of newer) {
+      const live = old.cache.get(slot);
+      if (!live) continue;
+      this.cache.set(slot, live);
+      if (slot.startsWith('manual:key:')) this.manualKeys.set(slot.slice('manual:key:'.length), live);
+      const tenant = slot.startsWith('manual:tenant:') ? slot.slice('manual:tenant:'.length) : undefined;
+      const prefix = slot.startsWith('manual:prefix:') ? slot.slice('manual:prefix:'.length) : undefined;
+      if (tenant !== undefined) this.tenants.set(tenant, live);
+      if (prefix !== undefined && old.prefixes.has(prefix)) this.prefixes.set(prefix, old.prefixes.get(prefix)!);
     }
-    this.cache = next;
     return this.markFresh();
   }
 
@@ -186,6 +267,6 @@ export class DecisionCache implements DecisionSource {
   /** Drops lapsed decisions of keys nobody asked about since (a read drops its key's own). */
   sweep(): void {
     const now = this.now();
-    for (const [key, answer] of this.cache) if (answer.expiresAt! <= now) this.cache.delete(key);
+    for (const [slot, answer] of this.cache) if (answer.expiresAt! <= now) this.forget(slot);
   }
 }

@@ -1,14 +1,14 @@
 import type { KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Counter, Registry } from 'prom-client';
-import type { Decision } from '../contract.ts';
-import { decisionRedisKey, parseDecisionMessage, decisionFromHash } from '../sinks/RedisDecisionStore.ts';
+import { type Decision, decisionSlot } from '../contract.ts';
+import { decisionRedisKey, parseDecisionMessage, decisionFromHash, manualDecisionsRedisKey } from '../sinks/RedisDecisionStore.ts';
 import type { UnavailablePolicy } from './DecisionCache.ts';
 import { CachedDecisionSource, type DecisionFeedCounts } from './CachedDecisionSource.ts';
 import { sdkCounter } from './sdkMetrics.ts';
 import { globEscape } from '../state/redisGlob.ts';
 
-export type { DecisionSource, GatewayDecision } from './DecisionCache.ts';
+export type { CallContext, DecisionSource, GatewayDecision } from './DecisionCache.ts';
 
 /** Narrow logger (pino satisfies it). */
 export interface ReaderLogger {
@@ -157,7 +157,7 @@ export class DecisionReader extends CachedDecisionSource {
     if (!this.authentic(d)) return;
     this.counts.messages++;
     this.cache.apply(d);
-    this.touched?.add(d.api_key);
+    this.touched?.add(decisionSlot(d));
   }
 
   private onLost(why: string): void {
@@ -221,6 +221,11 @@ export class DecisionReader extends CachedDecisionSource {
         if (d && this.authentic(d)) out.set(apiKey, d);
       });
     } while (cursor !== '0');
+    // Analysts' decisions: one hash, read whole.
+    for (const json of Object.values(await this.redis.hgetall(manualDecisionsRedisKey(this.opts.keyPrefix)))) {
+      const d = parseDecisionMessage(json);
+      if (d?.manual) out.set(decisionSlot(d), d);
+    }
     return out;
   }
 

@@ -12,6 +12,7 @@ export {
   DecisionReader,
   type DecisionReaderOptions,
   type DecisionReaderCounts,
+  type CallContext,
   type DecisionSource,
   type GatewayDecision,
   type ReaderLogger,

@@ -9,6 +9,7 @@ import { createFusion, type Fusion, type FusionAssessment } from '../fusion/crea
 import type { Logger } from '../observability/logger.ts';
 import { silentLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { ManualDecisionBook } from '../policy/ManualDecisionBook.ts';
 import { initialLadderState, ResponseLadder } from '../policy/ResponseLadder.ts';
 import { type KeyState, KeyStateStore } from '../state/KeyStateStore.ts';
 
@@ -40,6 +41,8 @@ export interface PipelineDeps {
   logger?: Logger;
   /** Detectors to run instead of the configured registry (tests). */
   detectors?: Detector[];
+  /** Analysts' decisions in force; a manual allow holds a key at allow like an allowlist entry. */
+  manual?: ManualDecisionBook;
 }
 
 /** Evidence from detectors whose weighted score is at least this share of the risk is quoted. */
@@ -67,6 +70,7 @@ export class DetectionPipeline {
   /** Per detector, digests of settings replaced by a reload here: state tagged with one (or untagged) is started afresh. */
   private readonly superseded = new Map<string, Set<string>>();
   private readonly fixedDetectors?: Detector[];
+  private readonly manual?: ManualDecisionBook;
   private readonly logger: Logger;
   private readonly metrics?: Metrics;
   private readonly compute: Compute;
@@ -81,6 +85,7 @@ export class DetectionPipeline {
     this.metrics = deps.metrics;
     this.logger = deps.logger ?? silentLogger();
     this.fixedDetectors = deps.detectors;
+    this.manual = deps.manual;
     this.build(config);
     this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
   }
@@ -91,7 +96,7 @@ export class DetectionPipeline {
     const detectors =
       this.fixedDetectors ?? DETECTORS.filter((d) => detectorConfig[d.name]?.enabled !== false).map((d) => d.create(detectorConfig[d.name]));
     const fusion = createFusion({ fusion: config.fusion, detectors: detectorConfig, policy: config.policy }, detectors);
-    const ladder = new ResponseLadder(config.policy);
+    const ladder = new ResponseLadder(config.policy, this.manual);
     // A reload starts the peer table afresh: scores under other settings are not peers of today's.
     this.calibration = new PeerCalibration(
       config.calibration,
@@ -186,13 +191,13 @@ export class DetectionPipeline {
           assessment = this.fuse(enforced, enforcedSignature);
           state.risk = assessment.risk;
           state.shadowLadder ??= initialLadderState();
-          shadowChanged = this.ladder.step(state.key, state.shadowLadder, state.shadowRisk, ev.ts, tenant).changed;
+          shadowChanged = this.ladder.step(state.key, state.shadowLadder, state.shadowRisk, ev.ts, tenant, ev.client_ip).changed;
         } else {
           assessment = this.fuse(scores, signature);
           state.risk = assessment.risk;
         }
         const from = state.ladder.level;
-        const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant);
+        const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant, ev.client_ip);
         const last = i === evs.length - 1;
         const changed = step.changed || shadowChanged;
         const notes = () => [...calibrationNotes(this.detectors, calibrated.discounts[k]?.get(i)), ...fusionNotes(assessment, this.detectors, scores)];

@@ -1,5 +1,6 @@
 import type { Config } from '../config/configSchema.ts';
 import { LEVELS, type Level, levelRank } from '../contract.ts';
+import type { ManualDecisionBook } from './ManualDecisionBook.ts';
 import { type LevelPolicy, PolicyResolver } from './PolicyResolver.ts';
 
 type PolicyConfig = Config['policy'];
@@ -45,13 +46,18 @@ export function initialLadderState(): LadderState {
  * - a level the risk still supports is re-issued before it expires;
  * - repeat offenders (keys that reached `repeatOffenders.offenceLevel`
  *   before, within the window) meet lower thresholds and longer TTLs;
- * - allowlisted keys stay at allow until their entry lapses (event time);
+ * - allowlisted keys stay at allow until their entry lapses (event time),
+ *   and so do keys an analyst allowed at run time (a manual allow on the
+ *   key, its tenant or its network, from `manual`);
  * - tenants may override thresholds, hysteresis, TTLs, maxLevel and shadow.
  */
 export class ResponseLadder {
   private readonly resolver: PolicyResolver;
 
-  constructor(private readonly config: PolicyConfig) {
+  constructor(
+    private readonly config: PolicyConfig,
+    private readonly manual?: ManualDecisionBook,
+  ) {
     this.resolver = new PolicyResolver(config);
   }
 
@@ -83,7 +89,7 @@ export class ResponseLadder {
     return this.policyFor(tenant).shadow;
   }
 
-  step(key: string, state: LadderState, risk: number, ts: number, tenant: string | null = null): LadderStep {
+  step(key: string, state: LadderState, risk: number, ts: number, tenant: string | null = null, clientIp: string | null = null): LadderStep {
     const policy = this.policyFor(tenant);
     const repeat = this.config.repeatOffenders;
     const current = state.level;
@@ -92,7 +98,7 @@ export class ResponseLadder {
     const ongoing = levelRank(current) >= offenceRank ? 1 : 0;
     const prior = Math.min(repeat.maxSteps, Math.max(0, countSince(state.offences, ts - repeat.windowMs) - ongoing));
     const discount = prior * repeat.thresholdStep;
-    const allowEntry = this.resolver.allowlisted(key, ts);
+    const allowEntry = this.resolver.allowlisted(key, ts) ?? this.manual?.allowed(key, tenant, clientIp, ts);
     let next: Level = current;
     // The level the risk still supports once the hysteresis margin is granted.
     let held: Level = 'allow';

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Message, Producer, TopicMessages } from 'kafkajs';
 import { deadLetterCodec, decisionCodec, riskScoreCodec } from '../codec/contractCodecs.ts';
 import { DECISION_SIGNATURE_HEADER, signDecision } from '../codec/decisionSignature.ts';
-import type { DeadLetter, Decision, RiskScore } from '../contract.ts';
+import { type DeadLetter, type Decision, type RiskScore, decisionSlot } from '../contract.ts';
 import { ProbewatchError } from '../errors.ts';
 
 /** What one batch sends to Kafka. */
@@ -41,7 +41,7 @@ export class KafkaPublisher {
     const add = (topic: string, messages: Message[]) => messages.length && topicMessages.push({ topic, messages });
     add(this.topics.risk, out.risk.map((s) => ({ key: s.api_key, value: riskScoreCodec.encode(s) })));
     const key = this.signingKey;
-    add(this.topics.decisions, out.decisions.map((d) => ({ key: d.api_key, value: decisionCodec.encode(d), headers: key ? { [DECISION_SIGNATURE_HEADER]: signDecision(key, d) } : undefined })));
+    add(this.topics.decisions, out.decisions.map((d) => ({ key: decisionSlot(d), value: decisionCodec.encode(d), headers: key ? { [DECISION_SIGNATURE_HEADER]: signDecision(key, d) } : undefined })));
     add(this.topics.dlq, out.deadLetters.map((d) => ({ key: `${d.topic}/${d.partition}/${d.offset}`, value: deadLetterCodec.encode(d) })));
     if (topicMessages.length === 0) return;
     try {

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { type SignedDecision, signDecision } from '../codec/decisionSignature.ts';
-import { type Decision, LEVELS, type Level } from '../contract.ts';
+import { DECISION_SCOPES, type Decision, type DecisionScope, LEVELS, type Level } from '../contract.ts';
 import { ProbewatchError } from '../errors.ts';
 
 export interface RedisDecisionStoreOptions {
@@ -18,6 +18,11 @@ export interface RedisDecisionStoreOptions {
 /** The Redis key holding `apiKey`'s decision. Gateways' decision readers use the same layout. */
 export function decisionRedisKey(keyPrefix: string, apiKey: string): string {
   return `${keyPrefix}decision:${apiKey}`;
+}
+
+/** The Redis hash holding every manual decision (field: `decisionSlot`, value: the Decision as JSON); readers load it with the snapshot. */
+export function manualDecisionsRedisKey(keyPrefix: string): string {
+  return `${keyPrefix}manual`;
 }
 
 /** A decision's hash fields (`api_key` is in the key name; `shadow_level` and `sig` only when set). */
@@ -52,6 +57,11 @@ export function parseDecisionMessage(message: string): SignedDecision | undefine
   if (typeof v !== 'object' || v === null || typeof v.api_key !== 'string' || !isLevel(v.level)) return undefined;
   if (typeof v.expires_at !== 'number' || !Number.isFinite(v.expires_at)) return undefined;
   const d = withShadowLevel({ api_key: v.api_key, level: v.level, reason: typeof v.reason === 'string' ? v.reason : '', expires_at: v.expires_at, shadow: v.shadow === true }, v.shadow_level);
+  if (v.manual === true) d.manual = true;
+  if (v.scope !== undefined && v.scope !== 'key') {
+    if (!DECISION_SCOPES.includes(v.scope as DecisionScope)) return undefined;
+    d.scope = v.scope;
+  }
   return withSig(d, v.sig);
 }
 
