@@ -1,3 +1,4 @@
+import { loadDecisionKey } from '../codec/decisionSignature.ts';
 import type { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { Partitioners } from 'kafkajs';
@@ -62,6 +63,8 @@ export function manualDecision(opts: SubjectOptions & { level: string; ttl: stri
 /** Opens the store clients for one command and closes them after `fn`. */
 async function withStores<T>(ctx: DecisionsContext, kafkaToo: boolean, fn: (s: { manual: ManualDecisionStore; redis: Redis; kafka?: KafkaPublisher }) => Promise<T>): Promise<T> {
   const { config } = ctx;
+  // Manual decisions are signed like the pipeline's, or gateways holding the key would drop them.
+  const signingKey = loadDecisionKey(ctx.env);
   const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   redis.on('error', () => {
     // Reported by the command that failed.
@@ -75,7 +78,7 @@ async function withStores<T>(ctx: DecisionsContext, kafkaToo: boolean, fn: (s: {
     }
     if (kafkaToo) {
       const kafka = createKafka(config.kafka, ctx.env, ctx.logger);
-      publisher = new KafkaPublisher(kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true, retry: { retries: 3 } }), config.kafka.topics);
+      publisher = new KafkaPublisher(kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true, retry: { retries: 3 } }), config.kafka.topics, signingKey);
       try {
         await publisher.start();
       } catch (cause) {
@@ -83,7 +86,7 @@ async function withStores<T>(ctx: DecisionsContext, kafkaToo: boolean, fn: (s: {
         throw new ProbewatchError('PW_SINK', `cannot reach Kafka at kafka.brokers (${config.kafka.brokers.join(',')}): ${(cause as Error).message}`, { cause });
       }
     }
-    const manual = new ManualDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel, now: ctx.now });
+    const manual = new ManualDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel, now: ctx.now, signingKey });
     return await fn({ manual, redis, kafka: publisher });
   } finally {
     await publisher?.close().catch(() => undefined);

@@ -89,7 +89,7 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
   });
   // Analysts' decisions: a manual allow is a run-time allowlist entry for the ladder.
   const manual = new ManualDecisionBook();
-  const manualPoller = new ManualDecisionPoller(new ManualDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel }), manual, logger);
+  const manualPoller = new ManualDecisionPoller(new ManualDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel, signingKey }), manual, logger);
   const pipeline = new DetectionPipeline(config, { compute, metrics, logger, manual });
   const alerts = createAlertSink(config.alerts, {
     env,

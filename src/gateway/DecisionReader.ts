@@ -224,7 +224,7 @@ export class DecisionReader extends CachedDecisionSource {
     // Analysts' decisions: one hash, read whole.
     for (const json of Object.values(await this.redis.hgetall(manualDecisionsRedisKey(this.opts.keyPrefix)))) {
       const d = parseDecisionMessage(json);
-      if (d?.manual) out.set(decisionSlot(d), d);
+      if (d?.manual && this.authentic(d)) out.set(decisionSlot(d), d);
     }
     return out;
   }

@@ -1,7 +1,9 @@
+import type { KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { signatureProblem, signDecision } from '../codec/decisionSignature.ts';
 import { type Decision, type DecisionScope, decisionSlot } from '../contract.ts';
 import { ProbewatchError } from '../errors.ts';
-import { manualDecisionsRedisKey, parseDecisionMessage } from './RedisDecisionStore.ts';
+import { decisionMessage, manualDecisionsRedisKey, parseDecisionMessage } from './RedisDecisionStore.ts';
 
 export interface ManualDecisionStoreOptions {
   /** Config `redis.keyPrefix`: manual decisions live in the hash `${keyPrefix}manual`. */
@@ -9,6 +11,12 @@ export interface ManualDecisionStoreOptions {
   /** Config `redis.decisionChannel`: every change is announced there, as the pipeline's are. */
   channel: string;
   now?: () => number;
+  /**
+   * The decision-signing key (PROBEWATCH_DECISION_KEY): set, every stored or
+   * announced decision carries its HMAC like the pipeline's, and decisions
+   * read back without a valid one are ignored.
+   */
+  signingKey?: KeyObject;
 }
 
 /**
@@ -36,7 +44,7 @@ export class ManualDecisionStore {
   /** Stores and announces a manual decision (replacing the subject's previous one). */
   async put(d: Decision): Promise<void> {
     if (!d.manual) throw new ProbewatchError('PW_USAGE', `decision for ${d.api_key} is not manual`);
-    const json = JSON.stringify(d);
+    const json = this.message(d);
     await this.exec(this.redis.multi().hset(this.hashKey, decisionSlot(d), json).publish(this.opts.channel, json), 'store');
   }
 
@@ -53,7 +61,7 @@ export class ManualDecisionStore {
       return undefined;
     }
     const ended: Decision = { ...existing, reason: reason || `removed: ${existing.reason}`, expires_at: this.now() };
-    await this.exec(this.redis.multi().hdel(this.hashKey, slot).publish(this.opts.channel, JSON.stringify(ended)), 'remove');
+    await this.exec(this.redis.multi().hdel(this.hashKey, slot).publish(this.opts.channel, this.message(ended)), 'remove');
     return ended;
   }
 
@@ -70,7 +78,7 @@ export class ManualDecisionStore {
     const lapsed: string[] = [];
     for (const [slot, json] of Object.entries(hash)) {
       const d = parseDecisionMessage(json);
-      if (d && d.manual && d.expires_at > now) live.push(d);
+      if (d && d.manual && d.expires_at > now && this.authentic(d)) live.push(d);
       else lapsed.push(slot);
     }
     if (lapsed.length) await this.redis.hdel(this.hashKey, ...lapsed).catch(() => undefined);
@@ -79,7 +87,18 @@ export class ManualDecisionStore {
 
   private async read(slot: string): Promise<Decision | undefined> {
     const json = await this.redis.hget(this.hashKey, slot);
-    return json === null ? undefined : parseDecisionMessage(json);
+    const d = json === null ? undefined : parseDecisionMessage(json);
+    return d && this.authentic(d) ? d : undefined;
+  }
+
+  private message(d: Decision): string {
+    const key = this.opts.signingKey;
+    return decisionMessage(d, key ? signDecision(key, d) : undefined);
+  }
+
+  /** Without a signing key everything is taken; with one, only decisions it signed. */
+  private authentic(d: Decision): boolean {
+    return signatureProblem(this.opts.signingKey, d) === undefined;
   }
 
   private async exec(tx: ReturnType<Redis['multi']>, what: string): Promise<void> {
