@@ -10,6 +10,8 @@ import { burst } from '../helpers/events.ts';
 const compute = { backend: 'none' } as Compute;
 const loud = {
   name: 'grid-sweep',
+  // A signature: this test is about manual decisions, so one detector may drive the key to truncate.
+  signature: true,
   initState: () => ({}),
   processBatch: (groups: { events: unknown[] }[]) => groups.map((g) => ({ scores: g.events.map(() => 0.8), evidence: ['loud'] })),
 } as unknown as Detector;
