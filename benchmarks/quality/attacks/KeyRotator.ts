@@ -7,8 +7,9 @@ import { type Attack, type AttackSetup, attackerKey } from './Attack.ts';
  * The API as a rotating campaign sees it: every call goes out from the
  * current key until that key has made its quota, then from the next fresh
  * key. A refusal (429 or 403) on any key but the last makes the attacker
- * sign up again at once: the refused calls are resent from the next key
- * after a pause, and the campaign's later calls shift by the same delay.
+ * sign up again at once: the refused calls (the others of the request were
+ * answered) are resent from the next key after a pause, and the campaign's
+ * later calls shift by the same delay.
  * The last key keeps the rest and passes refusals on to the campaign.
  */
 class RotatingApi implements QueryApi {
@@ -26,21 +27,21 @@ class RotatingApi implements QueryApi {
   ) {}
 
   async query(_key: KeyIdentity, xs: readonly number[][], times: readonly number[]): Promise<Answer[]> {
-    const out: Answer[] = [];
-    let i = 0;
-    while (i < xs.length) {
+    const out = new Array<Answer>(xs.length);
+    // Indices of the calls still to be answered, in the campaign's order.
+    let pending = xs.map((_, i) => i);
+    while (pending.length > 0) {
       const lastKey = this.k === this.keys.length - 1;
-      const n = lastKey ? xs.length - i : Math.min(this.quotas[this.k] - this.used, xs.length - i);
-      const ts = times.slice(i, i + n).map((t) => (this.last = Math.max(this.last, Math.round(t + this.lag))));
-      const got = await this.api.query(this.keys[this.k], xs.slice(i, i + n), ts);
-      const bad = lastKey ? -1 : got.findIndex((a) => a.status >= 400);
-      const kept = bad < 0 ? n : bad;
-      out.push(...got.slice(0, kept));
-      this.used += kept;
-      i += kept;
+      const take = lastKey ? pending : pending.slice(0, this.quotas[this.k] - this.used);
+      const ts = take.map((i) => (this.last = Math.max(this.last, Math.round(times[i] + this.lag))));
+      const got = await this.api.query(this.keys[this.k], take.map((i) => xs[i]), ts);
+      const refused: number[] = [];
+      take.forEach((i, n) => (!lastKey && got[n].status >= 400 ? refused.push(i) : (out[i] = got[n])));
+      this.used += take.length;
+      pending = refused.concat(pending.slice(take.length));
       if (lastKey) continue;
-      if (bad >= 0) this.lag = ts[n - 1] + this.rng.uniform(30 * SECOND, 180 * SECOND) - times[i];
-      if (bad >= 0 || this.used >= this.quotas[this.k]) {
+      if (refused.length > 0) this.lag = this.last + this.rng.uniform(30 * SECOND, 180 * SECOND) - times[refused[0]];
+      if (refused.length > 0 || this.used >= this.quotas[this.k]) {
         this.k++;
         this.used = 0;
       }
