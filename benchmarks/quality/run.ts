@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     if (args.events || !enforcement.active) eventLines.set(enforcement.active ? enforcement.name : 'unprotected', lines);
     const simulation = new World({
       victim: world.victim,
-      gateway: new Gateway(world.standardizer, rng.fork('gateway')),
+      gateway: new Gateway(world, rng.fork('gateway')),
       enforcement,
       pipelines: under,
       pollMs,
