@@ -78,6 +78,47 @@ export const QUICK: ScenarioSize = {
   surrogate: { hidden: [32, 32], passes: 12_000, innerPasses: 4_000 },
 };
 
+/**
+ * `bench:worlds`: one unprotected world per member of the family, detection
+ * only (no responses worlds, no final surrogates; the substitutes attacks
+ * retrain while querying still train). Victims come from each world's
+ * spec, not from `victimHidden`/`victimPasses`.
+ */
+export const FAMILY: ScenarioSize = {
+  name: 'family',
+  days: 2,
+  budget: 1000,
+  interactiveUsers: 24,
+  usersPerTenant: 4,
+  batchScorers: 2,
+  analysts: 6,
+  testers: 3,
+  usersFromElsewhere: 4,
+  sybilKeys: 10,
+  extraMembers: 3,
+  victimHidden: [32, 32],
+  victimPasses: 40_000,
+  surrogate: { hidden: [32, 32], passes: 12_000, innerPasses: 4_000 },
+};
+
+/** The CI subset of `bench:worlds`: a few keys of each population, short campaigns. */
+export const TINY: ScenarioSize = {
+  name: 'tiny',
+  days: 1,
+  budget: 120,
+  interactiveUsers: 3,
+  usersPerTenant: 3,
+  batchScorers: 1,
+  analysts: 1,
+  testers: 1,
+  usersFromElsewhere: 1,
+  sybilKeys: 3,
+  extraMembers: 1,
+  victimHidden: [16],
+  victimPasses: 4_000,
+  surrogate: { hidden: [16], passes: 2_000, innerPasses: 1_000 },
+};
+
 export interface Cast {
   benign: Actor[];
   attacks: Attack[];
