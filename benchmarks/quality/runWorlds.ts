@@ -66,13 +66,14 @@ async function main(): Promise<void> {
   const worlds = await runFamily(specs, size, config, compute, { pollMs, victimPassesScale: args.quick ? 0.25 : 1, logger, log });
   for (const w of worlds) process.stdout.write(`\n${worldBlock(w)}\n`);
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = (({ user, system }) => (user + system) / 1e6)(process.cpuUsage());
 
   const command = `npm run bench:worlds -- --split ${split}${only ? ` --worlds ${only.join(',')}` : ''}${seeds ? ` --seeds ${seeds.join(',')}` : ''}${args.quick ? ' --quick' : ''}`;
   const worst = worstWorldLine(worlds);
   const bar = familyBarLine(worlds);
   const summary = [
     `- Command: \`${command}\` (${size.name}: ${size.days} simulated day${size.days > 1 ? 's' : ''} per world, ${size.budget} attack queries per campaign, poll ${pollMs / 1000} s; unprotected worlds only, no surrogates measured)`,
-    `- Date: ${new Date().toISOString()}; wall time ${seconds.toFixed(0)} s for ${worlds.length} worlds`,
+    `- Date: ${new Date().toISOString()}; wall time ${seconds.toFixed(0)} s for ${worlds.length} worlds, CPU ${cpuSeconds.toFixed(0)} s (the wall time an idle machine would take, about)`,
     `- Machine: ${describeMachine()}; victims on tfjs cpu, probewatch Compute on ${compute.backend}`,
     `- Split ${split}: seeds ${(seeds ?? SPLIT_SEEDS[split]).join(', ')} (dev ${SPLIT_SEEDS.dev.join(', ')} for tuning; validation ${SPLIT_SEEDS.validation.join(', ')} never tuned on)`,
     `- probewatch: embedded default config; ${detectorErrors.size ? `detector errors (caught, scored 0): ${[...detectorErrors].map(([d, n]) => `${d} ×${n}`).join(', ')}` : 'no detector errors'}`,

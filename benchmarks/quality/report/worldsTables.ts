@@ -81,7 +81,7 @@ export function familyMatrix(worlds: readonly WorldDetection[]): string {
 /** One row per world: honest keys punished, attacks caught, replay, time. */
 export function worldSummaryTable(worlds: readonly WorldDetection[]): string {
   return markdownTable(
-    ['world', 'victim (accuracy)', 'events', 'honest keys ≥ throttle', 'honest keys ≥ truncate', `attacks ≥ truncate within ${BAR_CALLS}`, 'attacks never at ≥ truncate', 'replay check', 'seconds (build + simulate + replay)'],
+    ['world', 'victim (accuracy)', 'events', 'honest keys ≥ throttle', 'honest keys ≥ truncate', `attacks ≥ truncate within ${BAR_CALLS}`, 'attacks never at ≥ truncate', 'replay check', 'wall s (build + simulate + replay)', 'CPU s'],
     worlds.map((w) => {
       const h = honestShares(w);
       const a = attackOutcome(w);
@@ -95,6 +95,7 @@ export function worldSummaryTable(worlds: readonly WorldDetection[]): string {
         a.never.length ? a.never.join(', ') : 'none',
         w.replay.mismatched === 0 ? 'identical' : `${w.replay.mismatched} differ`,
         `${w.seconds.build.toFixed(0)} + ${w.seconds.simulate.toFixed(0)} + ${w.seconds.replay.toFixed(0)}`,
+        w.seconds.cpu.toFixed(0),
       ];
     }),
   );

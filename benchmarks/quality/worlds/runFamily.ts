@@ -24,11 +24,15 @@ export async function runFamily(specs: readonly WorldSpec[], size: ScenarioSize,
   for (const spec of specs) {
     await tf.setBackend('cpu');
     const started = performance.now();
+    const cpu = process.cpuUsage();
     const built = buildWorld(spec, options.victimPassesScale ?? 1);
     const buildSeconds = (performance.now() - started) / 1000;
     options.log?.(`${spec.name}#${spec.seed}: ${built.victimKind.name} victim, accuracy ${(100 * built.world.accuracy).toFixed(1)}%, built in ${buildSeconds.toFixed(0)} s`);
     try {
-      out.push(await detectWorld(built, buildSeconds, size, config, compute, options));
+      const detection = await detectWorld(built, buildSeconds, size, config, compute, options);
+      const used = process.cpuUsage(cpu);
+      detection.seconds.cpu = (used.user + used.system) / 1e6;
+      out.push(detection);
     } finally {
       built.world.victim.model.dispose();
     }
