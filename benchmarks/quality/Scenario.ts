@@ -34,7 +34,7 @@ export interface ScenarioSize {
   batchScorers: number;
   analysts: number;
   testers: number;
-  /** Interactive users whose records are New York days (`UserFromElsewhere`). */
+  /** Interactive users whose records are the world's foreign rows (New York days for weather; `UserFromElsewhere`). */
   usersFromElsewhere: number;
   sybilKeys: number;
   /** Members of each benign population `castExtras` adds. */

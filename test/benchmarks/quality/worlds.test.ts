@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { latticeLevels } from '../../../benchmarks/quality/attacks/LatticeSweep.ts';
 import { defaultConfig } from '../../../benchmarks/quality/baselines/pipelines.ts';
 import { familyBarLine, familyMatrix, worldBlock, worldSummaryTable, worstWorldLine } from '../../../benchmarks/quality/report/worldsTables.ts';
 import { Rng } from '../../../benchmarks/quality/Rng.ts';
@@ -44,6 +45,17 @@ describe('the family of worlds', () => {
     expect(Object.keys(JSON.parse(gateway.canonicalInput(x)))).toEqual([...world.features]);
     expect(e.model_id).toBe('ci-wide-softmax');
     world.victim.model.dispose();
+  });
+
+  it('grids a wide world within the budget: the first features at three levels or more, the rest at the centre', () => {
+    for (const [dims, budget] of [[24, 1000], [64, 120], [10, 300]]) {
+      const levels = latticeLevels(dims, budget);
+      expect(levels).toHaveLength(dims);
+      expect(levels.reduce((a, b) => a * b, 1)).toBeLessThanOrEqual(budget);
+      expect(levels[0]).toBeGreaterThanOrEqual(3);
+      expect(levels[dims - 1]).toBeLessThanOrEqual(2);
+    }
+    expect(latticeLevels(5, 2000)).toEqual([5, 5, 5, 4, 4]);
   });
 
   it('runs a real and a synthetic world end to end: every population calls, every key replays to the same RiskScore', async () => {
