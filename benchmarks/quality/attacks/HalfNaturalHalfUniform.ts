@@ -35,7 +35,7 @@ export class HalfNaturalHalfUniform implements Attack {
   async run(api: QueryApi): Promise<void> {
     const { rng, world, budget, start } = this.setup;
     const client = new PatientClient(api, this.keys[0], start);
-    const natural = new NaturalSampler(world.attackerSeed);
+    const natural = new NaturalSampler(world.attackerSeed, world);
     const naturalFirst = rng.bernoulli(0.5);
     const xs = Array.from({ length: budget }, (_, i) => ((i % 2 === 0) === naturalFirst ? clipToBox(standardize(world, natural.sample(rng)), world.box) : uniformInBox(rng, world.box)));
     for (let i = 0; i < xs.length; i += 100) await client.scripted(xs.slice(i, i + 100), this.perMinute, rng);

@@ -35,7 +35,6 @@ export class OfficeHoursThief implements Attack {
     private readonly setup: AttackSetup,
     /** Event time after which the thief stops (the end of the simulated span). */
     private readonly end: number,
-    private readonly resolution?: readonly number[],
     private readonly copyShare = 0.5,
     private readonly jitter = 0.1,
     readonly id = 'office-thief',
@@ -47,7 +46,7 @@ export class OfficeHoursThief implements Attack {
 
   async run(api: QueryApi): Promise<void> {
     const { rng, world, budget, start } = this.setup;
-    const space = new RawSpace(world, this.resolution);
+    const space = new RawSpace(world);
     const stolen = rng.shuffled(world.attackerSeed).map((r) => space.snap(r.raw));
     const spread = space.lo.map((_, j) => {
       const v = stolen.map((r) => r[j]);

@@ -27,10 +27,11 @@ export class PapernotRawSpace implements Attack {
   readonly algorithm = 'Papernot et al. 2017 Jacobian-based augmentation from 50 natural seeds, stepping in raw feature space, labels only';
   readonly pace: string;
   readonly keys;
+  /** The natural seed set S₀: the first augmented query comes after it. */
+  readonly graceCalls: number;
 
   constructor(
     private readonly setup: AttackSetup,
-    private readonly resolution?: readonly number[],
     readonly id = 'papernot-raw',
     readonly population = 'Papernot JbDA (raw space)',
     private readonly seeds = 50,
@@ -40,12 +41,13 @@ export class PapernotRawSpace implements Attack {
     ip = '198.18.10.10',
   ) {
     this.keys = [attackerKey(id, ip)];
+    this.graceCalls = Math.min(seeds, setup.world.attackerSeed.length, setup.budget);
     this.pace = `${perMinute}/min scripted, one burst per round`;
   }
 
   async run(api: QueryApi): Promise<void> {
     const { rng, world, budget, start, surrogate } = this.setup;
-    const space = new RawSpace(world, this.resolution);
+    const space = new RawSpace(world);
     const client = new PatientClient(api, this.keys[0], start);
     const classes = world.classes.length;
     const step = space.range.map((r, j) => Math.max(space.resolution[j], this.lambda * r));

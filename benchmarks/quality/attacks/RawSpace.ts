@@ -1,5 +1,4 @@
 import type { VictimWorld } from '../Victim.ts';
-import { RESOLUTION } from '../weatherData.ts';
 
 /**
  * The input space as a client writes it: raw feature values on each
@@ -15,10 +14,10 @@ export class RawSpace {
   /** Measurement resolution of each raw feature. */
   readonly resolution: readonly number[];
 
-  constructor(private readonly world: Pick<VictimWorld, 'box' | 'standardizer'>, resolution: readonly number[] = RESOLUTION) {
+  constructor(private readonly world: Pick<VictimWorld, 'box' | 'standardizer' | 'resolution'>) {
     const dims = world.box.lo.length;
-    if (resolution.length !== dims) throw new RangeError(`RawSpace: ${resolution.length} resolutions for ${dims} features`);
-    this.resolution = resolution;
+    if (world.resolution.length !== dims) throw new RangeError(`RawSpace: world.resolution has ${world.resolution.length} entries for ${dims} features`);
+    this.resolution = world.resolution;
     // Ranges are data minima and maxima, so they sit on the grid; rounding keeps that exact.
     this.lo = this.round(world.standardizer.invert(world.box.lo));
     this.hi = this.round(world.standardizer.invert(world.box.hi));

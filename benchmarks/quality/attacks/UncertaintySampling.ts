@@ -29,7 +29,7 @@ export function uncertainty(p: readonly number[], measure: UncertaintyMeasure): 
 export function candidatePool(world: VictimWorld, source: PoolSource, size: number, rng: Rng): number[][] {
   if (source === 'uniform') return Array.from({ length: size }, () => uniformInBox(rng, world.box));
   const rows = rng.shuffled(world.thief).map((r) => clipToBox(standardize(world, r.raw), world.box));
-  const sampler = new NaturalSampler(world.thief);
+  const sampler = new NaturalSampler(world.thief, world);
   while (rows.length < size) rows.push(clipToBox(standardize(world, sampler.sample(rng)), world.box));
   return rows;
 }

@@ -52,7 +52,7 @@ class NotingSampler extends NaturalSampler {
 }
 
 describe('minority-class analyst', () => {
-  const make = (seed = 1, natural = new NaturalSampler(world.train)) =>
+  const make = (seed = 1, natural = new NaturalSampler(world.train, world)) =>
     new MinorityClassAnalyst('fraud', key('fraud'), natural, world.standardizer, new Rng(seed).fork('fraud'), START, END);
 
   it('finds the rarest class', () => {
@@ -63,7 +63,7 @@ describe('minority-class analyst', () => {
   });
 
   it('works in office sessions and mostly asks about natural records of the rarest class', async () => {
-    const natural = new NotingSampler(world.train);
+    const natural = new NotingSampler(world.train, world);
     const calls = await callsOf(() => make(1, natural));
     expect(calls.length).toBeGreaterThan(10);
     expect(inOfficeHours(calls, 7, 19)).toBe(true);
@@ -82,7 +82,7 @@ describe('minority-class analyst', () => {
 });
 
 describe('stratified validation team', () => {
-  const make = () => new StratifiedValidationTeam('val', key('val'), new NaturalSampler(world.train), world.standardizer, new Rng(1).fork('val'), START, END);
+  const make = () => new StratifiedValidationTeam('val', key('val'), new NaturalSampler(world.train, world), world.standardizer, new Rng(1).fork('val'), START, END);
 
   it('a stratified set has equal counts per class, no record twice', () => {
     const set = stratifiedSet(world.train, 40, new Rng(3));
@@ -135,7 +135,7 @@ describe('topic users', () => {
 
   it('users in different tenants and networks all query the one shared region', async () => {
     const region = topicRegion(world.train, world.standardizer, new Rng(5), 40);
-    const natural = new NaturalSampler(world.train);
+    const natural = new NaturalSampler(world.train, world);
     const users = [0, 1, 2].map((i) => recorded(new TopicUser(`topic-${i}`, key(`topic-${i}`, 20 + i), natural, world.standardizer, new Rng(1).fork(`topic-${i}`), START, END, region)));
     expect(new Set(users.map((u) => u.actor.keys[0].tenant)).size).toBe(3);
     expect(new Set(users.map((u) => u.actor.keys[0].clientIp)).size).toBe(3);
@@ -170,7 +170,7 @@ describe('shifted-segment users', () => {
   it('uses the model like an interactive user, on its segment records only', async () => {
     const segment = shiftedSubset(world.train, world.standardizer, new Rng(4), 150, 1.5);
     const segX = segment.map((r) => world.standardizer.apply(r.raw));
-    const make = () => new ShiftedSegmentUser('seg', key('seg'), new NaturalSampler(segment), world.standardizer, new Rng(1).fork('seg'), START, END);
+    const make = () => new ShiftedSegmentUser('seg', key('seg'), new NaturalSampler(segment, world), world.standardizer, new Rng(1).fork('seg'), START, END);
     const calls = await callsOf(make);
     expect(calls.length).toBeGreaterThan(5);
     expect(inOfficeHours(calls, 7, 19)).toBe(true);
