@@ -60,7 +60,7 @@ export class UncertaintySampling implements Attack {
     readonly population = 'uncertainty sampling',
     private readonly perMinute = 60,
     /** Queries per round after the random start. */
-    private readonly batch = Math.max(20, Math.ceil((0.9 * setup.budget) / 16)),
+    private readonly batch = Math.max(20, Math.ceil((0.9 * setup.budget) / 10)),
     ip = '198.18.11.10',
   ) {
     this.keys = [attackerKey(id, ip)];
