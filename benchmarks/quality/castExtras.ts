@@ -14,13 +14,18 @@ import { TopicUser, topicRegion } from './populations/TopicUser.ts';
 import type { Rng } from './Rng.ts';
 import type { ScenarioSize } from './Scenario.ts';
 import type { VictimWorld } from './Victim.ts';
-import { DAY, MINUTE, SIM_EPOCH } from './world/Schedule.ts';
+import { DAY, HOUR, MINUTE, SIM_EPOCH } from './world/Schedule.ts';
 import type { Actor, KeyIdentity } from './world/types.ts';
 
 /** Calls the issue fixes for the uniform-random campaigns (Tramèr at 45/min, alone and after poisoning). */
 const ISSUE_UNIFORM_CALLS = 2500;
 
 const pad = (i: number) => String(i).padStart(2, '0');
+
+/** A campaign paced like a person starts its day in the morning of its attack day (its sessions then follow office hours). */
+function morningOf(setup: AttackSetup): AttackSetup {
+  return { ...setup, start: Math.floor(setup.start / DAY) * DAY + 7 * HOUR };
+}
 
 /**
  * Benign populations added to every world's cast beside the original five
@@ -77,7 +82,7 @@ export function extraBenign(world: VictimWorld, size: ScenarioSize, rng: Rng, st
  * augmentation stepping in raw space; margin-based uncertainty sampling
  * over uniform candidates; a key rotator around entropy-based uncertainty
  * sampling over the foreign rows (a fresh key every 150–300 queries); and
- * an office-hours thief. The uniform campaigns send the issue's 2,500
+ * an office-hours thief, which starts on the morning of the attack day. The uniform campaigns send the issue's 2,500
  * calls, or `size.budget` when that is smaller.
  */
 export function extraAttacks(world: VictimWorld, size: ScenarioSize, rng: Rng, setup: (name: string, budget?: number) => AttackSetup): Attack[] {
@@ -94,6 +99,6 @@ export function extraAttacks(world: VictimWorld, size: ScenarioSize, rng: Rng, s
     new PapernotRawSpace(setup('papernot-raw')),
     new UncertaintySampling(setup('uncertainty'), 'uniform', 'margin'),
     new KeyRotator(setup('rotator'), (s) => new UncertaintySampling(s, 'foreign', 'entropy', 'rotator-campaign', 'key rotator')),
-    new OfficeHoursThief(setup('office-thief'), end),
+    new OfficeHoursThief(morningOf(setup('office-thief')), end),
   ];
 }

@@ -1,6 +1,6 @@
 import type { Rng } from '../Rng.ts';
 import type { Client } from '../world/Client.ts';
-import { HOUR, SECOND, nextWorkingTime } from '../world/Schedule.ts';
+import { DAY, HOUR, SECOND, nextWorkingTime } from '../world/Schedule.ts';
 
 /** How one person works: office hours, sessions per day, calls per session and think time between calls. */
 export interface SessionHabits {
@@ -24,7 +24,8 @@ export function interactiveHabits(rng: Rng): SessionHabits {
 /**
  * Sends calls the way a person at work does: sessions arrive as a Poisson
  * process within the person's working hours on weekdays, and within a
- * session calls follow one another after log-normal think times. `next`
+ * session calls follow one another after log-normal think times (the
+ * first session within one mean gap of the first working time). `next`
  * gives each call's input. Stops at `end` (event time) or after `budget`
  * calls; returns the number of calls made. The client's clock is the
  * person's: it starts at the first session after the client's time.
@@ -40,7 +41,10 @@ export async function officeSessions(
   const { open, close } = habits;
   const sessionGap = ((close - open) * HOUR) / habits.sessionsPerDay;
   let calls = 0;
-  client.t = nextWorkingTime(client.t + rng.exponential(sessionGap), open, close);
+  // The first session comes within one gap of the person's first working time, so a short span still sees them.
+  const first = nextWorkingTime(client.t, open, close);
+  const closing = Math.floor(first / DAY) * DAY + close * HOUR;
+  client.t = first + rng.uniform(0, Math.min(sessionGap, closing - first));
   while (client.t < end && calls < budget) {
     const length = Math.min(habits.maxCalls, Math.max(1, Math.round(rng.logNormal(habits.medianCalls, 0.6))));
     for (let q = 0; q < length && calls < budget; q++) {
