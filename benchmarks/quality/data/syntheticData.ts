@@ -38,7 +38,7 @@ export interface SyntheticStructure {
   /** Mixture components per class. */
   components: number[];
   labels: LabelSource;
-  /** Length of the foreign data's mean shift, in units of the class means' spread. */
+  /** Length of the foreign data's mean shift, in units of the class means' separation. */
   shift: number;
   /** Class prior of the foreign rows' generating process. */
   foreignPrior: number[];
@@ -137,14 +137,17 @@ export function syntheticData(options: SyntheticOptions): SyntheticData {
   const foreignRows = options.foreignRows ?? 1000;
 
   const r = Math.max(2, Math.round(d * rng.uniform(0.3, 0.8)));
-  const separation = rng.uniform(0.8, 2);
+  // Mean coordinates of spread separation/r^¼ put two class means about separation·√2·r^¼ apart: a few within-class
+  // spreads, so classes overlap as in real tables instead of parting ever further as the rank grows (spread·√(2r)).
+  const separation = rng.uniform(0.9, 1.9);
+  const meanSpread = separation / r ** 0.25;
   const components: Component[] = [];
   const perClass = Array.from({ length: k }, () => rng.int(1, 3));
   perClass.forEach((m, label) => {
     for (let c = 0; c < m; c++) {
       const spread = gaussianMatrix(r, r, rng, rng.uniform(0.2, 0.6) / Math.sqrt(r));
       for (let i = 0; i < r; i++) spread[i][i] += rng.uniform(0.4, 0.9);
-      components.push({ label, mean: Array.from({ length: r }, () => separation * rng.normal()), spread });
+      components.push({ label, mean: Array.from({ length: r }, () => meanSpread * rng.normal()), spread });
     }
   });
   const mixing = gaussianMatrix(d, r, rng, 1 / Math.sqrt(r));
@@ -213,7 +216,7 @@ export function syntheticData(options: SyntheticOptions): SyntheticData {
     name: `synthetic-${options.seed}`,
     description:
       `synthetic (seed ${options.seed}): ${k} classes, prior ${share(prior)} (${shape}), ${d} raw features mixed from a rank-${r} latent Gaussian mixture ` +
-      `(${perClass.join('/')} components per class), labels from the ${labels}; foreign rows: class means shifted by ${shiftSize.toFixed(1)}× their spread, prior ${share(foreignPrior)}`,
+      `(${perClass.join('/')} components per class), labels from the ${labels}; foreign rows: class means shifted by ${shiftSize.toFixed(1)}× their separation, prior ${share(foreignPrior)}`,
     features: Array.from({ length: d }, (_, j) => `f${String(j + 1).padStart(2, '0')}`),
     resolution,
     classes: Array.from({ length: k }, (_, c) => `class-${c}`),
@@ -233,7 +236,7 @@ function fitTeacher(x: readonly number[][], prior: readonly number[], rng: Rng):
   const d = x[0].length;
   const k = prior.length;
   const hidden = 16;
-  const w1 = gaussianMatrix(hidden, d, rng, 2 / Math.sqrt(d));
+  const w1 = gaussianMatrix(hidden, d, rng, 1 / Math.sqrt(d));
   const w2 = gaussianMatrix(k, hidden, rng, 3 / Math.sqrt(hidden));
   const logits = (v: readonly number[]) => times(w2, times(w1, v).map(Math.tanh));
   const scores = x.map(logits);

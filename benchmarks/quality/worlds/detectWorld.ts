@@ -3,7 +3,6 @@ import type { Compute } from '../../../src/compute/Compute.ts';
 import { formatEventLine } from '../../../src/codec/ndjson.ts';
 import { DetectionPipeline } from '../../../src/pipeline/DetectionPipeline.ts';
 import type { Logger } from '../../../src/observability/logger.ts';
-import type { Attack } from '../attacks/Attack.ts';
 import { firstAtLeast, median, type Reach } from '../Measure.ts';
 import { type ReplayCheck, replayCheck } from '../replayCheck.ts';
 import { Rng } from '../Rng.ts';
@@ -89,7 +88,7 @@ export async function detectWorld(built: BuiltWorld, buildSeconds: number, size:
   options.log?.(`${spec.name}#${spec.seed}: replay check ${replay.mismatched === 0 ? 'identical' : `${replay.mismatched} keys differ`} (${replay.seconds.toFixed(0)} s)`);
 
   const grace = new Map<string, number>();
-  for (const a of cast.attacks as Attack[]) if (a.graceCalls) grace.set(a.population, a.graceCalls);
+  for (const a of cast.attacks) if (a.graceCalls) grace.set(a.population, a.graceCalls);
   const traces = [...record.keys.values()];
   const populations = [...new Set(record.actors.map((a) => a.actor.population))].map((population): PopulationDetection => {
     const own = traces.filter((t) => t.population === population);
