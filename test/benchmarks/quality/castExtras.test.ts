@@ -5,6 +5,8 @@ import { Rng } from '../../../benchmarks/quality/Rng.ts';
 import { TINY } from '../../../benchmarks/quality/Scenario.ts';
 import type { VictimWorld } from '../../../benchmarks/quality/Victim.ts';
 import { DAY, HOUR, SIM_EPOCH } from '../../../benchmarks/quality/world/Schedule.ts';
+import { RawSpace } from '../../../benchmarks/quality/attacks/RawSpace.ts';
+import { buildWorld, SOFTMAX } from '../../../benchmarks/quality/worlds/WorldSpec.ts';
 import { simulate, smallVictimWorld } from './helpers.ts';
 
 let world: VictimWorld;
@@ -15,10 +17,10 @@ beforeAll(async () => {
 const START = SIM_EPOCH;
 const END = SIM_EPOCH + DAY;
 
-function setupFor(rng: Rng) {
+function setupFor(rng: Rng, w = () => world) {
   return (name: string, budget = TINY.budget): AttackSetup => {
     const r = rng.fork(`attack-${name}`);
-    return { world, budget, start: Math.round(START + r.uniform(12, 18) * HOUR), rng: r, surrogate: TINY.surrogate };
+    return { world: w(), budget, start: Math.round(START + r.uniform(12, 18) * HOUR), rng: r, surrogate: TINY.surrogate };
   };
 }
 
@@ -65,5 +67,26 @@ describe('castExtras', () => {
     expect(lastPoison).toBeLessThan(firstCampaign);
     expect(by('tramer-45').calls).toBe(TINY.budget);
     for (const r of record.actors) for (const e of r.exchanges) e.x.forEach((v, j) => expect(v >= world.box.lo[j] - 1e-9 && v <= world.box.hi[j] + 1e-9).toBe(true));
+  });
+
+  it('works in a wide synthetic world with many classes and a skewed prior: every actor calls, inside the box, raw steps on the grid', async () => {
+    const wide = buildWorld(
+      { name: 'wide', data: { kind: 'synthetic', prior: [0.6, 0.2, 0.1, 0.05, 0.03, 0.02], features: 40, rows: 800, foreignRows: 200 }, victim: SOFTMAX, seed: 3 },
+      0.1,
+    ).world;
+    expect(wide.features).toHaveLength(40);
+    const benign = extraBenign(wide, TINY, new Rng(2).fork('extra-benign'), START, END);
+    const attacks = extraAttacks(wide, TINY, new Rng(2).fork('extra-attacks'), setupFor(new Rng(2), () => wide));
+    const record = await simulate(wide, [...benign, ...attacks]);
+    for (const r of record.actors) expect(r.calls, r.actor.id).toBeGreaterThan(0);
+    const inBox = (x: readonly number[]) => x.length === 40 && x.every((v, j) => v >= wide.box.lo[j] - 1e-9 && v <= wide.box.hi[j] + 1e-9);
+    for (const r of record.actors) for (const e of r.exchanges) expect(inBox(e.x), r.actor.id).toBe(true);
+    const space = new RawSpace(wide);
+    for (const id of ['papernot-raw', 'office-thief']) {
+      for (const e of record.actors.find((r) => r.actor.id === id)!.exchanges) {
+        const raw = wide.standardizer.invert(e.x);
+        raw.forEach((v, j) => expect(Math.abs(v - space.round(raw)[j])).toBeLessThan(1e-6 + 1e-9 * Math.abs(v)));
+      }
+    }
   });
 });
