@@ -4,6 +4,7 @@
  * against the default pipeline, unprotected, detection only.
  * `npm run bench:worlds -- --split dev|validation [--worlds a,b] [--quick]`.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -37,8 +38,20 @@ const { values: args } = parseArgs({
 
 const log = (msg: string) => process.stderr.write(`[bench:worlds] ${msg}\n`);
 
+/** The tree the run measured: commit, and whether files differed from it. */
+function treeState(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim();
+    return dirty ? `${commit} with uncommitted changes` : commit;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
+  const tree = treeState();
   const split = args.split as Split;
   if (!(split in SPLIT_SEEDS)) throw new Error(`--split must be dev or validation, got ${args.split}`);
   const seeds = args.seeds?.split(',').filter(Boolean).map(Number);
@@ -74,7 +87,7 @@ async function main(): Promise<void> {
   const summary = [
     `- Command: \`${command}\` (${size.name}: ${size.days} simulated day${size.days > 1 ? 's' : ''} per world, ${size.budget} attack queries per campaign, poll ${pollMs / 1000} s; unprotected worlds only, no surrogates measured)`,
     `- Date: ${new Date().toISOString()}; wall time ${seconds.toFixed(0)} s for ${worlds.length} worlds, CPU ${cpuSeconds.toFixed(0)} s (the wall time an idle machine would take, about)`,
-    `- Machine: ${describeMachine()}; victims on tfjs cpu, probewatch Compute on ${compute.backend}`,
+    `- Machine: ${describeMachine()}; victims on tfjs cpu, probewatch Compute on ${compute.backend}; tree ${tree}`,
     `- Split ${split}: seeds ${(seeds ?? SPLIT_SEEDS[split]).join(', ')} (dev ${SPLIT_SEEDS.dev.join(', ')} for tuning; validation ${SPLIT_SEEDS.validation.join(', ')} never tuned on)`,
     `- probewatch: embedded default config; ${detectorErrors.size ? `detector errors (caught, scored 0): ${[...detectorErrors].map(([d, n]) => `${d} ×${n}`).join(', ')}` : 'no detector errors'}`,
     `- Replay check: every world's events through \`probewatch replay\`'s code end every key on the same RiskScore as the simulation: ${worlds.every((w) => w.replay.mismatched === 0) ? 'yes, in every world' : `NO in ${worlds.filter((w) => w.replay.mismatched > 0).map((w) => `${w.name}#${w.seed}`).join(', ')}`}`,

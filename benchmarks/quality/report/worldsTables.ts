@@ -101,22 +101,23 @@ export function worldSummaryTable(worlds: readonly WorldDetection[]): string {
   );
 }
 
-/** The worst world on each side, and the means over worlds. */
+/** The worst world on each side (every world tied at the worst), and the means over worlds. */
 export function worstWorldLine(worlds: readonly WorldDetection[]): string {
-  const honest = worlds.map((w) => ({ w, ...honestShares(w) }));
   const share = (h: { truncate: number; keys: number }) => h.truncate / Math.max(1, h.keys);
-  const worstHonest = honest.reduce((a, b) => (share(b) > share(a) ? b : a));
+  const honest = worlds.map((w) => ({ w, ...honestShares(w) }));
+  const worstShare = Math.max(...honest.map(share));
+  const worstHonest = honest.filter((h) => share(h) === worstShare);
   const outcomes = worlds.map((w) => ({ w, ...attackOutcome(w) }));
   const missed = (o: (typeof outcomes)[number]) => o.attacks - o.withinBar;
-  const worstAttack = outcomes.reduce((a, b) => (missed(b) > missed(a) ? b : a));
+  const mostMissed = Math.max(...outcomes.map(missed));
+  const worstAttack = outcomes.filter((o) => missed(o) === mostMissed);
   const allHonest = honest.reduce((s, h) => s + h.keys, 0);
   const allTruncated = honest.reduce((s, h) => s + h.truncate, 0);
   const meanShare = honest.reduce((s, h) => s + share(h), 0) / honest.length;
   const meanMissed = outcomes.reduce((s, o) => s + missed(o) / Math.max(1, o.attacks), 0) / outcomes.length;
   return (
-    `WORST WORLD — honest keys: ${label(worstHonest.w)} with ${worstHonest.truncate}/${worstHonest.keys} (${pct(share(worstHonest))}) at ≥ truncate; ` +
-    `attacks: ${label(worstAttack.w)} with ${missed(worstAttack)}/${worstAttack.attacks} not at ≥ truncate within ${BAR_CALLS} calls` +
-    `${worstAttack.never.length ? ` (never: ${worstAttack.never.join(', ')})` : ''}. ` +
+    `WORST WORLD — honest keys: ${worstHonest.map((h) => `${label(h.w)} ${h.truncate}/${h.keys}`).join(', ')} (${pct(worstShare)}) at ≥ truncate; ` +
+    `attacks: ${worstAttack.map((o) => `${label(o.w)}${o.never.length ? ` (never: ${o.never.join(', ')})` : ''}`).join('; ')} with ${mostMissed}/${worstAttack[0].attacks} not at ≥ truncate within ${BAR_CALLS} calls. ` +
     `MEAN over ${worlds.length} worlds — honest keys at ≥ truncate ${pct(meanShare)} (${allTruncated}/${allHonest} keys in all); attacks missing the ${BAR_CALLS}-call bar ${pct(meanMissed)}.`
   );
 }
