@@ -1,73 +1,68 @@
+import type { LabelledRecord } from './data/LabelledRecord.ts';
+import { type FittedKernel, type RecordKernel, type RecordSchema, roundTo } from './data/RecordKernel.ts';
 import type { Rng } from './Rng.ts';
-import { RESOLUTION, type WeatherRecord } from './weatherData.ts';
 
-const P = 0;
-const TMAX = 1;
-const TMIN = 2;
-const WIND = 3;
-const DOY = 4;
+export { dayDistance } from './data/WeatherKernel.ts';
 
-function sd(values: readonly number[]): number {
-  const m = values.reduce((a, b) => a + b, 0) / values.length;
-  return Math.sqrt(values.reduce((a, b) => a + (b - m) ** 2, 0) / values.length);
-}
-
-/** Silverman's rule-of-thumb bandwidth, 1.06·σ·n^(-1/5) (Silverman 1986, eq. 3.28). */
-function silverman(values: readonly number[]): number {
-  return 1.06 * sd(values) * values.length ** -0.2;
-}
-
-/** Rounds raw features to the data set's measurement resolution. */
-export function roundRaw(raw: readonly number[]): number[] {
-  return raw.map((v, j) => Math.round(v / RESOLUTION[j]) * RESOLUTION[j]);
+/** What a sampler needs of its data set (a `VictimWorld` or a `TabularData` has it). */
+export interface SamplerSchema extends RecordSchema {
+  readonly kernel: RecordKernel;
 }
 
 /**
  * Natural inputs beyond the finite table: a smoothed bootstrap (kernel
- * density estimate, Silverman 1986 §6.4) around real records. A real record
- * is drawn, then perturbed with each feature's kernel bandwidth: dry days
- * stay dry and rain is jittered in log space (precipitation is
- * zero-inflated and skewed), both temperatures move together (so max ≥ min
- * holds), and the date moves by about a week. Values are rounded to the
- * resolution the data is measured at, as a real client would send them.
+ * density estimate, Silverman 1986 §6.4) around real records, with the
+ * data set's own kernel. A real record is drawn, then perturbed by the
+ * kernel and rounded to the resolution the data is measured at, as a real
+ * client would send it.
  */
-export class NaturalSampler {
-  private readonly h: number[];
-  private readonly hLogRain: number;
+export class NaturalSampler<R extends LabelledRecord = LabelledRecord> {
+  private readonly kernel: FittedKernel;
 
-  constructor(readonly records: readonly WeatherRecord[]) {
+  constructor(
+    readonly records: readonly R[],
+    private readonly schema: SamplerSchema,
+  ) {
     if (records.length === 0) throw new RangeError('NaturalSampler needs records');
-    this.h = [0, 1, 2, 3].map((j) => silverman(records.map((r) => r.raw[j])));
-    const rainy = records.map((r) => r.raw[P]).filter((p) => p > 0);
-    this.hLogRain = rainy.length > 1 ? silverman(rainy.map(Math.log)) : 0.3;
+    this.kernel = schema.kernel.fit(records, schema);
   }
 
-  /** An exact real record (rounded), optionally among those `accept` allows. */
-  record(rng: Rng, accept?: (r: WeatherRecord) => boolean): WeatherRecord {
+  get resolution(): readonly number[] {
+    return this.schema.resolution;
+  }
+
+  /** Raw features per record. */
+  get dim(): number {
+    return this.records[0].raw.length;
+  }
+
+  /** An exact real record, optionally among those `accept` allows. */
+  record(rng: Rng, accept?: (r: R) => boolean): R {
     const pool = accept ? this.records.filter(accept) : this.records;
     return rng.pick(pool.length ? pool : this.records);
   }
 
   /** A new natural input near a real record, as raw features. */
-  sample(rng: Rng, accept?: (r: WeatherRecord) => boolean): number[] {
+  sample(rng: Rng, accept?: (r: R) => boolean): number[] {
     return this.jitter(this.record(rng, accept).raw, rng);
   }
 
   jitter(raw: readonly number[], rng: Rng): number[] {
-    const out = raw.slice();
-    out[P] = raw[P] > 0 ? Math.max(RESOLUTION[P], Math.exp(Math.log(raw[P]) + this.hLogRain * rng.normal())) : 0;
-    const shift = this.h[TMAX] * rng.normal();
-    out[TMAX] = raw[TMAX] + shift + 0.3 * this.h[TMAX] * rng.normal();
-    out[TMIN] = raw[TMIN] + shift + 0.3 * this.h[TMIN] * rng.normal();
-    if (out[TMIN] > out[TMAX]) [out[TMIN], out[TMAX]] = [out[TMAX], out[TMIN]];
-    out[WIND] = Math.max(RESOLUTION[WIND], raw[WIND] + this.h[WIND] * rng.normal());
-    out[DOY] = ((Math.round(raw[DOY] + 7 * rng.normal()) - 1 + 365) % 365) + 1;
-    return roundRaw(out);
+    return this.kernel.jitter(raw, rng);
   }
-}
 
-/** Circular distance between two days of the year. */
-export function dayDistance(a: number, b: number): number {
-  const d = Math.abs(a - b) % 365;
-  return Math.min(d, 365 - d);
+  /** Rounds raw features to the data set's resolution. */
+  round(raw: readonly number[]): number[] {
+    return roundTo(raw, this.schema.resolution);
+  }
+
+  /** A person's topic: the filter of the records one user keeps coming back to. */
+  topic(rng: Rng): (r: LabelledRecord) => boolean {
+    return this.kernel.topic(rng);
+  }
+
+  /** A record's coarse group as its owner would name it (class, maybe × season). */
+  group(r: LabelledRecord): string {
+    return this.kernel.group(r);
+  }
 }

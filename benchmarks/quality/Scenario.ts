@@ -8,6 +8,7 @@ import { PapernotJacobian } from './attacks/PapernotJacobian.ts';
 import { SlowAndLow } from './attacks/SlowAndLow.ts';
 import { SybilSpread } from './attacks/SybilSpread.ts';
 import { TramerEquationSolving } from './attacks/TramerEquationSolving.ts';
+import { extraAttacks, extraBenign } from './castExtras.ts';
 import { NaturalSampler } from './NaturalSampler.ts';
 import { BatchScorer } from './populations/BatchScorer.ts';
 import { InteractiveUser } from './populations/InteractiveUser.ts';
@@ -21,7 +22,8 @@ import type { Actor } from './world/types.ts';
 
 /** How big one run is. */
 export interface ScenarioSize {
-  name: 'quick' | 'full';
+  /** quick / full: `bench:quality`; family / tiny: `bench:worlds` (and its CI subset). */
+  name: 'quick' | 'full' | 'family' | 'tiny';
   /** Simulated days of traffic. */
   days: number;
   /** Attack queries per campaign. */
@@ -32,9 +34,11 @@ export interface ScenarioSize {
   batchScorers: number;
   analysts: number;
   testers: number;
-  /** Interactive users whose records are New York days (`UserFromElsewhere`). */
+  /** Interactive users whose records are the world's foreign rows (New York days for weather; `UserFromElsewhere`). */
   usersFromElsewhere: number;
   sybilKeys: number;
+  /** Members of each benign population `castExtras` adds. */
+  extraMembers: number;
   victimHidden: readonly number[];
   victimPasses: number;
   surrogate: SurrogateSpec;
@@ -51,6 +55,7 @@ export const FULL: ScenarioSize = {
   testers: 4,
   usersFromElsewhere: 5,
   sybilKeys: 20,
+  extraMembers: 4,
   victimHidden: [32, 32],
   victimPasses: 40_000,
   surrogate: { hidden: [32, 32], passes: 40_000, innerPasses: 12_000 },
@@ -67,9 +72,51 @@ export const QUICK: ScenarioSize = {
   testers: 2,
   usersFromElsewhere: 2,
   sybilKeys: 5,
+  extraMembers: 2,
   victimHidden: [32, 32],
   victimPasses: 30_000,
   surrogate: { hidden: [32, 32], passes: 12_000, innerPasses: 4_000 },
+};
+
+/**
+ * `bench:worlds`: one unprotected world per member of the family, detection
+ * only (no responses worlds, no final surrogates; the substitutes attacks
+ * retrain while querying still train). Victims come from each world's
+ * spec, not from `victimHidden`/`victimPasses`.
+ */
+export const FAMILY: ScenarioSize = {
+  name: 'family',
+  days: 2,
+  budget: 1000,
+  interactiveUsers: 24,
+  usersPerTenant: 4,
+  batchScorers: 2,
+  analysts: 6,
+  testers: 3,
+  usersFromElsewhere: 4,
+  sybilKeys: 10,
+  extraMembers: 3,
+  victimHidden: [32, 32],
+  victimPasses: 40_000,
+  surrogate: { hidden: [32, 32], passes: 12_000, innerPasses: 4_000 },
+};
+
+/** The CI subset of `bench:worlds`: a few keys of each population, short campaigns. */
+export const TINY: ScenarioSize = {
+  name: 'tiny',
+  days: 1,
+  budget: 120,
+  interactiveUsers: 3,
+  usersPerTenant: 3,
+  batchScorers: 1,
+  analysts: 1,
+  testers: 1,
+  usersFromElsewhere: 1,
+  sybilKeys: 3,
+  extraMembers: 1,
+  victimHidden: [16],
+  victimPasses: 4_000,
+  surrogate: { hidden: [16], passes: 2_000, innerPasses: 1_000 },
 };
 
 export interface Cast {
@@ -84,12 +131,14 @@ export interface Cast {
  * attack campaigns start during working hours of the second day (the first
  * day gives probewatch's baselines benign traffic to learn from, as in a
  * running deployment), except slow-and-low, which trickles from the start.
- * With one day (quick), campaigns start in the afternoon.
+ * With one day (quick), campaigns start in the afternoon. `castExtras`
+ * adds the populations and attacks beyond these, from forks of `rng` of
+ * their own.
  */
 export function buildCast(world: VictimWorld, size: ScenarioSize, rng: Rng): Cast {
   const start = SIM_EPOCH;
   const end = start + size.days * DAY;
-  const natural = new NaturalSampler(world.train);
+  const natural = new NaturalSampler(world.train, world);
   const std = world.standardizer;
   const benign: Actor[] = [];
   for (let i = 0; i < size.interactiveUsers; i++) {
@@ -109,7 +158,7 @@ export function buildCast(world: VictimWorld, size: ScenarioSize, rng: Rng): Cas
     const key = { apiKey: `ci-${pad(i)}`, tenant: `product-${pad(i)}`, clientIp: `10.4.${i}.40` };
     benign.push(new RegressionTester(`ci-${pad(i)}`, key, natural, std, rng.fork(`ci-${i}`), start, end));
   }
-  const elsewhere = new NaturalSampler(world.thief);
+  const elsewhere = new NaturalSampler(world.thief, world);
   for (let i = 0; i < size.usersFromElsewhere; i++) {
     const key = { apiKey: `away-${pad(i)}`, tenant: `away-${pad(i)}`, clientIp: `10.5.${i}.50` };
     benign.push(new UserFromElsewhere(`away-${pad(i)}`, key, elsewhere, std, rng.fork(`away-${i}`), start, end));
@@ -133,6 +182,8 @@ export function buildCast(world: VictimWorld, size: ScenarioSize, rng: Rng): Cas
     new SybilSpread(setup('sybil'), size.sybilKeys),
     new InterleavedNatural(setup('interleaved')),
   ];
+  benign.push(...extraBenign(world, size, rng.fork('extra-benign'), start, end));
+  attacks.push(...extraAttacks(world, size, rng.fork('extra-attacks'), setup));
   return { benign, attacks, start, end };
 }
 

@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     if (args.events || !enforcement.active) eventLines.set(enforcement.active ? enforcement.name : 'unprotected', lines);
     const simulation = new World({
       victim: world.victim,
-      gateway: new Gateway(world.standardizer, rng.fork('gateway')),
+      gateway: new Gateway(world, rng.fork('gateway')),
       enforcement,
       pipelines: under,
       pollMs,
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
     `- Command: \`${command}\` (${size.name}: ${size.days} simulated day${size.days > 1 ? 's' : ''}, ${size.budget} attack queries per campaign, poll ${pollMs / 1000} s)`,
     `- Date: ${new Date().toISOString()}; wall time ${seconds.toFixed(0)} s (simulation ${simSeconds.toFixed(0)} s)`,
     `- Machine: ${describeMachine()}; models on tfjs cpu, probewatch Compute on ${compute.backend}`,
-    `- Victim: TensorFlow.js MLP ${size.victimHidden.join('-')} over ${'precipitation, temp_max, temp_min, wind, day_of_year'} (vega-datasets weather.csv, Seattle, ${world.train.length} training days), 5 classes (${world.classes.join(', ')}); held-out accuracy ${pct(world.accuracy)}; chance floor for agreement (always the victim's most frequent class) ${pct(world.majorityAgreement)} on ${world.test.length} held-out days`,
+    `- Victim: TensorFlow.js MLP ${size.victimHidden.join('-')} over ${world.features.join(', ')} (vega-datasets weather.csv, Seattle, ${world.train.length} training days), 5 classes (${world.classes.join(', ')}); held-out accuracy ${pct(world.accuracy)}; chance floor for agreement (always the victim's most frequent class) ${pct(world.majorityAgreement)} on ${world.test.length} held-out days`,
     `- Held-out days without precipitation: ${pct(dryShare)}; share of the documented precipitation range below 0.05 mm: ${pct(dryRange)} (uniform and lattice queries almost never show the victim a dry day, which bounds what their surrogates learn about natural data)`,
     `- probewatch: embedded default config, detectors ${detectors.join(', ')}; ${record.events} events from ${record.keys.size} keys (unprotected world)`,
     replayed.mismatched === 0

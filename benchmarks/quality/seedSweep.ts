@@ -5,7 +5,7 @@ import { median, reach, type Reach } from './Measure.ts';
 import { Rng } from './Rng.ts';
 import { buildCast, type ScenarioSize } from './Scenario.ts';
 import { buildVictimWorld } from './Victim.ts';
-import type { WeatherData } from './weatherData.ts';
+import type { TabularData } from './data/TabularData.ts';
 import { noEnforcement } from './world/Enforcement.ts';
 import { Gateway } from './world/Gateway.ts';
 import { World, type WorldRecord } from './world/World.ts';
@@ -32,13 +32,13 @@ export interface SeedDetection {
  * worlds and no surrogates: this is how much the detection numbers move
  * with the world, not a second measurement of the stolen copies.
  */
-export async function detectionForSeed(seed: number, data: WeatherData, size: ScenarioSize, config: Readonly<Config>, compute: Compute, pollMs: number): Promise<SeedDetection> {
+export async function detectionForSeed(seed: number, data: TabularData, size: ScenarioSize, config: Readonly<Config>, compute: Compute, pollMs: number): Promise<SeedDetection> {
   const rng = new Rng(seed);
   const world = buildVictimWorld(data, { seed, hidden: size.victimHidden, passes: size.victimPasses });
   const cast = buildCast(world, size, rng.fork('cast'));
   const simulation = new World({
     victim: world.victim,
-    gateway: new Gateway(world.standardizer, rng.fork('gateway')),
+    gateway: new Gateway(world, rng.fork('gateway')),
     enforcement: noEnforcement,
     pipelines: [{ name: 'probewatch', pipeline: new DetectionPipeline(config, { compute }) }],
     pollMs,

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { LabelledRecord } from './data/LabelledRecord.ts';
+import type { TabularData } from './data/TabularData.ts';
+import { weatherKernel } from './data/WeatherKernel.ts';
 
 /**
  * The victim's data: daily weather observations for Seattle and New York,
@@ -12,19 +15,16 @@ export const FEATURES = ['precipitation', 'temp_max', 'temp_min', 'wind', 'day_o
 /** Measurement resolution of each raw feature (mm, °C, °C, m/s, day). */
 export const RESOLUTION: readonly number[] = [0.1, 0.1, 0.1, 0.1, 1];
 
-export interface WeatherRecord {
+export interface WeatherRecord extends LabelledRecord {
   location: string;
   date: string;
-  /** Raw feature values in `FEATURES` order. */
-  raw: number[];
-  /** Index into `classes`. */
-  label: number;
 }
 
-export interface WeatherData {
-  classes: string[];
-  seattle: WeatherRecord[];
-  newYork: WeatherRecord[];
+/** The weather table as a world's data: home Seattle, foreign New York. */
+export interface WeatherData extends TabularData<WeatherRecord> {
+  readonly classes: string[];
+  readonly seattle: WeatherRecord[];
+  readonly newYork: WeatherRecord[];
 }
 
 /** Directory of the `vega-datasets` data files. */
@@ -59,7 +59,18 @@ export function parseWeatherCsv(text: string): WeatherData {
     if (r[iLoc] === 'Seattle') seattle.push(record);
     else if (r[iLoc] === 'New York') newYork.push(record);
   }
-  return { classes, seattle, newYork };
+  return {
+    name: 'weather',
+    description: 'vega-datasets weather.csv (NOAA GHCN-Daily 2012–2015): home Seattle, foreign New York; 5 weather types',
+    features: FEATURES,
+    resolution: RESOLUTION,
+    classes,
+    home: seattle,
+    foreign: newYork,
+    kernel: weatherKernel,
+    seattle,
+    newYork,
+  };
 }
 
 export function loadWeatherData(dir = vegaDataDir()): WeatherData {

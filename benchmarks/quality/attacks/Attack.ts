@@ -33,6 +33,12 @@ export interface Attack extends Actor {
   /** Pace, for the report (e.g. "60/min scripted"). */
   readonly pace: string;
   readonly uses: AnswerUse;
+  /**
+   * Calls at the start of the campaign that the bar does not count: issue
+   * 10 counts Papernot's queries from its first augmented one, after the
+   * natural seed set. Absent: every call counts.
+   */
+  readonly graceCalls?: number;
 }
 
 /** Identity of an attacker key: its own tenant and an address in a hosting range. */

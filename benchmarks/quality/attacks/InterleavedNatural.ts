@@ -32,7 +32,7 @@ export class InterleavedNatural implements Attack {
   async run(api: QueryApi): Promise<void> {
     const { rng, world, budget, start } = this.setup;
     const client = new PatientClient(api, this.keys[0], start);
-    const natural = new NaturalSampler(world.attackerSeed);
+    const natural = new NaturalSampler(world.attackerSeed, world);
     const xs: number[][] = [];
     for (let i = 0; i < budget; i++) {
       const p = this.naturalPerAttack / (1 + this.naturalPerAttack);

@@ -3,7 +3,7 @@ import { createMlp, predictProbs } from '../Classifier.ts';
 import { NaturalSampler } from '../NaturalSampler.ts';
 import type { Rng } from '../Rng.ts';
 import type { VictimWorld } from '../Victim.ts';
-import { FEATURES, type WeatherRecord } from '../weatherData.ts';
+import type { LabelledRecord } from '../data/LabelledRecord.ts';
 import { PatientClient } from './PatientClient.ts';
 import type { Answer, QueryApi } from '../world/types.ts';
 import { type Attack, type AttackSetup, attackerKey, standardize } from './Attack.ts';
@@ -12,19 +12,17 @@ import { trainSurrogate } from './Surrogate.ts';
 /** A natural input of the attacker's own data set, with the coarse group it belongs to. */
 export interface ThiefSample {
   x: number[];
-  /** Coarse label of the attacker's data (its own weather type × season). */
+  /** Coarse label of the attacker's data (its own class, for weather × season). */
   group: string;
 }
-
-const season = (doy: number) => ['winter', 'spring', 'summer', 'autumn'][Math.floor(((doy + 31) % 365) / 91.25) % 4];
 
 /**
  * The attacker's natural data: every real row of the other data set, then
  * smoothed-bootstrap samples around them until `size` (the table is finite).
  */
-export function thiefPool(world: VictimWorld, records: readonly WeatherRecord[], size: number, rng: Rng): ThiefSample[] {
-  const sampler = new NaturalSampler(records);
-  const group = (r: WeatherRecord) => `${world.classes[r.label]}/${season(r.raw[4])}`;
+export function thiefPool(world: VictimWorld, records: readonly LabelledRecord[], size: number, rng: Rng): ThiefSample[] {
+  const sampler = new NaturalSampler(records, world);
+  const group = (r: LabelledRecord) => sampler.group(r);
   const pool = rng.shuffled(records).map((r) => ({ x: standardize(world, r.raw), group: group(r) }));
   while (pool.length < size) {
     const r = sampler.record(rng);
@@ -80,7 +78,7 @@ export class KnockoffNets implements Attack {
     const names = [...arms.keys()].sort();
     const h = new Array<number>(names.length).fill(0);
     const refitEvery = Math.max(25, Math.round(budget / 20));
-    let knockoff: tf.Sequential = createMlp({ inputDim: FEATURES.length, hidden: surrogate.hidden, classes }, rng.int(0, 2 ** 30));
+    let knockoff: tf.Sequential = createMlp({ inputDim: world.features.length, hidden: surrogate.hidden, classes }, rng.int(0, 2 ** 30));
     const xs: number[][] = [];
     const answers: Answer[] = [];
     let meanReward = 0;

@@ -6,12 +6,20 @@ import { type Attack, type AttackSetup, attackerKey } from './Attack.ts';
 /**
  * Levels per feature of the largest full-factorial lattice within `budget`
  * points: equal levels, then one more level on the first features while the
- * product still fits.
+ * product still fits. When even two levels on every feature exceed the
+ * budget (wide inputs), the grid spans the first features at three levels
+ * and holds the others at the centre of their range (one level).
  */
 export function latticeLevels(dims: number, budget: number): number[] {
-  let k = 2;
-  while ((k + 1) ** dims <= budget) k++;
-  const levels = new Array<number>(dims).fill(k);
+  let levels: number[];
+  if (2 ** dims > budget) {
+    const swept = Math.min(dims, Math.max(1, Math.floor(Math.log(budget) / Math.log(3))));
+    levels = Array.from({ length: dims }, (_, j) => (j < swept ? 3 : 1));
+  } else {
+    let k = 2;
+    while ((k + 1) ** dims <= budget) k++;
+    levels = new Array<number>(dims).fill(k);
+  }
   const size = () => levels.reduce((a, b) => a * b, 1);
   for (let grew = true; grew; ) {
     grew = false;

@@ -35,6 +35,8 @@ export class PapernotJacobian implements Attack {
   readonly algorithm = 'Papernot et al. 2017 Jacobian-based dataset augmentation with a substitute, labels only';
   readonly pace: string;
   readonly keys;
+  /** The natural seed set S₀: the first augmented query comes after it. */
+  readonly graceCalls: number;
 
   constructor(
     private readonly setup: AttackSetup,
@@ -46,6 +48,7 @@ export class PapernotJacobian implements Attack {
   ) {
     this.keys = [attackerKey(id, '198.18.4.10')];
     this.pace = `${perMinute}/min scripted, one burst per round`;
+    this.graceCalls = Math.min(setup.world.attackerSeed.length, Math.max(10, Math.round(setup.budget / 8)));
   }
 
   async run(api: QueryApi): Promise<void> {
@@ -53,8 +56,7 @@ export class PapernotJacobian implements Attack {
     const client = new PatientClient(api, this.keys[0], start);
     const classes = world.classes.length;
     const step = world.box.hi.map((hi, j) => this.lambda * (hi - world.box.lo[j]));
-    const seedSize = Math.min(world.attackerSeed.length, Math.max(10, Math.round(budget / 8)));
-    let xs = rng.shuffled(world.attackerSeed).slice(0, seedSize).map((r) => standardize(world, r.raw));
+    let xs = rng.shuffled(world.attackerSeed).slice(0, this.graceCalls).map((r) => standardize(world, r.raw));
     let answers: Answer[] = await client.scripted(xs, this.perMinute, rng);
     for (let rho = 0; xs.length < budget; rho++) {
       const substitute = trainSurrogate(xs, answers, this.uses, classes, surrogate.hidden, surrogate.innerPasses, rng.int(0, 2 ** 30));

@@ -32,6 +32,16 @@ export class PatientClient extends Client {
     return this.retryRefused(xs, await super.poisson(xs, perHour, rng), (x) => super.poisson([x], perHour, rng));
   }
 
+  /** One call after a think time, as a person at a keyboard sends it; refusals are waited out as above. */
+  override async one(x: number[], thinkMs: number): Promise<Answer> {
+    const send = (y: number[]) => super.one(y, 0).then((a) => [a]);
+    if (this.throttled || this.blocked) {
+      this.t += thinkMs;
+      return (await this.oneByOne([x], send))[0];
+    }
+    return (await this.retryRefused([x], [await super.one(x, thinkMs)], send))[0];
+  }
+
   private async retryRefused(xs: readonly number[][], answers: Answer[], send: (x: number[]) => Promise<Answer[]>): Promise<Answer[]> {
     const refused = answers.flatMap((a, i) => (a.status >= 400 ? [i] : []));
     if (refused.length === 0) return answers;

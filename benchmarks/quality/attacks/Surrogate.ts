@@ -1,6 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
 import { createMlp, epochsFor, oneHot, trainClassifier } from '../Classifier.ts';
-import { FEATURES } from '../weatherData.ts';
 import type { Answer, Exchange } from '../world/types.ts';
 import type { Attack, AnswerUse, AttackSetup } from './Attack.ts';
 
@@ -12,7 +11,7 @@ export function targetOf(answer: Answer, uses: AnswerUse, classes: number): numb
   return undefined;
 }
 
-/** Trains a fresh surrogate on (input, answer) pairs. */
+/** Trains a fresh surrogate on (input, answer) pairs (input width from the first row; `inputDim` when there may be none). */
 export function trainSurrogate(
   xs: readonly number[][],
   answers: readonly Answer[],
@@ -21,6 +20,7 @@ export function trainSurrogate(
   hidden: readonly number[],
   passes: number,
   seed: number,
+  inputDim = xs[0]?.length ?? 0,
 ): tf.Sequential {
   const x: number[][] = [];
   const y: number[][] = [];
@@ -31,7 +31,7 @@ export function trainSurrogate(
       y.push(t);
     }
   });
-  const model = createMlp({ inputDim: FEATURES.length, hidden, classes }, seed);
+  const model = createMlp({ inputDim, hidden, classes }, seed);
   trainClassifier(model, x, y, { epochs: epochsFor(x.length, passes), batchSize: 32, learningRate: 0.01, seed });
   return model;
 }
@@ -46,5 +46,6 @@ export function surrogateFromExchanges(exchanges: readonly Exchange[], attack: A
     setup.surrogate.hidden,
     setup.surrogate.passes,
     seed,
+    setup.world.features.length,
   );
 }

@@ -1,4 +1,3 @@
-import { dayDistance } from '../NaturalSampler.ts';
 import { Client } from '../world/Client.ts';
 import { HOUR, SECOND, nextWorkingTime } from '../world/Schedule.ts';
 import type { QueryApi } from '../world/types.ts';
@@ -7,8 +6,8 @@ import { BenignActor } from './BenignActor.ts';
 /**
  * A person using an app backed by the model during office hours: a few
  * sessions a day (Poisson arrivals within working hours), each a handful of
- * calls separated by think times, about one of the user's topics (a time of
- * year they care about), with exact repeats of earlier inputs now and then.
+ * calls separated by think times, about one of the user's topics (for weather
+ * a time of year they care about, elsewhere a neighbourhood of the data), with exact repeats of earlier inputs now and then.
  */
 export class InteractiveUser extends BenignActor {
   readonly population: string = 'interactive users';
@@ -19,7 +18,7 @@ export class InteractiveUser extends BenignActor {
     const close = open + rng.uniform(7, 9);
     const sessionsPerDay = rng.uniform(2, 6);
     const sessionGap = ((close - open) * HOUR) / sessionsPerDay;
-    const topics = Array.from({ length: rng.int(1, 3) }, () => rng.int(1, 365));
+    const topics = Array.from({ length: rng.int(1, 3) }, () => this.natural.topic(rng));
     const history: number[][] = [];
     const client = new Client(api, this.keys[0], nextWorkingTime(this.start + rng.exponential(sessionGap), open, close));
     while (client.t < this.end) {
@@ -30,7 +29,7 @@ export class InteractiveUser extends BenignActor {
         let x: number[];
         if (history.length > 0 && rng.bernoulli(0.2)) x = rng.pick(history);
         else {
-          x = this.standardizer.apply(this.natural.sample(rng, (r) => dayDistance(r.raw[4], topic) <= 20));
+          x = this.standardizer.apply(this.natural.sample(rng, topic));
           history.push(x);
         }
         await client.one(x, think);

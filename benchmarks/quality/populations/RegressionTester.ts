@@ -1,4 +1,3 @@
-import { roundRaw } from '../NaturalSampler.ts';
 import { Client } from '../world/Client.ts';
 import { DAY, HOUR } from '../world/Schedule.ts';
 import type { QueryApi } from '../world/types.ts';
@@ -15,7 +14,7 @@ export class RegressionTester extends BenignActor {
   async run(api: QueryApi): Promise<void> {
     const rng = this.rng;
     const size = rng.int(150, 300);
-    const testSet = rng.shuffled(this.natural.records).slice(0, size).map((r) => this.standardizer.apply(roundRaw(r.raw)));
+    const testSet = rng.shuffled(this.natural.records).slice(0, size).map((r) => this.standardizer.apply(this.natural.round(r.raw)));
     const perMinute = rng.uniform(60, 90);
     const hour = rng.uniform(4, 8);
     const client = new Client(api, this.keys[0], this.start);

@@ -1,5 +1,4 @@
 import type { NaturalSampler } from '../NaturalSampler.ts';
-import { FEATURES, RESOLUTION } from '../weatherData.ts';
 import { Client } from '../world/Client.ts';
 import { HOUR, SECOND, nextWorkingTime } from '../world/Schedule.ts';
 import type { QueryApi } from '../world/types.ts';
@@ -7,7 +6,7 @@ import { BenignActor } from './BenignActor.ts';
 
 /** The 5th and 95th percentile of each raw feature over the records. */
 export function featureRanges(natural: NaturalSampler): [number, number][] {
-  return FEATURES.map((_, j) => {
+  return Array.from({ length: natural.dim }, (_, j) => {
     const v = natural.records.map((r) => r.raw[j]).sort((a, b) => a - b);
     return [v[Math.floor(0.05 * (v.length - 1))], v[Math.ceil(0.95 * (v.length - 1))]];
   });
@@ -25,23 +24,25 @@ export class WhatIfAnalyst extends BenignActor {
   async run(api: QueryApi): Promise<void> {
     const rng = this.rng;
     const ranges = featureRanges(this.natural);
+    const resolution = this.natural.resolution;
+    const d = ranges.length;
     const open = rng.uniform(8, 10);
     const close = open + 8;
     const sessionGap = ((close - open) * HOUR) / rng.uniform(1, 3);
     const client = new Client(api, this.keys[0], nextWorkingTime(this.start + rng.exponential(sessionGap), open, close));
     while (client.t < this.end) {
       const record = this.natural.record(rng).raw;
-      let feature = rng.int(0, FEATURES.length - 1);
+      let feature = rng.int(0, d - 1);
       do {
         const [lo, hi] = ranges[feature];
         const steps = rng.int(20, 40);
         for (let s = 0; s < steps; s++) {
           const raw = record.slice();
           const v = lo + ((hi - lo) * s) / (steps - 1);
-          raw[feature] = Math.round(v / RESOLUTION[feature]) * RESOLUTION[feature];
+          raw[feature] = Math.round(v / resolution[feature]) * resolution[feature];
           await client.one(this.standardizer.apply(raw), rng.uniform(2 * SECOND, 10 * SECOND));
         }
-        feature = (feature + rng.int(1, FEATURES.length - 1)) % FEATURES.length;
+        feature = (feature + rng.int(1, d - 1)) % d;
         client.idle(rng.uniform(30 * SECOND, 300 * SECOND));
       } while (rng.bernoulli(0.3));
       client.t = nextWorkingTime(client.t + rng.exponential(sessionGap), open, close);

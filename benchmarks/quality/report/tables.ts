@@ -8,7 +8,7 @@ export const calls = (n: number) => (Number.isFinite(n) ? String(Math.round(n)) 
 const share = (r: Reach) => `${r.keys}/${r.of}`;
 const reachCell = (r: Reach) => `${share(r)} (${calls(r.median)})`;
 
-function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }

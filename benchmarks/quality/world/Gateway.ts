@@ -4,25 +4,39 @@ import { buildEvent } from '../../../src/gateway/buildEvent.ts';
 import { RandomProjection } from '../../../src/gateway/RandomProjection.ts';
 import type { Rng } from '../Rng.ts';
 import type { Standardizer } from '../Standardizer.ts';
-import { FEATURES } from '../weatherData.ts';
 import type { Answer, KeyIdentity } from './types.ts';
+
+/** What the gateway knows of the model it fronts (a `VictimWorld` has it). */
+export interface GatewayModel {
+  readonly standardizer: Standardizer;
+  /** Raw feature names, the keys of the request body. */
+  readonly features: readonly string[];
+  readonly modelId: string;
+}
 
 /**
  * The gateway in front of the victim, emitting events exactly as production
  * does: the SDK's `buildEvent` with a keyed (HMAC) input hash over the
  * canonical request bytes, a `RandomProjection` sketch of the standardised
- * features, and the answer as returned to the client.
+ * features (at the SDK's default width, so wide inputs are compressed), and
+ * the answer as returned to the client.
  */
 export class Gateway {
   readonly projection: RandomProjection;
   private readonly hmacKey: KeyObject;
 
+  private readonly standardizer: Standardizer;
+  private readonly features: readonly string[];
+  readonly modelId: string;
+
   constructor(
-    private readonly standardizer: Standardizer,
+    model: GatewayModel,
     private readonly rng: Rng,
-    readonly modelId = 'seattle-weather-mlp',
   ) {
-    this.projection = new RandomProjection(FEATURES.length);
+    this.standardizer = model.standardizer;
+    this.features = model.features;
+    this.modelId = model.modelId;
+    this.projection = new RandomProjection(model.features.length);
     // A simulated deployment secret, derived from the seed (never a real credential).
     this.hmacKey = createSecretKey(createHash('sha256').update(`probewatch-bench-quality-${rng.seed}`).digest());
   }
@@ -30,7 +44,7 @@ export class Gateway {
   /** The request body a client sends: the raw feature values as JSON, 4 decimals. */
   canonicalInput(x: readonly number[]): string {
     const raw = this.standardizer.invert(x);
-    return JSON.stringify(Object.fromEntries(FEATURES.map((f, j) => [f, Number(raw[j].toFixed(4))])));
+    return JSON.stringify(Object.fromEntries(this.features.map((f, j) => [f, Number(raw[j].toFixed(4))])));
   }
 
   event(key: KeyIdentity, x: readonly number[], answer: Answer, ts: number, eventId: string, enforcement: string | null): InferenceEvent {

@@ -25,7 +25,7 @@ export async function simulate(
 ): Promise<WorldRecord> {
   const sim = new World({
     victim: world.victim,
-    gateway: new Gateway(world.standardizer, new Rng(options.seed ?? 1).fork('gateway')),
+    gateway: new Gateway(world, new Rng(options.seed ?? 1).fork('gateway')),
     enforcement: options.enforcement ?? noEnforcement,
     pipelines: options.pipelines ?? [],
     pollMs: options.pollMs ?? 5000,

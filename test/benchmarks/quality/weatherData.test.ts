@@ -40,7 +40,7 @@ describe('weather data (vega-datasets weather.csv)', () => {
   });
 
   it('samples natural inputs near real records: dry stays dry, max ≥ min, rounded, seasonal filter honoured', () => {
-    const sampler = new NaturalSampler(data.seattle);
+    const sampler = new NaturalSampler(data.seattle, data);
     const rng = new Rng(5);
     for (let i = 0; i < 500; i++) {
       const r = sampler.record(rng);
@@ -57,7 +57,7 @@ describe('weather data (vega-datasets weather.csv)', () => {
   });
 
   it('is reproducible from a seed', () => {
-    const sampler = new NaturalSampler(data.seattle);
+    const sampler = new NaturalSampler(data.seattle, data);
     const draw = (seed: number) => Array.from({ length: 20 }, (_, i) => sampler.sample(new Rng(seed).fork(`x${i}`)));
     expect(draw(9)).toEqual(draw(9));
     expect(draw(9)).not.toEqual(draw(10));

@@ -30,7 +30,7 @@ function scripted(id: string, start: number, n: number, perMinute: number, chunk
     keys: [key],
     async run(api: QueryApi) {
       const rng = new Rng(1).fork(id);
-      const natural = new NaturalSampler(world.train);
+      const natural = new NaturalSampler(world.train, world);
       const client = new Client(api, key, start);
       for (let sent = 0; sent < n; sent += chunk) {
         const xs = Array.from({ length: Math.min(chunk, n - sent) }, () => world.standardizer.apply(natural.sample(rng)));
@@ -113,7 +113,7 @@ describe('World: clients, gateway and pipeline in event time', () => {
   it('is reproducible from the seed: the same cast gives the same event stream', async () => {
     const run = async (seed: number) => {
       const rng = new Rng(seed);
-      const natural = new NaturalSampler(world.train);
+      const natural = new NaturalSampler(world.train, world);
       const lines: string[] = [];
       const actors: Actor[] = [
         new InteractiveUser('u', { apiKey: 'u', tenant: 'org', clientIp: '10.1.0.1' }, natural, world.standardizer, rng.fork('u'), SIM_EPOCH, SIM_EPOCH + DAY),

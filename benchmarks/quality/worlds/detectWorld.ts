@@ -1,0 +1,124 @@
+import type { Config } from '../../../src/config/configSchema.ts';
+import type { Compute } from '../../../src/compute/Compute.ts';
+import { formatEventLine } from '../../../src/codec/ndjson.ts';
+import { DetectionPipeline } from '../../../src/pipeline/DetectionPipeline.ts';
+import type { Logger } from '../../../src/observability/logger.ts';
+import { firstAtLeast, median, type Reach } from '../Measure.ts';
+import { type ReplayCheck, replayCheck } from '../replayCheck.ts';
+import { Rng } from '../Rng.ts';
+import { buildCast, type ScenarioSize } from '../Scenario.ts';
+import { noEnforcement } from '../world/Enforcement.ts';
+import { Gateway } from '../world/Gateway.ts';
+import { type KeyTrace, World } from '../world/World.ts';
+import type { BuiltWorld } from './WorldSpec.ts';
+
+/** How one population fared in one world. */
+export interface PopulationDetection {
+  population: string;
+  kind: 'attack' | 'benign';
+  /** Keys at ≥ throttle, with the median of their calls when they got there. */
+  throttle: Reach;
+  truncate: Reach;
+  /**
+   * Attacks: the median over keys of calls to ≥ truncate that the bar
+   * counts (calls after the campaign's `graceCalls`), Infinity = never.
+   */
+  barCalls: number;
+  /** Calls the population made in all. */
+  calls: number;
+  maxRisk: number;
+}
+
+/** One world's detection, checked against `probewatch replay`. */
+export interface WorldDetection {
+  name: string;
+  seed: number;
+  /** Data set and victim, one line. */
+  description: string;
+  victim: string;
+  accuracy: number;
+  events: number;
+  keys: number;
+  /**
+   * Wall time of building the world and the victim, of the simulation, and
+   * of the replay check, and the process's CPU time for all three (s; on a
+   * shared machine CPU time is what an idle one would take).
+   */
+  seconds: { build: number; simulate: number; replay: number; cpu: number };
+  replay: ReplayCheck;
+  populations: PopulationDetection[];
+}
+
+export interface DetectOptions {
+  pollMs: number;
+  /** The pipeline's error log (detector failures), when the caller counts them. */
+  logger?: Logger;
+  /** Progress lines. */
+  log?: (line: string) => void;
+}
+
+const PIPELINE = 'probewatch';
+
+/**
+ * Detection in one world: its cast (`buildCast`, with `castExtras`)
+ * against the default pipeline in the unprotected world, at `pollMs`
+ * polls in event time; then every event through `probewatch replay`'s
+ * own code, which must end every key on the same RiskScore.
+ */
+export async function detectWorld(built: BuiltWorld, buildSeconds: number, size: ScenarioSize, config: Readonly<Config>, compute: Compute, options: DetectOptions): Promise<WorldDetection> {
+  const { world, spec } = built;
+  const rng = new Rng(spec.seed).fork(`world-${spec.name}`);
+  const cast = buildCast(world, size, rng.fork('cast'));
+  const pipeline = new DetectionPipeline(config, { compute, ...(options.logger ? { logger: options.logger } : {}) });
+  const lines: string[] = [];
+  const simulation = new World({
+    victim: world.victim,
+    gateway: new Gateway(world, rng.fork('gateway')),
+    enforcement: noEnforcement,
+    pipelines: [{ name: PIPELINE, pipeline }],
+    pollMs: options.pollMs,
+    fireScore: config.policy.thresholds.throttle,
+    onEvent: (e) => lines.push(formatEventLine(e)),
+  });
+  const started = performance.now();
+  const record = await simulation.run([...cast.benign, ...cast.attacks]);
+  const simulate = (performance.now() - started) / 1000;
+  options.log?.(`${spec.name}#${spec.seed}: ${record.events} events from ${record.keys.size} keys in ${simulate.toFixed(0)} s`);
+  const replay = await replayCheck(lines, config, pipeline.finalScores());
+  options.log?.(`${spec.name}#${spec.seed}: replay check ${replay.mismatched === 0 ? 'identical' : `${replay.mismatched} keys differ`} (${replay.seconds.toFixed(0)} s)`);
+
+  const grace = new Map<string, number>();
+  for (const a of cast.attacks) if (a.graceCalls) grace.set(a.population, a.graceCalls);
+  const traces = [...record.keys.values()];
+  const populations = [...new Set(record.actors.map((a) => a.actor.population))].map((population): PopulationDetection => {
+    const own = traces.filter((t) => t.population === population);
+    const kind = own[0].kind === 'attack' ? 'attack' : 'benign';
+    const at = (t: KeyTrace, level: 'throttle' | 'truncate') => firstAtLeast(t.changes[PIPELINE] ?? [], level)?.eventsSeen ?? Infinity;
+    const reachOf = (level: 'throttle' | 'truncate'): Reach => {
+      const calls = own.map((t) => at(t, level));
+      return { keys: calls.filter(Number.isFinite).length, of: own.length, median: median(calls) };
+    };
+    const g = grace.get(population) ?? 0;
+    return {
+      population,
+      kind,
+      throttle: reachOf('throttle'),
+      truncate: reachOf('truncate'),
+      barCalls: median(own.map((t) => Math.max(0, at(t, 'truncate') - g))),
+      calls: own.reduce((s, t) => s + t.times.length, 0),
+      maxRisk: Math.max(0, ...own.flatMap((t) => t.risk.map(([, r]) => r))),
+    };
+  });
+  return {
+    name: spec.name,
+    seed: spec.seed,
+    description: built.description,
+    victim: built.victimKind.name,
+    accuracy: world.accuracy,
+    events: record.events,
+    keys: record.keys.size,
+    seconds: { build: buildSeconds, simulate, replay: replay.seconds, cpu: NaN },
+    replay,
+    populations,
+  };
+}
