@@ -96,6 +96,10 @@ describe('baseline poisoner', () => {
       expect(ts.length).toBeLessThanOrEqual(60);
       // Short-lived: 60 calls at ≥ 10/min, jittered, last under 8 minutes.
       expect(ts[ts.length - 1] - ts[0]).toBeLessThan(8 * MINUTE);
+      // 10–30 calls a minute per key.
+      const gap = median(ts.slice(1).map((t, i) => t - ts[i]));
+      expect(gap).toBeGreaterThan(0.7 * (MINUTE / 30));
+      expect(gap).toBeLessThan(1.3 * (MINUTE / 10));
     }
     const start = SIM_EPOCH + 10 * HOUR;
     expect(Math.min(...r.exchanges.map((e) => e.ts))).toBeGreaterThanOrEqual(start);
@@ -155,6 +159,9 @@ describe('Papernot augmentation in raw space', () => {
       });
     }
     expect(moved).toBeGreaterThan(0.5 * 50 * space.dims);
+    expect(medianGap(r)).toBeGreaterThan(0.85 * (MINUTE / 90));
+    expect(medianGap(r)).toBeLessThan(1.15 * (MINUTE / 90));
+    expect(attack.graceCalls).toBe(50);
     const { agreement, chance, classes } = score(attack, r, world.testX, world.testVictimProbs);
     expect(agreement).toBeGreaterThan(chance + 0.05);
     expect(classes).toBeGreaterThanOrEqual(2);
@@ -216,6 +223,10 @@ describe('key rotator', () => {
     expect(new Set(attack.keys.map((k) => k.clientIp.split('.').slice(0, 3).join('.'))).size).toBe(attack.keys.length);
     expect(r.exchanges.every((e) => inBox(e.x))).toBe(true);
     expect(attack.uses).toBe('probabilities');
+    // The campaign's surrogate learns from the answers of every key.
+    const { agreement, chance, classes } = score(attack, r, uniformX, uniformVictim);
+    expect(agreement).toBeGreaterThan(chance);
+    expect(classes).toBeGreaterThanOrEqual(2);
     await deterministic(make, r);
   });
 
