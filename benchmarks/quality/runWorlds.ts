@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     dry: { type: 'boolean', default: false },
     /** Also write every world's detection as JSON. */
     json: { type: 'string' },
+    /** Also write each world's events and key populations into this directory (for replay under other configs). */
+    events: { type: 'string' },
     'poll-ms': { type: 'string', default: '5000' },
   },
 });
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
   });
   log(`${split} split: ${specs.length} worlds (${size.name} size), detectors ${enabledDetectors(config).join(', ')}, compute ${compute.backend}`);
 
-  const worlds = await runFamily(specs, size, config, compute, { pollMs, victimPassesScale: args.quick ? 0.25 : 1, logger, log });
+  const worlds = await runFamily(specs, size, config, compute, { pollMs, victimPassesScale: args.quick ? 0.25 : 1, logger, log, ...(args.events ? { eventsDir: args.events } : {}) });
   for (const w of worlds) process.stdout.write(`\n${worldBlock(w)}\n`);
   const seconds = (performance.now() - started) / 1000;
   const cpuSeconds = (({ user, system }) => (user + system) / 1e6)(process.cpuUsage());

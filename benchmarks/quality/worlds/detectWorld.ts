@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../../../src/config/configSchema.ts';
 import type { Compute } from '../../../src/compute/Compute.ts';
 import { formatEventLine } from '../../../src/codec/ndjson.ts';
@@ -55,6 +57,8 @@ export interface DetectOptions {
   logger?: Logger;
   /** Progress lines. */
   log?: (line: string) => void;
+  /** Also write the world's events (`<name>-<seed>.ndjson`) and each key's population (`….keys.csv`) here, to replay under other configs. */
+  eventsDir?: string;
 }
 
 const PIPELINE = 'probewatch';
@@ -84,6 +88,12 @@ export async function detectWorld(built: BuiltWorld, buildSeconds: number, size:
   const record = await simulation.run([...cast.benign, ...cast.attacks]);
   const simulate = (performance.now() - started) / 1000;
   options.log?.(`${spec.name}#${spec.seed}: ${record.events} events from ${record.keys.size} keys in ${simulate.toFixed(0)} s`);
+  if (options.eventsDir) {
+    const base = join(options.eventsDir, `${spec.name}-${spec.seed}`);
+    writeFileSync(`${base}.ndjson`, lines.join('\n') + '\n');
+    const keys = [...record.keys.values()].map((t) => `${t.key},${t.kind === 'attack' ? 'attack' : 'benign'},${t.population}`);
+    writeFileSync(`${base}.keys.csv`, ['api_key,label,population', ...keys].join('\n') + '\n');
+  }
   const replay = await replayCheck(lines, config, pipeline.finalScores());
   options.log?.(`${spec.name}#${spec.seed}: replay check ${replay.mismatched === 0 ? 'identical' : `${replay.mismatched} keys differ`} (${replay.seconds.toFixed(0)} s)`);
 

@@ -12,6 +12,8 @@ export interface FamilyOptions {
   victimPassesScale?: number;
   logger?: Logger;
   log?: (line: string) => void;
+  /** Also write each world's events and key populations here (see `DetectOptions.eventsDir`). */
+  eventsDir?: string;
 }
 
 /**
