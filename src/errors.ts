@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'PW_DETECTOR' // a detector threw
   | 'PW_SINK' // a sink failed to accept output (retriable)
   | 'PW_STATE' // snapshot store unavailable (retriable)
+  | 'PW_CAPACITY' // a key cannot be held in memory: every key held is in use (state.maxKeys too small for one batch)
   | 'PW_USAGE'; // bad command-line usage
 
 export class ProbewatchError extends Error {

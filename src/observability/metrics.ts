@@ -22,7 +22,7 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     }),
     consumerLag: new Gauge({ name: 'probewatch_consumer_lag', help: 'Messages behind the partition high watermark', labelNames: ['topic', 'partition'], registers: r }),
     keysTracked: new Gauge({ name: 'probewatch_keys_tracked', help: 'Keys with state in memory', registers: r }),
-    keysEvicted: new Counter({ name: 'probewatch_keys_evicted_total', help: 'Keys evicted from memory', labelNames: ['reason'], registers: r }),
+    keysEvicted: new Counter({ name: 'probewatch_keys_evicted_total', help: 'Keys evicted from memory: capacity (past state.maxKeys, least recently used key not in the batch in hand), idle, unsaved (changes not yet snapshotted: should stay 0)', labelNames: ['reason'], registers: r }),
     decisions: new Counter({ name: 'probewatch_decisions_total', help: 'Decisions published, by level', labelNames: ['level', 'shadow'], registers: r }),
     levelChanges: new Counter({ name: 'probewatch_level_changes_total', help: 'Key level changes, by new level', labelNames: ['level'], registers: r }),
     detectorErrors: new Counter({ name: 'probewatch_detector_errors_total', help: 'Detector batches that threw (the others carried on)', labelNames: ['detector'], registers: r }),

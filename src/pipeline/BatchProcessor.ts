@@ -1,9 +1,10 @@
 import type { AvroEventCodec } from '../codec/AvroEventCodec.ts';
-import type { Decision, RiskScore } from '../contract.ts';
+import type { DeadLetter, Decision, RiskScore } from '../contract.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { KafkaOutputs } from '../sinks/KafkaPublisher.ts';
 import type { AggregateSnapshot, KeyState } from '../state/KeyStateStore.ts';
+import { chunkByKeys } from './chunkByKeys.ts';
 import type { DetectionPipeline } from './DetectionPipeline.ts';
 import { type SourceMessage, type SourcedEvent, decodeMessages } from './decodeMessages.ts';
 import { type RetryOptions, withRetry } from './retry.ts';
@@ -70,43 +71,68 @@ export class BatchProcessor {
   constructor(private readonly deps: BatchProcessorDeps) {}
 
   async process(batch: SourceBatch): Promise<BatchResult> {
-    const { pipeline, metrics, logger } = this.deps;
+    const { pipeline, metrics } = this.deps;
     const started = performance.now();
     metrics?.eventsIn.inc(batch.messages.length);
     const { events, deadLetters } = decodeMessages(this.deps.codec, batch.topic, batch.partition, batch.messages, (this.deps.now ?? Date.now)());
     for (const d of deadLetters) metrics?.decodeErrors.inc({ code: d.error_code });
-    const retry: Omit<RetryOptions, 'what'> = { logger, shouldContinue: batch.shouldContinue, onWait: batch.heartbeat };
+    const retry: Omit<RetryOptions, 'what'> = { logger: this.deps.logger, shouldContinue: batch.shouldContinue, onWait: batch.heartbeat };
 
     if (!this.aggregatesLoaded) await this.loadAggregates(retry);
-    await this.restore(events, retry);
-    const fresh = events.filter((e) => !this.alreadyApplied(e));
-    const skipped = events.length - fresh.length;
-    if (skipped) metrics?.duplicates.inc({ reason: 'offset' }, skipped);
-
-    const out = pipeline.processBatch(fresh.map((e) => e.event));
-    const touched = new Set(out.touched);
-    for (const e of fresh) {
-      const state = pipeline.store.peek(e.event.api_key);
-      if (!state) continue;
-      (state.sourceOffsets ??= {})[String(e.partition)] = e.offset;
-      touched.add(state.key);
+    pipeline.store.trackSaves();
+    // A batch with more keys than memory holds goes in parts, each part's keys held from restore to snapshot.
+    const parts = chunkByKeys(events, (e) => e.event.api_key, pipeline.store.capacity);
+    let applied = 0;
+    let skipped = 0;
+    for (let i = 0; i < parts.length || i === 0; i++) {
+      const r = await this.processPart(parts[i] ?? [], i === 0 ? deadLetters : [], retry);
+      applied += r.applied;
+      skipped += r.skipped;
     }
-
-    // Within a key, scores go out in the order they were computed.
-    const risk: RiskScore[] = [...out.changes, ...out.updates].sort((a, b) => a.events_seen - b.events_seen);
-    await Promise.all([
-      withRetry(() => this.deps.publisher.publish({ risk, decisions: out.decisions, deadLetters }), { ...retry, what: 'publishing to Kafka' }),
-      out.decisions.length ? withRetry(() => this.deps.decisionStore.publish(out.decisions), { ...retry, what: 'publishing decisions to Redis' }) : undefined,
-    ]);
-    for (const d of deadLetters) metrics?.deadLetters.inc({ code: d.error_code });
-
-    const states = [...touched].map((k) => pipeline.store.peek(k)).filter((s): s is KeyState => s !== undefined);
-    await withRetry(() => this.deps.snapshots.save(states), { ...retry, what: 'saving state snapshots' });
-    metrics?.snapshotsWritten.inc(states.length);
     const now = (this.deps.now ?? Date.now)();
     if (now - this.lastAggregateSave >= (this.deps.aggregates?.snapshotEveryMs ?? 0)) await this.saveAggregates(retry, now);
     metrics?.batchSeconds.observe((performance.now() - started) / 1000);
-    return { applied: fresh.length, skipped, deadLetters: deadLetters.length, lastOffset: batch.messages.at(-1)?.offset };
+    return { applied, skipped, deadLetters: deadLetters.length, lastOffset: batch.messages.at(-1)?.offset };
+  }
+
+  /** One part of a batch, restore to snapshot, its keys pinned in memory throughout. */
+  private async processPart(events: readonly SourcedEvent[], deadLetters: DeadLetter[], retry: Omit<RetryOptions, 'what'>): Promise<{ applied: number; skipped: number }> {
+    const { pipeline, metrics } = this.deps;
+    const keysInUse = new Set(events.map((e) => e.event.api_key));
+    pipeline.store.pin(keysInUse);
+    try {
+      await this.restore(events, retry);
+      const fresh = events.filter((e) => !this.alreadyApplied(e));
+      const skipped = events.length - fresh.length;
+      if (skipped) metrics?.duplicates.inc({ reason: 'offset' }, skipped);
+
+      const out = pipeline.processBatch(fresh.map((e) => e.event));
+      const touched = new Set(out.touched);
+      for (const e of fresh) {
+        const state = pipeline.store.peek(e.event.api_key);
+        if (!state) continue;
+        (state.sourceOffsets ??= {})[String(e.partition)] = e.offset;
+        touched.add(state.key);
+      }
+
+      // Within a key, scores go out in the order they were computed.
+      const risk: RiskScore[] = [...out.changes, ...out.updates].sort((a, b) => a.events_seen - b.events_seen);
+      if (risk.length || out.decisions.length || deadLetters.length) {
+        await Promise.all([
+          withRetry(() => this.deps.publisher.publish({ risk, decisions: out.decisions, deadLetters }), { ...retry, what: 'publishing to Kafka' }),
+          out.decisions.length ? withRetry(() => this.deps.decisionStore.publish(out.decisions), { ...retry, what: 'publishing decisions to Redis' }) : undefined,
+        ]);
+      }
+      for (const d of deadLetters) metrics?.deadLetters.inc({ code: d.error_code });
+
+      const states = [...touched].map((k) => pipeline.store.peek(k)).filter((s): s is KeyState => s !== undefined);
+      await withRetry(() => this.deps.snapshots.save(states), { ...retry, what: 'saving state snapshots' });
+      pipeline.store.markSaved(touched);
+      metrics?.snapshotsWritten.inc(states.length);
+      return { applied: fresh.length, skipped };
+    } finally {
+      pipeline.store.unpin(keysInUse);
+    }
   }
 
   /** Snapshots the aggregate entities changed since the last aggregate snapshot (at shutdown). */

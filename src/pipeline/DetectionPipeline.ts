@@ -9,6 +9,7 @@ import { silentLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { initialLadderState, ResponseLadder } from '../policy/ResponseLadder.ts';
 import { type KeyState, KeyStateStore } from '../state/KeyStateStore.ts';
+import { chunkByKeys } from './chunkByKeys.ts';
 
 /** What one batch produced. */
 export interface PipelineOutput {
@@ -67,10 +68,42 @@ export class DetectionPipeline {
     this.shadowed = this.detectors.map((d) => detectorConfig[d.name]?.shadow === true);
     this.anyShadow = this.shadowed.some(Boolean);
     this.ladder = new ResponseLadder(config.policy);
-    this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
+    this.store = new KeyStateStore(config.state, (key, reason) => {
+      this.metrics?.keysEvicted.inc({ reason });
+      if (reason === 'unsaved') this.logger.warn({ key, reason }, 'evicted a key whose latest state is not in its snapshot');
+    });
   }
 
+  /**
+   * Runs a batch. One with more keys than `state.maxKeys` runs in parts of
+   * at most that many keys, each key held (pinned) in memory throughout its
+   * part, so that no key of the batch in hand is evicted and reset.
+   */
   processBatch(events: readonly InferenceEvent[]): PipelineOutput {
+    const parts = chunkByKeys(events, (e) => e.api_key, this.store.capacity);
+    if (parts.length <= 1) return this.processPart(events);
+    const out: PipelineOutput = { changes: [], updates: [], decisions: [], touched: [] };
+    for (const part of parts) {
+      const o = this.processPart(part);
+      out.changes.push(...o.changes);
+      out.updates.push(...o.updates);
+      out.decisions.push(...o.decisions);
+      out.touched.push(...o.touched);
+    }
+    return out;
+  }
+
+  private processPart(events: readonly InferenceEvent[]): PipelineOutput {
+    const keysInUse = new Set(events.map((e) => e.api_key));
+    this.store.pin(keysInUse);
+    try {
+      return this.processPinned(events);
+    } finally {
+      this.store.unpin(keysInUse);
+    }
+  }
+
+  private processPinned(events: readonly InferenceEvent[]): PipelineOutput {
     const out: PipelineOutput = { changes: [], updates: [], decisions: [], touched: [] };
     const groups = this.group(events);
     if (groups.size === 0) return out;
@@ -123,6 +156,7 @@ export class DetectionPipeline {
         }
       }
       out.touched.push(state.key);
+      this.store.markChanged(state.key);
     }
     this.metrics?.eventsProcessed.inc(events.length);
     this.metrics?.keysTracked.set(this.store.size);

@@ -1,3 +1,4 @@
+import { ProbewatchError } from '../errors.ts';
 import { initialLadderState, type LadderState } from '../policy/ResponseLadder.ts';
 
 /** Everything probewatch keeps about one key; plain JSON so it can be snapshotted. */
@@ -33,17 +34,37 @@ export interface AggregateSnapshot {
   detectors: Record<string, unknown>;
 }
 
+/**
+ * Why a key left memory: `capacity` (past `maxKeys`, the least recently used
+ * key not in use), `idle` (no event for `idleEvictMs`), `unsaved` (a
+ * capacity eviction of a key changed since its last snapshot, with a
+ * snapshot store in use: its changes are lost, which `run` never lets
+ * happen; counted so that it would show).
+ */
+export type EvictionReason = 'capacity' | 'idle' | 'unsaved';
+
 export interface EvictionListener {
-  (key: string, reason: 'capacity' | 'idle'): void;
+  (key: string, reason: EvictionReason): void;
 }
 
 /**
  * Per-key state in memory, least recently used first. Bounded by a key
  * count; keys idle (in event time) past `idleEvictMs` are dropped on sweep.
  * Aggregate entities (IPs, prefixes, tenants) live beside keys.
+ *
+ * Keys in use (`pin`: the keys of the batch in hand) are never evicted: a
+ * key evicted between its restore and its snapshot would come back empty
+ * and its empty state would overwrite its snapshot. Past the cap the least
+ * recently used key not in use goes; when every key held is in use a new
+ * key is refused (`PW_CAPACITY`), never made room for by resetting another.
  */
 export class KeyStateStore {
   private readonly keys = new Map<string, KeyState>();
+  /** Key → how many holders use it now. */
+  private readonly pins = new Map<string, number>();
+  /** Keys changed since their last snapshot (`markSaved`), tracked once a snapshot store is in use. */
+  private readonly unsaved = new Set<string>();
+  private tracksSaves = false;
   private readonly idSets = new Map<string, Set<string>>();
   readonly aggregates = new Map<string, Record<string, unknown>>();
   private readonly aggregateSeen = new Map<string, number>();
@@ -57,6 +78,45 @@ export class KeyStateStore {
 
   get size(): number {
     return this.keys.size;
+  }
+
+  /** Most keys held in memory (`state.maxKeys`). */
+  get capacity(): number {
+    return this.options.maxKeys;
+  }
+
+  /** Marks `keys` in use (never evicted) until `unpin`; keys already held become the most recently used. */
+  pin(keys: Iterable<string>): void {
+    for (const key of keys) {
+      this.pins.set(key, (this.pins.get(key) ?? 0) + 1);
+      const state = this.keys.get(key);
+      if (state) {
+        this.keys.delete(key);
+        this.keys.set(key, state);
+      }
+    }
+  }
+
+  unpin(keys: Iterable<string>): void {
+    for (const key of keys) {
+      const n = (this.pins.get(key) ?? 0) - 1;
+      if (n > 0) this.pins.set(key, n);
+      else this.pins.delete(key);
+    }
+  }
+
+  /** From now on, keys changed and not yet `markSaved` are told apart on eviction (a snapshot store is in use). */
+  trackSaves(): void {
+    this.tracksSaves = true;
+  }
+
+  markChanged(key: string): void {
+    if (this.tracksSaves) this.unsaved.add(key);
+  }
+
+  /** The states of `keys` are in the snapshot store. */
+  markSaved(keys: Iterable<string>): void {
+    for (const key of keys) this.unsaved.delete(key);
   }
 
   has(key: string): boolean {
@@ -174,13 +234,25 @@ export class KeyStateStore {
   private drop(key: string): void {
     this.keys.delete(key);
     this.idSets.delete(key);
+    this.unsaved.delete(key);
   }
 
+  /** Makes room for one more key: the least recently used keys not in use go (pinned keys sit at the recent end). */
   private evictForCapacity(): void {
     while (this.keys.size >= this.options.maxKeys) {
-      const oldest = this.keys.keys().next().value as string;
-      this.drop(oldest);
-      this.onEvict(oldest, 'capacity');
+      let victim: string | undefined;
+      for (const key of this.keys.keys()) {
+        if (!this.pins.has(key)) {
+          victim = key;
+          break;
+        }
+      }
+      if (victim === undefined) {
+        throw new ProbewatchError('PW_CAPACITY', `cannot hold another key: all ${this.keys.size} keys in memory (state.maxKeys) are in use by the batch in hand`);
+      }
+      const reason = this.unsaved.has(victim) ? 'unsaved' : 'capacity';
+      this.drop(victim);
+      this.onEvict(victim, reason);
     }
   }
 }
