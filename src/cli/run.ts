@@ -11,7 +11,7 @@ import { createMetrics } from '../observability/metrics.ts';
 import { BatchProcessor } from '../pipeline/BatchProcessor.ts';
 import { DetectionPipeline } from '../pipeline/DetectionPipeline.ts';
 import { KafkaRunner } from '../pipeline/KafkaRunner.ts';
-import { createKafka } from '../pipeline/kafkaClient.ts';
+import { adminPartitionOffsets, createKafka } from '../pipeline/kafkaClient.ts';
 import { KafkaPublisher } from '../sinks/KafkaPublisher.ts';
 import { RedisDecisionStore } from '../sinks/RedisDecisionStore.ts';
 import { RedisSnapshotStore } from '../state/RedisSnapshotStore.ts';
@@ -63,7 +63,14 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     // Long polls end early enough that a shutdown is not held up by an idle fetch.
     maxWaitTimeInMs: 1_000,
   });
-  const runner = new KafkaRunner(consumer, processor, { topic: config.kafka.topics.events, groupId: config.kafka.groupId, logger, metrics });
+  const admin = kafka.admin();
+  const runner = new KafkaRunner(consumer, processor, {
+    topic: config.kafka.topics.events,
+    groupId: config.kafka.groupId,
+    logger,
+    metrics,
+    offsets: adminPartitionOffsets(admin, config.kafka.groupId),
+  });
   const http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health: () => ({ ...runner.health() }), logger });
 
   const signalled = new Promise<string>((resolve) => {
@@ -73,6 +80,7 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
   try {
     await redis.connect();
     await publisher.start();
+    await admin.connect();
     await runner.start();
     const outcome = await Promise.race([signalled, runner.crashed]);
     if (outcome instanceof Error) code = 1;
@@ -85,6 +93,7 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     ['consumer', () => runner.stop()],
     ['aggregate snapshots', () => processor.flush()],
     ['producer', () => publisher.close()],
+    ['admin', () => admin.disconnect()],
     ['redis', async () => void (await redis.quit())],
     ['http', () => http.close()],
   ], logger);

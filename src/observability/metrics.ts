@@ -20,6 +20,8 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: r,
     }),
+    offsetResets: new Counter({ name: 'probewatch_offset_resets_total', help: 'Partitions reset past their committed offset because the broker no longer held it (messages skipped)', labelNames: ['topic', 'partition'], registers: r }),
+    offsetsSkipped: new Counter({ name: 'probewatch_offsets_skipped_total', help: 'Messages skipped by offset resets (between the committed offset and the log start)', labelNames: ['topic', 'partition'], registers: r }),
     consumerLag: new Gauge({ name: 'probewatch_consumer_lag', help: 'Messages behind the partition high watermark', labelNames: ['topic', 'partition'], registers: r }),
     keysTracked: new Gauge({ name: 'probewatch_keys_tracked', help: 'Keys with state in memory', registers: r }),
     keysEvicted: new Counter({ name: 'probewatch_keys_evicted_total', help: 'Keys evicted from memory: capacity (past state.maxKeys, least recently used key not in the batch in hand), idle, unsaved (changes not yet snapshotted: should stay 0)', labelNames: ['reason'], registers: r }),
