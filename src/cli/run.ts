@@ -12,6 +12,7 @@ import { BatchProcessor } from '../pipeline/BatchProcessor.ts';
 import { DetectionPipeline } from '../pipeline/DetectionPipeline.ts';
 import { KafkaRunner } from '../pipeline/KafkaRunner.ts';
 import { adminPartitionOffsets, createKafka } from '../pipeline/kafkaClient.ts';
+import { testFaultPoint } from '../pipeline/testFaultPoint.ts';
 import { KafkaPublisher } from '../sinks/KafkaPublisher.ts';
 import { RedisDecisionStore } from '../sinks/RedisDecisionStore.ts';
 import { RedisSnapshotStore } from '../state/RedisSnapshotStore.ts';
@@ -55,6 +56,7 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
     aggregates: config.state.aggregates,
     logger,
     metrics,
+    faultPoint: testFaultPoint(env, logger),
   });
   const consumer = kafka.consumer({
     groupId: config.kafka.groupId,

@@ -8,6 +8,7 @@ import { chunkByKeys } from './chunkByKeys.ts';
 import type { DetectionPipeline } from './DetectionPipeline.ts';
 import { type SourceMessage, type SourcedEvent, decodeMessages } from './decodeMessages.ts';
 import { type RetryOptions, withRetry } from './retry.ts';
+import type { FaultPoint } from './testFaultPoint.ts';
 
 /** The narrow views of the collaborators a batch needs. */
 export interface BatchProcessorDeps {
@@ -28,6 +29,8 @@ export interface BatchProcessorDeps {
   metrics?: Metrics;
   /** Wall clock: stamps dead letters and paces aggregate snapshots. */
   now?: () => number;
+  /** Crash tests only (`testFaultPoint`): awaited where a batch is saved but not yet committed. */
+  faultPoint?: (point: FaultPoint) => Promise<void>;
 }
 
 /** One partition's slice of a fetch. */
@@ -92,6 +95,7 @@ export class BatchProcessor {
     const now = (this.deps.now ?? Date.now)();
     if (now - this.lastAggregateSave >= (this.deps.aggregates?.snapshotEveryMs ?? 0)) await this.saveAggregates(retry, now);
     metrics?.batchSeconds.observe((performance.now() - started) / 1000);
+    await this.deps.faultPoint?.('after-snapshot');
     return { applied, skipped, deadLetters: deadLetters.length, lastOffset: batch.messages.at(-1)?.offset };
   }
 
