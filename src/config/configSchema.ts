@@ -47,10 +47,33 @@ const httpSchema = z
 
 const stateSchema = z
   .object({
-    /** Most keys held in memory; past it the idlest are evicted (counted in a metric). */
-    maxKeys: z.number().int().positive().default(200_000),
+    /**
+     * Most keys held in memory; past it the least recently used key not in
+     * the batch in hand is evicted (counted in a metric; `run` reloads it from
+     * its snapshot). A key's state grows with its history to about 55 kB of
+     * heap (`bench:state`): the default keeps key state near 1.1 GB at worst.
+     */
+    maxKeys: z.number().int().positive().default(20_000),
     /** A key with no event for this long (event time) is evicted. */
     idleEvictMs: ms.default(35 * 24 * 3_600_000),
+    /**
+     * Most aggregate entities held in memory per kind (`ip:…`, `prefix:…`,
+     * `tenant:…`, `model:…`, `geo:…`; `other` for any other kind); past it
+     * the least recently used of the kind is dropped (counted in
+     * `probewatch_aggregate_entities_evicted_total`). Byte ceilings per kind:
+     * README "Limits".
+     */
+    maxEntities: z
+      .object({
+        ip: z.number().int().positive().default(50_000),
+        prefix: z.number().int().positive().default(20_000),
+        tenant: z.number().int().positive().default(5_000),
+        model: z.number().int().positive().default(64),
+        geo: z.number().int().positive().default(5_000),
+        other: z.number().int().positive().default(1_000),
+      })
+      .strict()
+      .prefault({}),
     /** Recent event ids remembered per key to drop duplicates. */
     dedupWindow: z.number().int().min(0).default(256),
     /** Snapshot TTL in Redis. */

@@ -71,7 +71,7 @@ export class DetectionPipeline {
     this.store = new KeyStateStore(config.state, (key, reason) => {
       this.metrics?.keysEvicted.inc({ reason });
       if (reason === 'unsaved') this.logger.warn({ key, reason }, 'evicted a key whose latest state is not in its snapshot');
-    });
+    }, (kind, reason) => this.metrics?.aggregateEntitiesEvicted.inc({ kind, reason }));
   }
 
   /**
@@ -161,6 +161,7 @@ export class DetectionPipeline {
     this.metrics?.eventsProcessed.inc(events.length);
     this.metrics?.keysTracked.set(this.store.size);
     this.maybeSweep();
+    if (this.metrics) for (const [kind, n] of this.store.entityCounts()) this.metrics.aggregateEntities.set({ kind }, n);
     return out;
   }
 

@@ -47,6 +47,23 @@ export interface EvictionListener {
   (key: string, reason: EvictionReason): void;
 }
 
+/** An aggregate entity's kind: its name up to the first `:` (`ip`, `prefix`, `tenant`, `model`, `geo`). */
+export function entityKind(entity: string): string {
+  const i = entity.indexOf(':');
+  return i < 0 ? entity : entity.slice(0, i);
+}
+
+/** Most aggregate entities held per kind; kinds not named take `other`. */
+export type EntityCaps = Readonly<Record<string, number>> & { readonly other: number };
+
+export interface KeyStateStoreOptions {
+  maxKeys: number;
+  idleEvictMs: number;
+  dedupWindow: number;
+  /** Per kind of aggregate entity, the most held (least recently used evicted past it); unbounded without. */
+  maxEntities?: EntityCaps;
+}
+
 /**
  * Per-key state in memory, least recently used first. Bounded by a key
  * count; keys idle (in event time) past `idleEvictMs` are dropped on sweep.
@@ -68,13 +85,21 @@ export class KeyStateStore {
   private readonly idSets = new Map<string, Set<string>>();
   readonly aggregates = new Map<string, Record<string, unknown>>();
   private readonly aggregateSeen = new Map<string, number>();
+  /** Per kind, its entities least recently used first (the order of eviction past the kind's cap). */
+  private readonly byKind = new Map<string, Set<string>>();
   /** Entities used since the last `takeDirtyAggregates`. */
   private readonly dirtyAggregates = new Set<string>();
 
   constructor(
-    private readonly options: { maxKeys: number; idleEvictMs: number; dedupWindow: number },
+    private readonly options: KeyStateStoreOptions,
     private readonly onEvict: EvictionListener = () => {},
+    private readonly onEvictEntity: (kind: string, reason: 'capacity' | 'idle') => void = () => {},
   ) {}
+
+  /** Aggregate entities held, per kind. */
+  entityCounts(): Map<string, number> {
+    return new Map([...this.byKind].map(([kind, names]) => [kind, names.size]));
+  }
 
   get size(): number {
     return this.keys.size;
@@ -173,7 +198,11 @@ export class KeyStateStore {
     let a = this.aggregates.get(entity);
     if (!a) {
       a = {};
-      this.aggregates.set(entity, a);
+      this.holdEntity(entity, a);
+    } else {
+      const names = this.byKind.get(entityKind(entity))!;
+      names.delete(entity);
+      names.add(entity);
     }
     this.aggregateSeen.set(entity, ts);
     this.dirtyAggregates.add(entity);
@@ -197,9 +226,32 @@ export class KeyStateStore {
   /** Puts a restored aggregate in place unless the entity is already in memory (which is newer). */
   putAggregate(snapshot: AggregateSnapshot): boolean {
     if (this.aggregates.has(snapshot.entity)) return false;
-    this.aggregates.set(snapshot.entity, snapshot.detectors);
+    this.holdEntity(snapshot.entity, snapshot.detectors);
     this.aggregateSeen.set(snapshot.entity, snapshot.seen);
     return true;
+  }
+
+  /** Adds an entity, first evicting its kind's least recently used past the kind's cap. */
+  private holdEntity(entity: string, detectors: Record<string, unknown>): void {
+    const kind = entityKind(entity);
+    let names = this.byKind.get(kind);
+    if (!names) this.byKind.set(kind, (names = new Set()));
+    const caps = this.options.maxEntities;
+    const cap = caps ? (caps[kind] ?? caps.other) : Infinity;
+    while (names.size >= cap && names.size > 0) {
+      const oldest = names.values().next().value as string;
+      this.dropEntity(oldest);
+      this.onEvictEntity(kind, 'capacity');
+    }
+    names.add(entity);
+    this.aggregates.set(entity, detectors);
+  }
+
+  private dropEntity(entity: string): void {
+    this.aggregates.delete(entity);
+    this.aggregateSeen.delete(entity);
+    this.dirtyAggregates.delete(entity);
+    this.byKind.get(entityKind(entity))?.delete(entity);
   }
 
   entries(): IterableIterator<KeyState> {
@@ -219,9 +271,8 @@ export class KeyStateStore {
     }
     for (const [entity, seen] of this.aggregateSeen) {
       if (seen < cutoff) {
-        this.aggregates.delete(entity);
-        this.aggregateSeen.delete(entity);
-        this.dirtyAggregates.delete(entity);
+        this.dropEntity(entity);
+        this.onEvictEntity(entityKind(entity), 'idle');
       }
     }
     return dropped;

@@ -43,6 +43,22 @@ describe('KeyStateStore', () => {
     expect(evicted).toEqual(['a:unsaved', 'b:capacity']);
   });
 
+  it('caps aggregate entities per kind, dropping the least recently used of that kind only', () => {
+    const dropped: string[] = [];
+    const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 0, maxEntities: { ip: 2, other: 1 } }, undefined, (kind, reason) => dropped.push(`${kind}:${reason}`));
+    store.aggregate('ip:1', 1);
+    store.aggregate('ip:2', 2);
+    store.aggregate('tenant:a', 2);
+    store.aggregate('ip:1', 3);
+    store.aggregate('ip:3', 4);
+    expect(dropped).toEqual(['ip:capacity']);
+    expect(store.aggregates.has('ip:2')).toBe(false);
+    expect(store.aggregates.has('ip:1') && store.aggregates.has('ip:3') && store.aggregates.has('tenant:a')).toBe(true);
+    store.aggregate('tenant:b', 5);
+    expect(store.aggregates.has('tenant:a')).toBe(false);
+    expect(store.entityCounts()).toEqual(new Map([['ip', 2], ['tenant', 1]]));
+  });
+
   it('remembers recent event ids within the dedup window only', () => {
     const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 3 });
     const s = store.get('k');
