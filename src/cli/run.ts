@@ -49,7 +49,8 @@ export async function runCommand({ config, env, logger }: RunCommandOptions): Pr
   const pipeline = new DetectionPipeline(config, { compute, metrics, logger });
   const processor = new BatchProcessor({
     pipeline,
-    codec: new AvroEventCodec(),
+    codec: new AvroEventCodec({ limits: config.input }),
+    gate: config.input,
     publisher,
     decisionStore: new RedisDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel }),
     snapshots: new RedisSnapshotStore(redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.state.snapshotTtlMs }),

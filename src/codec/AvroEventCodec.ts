@@ -3,7 +3,7 @@ import type { InferenceEvent } from '../contract.ts';
 import { ProbewatchError } from '../errors.ts';
 import { frame, unframe } from './confluentFraming.ts';
 import { schemaType } from './schemas.ts';
-import { validateEvent } from './validateEvent.ts';
+import { type EventLimits, validateEvent } from './validateEvent.ts';
 
 /** Schema id this build writes with when no registry assigns one. */
 export const DEFAULT_EVENT_SCHEMA_ID = 1;
@@ -20,7 +20,10 @@ export class AvroEventCodec {
   private readonly writers = new Map<number, avro.Type>();
   private readonly resolvers = new Map<number, avro.Resolver | null>();
 
-  constructor(options: { readerType?: avro.Type; writerId?: number; knownWriters?: Map<number, avro.Type> } = {}) {
+  private readonly limits?: Readonly<EventLimits>;
+
+  constructor(options: { readerType?: avro.Type; writerId?: number; knownWriters?: Map<number, avro.Type>; limits?: Readonly<EventLimits> } = {}) {
+    this.limits = options.limits;
     this.readerType = options.readerType ?? schemaType('InferenceEvent');
     this.writerId = options.writerId ?? DEFAULT_EVENT_SCHEMA_ID;
     this.writers.set(this.writerId, this.readerType);
@@ -46,7 +49,7 @@ export class AvroEventCodec {
     } catch (cause) {
       throw new ProbewatchError('PW_DECODE_AVRO', `payload is not a valid InferenceEvent: ${(cause as Error).message}`, { cause });
     }
-    return validateEvent(value);
+    return validateEvent(value, this.limits);
   }
 
   private resolverFor(id: number): avro.Resolver | null {

@@ -13,6 +13,7 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     eventsProcessed: new Counter({ name: 'probewatch_events_processed_total', help: 'Events run through the detectors', registers: r }),
     duplicates: new Counter({ name: 'probewatch_events_duplicate_total', help: 'Events not applied again: redelivered at an offset the key state already covers (reason=offset) or an event_id the key saw recently (reason=event_id)', labelNames: ['reason'], registers: r }),
     decodeErrors: new Counter({ name: 'probewatch_decode_errors_total', help: 'Messages that could not be decoded or validated', labelNames: ['code'], registers: r }),
+    invalidEvents: new Counter({ name: 'probewatch_invalid_events_total', help: 'Events refused (dead-lettered) by validation, by reason (InvalidEventReason)', labelNames: ['reason'], registers: r }),
     deadLetters: new Counter({ name: 'probewatch_dead_letters_total', help: 'Messages sent to the dead-letter topic', labelNames: ['code'], registers: r }),
     batchSeconds: new Histogram({
       name: 'probewatch_batch_duration_seconds',

@@ -6,6 +6,7 @@ import type { KafkaOutputs } from '../sinks/KafkaPublisher.ts';
 import type { AggregateSnapshot, KeyState } from '../state/KeyStateStore.ts';
 import { chunkByKeys } from './chunkByKeys.ts';
 import type { DetectionPipeline } from './DetectionPipeline.ts';
+import { DEFAULT_GATE_LIMITS, EventGate, type GateLimits } from './EventGate.ts';
 import { type SourceMessage, type SourcedEvent, decodeMessages } from './decodeMessages.ts';
 import { type RetryOptions, withRetry } from './retry.ts';
 import type { FaultPoint } from './testFaultPoint.ts';
@@ -29,6 +30,8 @@ export interface BatchProcessorDeps {
   metrics?: Metrics;
   /** Wall clock: stamps dead letters and paces aggregate snapshots. */
   now?: () => number;
+  /** Lateness and future limits (config `input`); defaults without. */
+  gate?: Readonly<GateLimits>;
   /** Crash tests only (`testFaultPoint`): awaited where a batch is saved but not yet committed. */
   faultPoint?: (point: FaultPoint) => Promise<void>;
 }
@@ -71,17 +74,30 @@ export interface BatchResult {
 export class BatchProcessor {
   private aggregatesLoaded = false;
   private lastAggregateSave = Number.NEGATIVE_INFINITY;
-  constructor(private readonly deps: BatchProcessorDeps) {}
+  private readonly gate: EventGate;
+  constructor(private readonly deps: BatchProcessorDeps) {
+    this.gate = new EventGate(deps.gate ?? DEFAULT_GATE_LIMITS, deps.pipeline.store);
+  }
 
   async process(batch: SourceBatch): Promise<BatchResult> {
     const { pipeline, metrics } = this.deps;
     const started = performance.now();
     metrics?.eventsIn.inc(batch.messages.length);
-    const { events, deadLetters } = decodeMessages(this.deps.codec, batch.topic, batch.partition, batch.messages, (this.deps.now ?? Date.now)());
+    const wallNow = (this.deps.now ?? Date.now)();
+    const decoded = decodeMessages(this.deps.codec, batch.topic, batch.partition, batch.messages, wallNow);
+    const { deadLetters } = decoded;
     for (const d of deadLetters) metrics?.decodeErrors.inc({ code: d.error_code });
     const retry: Omit<RetryOptions, 'what'> = { logger: this.deps.logger, shouldContinue: batch.shouldContinue, onWait: batch.heartbeat };
 
     if (!this.aggregatesLoaded) await this.loadAggregates(retry);
+    // Late, far-future and reshaped events are dead-lettered before they touch any state.
+    const events: SourcedEvent[] = [];
+    for (const e of decoded.events) {
+      const refused = this.gate.check(e.event, `${batch.topic}/${e.partition}`, wallNow);
+      if (!refused) events.push(e);
+      else deadLetters.push({ raw: e.raw ?? Buffer.alloc(0), topic: batch.topic, partition: e.partition, offset: e.offset, error_code: refused.code, message: refused.message, ts: wallNow, reason: refused.reason ?? null });
+    }
+    for (const d of deadLetters) if (d.reason) metrics?.invalidEvents.inc({ reason: d.reason });
     pipeline.store.trackSaves();
     // A batch with more keys than memory holds goes in parts, each part's keys held from restore to snapshot.
     const parts = chunkByKeys(events, (e) => e.event.api_key, pipeline.store.capacity);
@@ -171,6 +187,7 @@ export class BatchProcessor {
   reset(): void {
     const store = this.deps.pipeline.store;
     for (const key of [...store.entries()].map((s) => s.key)) store.delete(key);
+    this.gate.reset();
     this.deps.metrics?.keysTracked.set(store.size);
   }
 
