@@ -68,10 +68,10 @@ const stateSchema = z
     maxEntities: z
       .object({
         ip: z.number().int().positive().default(50_000),
-        prefix: z.number().int().positive().default(20_000),
-        tenant: z.number().int().positive().default(5_000),
+        prefix: z.number().int().positive().default(10_000),
+        tenant: z.number().int().positive().default(2_000),
         model: z.number().int().positive().default(256),
-        geo: z.number().int().positive().default(5_000),
+        geo: z.number().int().positive().default(2_000),
         other: z.number().int().positive().default(1_000),
       })
       .strict()
