@@ -52,8 +52,8 @@ const stateSchema = z
     /**
      * Most keys held in memory; past it the least recently used key not in
      * the batch in hand is evicted (counted in a metric; `run` reloads it from
-     * its snapshot). A key's state grows with its history to about 55 kB of
-     * heap (`bench:state`): the default keeps key state near 1.1 GB at worst.
+     * its snapshot). A key's state grows with its history: bytes per key and
+     * the ceiling this default sets are in README "Limits" (memory budget).
      */
     maxKeys: z.number().int().positive().default(20_000),
     /** A key with no event for this long (event time) is evicted. */
