@@ -86,4 +86,6 @@ export interface DeadLetter {
   error_code: string;
   message: string;
   ts: number;
+  /** For PW_INVALID_EVENT: the rule broken (`InvalidEventReason`); null otherwise. */
+  reason?: string | null;
 }

@@ -4,6 +4,7 @@ import { createCompute } from '../compute/createCompute.ts';
 import type { Config } from '../config/configSchema.ts';
 import type { InferenceEvent } from '../contract.ts';
 import { DetectionPipeline, type PipelineOutput } from '../pipeline/DetectionPipeline.ts';
+import { EventGate } from '../pipeline/EventGate.ts';
 import { readRecordedEvents } from '../sources/recordedEvents.ts';
 
 export interface ReplayOptions {
@@ -13,6 +14,8 @@ export interface ReplayOptions {
   err: Writable;
   /** Sees each batch (in the order processed) and what it produced, e.g. to collect per-event scores; the output lines do not depend on it. */
   onBatch?(events: readonly InferenceEvent[], output: PipelineOutput, pipeline: DetectionPipeline): void;
+  /** Wall clock, for refusing events from the future (input.maxFutureMs); default Date.now(). */
+  now?: number;
 }
 
 export interface ReplaySummary {
@@ -48,12 +51,17 @@ export async function replay(path: string, config: Readonly<Config>, options: Re
     if (pending.length > 1 << 16) flushText();
     batch = [];
   };
-  for await (const item of readRecordedEvents(path)) {
-    if ('error' in item) {
+  // Late, far-future and reshaped events are refused as `run` refuses them (the stream is one partition).
+  const gate = new EventGate(config.input, pipeline.store);
+  const now = options.now ?? Date.now();
+  for await (const item of readRecordedEvents(path, process.stdin, config.input)) {
+    const error = 'error' in item ? item.error : gate.check(item.event, 'replay', now);
+    if (error) {
       skipped++;
-      options.err.write(`${path}:${item.position}: skipped (${item.error.code}): ${item.error.message}\n`);
+      options.err.write(`${path}:${item.position}: skipped (${error.code}${error.reason ? ` ${error.reason}` : ''}): ${error.message}\n`);
       continue;
     }
+    if ('error' in item) continue;
     events++;
     batch.push(item.event);
     if (batch.length >= batchSize) run();

@@ -12,7 +12,8 @@ import { BatchProcessor } from '../pipeline/BatchProcessor.ts';
 import { DetectionPipeline } from '../pipeline/DetectionPipeline.ts';
 import { KafkaRunner } from '../pipeline/KafkaRunner.ts';
 import { countingOutput, countingSnapshots } from '../pipeline/countingSinks.ts';
-import { createKafka } from '../pipeline/kafkaClient.ts';
+import { adminPartitionOffsets, createKafka } from '../pipeline/kafkaClient.ts';
+import { testFaultPoint } from '../pipeline/testFaultPoint.ts';
 import { KafkaPublisher } from '../sinks/KafkaPublisher.ts';
 import { RedisDecisionStore } from '../sinks/RedisDecisionStore.ts';
 import { RedisSnapshotStore } from '../state/RedisSnapshotStore.ts';
@@ -99,7 +100,8 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
   });
   const processor = new BatchProcessor({
     pipeline,
-    codec: new AvroEventCodec(),
+    codec: new AvroEventCodec({ limits: config.input }),
+    gate: config.input,
     publisher: watch.wrap('kafka', countingOutput(publisher, metrics, 'kafka')),
     decisionStore: watch.wrap('redis', countingOutput(new RedisDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel, signingKey }), metrics, 'redis')),
     snapshots: watch.wrap('redis', countingSnapshots(new RedisSnapshotStore(redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.state.snapshotTtlMs }), metrics)),
@@ -107,6 +109,7 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
     logger,
     metrics,
     alerts,
+    faultPoint: testFaultPoint(env, logger),
   });
   const reload = startLiveReload({ file: configFile, env, config, processor, pipeline, alerts, logger, metrics });
   // /healthz: the runner's state, plus stalls seen from the broker's side (lag, no batch completing).
@@ -127,7 +130,14 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
     // Long polls end early enough that a shutdown is not held up by an idle fetch.
     maxWaitTimeInMs: 1_000,
   });
-  const runner = new KafkaRunner(consumer, processor, { topic: config.kafka.topics.events, groupId: config.kafka.groupId, logger, metrics });
+  const admin = kafka.admin();
+  const runner = new KafkaRunner(consumer, processor, {
+    topic: config.kafka.topics.events,
+    groupId: config.kafka.groupId,
+    logger,
+    metrics,
+    offsets: adminPartitionOffsets(admin, config.kafka.groupId),
+  });
   const http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health: () => ({ ...liveness.health() }), logger, token: httpToken }).catch(
     (err: unknown) => {
       throw startFailure('http', err, config);
@@ -148,6 +158,7 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
     await manualPoller.start();
     starting = 'kafka';
     await publisher.start();
+    await admin.connect();
     await runner.start();
     starting = undefined;
     restorer.start();
@@ -171,6 +182,7 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
     ['aggregate snapshots', () => processor.flush()],
     ['alerts', async () => alerts?.close()],
     ['producer', () => publisher.close()],
+    ['admin', () => admin.disconnect()],
     ['redis', async () => void (await redis.quit())],
     ['http', () => http.close()],
   ], logger);

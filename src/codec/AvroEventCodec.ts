@@ -1,12 +1,16 @@
 import avro from 'avsc';
 import type { InferenceEvent } from '../contract.ts';
 import { ProbewatchError } from '../errors.ts';
+import { checkArrayBounds } from './checkArrayBounds.ts';
 import { frame, unframe } from './confluentFraming.ts';
 import { schemaType } from './schemas.ts';
-import { validateEvent } from './validateEvent.ts';
+import { DEFAULT_EVENT_LIMITS, type EventLimits, validateEvent } from './validateEvent.ts';
 
 /** Schema id this build writes with when no registry assigns one. */
 export const DEFAULT_EVENT_SCHEMA_ID = 1;
+
+/** Most items any array may claim while decoding; the stricter per-field limits are validation's (with their reasons). */
+const MAX_DECODED_ITEMS = 65_536;
 
 /**
  * Encodes and decodes InferenceEvents as Confluent-framed Avro. Writer
@@ -20,8 +24,14 @@ export class AvroEventCodec {
   private readonly writers = new Map<number, avro.Type>();
   private readonly resolvers = new Map<number, avro.Resolver | null>();
 
-  constructor(options: { readerType?: avro.Type; writerId?: number; knownWriters?: Map<number, avro.Type> } = {}) {
+  private readonly limits?: Readonly<EventLimits>;
+  private readonly maxItems: number;
+
+  constructor(options: { readerType?: avro.Type; writerId?: number; knownWriters?: Map<number, avro.Type>; limits?: Readonly<EventLimits> } = {}) {
+    this.limits = options.limits;
     this.readerType = options.readerType ?? schemaType('InferenceEvent');
+    const limits = options.limits ?? DEFAULT_EVENT_LIMITS;
+    this.maxItems = Math.max(MAX_DECODED_ITEMS, limits.maxSketchWidth, limits.maxClasses);
     this.writerId = options.writerId ?? DEFAULT_EVENT_SCHEMA_ID;
     this.writers.set(this.writerId, this.readerType);
     for (const [id, type] of options.knownWriters ?? []) this.writers.set(id, type);
@@ -42,11 +52,12 @@ export class AvroEventCodec {
     const resolver = this.resolverFor(schemaId);
     let value: Record<string, unknown>;
     try {
+      checkArrayBounds(this.writers.get(schemaId)!, payload, this.maxItems);
       value = resolver ? this.readerType.fromBuffer(payload, resolver) : this.readerType.fromBuffer(payload);
     } catch (cause) {
       throw new ProbewatchError('PW_DECODE_AVRO', `payload is not a valid InferenceEvent: ${(cause as Error).message}`, { cause });
     }
-    return validateEvent(value);
+    return validateEvent(value, this.limits);
   }
 
   private resolverFor(id: number): avro.Resolver | null {

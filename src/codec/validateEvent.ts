@@ -1,56 +1,120 @@
 import type { InferenceEvent } from '../contract.ts';
-import { ProbewatchError } from '../errors.ts';
+import { type InvalidEventReason, ProbewatchError } from '../errors.ts';
 
-const MAX_VECTOR = 4096;
-
-function fail(message: string): never {
-  throw new ProbewatchError('PW_INVALID_EVENT', message);
+/** What a single event may hold (config `input`); the stateful limits (lateness, fixed shapes) are `EventGate`'s. */
+export interface EventLimits {
+  maxEventIdLength: number;
+  maxApiKeyLength: number;
+  maxModelIdLength: number;
+  maxTenantLength: number;
+  maxClientIpLength: number;
+  maxEnforcementLength: number;
+  maxSketchWidth: number;
+  maxClasses: number;
+  /** |Σ probs − 1| allowed (float32 rounding); events the gateway truncated by rounding get 0.05 per class on top. */
+  probsTolerance: number;
+  statusMin: number;
+  statusMax: number;
 }
 
-function finiteVector(name: string, v: unknown): number[] {
-  if (!Array.isArray(v)) fail(`${name} must be an array of numbers`);
-  if (v.length > MAX_VECTOR) fail(`${name} has ${v.length} entries, more than ${MAX_VECTOR}`);
+/** The defaults of config `input` (kept in one place with configSchema's). */
+export const DEFAULT_EVENT_LIMITS: Readonly<EventLimits> = Object.freeze({
+  maxEventIdLength: 128,
+  maxApiKeyLength: 256,
+  maxModelIdLength: 256,
+  maxTenantLength: 256,
+  maxClientIpLength: 64,
+  maxEnforcementLength: 32,
+  maxSketchWidth: 256,
+  maxClasses: 1024,
+  probsTolerance: 0.01,
+  statusMin: 100,
+  statusMax: 599,
+});
+
+/** Each probability of a vector rounded to one decimal can be off by up to 0.05. */
+const ROUNDING_SLACK_PER_CLASS = 0.05;
+
+function fail(reason: InvalidEventReason, message: string): never {
+  throw new ProbewatchError('PW_INVALID_EVENT', message, { reason });
+}
+
+function boundedString(name: string, v: unknown, max: number, required: boolean): string | null {
+  if (v === null || v === undefined) {
+    if (required) fail('missing_field', `${name} is required`);
+    return null;
+  }
+  if (typeof v !== 'string') fail('wrong_type', `${name} must be a string${required ? '' : ' or null'}`);
+  if (required && v.length === 0) fail('missing_field', `${name} must be a non-empty string`);
+  if (v.length > max) fail('string_too_long', `${name} has ${v.length} characters, more than ${max}`);
+  return v;
+}
+
+function finiteVector(name: string, v: unknown, max: number): number[] {
+  if (!Array.isArray(v)) fail('wrong_type', `${name} must be an array of numbers`);
+  if (v.length > max) fail('vector_too_long', `${name} has ${v.length} entries, more than ${max}`);
   for (let i = 0; i < v.length; i++) {
-    if (typeof v[i] !== 'number' || !Number.isFinite(v[i])) fail(`${name}[${i}] is not a finite number`);
+    if (typeof v[i] !== 'number') fail('wrong_type', `${name}[${i}] is not a number`);
+    if (!Number.isFinite(v[i])) fail('not_finite', `${name}[${i}] is not a finite number`);
   }
   return v as number[];
 }
 
-function nullableString(name: string, v: unknown): string | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v !== 'string') fail(`${name} must be a string or null`);
-  return v;
+function checkProbs(probs: readonly number[], enforcement: string | null, tolerance: number): void {
+  if (probs.length === 0) return;
+  let sum = 0;
+  for (let i = 0; i < probs.length; i++) {
+    if (probs[i] < 0 || probs[i] > 1) fail('probs_range', `output_probs[${i}] is ${probs[i]}, outside [0, 1]`);
+    sum += probs[i];
+  }
+  // A gateway that truncates by rounding reports the rounded vector it returned.
+  const allowed = tolerance + (enforcement === 'truncate' ? ROUNDING_SLACK_PER_CLASS * probs.length : 0);
+  if (Math.abs(sum - 1) > allowed) fail('probs_sum', `output_probs sum to ${sum}, not 1 within ${allowed}`);
 }
 
 /**
  * Checks a decoded event against the contract beyond what Avro types enforce
- * (non-empty ids, finite numbers, a 32-byte hash) and returns it typed.
+ * (non-empty ids, bounded strings and vectors, finite numbers, a 32-byte
+ * hash, probabilities that form a distribution, a status in range) and
+ * returns it typed. Every refusal is a `PW_INVALID_EVENT` with a reason.
  */
-export function validateEvent(e: Record<string, unknown>): InferenceEvent {
-  if (typeof e.event_id !== 'string' || e.event_id.length === 0) fail('event_id must be a non-empty string');
-  if (typeof e.api_key !== 'string' || e.api_key.length === 0) fail('api_key must be a non-empty string');
-  if (typeof e.model_id !== 'string') fail('model_id must be a string');
-  if (typeof e.ts !== 'number' || !Number.isSafeInteger(e.ts) || e.ts < 0) fail('ts must be a non-negative integer of epoch milliseconds');
-  if (!Buffer.isBuffer(e.input_hash) || e.input_hash.length !== 32) fail('input_hash must be 32 bytes');
+export function validateEvent(e: Record<string, unknown>, limits: Readonly<EventLimits> = DEFAULT_EVENT_LIMITS): InferenceEvent {
+  const eventId = boundedString('event_id', e.event_id, limits.maxEventIdLength, true)!;
+  const apiKey = boundedString('api_key', e.api_key, limits.maxApiKeyLength, true)!;
+  if (typeof e.model_id !== 'string') fail(e.model_id === undefined || e.model_id === null ? 'missing_field' : 'wrong_type', 'model_id must be a string');
+  const modelId = boundedString('model_id', e.model_id, limits.maxModelIdLength, false)!;
+  if (typeof e.ts !== 'number' || !Number.isSafeInteger(e.ts) || e.ts < 0) fail('ts_range', 'ts must be a non-negative integer of epoch milliseconds');
+  if (!Buffer.isBuffer(e.input_hash) || e.input_hash.length !== 32) fail('bad_hash', 'input_hash must be 32 bytes');
+  const tenant = boundedString('tenant', e.tenant, limits.maxTenantLength, false);
+  const clientIp = boundedString('client_ip', e.client_ip, limits.maxClientIpLength, false);
+  const enforcement = boundedString('enforcement', e.enforcement, limits.maxEnforcementLength, false);
+  const sketch = finiteVector('input_sketch', e.input_sketch ?? [], limits.maxSketchWidth);
+  const probs = finiteVector('output_probs', e.output_probs ?? [], limits.maxClasses);
+  checkProbs(probs, enforcement, limits.probsTolerance);
   const label = e.output_label ?? -1;
-  if (typeof label !== 'number' || !Number.isInteger(label) || label < -1) fail('output_label must be an integer >= -1');
+  if (typeof label !== 'number' || !Number.isInteger(label)) fail('wrong_type', 'output_label must be an integer');
+  if (label < -1) fail('label_range', `output_label is ${label}, below -1`);
+  if (probs.length > 0 && label >= probs.length) fail('label_range', `output_label is ${label}, not one of the ${probs.length} classes of output_probs`);
   const status = e.status ?? 200;
-  if (typeof status !== 'number' || !Number.isInteger(status)) fail('status must be an integer');
+  if (typeof status !== 'number' || !Number.isInteger(status)) fail('wrong_type', 'status must be an integer');
+  if (status < limits.statusMin || status > limits.statusMax) fail('status_range', `status is ${status}, outside ${limits.statusMin}..${limits.statusMax}`);
   const latency = e.latency_ms ?? 0;
-  if (typeof latency !== 'number' || !Number.isFinite(latency)) fail('latency_ms must be a finite number');
+  if (typeof latency !== 'number') fail('wrong_type', 'latency_ms must be a number');
+  if (!Number.isFinite(latency)) fail('not_finite', 'latency_ms must be a finite number');
+  if (latency < 0) fail('latency_range', `latency_ms is ${latency}, below 0`);
   return {
-    event_id: e.event_id,
+    event_id: eventId,
     ts: e.ts,
-    api_key: e.api_key,
-    tenant: nullableString('tenant', e.tenant),
-    client_ip: nullableString('client_ip', e.client_ip),
-    model_id: e.model_id,
+    api_key: apiKey,
+    tenant,
+    client_ip: clientIp,
+    model_id: modelId,
     input_hash: e.input_hash,
-    input_sketch: finiteVector('input_sketch', e.input_sketch ?? []),
+    input_sketch: sketch,
     output_label: label,
-    output_probs: finiteVector('output_probs', e.output_probs ?? []),
+    output_probs: probs,
     status,
     latency_ms: latency,
-    enforcement: nullableString('enforcement', e.enforcement),
+    enforcement,
   };
 }

@@ -1,7 +1,9 @@
 import { calibrationSchema } from '../calibration/PeerCalibration.ts';
 import { z } from 'zod';
 import { DETECTORS } from '../../detectors/index.ts';
+import { DEFAULT_EVENT_LIMITS } from '../codec/validateEvent.ts';
 import { LEVELS } from '../contract.ts';
+import { DEFAULT_GATE_LIMITS } from '../pipeline/EventGate.ts';
 import { checkFusionAgainstConfig, fusionSchema } from '../fusion/fusionSchema.ts';
 
 const ms = z.number().int().nonnegative();
@@ -84,10 +86,33 @@ const healthSchema = z
 
 const stateSchema = z
   .object({
-    /** Most keys held in memory; past it the idlest are evicted (counted in a metric). */
-    maxKeys: z.number().int().positive().default(200_000),
+    /**
+     * Most keys held in memory; past it the least recently used key not in
+     * the batch in hand is evicted (counted in a metric; `run` reloads it from
+     * its snapshot). A key's state grows with its history: bytes per key and
+     * the ceiling this default sets are in README "Limits" (memory budget).
+     */
+    maxKeys: z.number().int().positive().default(20_000),
     /** A key with no event for this long (event time) is evicted. */
     idleEvictMs: ms.default(35 * 24 * 3_600_000),
+    /**
+     * Most aggregate entities held in memory per kind (`ip:…`, `prefix:…`,
+     * `tenant:…`, `model:…`, `geo:…`; `other` for any other kind); past it
+     * the least recently used of the kind is dropped (counted in
+     * `probewatch_aggregate_entities_evicted_total`). Byte ceilings per kind:
+     * README "Limits".
+     */
+    maxEntities: z
+      .object({
+        ip: z.number().int().positive().default(50_000),
+        prefix: z.number().int().positive().default(10_000),
+        tenant: z.number().int().positive().default(2_000),
+        model: z.number().int().positive().default(256),
+        geo: z.number().int().positive().default(2_000),
+        other: z.number().int().positive().default(1_000),
+      })
+      .strict()
+      .prefault({}),
     /** Recent event ids remembered per key to drop duplicates. */
     dedupWindow: z.number().int().min(0).default(256),
     /** Snapshot TTL in Redis. */
@@ -105,6 +130,32 @@ const stateSchema = z
       })
       .strict()
       .prefault({}),
+  })
+  .strict();
+
+const length = z.number().int().positive();
+
+/** What an event may hold and when it may arrive; an event outside these is dead-lettered with a reason. */
+const inputSchema = z
+  .object({
+    maxEventIdLength: length.default(DEFAULT_EVENT_LIMITS.maxEventIdLength),
+    maxApiKeyLength: length.default(DEFAULT_EVENT_LIMITS.maxApiKeyLength),
+    maxModelIdLength: length.default(DEFAULT_EVENT_LIMITS.maxModelIdLength),
+    maxTenantLength: length.default(DEFAULT_EVENT_LIMITS.maxTenantLength),
+    maxClientIpLength: length.default(DEFAULT_EVENT_LIMITS.maxClientIpLength),
+    maxEnforcementLength: length.default(DEFAULT_EVENT_LIMITS.maxEnforcementLength),
+    /** Widest input_sketch; a model's width is further fixed by its first events. */
+    maxSketchWidth: length.default(DEFAULT_EVENT_LIMITS.maxSketchWidth),
+    /** Most classes in output_probs; a model's count is further fixed by its first events. */
+    maxClasses: length.default(DEFAULT_EVENT_LIMITS.maxClasses),
+    /** |Σ output_probs − 1| allowed. */
+    probsTolerance: z.number().min(0).max(1).default(DEFAULT_EVENT_LIMITS.probsTolerance),
+    statusMin: z.number().int().default(DEFAULT_EVENT_LIMITS.statusMin),
+    statusMax: z.number().int().default(DEFAULT_EVENT_LIMITS.statusMax),
+    /** An event this far behind the latest event time of its partition is late (0: no check). */
+    maxLatenessMs: ms.default(DEFAULT_GATE_LIMITS.maxLatenessMs),
+    /** An event this far ahead of the wall clock is from the future (0: no check). */
+    maxFutureMs: ms.default(DEFAULT_GATE_LIMITS.maxFutureMs),
   })
   .strict();
 
@@ -287,6 +338,7 @@ export const configSchema = z
     http: httpSchema.prefault({}),
     health: healthSchema.prefault({}),
     state: stateSchema.prefault({}),
+    input: inputSchema.prefault({}),
     detectors: detectorsSchema(),
     /** How detector scores become one risk: `noisy-or` (default) or a fitted `logistic` model. */
     fusion: fusionSchema.prefault({}),

@@ -1,12 +1,15 @@
 import type { AvroEventCodec } from '../codec/AvroEventCodec.ts';
-import type { Decision, RiskScore } from '../contract.ts';
+import type { DeadLetter, Decision, RiskScore } from '../contract.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { KafkaOutputs } from '../sinks/KafkaPublisher.ts';
 import type { AggregateSnapshot, KeyState } from '../state/KeyStateStore.ts';
+import { chunkByKeys } from './chunkByKeys.ts';
 import type { DetectionPipeline, Escalation } from './DetectionPipeline.ts';
+import { DEFAULT_GATE_LIMITS, EventGate, type GateLimits } from './EventGate.ts';
 import { type SourceMessage, type SourcedEvent, decodeMessages } from './decodeMessages.ts';
 import { type RetryOptions, withRetry } from './retry.ts';
+import type { FaultPoint } from './testFaultPoint.ts';
 
 /** The narrow views of the collaborators a batch needs. */
 export interface BatchProcessorDeps {
@@ -29,6 +32,10 @@ export interface BatchProcessorDeps {
   alerts?: { publish(escalations: readonly Escalation[]): void };
   /** Wall clock: stamps dead letters and paces aggregate snapshots. */
   now?: () => number;
+  /** Lateness and future limits (config `input`); defaults without. */
+  gate?: Readonly<GateLimits>;
+  /** Crash tests only (`testFaultPoint`): awaited where a batch is saved but not yet committed. */
+  faultPoint?: (point: FaultPoint) => Promise<void>;
 }
 
 /** One partition's slice of a fetch. */
@@ -69,8 +76,11 @@ export interface BatchResult {
 export class BatchProcessor {
   private aggregatesLoaded = false;
   private lastAggregateSave = Number.NEGATIVE_INFINITY;
+  private readonly gate: EventGate;
   private inFlight?: Promise<BatchResult>;
-  constructor(private readonly deps: BatchProcessorDeps) {}
+  constructor(private readonly deps: BatchProcessorDeps) {
+    this.gate = new EventGate(deps.gate ?? DEFAULT_GATE_LIMITS, deps.pipeline.store);
+  }
 
   async process(batch: SourceBatch): Promise<BatchResult> {
     const run = this.processOne(batch);
@@ -89,44 +99,80 @@ export class BatchProcessor {
   }
 
   private async processOne(batch: SourceBatch): Promise<BatchResult> {
-    const { pipeline, metrics, logger } = this.deps;
+    const { pipeline, metrics } = this.deps;
     const started = performance.now();
     metrics?.eventsIn.inc(batch.messages.length);
-    const { events, deadLetters } = decodeMessages(this.deps.codec, batch.topic, batch.partition, batch.messages, (this.deps.now ?? Date.now)());
+    const wallNow = (this.deps.now ?? Date.now)();
+    const decoded = decodeMessages(this.deps.codec, batch.topic, batch.partition, batch.messages, wallNow);
+    const { deadLetters } = decoded;
     for (const d of deadLetters) metrics?.decodeErrors.inc({ code: d.error_code });
-    const retry: Omit<RetryOptions, 'what'> = { logger, shouldContinue: batch.shouldContinue, onWait: batch.heartbeat };
+    const retry: Omit<RetryOptions, 'what'> = { logger: this.deps.logger, shouldContinue: batch.shouldContinue, onWait: batch.heartbeat };
 
     if (!this.aggregatesLoaded) await this.loadAggregates(retry);
-    await this.restore(events, retry);
-    const fresh = events.filter((e) => !this.alreadyApplied(e));
-    const skipped = events.length - fresh.length;
-    if (skipped) metrics?.duplicates.inc({ reason: 'offset' }, skipped);
-
-    const out = pipeline.processBatch(fresh.map((e) => e.event));
-    const touched = new Set(out.touched);
-    for (const e of fresh) {
-      const state = pipeline.store.peek(e.event.api_key);
-      if (!state) continue;
-      (state.sourceOffsets ??= {})[String(e.partition)] = e.offset;
-      touched.add(state.key);
+    // Late, far-future and reshaped events are dead-lettered before they touch any state.
+    const events: SourcedEvent[] = [];
+    for (const e of decoded.events) {
+      const refused = this.gate.check(e.event, `${batch.topic}/${e.partition}`, wallNow);
+      if (!refused) events.push(e);
+      else deadLetters.push({ raw: e.raw ?? Buffer.alloc(0), topic: batch.topic, partition: e.partition, offset: e.offset, error_code: refused.code, message: refused.message, ts: wallNow, reason: refused.reason ?? null });
     }
-
-    // Within a key, scores go out in the order they were computed.
-    const risk: RiskScore[] = [...out.changes, ...out.updates].sort((a, b) => a.events_seen - b.events_seen);
-    await Promise.all([
-      withRetry(() => this.deps.publisher.publish({ risk, decisions: out.decisions, deadLetters }), { ...retry, what: 'publishing to Kafka' }),
-      out.decisions.length ? withRetry(() => this.deps.decisionStore.publish(out.decisions), { ...retry, what: 'publishing decisions to Redis' }) : undefined,
-    ]);
-    for (const d of deadLetters) metrics?.deadLetters.inc({ code: d.error_code });
-    if (out.escalations.length) this.deps.alerts?.publish(out.escalations);
-
-    const states = [...touched].map((k) => pipeline.store.peek(k)).filter((s): s is KeyState => s !== undefined);
-    await withRetry(() => this.deps.snapshots.save(states), { ...retry, what: 'saving state snapshots' });
-    metrics?.snapshotsWritten.inc(states.length);
+    for (const d of deadLetters) if (d.reason) metrics?.invalidEvents.inc({ reason: d.reason });
+    pipeline.store.trackSaves();
+    // A batch with more keys than memory holds goes in parts, each part's keys held from restore to snapshot.
+    const parts = chunkByKeys(events, (e) => e.event.api_key, pipeline.store.capacity);
+    let applied = 0;
+    let skipped = 0;
+    for (let i = 0; i < parts.length || i === 0; i++) {
+      const r = await this.processPart(parts[i] ?? [], i === 0 ? deadLetters : [], retry);
+      applied += r.applied;
+      skipped += r.skipped;
+    }
     const now = (this.deps.now ?? Date.now)();
     if (now - this.lastAggregateSave >= (this.deps.aggregates?.snapshotEveryMs ?? 0)) await this.saveAggregates(retry, now);
     metrics?.batchSeconds.observe((performance.now() - started) / 1000);
-    return { applied: fresh.length, skipped, deadLetters: deadLetters.length, lastOffset: batch.messages.at(-1)?.offset };
+    await this.deps.faultPoint?.('after-snapshot');
+    return { applied, skipped, deadLetters: deadLetters.length, lastOffset: batch.messages.at(-1)?.offset };
+  }
+
+  /** One part of a batch, restore to snapshot, its keys pinned in memory throughout. */
+  private async processPart(events: readonly SourcedEvent[], deadLetters: DeadLetter[], retry: Omit<RetryOptions, 'what'>): Promise<{ applied: number; skipped: number }> {
+    const { pipeline, metrics } = this.deps;
+    const keysInUse = new Set(events.map((e) => e.event.api_key));
+    pipeline.store.pin(keysInUse);
+    try {
+      await this.restore(events, retry);
+      const fresh = events.filter((e) => !this.alreadyApplied(e));
+      const skipped = events.length - fresh.length;
+      if (skipped) metrics?.duplicates.inc({ reason: 'offset' }, skipped);
+
+      const out = pipeline.processBatch(fresh.map((e) => e.event));
+      const touched = new Set(out.touched);
+      for (const e of fresh) {
+        const state = pipeline.store.peek(e.event.api_key);
+        if (!state) continue;
+        (state.sourceOffsets ??= {})[String(e.partition)] = e.offset;
+        touched.add(state.key);
+      }
+
+      // Within a key, scores go out in the order they were computed.
+      const risk: RiskScore[] = [...out.changes, ...out.updates].sort((a, b) => a.events_seen - b.events_seen);
+      if (risk.length || out.decisions.length || deadLetters.length) {
+        await Promise.all([
+          withRetry(() => this.deps.publisher.publish({ risk, decisions: out.decisions, deadLetters }), { ...retry, what: 'publishing to Kafka' }),
+          out.decisions.length ? withRetry(() => this.deps.decisionStore.publish(out.decisions), { ...retry, what: 'publishing decisions to Redis' }) : undefined,
+        ]);
+      }
+      for (const d of deadLetters) metrics?.deadLetters.inc({ code: d.error_code });
+      if (out.escalations.length) this.deps.alerts?.publish(out.escalations);
+
+      const states = [...touched].map((k) => pipeline.store.peek(k)).filter((s): s is KeyState => s !== undefined);
+      await withRetry(() => this.deps.snapshots.save(states), { ...retry, what: 'saving state snapshots' });
+      pipeline.store.markSaved(touched);
+      metrics?.snapshotsWritten.inc(states.length);
+      return { applied: fresh.length, skipped };
+    } finally {
+      pipeline.store.unpin(keysInUse);
+    }
   }
 
   /** Snapshots the aggregate entities changed since the last aggregate snapshot (at shutdown). */
@@ -161,6 +207,7 @@ export class BatchProcessor {
   reset(): void {
     const store = this.deps.pipeline.store;
     for (const key of [...store.entries()].map((s) => s.key)) store.delete(key);
+    this.gate.reset();
     this.deps.metrics?.keysTracked.set(store.size);
   }
 

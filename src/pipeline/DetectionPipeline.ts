@@ -12,6 +12,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { ManualDecisionBook } from '../policy/ManualDecisionBook.ts';
 import { initialLadderState, ResponseLadder } from '../policy/ResponseLadder.ts';
 import { type KeyState, KeyStateStore } from '../state/KeyStateStore.ts';
+import { chunkByKeys } from './chunkByKeys.ts';
 
 /** What one batch produced. */
 export interface PipelineOutput {
@@ -87,7 +88,10 @@ export class DetectionPipeline {
     this.fixedDetectors = deps.detectors;
     this.manual = deps.manual;
     this.build(config);
-    this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
+    this.store = new KeyStateStore(config.state, (key, reason) => {
+      this.metrics?.keysEvicted.inc({ reason });
+      if (reason === 'unsaved') this.logger.warn({ key, reason }, 'evicted a key whose latest state is not in its snapshot');
+    }, (kind, reason) => this.metrics?.aggregateEntitiesEvicted.inc({ kind, reason }));
   }
 
   /** Builds everything first and assigns last, so a config that fails to build leaves the pipeline as it was. */
@@ -146,7 +150,37 @@ export class DetectionPipeline {
     return reset;
   }
 
+  /**
+   * Runs a batch. One with more keys than `state.maxKeys` runs in parts of
+   * at most that many keys, each key held (pinned) in memory throughout its
+   * part, so that no key of the batch in hand is evicted and reset.
+   */
   processBatch(events: readonly InferenceEvent[]): PipelineOutput {
+    const parts = chunkByKeys(events, (e) => e.api_key, this.store.capacity);
+    if (parts.length <= 1) return this.processPart(events);
+    const out: PipelineOutput = { changes: [], updates: [], decisions: [], touched: [], escalations: [] };
+    for (const part of parts) {
+      const o = this.processPart(part);
+      out.changes.push(...o.changes);
+      out.updates.push(...o.updates);
+      out.decisions.push(...o.decisions);
+      out.touched.push(...o.touched);
+      out.escalations.push(...o.escalations);
+    }
+    return out;
+  }
+
+  private processPart(events: readonly InferenceEvent[]): PipelineOutput {
+    const keysInUse = new Set(events.map((e) => e.api_key));
+    this.store.pin(keysInUse);
+    try {
+      return this.processPinned(events);
+    } finally {
+      this.store.unpin(keysInUse);
+    }
+  }
+
+  private processPinned(events: readonly InferenceEvent[]): PipelineOutput {
     const out: PipelineOutput = { changes: [], updates: [], decisions: [], touched: [], escalations: [] };
     const groups = this.group(events);
     if (groups.size === 0) return out;
@@ -220,10 +254,12 @@ export class DetectionPipeline {
         }
       }
       out.touched.push(state.key);
+      this.store.markChanged(state.key);
     }
     this.metrics?.eventsProcessed.inc(events.length);
     this.metrics?.keysTracked.set(this.store.size);
     this.maybeSweep();
+    if (this.metrics) for (const [kind, n] of this.store.entityCounts()) this.metrics.aggregateEntities.set({ kind }, n);
     return out;
   }
 

@@ -2,6 +2,7 @@ import type { Batch, Consumer, EachBatchPayload } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { BatchProcessor } from './BatchProcessor.ts';
+import { OffsetGapWatch, type PartitionOffsets } from './OffsetGapWatch.ts';
 
 export type ConsumerStatus = 'starting' | 'joined' | 'rebalancing' | 'restarting' | 'stopping' | 'stopped' | 'crashed';
 
@@ -24,6 +25,8 @@ export interface KafkaRunnerOptions {
   metrics?: Metrics;
   /** Restarts after a crash KafkaJS will not restart itself, before giving up (default 5). */
   maxRestarts?: number;
+  /** Committed offsets and log starts, to count and log messages skipped by an offset reset (unchecked without). */
+  offsets?: PartitionOffsets;
 }
 
 /** A crash this long after the previous one starts the restart count afresh. */
@@ -47,6 +50,7 @@ export class KafkaRunner {
   private restarts = 0;
   private lastCrashAt = 0;
   private restartTimer?: NodeJS.Timeout;
+  private readonly gaps?: OffsetGapWatch;
   private failed!: (err: Error) => void;
   /** Settles with the error when the consumer crashed for good (no KafkaJS restart). */
   readonly crashed = new Promise<Error>((resolve) => (this.failed = resolve));
@@ -57,12 +61,14 @@ export class KafkaRunner {
     private readonly options: KafkaRunnerOptions,
   ) {
     const { events } = consumer;
+    if (options.offsets) this.gaps = new OffsetGapWatch(options.topic, options.offsets, options.logger, options.metrics);
     consumer.on(events.GROUP_JOIN, ({ payload }) => {
       this.status = 'joined';
       this.memberId = payload.memberId;
       this.partitions = (payload.memberAssignment[options.topic] ?? []).slice().sort((a, b) => a - b);
       // Applied at the start of the next batch, never under one in flight.
       this.resetPending = true;
+      this.gaps?.joined();
       options.logger.info({ memberId: payload.memberId, partitions: this.partitions, topic: options.topic }, 'joined consumer group');
     });
     consumer.on(events.REBALANCING, () => {
@@ -139,6 +145,7 @@ export class KafkaRunner {
       this.processor.reset();
     }
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    await this.gaps?.check(batch.partition, batch.messages[0].offset);
     let result;
     try {
       result = await this.processor.process({
@@ -158,6 +165,7 @@ export class KafkaRunner {
     const next = (BigInt(last) + 1n).toString();
     // The payload's commit works while stopping too (consumer.commitOffsets is a no-op once stop began).
     await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
+    this.gaps?.committed(batch.partition, next);
     this.batches++;
     this.restarts = 0;
     this.lastBatchAt = new Date();

@@ -13,6 +13,8 @@ export interface SourcedEvent {
   event: InferenceEvent;
   partition: number;
   offset: string;
+  /** The message's bytes, for a dead letter should a later check refuse the event. */
+  raw?: Buffer;
 }
 
 /** Codes that mean "this message can never be processed": it goes to the dead-letter topic. */
@@ -35,10 +37,10 @@ export function decodeMessages(
   for (const m of messages) {
     const raw = m.value ?? Buffer.alloc(0);
     try {
-      events.push({ event: codec.decode(raw), partition, offset: m.offset });
+      events.push({ event: codec.decode(raw), partition, offset: m.offset, raw });
     } catch (err) {
       if (!isProbewatchError(err) || !DEAD_LETTER_CODES.has(err.code)) throw err;
-      deadLetters.push({ raw, topic, partition, offset: m.offset, error_code: err.code, message: err.message, ts: now });
+      deadLetters.push({ raw, topic, partition, offset: m.offset, error_code: err.code, message: err.message, ts: now, reason: err.reason ?? null });
     }
   }
   return { events, deadLetters };

@@ -1,10 +1,11 @@
-import { Kafka, type LogEntry, type SASLOptions, logLevel } from 'kafkajs';
+import { type Admin, Kafka, type LogEntry, type SASLOptions, logLevel } from 'kafkajs';
 import type { Config } from '../config/configSchema.ts';
 import type { ConnectionOptions } from 'node:tls';
 import { tlsOptions } from '../config/tlsOptions.ts';
 import { readSecret } from '../readSecret.ts';
 import { ProbewatchError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { PartitionOffsets } from './OffsetGapWatch.ts';
 
 /** Environment variables (or their `…_FILE` variants) holding the SASL credentials; they never come from the config file. */
 export const KAFKA_USERNAME_ENV = 'PROBEWATCH_KAFKA_USERNAME';
@@ -60,4 +61,17 @@ export function createKafka(config: Config['kafka'], env: Record<string, string 
     logLevel: logger.isLevelEnabled('debug') ? logLevel.DEBUG : logLevel.INFO,
     logCreator: kafkaLogCreator(logger, quiet),
   });
+}
+
+/** Committed offsets and log starts through a connected KafkaJS admin client (for `OffsetGapWatch`). */
+export function adminPartitionOffsets(admin: Admin, groupId: string): PartitionOffsets {
+  return {
+    async committed(topic) {
+      const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return new Map((t?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+    },
+    async lowWatermarks(topic) {
+      return new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.low)]));
+    },
+  };
 }

@@ -5,7 +5,7 @@ import avro from 'avsc';
 import type { InferenceEvent } from '../contract.ts';
 import { ProbewatchError } from '../errors.ts';
 import { parseEventLine } from '../codec/ndjson.ts';
-import { validateEvent } from '../codec/validateEvent.ts';
+import { type EventLimits, validateEvent } from '../codec/validateEvent.ts';
 
 /** One item of a recorded stream: an event, or why the record at `position` was skipped. */
 export type RecordedItem = { event: InferenceEvent; position: number } | { error: ProbewatchError; position: number };
@@ -80,29 +80,29 @@ export async function* lines(stream: Readable): AsyncGenerator<string> {
   if (start < buf.length) yield buf.slice(start);
 }
 
-async function* ndjson(stream: Readable): AsyncGenerator<RecordedItem> {
+async function* ndjson(stream: Readable, limits?: Readonly<EventLimits>): AsyncGenerator<RecordedItem> {
   let position = 0;
   for await (const line of lines(stream)) {
     position++;
     if (line.trim() === '') continue;
     try {
-      yield { event: parseEventLine(line), position };
+      yield { event: parseEventLine(line, limits), position };
     } catch (err) {
       yield { error: err instanceof ProbewatchError ? err : new ProbewatchError('PW_INVALID_EVENT', String(err)), position };
     }
   }
 }
 
-async function* avroContainer(stream: Readable): AsyncGenerator<RecordedItem> {
+async function* avroContainer(stream: Readable, limits?: Readonly<EventLimits>): AsyncGenerator<RecordedItem> {
   // parseHook keeps the file's writer schema; records come out as plain objects.
   const decoder = stream.pipe(new avro.streams.BlockDecoder({ noDecode: false }));
   let position = 0;
   for await (const record of decoder) {
     position++;
     try {
-      yield { event: validateEvent({ ...(record as Record<string, unknown>) }), position };
+      yield { event: validateEvent({ ...(record as Record<string, unknown>) }, limits), position };
     } catch (err) {
-      yield { error: err as ProbewatchError, position };
+      yield { error: err instanceof ProbewatchError ? err : new ProbewatchError('PW_DECODE_AVRO', String(err)), position };
     }
   }
 }
@@ -112,7 +112,7 @@ async function* avroContainer(stream: Readable): AsyncGenerator<RecordedItem> {
  * per line, or an Avro object container file. Bad records are yielded as
  * errors with their line (or record) number, never thrown.
  */
-export async function* readRecordedEvents(path: string, stdin: Readable = process.stdin): AsyncGenerator<RecordedItem> {
+export async function* readRecordedEvents(path: string, stdin: Readable = process.stdin, limits?: Readonly<EventLimits>): AsyncGenerator<RecordedItem> {
   const stream = path === '-' ? stdin : createReadStream(path);
   let head: Buffer;
   try {
@@ -120,5 +120,5 @@ export async function* readRecordedEvents(path: string, stdin: Readable = proces
   } catch (cause) {
     throw new ProbewatchError('PW_USAGE', `cannot read ${path}: ${(cause as Error).message}`, { cause });
   }
-  yield* head.equals(AVRO_MAGIC) ? avroContainer(stream) : ndjson(stream);
+  yield* head.equals(AVRO_MAGIC) ? avroContainer(stream, limits) : ndjson(stream, limits);
 }

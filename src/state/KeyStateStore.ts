@@ -1,3 +1,4 @@
+import { ProbewatchError } from '../errors.ts';
 import { initialLadderState, type LadderState } from '../policy/ResponseLadder.ts';
 
 /** Everything probewatch keeps about one key; plain JSON so it can be snapshotted. */
@@ -37,30 +38,114 @@ export interface AggregateSnapshot {
   detectors: Record<string, unknown>;
 }
 
+/**
+ * Why a key left memory: `capacity` (past `maxKeys`, the least recently used
+ * key not in use), `idle` (no event for `idleEvictMs`), `unsaved` (a
+ * capacity eviction of a key changed since its last snapshot, with a
+ * snapshot store in use: its changes are lost, which `run` never lets
+ * happen; counted so that it would show).
+ */
+export type EvictionReason = 'capacity' | 'idle' | 'unsaved';
+
 export interface EvictionListener {
-  (key: string, reason: 'capacity' | 'idle'): void;
+  (key: string, reason: EvictionReason): void;
+}
+
+/** An aggregate entity's kind: its name up to the first `:` (`ip`, `prefix`, `tenant`, `model`, `geo`). */
+export function entityKind(entity: string): string {
+  const i = entity.indexOf(':');
+  return i < 0 ? entity : entity.slice(0, i);
+}
+
+/** Most aggregate entities held per kind; kinds not named take `other`. */
+export type EntityCaps = Readonly<Record<string, number>> & { readonly other: number };
+
+export interface KeyStateStoreOptions {
+  maxKeys: number;
+  idleEvictMs: number;
+  dedupWindow: number;
+  /** Per kind of aggregate entity, the most held (least recently used evicted past it); unbounded without. */
+  maxEntities?: EntityCaps;
 }
 
 /**
  * Per-key state in memory, least recently used first. Bounded by a key
  * count; keys idle (in event time) past `idleEvictMs` are dropped on sweep.
  * Aggregate entities (IPs, prefixes, tenants) live beside keys.
+ *
+ * Keys in use (`pin`: the keys of the batch in hand) are never evicted: a
+ * key evicted between its restore and its snapshot would come back empty
+ * and its empty state would overwrite its snapshot. Past the cap the least
+ * recently used key not in use goes; when every key held is in use a new
+ * key is refused (`PW_CAPACITY`), never made room for by resetting another.
  */
 export class KeyStateStore {
   private readonly keys = new Map<string, KeyState>();
+  /** Key → how many holders use it now. */
+  private readonly pins = new Map<string, number>();
+  /** Keys changed since their last snapshot (`markSaved`), tracked once a snapshot store is in use. */
+  private readonly unsaved = new Set<string>();
+  private tracksSaves = false;
   private readonly idSets = new Map<string, Set<string>>();
   readonly aggregates = new Map<string, Record<string, unknown>>();
   private readonly aggregateSeen = new Map<string, number>();
+  /** Per kind, its entities least recently used first (the order of eviction past the kind's cap). */
+  private readonly byKind = new Map<string, Set<string>>();
   /** Entities used since the last `takeDirtyAggregates`. */
   private readonly dirtyAggregates = new Set<string>();
 
   constructor(
-    private readonly options: { maxKeys: number; idleEvictMs: number; dedupWindow: number },
+    private readonly options: KeyStateStoreOptions,
     private readonly onEvict: EvictionListener = () => {},
+    private readonly onEvictEntity: (kind: string, reason: 'capacity' | 'idle') => void = () => {},
   ) {}
+
+  /** Aggregate entities held, per kind. */
+  entityCounts(): Map<string, number> {
+    return new Map([...this.byKind].map(([kind, names]) => [kind, names.size]));
+  }
 
   get size(): number {
     return this.keys.size;
+  }
+
+  /** Most keys held in memory (`state.maxKeys`). */
+  get capacity(): number {
+    return this.options.maxKeys;
+  }
+
+  /** Marks `keys` in use (never evicted) until `unpin`; keys already held become the most recently used. */
+  pin(keys: Iterable<string>): void {
+    for (const key of keys) {
+      this.pins.set(key, (this.pins.get(key) ?? 0) + 1);
+      const state = this.keys.get(key);
+      if (state) {
+        this.keys.delete(key);
+        this.keys.set(key, state);
+      }
+    }
+  }
+
+  unpin(keys: Iterable<string>): void {
+    for (const key of keys) {
+      const n = (this.pins.get(key) ?? 0) - 1;
+      if (n > 0) this.pins.set(key, n);
+      else this.pins.delete(key);
+    }
+  }
+
+  /** From now on, keys changed and not yet `markSaved` are told apart on eviction (a snapshot store is in use). */
+  trackSaves(): void {
+    this.tracksSaves = true;
+  }
+
+  markChanged(key: string): void {
+    if (this.tracksSaves) this.unsaved.add(key);
+  }
+
+  /** The states of `keys` are in the snapshot store. */
+  markSaved(keys: Iterable<string>): void {
+    for (const key of keys) this.unsaved.delete(key);
   }
 
   has(key: string): boolean {
@@ -117,7 +202,11 @@ export class KeyStateStore {
     let a = this.aggregates.get(entity);
     if (!a) {
       a = {};
-      this.aggregates.set(entity, a);
+      this.holdEntity(entity, a);
+    } else {
+      const names = this.byKind.get(entityKind(entity))!;
+      names.delete(entity);
+      names.add(entity);
     }
     this.aggregateSeen.set(entity, ts);
     this.dirtyAggregates.add(entity);
@@ -141,9 +230,32 @@ export class KeyStateStore {
   /** Puts a restored aggregate in place unless the entity is already in memory (which is newer). */
   putAggregate(snapshot: AggregateSnapshot): boolean {
     if (this.aggregates.has(snapshot.entity)) return false;
-    this.aggregates.set(snapshot.entity, snapshot.detectors);
+    this.holdEntity(snapshot.entity, snapshot.detectors);
     this.aggregateSeen.set(snapshot.entity, snapshot.seen);
     return true;
+  }
+
+  /** Adds an entity, first evicting its kind's least recently used past the kind's cap. */
+  private holdEntity(entity: string, detectors: Record<string, unknown>): void {
+    const kind = entityKind(entity);
+    let names = this.byKind.get(kind);
+    if (!names) this.byKind.set(kind, (names = new Set()));
+    const caps = this.options.maxEntities;
+    const cap = caps ? (caps[kind] ?? caps.other) : Infinity;
+    while (names.size >= cap && names.size > 0) {
+      const oldest = names.values().next().value as string;
+      this.dropEntity(oldest);
+      this.onEvictEntity(kind, 'capacity');
+    }
+    names.add(entity);
+    this.aggregates.set(entity, detectors);
+  }
+
+  private dropEntity(entity: string): void {
+    this.aggregates.delete(entity);
+    this.aggregateSeen.delete(entity);
+    this.dirtyAggregates.delete(entity);
+    this.byKind.get(entityKind(entity))?.delete(entity);
   }
 
   entries(): IterableIterator<KeyState> {
@@ -163,9 +275,8 @@ export class KeyStateStore {
     }
     for (const [entity, seen] of this.aggregateSeen) {
       if (seen < cutoff) {
-        this.aggregates.delete(entity);
-        this.aggregateSeen.delete(entity);
-        this.dirtyAggregates.delete(entity);
+        this.dropEntity(entity);
+        this.onEvictEntity(entityKind(entity), 'idle');
       }
     }
     return dropped;
@@ -178,13 +289,25 @@ export class KeyStateStore {
   private drop(key: string): void {
     this.keys.delete(key);
     this.idSets.delete(key);
+    this.unsaved.delete(key);
   }
 
+  /** Makes room for one more key: the least recently used keys not in use go (pinned keys sit at the recent end). */
   private evictForCapacity(): void {
     while (this.keys.size >= this.options.maxKeys) {
-      const oldest = this.keys.keys().next().value as string;
-      this.drop(oldest);
-      this.onEvict(oldest, 'capacity');
+      let victim: string | undefined;
+      for (const key of this.keys.keys()) {
+        if (!this.pins.has(key)) {
+          victim = key;
+          break;
+        }
+      }
+      if (victim === undefined) {
+        throw new ProbewatchError('PW_CAPACITY', `cannot hold another key: all ${this.keys.size} keys in memory (state.maxKeys) are in use by the batch in hand`);
+      }
+      const reason = this.unsaved.has(victim) ? 'unsaved' : 'capacity';
+      this.drop(victim);
+      this.onEvict(victim, reason);
     }
   }
 }

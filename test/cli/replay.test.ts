@@ -36,7 +36,7 @@ describe('probewatch replay', () => {
     ]);
     for (const r of out) expect(Object.keys(r).slice(0, 7)).toEqual(['api_key', 'ts', 'events_seen', 'risk', 'level', 'detectors', 'evidence']);
     expect(stderr).toMatch(/:11: skipped \(PW_DECODE_JSON\)/);
-    expect(stderr).toMatch(/:21: skipped \(PW_INVALID_EVENT\): input_hash/);
+    expect(stderr).toMatch(/:21: skipped \(PW_INVALID_EVENT bad_hash\): input_hash/);
     expect(stderr).toMatch(/replayed 170 events \(2 skipped\)/);
   }, 60_000);
 

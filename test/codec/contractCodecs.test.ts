@@ -27,7 +27,7 @@ describe('contract codecs', () => {
 
   it('round-trips a Decision and a DeadLetter with their own schema ids', () => {
     const d: Decision = { api_key: 'k', level: 'throttle', reason: 'risk 0.6', expires_at: 1_767_603_600_000, shadow: true };
-    const dl: DeadLetter = { raw: Buffer.from([1, 2, 3]), topic: 't', partition: 3, offset: '9007199254740993', error_code: 'PW_DECODE_FRAMING', message: 'bad', ts: 5 };
+    const dl: DeadLetter = { raw: Buffer.from([1, 2, 3]), topic: 't', partition: 3, offset: '9007199254740993', error_code: 'PW_INVALID_EVENT', message: 'bad', ts: 5, reason: 'probs_sum' };
     expect(decisionCodec.encode(d).readUInt32BE(1)).toBe(SCHEMA_IDS.Decision);
     expect(decisionCodec.decode(decisionCodec.encode(d))).toEqual(d);
     expect(deadLetterCodec.encode(dl).readUInt32BE(1)).toBe(SCHEMA_IDS.DeadLetter);

@@ -105,4 +105,19 @@ describe('fusion', () => {
     expect(pipeline(0, 0.5)).toBeCloseTo(0.75, 10); // 1 - 0.5 * 0.5: two independent families
     expect(pipeline(0.65, 0.5)).toBeCloseTo(0.75, 10);
   });
+
+  it('runs a batch with more keys than state.maxKeys in parts, each key held through its part', async () => {
+    const small = parseConfig({ detectors: Object.fromEntries([['volume', {}]]), state: { maxKeys: 5 } });
+    const metrics = createMetrics();
+    const detectors = new DetectionPipeline(small, { compute }).detectors.filter((d) => d.name === 'volume');
+    const pipeline = new DetectionPipeline(small, { compute, metrics, detectors });
+    // 12 keys of 4 events each, key after key: every part holds whole keys.
+    const events = Array.from({ length: 12 }, (_, k) => burst(`k${k}`, 4, k * 10_000, 1_000)).flat();
+    const out = pipeline.processBatch(events);
+    expect(new Set(out.touched).size).toBe(12);
+    expect(pipeline.store.size).toBeLessThanOrEqual(5);
+    for (const s of pipeline.store.entries()) expect(s.eventsSeen, s.key).toBe(4);
+    expect((await metrics.eventsProcessed.get()).values[0].value).toBe(48);
+    expect((await metrics.keysEvicted.get()).values.reduce((n, v) => n + v.value, 0)).toBe(7);
+  });
 });

@@ -13,6 +13,52 @@ describe('KeyStateStore', () => {
     expect(store.has('a') && store.has('c')).toBe(true);
   });
 
+  it('never evicts a key in use: the least recently used key not pinned goes, and a key that cannot be held is refused', () => {
+    const evicted: string[] = [];
+    const store = new KeyStateStore({ maxKeys: 2, idleEvictMs: 1e9, dedupWindow: 4 }, (k, reason) => evicted.push(`${k}:${reason}`));
+    store.get('a').eventsSeen = 5;
+    store.get('b');
+    store.pin(['a', 'c']);
+    store.get('c');
+    expect(evicted).toEqual(['b:capacity']);
+    expect(store.peek('a')?.eventsSeen).toBe(5);
+    store.pin(['d']);
+    expect(() => store.get('d')).toThrow(expect.objectContaining({ code: 'PW_CAPACITY' }));
+    expect(store.peek('a')?.eventsSeen).toBe(5);
+    store.unpin(['a', 'c', 'd']);
+    store.get('d');
+    expect(evicted).toEqual(['b:capacity', 'a:capacity']);
+  });
+
+  it('with a snapshot store in use, tells an eviction of a key changed since its last snapshot apart', () => {
+    const evicted: string[] = [];
+    const store = new KeyStateStore({ maxKeys: 1, idleEvictMs: 1e9, dedupWindow: 4 }, (k, reason) => evicted.push(`${k}:${reason}`));
+    store.trackSaves();
+    store.get('a');
+    store.markChanged('a');
+    store.get('b');
+    store.markChanged('b');
+    store.markSaved(['b']);
+    store.get('c');
+    expect(evicted).toEqual(['a:unsaved', 'b:capacity']);
+  });
+
+  it('caps aggregate entities per kind, dropping the least recently used of that kind only', () => {
+    const dropped: string[] = [];
+    const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 0, maxEntities: { ip: 2, other: 1 } }, undefined, (kind, reason) => dropped.push(`${kind}:${reason}`));
+    store.aggregate('ip:1', 1);
+    store.aggregate('ip:2', 2);
+    store.aggregate('tenant:a', 2);
+    store.aggregate('ip:1', 3);
+    store.aggregate('ip:3', 4);
+    expect(dropped).toEqual(['ip:capacity']);
+    expect(store.aggregates.has('ip:2')).toBe(false);
+    expect(store.aggregates.has('ip:1') && store.aggregates.has('ip:3') && store.aggregates.has('tenant:a')).toBe(true);
+    store.aggregate('tenant:b', 5);
+    expect(store.aggregates.has('tenant:a')).toBe(false);
+    expect(store.entityCounts()).toEqual(new Map([['ip', 2], ['tenant', 1]]));
+  });
+
   it('remembers recent event ids within the dedup window only', () => {
     const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 3 });
     const s = store.get('k');
