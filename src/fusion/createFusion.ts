@@ -91,6 +91,7 @@ export function createFusion(settings: FusionSettings, detectors: readonly Fused
         signature: detectors.map((d) => d.signature === true),
         support: once.support ?? thresholds?.throttle ?? 0.5,
         ownEvidence: once.ownEvidence ?? thresholds?.observe ?? 0.3,
+        groupCorroborates: once.groupCorroborates,
         cap: Math.max(0, (thresholds?.truncate ?? 0.7) - CAP_MARGIN),
       }
     : null;
@@ -105,6 +106,7 @@ interface CountOnceRules {
   signature: boolean[];
   support: number;
   ownEvidence: number;
+  groupCorroborates: boolean;
   cap: number;
 }
 
@@ -178,7 +180,9 @@ class FamilyFusion implements Fusion {
       if (s[d] >= rules.support) a.supporting.push(family);
     }
     let risk = this.combine(kept);
-    if (risk > rules.cap && signed < rules.support && a.supporting.length < 2) {
+    // Group evidence raises the risk but cannot be the second family: the member's own families must corroborate.
+    const corroborating = a.supporting.filter((f) => rules.groupCorroborates || f !== 'cross-key').length;
+    if (risk > rules.cap && signed < rules.support && corroborating < 2) {
       risk = rules.cap;
       a.capped = true;
     }

@@ -32,6 +32,11 @@ export const fusionSchema = z
         support: z.number().min(0).max(1).optional(),
         /** A member's own (non-group) score needed before group evidence counts for it; default policy.thresholds.observe. */
         ownEvidence: z.number().min(0).max(1).optional(),
+        /**
+         * Whether group evidence may be the second family that lets a member reach truncate.
+         * Off by default: a group's pooled class balance restates a member's own output statistics.
+         */
+        groupCorroborates: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

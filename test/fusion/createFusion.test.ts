@@ -114,9 +114,14 @@ describe('counting each fact once (fusion.countOnce)', () => {
     const alone = f.assess([0, 0, 0, 0, 0.1, 0.9]);
     expect(alone.risk).toBeCloseTo(0.1, 12);
     expect(alone.groupWithheld).toBe(true);
+    // With evidence of its own the group's score counts, but it is not the member's second family: still below truncate…
     const own = f.assess([0, 0, 0.55, 0, 0, 0.9]);
     expect(own.groupWithheld).toBe(false);
-    expect(own.risk).toBeCloseTo(1 - 0.45 * 0.1, 12);
+    expect(own.capped).toBe(true);
+    expect(own.risk).toBeGreaterThan(0.69);
+    // …unless a signature of its own lets it through, or groupCorroborates is set.
+    expect(f.risk([0, 0.55, 0.55, 0, 0, 0.9])).toBeCloseTo(1 - 0.45 * 0.45 * 0.1, 12);
+    expect(fusion({ groupCorroborates: true }).risk([0, 0, 0.55, 0, 0, 0.9])).toBeCloseTo(1 - 0.45 * 0.1, 12);
   });
 
   it('still lets volume lift the risk to its own score and never compound', () => {
