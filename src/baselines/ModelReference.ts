@@ -1,0 +1,149 @@
+import { unpackFloat32 } from '../compute/packedVectors.ts';
+import { nearestOther } from './foldPool.ts';
+import { COL, type ModelReferenceState, recordStride } from './ModelReferenceState.ts';
+import { createNeighbourhood, NeighbourIndex, type Neighbourhood } from './NeighbourIndex.ts';
+import type { ReferenceConfig } from './referenceSchema.ts';
+
+/** An answer statistic kept per member. */
+export type MemberStatistic = 'margin' | 'entropy';
+/** Where an answer counts as "in the tail": below the threshold (margins) or above it (entropies). */
+export type TailSide = 'low' | 'high';
+
+/**
+ * A model's reference as detectors read it: the members frozen for the
+ * current epoch, an exact neighbour index over their sketches, the
+ * distribution of their nearest-neighbour distances, and their answers'
+ * statistics. Read-only; rebuilt when a fold changes the members.
+ */
+export class ModelReference {
+  readonly dim: number;
+  readonly n: number;
+  /** Queries offered, decayed like the members. */
+  readonly samples: number;
+  /** Whether the reference answers questions (enough offered queries and members, a distance scale). */
+  readonly ready: boolean;
+  private readonly data: Float32Array;
+  private readonly stride: number;
+  private readonly index: NeighbourIndex;
+  /** Each member's distance to its nearest other member, ascending. */
+  private readonly nearestSorted: Float64Array;
+  private readonly flags = new Map<string, Uint8Array>();
+  private readonly x: Float64Array;
+
+  constructor(
+    readonly model: string,
+    state: ModelReferenceState,
+    config: ReferenceConfig,
+  ) {
+    this.dim = state.dim;
+    this.n = state.dim > 0 ? state.n : 0;
+    this.samples = state.samples;
+    this.stride = recordStride(this.dim);
+    this.data = unpackFloat32(state.rows, this.n * this.stride);
+    const owners = new Uint32Array(this.n);
+    const bits = new Uint32Array(this.data.buffer, this.data.byteOffset, this.data.length);
+    for (let i = 0; i < this.n; i++) owners[i] = bits[i * this.stride + this.dim + COL.key];
+    this.index = new NeighbourIndex(this.data, this.n, this.dim, this.stride, owners);
+    this.nearestSorted = nearestOther(this.data, this.n, this.dim, this.stride).map(Math.sqrt).sort();
+    this.ready = this.n >= config.minMembers && this.samples >= config.minSamples && this.quantile(0.5) > 0;
+    this.x = new Float64Array(Math.max(this.dim, 1));
+  }
+
+  /** The `q` quantile of the members' distances to their nearest other member (linear between order statistics). */
+  quantile(q: number): number {
+    const s = this.nearestSorted;
+    if (s.length === 0 || !Number.isFinite(s[0])) return 0;
+    const pos = q * (s.length - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.min(s.length - 1, lo + 1);
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+  }
+
+  /** Median member-to-nearest-member distance: the reference's unit of distance. */
+  get scale(): number {
+    return this.quantile(0.5);
+  }
+
+  /** Whether the nearest member to `x` (its `dim` values from `xo`) is farther than `radius`; `leaveOut`: members at distance 0 do not count. */
+  fartherThan(x: ArrayLike<number>, radius: number, leaveOut = false, xo = 0): boolean {
+    return this.index.fartherThan(x, radius, leaveOut, xo);
+  }
+
+  /**
+   * The query's sketch prefix rounded to float32 as members are, into `out`; false when the sketch
+   * does not fit (shorter than the reference's `dim`, or not finite).
+   */
+  readSketch(sketch: readonly number[], out: Float32Array | Float64Array): boolean {
+    if (this.dim < 2 || sketch.length < this.dim) return false;
+    for (let j = 0; j < this.dim; j++) {
+      const v = sketch[j];
+      if (!Number.isFinite(v)) return false;
+      out[j] = Math.fround(v);
+    }
+    return true;
+  }
+
+  /**
+   * The `k` members nearest to the query within `radius` × `scale`, other keys' only (`owner`, a
+   * `referenceHash` of the asking key), nearest first; null when the reference is not ready or the
+   * sketch does not fit. The answer is reused by the next call with the same `out`.
+   */
+  neighbours(sketch: readonly number[], k: number, radius: number, owner: number, out: Neighbourhood): Neighbourhood | null {
+    if (!this.ready || !this.readSketch(sketch, this.x)) return null;
+    const r = radius * this.scale;
+    return this.index.nearest(this.x, k, r * r, owner, out);
+  }
+
+  /** A neighbourhood buffer for `neighbours`. */
+  static neighbourhood(k: number): Neighbourhood {
+    return createNeighbourhood(k);
+  }
+
+  /**
+   * Expected probability that an answer near the query of `nb` has its `stat` in the tail beyond
+   * `threshold`: the share in the tail among the `k` nearest members within the radius, each member
+   * missing there counted at `p0` (the model-wide share) — (hits + (k − found)·p0)/k; `p0` without a
+   * neighbourhood.
+   */
+  expectedTailShare(nb: Neighbourhood | null, stat: MemberStatistic, threshold: number, side: TailSide, k: number, p0: number): number {
+    if (!nb) return p0;
+    const hit = this.tailFlags(stat, threshold, side);
+    let hits = 0;
+    for (let j = 0; j < nb.count; j++) hits += hit[nb.idx[j]];
+    return (hits + (k - nb.count) * p0) / k;
+  }
+
+  /** Each member's membership of a tail (remembered per statistic while the tail stays the same). */
+  private tailFlags(stat: MemberStatistic, threshold: number, side: TailSide): Uint8Array {
+    const id = `${stat}:${side}:${threshold}`;
+    let hit = this.flags.get(id);
+    if (hit) return hit;
+    hit = new Uint8Array(this.n);
+    const col = this.dim + COL[stat];
+    for (let i = 0; i < this.n; i++) {
+      const v = this.data[i * this.stride + col];
+      hit[i] = Number.isFinite(v) && (side === 'low' ? v < threshold : v > threshold) ? 1 : 0;
+    }
+    if (this.flags.size > 16) this.flags.clear();
+    this.flags.set(id, hit);
+    return hit;
+  }
+
+  /** The members' values of one statistic, in member order (NaN where the answer was not usable). */
+  statistic(stat: MemberStatistic | 'label'): Float32Array {
+    const col = this.dim + COL[stat];
+    return Float32Array.from({ length: this.n }, (_, i) => this.data[i * this.stride + col]);
+  }
+
+  /** Member `i`'s owner hashes (key, network, tenant; 0: none). */
+  owners(i: number): { key: number; network: number; tenant: number } {
+    const bits = new Uint32Array(this.data.buffer, this.data.byteOffset, this.data.length);
+    const o = i * this.stride + this.dim;
+    return { key: bits[o + COL.key], network: bits[o + COL.network], tenant: bits[o + COL.tenant] };
+  }
+
+  /** Member `i`'s sketch prefix. */
+  sketch(i: number): Float32Array {
+    return this.data.slice(i * this.stride, i * this.stride + this.dim);
+  }
+}
