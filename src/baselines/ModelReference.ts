@@ -16,7 +16,10 @@ export type TailSide = 'low' | 'high';
  * statistics. Read-only; rebuilt when a fold changes the members.
  */
 export class ModelReference {
+  /** Sketch coordinates of the members (0 before the first member). */
   readonly dim: number;
+  /** Sketch coordinates the reference keeps (`reference.dim`): a prefix of each query's sketch. */
+  readonly configDim: number;
   readonly n: number;
   /** Queries offered, decayed like the members. */
   readonly samples: number;
@@ -36,6 +39,7 @@ export class ModelReference {
     config: ReferenceConfig,
   ) {
     this.dim = state.dim;
+    this.configDim = config.dim;
     this.n = state.dim > 0 ? state.n : 0;
     this.samples = state.samples;
     this.stride = recordStride(this.dim);
@@ -46,7 +50,7 @@ export class ModelReference {
     this.index = new NeighbourIndex(this.data, this.n, this.dim, this.stride, owners);
     this.nearestSorted = nearestOther(this.data, this.n, this.dim, this.stride).map(Math.sqrt).sort();
     this.ready = this.n >= config.minMembers && this.samples >= config.minSamples && this.quantile(0.5) > 0;
-    this.x = new Float64Array(Math.max(this.dim, 1));
+    this.x = new Float64Array(config.dim);
   }
 
   /** The `q` quantile of the members' distances to their nearest other member (linear between order statistics). */
@@ -69,13 +73,19 @@ export class ModelReference {
     return this.index.fartherThan(x, radius, leaveOut, xo);
   }
 
+  /** The coordinates a query is compared in: the members' `dim`, or before the first member the prefix it would get. */
+  queryDim(sketch: readonly number[]): number {
+    return this.dim || Math.min(this.configDim, sketch.length);
+  }
+
   /**
-   * The query's sketch prefix rounded to float32 as members are, into `out`; false when the sketch
-   * does not fit (shorter than the reference's `dim`, or not finite).
+   * The query's sketch prefix (`queryDim` coordinates) rounded to float32 as members are, into `out`;
+   * false when the sketch does not fit (too short, or not finite).
    */
   readSketch(sketch: readonly number[], out: Float32Array | Float64Array): boolean {
-    if (this.dim < 2 || sketch.length < this.dim) return false;
-    for (let j = 0; j < this.dim; j++) {
+    const dim = this.queryDim(sketch);
+    if (dim < 2 || sketch.length < dim) return false;
+    for (let j = 0; j < dim; j++) {
       const v = sketch[j];
       if (!Number.isFinite(v)) return false;
       out[j] = Math.fround(v);

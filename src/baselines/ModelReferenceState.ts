@@ -9,7 +9,7 @@ export const REFERENCE_VERSION = 1;
  * answer's top-1/top-2 margin and normalised entropy and its label (NaN
  * when not a usable answer), the bits of the hashes of its key, network and
  * tenant (0: none), and its priority in the epoch's sample. Ceiling: 2 ×
- * size × (dim + 7) float32 as base64, ≈ 77 kB of JSON at the defaults, one
+ * size × (dim + 7) float32 as base64, ≈ 82 kB of JSON at the defaults, one
  * per model.
  */
 export interface ModelReferenceState {

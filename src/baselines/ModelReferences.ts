@@ -20,6 +20,15 @@ interface OpenPool {
   min: number;
 }
 
+/** One key's answered queries of a batch, as offered to the gate. */
+export interface FeedGroup {
+  readonly key: string;
+  readonly events: readonly InferenceEvent[];
+  readonly feed: KeyFeedState;
+  /** Whether a detector flags the key as of its event `i`. */
+  flagged(i: number): boolean;
+}
+
 /** Past this many distinct client addresses the memo of their networks starts over (bounds memory). */
 const MAX_REMEMBERED = 65_536;
 
@@ -52,8 +61,8 @@ export class ModelReferences {
 
   /** Starts a batch whose events lie in one reference epoch: each model they name is moved to that epoch. */
   begin(events: readonly InferenceEvent[]): void {
-    this.open.clear();
-    this.pools.clear();
+    this.end(); // a batch that failed before its end keeps what it sampled
+
     for (const e of events) if (!this.open.has(e.model_id)) this.advance(this.state(e.model_id), e.ts);
   }
 
@@ -97,6 +106,24 @@ export class ModelReferences {
     for (let j = 0; j < dim; j++) if (!Number.isFinite(sketch[j])) return;
     if (g.enabled) feed.fed++;
     this.insert(s, e, weight);
+  }
+
+  /**
+   * Offers a batch's answered queries to the gate in event time across keys (ties by key, then by
+   * position), so the sample depends only on the stream, never on how it was cut into batches.
+   */
+  offerBatch(groups: readonly FeedGroup[]): void {
+    const order: { g: number; i: number }[] = [];
+    groups.forEach((grp, g) => grp.events.forEach((_, i) => order.push({ g, i })));
+    const rank = groups.map((_, g) => g).sort((a, b) => (groups[a].key < groups[b].key ? -1 : groups[a].key > groups[b].key ? 1 : a - b));
+    const rankOf = new Int32Array(groups.length);
+    rank.forEach((g, r) => (rankOf[g] = r));
+    order.sort((a, b) => groups[a.g].events[a.i].ts - groups[b.g].events[b.i].ts || rankOf[a.g] - rankOf[b.g] || a.i - b.i);
+    for (const { g, i } of order) {
+      const grp = groups[g];
+      const e = grp.events[i];
+      if (e.status < 400) this.offer(e, grp.feed, grp.flagged(i));
+    }
   }
 
   /** Ends the batch: packs the samples it changed into their states. */

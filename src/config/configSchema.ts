@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DETECTORS } from '../../detectors/index.ts';
 import { LEVELS } from '../contract.ts';
 import { checkFusionAgainstConfig, fusionSchema } from '../fusion/fusionSchema.ts';
+import { referenceSchema } from '../baselines/referenceSchema.ts';
 
 const ms = z.number().int().nonnegative();
 const unit = z.number().min(0).max(1);
@@ -209,6 +210,8 @@ export const configSchema = z
     http: httpSchema.prefault({}),
     state: stateSchema.prefault({}),
     detectors: detectorsSchema(),
+    /** The per-model reference the detectors share, and its feed gate. */
+    reference: referenceSchema,
     /** How detector scores become one risk: `noisy-or` (default) or a fitted `logistic` model. */
     fusion: fusionSchema.prefault({}),
     policy: policySchema.prefault({}),

@@ -1,5 +1,8 @@
 import type { Detector, DetectorContext, DetectorOutput, KeyGroup } from '../../detectors/types.ts';
 import { DETECTORS } from '../../detectors/index.ts';
+import { epochParts } from '../baselines/epochParts.ts';
+import { createKeyFeedState } from '../baselines/KeyFeedState.ts';
+import { type FeedGroup, ModelReferences } from '../baselines/ModelReferences.ts';
 import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
 import type { Decision, InferenceEvent, RiskScore } from '../contract.ts';
@@ -54,6 +57,8 @@ export class DetectionPipeline {
   private readonly compute: Compute;
   private maxTs = 0;
   private lastSweep = 0;
+  /** The per-model references every detector reads, fed once per batch after the detectors ran. */
+  private readonly references: ModelReferences;
 
   constructor(private readonly config: Readonly<Config>, deps: PipelineDeps) {
     this.compute = deps.compute;
@@ -68,9 +73,17 @@ export class DetectionPipeline {
     this.anyShadow = this.shadowed.some(Boolean);
     this.ladder = new ResponseLadder(config.policy);
     this.store = new KeyStateStore(config.state, (_key, reason) => this.metrics?.keysEvicted.inc({ reason }));
+    this.references = new ModelReferences(
+      config.reference,
+      (model) => this.store.aggregate(`model:${model}`, this.maxTs),
+      (model, problem) => this.logger.warn({ model, problem }, 'model reference in the snapshot cannot be read; starting a fresh one'),
+    );
   }
 
   processBatch(events: readonly InferenceEvent[]): PipelineOutput {
+    // The model references fold between epochs: a batch spanning a boundary runs as one batch per epoch.
+    const parts = epochParts(events, this.config.reference.epochMs);
+    if (parts.length > 1) return joinOutputs(parts.map((part) => this.processBatch(part)));
     const out: PipelineOutput = { changes: [], updates: [], decisions: [], touched: [] };
     const groups = this.group(events);
     if (groups.size === 0) return out;
@@ -79,7 +92,9 @@ export class DetectionPipeline {
     // Each key's events as rate detectors see them (all) and as behavioural ones do (answered only), built once per batch.
     const allEvents = keys.map((key) => allView(groups.get(key)!));
     const answered = allEvents.map((v) => answeredView(v.events));
+    this.references.begin(events);
     const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered));
+    this.feedReferences(keys, states, answered, perDetector);
 
     const enforced = new Float64Array(this.detectors.length);
     for (let k = 0; k < keys.length; k++) {
@@ -188,6 +203,7 @@ export class DetectionPipeline {
     const seen = new Map<string, unknown>();
     const ctx: DetectorContext = {
       compute: this.compute,
+      reference: (model) => this.references.get(model),
       aggregate: <T>(entity: string, init: () => T): T => {
         let value = seen.get(entity);
         if (value === undefined) {
@@ -210,6 +226,37 @@ export class DetectionPipeline {
       this.logger.error({ err, detector: d.name, keys: keys.length }, 'detector failed; its scores count as 0 for this batch');
       return undefined;
     }
+  }
+
+  /**
+   * Offers the batch's answered queries to the model references' gate: a key that a behavioural
+   * detector scores at `reference.gate.excludeAboveScore` or more as of the query, or that one says
+   * leans its way (`keepOut`), does not feed.
+   */
+  private feedReferences(keys: string[], states: KeyState[], answered: readonly DetectorView[], perDetector: ReturnType<DetectionPipeline['runDetector']>[]): void {
+    const cut = this.config.reference.gate.excludeAboveScore;
+    const behavioural = this.detectors.flatMap((d, i) => (d.kind === 'rate' ? [] : [i]));
+    const groups: FeedGroup[] = keys.map((key, k) => {
+      const view = answered[k];
+      // Scores are per event of the key's batch: where each answered one lies (its `map` steps up there).
+      const map = view.map;
+      const pos = map ? new Int32Array(view.events.length) : null;
+      if (map && pos) for (let p = 0; p < map.length; p++) if (map[p] >= 0 && (p === 0 || map[p] !== map[p - 1])) pos[map[p]] = p;
+      return {
+        key,
+        events: view.events,
+        feed: (states[k].reference ??= createKeyFeedState()),
+        flagged: (i: number) =>
+          behavioural.some((d) => {
+            const o = perDetector[d]?.[k];
+            if (!o) return false;
+            const j = pos ? pos[i] : i;
+            return o.scores[j] >= cut || (o.keepOut !== undefined && o.keepOut[j] !== 0);
+          }),
+      };
+    });
+    this.references.offerBatch(groups);
+    this.references.end();
   }
 
   private recordScores(state: KeyState, scores: Float64Array, perDetector: ReturnType<DetectionPipeline['runDetector']>[], k: number, i: number): void {
@@ -313,5 +360,20 @@ function spread(output: DetectorOutput | undefined, view: DetectorView, previous
   const scores = new Float64Array(map.length);
   for (let i = 0; i < map.length; i++) scores[i] = map[i] < 0 || !output ? previous : output.scores[map[i]];
   const explain = (i: number): string[] => (map[i] < 0 || !output ? previousEvidence : output.explain ? output.explain(map[i]) : output.evidence);
-  return { scores, evidence: explain(map.length - 1), explain };
+  const spreadOut: DetectorOutput = { scores, evidence: explain(map.length - 1), explain };
+  if (output?.keepOut) {
+    const keep = output.keepOut;
+    spreadOut.keepOut = Uint8Array.from({ length: map.length }, (_, i) => (map[i] >= 0 && keep[map[i]] ? 1 : 0));
+  }
+  return spreadOut;
+}
+
+/** The outputs of consecutive parts of one batch as one. */
+function joinOutputs(parts: PipelineOutput[]): PipelineOutput {
+  return {
+    changes: parts.flatMap((p) => p.changes),
+    updates: parts.flatMap((p) => p.updates),
+    decisions: parts.flatMap((p) => p.decisions),
+    touched: [...new Set(parts.flatMap((p) => p.touched))],
+  };
 }

@@ -1,3 +1,4 @@
+import type { KeyFeedState } from '../baselines/KeyFeedState.ts';
 import { initialLadderState, type LadderState } from '../policy/ResponseLadder.ts';
 
 /** Everything probewatch keeps about one key; plain JSON so it can be snapshotted. */
@@ -22,6 +23,8 @@ export interface KeyState {
   recentHead: number;
   /** Last source offset applied to this state, per partition: redelivered messages at or below it are skipped. */
   sourceOffsets?: Record<string, string>;
+  /** What the model reference's feed gate remembers about the key (absent before its first answered query). */
+  reference?: KeyFeedState;
 }
 
 /** An aggregate entity's state (a model's baselines, a tenant's or network's pooled views), as snapshotted. */

@@ -29,6 +29,7 @@ function context(): DetectorContext & { entities: Map<string, unknown> } {
   return {
     entities,
     compute: undefined as never,
+    reference: () => null,
     aggregate<T>(entity: string, init: () => T): T {
       if (!entities.has(entity)) entities.set(entity, init());
       return entities.get(entity) as T;
