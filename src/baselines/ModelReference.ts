@@ -4,6 +4,9 @@ import { COL, type ModelReferenceState, recordStride } from './ModelReferenceSta
 import { createNeighbourhood, NeighbourIndex, type Neighbourhood } from './NeighbourIndex.ts';
 import type { ReferenceConfig } from './referenceSchema.ts';
 
+/** Tail flag of a member without the statistic. */
+const UNKNOWN = 255;
+
 /** An answer statistic kept per member. */
 export type MemberStatistic = 'margin' | 'entropy';
 /** Where an answer counts as "in the tail": below the threshold (margins) or above it (entropies). */
@@ -111,19 +114,26 @@ export class ModelReference {
 
   /**
    * Expected probability that an answer near the query of `nb` has its `stat` in the tail beyond
-   * `threshold`: the share in the tail among the `k` nearest members within the radius, each member
-   * missing there counted at `p0` (the model-wide share) — (hits + (k − found)·p0)/k; `p0` without a
-   * neighbourhood.
+   * `threshold`: the share in the tail among the `k` nearest members within the radius that have the
+   * statistic, each one missing there counted at `p0` (the model-wide share) — (hits + (k − found)·p0)/k;
+   * `p0` without a neighbourhood. (A k-nearest-neighbour class-probability estimate: Fix & Hodges 1951.)
    */
   expectedTailShare(nb: Neighbourhood | null, stat: MemberStatistic, threshold: number, side: TailSide, k: number, p0: number): number {
     if (!nb) return p0;
     const hit = this.tailFlags(stat, threshold, side);
     let hits = 0;
-    for (let j = 0; j < nb.count; j++) hits += hit[nb.idx[j]];
-    return (hits + (k - nb.count) * p0) / k;
+    let found = 0;
+    for (let j = 0; j < nb.count; j++) {
+      const h = hit[nb.idx[j]];
+      // A member whose answer did not describe the model (refused, truncated) counts as missing.
+      if (h === UNKNOWN) continue;
+      hits += h;
+      found++;
+    }
+    return (hits + (k - found) * p0) / k;
   }
 
-  /** Each member's membership of a tail (remembered per statistic while the tail stays the same). */
+  /** Each member's membership of a tail, `UNKNOWN` without the statistic (remembered per statistic while the tail stays the same). */
   private tailFlags(stat: MemberStatistic, threshold: number, side: TailSide): Uint8Array {
     const id = `${stat}:${side}:${threshold}`;
     let hit = this.flags.get(id);
@@ -132,7 +142,7 @@ export class ModelReference {
     const col = this.dim + COL[stat];
     for (let i = 0; i < this.n; i++) {
       const v = this.data[i * this.stride + col];
-      hit[i] = Number.isFinite(v) && (side === 'low' ? v < threshold : v > threshold) ? 1 : 0;
+      hit[i] = !Number.isFinite(v) ? UNKNOWN : (side === 'low' ? v < threshold : v > threshold) ? 1 : 0;
     }
     if (this.flags.size > 16) this.flags.clear();
     this.flags.set(id, hit);

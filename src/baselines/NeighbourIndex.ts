@@ -1,5 +1,3 @@
-import { lowerBound } from '../compute/ProjectionIndex.ts';
-
 /** Rounding allowance of the axis bound (a projection gap never exceeds the distance, but its float64 sum may by an ulp). */
 const SLACK = 1 + 1e-9;
 
@@ -169,4 +167,16 @@ function principalAxis(data: Float32Array, n: number, dim: number, stride: numbe
     v = w.map((x) => x / norm);
   }
   return v;
+}
+
+/** The first position among the `n` ascending `keys` whose key is ≥ v. */
+function lowerBound(keys: Float64Array, n: number, v: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (keys[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
