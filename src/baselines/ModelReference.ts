@@ -40,6 +40,8 @@ export class ModelReference {
     readonly model: string,
     state: ModelReferenceState,
     config: ReferenceConfig,
+    /** Each member's squared distance to its nearest other member, when the fold that made them knows it. */
+    nearestSq?: Float64Array,
   ) {
     this.dim = state.dim;
     this.configDim = config.dim;
@@ -51,7 +53,8 @@ export class ModelReference {
     const bits = new Uint32Array(this.data.buffer, this.data.byteOffset, this.data.length);
     for (let i = 0; i < this.n; i++) owners[i] = bits[i * this.stride + this.dim + COL.key];
     this.index = new NeighbourIndex(this.data, this.n, this.dim, this.stride, owners);
-    this.nearestSorted = nearestOther(this.data, this.n, this.dim, this.stride).map(Math.sqrt).sort();
+    const sq = nearestSq && nearestSq.length === this.n ? nearestSq : nearestOther(this.data, this.n, this.dim, this.stride).sq;
+    this.nearestSorted = sq.map(Math.sqrt).sort();
     this.ready = this.n >= config.minMembers && this.samples >= config.minSamples && this.quantile(0.5) > 0;
     this.x = new Float64Array(config.dim);
   }

@@ -29,6 +29,9 @@ export interface FeedGroup {
   flagged(i: number): boolean;
 }
 
+// Column offsets as module constants: read in the sampling loop on every query.
+const { margin: MARGIN, entropy: ENTROPY, label: LABEL, key: KEY, network: NETWORK, tenant: TENANT, priority: PRIORITY } = COL;
+
 /** Past this many distinct client addresses the memo of their networks starts over (bounds memory). */
 const MAX_REMEMBERED = 65_536;
 
@@ -49,6 +52,8 @@ export class ModelReferences {
   private readonly open = new Map<string, ModelReferenceState>();
   private readonly pools = new Map<ModelReferenceState, OpenPool>();
   private readonly views = new WeakMap<ModelReferenceState, { rows: string; samples: number; view: ModelReference }>();
+  /** The members' nearest-member distances from the fold that made them (valid while `rows` is that fold's). */
+  private readonly folded = new WeakMap<ModelReferenceState, { rows: string; nearest: Float64Array }>();
   private readonly networks = new Map<string, number>();
   private readonly stats: AnswerStatistics = { margin: 0, entropy: 0, label: 0 };
 
@@ -72,7 +77,8 @@ export class ModelReferences {
     if (!s) return null;
     const hit = this.views.get(s);
     if (hit && hit.rows === s.rows && hit.samples === s.samples) return hit.view;
-    const view = new ModelReference(model, s, this.config);
+    const known = this.folded.get(s);
+    const view = new ModelReference(model, s, this.config, known && known.rows === s.rows ? known.nearest : undefined);
     this.views.set(s, { rows: s.rows, samples: s.samples, view });
     return view;
   }
@@ -172,20 +178,20 @@ export class ModelReferences {
     if (s.poolN < size) at = s.poolN++;
     else {
       if (pool.min < 0) pool.min = lowest(pool.data, s.poolN, stride, s.dim);
-      if (!(priority > pool.data[pool.min * stride + s.dim + COL.priority])) return;
+      if (!(priority > pool.data[pool.min * stride + s.dim + PRIORITY])) return;
       at = pool.min;
       pool.min = -1;
     }
     const o = at * stride;
     for (let j = 0; j < s.dim; j++) pool.data[o + j] = e.input_sketch[j];
     const st = answerStatistics(e, this.stats);
-    pool.data[o + s.dim + COL.margin] = st.margin;
-    pool.data[o + s.dim + COL.entropy] = st.entropy;
-    pool.data[o + s.dim + COL.label] = st.label;
-    pool.bits[o + s.dim + COL.key] = referenceHash(e.api_key);
-    pool.bits[o + s.dim + COL.network] = this.network(e.client_ip);
-    pool.bits[o + s.dim + COL.tenant] = e.tenant ? referenceHash(e.tenant) : 0;
-    pool.data[o + s.dim + COL.priority] = priority;
+    pool.data[o + s.dim + MARGIN] = st.margin;
+    pool.data[o + s.dim + ENTROPY] = st.entropy;
+    pool.data[o + s.dim + LABEL] = st.label;
+    pool.bits[o + s.dim + KEY] = referenceHash(e.api_key);
+    pool.bits[o + s.dim + NETWORK] = this.network(e.client_ip);
+    pool.bits[o + s.dim + TENANT] = e.tenant ? referenceHash(e.tenant) : 0;
+    pool.data[o + s.dim + PRIORITY] = priority;
   }
 
   private network(ip: string | null): number {
@@ -214,6 +220,7 @@ export class ModelReferences {
     const folded = foldPool(s, members, pool, c);
     s.n = folded.n;
     s.rows = packArray(folded.rows.subarray(0, folded.n * stride));
+    this.folded.set(s, { rows: s.rows, nearest: folded.nearest });
     s.samples = (1 - c.alpha) * s.samples + s.poolSeen;
     s.poolN = 0;
     s.poolSeen = 0;
@@ -225,6 +232,6 @@ export class ModelReferences {
 /** The record with the lowest priority (the first of equals). */
 function lowest(data: Float32Array, n: number, stride: number, dim: number): number {
   let best = 0;
-  for (let i = 1; i < n; i++) if (data[i * stride + dim + COL.priority] < data[best * stride + dim + COL.priority]) best = i;
+  for (let i = 1; i < n; i++) if (data[i * stride + dim + PRIORITY] < data[best * stride + dim + PRIORITY]) best = i;
   return best;
 }

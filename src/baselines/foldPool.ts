@@ -3,6 +3,7 @@ import type { ReferenceConfig } from './referenceSchema.ts';
 
 /** The three entities a record counts against, as column offsets after the sketch. */
 const ENTITIES = [COL.key, COL.network, COL.tenant] as const;
+const PRIORITY = COL.priority;
 
 /**
  * Folds an epoch's weighted sample into a reference's members, under the
@@ -17,7 +18,7 @@ const ENTITIES = [COL.key, COL.network, COL.tenant] as const;
  * none is over (so a cap that gave way is restored as soon as others can
  * fill). Records over a cap only fill slots nobody else can.
  */
-export function foldPool(s: ModelReferenceState, members: Float32Array, pool: Float32Array, c: ReferenceConfig): { rows: Float32Array; n: number } {
+export function foldPool(s: ModelReferenceState, members: Float32Array, pool: Float32Array, c: ReferenceConfig): FoldedMembers {
   const size = c.size;
   const stride = recordStride(s.dim);
   const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
@@ -39,7 +40,7 @@ export function foldPool(s: ModelReferenceState, members: Float32Array, pool: Fl
   const n = s.n;
   for (let i = 0; i < n; i++) bump(mBits, i, 1);
   const candidates = Int32Array.from({ length: s.poolN }, (_, i) => i).sort(
-    (a, b) => pool[b * stride + s.dim + COL.priority] - pool[a * stride + s.dim + COL.priority] || a - b,
+    (a, b) => pool[b * stride + s.dim + PRIORITY] - pool[a * stride + s.dim + PRIORITY] || a - b,
   );
   // Members in a random order (Fisher–Yates): the replacement order.
   const order = Int32Array.from({ length: n }, (_, i) => i);
@@ -48,12 +49,17 @@ export function foldPool(s: ModelReferenceState, members: Float32Array, pool: Fl
     [order[i], order[j]] = [order[j], order[i]];
   }
   const alive = new Uint8Array(n).fill(1);
+  // Members over a cap, in the random order. A member under its caps never goes over (a record is taken
+  // only below every cap), so the list made now is all there will be; each is checked again when its turn comes.
+  const over = gated ? order.filter((i) => overCap(i)) : new Int32Array(0);
+  let overPtr = 0;
   let anyPtr = 0;
   const nextVictim = (overOnly: boolean): number => {
-    if (overOnly || gated) {
-      for (let p = 0; p < n; p++) if (alive[order[p]] && overCap(order[p])) return order[p];
-      if (overOnly) return -1;
+    while (overPtr < over.length) {
+      const i = over[overPtr++];
+      if (alive[i] && overCap(i)) return i;
     }
+    if (overOnly) return -1;
     while (anyPtr < n && !alive[order[anyPtr]]) anyPtr++;
     return anyPtr < n ? order[anyPtr] : -1;
   };
@@ -101,34 +107,75 @@ export function foldPool(s: ModelReferenceState, members: Float32Array, pool: Fl
   return trimIsolated(rows, m, s.dim, stride, c.trim);
 }
 
-/** Each row's squared distance to its nearest other row (a full symmetric scan: every pair once). */
-export function nearestOther(rows: Float32Array, n: number, dim: number, stride: number): Float64Array {
+/** The members after a fold, and each one's squared distance to its nearest other member. */
+export interface FoldedMembers {
+  rows: Float32Array;
+  n: number;
+  nearest: Float64Array;
+}
+
+/** Each row's squared distance to its nearest other row and which row that is (−1: none), by a full symmetric scan (every pair once). */
+export function nearestOther(rows: Float32Array, n: number, dim: number, stride: number): { sq: Float64Array; nn: Int32Array } {
+  const x = new Float64Array(n * dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) x[i * dim + j] = rows[i * stride + j];
   const sq = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  const nn = new Int32Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
+    const oi = i * dim;
+    let best = sq[i];
+    let arg = nn[i];
     for (let k = i + 1; k < n; k++) {
+      const ok = k * dim;
+      let d = 0;
+      for (let j = 0; j < dim; j++) {
+        const t = x[ok + j] - x[oi + j];
+        d += t * t;
+      }
+      if (d < best) {
+        best = d;
+        arg = k;
+      }
+      if (d < sq[k]) {
+        sq[k] = d;
+        nn[k] = i;
+      }
+    }
+    sq[i] = best;
+    nn[i] = arg;
+  }
+  return { sq, nn };
+}
+
+/** Drops rows whose nearest other row is farther than `trim` × the median such distance. */
+function trimIsolated(rows: Float32Array, n: number, dim: number, stride: number, trim: number): FoldedMembers {
+  if (n < 3) return { rows, n, nearest: nearestOther(rows, n, dim, stride).sq };
+  const { sq, nn } = nearestOther(rows, n, dim, stride);
+  const sorted = Float64Array.from(sq).sort();
+  const cut = trim * trim * sorted[(n - 1) >> 1];
+  const dropped = new Uint8Array(n);
+  for (let i = 0; i < n; i++) if (!(sq[i] <= cut)) dropped[i] = 1;
+  // A kept row whose nearest was dropped needs its nearest among the kept rows.
+  const kept = sq;
+  for (let i = 0; i < n; i++) {
+    if (dropped[i] || nn[i] < 0 || !dropped[nn[i]]) continue;
+    let best = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < n; k++) {
+      if (k === i || dropped[k]) continue;
       let d = 0;
       for (let j = 0; j < dim; j++) {
         const t = rows[k * stride + j] - rows[i * stride + j];
         d += t * t;
       }
-      if (d < sq[i]) sq[i] = d;
-      if (d < sq[k]) sq[k] = d;
+      if (d < best) best = d;
     }
+    kept[i] = best;
   }
-  return sq;
-}
-
-/** Drops rows whose nearest other row is farther than `trim` × the median such distance. */
-function trimIsolated(rows: Float32Array, n: number, dim: number, stride: number, trim: number): { rows: Float32Array; n: number } {
-  if (n < 3) return { rows, n };
-  const sq = nearestOther(rows, n, dim, stride);
-  const sorted = Float64Array.from(sq).sort();
-  const cut = trim * trim * sorted[(n - 1) >> 1];
-  let kept = 0;
+  const nearest = new Float64Array(n);
+  let m = 0;
   for (let i = 0; i < n; i++) {
-    if (!(sq[i] <= cut)) continue;
-    if (kept !== i) rows.copyWithin(kept * stride, i * stride, i * stride + stride);
-    kept++;
+    if (dropped[i]) continue;
+    if (m !== i) rows.copyWithin(m * stride, i * stride, i * stride + stride);
+    nearest[m++] = kept[i];
   }
-  return { rows, n: kept };
+  return { rows, n: m, nearest: nearest.subarray(0, m) };
 }
