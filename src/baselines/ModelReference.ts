@@ -34,6 +34,11 @@ export class ModelReference {
   /** Each member's distance to its nearest other member, ascending. */
   private readonly nearestSorted: Float64Array;
   private readonly flags = new Map<string, Uint8Array>();
+  /**
+   * The last neighbourhood answered per query sketch (the event's array): the detectors that judge an
+   * answer by its neighbours ask the same question of the same event, one after another.
+   */
+  private readonly asked = new WeakMap<readonly number[], { k: number; radius: number; owner: number; idx: Int32Array; d2: Float64Array }>();
   private readonly x: Float64Array;
 
   constructor(
@@ -105,9 +110,19 @@ export class ModelReference {
    * sketch does not fit. The answer is reused by the next call with the same `out`.
    */
   neighbours(sketch: readonly number[], k: number, radius: number, owner: number, out: Neighbourhood): Neighbourhood | null {
-    if (!this.ready || !this.readSketch(sketch, this.x)) return null;
+    if (!this.ready) return null;
+    const hit = this.asked.get(sketch);
+    if (hit && hit.k === k && hit.radius === radius && hit.owner === owner && out.idx.length >= k) {
+      out.idx.set(hit.idx);
+      out.d2.set(hit.d2);
+      out.count = hit.idx.length;
+      return out;
+    }
+    if (!this.readSketch(sketch, this.x)) return null;
     const r = radius * this.scale;
-    return this.index.nearest(this.x, k, r * r, owner, out);
+    this.index.nearest(this.x, k, r * r, owner, out);
+    this.asked.set(sketch, { k, radius, owner, idx: out.idx.slice(0, out.count), d2: out.d2.slice(0, out.count) });
+    return out;
   }
 
   /** A neighbourhood buffer for `neighbours`. */

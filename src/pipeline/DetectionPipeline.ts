@@ -59,6 +59,8 @@ export class DetectionPipeline {
   private lastSweep = 0;
   /** The per-model references every detector reads, fed once per batch after the detectors ran. */
   private readonly references: ModelReferences;
+  /** Whether any detector may read them (rate detectors do not): else they are not kept at all. */
+  private readonly referencing: boolean;
 
   constructor(private readonly config: Readonly<Config>, deps: PipelineDeps) {
     this.compute = deps.compute;
@@ -78,11 +80,12 @@ export class DetectionPipeline {
       (model) => this.store.aggregate(`model:${model}`, this.maxTs),
       (model, problem) => this.logger.warn({ model, problem }, 'model reference in the snapshot cannot be read; starting a fresh one'),
     );
+    this.referencing = this.detectors.some((d) => d.kind !== 'rate');
   }
 
   processBatch(events: readonly InferenceEvent[]): PipelineOutput {
     // The model references fold between epochs: a batch spanning a boundary runs as one batch per epoch.
-    const parts = epochParts(events, this.config.reference.epochMs);
+    const parts = this.referencing ? epochParts(events, this.config.reference.epochMs) : [events];
     if (parts.length > 1) return joinOutputs(parts.map((part) => this.processBatch(part)));
     const out: PipelineOutput = { changes: [], updates: [], decisions: [], touched: [] };
     const groups = this.group(events);
@@ -92,9 +95,9 @@ export class DetectionPipeline {
     // Each key's events as rate detectors see them (all) and as behavioural ones do (answered only), built once per batch.
     const allEvents = keys.map((key) => allView(groups.get(key)!));
     const answered = allEvents.map((v) => answeredView(v.events));
-    this.references.begin(events);
+    if (this.referencing) this.references.begin(events);
     const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered));
-    this.feedReferences(keys, states, answered, perDetector);
+    if (this.referencing) this.feedReferences(keys, states, answered, perDetector);
 
     const enforced = new Float64Array(this.detectors.length);
     for (let k = 0; k < keys.length; k++) {
