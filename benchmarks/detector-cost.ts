@@ -11,6 +11,10 @@
  */
 import { DETECTORS } from '../detectors/index.ts';
 import type { Detector, DetectorContext, KeyGroup } from '../detectors/types.ts';
+import { epochParts } from '../src/baselines/epochParts.ts';
+import { createKeyFeedState, type KeyFeedState } from '../src/baselines/KeyFeedState.ts';
+import { ModelReferences } from '../src/baselines/ModelReferences.ts';
+import { type ReferenceConfig, referenceSchema } from '../src/baselines/referenceSchema.ts';
 import type { Compute, MinDistanceJob } from '../src/compute/Compute.ts';
 import { BACKEND_PREFERENCE, createCompute } from '../src/compute/createCompute.ts';
 import { ReferenceCompute } from '../src/compute/ReferenceCompute.ts';
@@ -53,12 +57,14 @@ function mixedStream(): InferenceEvent[] {
   );
 }
 
-/** Polls grouped by key the way DetectionPipeline hands them to detectors. */
-function polls(events: readonly InferenceEvent[]): InferenceEvent[][][] {
+/** Polls grouped by key the way DetectionPipeline hands them to detectors (cut at the model reference's epochs, as it does). */
+function polls(events: readonly InferenceEvent[], epochMs: number): InferenceEvent[][][] {
   const out: InferenceEvent[][][] = [];
-  for (let s = 0; s < events.length; s += POLL) {
+  const parts: (readonly InferenceEvent[])[] = [];
+  for (let s = 0; s < events.length; s += POLL) parts.push(...epochParts(events.slice(s, s + POLL), epochMs));
+  for (const part of parts) {
     const byKey = new Map<string, InferenceEvent[]>();
-    for (const e of events.slice(s, s + POLL)) {
+    for (const e of part) {
       let g = byKey.get(e.api_key);
       if (!g) byKey.set(e.api_key, (g = []));
       g.push(e);
@@ -97,14 +103,50 @@ interface DetectorCost {
   kernelCalls: number;
 }
 
-/** One detector alone over the stream, fresh state, timing only its processBatch calls. */
-function runDetectorOnce(make: () => Detector, grouped: InferenceEvent[][][], inner: Compute, events: number): DetectorCost {
+/** The model references as the pipeline builds them, fed with one detector's flags (none: every key unflagged). */
+function referenceStage(config: ReferenceConfig) {
+  const holders = new Map<string, Record<string, unknown>>();
+  const feeds = new Map<string, KeyFeedState>();
+  const refs = new ModelReferences(config, (m) => {
+    let h = holders.get(m);
+    if (!h) holders.set(m, (h = {}));
+    return h;
+  });
+  const feed = (poll: InferenceEvent[][], scores?: ArrayLike<number>[]) => {
+    refs.offerBatch(
+      poll.map((evs, k) => {
+        const key = evs[0].api_key;
+        if (!feeds.has(key)) feeds.set(key, createKeyFeedState());
+        return { key, events: evs, feed: feeds.get(key)!, flagged: (i: number) => (scores ? scores[k][i] >= config.gate.excludeAboveScore : false) };
+      }),
+    );
+    refs.end();
+  };
+  return { refs, feed };
+}
+
+/** The shared model reference alone over the stream (begin, offer, fold; nobody flagged): µs per event. */
+function runReferenceOnce(grouped: InferenceEvent[][][], config: ReferenceConfig, events: number): number {
+  const { refs, feed } = referenceStage(config);
+  const t0 = performance.now();
+  for (const poll of grouped) {
+    refs.begin(poll.flat());
+    for (const evs of poll) refs.get(evs[0].model_id);
+    feed(poll);
+  }
+  return ((performance.now() - t0) * 1000) / events;
+}
+
+/** One detector alone over the stream, fresh state, timing only its processBatch calls (the model reference is built untimed). */
+function runDetectorOnce(make: () => Detector, grouped: InferenceEvent[][][], inner: Compute, events: number, reference: ReferenceConfig): DetectorCost {
   const detector = make();
   const compute = timedCompute(inner);
   const states = new Map<string, unknown>();
   const aggregates = new Map<string, unknown>();
+  const { refs, feed } = referenceStage(reference);
   const ctx: DetectorContext = {
     compute,
+    reference: (model) => refs.get(model),
     aggregate<T>(entity: string, init: () => T): T {
       if (!aggregates.has(entity)) aggregates.set(entity, init());
       return aggregates.get(entity) as T;
@@ -117,9 +159,11 @@ function runDetectorOnce(make: () => Detector, grouped: InferenceEvent[][][], in
       if (!states.has(key)) states.set(key, detector.initState());
       return { key, events: evs, state: states.get(key) };
     });
+    refs.begin(poll.flat());
     const t0 = performance.now();
-    detector.processBatch(groups, ctx);
+    const out = detector.processBatch(groups, ctx);
     ms += performance.now() - t0;
+    feed(poll, out.map((o) => o.scores));
   }
   return { usPerEvent: (ms * 1000) / events, kernelUsPerEvent: (compute.ms * 1000) / events, kernelCalls: compute.calls };
 }
@@ -188,9 +232,9 @@ async function main(): Promise<void> {
   const preferred = await createCompute();
   const backends = computes.map((c) => c.backend);
   const events = mixedStream();
-  const grouped = polls(events);
-  const keys = new Set(events.map((e) => e.api_key)).size;
   const config = configSchema.parse({});
+  const grouped = polls(events, config.reference.epochMs);
+  const keys = new Set(events.map((e) => e.api_key)).size;
   const detectorConfig = config.detectors as Record<string, unknown>;
   process.stdout.write(`detector cost: ${events.length} events, ${keys} keys, polls of ${POLL}, backends ${backends.join(', ')} (default ${preferred.backend})\n`);
 
@@ -201,8 +245,8 @@ async function main(): Promise<void> {
     const byBackend = new Map<string, DetectorCost>();
     for (const c of computes) {
       const make = () => def.create(detectorConfig[def.name]) as Detector;
-      runDetectorOnce(make, grouped.slice(0, 4), c, 4 * POLL); // warm-up (JIT, backend first use)
-      byBackend.set(c.backend, medianCost(Array.from({ length: REPS }, () => runDetectorOnce(make, grouped, c, events.length))));
+      runDetectorOnce(make, grouped.slice(0, 4), c, 4 * POLL, config.reference); // warm-up (JIT, backend first use)
+      byBackend.set(c.backend, medianCost(Array.from({ length: REPS }, () => runDetectorOnce(make, grouped, c, events.length, config.reference))));
     }
     costs.set(def.name, byBackend);
   }
@@ -223,6 +267,8 @@ async function main(): Promise<void> {
     pipeline.set(c.backend, { all: median(all), none: median(none) });
   }
   const base = pipeline.get(preferred.backend)!;
+  runReferenceOnce(grouped.slice(0, 4), config.reference, 4 * POLL);
+  const referenceUs = median(Array.from({ length: REPS }, () => runReferenceOnce(grouped, config.reference, events.length)));
   for (const def of DETECTORS) {
     const row: (string | number)[] = [def.name];
     for (const b of backends) {
@@ -232,6 +278,8 @@ async function main(): Promise<void> {
     row.push(`${sig((100 * costs.get(def.name)!.get(preferred.backend)!.usPerEvent) / base.all, 2)}%`);
     detRows.push(row);
   }
+  // The shared model reference is built by the pipeline, once per batch, whatever the detectors (no kernels).
+  detRows.push(['(shared model reference: feed gate, sample, fold)', ...backends.flatMap(() => [sig(referenceUs), '–']), `${sig((100 * referenceUs) / base.all, 2)}%`]);
   for (const b of backends) {
     const p = pipeline.get(b)!;
     pipeRows.push([b, sig(p.none), sig(p.all), sig(p.all - p.none), Math.round(1e6 / p.all)]);

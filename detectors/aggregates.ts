@@ -28,10 +28,11 @@ import {
   sketchBucketsSchema,
 } from './shared/SketchBuckets.ts';
 import { entityName } from './shared/entityName.ts';
-import { LocalBaseline, localBaselineSchema, ownerOf } from './shared/LocalBaseline.ts';
+import { LocalTail, localTailSchema } from './shared/LocalTail.ts';
 import { prefixOf } from './shared/prefixOf.ts';
 import { scorableProbs, tailShareScore } from './shared/TailShare.ts';
 import { baselineOptions, inTail, type Tail, TailCache, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
+import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
 const COMPONENTS = ['margin', 'entropy', 'halving', 'occupancy', 'spread', 'balance'] as const;
@@ -53,10 +54,10 @@ export const aggregatesConfigSchema = z.object({
   entropyMax: z.number().min(0).max(1).default(0.98),
   /**
    * Each pooled answer's expected chance of a small margin or a high entropy is the share the model's
-   * traffic gets near its query (`LocalBaseline`), not the model-wide share: a team whose questions fall
-   * where the model is unsure is not an active-learning campaign.
+   * traffic gets near its query (`LocalTail`, from the model's shared reference), not the model-wide
+   * share: a team whose questions fall where the model is unsure is not an active-learning campaign.
    */
-  local: localBaselineSchema,
+  local: localTailSchema,
   buckets: sketchBucketsSchema,
   geometry: geometrySchema,
   /** An entity is scored once this many distinct keys fed it within `keyActiveEpochs` baseline epochs… */
@@ -113,7 +114,7 @@ export type AggregatesConfig = z.output<typeof aggregatesConfigSchema>;
 /**
  * Per-key state. Ceiling: the key's own view (as `EntityView`, with a
  * `keyRing` ring and one key id), its geometry (3 sketches + a centroid of
- * `d` floats, `dirSlots` counters) and three quotas: with 16-wide sketches,
+ * `d` floats, `dirSlots` counters) and two quotas: with 16-wide sketches,
  * 10 classes and the defaults under 1.8 kB of JSON.
  */
 export interface AggregatesState {
@@ -121,8 +122,6 @@ export interface AggregatesState {
   geometry: GeometryState;
   poolQuota: EpochQuota;
   baseQuota: EpochQuota;
-  /** The key's feed of the model's local reference this epoch (absent in state written before it existed). */
-  localQuota?: EpochQuota;
   group: string | null;
   score: number;
 }
@@ -151,7 +150,7 @@ interface EntityRead {
 /**
  * Aggregate views: the boundary-probing, entropy and output-drift views —
  * small-margin and high-entropy shares against what the model's traffic
- * gets near the same queries (`LocalBaseline`), the share of bisection
+ * gets near the same queries (`LocalTail`), the share of bisection
  * steps, input-bucket occupancy, the spread of the queries, and balanced
  * class coverage — pooled per tenant (`tenant:…`), per client
  * network (`prefix:…`, /24 IPv4 and /64 IPv6) and per group of keys with
@@ -173,18 +172,18 @@ export class AggregatesDetector implements Detector<AggregatesState> {
   readonly family = 'cross-key' as const;
   private readonly limits: ViewLimits;
   private readonly ownLimits: ViewLimits;
-  /** The models' local references of margins and normalised entropies (two statistics per member). */
-  private readonly local: LocalBaseline;
+  /** Expected small-margin and high-entropy shares near each query, from the model's shared reference. */
+  private readonly local: LocalTail;
 
   constructor(private readonly config: AggregatesConfig) {
     const c = config;
-    this.local = new LocalBaseline(c.local, c.baseline, 2);
+    this.local = new LocalTail(c.local);
     this.limits = { window: c.window, mixWindow: c.mixWindow, maxClasses: c.maxClasses, ringSize: c.ringSize, maxTrackedKeys: c.maxTrackedKeys };
     this.ownLimits = { window: c.keyWindow, mixWindow: c.keyWindow, maxClasses: c.maxClasses, ringSize: c.keyRing, maxTrackedKeys: 1 };
   }
 
   initState(): AggregatesState {
-    return { own: createEntityView(), geometry: createGeometry(), poolQuota: createQuota(), baseQuota: createQuota(), localQuota: createQuota(), group: null, score: 0 };
+    return { own: createEntityView(), geometry: createGeometry(), poolQuota: createQuota(), baseQuota: createQuota(), group: null, score: 0 };
   }
 
   processBatch(groups: readonly KeyGroup<AggregatesState>[], ctx: DetectorContext): DetectorOutput[] {
@@ -207,9 +206,8 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     const entropyObs = { hit: false, expected: 0 };
     const aligned = noAlignment();
     const names: string[] = [];
-    const owners = groups.map((grp) => ownerOf(grp.key));
-    this.local.begin();
-    const values = [0, 0];
+    const owners = groups.map((grp) => LocalTail.owner(grp.key));
+    const refs = new Map<string, ModelReference | null>();
 
     // Event time across keys: pooled views see the stream in the same order whatever the poll size.
     for (const { g, i, e } of eventTimeOrder(groups)) {
@@ -223,7 +221,8 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       advanceEpoch(m.buckets, e.ts, opts);
       advanceMoments(m.moments, e.ts, opts);
       advanceShape(m.shape, e.ts, opts);
-      const sample = this.local.sample(ctx, e.model_id, e.ts);
+      let ref = refs.get(e.model_id);
+      if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
       const epoch = Math.floor(e.ts / c.baseline.epochMs);
 
       const row = offsets[g] + i;
@@ -243,15 +242,15 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       x.epoch = epoch;
       const scoreMargin = Number.isFinite(margin) && marginTail !== null;
       const scoreEntropy = Number.isFinite(entropy) && entropyTail !== null;
-      const near = scoreMargin || scoreEntropy ? this.local.neighbours(sample, e.input_sketch, owners[g]) : null;
-      if (scoreMargin && near) {
+      const near = scoreMargin || scoreEntropy ? this.local.neighbours(ref, e.input_sketch, owners[g]) : null;
+      if (scoreMargin) {
         marginObs.hit = inTail(margin, marginTail, 'low');
-        marginObs.expected = this.local.expected(sample, near, 0, marginTail, 'low');
+        marginObs.expected = this.local.expected(ref, near, 'margin', marginTail, 'low');
         x.margin = marginObs;
       } else x.margin = undefined;
-      if (scoreEntropy && near) {
+      if (scoreEntropy) {
         entropyObs.hit = inTail(entropy, entropyTail, 'high');
-        entropyObs.expected = this.local.expected(sample, near, 1, entropyTail, 'high');
+        entropyObs.expected = this.local.expected(ref, near, 'entropy', entropyTail, 'high');
         x.entropy = entropyObs;
       } else x.entropy = undefined;
       x.halving = hasSketch && state.geometry.n > 2 ? halving : undefined;
@@ -272,15 +271,6 @@ export class AggregatesDetector implements Detector<AggregatesState> {
         if (proj) addMoments(m.moments, proj);
         if (bucket >= 0) addToHistogram(m.buckets, bucket);
         if (hasSketch) addShape(m.shape, e.input_sketch);
-      }
-      // The local reference learns from keys judged unremarkable, whether or not their answers are uncertain (see `LocalBaseline.mayFeed`).
-      const oddOtherwise = aligned.halving || aligned.occupancy || aligned.spread || aligned.balance;
-      if (sample && !oddOtherwise && usableAnswer(e) && (Number.isFinite(margin) || Number.isFinite(entropy))) {
-        if (this.local.mayFeed(sample, (state.localQuota ??= createQuota()), state.own.contributions, state.score, c.minEvents, e.ts)) {
-          values[0] = margin;
-          values[1] = entropy;
-          this.local.feed(sample, e.input_sketch, values, owners[g]);
-        }
       }
 
       const group = c.views.geometry ? geometryGroupId(state.geometry, m.shape, c.geometry) : null;
@@ -308,7 +298,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
         }
         const keys = activeKeys(view, epoch, c.keyActiveEpochs);
         if (keys < c.minKeys) continue;
-        const read = this.read(name, view, keys, m, expectedCache, isLast, marginTail, entropyTail, this.local.ready(sample));
+        const read = this.read(name, view, keys, m, expectedCache, isLast, marginTail, entropyTail, this.local.active(ref));
         for (const comp of COMPONENTS) {
           const score = read.scores[comp] * (aligned[comp] ? 1 : c.bystanderFactor);
           if (score > best) {
@@ -321,7 +311,6 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       scores[g][i] = best;
       if (isLast && why) evidence[g] = [this.sentence(why.e, why.comp, why.aligned)];
     }
-    this.local.flush();
     return groups.map((_, g) => ({ scores: scores[g], evidence: evidence[g] }));
   }
 

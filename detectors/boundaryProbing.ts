@@ -6,8 +6,9 @@ import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
 import { either, fmt } from './shared/math.ts';
 import { baselineOptions, createTailBaseline, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
-import { LocalBaseline, localBaselineSchema, ownerOf } from './shared/LocalBaseline.ts';
+import { LocalTail, localTailSchema } from './shared/LocalTail.ts';
 import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
+import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
 export const boundaryProbingConfigSchema = z.object({
@@ -22,26 +23,23 @@ export const boundaryProbingConfigSchema = z.object({
   ...tailShareFields,
   /**
    * Each answer's expected chance of a small margin is the share the model's traffic gets near its query
-   * (`LocalBaseline`), not the model-wide share: people whose questions fall where the model hesitates are
-   * not margin samplers.
+   * (`LocalTail`, from the model's shared reference), not the model-wide share: people whose questions fall
+   * where the model hesitates are not margin samplers.
    */
-  local: localBaselineSchema,
+  local: localTailSchema,
   bisection: bisectionSchema,
 });
 export type BoundaryProbingConfig = z.output<typeof boundaryProbingConfigSchema>;
 
 /**
- * Per-key state. Ceiling: the share and two quotas are 9 numbers; the
+ * Per-key state. Ceiling: the share and the quota are 7 numbers; the
  * bisection tracker holds 1 + 2 × maxChains sketches of `d` floats (≤ 13 JSON
  * bytes each, 7 significant digits), so with 16-wide sketches and 3 chains it
- * stays under 2 kB of JSON whatever the key's history (≈ 1.65 kB measured by
- * `npm run bench:state` before the local quota, which adds ≈ 40 bytes).
+ * stays under 2 kB of JSON whatever the key's history.
  */
 export interface BoundaryProbingState {
   margin: EwShare;
   quota: EpochQuota;
-  /** The key's feed of the model's local reference this epoch (absent in state written before it existed). */
-  localQuota?: EpochQuota;
   bisection: BisectionState;
   /** Score after the key's last event (a flagged key stops feeding the baseline). */
   score: number;
@@ -72,7 +70,7 @@ interface LastView {
  *    keys add none, and which moves by a slow EWMA between frozen epochs, so
  *    an attacker cannot drag it along. Each answer's expected chance of a
  *    small margin is the share the model's traffic gets near its query
- *    (`LocalBaseline`; the model-wide share far from all traffic), so a
+ *    (`LocalTail`; the model-wide share far from all traffic), so a
  *    person whose topic is ambiguous is not taken for a margin sampler.
  * 2. Line searches on the sketches (Lowd & Meek, KDD 2005): see
  *    `BisectionTracker`.
@@ -80,15 +78,15 @@ interface LastView {
 export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
   readonly name = 'boundary-probing';
   readonly family = 'output' as const;
-  /** The models' local references of margins (one statistic per member). */
-  private readonly local: LocalBaseline;
+  /** Expected small-margin shares near each query, from the model's shared reference. */
+  private readonly local: LocalTail;
 
   constructor(private readonly config: BoundaryProbingConfig) {
-    this.local = new LocalBaseline(config.local, config.baseline, 1);
+    this.local = new LocalTail(config.local);
   }
 
   initState(): BoundaryProbingState {
-    return { margin: createShare(), quota: createQuota(), localQuota: createQuota(), bisection: createBisectionState(), score: 0 };
+    return { margin: createShare(), quota: createQuota(), bisection: createBisectionState(), score: 0 };
   }
 
   processBatch(groups: readonly KeyGroup<BoundaryProbingState>[], ctx: DetectorContext): DetectorOutput[] {
@@ -106,28 +104,24 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
 
     const tails = new TailCache();
     const baselines = new Map<string, EpochHistogram>();
-    const owners = groups.map((grp) => ownerOf(grp.key));
-    this.local.begin();
-    const value = [0];
+    const owners = groups.map((grp) => LocalTail.owner(grp.key));
+    const refs = new Map<string, ModelReference | null>();
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
       let baseline = baselines.get(e.model_id);
       if (!baseline) baselines.set(e.model_id, (baseline = ctx.aggregate<EpochHistogram>(entityName('model:', e.model_id), () => createTailBaseline(c.baseline))));
       advanceEpoch(baseline, e.ts, opts);
-      const sample = this.local.sample(ctx, e.model_id, e.ts);
+      let ref = refs.get(e.model_id);
+      if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
       const tail = tails.get(baseline, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
       const margin = margins[offsets[g] + i];
       if (Number.isFinite(margin)) {
         if (tail) {
-          const expected = this.local.expected(sample, this.local.neighbours(sample, e.input_sketch, owners[g]), 0, tail, 'low');
+          const expected = this.local.expected(ref, this.local.neighbours(ref, e.input_sketch, owners[g]), 'margin', tail, 'low');
           addToShare(state.margin, inTail(margin, tail, 'low'), expected, c.window);
         }
         if (mayFeedBaseline(tail, state.margin, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) {
           addToHistogram(baseline, tailBin(margin, c.baseline));
-        }
-        if (sample && this.local.mayFeed(sample, (state.localQuota ??= createQuota()), state.margin.n, state.score, c.minEvents, e.ts)) {
-          value[0] = margin;
-          this.local.feed(sample, e.input_sketch, value, owners[g]);
         }
       }
       observeQuery(state.bisection, e.input_sketch, e.output_label, e.ts, c.bisection);
@@ -136,9 +130,8 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
       state.score = either(marginScore, searchScore);
       scores[g][i] = state.score;
       signature[g][i] = searchScore;
-      last[g] = { tail, local: this.local.ready(sample), model: e.model_id, marginScore, searchScore, ts: e.ts };
+      last[g] = { tail, local: this.local.active(ref), model: e.model_id, marginScore, searchScore, ts: e.ts };
     }
-    this.local.flush();
     return groups.map((grp, g) => ({ scores: scores[g], signature: signature[g], evidence: last[g] ? this.evidence(grp.state, last[g]) : [] }));
   }
 

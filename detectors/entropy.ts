@@ -21,9 +21,10 @@ import {
 } from './shared/SketchBuckets.ts';
 import { baselineOptions, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
-import { LocalBaseline, localBaselineSchema, ownerOf } from './shared/LocalBaseline.ts';
+import { LocalTail, localTailSchema } from './shared/LocalTail.ts';
 import { continuesStraight } from './shared/StraightRun.ts';
 import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
+import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 
 export const entropyConfigSchema = z.object({
@@ -38,10 +39,10 @@ export const entropyConfigSchema = z.object({
   ...tailShareFields,
   /**
    * Each answer's expected chance of a high entropy is the share the model's traffic gets near its query
-   * (`LocalBaseline`), not the model-wide share: people whose questions fall where the model is unsure are
-   * not uncertainty samplers.
+   * (`LocalTail`, from the model's shared reference), not the model-wide share: people whose questions fall
+   * where the model is unsure are not uncertainty samplers.
    */
-  local: localBaselineSchema,
+  local: localTailSchema,
   /**
    * An answer whose query continues the key's previous step in a straight line — the same direction and
    * sense (cos ≥ `straightCos` between the two steps over the first `straightDim` sketch coordinates) and
@@ -88,8 +89,6 @@ export type EntropyConfig = z.output<typeof entropyConfigSchema>;
 export interface EntropyState {
   high: EwShare;
   quota: EpochQuota;
-  /** The key's feed of the model's local reference this epoch (absent in state written before it existed). */
-  localQuota?: EpochQuota;
   ring: BucketRing;
   distinct: DistinctSketch;
   gaps: GapStats;
@@ -127,7 +126,7 @@ interface LastView {
  *    et al., "Model Extraction Warning in MLaaS Paradigm", ACSAC 2018, watch
  *    the information a user's queries gain. Each answer's expected chance of
  *    a high entropy is the share the model's traffic gets near its query
- *    (`LocalBaseline`; the model-wide share far from all traffic).
+ *    (`LocalTail`; the model-wide share far from all traffic).
  * 2. Input diversity: exact input hashes (a KMV distinct counter: extraction
  *    never repeats an input) and locality-sensitive buckets of the sketches
  *    (`SketchBuckets`): a key occupying far more buckets than n draws of the
@@ -140,15 +139,15 @@ interface LastView {
 export class EntropyDetector implements Detector<EntropyState> {
   readonly name = 'entropy';
   readonly family = 'output' as const;
-  /** The models' local references of normalised entropies (one statistic per member). */
-  private readonly local: LocalBaseline;
+  /** Expected high-entropy shares near each query, from the model's shared reference. */
+  private readonly local: LocalTail;
 
   constructor(private readonly config: EntropyConfig) {
-    this.local = new LocalBaseline(config.local, config.baseline, 1);
+    this.local = new LocalTail(config.local);
   }
 
   initState(): EntropyState {
-    return { high: createShare(), quota: createQuota(), localQuota: createQuota(), ring: createRing(), distinct: createDistinctSketch(), gaps: createGapStats(), score: 0, last: '', step: '' };
+    return { high: createShare(), quota: createQuota(), ring: createRing(), distinct: createDistinctSketch(), gaps: createGapStats(), score: 0, last: '', step: '' };
   }
 
   processBatch(groups: readonly KeyGroup<EntropyState>[], ctx: DetectorContext): DetectorOutput[] {
@@ -166,9 +165,8 @@ export class EntropyDetector implements Detector<EntropyState> {
 
     const tails = new TailCache();
     const models = new Map<string, ModelEntropy>();
-    const owners = groups.map((grp) => ownerOf(grp.key));
-    this.local.begin();
-    const value = [0];
+    const owners = groups.map((grp) => LocalTail.owner(grp.key));
+    const refs = new Map<string, ModelReference | null>();
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
       let model = models.get(e.model_id);
@@ -183,7 +181,8 @@ export class EntropyDetector implements Detector<EntropyState> {
       advanceEpoch(model.entropy, e.ts, opts);
       advanceMoments(model.moments, e.ts, opts);
       advanceEpoch(model.buckets, e.ts, opts);
-      const sample = this.local.sample(ctx, e.model_id, e.ts);
+      let ref = refs.get(e.model_id);
+      if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
       const tail = tails.get(model.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
       const contributes = mayFeedBaseline(tail, state.high, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap);
       const row = offsets[g] + i;
@@ -191,14 +190,10 @@ export class EntropyDetector implements Detector<EntropyState> {
       const h = nats[row] / Math.log(e.output_probs.length);
       if (Number.isFinite(h)) {
         if (tail && !straight) {
-          const expected = this.local.expected(sample, this.local.neighbours(sample, e.input_sketch, owners[g]), 0, tail, 'high');
+          const expected = this.local.expected(ref, this.local.neighbours(ref, e.input_sketch, owners[g]), 'entropy', tail, 'high');
           addToShare(state.high, inTail(h, tail, 'high'), expected, c.window);
         }
         if (contributes && usableAnswer(e)) addToHistogram(model.entropy, tailBin(h, c.baseline));
-        if (sample && usableAnswer(e) && this.local.mayFeed(sample, (state.localQuota ??= createQuota()), state.high.n, state.score, c.minEvents, e.ts)) {
-          value[0] = h;
-          this.local.feed(sample, e.input_sketch, value, owners[g]);
-        }
       }
 
       if (e.input_sketch.length > 0) {
@@ -213,13 +208,12 @@ export class EntropyDetector implements Detector<EntropyState> {
       addDistinct(state.distinct, e.input_hash, c.distinctK);
       addArrival(state.gaps, e.ts, c.gapWindow);
 
-      const view = this.view(state, model, expectedCache, tail, e.model_id, this.local.ready(sample));
+      const view = this.view(state, model, expectedCache, tail, e.model_id, this.local.active(ref));
       const base = Math.max(view.tailScore, view.diversity);
       state.score = Math.max(Math.min(1, base * (1 + c.regularityBoost * view.regularity)), c.regularityAloneScore * view.regularity);
       scores[g][i] = state.score;
       last[g] = view;
     }
-    this.local.flush();
     return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] && grp.state.score > 0 ? this.evidence(grp.state, last[g]) : [] }));
   }
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { InferenceEvent } from '../src/contract.ts';
 import type { Compute } from '../src/compute/Compute.ts';
+import type { ModelReference } from '../src/baselines/ModelReference.ts';
 
 /**
  * One key's new events from one poll, in event-time order, with the
@@ -41,6 +42,12 @@ export interface DetectorOutput {
    * counts its whole score; others count none.
    */
   signature?: ArrayLike<number>;
+  /**
+   * Per event (same length as `scores`), optional: non-zero where the key leans this detector's way
+   * although its score is still low. The model reference's gate keeps such a key's queries out, as it
+   * does once any behavioural score reaches `reference.gate.excludeAboveScore`.
+   */
+  keepOut?: ArrayLike<number>;
 }
 
 /** What a detector may use besides the key's own state. */
@@ -53,6 +60,12 @@ export interface DetectorContext {
   aggregate<T>(entity: string, init: () => T): T;
   /** Batched vector kernels on the chosen TensorFlow.js backend. */
   readonly compute: Compute;
+  /**
+   * The model's reference — "the model's traffic": members sampled through one feed gate, frozen
+   * within an event-time epoch, with their answers' statistics and an exact neighbour index — shared
+   * by every detector and built once per batch by the pipeline. Null before the model's first query.
+   */
+  reference(model: string): ModelReference | null;
 }
 
 /**

@@ -49,7 +49,7 @@ export function tailShareScore(sh: EwShare, c: TailShareConfig): number {
 
 /**
  * Evidence line for a tail share: `what` is the condition, e.g. "had normalised entropy > 0.9"; `local`
- * when the expected share came from the model's traffic near the key's queries (`LocalBaseline`), not from
+ * when the expected share came from the model's traffic near the key's queries (`LocalTail`, from the model's shared reference), not from
  * its model-wide baseline.
  */
 export function tailShareEvidence(sh: EwShare, c: TailShareConfig, what: string, model: string, local = false): string {

@@ -5,6 +5,7 @@ import { DEFAULT_EVENT_LIMITS } from '../codec/validateEvent.ts';
 import { LEVELS } from '../contract.ts';
 import { DEFAULT_GATE_LIMITS } from '../pipeline/EventGate.ts';
 import { checkFusionAgainstConfig, fusionSchema } from '../fusion/fusionSchema.ts';
+import { referenceSchema } from '../baselines/referenceSchema.ts';
 
 const ms = z.number().int().nonnegative();
 const unit = z.number().min(0).max(1);
@@ -340,6 +341,8 @@ export const configSchema = z
     state: stateSchema.prefault({}),
     input: inputSchema.prefault({}),
     detectors: detectorsSchema(),
+    /** The per-model reference the detectors share, and its feed gate. */
+    reference: referenceSchema,
     /** How detector scores become one risk: `noisy-or` (default) or a fitted `logistic` model. */
     fusion: fusionSchema.prefault({}),
     /** Peer calibration of behavioural scores against the model's other keys of similar volume. */

@@ -124,7 +124,7 @@ export function loadConfig(file: string | undefined, env: Record<string, string 
 
 /** sha256 of the settings that decide scores and levels, published as a metric. */
 export function detectionConfigHash(config: Config): string {
-  const canonical = JSON.stringify({ detectors: config.detectors, fusion: config.fusion, calibration: config.calibration, policy: config.policy }, (_k, v) =>
+  const canonical = JSON.stringify({ detectors: config.detectors, reference: config.reference, fusion: config.fusion, calibration: config.calibration, policy: config.policy }, (_k, v) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
   );
   return createHash('sha256').update(canonical).digest('hex');

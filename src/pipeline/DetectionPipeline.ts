@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Detector, DetectorContext, DetectorOutput, KeyGroup } from '../../detectors/types.ts';
 import { DETECTORS } from '../../detectors/index.ts';
+import { epochParts } from '../baselines/epochParts.ts';
+import { createKeyFeedState } from '../baselines/KeyFeedState.ts';
+import { type FeedGroup, ModelReferences } from '../baselines/ModelReferences.ts';
 import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
 import { type Decision, type InferenceEvent, type Level, levelRank, type RiskScore } from '../contract.ts';
@@ -80,6 +83,10 @@ export class DetectionPipeline {
   private lastSweep = 0;
   /** Children of the score histogram by detector name: looked up once, observed per event. */
   private readonly scoreMetric = new Map<string, { observe(value: number): void }>();
+  /** The per-model references every detector reads, fed once per batch after the detectors ran. */
+  private readonly references: ModelReferences;
+  /** Whether any detector may read them (rate detectors do not): else they are not kept at all. */
+  private readonly referencing: boolean;
 
   constructor(private config: Readonly<Config>, deps: PipelineDeps) {
     this.compute = deps.compute;
@@ -92,6 +99,12 @@ export class DetectionPipeline {
       this.metrics?.keysEvicted.inc({ reason });
       if (reason === 'unsaved') this.logger.warn({ key, reason }, 'evicted a key whose latest state is not in its snapshot');
     }, (kind, reason) => this.metrics?.aggregateEntitiesEvicted.inc({ kind, reason }));
+    this.references = new ModelReferences(
+      config.reference,
+      (model) => this.store.aggregate(`model:${model}`, this.maxTs),
+      (model, problem) => this.logger.warn({ model, problem }, 'model reference in the snapshot cannot be read; starting a fresh one'),
+    );
+    this.referencing = this.detectors.some((d) => d.kind !== 'rate');
   }
 
   /** Builds everything first and assigns last, so a config that fails to build leaves the pipeline as it was. */
@@ -156,18 +169,12 @@ export class DetectionPipeline {
    * part, so that no key of the batch in hand is evicted and reset.
    */
   processBatch(events: readonly InferenceEvent[]): PipelineOutput {
+    // The model references fold between epochs: a batch spanning a boundary runs as one batch per epoch.
+    const epochs = this.referencing ? epochParts(events, this.config.reference.epochMs) : [events];
+    if (epochs.length > 1) return joinOutputs(epochs.map((part) => this.processBatch(part)));
     const parts = chunkByKeys(events, (e) => e.api_key, this.store.capacity);
     if (parts.length <= 1) return this.processPart(events);
-    const out: PipelineOutput = { changes: [], updates: [], decisions: [], touched: [], escalations: [] };
-    for (const part of parts) {
-      const o = this.processPart(part);
-      out.changes.push(...o.changes);
-      out.updates.push(...o.updates);
-      out.decisions.push(...o.decisions);
-      out.touched.push(...o.touched);
-      out.escalations.push(...o.escalations);
-    }
-    return out;
+    return joinOutputs(parts.map((part) => this.processPart(part)));
   }
 
   private processPart(events: readonly InferenceEvent[]): PipelineOutput {
@@ -190,7 +197,9 @@ export class DetectionPipeline {
     const allEvents = keys.map((key) => allView(groups.get(key)!));
     const answered = allEvents.map((v) => answeredView(v.events));
     const scoreObservers = this.metrics && this.detectors.map((d) => this.scoreMetricFor(d.name));
+    if (this.referencing) this.references.begin(events);
     const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered));
+    if (this.referencing) this.feedReferences(keys, states, answered, perDetector);
     const calibrated = this.calibrate(keys, groups, states, perDetector);
 
     const enforced = new Float64Array(this.detectors.length);
@@ -327,6 +336,7 @@ export class DetectionPipeline {
     const seen = new Map<string, unknown>();
     const ctx: DetectorContext = {
       compute: this.compute,
+      reference: (model) => this.references.get(model),
       aggregate: <T>(entity: string, init: () => T): T => {
         let value = seen.get(entity);
         if (value === undefined) {
@@ -379,6 +389,37 @@ export class DetectionPipeline {
       if (given.some((x) => x !== null)) (discounts[k] ??= new Map()).set(i, [...given]);
     }
     return { scores, discounts };
+  }
+
+  /**
+   * Offers the batch's answered queries to the model references' gate: a key that a behavioural
+   * detector scores at `reference.gate.excludeAboveScore` or more as of the query, or that one says
+   * leans its way (`keepOut`), does not feed.
+   */
+  private feedReferences(keys: string[], states: KeyState[], answered: readonly DetectorView[], perDetector: ReturnType<DetectionPipeline['runDetector']>[]): void {
+    const cut = this.config.reference.gate.excludeAboveScore;
+    const behavioural = this.detectors.flatMap((d, i) => (d.kind === 'rate' ? [] : [i]));
+    const groups: FeedGroup[] = keys.map((key, k) => {
+      const view = answered[k];
+      // Scores are per event of the key's batch: where each answered one lies (its `map` steps up there).
+      const map = view.map;
+      const pos = map ? new Int32Array(view.events.length) : null;
+      if (map && pos) for (let p = 0; p < map.length; p++) if (map[p] >= 0 && (p === 0 || map[p] !== map[p - 1])) pos[map[p]] = p;
+      return {
+        key,
+        events: view.events,
+        feed: (states[k].reference ??= createKeyFeedState()),
+        flagged: (i: number) =>
+          behavioural.some((d) => {
+            const o = perDetector[d]?.[k];
+            if (!o) return false;
+            const j = pos ? pos[i] : i;
+            return o.scores[j] >= cut || (o.keepOut !== undefined && o.keepOut[j] !== 0);
+          }),
+      };
+    });
+    this.references.offerBatch(groups);
+    this.references.end();
   }
 
   private recordScores(state: KeyState, scores: Float64Array, perDetector: ReturnType<DetectionPipeline['runDetector']>[], k: number, i: number, notes: string[]): void {
@@ -550,5 +591,20 @@ function spread(output: DetectorOutput | undefined, view: DetectorView, previous
   const spreadOut: DetectorOutput = { scores, evidence: explain(map.length - 1), explain };
   const given = output?.signature;
   if (given) spreadOut.signature = Float64Array.from(map, (m) => (m < 0 ? 0 : given[m]));
+  if (output?.keepOut) {
+    const keep = output.keepOut;
+    spreadOut.keepOut = Uint8Array.from({ length: map.length }, (_, i) => (map[i] >= 0 && keep[map[i]] ? 1 : 0));
+  }
   return spreadOut;
+}
+
+/** The outputs of consecutive parts of one batch as one. */
+function joinOutputs(parts: PipelineOutput[]): PipelineOutput {
+  return {
+    changes: parts.flatMap((p) => p.changes),
+    updates: parts.flatMap((p) => p.updates),
+    decisions: parts.flatMap((p) => p.decisions),
+    touched: [...new Set(parts.flatMap((p) => p.touched))],
+    escalations: parts.flatMap((p) => p.escalations),
+  };
 }

@@ -1,4 +1,5 @@
 import { ProbewatchError } from '../errors.ts';
+import type { KeyFeedState } from '../baselines/KeyFeedState.ts';
 import { initialLadderState, type LadderState } from '../policy/ResponseLadder.ts';
 
 /** Everything probewatch keeps about one key; plain JSON so it can be snapshotted. */
@@ -27,6 +28,8 @@ export interface KeyState {
   sourceOffsets?: Record<string, string>;
   /** Per detector, a digest of the settings its state was built under (absent in older snapshots: taken as current). */
   detectorSettings?: Record<string, string>;
+  /** What the model reference's feed gate remembers about the key (absent before its first answered query). */
+  reference?: KeyFeedState;
 }
 
 /** An aggregate entity's state (a model's baselines, a tenant's or network's pooled views), as snapshotted. */

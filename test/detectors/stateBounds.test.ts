@@ -19,6 +19,8 @@ const CEILING: Record<string, number> = { 'recurring-offsets': 14_500, 'boundary
 const ENTITY_CEILING = 3_000;
 /** Documented on LocalSample: a model's local reference (512 members and a full pool, two statistics at most). */
 const LOCAL_CEILING = 61_000;
+/** Documented on ModelReferenceState: the model's shared reference (512 members and a full sample of 15 float32 each, base64). */
+const REFERENCE_CEILING = 2 * Math.ceil((512 * 15 * 4) / 3) * 4 + 300;
 
 let compute: Compute;
 let short: InferenceEvent[];
@@ -53,7 +55,8 @@ describe.each([boundaryProbing, entropy, outputDrift, aggregates, recurringOffse
     expect(Math.max(...b.bytes)).toBeLessThan(1.1 * Math.max(...a.bytes));
     for (const [entity, value] of b.run.aggregates) {
       if (entity.startsWith('model:local:')) expect(JSON.stringify(value).length, entity).toBeLessThanOrEqual(LOCAL_CEILING);
-      if (entity.startsWith('model:')) continue;
+      if (entity.startsWith('reference:')) expect(JSON.stringify(value).length, entity).toBeLessThanOrEqual(REFERENCE_CEILING);
+      if (entity.startsWith('model:') || entity.startsWith('reference:')) continue;
       for (const view of Object.values(value as Record<string, unknown>)) expect(JSON.stringify(view).length, entity).toBeLessThanOrEqual(ENTITY_CEILING);
     }
     // Snapshots restore: the state survives a JSON round trip unchanged.

@@ -9,6 +9,7 @@ function context(): DetectorContext {
   const entities = new Map<string, unknown>();
   return {
     compute: { backend: 'none' } as DetectorContext['compute'],
+    reference: () => null,
     aggregate: <T>(entity: string, init: () => T) => {
       if (!entities.has(entity)) entities.set(entity, init());
       return entities.get(entity) as T;

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { boundaryProbing } from '../../detectors/boundaryProbing.ts';
 import type { Detector } from '../../detectors/types.ts';
 import { volume } from '../../detectors/volume.ts';
+import { epochParts } from '../../src/baselines/epochParts.ts';
 import { configSchema } from '../../src/config/configSchema.ts';
 import { levelRank, type RiskScore } from '../../src/contract.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
@@ -43,7 +44,12 @@ describe('DetectionPipeline detector isolation', () => {
     const events = merge(natural, marginSampler(world, 'atk-margin', attackTimes(world)));
     const changes: RiskScore[] = [];
     let batches = 0;
-    for (let i = 0; i < events.length; i += 1_000, batches++) changes.push(...pipeline.processBatch(events.slice(i, i + 1_000)).changes);
+    for (let i = 0; i < events.length; i += 1_000) {
+      const batch = events.slice(i, i + 1_000);
+      // A batch that spans an epoch of the model reference runs as one batch per epoch.
+      batches += epochParts(batch, config.reference.epochMs).length;
+      changes.push(...pipeline.processBatch(batch).changes);
+    }
 
     // Counted once per batch, labelled with the detector.
     const counted = await metrics.detectorErrors.get();

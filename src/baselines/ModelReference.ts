@@ -1,0 +1,187 @@
+import { unpackFloat32 } from '../compute/packedVectors.ts';
+import { nearestOther } from './foldPool.ts';
+import { COL, type ModelReferenceState, recordStride } from './ModelReferenceState.ts';
+import { createNeighbourhood, NeighbourIndex, type Neighbourhood } from './NeighbourIndex.ts';
+import type { ReferenceConfig } from './referenceSchema.ts';
+
+/** Tail flag of a member without the statistic. */
+const UNKNOWN = 255;
+
+/** An answer statistic kept per member. */
+export type MemberStatistic = 'margin' | 'entropy';
+/** Where an answer counts as "in the tail": below the threshold (margins) or above it (entropies). */
+export type TailSide = 'low' | 'high';
+
+/**
+ * A model's reference as detectors read it: the members frozen for the
+ * current epoch, an exact neighbour index over their sketches, the
+ * distribution of their nearest-neighbour distances, and their answers'
+ * statistics. Read-only; rebuilt when a fold changes the members.
+ */
+export class ModelReference {
+  /** Sketch coordinates of the members (0 before the first member). */
+  readonly dim: number;
+  /** Sketch coordinates the reference keeps (`reference.dim`): a prefix of each query's sketch. */
+  readonly configDim: number;
+  readonly n: number;
+  /** Queries offered, decayed like the members. */
+  readonly samples: number;
+  /** Whether the reference answers questions (enough offered queries and members, a distance scale). */
+  readonly ready: boolean;
+  private readonly data: Float32Array;
+  private readonly stride: number;
+  private readonly index: NeighbourIndex;
+  /** Each member's distance to its nearest other member, ascending. */
+  private readonly nearestSorted: Float64Array;
+  private readonly flags = new Map<string, Uint8Array>();
+  /**
+   * The last neighbourhood answered per query sketch (the event's array): the detectors that judge an
+   * answer by its neighbours ask the same question of the same event, one after another.
+   */
+  private readonly asked = new WeakMap<readonly number[], { k: number; radius: number; owner: number; idx: Int32Array; d2: Float64Array }>();
+  private readonly x: Float64Array;
+
+  constructor(
+    readonly model: string,
+    state: ModelReferenceState,
+    config: ReferenceConfig,
+    /** Each member's squared distance to its nearest other member, when the fold that made them knows it. */
+    nearestSq?: Float64Array,
+  ) {
+    this.dim = state.dim;
+    this.configDim = config.dim;
+    this.n = state.dim > 0 ? state.n : 0;
+    this.samples = state.samples;
+    this.stride = recordStride(this.dim);
+    this.data = unpackFloat32(state.rows, this.n * this.stride);
+    const owners = new Uint32Array(this.n);
+    const bits = new Uint32Array(this.data.buffer, this.data.byteOffset, this.data.length);
+    for (let i = 0; i < this.n; i++) owners[i] = bits[i * this.stride + this.dim + COL.key];
+    this.index = new NeighbourIndex(this.data, this.n, this.dim, this.stride, owners);
+    const sq = nearestSq && nearestSq.length === this.n ? nearestSq : nearestOther(this.data, this.n, this.dim, this.stride).sq;
+    this.nearestSorted = sq.map(Math.sqrt).sort();
+    this.ready = this.n >= config.minMembers && this.samples >= config.minSamples && this.quantile(0.5) > 0;
+    this.x = new Float64Array(config.dim);
+  }
+
+  /** The `q` quantile of the members' distances to their nearest other member (linear between order statistics). */
+  quantile(q: number): number {
+    const s = this.nearestSorted;
+    if (s.length === 0 || !Number.isFinite(s[0])) return 0;
+    const pos = q * (s.length - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.min(s.length - 1, lo + 1);
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+  }
+
+  /** Median member-to-nearest-member distance: the reference's unit of distance. */
+  get scale(): number {
+    return this.quantile(0.5);
+  }
+
+  /** Whether the nearest member to `x` (its `dim` values from `xo`) is farther than `radius`; `leaveOut`: members at distance 0 do not count. */
+  fartherThan(x: ArrayLike<number>, radius: number, leaveOut = false, xo = 0): boolean {
+    return this.index.fartherThan(x, radius, leaveOut, xo);
+  }
+
+  /** The coordinates a query is compared in: the members' `dim`, or before the first member the prefix it would get. */
+  queryDim(sketch: readonly number[]): number {
+    return this.dim || Math.min(this.configDim, sketch.length);
+  }
+
+  /**
+   * The query's sketch prefix (`queryDim` coordinates) rounded to float32 as members are, into `out`;
+   * false when the sketch does not fit (too short, or not finite).
+   */
+  readSketch(sketch: readonly number[], out: Float32Array | Float64Array): boolean {
+    const dim = this.queryDim(sketch);
+    if (dim < 2 || sketch.length < dim) return false;
+    for (let j = 0; j < dim; j++) {
+      const v = sketch[j];
+      if (!Number.isFinite(v)) return false;
+      out[j] = Math.fround(v);
+    }
+    return true;
+  }
+
+  /**
+   * The `k` members nearest to the query within `radius` × `scale`, other keys' only (`owner`, a
+   * `referenceHash` of the asking key), nearest first; null when the reference is not ready or the
+   * sketch does not fit. The answer is reused by the next call with the same `out`.
+   */
+  neighbours(sketch: readonly number[], k: number, radius: number, owner: number, out: Neighbourhood): Neighbourhood | null {
+    if (!this.ready) return null;
+    const hit = this.asked.get(sketch);
+    if (hit && hit.k === k && hit.radius === radius && hit.owner === owner && out.idx.length >= k) {
+      out.idx.set(hit.idx);
+      out.d2.set(hit.d2);
+      out.count = hit.idx.length;
+      return out;
+    }
+    if (!this.readSketch(sketch, this.x)) return null;
+    const r = radius * this.scale;
+    this.index.nearest(this.x, k, r * r, owner, out);
+    this.asked.set(sketch, { k, radius, owner, idx: out.idx.slice(0, out.count), d2: out.d2.slice(0, out.count) });
+    return out;
+  }
+
+  /** A neighbourhood buffer for `neighbours`. */
+  static neighbourhood(k: number): Neighbourhood {
+    return createNeighbourhood(k);
+  }
+
+  /**
+   * Expected probability that an answer near the query of `nb` has its `stat` in the tail beyond
+   * `threshold`: the share in the tail among the `k` nearest members within the radius that have the
+   * statistic, each one missing there counted at `p0` (the model-wide share) — (hits + (k − found)·p0)/k;
+   * `p0` without a neighbourhood. (A k-nearest-neighbour class-probability estimate: Fix & Hodges 1951.)
+   */
+  expectedTailShare(nb: Neighbourhood | null, stat: MemberStatistic, threshold: number, side: TailSide, k: number, p0: number): number {
+    if (!nb) return p0;
+    const hit = this.tailFlags(stat, threshold, side);
+    let hits = 0;
+    let found = 0;
+    for (let j = 0; j < nb.count; j++) {
+      const h = hit[nb.idx[j]];
+      // A member whose answer did not describe the model (refused, truncated) counts as missing.
+      if (h === UNKNOWN) continue;
+      hits += h;
+      found++;
+    }
+    return (hits + (k - found) * p0) / k;
+  }
+
+  /** Each member's membership of a tail, `UNKNOWN` without the statistic (remembered per statistic while the tail stays the same). */
+  private tailFlags(stat: MemberStatistic, threshold: number, side: TailSide): Uint8Array {
+    const id = `${stat}:${side}:${threshold}`;
+    let hit = this.flags.get(id);
+    if (hit) return hit;
+    hit = new Uint8Array(this.n);
+    const col = this.dim + COL[stat];
+    for (let i = 0; i < this.n; i++) {
+      const v = this.data[i * this.stride + col];
+      hit[i] = !Number.isFinite(v) ? UNKNOWN : (side === 'low' ? v < threshold : v > threshold) ? 1 : 0;
+    }
+    if (this.flags.size > 16) this.flags.clear();
+    this.flags.set(id, hit);
+    return hit;
+  }
+
+  /** The members' values of one statistic, in member order (NaN where the answer was not usable). */
+  statistic(stat: MemberStatistic | 'label'): Float32Array {
+    const col = this.dim + COL[stat];
+    return Float32Array.from({ length: this.n }, (_, i) => this.data[i * this.stride + col]);
+  }
+
+  /** Member `i`'s owner hashes (key, network, tenant; 0: none). */
+  owners(i: number): { key: number; network: number; tenant: number } {
+    const bits = new Uint32Array(this.data.buffer, this.data.byteOffset, this.data.length);
+    const o = i * this.stride + this.dim;
+    return { key: bits[o + COL.key], network: bits[o + COL.network], tenant: bits[o + COL.tenant] };
+  }
+
+  /** Member `i`'s sketch prefix. */
+  sketch(i: number): Float32Array {
+    return this.data.slice(i * this.stride, i * this.stride + this.dim);
+  }
+}
