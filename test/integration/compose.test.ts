@@ -145,4 +145,21 @@ describe('docker-compose.yml', () => {
     expect(commandText(probewatch)).not.toMatch(/\bnpm\b/);
     expect(probewatch.read_only).toBe(true);
   });
+
+  it('has an optional example gateway built from its own Dockerfile stage, on the same Kafka and Redis, secrets from the environment', () => {
+    const gateway = compose.services['example-gateway'];
+    expect(gateway.profiles).toEqual(['example']);
+    const build = gateway.build as { context: string; target?: string };
+    expect(build.context).toBe('.');
+    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(new RegExp(`^FROM node:20[-\\w.]* AS ${build.target}$`, 'm'));
+    // Its stage copies what the gateway imports (its model is the quality benchmark's victim).
+    for (const dir of ['examples', 'benchmarks/quality', 'src']) expect(dockerfile).toContain(`COPY ${dir} ./${dir}`);
+    const genv = Object.fromEntries(Object.entries(gateway.environment ?? {}).map(([k, v]) => [k, String(v)]));
+    expect(genv.PROBEWATCH_KAFKA_BROKERS).toBe(env.PROBEWATCH_KAFKA_BROKERS);
+    expect(genv.PROBEWATCH_REDIS_URL).toBe(env.PROBEWATCH_REDIS_URL);
+    for (const secret of ['PROBEWATCH_HMAC_KEY', 'GATEWAY_API_KEYS']) expect(genv[secret]).toMatch(/^\$\{\w+:\?/);
+    expect(publishedOn(gateway, 8080)).toBe('127.0.0.1');
+    expect(gateway.read_only).toBe(true);
+  });
 });
