@@ -82,6 +82,7 @@ export interface Discount {
  * depend on batch boundaries (events must be offered in event-time order).
  */
 export class PeerCalibration {
+  /** Models seen, by id: bounded in practice by the model entities (`state.maxEntities.model`), not here. */
   private readonly models = new Map<string, ModelPeers>();
 
   constructor(
@@ -129,6 +130,13 @@ export class PeerCalibration {
     model.peers.delete(key);
     model.peers.set(key, peer);
     if (eventsSeen < c.minEvents) peer.band = -1;
+  }
+
+  /** Keys held in all models' peer tables. */
+  get size(): number {
+    let n = 0;
+    for (const m of this.models.values()) n += m.peers.size;
+    return n;
   }
 
   private model(id: string, ts: number): ModelPeers {

@@ -267,6 +267,7 @@ export class DetectionPipeline {
     }
     this.metrics?.eventsProcessed.inc(events.length);
     this.metrics?.keysTracked.set(this.store.size);
+    this.metrics?.calibrationPeers.set(this.calibration.size);
     this.maybeSweep();
     if (this.metrics) for (const [kind, n] of this.store.entityCounts()) this.metrics.aggregateEntities.set({ kind }, n);
     return out;
