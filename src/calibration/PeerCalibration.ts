@@ -27,6 +27,8 @@ export const calibrationSchema = z
     remarkableAt: z.number().min(0).max(1).default(0.5),
     /** Most keys kept per model (the least recently active leave first). */
     maxKeysPerModel: z.number().int().positive().default(4096),
+    /** Most models with a peer table (the least recently seen model's table goes first). */
+    maxModels: z.number().int().positive().default(256),
   })
   .strict()
   .refine((c) => c.commonLow < c.commonHigh, { message: 'commonLow must be below commonHigh', path: ['commonLow'] });
@@ -82,7 +84,7 @@ export interface Discount {
  * depend on batch boundaries (events must be offered in event-time order).
  */
 export class PeerCalibration {
-  /** Models seen, by id: bounded in practice by the model entities (`state.maxEntities.model`), not here. */
+  /** Models seen, by id, least recently seen first (at most `maxModels`). */
   private readonly models = new Map<string, ModelPeers>();
 
   constructor(
@@ -141,7 +143,13 @@ export class PeerCalibration {
 
   private model(id: string, ts: number): ModelPeers {
     let m = this.models.get(id);
-    if (!m) this.models.set(id, (m = { peers: new Map(), frozen: null }));
+    if (!m) {
+      this.models.set(id, (m = { peers: new Map(), frozen: null }));
+      if (this.models.size > this.config.maxModels) this.models.delete(this.models.keys().next().value!);
+    } else if (this.models.size > 1) {
+      this.models.delete(id);
+      this.models.set(id, m);
+    }
     const epoch = Math.floor(ts / this.config.epochMs);
     if (!m.frozen || m.frozen.epoch < epoch) m.frozen = this.fold(m, epoch);
     return m;
