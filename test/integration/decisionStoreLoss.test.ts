@@ -66,10 +66,11 @@ describe('an emptied decision store', () => {
     const back = await waitFor(() => {
       const d = reader.decisionFor(key);
       return reader.counters().snapshots > snapshotsBefore && reader.fresh && d.source === 'decision' && d.enforce === 'deceive' && d;
-    }, () => `the attacker degraded again after the restart\n${pw.tail()}`, 30_000, 50);
+    }, () => `the attacker degraded again after the restart\n${pw.tail()}`, 60_000, 50);
     const tookMs = Date.now() - lostAt;
     expect(back.level).toBe('deceive');
-    expect(tookMs).toBeLessThan(20_000);
+    // Seconds, not the half-TTL refresh (12 h) of before; loose enough for a loaded 2-core CI machine.
+    expect(tookMs).toBeLessThan(45_000);
     // Redis holds it again, signed, for gateways that start now.
     expect(await probe.hget(decisionRedisKey(setup.keyPrefix, key), 'level')).toBe('deceive');
     expect(await probe.hget(decisionRedisKey(setup.keyPrefix, key), 'sig')).toMatch(/^[0-9a-f]{64}$/);
