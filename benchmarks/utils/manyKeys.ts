@@ -1,21 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { InferenceEvent } from '../../src/contract.ts';
+import { mulberry32 } from '../../src/gateway/RandomProjection.ts';
 
 /** Event time of the first generated event. */
 export const MANY_KEYS_T0 = Date.UTC(2026, 0, 5, 8);
 const T0 = MANY_KEYS_T0;
 
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG: the SDK's mulberry32. */
+const rng = mulberry32;
 
 /**
  * Events of `keys` keys in event-time order, 1–3 per key, each from a new
