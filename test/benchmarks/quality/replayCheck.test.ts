@@ -33,5 +33,5 @@ describe('replayCheck', () => {
     const differs = await replayCheck(lines, config, tampered);
     expect(differs.mismatched).toBe(1);
     expect(differs.mismatches[0]).toMatch(/^atk-random: simulation /);
-  });
+  }, 180_000);
 });
