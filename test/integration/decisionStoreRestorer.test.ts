@@ -22,6 +22,8 @@ describe('DecisionStoreRestorer', () => {
     const sub = redis.duplicate();
     const announced: string[] = [];
     await sub.subscribe(channel);
+    // check() does nothing on a connection that is not ready yet (start() checks again on 'ready'); a reply means ready.
+    await redis.ping();
     sub.on('message', (_c: string, m: string) => announced.push(m));
 
     const fromTopic = [d('a', 'deceive'), d('b', 'truncate'), d('lapsed', 'block', Date.now() - 1), d('newer-in-redis', 'deceive'), d('forged', 'block')];
