@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import { appendRow, unpackFloat32 } from '../src/compute/packedVectors.ts';
 import { eventTimeOrder } from './shared/batch.ts';
-import { addToShare, createShare, type EwShare, shareExcess, shareExcessZ } from './shared/EwShare.ts';
+import { addToShare, createShare, type EwShare, shareExcess, shareExcessLowerBound, shareExcessZ } from './shared/EwShare.ts';
 import { continuesStraight } from './shared/StraightRun.ts';
 import { addArrival, createGapStats, type GapStats, gapCv } from './shared/GapStats.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
@@ -69,8 +69,19 @@ export const offManifoldConfigSchema = z.object({
   places: int().min(0).max(64).default(16),
   /** Effective window (queries) of the key's off-manifold share. */
   window: int().positive().default(200),
-  /** Scored queries a key needs before its share counts. */
+  /** Scored queries a key needs before its share counts at its estimate. */
   minEvents: int().positive().default(50),
+  /**
+   * From this many scored queries (up to `minEvents`) the share already counts, at the lower end of its
+   * Wilson interval at `zLow` standard errors: a short-lived key whose queries nearly all lie off the
+   * manifold — one of many throwaway keys sending a few dozen random queries each — is judged on what it
+   * surely did, while a key with a few unusual queries among its first ones scores nothing yet. Only for
+   * a key whose queries scatter: once more than `earlyMaxStraight` of them continued a straight run, the
+   * key sweeps, its scored queries are mostly the ends of its sweeps (a what-if analyst's may lie beyond
+   * the data), and it waits for `minEvents` like any other. `minEvents` or more disables it.
+   */
+  earlyEvents: int().positive().default(16),
+  earlyMaxStraight: unit().default(0.25),
   /** Excess share (s − p₀)/(1 − p₀) where the score starts and where it is full. */
   excessLow: unit().default(0.15),
   excessHigh: unit().default(0.4),
@@ -100,6 +111,8 @@ export interface OffManifoldState {
   /** Queries held while the model's reference warmed up (base64 float32 rows) and that model; absent in older snapshots. */
   backlog?: string;
   backlogModel?: string;
+  /** Queries with a readable sketch, straight continuations included; absent in older snapshots. */
+  seen?: number;
 }
 
 /** What the evidence quotes, as of one event: the model, its threshold, the key's score and share. */
@@ -171,6 +184,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       const dim = ref ? ref.queryDim(e.input_sketch) : 0;
       let threshold = 0;
       if (ref && dim >= 2 && ref.readSketch(e.input_sketch, x)) {
+        state.seen = Math.min((state.seen ?? 0) + 1, 1e9);
         const ready = ref.ready && ref.dim === dim;
         if (!continuesStraight(state, x, dim, c)) {
           if (!ready) this.hold(state, x, dim, e.model_id);
@@ -268,10 +282,10 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   }
 
   private score(state: OffManifoldState): number {
-    const strict = this.shareScore(state.share);
+    const strict = this.shareScore(state.share, state);
     const a = this.config.automated;
     if (!a.enabled || !state.looseShare || !state.gaps || state.gaps.n < a.minGaps) return strict;
-    return Math.max(strict, this.shareScore(state.looseShare) * this.pacing(state.gaps));
+    return Math.max(strict, this.shareScore(state.looseShare, state) * this.pacing(state.gaps));
   }
 
   /** 1 for metronomic calls, 0 for human ones (`automated.cvMetronomic` … `cvHuman`). */
@@ -280,15 +294,21 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     return 1 - ramp(gapCv(g), a.cvMetronomic, a.cvHuman);
   }
 
-  private shareScore(sh: EwShare): number {
+  private shareScore(sh: EwShare, state: OffManifoldState): number {
     const c = this.config;
-    if (sh.n < c.minEvents) return 0;
-    return Math.min(ramp(shareExcess(sh), c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, c.window), c.zLow, c.zHigh));
+    if (sh.n >= c.minEvents) return this.excessScore(sh, shareExcess(sh));
+    const scatters = sh.n >= c.earlyEvents && sh.n >= (1 - c.earlyMaxStraight) * (state.seen ?? Infinity);
+    return scatters ? this.excessScore(sh, shareExcessLowerBound(sh, c.window, c.zLow)) : 0;
+  }
+
+  private excessScore(sh: EwShare, excess: number): number {
+    const c = this.config;
+    return Math.min(ramp(excess, c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, c.window), c.zLow, c.zHigh));
   }
 
   private view(state: OffManifoldState, t: { strict: number; loose: number } | null, model: string): View {
     const v: View = { model, threshold: t?.strict ?? 0, score: state.score, share: { ...state.share } };
-    if (t && state.looseShare && state.gaps && this.config.automated.enabled && state.score > this.shareScore(state.share)) {
+    if (t && state.looseShare && state.gaps && this.config.automated.enabled && state.score > this.shareScore(state.share, state)) {
       v.loose = { share: { ...state.looseShare }, threshold: t.loose, cv: gapCv(state.gaps) };
     }
     return v;

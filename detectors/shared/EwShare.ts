@@ -44,3 +44,17 @@ export function shareExcessZ(sh: EwShare, window: number): number {
 export function shareExcess(sh: EwShare): number {
   return (sh.s - sh.e) / Math.max(1 - sh.e, 1e-6);
 }
+
+/**
+ * The excess (as `shareExcess`) that the key surely has: the observed share replaced by the lower end of
+ * its Wilson score interval at `z` standard errors (Wilson 1927) over the effective count. For a handful
+ * of events it stays well below the point estimate unless nearly every event had the property.
+ */
+export function shareExcessLowerBound(sh: EwShare, window: number, z: number): number {
+  const n = effectiveCount(sh, window);
+  if (n <= 0) return 0;
+  const z2 = (z * z) / n;
+  const centre = (sh.s + z2 / 2) / (1 + z2);
+  const half = (z * Math.sqrt((sh.s * (1 - sh.s)) / n + z2 / (4 * n))) / (1 + z2);
+  return (Math.max(0, centre - half) - sh.e) / Math.max(1 - sh.e, 1e-6);
+}

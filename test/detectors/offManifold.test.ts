@@ -59,6 +59,21 @@ describe('off-manifold', () => {
     for (const key of ['nat-heavy', 'nat-replay']) expect((run.states.get(key) as OffManifoldState).share.n, key).toBeGreaterThanOrEqual(config.minEvents);
   });
 
+  it('judges a short-lived key of random queries on what it surely did, before minEvents; a sweeping key waits', () => {
+    const w = naturalScenario(5).world;
+    const short = uniformBox(w, 'atk-short', attackTimes(w, 24));
+    const withShort = merge(natural, short);
+    const early = runDetector(create(), withShort, compute);
+    expect(early.lastScore.get('atk-short')).toBeGreaterThanOrEqual(FIRES);
+    // Without the early judgement the same 24 queries score nothing.
+    const late = runDetector(offManifold.create(offManifold.configSchema.parse({ earlyEvents: config.minEvents })), withShort, compute);
+    expect(late.lastScore.get('atk-short')).toBe(0);
+    // The what-if analyst's scored queries are its sweeps' ends, far beyond the data: it sweeps, so it waits.
+    expect(run.maxByKey.get('nat-analyst')).toBeLessThanOrEqual(QUIET);
+    const everyKeyEarly = runDetector(offManifold.create(offManifold.configSchema.parse({ earlyMaxStraight: 1 })), events, compute);
+    expect(everyKeyEarly.maxByKey.get('nat-analyst')).toBeGreaterThan(QUIET);
+  });
+
   it('does not score the straight continuation of a sweep: scoring every step flags sessions of wide sweeps', () => {
     const analyst = run.states.get('nat-analyst') as OffManifoldState;
     // Only the turns of each sweep were scored.

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { shareExcess, shareExcessLowerBound } from '../../detectors/shared/EwShare.ts';
 import { describe, expect, it } from 'vitest';
 import { bisectionSchema, completedSearches, createBisectionState, observeQuery } from '../../detectors/shared/BisectionTracker.ts';
 import { rowKernel } from '../../detectors/shared/batch.ts';
@@ -282,5 +283,18 @@ describe('OffsetTable', () => {
     f.add(lengthClass(2.5));
     expect(f.recurs(lengthClass(2.5))).toBe(true);
     expect(lengthClass(2.5)).not.toBe(lengthClass(2.5 * 1.001));
+  });
+});
+
+describe('shareExcessLowerBound', () => {
+  it('is below the excess, near it for many events, and far below it for a handful', () => {
+    const many = { n: 1_000, s: 0.5, e: 0.01 };
+    const few = { n: 16, s: 0.5, e: 0.01 };
+    expect(shareExcessLowerBound(many, 10_000, 3)).toBeLessThan(shareExcess(many));
+    expect(shareExcess(many) - shareExcessLowerBound(many, 10_000, 3)).toBeLessThan(0.06);
+    expect(shareExcessLowerBound(few, 200, 3)).toBeLessThan(0.25);
+    // Nearly every one of 20 events: surely most of them.
+    expect(shareExcessLowerBound({ n: 20, s: 0.95, e: 0.01 }, 200, 3)).toBeGreaterThan(0.6);
+    expect(shareExcessLowerBound({ n: 0, s: 0, e: 0.01 }, 200, 3)).toBe(0);
   });
 });
