@@ -33,7 +33,7 @@ import { prefixOf } from './shared/prefixOf.ts';
 import { scorableProbs, tailShareScore } from './shared/TailShare.ts';
 import { baselineOptions, inTail, type Tail, TailCache, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
-import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, GroupVerdict, KeyGroup } from './types.ts';
 
 const COMPONENTS = ['margin', 'entropy', 'halving', 'occupancy', 'spread', 'balance'] as const;
 type Component = (typeof COMPONENTS)[number];
@@ -73,6 +73,10 @@ export const aggregatesConfigSchema = z.object({
   maxClasses: z.number().int().min(2).max(1024).default(64),
   maxTrackedKeys: z.number().int().positive().max(1024).default(64),
   maxModelsPerEntity: z.number().int().positive().max(64).default(4),
+  /** A group's reading is reported (for group decisions) when its score moves to another step of this size. */
+  verdictStep: z.number().gt(0).max(1).default(0.05),
+  /** Groups whose last reported step is remembered (process memory; past it the memory starts over). */
+  maxVerdictGroups: z.number().int().positive().default(65_536),
   /** Excess share (s − p₀)/(1 − p₀) and z-score of pooled margins/entropies where the score starts and is full. */
   excessLow: z.number().min(0).max(1).default(0.15),
   excessHigh: z.number().min(0).max(1).default(0.5),
@@ -174,6 +178,10 @@ export class AggregatesDetector implements Detector<AggregatesState> {
   private readonly ownLimits: ViewLimits;
   /** Expected small-margin and high-entropy shares near each query, from the model's shared reference. */
   private readonly local: LocalTail;
+  /** Group readings of the last batch (`groupVerdicts`). */
+  private verdicts: GroupVerdict[] = [];
+  /** Per model and group: the step of `verdictStep` of its last recorded reading (process memory, bounded). */
+  private readonly verdictSteps = new Map<string, number>();
 
   constructor(private readonly config: AggregatesConfig) {
     const c = config;
@@ -186,8 +194,35 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     return { own: createEntityView(), geometry: createGeometry(), poolQuota: createQuota(), baseQuota: createQuota(), group: null, score: 0 };
   }
 
+  groupVerdicts(): readonly GroupVerdict[] {
+    return this.verdicts;
+  }
+
+  /**
+   * Records a group's reading when its score moved to another step of `verdictStep` since the group's last
+   * recorded one (so a batch yields a handful per group, not one per event), with the evidence read in full.
+   */
+  private noteVerdict(read: EntityRead, model: string, ts: number, detailed: () => EntityRead): void {
+    let comp: Component = COMPONENTS[0];
+    for (const k of COMPONENTS) if (read.scores[k] > read.scores[comp]) comp = k;
+    const score = read.scores[comp];
+    const step = Math.floor(score / this.config.verdictStep);
+    const slot = `${model}\u0000${read.name}`;
+    if ((this.verdictSteps.get(slot) ?? 0) === step) return;
+    if (this.verdictSteps.size >= this.config.maxVerdictGroups && !this.verdictSteps.has(slot)) this.verdictSteps.clear();
+    this.verdictSteps.set(slot, step);
+    const [scope, subject] = read.name.startsWith('tenant:')
+      ? (['tenant', read.name.slice(7)] as const)
+      : read.name.startsWith('prefix:')
+        ? (['prefix', read.name.slice(7)] as const)
+        : (['geometry', read.name] as const);
+    const sentence = this.sentence(detailed(), comp, true);
+    this.verdicts.push({ scope, subject, model, ts, score, keys: read.keys, evidence: () => sentence });
+  }
+
   processBatch(groups: readonly KeyGroup<AggregatesState>[], ctx: DetectorContext): DetectorOutput[] {
     const c = this.config;
+    this.verdicts = [];
     const opts = baselineOptions(c.baseline);
     const { offsets } = groupOffsets(groups);
     const probsRows = flatEvents(groups).map(scorableProbs);
@@ -299,6 +334,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
         const keys = activeKeys(view, epoch, c.keyActiveEpochs);
         if (keys < c.minKeys) continue;
         const read = this.read(name, view, keys, m, expectedCache, isLast, marginTail, entropyTail, this.local.active(ref));
+        this.noteVerdict(read, e.model_id, e.ts, () => this.read(name, view, keys, m, expectedCache, true, marginTail, entropyTail, this.local.active(ref)));
         for (const comp of COMPONENTS) {
           const score = read.scores[comp] * (aligned[comp] ? 1 : c.bystanderFactor);
           if (score > best) {

@@ -50,6 +50,26 @@ export interface DetectorOutput {
   keepOut?: ArrayLike<number>;
 }
 
+/** What a group of keys sharing a tenant, a network prefix or a query geometry is (`scope`). */
+export type GroupScope = 'tenant' | 'prefix' | 'geometry';
+
+/**
+ * A cross-key detector's reading of one group at one event: the group's own
+ * score (before any member is judged a bystander) and the evidence behind it.
+ */
+export interface GroupVerdict {
+  readonly scope: GroupScope;
+  /** The tenant id, the CIDR of the network, or the geometry group's id (`geo:<model>:<group>`). */
+  readonly subject: string;
+  readonly model: string;
+  /** Event time of the reading. */
+  readonly ts: number;
+  readonly score: number;
+  /** Members active in the group's window. */
+  readonly keys: number;
+  evidence(): string;
+}
+
 /** What a detector may use besides the key's own state. */
 export interface DetectorContext {
   /**
@@ -95,6 +115,12 @@ export interface Detector<S = unknown> {
   initState(): S;
   /** Processes one poll's events, grouped by key; returns one output per group, same order. */
   processBatch(groups: readonly KeyGroup<S>[], ctx: DetectorContext): DetectorOutput[];
+  /**
+   * Cross-key detectors: the readings of groups during the last `processBatch`, in event-time order,
+   * each only when the group's score changed. The pipeline turns them into group decisions (advisory:
+   * a member is raised only on its own evidence).
+   */
+  groupVerdicts?(): readonly GroupVerdict[];
 }
 
 /**

@@ -59,22 +59,34 @@ export interface Decision {
   shadow_level?: Level;
   /** Present (true) on an analyst's decision: it outranks the ladder's decisions while it lasts. */
   manual?: boolean;
-  /** What `api_key` names on a manual decision: a key (default), an IP prefix (CIDR) or a tenant. */
+  /** What `api_key` names on a manual or group decision: a key (default), an IP prefix (CIDR), a tenant, or a geometry group. */
   scope?: DecisionScope;
+  /**
+   * Present (true) on a group decision: the level that a group's pooled evidence reached (a tenant, a
+   * network prefix, keys of alike query geometry). Advisory: gateways do not apply it to the group's
+   * members (a member is raised only on its own evidence); analysts see it, and make it a manual
+   * decision on the tenant or prefix to enforce it.
+   */
+  group?: boolean;
 }
 
-/** What a decision applies to: one key, every caller in an IP prefix, or every key of a tenant. */
-export const DECISION_SCOPES = ['key', 'prefix', 'tenant'] as const;
+/**
+ * What a decision applies to: one key, every caller in an IP prefix, every key of a tenant, or (group
+ * decisions only) the keys of one geometry group.
+ */
+export const DECISION_SCOPES = ['key', 'prefix', 'tenant', 'geometry'] as const;
 export type DecisionScope = (typeof DECISION_SCOPES)[number];
 
 /**
  * Where a decision lives among the decisions in force (its Redis entry, its
  * key on the compacted decisions topic, its slot in a gateway's cache): an
  * automatic decision under its key id, a manual one under
- * `manual:<scope>:<subject>`, so neither replaces the other.
+ * `manual:<scope>:<subject>`, a group decision under `group:<scope>:<subject>`,
+ * so none replaces another.
  */
-export function decisionSlot(d: Pick<Decision, 'api_key' | 'manual' | 'scope'>): string {
-  return d.manual ? `manual:${d.scope ?? 'key'}:${d.api_key}` : d.api_key;
+export function decisionSlot(d: Pick<Decision, 'api_key' | 'manual' | 'scope' | 'group'>): string {
+  if (d.manual) return `manual:${d.scope ?? 'key'}:${d.api_key}`;
+  return d.group ? `group:${d.scope ?? 'key'}:${d.api_key}` : d.api_key;
 }
 
 /** A message that could not be processed, with the reason. */

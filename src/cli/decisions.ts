@@ -123,15 +123,17 @@ export async function listDecisions(ctx: DecisionsContext, opts: { json?: boolea
     ctx.out.write(JSON.stringify(all, null, 2) + '\n');
     return 0;
   }
+  const keys = auto.filter((d) => !d.group);
   const counts = LEVELS.slice()
     .reverse()
-    .map((l) => `${l} ${auto.filter((d) => d.level === l && !d.shadow).length}`);
-  ctx.out.write(`keys at each level now (ladder): ${counts.join(', ')}; manual decisions: ${manual.length}\n`);
+    .map((l) => `${l} ${keys.filter((d) => d.level === l && !d.shadow).length}`);
+  const groups = auto.length - keys.length;
+  ctx.out.write(`keys at each level now (ladder): ${counts.join(', ')}; manual decisions: ${manual.length}${groups ? `; group decisions (advisory, not enforced): ${groups}` : ''}\n`);
   if (all.length === 0) return 0;
   const rows = all.map((d) => [
     d.level + (d.shadow ? ' (shadow)' : ''),
     `${d.scope ?? 'key'} ${d.api_key}`,
-    d.manual ? 'manual' : 'ladder',
+    d.manual ? 'manual' : d.group ? 'group (advisory)' : 'ladder',
     durationText(d.expires_at - now),
     d.reason,
   ]);

@@ -57,13 +57,14 @@ export const riskScoreCodec = new ContractCodec<RiskScore>(
   ({ final, ...rest }) => withoutNulls<RiskScore>(final ? { ...rest, final: true } : rest, ['shadow_risk', 'shadow_level']),
 );
 
-/** Decision: `shadow_level` is a nullable union on the wire; it, `manual` and `scope` are present in memory only when set (manual, not a key). */
+/** Decision: `shadow_level` is a nullable union on the wire; it, `manual`, `group` and `scope` are present in memory only when set (manual or group, not a key). */
 export const decisionCodec = new ContractCodec<Decision>(
   'Decision',
-  (d) => ({ ...d, shadow_level: d.shadow_level ?? null, manual: d.manual ?? false, scope: d.scope ?? 'key' }),
-  ({ manual, scope, ...rest }) => {
+  (d) => ({ ...d, shadow_level: d.shadow_level ?? null, manual: d.manual ?? false, scope: d.scope ?? 'key', group: d.group ?? false }),
+  ({ manual, scope, group, ...rest }) => {
     const d = withoutNulls<Decision>(rest, ['shadow_level']);
     if (manual === true) d.manual = true;
+    if (group === true) d.group = true;
     if (scope !== undefined && scope !== 'key') d.scope = scope as Decision['scope'];
     return d;
   },

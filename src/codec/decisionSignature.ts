@@ -46,8 +46,10 @@ export function loadDecisionKey(env: Record<string, string | undefined>, name = 
  * group one.
  */
 function canonical(d: Decision): string {
-  const extra = d as Decision & { manual?: boolean; scope?: string };
-  return JSON.stringify(['probewatch.decision.v1', d.api_key, d.level, d.reason, d.expires_at, d.shadow, d.shadow_level ?? null, extra.manual === true, extra.scope ?? 'key']);
+  const fields = ['probewatch.decision.v1', d.api_key, d.level, d.reason, d.expires_at, d.shadow, d.shadow_level ?? null, d.manual === true, d.scope ?? 'key'];
+  // Only group decisions carry the flag, so every other decision keeps the signature it had before groups existed.
+  if (d.group === true) fields.push('group');
+  return JSON.stringify(fields);
 }
 
 /** HMAC-SHA256 of the decision (hex). */

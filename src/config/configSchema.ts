@@ -257,6 +257,19 @@ const policySchema = z
     repeatOffenders: repeatOffendersSchema.prefault({}),
     /** Per-tenant overrides of thresholds, hysteresis, TTLs, maxLevel and shadow. */
     tenants: z.record(z.string().min(1), tenantPolicySchema).default({}),
+    /**
+     * Group decisions: each group a cross-key detector reads (tenant, network prefix, geometry group)
+     * climbs its own ladder on its pooled score and is published once it reaches `minLevel`, marked
+     * `group` (advisory: gateways do not apply it to members).
+     */
+    groupDecisions: z
+      .object({
+        enabled: z.boolean().default(true),
+        minLevel: z.enum(LEVELS).default('throttle'),
+        maxGroups: z.number().int().positive().default(4_096),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((policy, ctx) => {

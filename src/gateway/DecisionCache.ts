@@ -183,6 +183,8 @@ export class DecisionCache implements DecisionSource {
   }
 
   private remember(slot: string, d: Decision): void {
+    // Group decisions are advisory: a member is raised only on its own evidence.
+    if (d.group) return;
     const answer = answerOf(d);
     this.cache.set(slot, answer);
     if (!d.manual) return;

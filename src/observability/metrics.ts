@@ -56,6 +56,8 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
       buckets: [0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99],
       registers: r,
     }),
+    groupDecisions: new Counter({ name: 'probewatch_group_decisions_total', help: 'Group decisions published (advisory: a tenant, network prefix or geometry group whose pooled evidence reached a level), by scope and level', labelNames: ['scope', 'level'], registers: r }),
+    groupLadders: new Gauge({ name: 'probewatch_group_ladders', help: 'Groups whose response ladder is held (capped at policy.groupDecisions.maxGroups)', registers: r }),
     decisionsByDetector: new Counter({ name: 'probewatch_decisions_by_detector_total', help: 'Decisions published, by level and by the detector contributing most to the risk (none: no detector scored)', labelNames: ['level', 'detector'], registers: r }),
     outputFailures: new Counter({ name: 'probewatch_output_failures_total', help: 'Failed attempts to publish outputs (kafka: risk scores, decisions, dead letters; redis: decisions), retried or not', labelNames: ['output'], registers: r }),
     snapshotFailures: new Counter({ name: 'probewatch_state_snapshot_failures_total', help: 'Failed attempts to save or load key and aggregate state snapshots', labelNames: ['op'], registers: r }),

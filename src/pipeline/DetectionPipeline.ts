@@ -12,6 +12,7 @@ import { createFusion, type Fusion, type FusionAssessment } from '../fusion/crea
 import type { Logger } from '../observability/logger.ts';
 import { silentLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { GroupDecisions } from '../policy/GroupDecisions.ts';
 import type { ManualDecisionBook } from '../policy/ManualDecisionBook.ts';
 import { initialLadderState, ResponseLadder } from '../policy/ResponseLadder.ts';
 import { type KeyState, KeyStateStore } from '../state/KeyStateStore.ts';
@@ -69,6 +70,7 @@ export class DetectionPipeline {
   private shadowed!: boolean[];
   private anyShadow!: boolean;
   private ladder!: ResponseLadder;
+  private groupDecisions?: GroupDecisions;
   /** Per detector, a digest of its own settings: state built under other settings is started afresh. */
   private settingsDigests!: string[];
   /** Per detector, digests of settings replaced by a reload here: state tagged with one (or untagged) is started afresh. */
@@ -114,6 +116,7 @@ export class DetectionPipeline {
       this.fixedDetectors ?? DETECTORS.filter((d) => detectorConfig[d.name]?.enabled !== false).map((d) => d.create(detectorConfig[d.name]));
     const fusion = createFusion({ fusion: config.fusion, detectors: detectorConfig, policy: config.policy }, detectors);
     const ladder = new ResponseLadder(config.policy, this.manual);
+    const groupDecisions = config.policy.groupDecisions.enabled ? new GroupDecisions(ladder, config.policy.groupDecisions) : undefined;
     // A reload starts the peer table afresh: scores under other settings are not peers of today's.
     this.calibration = new PeerCalibration(
       config.calibration,
@@ -125,6 +128,8 @@ export class DetectionPipeline {
     this.shadowed = detectors.map((d) => detectorConfig[d.name]?.shadow === true);
     this.anyShadow = this.shadowed.some(Boolean);
     this.ladder = ladder;
+    // A reload starts group ladders afresh (their decisions already published stay until they lapse).
+    this.groupDecisions = groupDecisions;
     this.settingsDigests = detectors.map((d) => detectorSettingsDigest(detectorConfig[d.name]));
     this.config = config;
   }
@@ -201,6 +206,7 @@ export class DetectionPipeline {
     const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered));
     if (this.referencing) this.feedReferences(keys, states, answered, perDetector);
     const calibrated = this.calibrate(keys, groups, states, perDetector);
+    if (this.groupDecisions) this.decideGroups(out);
 
     const enforced = new Float64Array(this.detectors.length);
     const enforcedSignature = new Float64Array(this.detectors.length);
@@ -271,6 +277,18 @@ export class DetectionPipeline {
     this.maybeSweep();
     if (this.metrics) for (const [kind, n] of this.store.entityCounts()) this.metrics.aggregateEntities.set({ kind }, n);
     return out;
+  }
+
+  /** Group decisions from the cross-key detectors' readings of this batch. */
+  private decideGroups(out: PipelineOutput): void {
+    const verdicts = this.detectors.flatMap((d, i) => (this.shadowed[i] ? [] : (d.groupVerdicts?.() ?? [])));
+    if (verdicts.length === 0) return;
+    verdicts.sort((a, b) => a.ts - b.ts);
+    for (const decision of this.groupDecisions!.observe(verdicts, this.ladder.shadow(null))) {
+      out.decisions.push(decision);
+      this.metrics?.groupDecisions.inc({ scope: decision.scope ?? 'key', level: decision.level });
+    }
+    this.metrics?.groupLadders.set(this.groupDecisions!.size);
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { type SignedDecision, signDecision, signatureProblem } from '../codec/decisionSignature.ts';
+import { decisionSlot } from '../contract.ts';
 import type { Logger } from '../observability/logger.ts';
 import { decisionMessage, decisionRedisKey, decisionToHash } from './RedisDecisionStore.ts';
 import type { DecisionTopicContents } from './readDecisionTopic.ts';
@@ -103,7 +104,7 @@ export class DecisionStoreRestorer {
       const { sig: _sig, ...decision } = d as SignedDecision;
       const sig = this.opts.signingKey ? signDecision(this.opts.signingKey, decision) : undefined;
       const fields = Object.entries(decisionToHash(decision, sig)).flat();
-      writes.push([decisionRedisKey(this.opts.keyPrefix, d.api_key), String(d.expires_at), this.opts.channel, decisionMessage(decision, sig), ...fields]);
+      writes.push([decisionRedisKey(this.opts.keyPrefix, decisionSlot(decision)), String(d.expires_at), this.opts.channel, decisionMessage(decision, sig), ...fields]);
     }
     // In pipelines of a bounded size, so a large restore does not hold one huge reply in memory.
     for (let i = 0; i < writes.length; i += RESTORE_CHUNK) {

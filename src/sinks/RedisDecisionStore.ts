@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { type SignedDecision, signDecision } from '../codec/decisionSignature.ts';
-import { DECISION_SCOPES, type Decision, type DecisionScope, LEVELS, type Level } from '../contract.ts';
+import { DECISION_SCOPES, type Decision, type DecisionScope, decisionSlot, LEVELS, type Level } from '../contract.ts';
 import { ProbewatchError } from '../errors.ts';
 
 export interface RedisDecisionStoreOptions {
@@ -29,6 +29,10 @@ export function manualDecisionsRedisKey(keyPrefix: string): string {
 export function decisionToHash(d: Decision, sig?: string): Record<string, string> {
   const hash: Record<string, string> = { level: d.level, reason: d.reason, expires_at: String(d.expires_at), shadow: d.shadow ? '1' : '0' };
   if (d.shadow_level) hash.shadow_level = d.shadow_level;
+  if (d.group) {
+    hash.group = '1';
+    hash.scope = d.scope ?? 'key';
+  }
   if (sig) hash.sig = sig;
   return hash;
 }
@@ -38,6 +42,15 @@ export function decisionFromHash(apiKey: string, hash: Record<string, string>): 
   const expiresAt = Number(hash.expires_at);
   if (!isLevel(hash.level) || !Number.isFinite(expiresAt)) return undefined;
   const d = withShadowLevel({ api_key: apiKey, level: hash.level, reason: hash.reason ?? '', expires_at: expiresAt, shadow: hash.shadow === '1' }, hash.shadow_level);
+  if (hash.group === '1') {
+    // A group decision lives under its slot, `group:<scope>:<subject>`.
+    const scope = hash.scope as DecisionScope;
+    const slot = `group:${scope}:`;
+    if (!DECISION_SCOPES.includes(scope) || !apiKey.startsWith(slot)) return undefined;
+    d.api_key = apiKey.slice(slot.length);
+    d.group = true;
+    if (scope !== 'key') d.scope = scope;
+  }
   return withSig(d, hash.sig);
 }
 
@@ -58,6 +71,7 @@ export function parseDecisionMessage(message: string): SignedDecision | undefine
   if (typeof v.expires_at !== 'number' || !Number.isFinite(v.expires_at)) return undefined;
   const d = withShadowLevel({ api_key: v.api_key, level: v.level, reason: typeof v.reason === 'string' ? v.reason : '', expires_at: v.expires_at, shadow: v.shadow === true }, v.shadow_level);
   if (v.manual === true) d.manual = true;
+  if (v.group === true) d.group = true;
   if (v.scope !== undefined && v.scope !== 'key') {
     if (!DECISION_SCOPES.includes(v.scope as DecisionScope)) return undefined;
     d.scope = v.scope;
@@ -103,7 +117,7 @@ export class RedisDecisionStore {
     const tx = this.redis.multi();
     const now = (this.opts.now ?? Date.now)();
     for (const d of decisions) {
-      const key = decisionRedisKey(this.opts.keyPrefix, d.api_key);
+      const key = decisionRedisKey(this.opts.keyPrefix, decisionSlot(d));
       const sig = this.opts.signingKey ? signDecision(this.opts.signingKey, d) : undefined;
       if (d.expires_at <= now) {
         tx.del(key);
@@ -111,6 +125,7 @@ export class RedisDecisionStore {
         tx.hset(key, decisionToHash(d, sig));
         // A field the new decision lacks must not survive from the old one.
         if (!d.shadow_level) tx.hdel(key, 'shadow_level');
+        if (!d.group) tx.hdel(key, 'group', 'scope');
         if (!sig) tx.hdel(key, 'sig');
         tx.pexpireat(key, d.expires_at);
       }
