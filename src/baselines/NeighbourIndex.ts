@@ -1,5 +1,5 @@
 /** Rows per leaf: below this a scan costs less than descending further (benchmarks/neighbour-index.ts). */
-const LEAF_SIZE = 8;
+const LEAF_SIZE = 16;
 
 /** The `k` nearest rows of one query: row indices (nearest first, ties by row index), squared distances, and how many. */
 export interface Neighbourhood {
