@@ -121,14 +121,20 @@ export class NeighbourIndex {
     return sum;
   }
 
-  private dist2(p: number): number {
+  /**
+   * Squared distance from the query in hand to point `p`, or any value above `cut` once the partial sum
+   * passes it (partial sums only grow, rounding being monotone, so the full sum would pass it too).
+   */
+  private dist2(p: number, cut: number): number {
     const dim = this.dim;
     const o = p * dim;
     const x = this.qx;
+    const xo = this.qo;
     let sum = 0;
     for (let j = 0; j < dim; j++) {
-      const d = this.points[o + j] - x[this.qo + j];
+      const d = this.points[o + j] - x[xo + j];
       sum += d * d;
+      if (sum > cut) return sum;
     }
     return sum;
   }
@@ -154,7 +160,7 @@ export class NeighbourIndex {
     const a = this.left[node];
     if (a >= 0) return this.anyWithin(a, limit, radius, leaveOut) || this.anyWithin(this.right[node], limit, radius, leaveOut);
     for (let p = this.first[node]; p < this.last[node]; p++) {
-      const d = this.dist2(p);
+      const d = this.dist2(p, limit);
       if (Math.sqrt(d) <= radius && !(leaveOut && d === 0)) return true;
     }
     return false;
@@ -195,7 +201,7 @@ export class NeighbourIndex {
     const { idx, d2 } = out;
     for (let p = this.first[node]; p < this.last[node]; p++) {
       if (skipOwner !== 0 && this.owner[p] === skipOwner) continue;
-      const sum = this.dist2(p);
+      const sum = this.dist2(p, this.bound);
       if (sum > this.bound) continue;
       const m = this.order[p];
       const found = out.count;
