@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Compute, MinDistanceJob } from '../../src/compute/Compute.ts';
-import { type ComputeLogger, createCompute } from '../../src/compute/createCompute.ts';
+import { createCompute } from '../../src/compute/createCompute.ts';
 import { createKernels } from '../../src/compute/createKernels.ts';
 import { chooseKernels, computeSchema, KERNELS, type KernelName, type KernelTiming, measureKernels, pollWorkload } from '../../src/compute/kernelChoice.ts';
 import { KernelRouter } from '../../src/compute/KernelRouter.ts';
 import { ReferenceCompute } from '../../src/compute/ReferenceCompute.ts';
+import { recordingLogger } from './recordingLogger.ts';
 
 const auto = computeSchema.parse({}).kernels;
 const timings = (js: number, tfjs: number): Record<KernelName, KernelTiming> => Object.fromEntries(KERNELS.map((k) => [k, { js, tfjs }])) as Record<KernelName, KernelTiming>;
@@ -17,15 +18,6 @@ function fakeCompute(backend: string, clock: { t: number }, ms: Record<KernelNam
     return [] as never;
   };
   return { backend, minDistances: tick('minDistances'), rowEntropy: tick('rowEntropy'), jsDivergence: tick('jsDivergence'), topMargin: tick('topMargin') };
-}
-
-function recordingLogger() {
-  const lines: { msg: string; obj: Record<string, unknown> }[] = [];
-  const logger: ComputeLogger = {
-    info: (obj, msg) => lines.push({ msg, obj: obj as Record<string, unknown> }),
-    warn: (obj, msg) => lines.push({ msg, obj: obj as Record<string, unknown> }),
-  };
-  return { logger, lines };
 }
 
 describe('chooseKernels', () => {
