@@ -184,7 +184,7 @@ async function main(): Promise<void> {
   const headers = ['members × dims', 'index', `${K}-NN within ${RADIUS}× scale, other keys (µs/query)`, 'speed-up vs full scan', 'nearest beyond q0.99 / q0.95 (µs/query)', 'speed-up vs full scan', 'build (ms)'];
   printTable('Neighbour index, per query (median of alternated runs):', headers, rows);
   const body = [
-    `Members: natural records of a synthetic deployment (Gaussian mixture, 100 keys), sketch prefixes of the given width; ${QUERIES} queries per run, three natural to one uniform off-manifold probe; medians of ${REPS} alternated runs. Default reference: 512 members × 8 dims (\`reference.size\`, \`reference.dim\`); 4096 is the largest size the config allows. "Full scan" is the baseline measured in the same run and the answer every index must equal.`,
+    `Members: natural records of a synthetic deployment (Gaussian mixture, 100 keys), sketch prefixes of the given width; ${QUERIES} queries per run, three natural to one uniform off-manifold probe; medians of ${REPS} alternated runs. Default reference: 512 members × 8 dims (\`reference.size\`, \`reference.dim\`); 4096 is the largest size the config allows. "Full scan" is the baseline measured in the same run and the answer every index must equal. The µs figures move with the machine's load (its load average is in the header); the speed-up columns, measured alternately in one run, are the comparison.`,
     '',
     markdownTable(headers, rows),
   ].join('\n');
