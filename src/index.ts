@@ -21,6 +21,9 @@ export { RedisSnapshotStore } from './state/RedisSnapshotStore.ts';
 
 export { DETECTORS, type Detector, type DetectorContext, type DetectorDefinition, type DetectorOutput, type KeyGroup } from '../detectors/index.ts';
 export { createCompute, BACKEND_PREFERENCE, type BackendChoice } from './compute/createCompute.ts';
+export { createKernels } from './compute/createKernels.ts';
+export { KernelRouter } from './compute/KernelRouter.ts';
+export { KERNELS, type KernelName, type KernelChoice } from './compute/kernelChoice.ts';
 
 export { noisyOr } from './fusion/noisyOr.ts';
 export { ResponseLadder, initialLadderState, type LadderState, type LadderStep } from './policy/ResponseLadder.ts';

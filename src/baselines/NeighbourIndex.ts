@@ -1,5 +1,5 @@
-/** Rounding allowance of the axis bound (a projection gap never exceeds the distance, but its float64 sum may by an ulp). */
-const SLACK = 1 + 1e-9;
+/** Rows per leaf: below this a scan costs less than descending further (benchmarks/neighbour-index.ts). */
+const LEAF_SIZE = 16;
 
 /** The `k` nearest rows of one query: row indices (nearest first, ties by row index), squared distances, and how many. */
 export interface Neighbourhood {
@@ -9,23 +9,36 @@ export interface Neighbourhood {
 }
 
 /**
- * Exact nearest-neighbour questions over a model reference's sketch rows:
- * the rows sorted by their projection on the rows' principal axis, scanned
- * outward from the query's projection until the gap along the axis alone
- * exceeds the distance sought (Friedman, Baskett & Shustek, "An Algorithm
- * for Finding Nearest Neighbors", IEEE Trans. Computers C-24(10), 1975: the
- * gap along a unit direction never exceeds the distance). Answers are those
- * of a full scan computing the same float64 sums in row order; the tests
- * compare the two.
+ * Exact nearest-neighbour questions over a model reference's sketch rows: a
+ * static k-d tree (Bentley, "Multidimensional binary search trees used for
+ * associative searching", CACM 18(9), 1975; the search of Friedman, Bentley
+ * & Finkel, ACM TOMS 3(3), 1977), split at the median of the widest
+ * coordinate, each node keeping the bounding box of its rows. A node is
+ * skipped when the squared distance from the query to its box exceeds the
+ * distance sought. That bound is summed like a row's distance (float64,
+ * coordinate order), term by term no larger, and rounding is monotone, so
+ * it never exceeds the distance computed to any row inside: answers are
+ * exactly those of a full scan computing the same float64 sums in row
+ * order, ties included; the tests compare the two.
  */
 export class NeighbourIndex {
-  /** Rows in sorted order, `n` × dim (float32 values held as float64). */
-  private readonly sorted: Float64Array;
-  /** Projection of each sorted row on `axis`. */
-  private readonly keys: Float64Array;
-  private readonly axis: Float64Array;
-  /** Row index of each sorted row. */
+  /** Row values in leaf order, `n` × dim (float32 values held as float64). */
+  private readonly points: Float64Array;
+  /** Row index and owner of each point. */
   private readonly order: Int32Array;
+  private readonly owner: Uint32Array;
+  /** Per node: the bounding box (`dim` lows, `dim` highs), the range of points, the children (−1: a leaf). */
+  private readonly lo: Float64Array;
+  private readonly hi: Float64Array;
+  private readonly first: Int32Array;
+  private readonly last: Int32Array;
+  private readonly left: Int32Array;
+  private readonly right: Int32Array;
+  private nodes = 0;
+  // The query in hand (fields, not closure variables: the search recurses once per node).
+  private qx: ArrayLike<number> = [];
+  private qo = 0;
+  private bound = 0;
 
   /** `rows` holds `n` records of `stride` values, the first `dim` of each the sketch. */
   constructor(
@@ -34,33 +47,94 @@ export class NeighbourIndex {
     readonly dim: number,
     stride: number,
     /** Per row, the 32-bit owner compared by `nearest`'s `skipOwner` (0: none). */
-    private readonly owners: Uint32Array = new Uint32Array(n),
+    owners: Uint32Array = new Uint32Array(n),
   ) {
-    this.axis = principalAxis(rows, n, dim, stride);
-    const proj = new Float64Array(n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) proj[i] += rows[i * stride + j] * this.axis[j];
-    this.order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => proj[a] - proj[b] || a - b);
-    this.sorted = new Float64Array(n * dim);
-    this.keys = new Float64Array(n);
-    for (let r = 0; r < n; r++) {
-      const i = this.order[r];
-      for (let j = 0; j < dim; j++) this.sorted[r * dim + j] = rows[i * stride + j];
-      this.keys[r] = proj[i];
+    // Median splits leave at least LEAF_SIZE / 2 rows in a leaf: at most 2n / LEAF_SIZE leaves, twice that of nodes.
+    const maxNodes = Math.max(1, 2 * Math.ceil((2 * n) / LEAF_SIZE));
+    this.lo = new Float64Array(maxNodes * dim);
+    this.hi = new Float64Array(maxNodes * dim);
+    this.first = new Int32Array(maxNodes);
+    this.last = new Int32Array(maxNodes);
+    this.left = new Int32Array(maxNodes);
+    this.right = new Int32Array(maxNodes);
+    const order = Int32Array.from({ length: n }, (_, i) => i);
+    if (n > 0) this.build(rows, stride, order, 0, n);
+    this.order = order;
+    this.points = new Float64Array(n * dim);
+    this.owner = new Uint32Array(n);
+    for (let p = 0; p < n; p++) {
+      const i = order[p];
+      for (let j = 0; j < dim; j++) this.points[p * dim + j] = rows[i * stride + j];
+      this.owner[p] = owners[i];
     }
   }
 
-  private project(x: ArrayLike<number>, xo: number): number {
-    let key = 0;
-    for (let j = 0; j < this.dim; j++) key += x[xo + j] * this.axis[j];
-    return key;
+  /** Builds the node over points `[from, to)` of `order` (reordering them) and returns its number. */
+  private build(rows: Float32Array, stride: number, order: Int32Array, from: number, to: number): number {
+    const dim = this.dim;
+    const node = this.nodes++;
+    const o = node * dim;
+    this.lo.fill(Number.POSITIVE_INFINITY, o, o + dim);
+    this.hi.fill(Number.NEGATIVE_INFINITY, o, o + dim);
+    for (let p = from; p < to; p++) {
+      const r = order[p] * stride;
+      for (let j = 0; j < dim; j++) {
+        const v = rows[r + j];
+        if (v < this.lo[o + j]) this.lo[o + j] = v;
+        if (v > this.hi[o + j]) this.hi[o + j] = v;
+      }
+    }
+    this.first[node] = from;
+    this.last[node] = to;
+    this.left[node] = -1;
+    this.right[node] = -1;
+    if (to - from <= LEAF_SIZE) return node;
+    let axis = 0;
+    for (let j = 1; j < dim; j++) if (this.hi[o + j] - this.lo[o + j] > this.hi[o + axis] - this.lo[o + axis]) axis = j;
+    order.subarray(from, to).sort((a, b) => rows[a * stride + axis] - rows[b * stride + axis] || a - b);
+    const mid = (from + to) >> 1;
+    this.left[node] = this.build(rows, stride, order, from, mid);
+    this.right[node] = this.build(rows, stride, order, mid, to);
+    return node;
   }
 
-  private dist2(r: number, x: ArrayLike<number>, xo: number): number {
-    const o = r * this.dim;
+  /** Squared distance from the query in hand to a node's box, summed as `dist2` sums (never more than a row inside gets). */
+  private boxDist2(node: number): number {
+    const dim = this.dim;
+    const o = node * dim;
+    const x = this.qx;
     let sum = 0;
-    for (let j = 0; j < this.dim; j++) {
-      const d = this.sorted[o + j] - x[xo + j];
+    for (let j = 0; j < dim; j++) {
+      const v = x[this.qo + j];
+      const l = this.lo[o + j];
+      if (v < l) {
+        const d = l - v;
+        sum += d * d;
+      } else {
+        const h = this.hi[o + j];
+        if (v > h) {
+          const d = v - h;
+          sum += d * d;
+        }
+      }
+    }
+    return sum;
+  }
+
+  /**
+   * Squared distance from the query in hand to point `p`, or any value above `cut` once the partial sum
+   * passes it (partial sums only grow, rounding being monotone, so the full sum would pass it too).
+   */
+  private dist2(p: number, cut: number): number {
+    const dim = this.dim;
+    const o = p * dim;
+    const x = this.qx;
+    const xo = this.qo;
+    let sum = 0;
+    for (let j = 0; j < dim; j++) {
+      const d = this.points[o + j] - x[xo + j];
       sum += d * d;
+      if (sum > cut) return sum;
     }
     return sum;
   }
@@ -71,25 +145,25 @@ export class NeighbourIndex {
    * distance 0 do not count (`x` judged as a member).
    */
   fartherThan(x: ArrayLike<number>, radius: number, leaveOut = false, xo = 0): boolean {
-    const n = this.n;
-    if (n === 0) return true;
-    // A squared distance above `limit` has a square root above `radius`.
-    let limit = radius * radius;
-    while (!(Math.sqrt(limit) > radius)) limit = limit > 0 ? limit * (1 + Number.EPSILON) : Number.MIN_VALUE;
-    const key = this.project(x, xo);
-    let up = lowerBound(this.keys, n, key);
-    let down = up - 1;
-    while (up < n || down >= 0) {
-      const gu = up < n ? this.keys[up] - key : Number.POSITIVE_INFINITY;
-      const gd = down >= 0 ? key - this.keys[down] : Number.POSITIVE_INFINITY;
-      const goUp = gu <= gd;
-      const g = goUp ? gu : gd;
-      if (g * g > limit * SLACK) return true;
-      const r = goUp ? up++ : down--;
-      const d = this.dist2(r, x, xo);
-      if (Math.sqrt(d) <= radius && !(leaveOut && d === 0)) return false;
+    if (this.n === 0 || Number.isNaN(radius)) return true;
+    // A squared distance of at least `limit` has a square root above `radius`.
+    let limit = radius === Number.POSITIVE_INFINITY ? radius : radius * radius;
+    // Step up by at least one ulp (a relative step alone stalls on subnormals).
+    while (!(Math.sqrt(limit) > radius) && limit < Number.POSITIVE_INFINITY) limit += Math.max(limit * Number.EPSILON, Number.MIN_VALUE);
+    this.qx = x;
+    this.qo = xo;
+    return !this.anyWithin(0, limit, radius, leaveOut);
+  }
+
+  private anyWithin(node: number, limit: number, radius: number, leaveOut: boolean): boolean {
+    if (this.boxDist2(node) >= limit) return false;
+    const a = this.left[node];
+    if (a >= 0) return this.anyWithin(a, limit, radius, leaveOut) || this.anyWithin(this.right[node], limit, radius, leaveOut);
+    for (let p = this.first[node]; p < this.last[node]; p++) {
+      const d = this.dist2(p, limit);
+      if (Math.sqrt(d) <= radius && !(leaveOut && d === 0)) return true;
     }
-    return true;
+    return false;
   }
 
   /**
@@ -98,85 +172,54 @@ export class NeighbourIndex {
    * Writes into `out` (its arrays at least `k` long) and returns it.
    */
   nearest(x: ArrayLike<number>, k: number, bound2: number, skipOwner: number, out: Neighbourhood, xo = 0): Neighbourhood {
-    const n = this.n;
-    const { idx, d2 } = out;
-    let bound = bound2;
-    let found = 0;
-    const key = this.project(x, xo);
-    let up = lowerBound(this.keys, n, key);
-    let down = up - 1;
-    for (;;) {
-      const gu = up < n ? this.keys[up] - key : -1;
-      const gd = down >= 0 ? key - this.keys[down] : -1;
-      let r: number;
-      if (gu >= 0 && (gd < 0 || gu <= gd)) {
-        if (gu * gu > bound * SLACK) {
-          up = n;
-          continue;
-        }
-        r = up++;
-      } else if (gd >= 0) {
-        if (gd * gd > bound * SLACK) {
-          down = -1;
-          continue;
-        }
-        r = down--;
-      } else break;
-      const m = this.order[r];
-      if (skipOwner !== 0 && this.owners[m] === skipOwner) continue;
-      const sum = this.dist2(r, x, xo);
-      if (sum > bound) continue;
-      if (found === k && (sum > d2[k - 1] || (sum === d2[k - 1] && m > idx[k - 1]))) continue;
-      let p = found < k ? found++ : k - 1;
-      while (p > 0 && (d2[p - 1] > sum || (d2[p - 1] === sum && idx[p - 1] > m))) {
-        d2[p] = d2[p - 1];
-        idx[p] = idx[p - 1];
-        p--;
-      }
-      d2[p] = sum;
-      idx[p] = m;
-      if (found === k) bound = d2[k - 1];
-    }
-    out.count = found;
+    out.count = 0;
+    if (this.n === 0 || k <= 0 || Number.isNaN(bound2)) return out;
+    this.qx = x;
+    this.qo = xo;
+    this.bound = bound2;
+    this.visit(0, this.boxDist2(0), k, skipOwner, out);
     return out;
+  }
+
+  /** Collects into `out` from a node whose box lies `box` (squared) from the query; nearer child first. */
+  private visit(node: number, box: number, k: number, skipOwner: number, out: Neighbourhood): void {
+    if (box > this.bound) return;
+    const a = this.left[node];
+    if (a >= 0) {
+      const b = this.right[node];
+      const da = this.boxDist2(a);
+      const db = this.boxDist2(b);
+      if (da <= db) {
+        this.visit(a, da, k, skipOwner, out);
+        this.visit(b, db, k, skipOwner, out);
+      } else {
+        this.visit(b, db, k, skipOwner, out);
+        this.visit(a, da, k, skipOwner, out);
+      }
+      return;
+    }
+    const { idx, d2 } = out;
+    for (let p = this.first[node]; p < this.last[node]; p++) {
+      if (skipOwner !== 0 && this.owner[p] === skipOwner) continue;
+      const sum = this.dist2(p, this.bound);
+      if (sum > this.bound) continue;
+      const m = this.order[p];
+      const found = out.count;
+      if (found === k && sum === d2[k - 1] && m > idx[k - 1]) continue;
+      let q = found < k ? out.count++ : k - 1;
+      while (q > 0 && (d2[q - 1] > sum || (d2[q - 1] === sum && idx[q - 1] > m))) {
+        d2[q] = d2[q - 1];
+        idx[q] = idx[q - 1];
+        q--;
+      }
+      d2[q] = sum;
+      idx[q] = m;
+      if (out.count === k) this.bound = d2[k - 1];
+    }
   }
 }
 
 /** A neighbourhood with room for `k` rows. */
 export function createNeighbourhood(k: number): Neighbourhood {
   return { idx: new Int32Array(k), d2: new Float64Array(k), count: 0 };
-}
-
-/** The top principal axis of `n` rows (power iteration on their covariance; any unit vector would be exact, this one prunes best). */
-function principalAxis(data: Float32Array, n: number, dim: number, stride: number): Float64Array {
-  const mean = new Float64Array(dim);
-  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j] += data[i * stride + j] / n;
-  const cov = new Float64Array(dim * dim);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < dim; a++) {
-      const da = data[i * stride + a] - mean[a];
-      for (let b = 0; b < dim; b++) cov[a * dim + b] += da * (data[i * stride + b] - mean[b]);
-    }
-  }
-  let v = new Float64Array(dim).fill(1 / Math.sqrt(dim));
-  for (let it = 0; it < 30; it++) {
-    const w = new Float64Array(dim);
-    for (let a = 0; a < dim; a++) for (let b = 0; b < dim; b++) w[a] += cov[a * dim + b] * v[b];
-    const norm = Math.hypot(...w);
-    if (!(norm > 0)) break;
-    v = w.map((x) => x / norm);
-  }
-  return v;
-}
-
-/** The first position among the `n` ascending `keys` whose key is ≥ v. */
-function lowerBound(keys: Float64Array, n: number, v: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (keys[mid] < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

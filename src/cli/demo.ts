@@ -2,7 +2,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { formatEventLine } from '../codec/ndjson.ts';
 import { AvroEventCodec } from '../codec/AvroEventCodec.ts';
-import { createCompute } from '../compute/createCompute.ts';
+import { createKernels } from '../compute/createKernels.ts';
 import type { Config } from '../config/configSchema.ts';
 import { type Decision, type InferenceEvent, levelRank, type RiskScore } from '../contract.ts';
 import { ProbewatchError } from '../errors.ts';
@@ -48,7 +48,7 @@ export async function demo(config: Readonly<Config>, options: DemoOptions): Prom
   const events = new InMemoryTopic(config.kafka.topics.events);
   const dlq = new InMemoryTopic(config.kafka.topics.dlq);
   const metrics = createMetrics();
-  const compute = await createCompute();
+  const compute = await createKernels(config.compute);
   const pipeline = new DetectionPipeline(config, { compute, metrics });
   const previous = new Map<string, RiskScore['level']>();
   const risks = new InMemorySink<RiskScore>((r) => {

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { formatRiskScore } from '../codec/ndjson.ts';
-import { createCompute } from '../compute/createCompute.ts';
+import type { Compute } from '../compute/Compute.ts';
+import { createKernels } from '../compute/createKernels.ts';
 import type { Config } from '../config/configSchema.ts';
 import type { InferenceEvent } from '../contract.ts';
 import { DetectionPipeline, type PipelineOutput } from '../pipeline/DetectionPipeline.ts';
@@ -16,6 +17,8 @@ export interface ReplayOptions {
   onBatch?(events: readonly InferenceEvent[], output: PipelineOutput, pipeline: DetectionPipeline): void;
   /** Wall clock, for refusing events from the future (input.maxFutureMs); default Date.now(). */
   now?: number;
+  /** The kernels to run on (default: `createKernels(config.compute)`). */
+  compute?: Compute;
 }
 
 export interface ReplaySummary {
@@ -32,7 +35,7 @@ export interface ReplaySummary {
  */
 export async function replay(path: string, config: Readonly<Config>, options: ReplayOptions): Promise<ReplaySummary> {
   const started = performance.now();
-  const pipeline = new DetectionPipeline(config, { compute: await createCompute() });
+  const pipeline = new DetectionPipeline(config, { compute: options.compute ?? (await createKernels(config.compute)) });
   const batchSize = options.batchSize ?? 2048;
   let batch: InferenceEvent[] = [];
   let events = 0;

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { Partitioners } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { AvroEventCodec } from '../codec/AvroEventCodec.ts';
-import { createCompute } from '../compute/createCompute.ts';
+import { createKernels } from '../compute/createKernels.ts';
 import type { Config } from '../config/configSchema.ts';
 import { detectionConfigHash } from '../config/loadConfig.ts';
 import { HTTP_TOKEN_ENV, startHttpServer } from '../observability/httpServer.ts';
@@ -51,8 +51,9 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
   const metrics = createMetrics(new Registry(), { defaultMetrics: true });
   const configHash = detectionConfigHash(config);
   metrics.configInfo.set({ sha256: configHash }, 1);
-  const compute = await createCompute();
+  const compute = await createKernels(config.compute, { logger });
   metrics.computeBackend.set({ backend: compute.backend }, 1);
+  for (const c of Object.values(compute.kernels)) metrics.computeKernelBackend.set({ kernel: c.kernel, backend: c.backend }, 1);
   logger.info({ backend: compute.backend, detectionConfigSha256: configHash, brokers: config.kafka.brokers, groupId: config.kafka.groupId }, 'starting');
 
   // What is being started; a failure there is reported in one line naming the setting (startFailure).

@@ -1,4 +1,5 @@
 import { calibrationSchema } from '../calibration/PeerCalibration.ts';
+import { computeSchema } from '../compute/kernelChoice.ts';
 import { z } from 'zod';
 import { DETECTORS } from '../../detectors/index.ts';
 import { DEFAULT_EVENT_LIMITS } from '../codec/validateEvent.ts';
@@ -365,6 +366,8 @@ export const configSchema = z
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     reload: reloadSchema.prefault({}),
     alerts: alertsSchema.prefault({}),
+    /** Where the vector kernels run (plain JavaScript or TensorFlow.js), per kernel. */
+    compute: computeSchema,
   })
   .strict()
   .superRefine(checkFusionAgainstConfig);

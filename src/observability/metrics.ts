@@ -41,6 +41,7 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     levelChanges: new Counter({ name: 'probewatch_level_changes_total', help: 'Key level changes, by new level', labelNames: ['level'], registers: r }),
     detectorErrors: new Counter({ name: 'probewatch_detector_errors_total', help: 'Detector batches that threw (the others carried on)', labelNames: ['detector'], registers: r }),
     computeBackend: new Gauge({ name: 'probewatch_compute_backend_info', help: 'TensorFlow.js backend in use (value 1)', labelNames: ['backend'], registers: r }),
+    computeKernelBackend: new Gauge({ name: 'probewatch_compute_kernel_backend', help: 'Where each Compute kernel runs (value 1): js, or the TensorFlow.js backend, chosen at start-up', labelNames: ['kernel', 'backend'], registers: r }),
     configInfo: new Gauge({ name: 'probewatch_config_info', help: 'sha256 of the live detector and policy configuration (value 1)', labelNames: ['sha256'], registers: r }),
     snapshotsWritten: new Counter({ name: 'probewatch_state_snapshots_written_total', help: 'Key state snapshots written', registers: r }),
     snapshotsRestored: new Counter({ name: 'probewatch_state_snapshots_restored_total', help: 'Key states restored from snapshots', registers: r }),

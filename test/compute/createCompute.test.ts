@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createCompute, type ComputeLogger } from '../../src/compute/createCompute.ts';
+import { createCompute } from '../../src/compute/createCompute.ts';
 import { isProbewatchError } from '../../src/errors.ts';
-
-function recordingLogger() {
-  const lines: { msg: string; obj: Record<string, unknown> }[] = [];
-  const logger: ComputeLogger = {
-    info: (obj, msg) => lines.push({ msg, obj: obj as Record<string, unknown> }),
-    warn: (obj, msg) => lines.push({ msg, obj: obj as Record<string, unknown> }),
-  };
-  return { logger, lines };
-}
+import { recordingLogger } from './recordingLogger.ts';
 
 const missingNative = (specifier: string) =>
   specifier.startsWith('@tensorflow/tfjs-node') ? Promise.reject(new Error(`Cannot find package '${specifier}'`)) : import(specifier);
