@@ -3,7 +3,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { ProbewatchError } from '../errors.ts';
 import type { AggregateSnapshot, KeyState } from './KeyStateStore.ts';
 import { globEscape } from './redisGlob.ts';
-import { SNAPSHOT_VERSION, VERSION_FIELD, decodeSections, encodeSections, sectionName } from './SnapshotCodec.ts';
+import { SNAPSHOT_VERSION, VERSION_FIELD, decodeAggregate, decodeSections, encodeAggregate, encodeSections, sectionName } from './SnapshotCodec.ts';
 
 export interface SnapshotStoreOptions {
   /** Prefix of every Redis key (config `redis.keyPrefix`); snapshots live at `${keyPrefix}snap:${api_key}`. */
@@ -135,7 +135,7 @@ export class RedisSnapshotStore {
 
   /** Writes aggregate entities (`${keyPrefix}agg:${entity}`) in one pipeline, with the snapshot TTL. */
   async saveAggregates(aggregates: readonly AggregateSnapshot[]): Promise<void> {
-    await this.write(aggregates.map((a) => [this.aggregateKey(a.entity), JSON.stringify(a)]), 'aggregate snapshots');
+    await this.write(aggregates.map((a) => [this.aggregateKey(a.entity), encodeAggregate(a)]), 'aggregate snapshots');
   }
 
   /**
@@ -151,9 +151,9 @@ export class RedisSnapshotStore {
         const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', 1_000);
         cursor = next;
         if (keys.length === 0) continue;
-        const values = await this.redis.mget(keys);
+        const values = await this.redis.mgetBuffer(keys);
         values.forEach((raw, i) => {
-          const a = raw === null ? undefined : parseJson<AggregateSnapshot>(raw);
+          const a = raw === null ? undefined : decodeAggregate(raw);
           if (a?.entity === keys[i].slice(prefix.length) && typeof a.detectors === 'object') out.push(a);
         });
       } while (cursor !== '0');
@@ -163,7 +163,7 @@ export class RedisSnapshotStore {
     return out;
   }
 
-  private async write(entries: readonly [string, string][], what: string): Promise<void> {
+  private async write(entries: readonly [string, Buffer][], what: string): Promise<void> {
     if (entries.length === 0) return;
     const pipe = this.redis.pipeline();
     for (const [key, value] of entries) {
@@ -187,7 +187,7 @@ export class RedisSnapshotStore {
   }
 }
 
-/** JSON of the first snapshot layout; undefined when unreadable (the key or entity starts afresh rather than blocking its partition). */
+/** JSON of the first snapshot layout; undefined when unreadable (the key starts afresh rather than blocking its partition). */
 function parseJson<T>(raw: string): T | undefined {
   try {
     return JSON.parse(raw) as T;

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import type { KeyState } from './KeyStateStore.ts';
+import type { AggregateSnapshot, KeyState } from './KeyStateStore.ts';
 
 /** Version of the sectioned binary layout, stored in each snapshot's `v` field. */
 export const SNAPSHOT_VERSION = '1';
@@ -59,4 +59,22 @@ export function decodeSections(fields: ReadonlyMap<string, Buffer>): KeyState | 
     else if (field === REFERENCE) state.reference = packr.unpack(bytes) as KeyState['reference'];
   }
   return state;
+}
+
+/** An aggregate entity's snapshot, as one MessagePack map. */
+export function encodeAggregate(snapshot: AggregateSnapshot): Buffer {
+  return packr.pack(snapshot);
+}
+
+/**
+ * An aggregate entity's snapshot, binary or of the first layout (JSON text,
+ * which starts with `{`, a byte no MessagePack map starts with); undefined
+ * when unreadable.
+ */
+export function decodeAggregate(bytes: Buffer): AggregateSnapshot | undefined {
+  try {
+    return (bytes[0] === 0x7b ? JSON.parse(bytes.toString('utf8')) : packr.unpack(bytes)) as AggregateSnapshot;
+  } catch {
+    return undefined;
+  }
 }

@@ -75,4 +75,17 @@ describe('RedisSnapshotStore (binary sections)', () => {
     expect(await redis.hget(store.redisKey('a'), 'v')).toBe('1');
     expect((await store.load(['a'])).get('a')).toEqual(state);
   });
+
+  it('loads aggregate snapshots of both layouts, and writes them binary', async () => {
+    const prefix = `pwtest:${uniqueName('snapagg')}:`;
+    const redis = testRedis(prefix);
+    const store = new RedisSnapshotStore(redis, { keyPrefix: prefix, ttlMs: 60_000 });
+    const old = { entity: 'tenant:t1', seen: 5, detectors: { aggregates: { n: 3, mean: 0.25 } } };
+    await redis.set(store.aggregateKey(old.entity), JSON.stringify(old), 'PX', 60_000);
+    const fresh = { entity: 'model:m1', seen: 9, detectors: { reference: { rows: new Float32Array([0.5, 2]), n: 2 } } };
+    await store.saveAggregates([fresh]);
+    expect((await redis.getBuffer(store.aggregateKey(fresh.entity)))![0]).not.toBe(0x7b);
+    const loaded = await store.loadAggregates();
+    expect(loaded.sort((x, y) => x.entity.localeCompare(y.entity))).toEqual([fresh, old]);
+  });
 });
