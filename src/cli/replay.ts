@@ -5,6 +5,7 @@ import type { Config } from '../config/configSchema.ts';
 import type { InferenceEvent } from '../contract.ts';
 import { DetectionPipeline, type PipelineOutput } from '../pipeline/DetectionPipeline.ts';
 import { EventGate } from '../pipeline/EventGate.ts';
+import { WorkerOffload } from '../parallel/WorkerOffload.ts';
 import { readRecordedEvents } from '../sources/recordedEvents.ts';
 
 export interface ReplayOptions {
@@ -16,6 +17,8 @@ export interface ReplayOptions {
   onBatch?(events: readonly InferenceEvent[], output: PipelineOutput, pipeline: DetectionPipeline): void;
   /** Wall clock, for refusing events from the future (input.maxFutureMs); default Date.now(). */
   now?: number;
+  /** Worker threads for the per-key detectors (`WorkerOffload`); only the speed depends on it, never the output. Default: none. */
+  workers?: number;
 }
 
 export interface ReplaySummary {
@@ -32,7 +35,17 @@ export interface ReplaySummary {
  */
 export async function replay(path: string, config: Readonly<Config>, options: ReplayOptions): Promise<ReplaySummary> {
   const started = performance.now();
-  const pipeline = new DetectionPipeline(config, { compute: await createCompute() });
+  const offload = options.workers ? await WorkerOffload.start(config, options.workers) : undefined;
+  try {
+    return await replayWith(path, config, options, started, offload);
+  } finally {
+    await offload?.close();
+  }
+}
+
+async function replayWith(path: string, config: Readonly<Config>, options: ReplayOptions, started: number, offload?: WorkerOffload): Promise<ReplaySummary> {
+  const compute = await createCompute();
+  const pipeline = new DetectionPipeline(config, offload ? { compute, detectors: offload.detectors(config), offload } : { compute });
   const batchSize = options.batchSize ?? 2048;
   let batch: InferenceEvent[] = [];
   let events = 0;
