@@ -4,6 +4,7 @@ import { isProbewatchError } from '../errors.ts';
 import { createLogger } from '../observability/logger.ts';
 import { integer, nonNegativeNumber, positiveInteger, positiveIntegerUpTo } from './argParsers.ts';
 import { packageVersion } from './packageVersion.ts';
+import { MAX_WORKERS } from '../parallel/offloadPlan.ts';
 
 /**
  * The command line: `run`, `replay`, `train`, `check-config`, `demo`. Returns the exit
@@ -34,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<file>', 'recorded events, or - for stdin')
     .option('-c, --config <file>', 'YAML config file to evaluate')
     .option('--batch <n>', 'events per batch (speed only)', positiveInteger, 2048)
-    .option('--workers <n>', 'worker threads for the per-key detectors (speed only: the output is the same)', positiveIntegerUpTo(64))
+    .option('--workers <n>', 'worker threads for the per-key detectors (speed only: the output is the same)', positiveIntegerUpTo(MAX_WORKERS))
     .action(async (file: string, opts: { config?: string; batch: number; workers?: number }) => {
       const config = loadConfig(opts.config, process.env);
       const { replay } = await import('./replay.ts');

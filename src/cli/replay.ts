@@ -5,6 +5,7 @@ import type { Config } from '../config/configSchema.ts';
 import type { InferenceEvent } from '../contract.ts';
 import { DetectionPipeline, type PipelineOutput } from '../pipeline/DetectionPipeline.ts';
 import { EventGate } from '../pipeline/EventGate.ts';
+import type { Offloading } from '../parallel/offloadPlan.ts';
 import { WorkerOffload } from '../parallel/WorkerOffload.ts';
 import { readRecordedEvents } from '../sources/recordedEvents.ts';
 
@@ -19,6 +20,8 @@ export interface ReplayOptions {
   now?: number;
   /** Worker threads for the per-key detectors (`WorkerOffload`); only the speed depends on it, never the output. Default: none. */
   workers?: number;
+  /** With `workers`: which detectors run there and how (default `OFFLOADED`). */
+  offloaded?: Readonly<Record<string, Offloading>>;
 }
 
 export interface ReplaySummary {
@@ -35,7 +38,7 @@ export interface ReplaySummary {
  */
 export async function replay(path: string, config: Readonly<Config>, options: ReplayOptions): Promise<ReplaySummary> {
   const started = performance.now();
-  const offload = options.workers ? await WorkerOffload.start(config, options.workers) : undefined;
+  const offload = options.workers ? await WorkerOffload.start(config, options.workers, options.offloaded) : undefined;
   try {
     return await replayWith(path, config, options, started, offload);
   } finally {

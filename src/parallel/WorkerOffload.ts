@@ -9,13 +9,12 @@ import type { Config } from '../config/configSchema.ts';
 import type { InferenceEvent } from '../contract.ts';
 import type { DetectorOffload, OffloadPart } from '../pipeline/DetectionPipeline.ts';
 import type { DetectorWorkerData } from './detectorWorker.ts';
-import { OFFLOADED, planOffload, shardOf } from './offloadPlan.ts';
+import { MAX_WORKERS, OFFLOADED, type Offloading, planOffload, shardOf } from './offloadPlan.ts';
 import type { BatchReply, BatchRequest, ExplainReply, ReferenceRows, WireOutput } from './protocol.ts';
 import { RemoteDetector, type RemoteOutputs, type RemoteState } from './RemoteDetector.ts';
 import { SyncChannel } from './syncChannel.ts';
 
-/** Most worker threads `--workers` accepts. */
-export const MAX_WORKERS = 64;
+
 
 interface Lane {
   worker: Worker;
@@ -68,11 +67,11 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
     });
   }
 
-  /** Starts `workers` worker threads for the detectors `config` enables. */
-  static async start(config: Readonly<Config>, workers: number): Promise<WorkerOffload> {
+  /** Starts `workers` worker threads for the detectors `config` enables; `offloaded` says which and how (tests vary it). */
+  static async start(config: Readonly<Config>, workers: number, offloaded: Readonly<Record<string, Offloading>> = OFFLOADED): Promise<WorkerOffload> {
     if (!Number.isSafeInteger(workers) || workers < 1 || workers > MAX_WORKERS) throw new RangeError(`workers must be an integer from 1 to ${MAX_WORKERS}, got ${workers}`);
     const enabled = enabledDetectors(config).map((d) => d.name);
-    const assignment = planOffload(enabled, workers);
+    const assignment = planOffload(enabled, workers, offloaded);
     const lanes: Lane[] = [];
     try {
       for (let w = 0; w < workers; w++) {
@@ -87,7 +86,7 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
       await Promise.all(lanes.map((l) => l.worker.terminate()));
       throw err;
     }
-    return new WorkerOffload(lanes, enabled.filter((n) => n in OFFLOADED), assignment);
+    return new WorkerOffload(lanes, enabled.filter((n) => n in offloaded), assignment);
   }
 
   /** The detectors for the pipeline: the registry's enabled ones, in its order, the offloaded ones as stand-ins. */

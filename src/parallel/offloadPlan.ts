@@ -16,19 +16,33 @@
  */
 export type OffloadMode = 'sharded' | 'whole';
 
-export const OFFLOADED: Readonly<Record<string, OffloadMode>> = {
-  'grid-sweep': 'sharded',
-  'off-manifold': 'sharded',
-  'recurring-offsets': 'whole',
-  'boundary-probing': 'whole',
-  entropy: 'whole',
-  'output-drift': 'whole',
+/** Most worker threads `--workers` accepts. */
+export const MAX_WORKERS = 64;
+
+/** How a detector is offloaded; detectors with the same `with` go to the same worker. */
+export interface Offloading {
+  mode: OffloadMode;
+  /**
+   * Detectors that ask the model reference for the neighbourhood of each
+   * query share one answer per query on a thread (`ModelReference` remembers
+   * it): run apart, each thread would search again.
+   */
+  with?: string;
+}
+
+export const OFFLOADED: Readonly<Record<string, Offloading>> = {
+  'grid-sweep': { mode: 'whole' },
+  'recurring-offsets': { mode: 'whole' },
+  'off-manifold': { mode: 'whole', with: 'neighbours' },
+  'boundary-probing': { mode: 'whole', with: 'neighbours' },
+  entropy: { mode: 'whole', with: 'neighbours' },
+  'output-drift': { mode: 'whole' },
 };
 
 /**
  * Relative cost per event of each offloaded detector, to balance the
- * `whole` ones over the workers (rough shares from `npm run bench:detectors`;
- * only the speed depends on them, never the output).
+ * workers (rough shares from `npm run bench:detectors`; only the speed
+ * depends on them, never the output).
  */
 const COST: Readonly<Record<string, number>> = {
   'grid-sweep': 10,
@@ -44,18 +58,28 @@ export interface WorkerAssignment {
   detectors: { name: string; mode: OffloadMode }[];
 }
 
-/** Spreads the offloaded detectors among `workers` workers: sharded ones on every worker, whole ones on the least loaded. */
-export function planOffload(detectorNames: readonly string[], workers: number): WorkerAssignment[] {
-  const offloaded = detectorNames.filter((n) => n in OFFLOADED);
-  const sharded = offloaded.filter((n) => OFFLOADED[n] === 'sharded');
-  const whole = offloaded.filter((n) => OFFLOADED[n] === 'whole').sort((a, b) => (COST[b] ?? 1) - (COST[a] ?? 1) || (a < b ? -1 : 1));
-  const shardLoad = sharded.reduce((s, n) => s + (COST[n] ?? 1), 0) / workers;
-  const load = new Array<number>(workers).fill(shardLoad);
+/**
+ * Spreads the offloaded detectors among `workers` workers: sharded ones on
+ * every worker (each on its shard of the keys), whole ones — alone or with
+ * those they go `with` — on the least loaded worker, largest first.
+ */
+export function planOffload(detectorNames: readonly string[], workers: number, offloaded: Readonly<Record<string, Offloading>> = OFFLOADED): WorkerAssignment[] {
+  const names = detectorNames.filter((n) => n in offloaded);
+  const sharded = names.filter((n) => offloaded[n].mode === 'sharded');
+  const units = new Map<string, string[]>();
+  for (const n of names) {
+    if (offloaded[n].mode !== 'whole') continue;
+    const unit = offloaded[n].with ?? n;
+    units.set(unit, [...(units.get(unit) ?? []), n]);
+  }
+  const cost = (unit: string[]) => unit.reduce((s, n) => s + (COST[n] ?? 1), 0);
+  const ordered = [...units.values()].sort((a, b) => cost(b) - cost(a) || (a[0] < b[0] ? -1 : 1));
+  const load = new Array<number>(workers).fill(cost(sharded) / workers);
   const plan: WorkerAssignment[] = Array.from({ length: workers }, () => ({ detectors: sharded.map((name) => ({ name, mode: 'sharded' as const })) }));
-  for (const name of whole) {
+  for (const unit of ordered) {
     const w = load.indexOf(Math.min(...load));
-    plan[w].detectors.push({ name, mode: 'whole' });
-    load[w] += COST[name] ?? 1;
+    for (const name of unit) plan[w].detectors.push({ name, mode: 'whole' });
+    load[w] += cost(unit);
   }
   return plan;
 }

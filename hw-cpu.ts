@@ -1,0 +1,12 @@
+import { Writable } from 'node:stream';
+import { replay } from './src/cli/replay.ts';
+import { parseConfig } from './src/config/loadConfig.ts';
+import { OFFLOADED } from './src/parallel/offloadPlan.ts';
+const discard = () => new Writable({ write: (_c, _e, done) => done() });
+const w = Number(process.argv[3]);
+const variant = process.argv[4];
+const offloaded = variant === 'gridShard' ? { ...OFFLOADED, 'grid-sweep': { mode: 'sharded' as const } } : OFFLOADED;
+const c0 = process.cpuUsage();
+const s = await replay(process.argv[2], parseConfig({}), { out: discard(), err: discard(), workers: w || undefined, offloaded });
+const c = process.cpuUsage(c0);
+console.log(w, variant, 'wall', s.seconds.toFixed(1), 'cpu', ((c.user + c.system) / 1e6).toFixed(1));
