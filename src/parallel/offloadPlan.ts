@@ -31,7 +31,7 @@ export interface Offloading {
 }
 
 export const OFFLOADED: Readonly<Record<string, Offloading>> = {
-  'grid-sweep': { mode: 'whole' },
+  'grid-sweep': { mode: 'sharded' },
   'recurring-offsets': { mode: 'whole' },
   'off-manifold': { mode: 'whole', with: 'neighbours' },
   'boundary-probing': { mode: 'whole', with: 'neighbours' },
