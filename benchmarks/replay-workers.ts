@@ -16,6 +16,7 @@ import { parseConfig } from '../src/config/loadConfig.ts';
 import { planOffload } from '../src/parallel/offloadPlan.ts';
 import { DETECTORS } from '../detectors/index.ts';
 import { SimulatedTraffic } from '../src/sim/SimulatedTraffic.ts';
+import { TextSink } from '../src/sinks/TextSink.ts';
 import { markdownTable, printTable, sig } from './utils/table.ts';
 import { writeResultsSection } from './utils/results.ts';
 import { median } from './utils/timing.ts';
@@ -58,16 +59,10 @@ async function jsonParseLoop(): Promise<Run> {
 }
 
 async function replayRun(workers?: number): Promise<Run> {
-  let out = '';
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      out += chunk.toString();
-      done();
-    },
-  });
+  const sink = new TextSink();
   const discard = new Writable({ write: (_c, _e, done) => done() });
   const r = await measure(events.length, () => replay(file, config, { out: sink, err: discard, workers }));
-  return { eps: r.eps, cpuPerK: r.cpuPerK, out };
+  return { eps: r.eps, cpuPerK: r.cpuPerK, out: sink.text };
 }
 
 const variants: [string, () => Promise<Run>][] = [

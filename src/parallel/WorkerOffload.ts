@@ -53,12 +53,15 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
   private readonly sentReferences = new Map<string, ReferenceRows | null>();
   private readonly owners = new Map<string, number>();
   private readonly sharded = new Set<string>();
+  /** Whether a worker owns a detector whole (each of those keeps per-model baselines in `model:` entities). */
+  private readonly ownsModels: boolean;
 
   private constructor(
     private readonly lanes: Lane[],
     private readonly offloaded: readonly string[],
     assignment: ReturnType<typeof planOffload>,
   ) {
+    this.ownsModels = assignment.some((a) => a.detectors.some((d) => d.mode === 'whole'));
     assignment.forEach((a, w) => {
       for (const d of a.detectors) {
         if (d.mode === 'sharded') this.sharded.add(d.name);
@@ -130,19 +133,18 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
     const freshEntities: string[] = [];
     const references: Record<string, ReferenceRows | null> = {};
     const records = new Map<string, Record<string, unknown>>();
-    // The lookups the whole detectors' context makes on one thread, in the same (event-time) order, so the
-    // entities' last-seen times and least-recently-used order are the same.
+    // The lookups of model entities the whole detectors make on one thread (each model once per batch, in order of
+    // first appearance in event time), so the entities' last-seen times and least-recently-used order are the same.
     for (const { e } of eventTimeOrder(groups)) {
-      const entity = entityName('model:', e.model_id);
-      records.set(e.model_id, part.aggregate(entity));
+      if (!records.has(e.model_id)) records.set(e.model_id, this.ownsModels ? part.aggregate(entityName('model:', e.model_id)) : {});
     }
     for (const [model, record] of records) {
       const entity = entityName('model:', model);
-      if (this.entityRecords.get(entity) !== record) {
+      if (this.ownsModels && this.entityRecords.get(entity) !== record) {
         if (this.entityRecords.has(entity)) freshEntities.push(entity);
         this.entityRecords.set(entity, record);
       }
-      const rows = referenceRows(record.reference as ModelReferenceState | undefined);
+      const rows = referenceRows(part.reference(model));
       const sent = this.sentReferences.get(model);
       if (sent === undefined || !sameRows(sent, rows)) {
         references[model] = rows;
@@ -231,7 +233,7 @@ function enabledDetectors(config: Readonly<Config>): Detector[] {
   return DETECTORS.filter((d) => detectorConfig[d.name]?.enabled !== false).map((d) => d.create(detectorConfig[d.name]) as Detector);
 }
 
-function referenceRows(s: ModelReferenceState | undefined): ReferenceRows | null {
+function referenceRows(s: ModelReferenceState | null): ReferenceRows | null {
   return s ? { dim: s.dim, n: s.n, samples: s.samples, rows: s.rows } : null;
 }
 

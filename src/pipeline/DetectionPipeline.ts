@@ -4,6 +4,7 @@ import { DETECTORS } from '../../detectors/index.ts';
 import { epochParts } from '../baselines/epochParts.ts';
 import { createKeyFeedState } from '../baselines/KeyFeedState.ts';
 import { type FeedGroup, ModelReferences } from '../baselines/ModelReferences.ts';
+import type { ModelReferenceState } from '../baselines/ModelReferenceState.ts';
 import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
 import { type Decision, type InferenceEvent, type Level, levelRank, type RiskScore } from '../contract.ts';
@@ -59,6 +60,8 @@ export interface OffloadPart {
   answered: readonly (readonly InferenceEvent[])[];
   /** An aggregate entity as a detector's context looks it up (created when missing). */
   aggregate(entity: string): Record<string, unknown>;
+  /** The state behind the model reference detectors read in this part (null before the model's first query). */
+  reference(model: string): ModelReferenceState | null;
 }
 
 /** Starts detectors' work elsewhere for a batch part; their stand-ins in `detectors` collect it. */
@@ -218,7 +221,13 @@ export class DetectionPipeline {
     const answered = allEvents.map((v) => answeredView(v.events));
     const scoreObservers = this.metrics && this.detectors.map((d) => this.scoreMetricFor(d.name));
     if (this.referencing) this.references.begin(events);
-    this.offload?.begin({ keys, states, answered: answered.map((v) => v.events), aggregate: (entity) => this.store.aggregate(entity, this.maxTs) });
+    this.offload?.begin({
+      keys,
+      states,
+      answered: answered.map((v) => v.events),
+      aggregate: (entity) => this.store.aggregate(entity, this.maxTs),
+      reference: (model) => this.references.stateOf(model),
+    });
     const perDetector: ReturnType<DetectionPipeline['runDetector']>[] = new Array(this.detectors.length);
     // Each detector's work is its own (its state, its aggregates; the references are read-only here), so the order
     // they run in changes nothing: those run elsewhere are collected last, while the ones here run meanwhile.

@@ -10,6 +10,7 @@ import { formatEventLine } from '../../src/codec/ndjson.ts';
 import { parseConfig } from '../../src/config/loadConfig.ts';
 import { OFFLOADED, type Offloading } from '../../src/parallel/offloadPlan.ts';
 import { SimulatedTraffic } from '../../src/sim/SimulatedTraffic.ts';
+import { TextSink } from '../../src/sinks/TextSink.ts';
 
 const exec = promisify(execFile);
 const bin = new URL('../../bin/probewatch', import.meta.url).pathname;
@@ -24,17 +25,11 @@ function recordedStream(): { file: string; keys: number } {
 }
 
 async function replayed(file: string, workers?: number, offloaded?: Readonly<Record<string, Offloading>>): Promise<string> {
-  let out = '';
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      out += chunk.toString();
-      done();
-    },
-  });
+  const sink = new TextSink();
   const discard = new Writable({ write: (_c, _e, done) => done() });
   // Small batches: more batch parts, epoch cuts and level changes in mid-batch (evidence asked of the workers).
   await replay(file, parseConfig({}), { out: sink, err: discard, batchSize: 500, workers, offloaded, now: Date.UTC(2026, 0, 6) });
-  return out;
+  return sink.text;
 }
 
 describe('replay --workers', () => {
