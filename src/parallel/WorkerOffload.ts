@@ -9,6 +9,7 @@ import type { Config } from '../config/configSchema.ts';
 import type { InferenceEvent } from '../contract.ts';
 import type { DetectorOffload, OffloadPart } from '../pipeline/DetectionPipeline.ts';
 import type { DetectorWorkerData } from './detectorWorker.ts';
+import { encodeEvents } from './eventColumns.ts';
 import { MAX_WORKERS, OFFLOADED, type Offloading, planOffload, shardOf } from './offloadPlan.ts';
 import type { BatchReply, BatchRequest, ExplainReply, ReferenceRows, WireOutput } from './protocol.ts';
 import { RemoteDetector, type RemoteOutputs, type RemoteState } from './RemoteDetector.ts';
@@ -151,7 +152,7 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
         this.sentReferences.set(model, rows);
       }
     }
-    const request: BatchRequest = { type: 'batch', keys: this.keys, events, gens, references, freshEntities };
+    const request: BatchRequest = { type: 'batch', keys: this.keys, events: encodeEvents(events), gens, references, freshEntities };
     for (const lane of this.lanes) lane.channel.send(request);
     this.pending = true;
   }

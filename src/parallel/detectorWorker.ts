@@ -5,6 +5,7 @@ import { ModelReference } from '../baselines/ModelReference.ts';
 import type { ModelReferenceState } from '../baselines/ModelReferenceState.ts';
 import { createCompute } from '../compute/createCompute.ts';
 import type { Config } from '../config/configSchema.ts';
+import { decodeEvents } from './eventColumns.ts';
 import type { OffloadMode } from './offloadPlan.ts';
 import { shardOf } from './offloadPlan.ts';
 import type { BatchReply, BatchRequest, ExplainReply, ReferenceRows, WireOutput, WorkerRequest } from './protocol.ts';
@@ -52,8 +53,7 @@ function reference(model: string): ModelReference | null {
 function runBatch(req: BatchRequest): BatchReply {
   for (const entity of req.freshEntities) entities.delete(entity);
   for (const [model, rows] of Object.entries(req.references)) references.set(model, { rows, view: null });
-  // A Buffer crosses threads as a plain Uint8Array; detectors read it as a Buffer.
-  for (const evs of req.events) for (const e of evs) e.input_hash = Buffer.from(e.input_hash.buffer, e.input_hash.byteOffset, e.input_hash.byteLength);
+  const events = decodeEvents(req.events, req.keys);
   const mine = req.keys.map((key) => shardOf(key, data.workers) === data.index);
   const reply: BatchReply = {};
   for (const o of owned) {
@@ -66,7 +66,7 @@ function runBatch(req: BatchRequest): BatchReply {
       let held = o.states.get(key);
       if (!held || held.gen !== gens[k]) o.states.set(key, (held = { gen: gens[k], state: o.detector.initState() }));
       slots.push(k);
-      groups.push({ key, events: req.events[k], state: held.state });
+      groups.push({ key, events: events[k], state: held.state });
     });
     const ctx: DetectorContext = {
       compute,

@@ -1,4 +1,4 @@
-import type { InferenceEvent } from '../contract.ts';
+import type { EventColumns } from './eventColumns.ts';
 
 /** What a worker needs of a model's reference to rebuild the frozen view detectors read (`ModelReference`). */
 export interface ReferenceRows {
@@ -12,7 +12,8 @@ export interface ReferenceRows {
 export interface BatchRequest {
   type: 'batch';
   keys: string[];
-  events: InferenceEvent[][];
+  /** Each key's answered events (`decodeEvents(events, keys)`). */
+  events: EventColumns;
   /** Per offloaded detector, the generation of each key's state (a new one: the key's state starts afresh). */
   gens: Record<string, Float64Array>;
   /** References that changed since the worker last saw them (null: the model has none yet). */
