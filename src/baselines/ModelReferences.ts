@@ -83,6 +83,11 @@ export class ModelReferences {
     return view;
   }
 
+  /** The state behind `get(model)` (null where `get` gives null): what another thread rebuilds the same view from. */
+  stateOf(model: string): ModelReferenceState | null {
+    return this.open.get(model) ?? this.existing(model);
+  }
+
   /**
    * Offers an answered query (status < 400) to the gate, in event-time order across keys. `flagged`:
    * a detector flags the key as of this query (or it leans a detector's way).

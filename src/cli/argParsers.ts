@@ -18,3 +18,12 @@ export function nonNegativeNumber(value: string): number {
   if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number >= 0.');
   return n;
 }
+
+/** A positive integer no larger than `max`. */
+export function positiveIntegerUpTo(max: number): (value: string) => number {
+  return (value) => {
+    const n = positiveInteger(value);
+    if (n > max) throw new InvalidArgumentError(`expected a positive integer up to ${max}.`);
+    return n;
+  };
+}

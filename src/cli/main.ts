@@ -2,8 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config/loadConfig.ts';
 import { isProbewatchError } from '../errors.ts';
 import { createLogger } from '../observability/logger.ts';
-import { integer, nonNegativeNumber, positiveInteger } from './argParsers.ts';
+import { integer, nonNegativeNumber, positiveInteger, positiveIntegerUpTo } from './argParsers.ts';
 import { packageVersion } from './packageVersion.ts';
+import { MAX_WORKERS } from '../parallel/offloadPlan.ts';
 
 /**
  * The command line: `run`, `replay`, `train`, `check-config`, `demo`. Returns the exit
@@ -34,10 +35,11 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<file>', 'recorded events, or - for stdin')
     .option('-c, --config <file>', 'YAML config file to evaluate')
     .option('--batch <n>', 'events per batch (speed only)', positiveInteger, 2048)
-    .action(async (file: string, opts: { config?: string; batch: number }) => {
+    .option('--workers <n>', 'worker threads for the per-key detectors (speed only: the output is the same)', positiveIntegerUpTo(MAX_WORKERS))
+    .action(async (file: string, opts: { config?: string; batch: number; workers?: number }) => {
       const config = loadConfig(opts.config, process.env);
       const { replay } = await import('./replay.ts');
-      const summary = await replay(file, config, { batchSize: opts.batch, out: process.stdout, err: process.stderr });
+      const summary = await replay(file, config, { batchSize: opts.batch, workers: opts.workers, out: process.stdout, err: process.stderr });
       process.stderr.write(
         `replayed ${summary.events} events (${summary.skipped} skipped) over ${summary.keys} keys in ${summary.seconds.toFixed(2)} s\n`,
       );

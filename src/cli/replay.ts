@@ -6,6 +6,8 @@ import type { Config } from '../config/configSchema.ts';
 import type { InferenceEvent } from '../contract.ts';
 import { DetectionPipeline, type PipelineOutput } from '../pipeline/DetectionPipeline.ts';
 import { EventGate } from '../pipeline/EventGate.ts';
+import type { Offloading } from '../parallel/offloadPlan.ts';
+import { WorkerOffload } from '../parallel/WorkerOffload.ts';
 import { readRecordedEvents } from '../sources/recordedEvents.ts';
 
 export interface ReplayOptions {
@@ -19,6 +21,10 @@ export interface ReplayOptions {
   now?: number;
   /** The kernels to run on (default: `createKernels(config.compute)`). */
   compute?: Compute;
+  /** Worker threads for the per-key detectors (`WorkerOffload`); only the speed depends on it, never the output. Default: none. */
+  workers?: number;
+  /** With `workers`: which detectors run there and how (default `OFFLOADED`). */
+  offloaded?: Readonly<Record<string, Offloading>>;
 }
 
 export interface ReplaySummary {
@@ -35,7 +41,17 @@ export interface ReplaySummary {
  */
 export async function replay(path: string, config: Readonly<Config>, options: ReplayOptions): Promise<ReplaySummary> {
   const started = performance.now();
-  const pipeline = new DetectionPipeline(config, { compute: options.compute ?? (await createKernels(config.compute)) });
+  const offload = options.workers ? await WorkerOffload.start(config, options.workers, options.offloaded) : undefined;
+  try {
+    return await replayWith(path, config, options, started, offload);
+  } finally {
+    await offload?.close();
+  }
+}
+
+async function replayWith(path: string, config: Readonly<Config>, options: ReplayOptions, started: number, offload?: WorkerOffload): Promise<ReplaySummary> {
+  const compute = options.compute ?? (await createKernels(config.compute));
+  const pipeline = new DetectionPipeline(config, offload ? { compute, detectors: offload.detectors(config), offload } : { compute });
   const batchSize = options.batchSize ?? 2048;
   let batch: InferenceEvent[] = [];
   let events = 0;

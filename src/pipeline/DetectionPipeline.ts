@@ -4,6 +4,7 @@ import { DETECTORS } from '../../detectors/index.ts';
 import { epochParts } from '../baselines/epochParts.ts';
 import { createKeyFeedState } from '../baselines/KeyFeedState.ts';
 import { type FeedGroup, ModelReferences } from '../baselines/ModelReferences.ts';
+import type { ModelReferenceState } from '../baselines/ModelReferenceState.ts';
 import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
 import { type Decision, type InferenceEvent, type Level, levelRank, type RiskScore } from '../contract.ts';
@@ -48,6 +49,26 @@ export interface PipelineDeps {
   detectors?: Detector[];
   /** Analysts' decisions in force; a manual allow holds a key at allow like an allowlist entry. */
   manual?: ManualDecisionBook;
+  /** Runs some detectors elsewhere (worker threads, `replay --workers`): handed each batch part before the detectors run. */
+  offload?: DetectorOffload;
+}
+
+/** One batch part as it stands before the detectors run. */
+export interface OffloadPart {
+  keys: readonly string[];
+  states: readonly KeyState[];
+  /** Each key's answered events (what behavioural detectors see). */
+  answered: readonly (readonly InferenceEvent[])[];
+  /** An aggregate entity as a detector's context looks it up (created when missing). */
+  aggregate(entity: string): Record<string, unknown>;
+  /** The state behind the model reference detectors read in this part (null before the model's first query). */
+  reference(model: string): ModelReferenceState | null;
+}
+
+/** Starts detectors' work elsewhere for a batch part; their stand-ins in `detectors` collect it. */
+export interface DetectorOffload {
+  begin(part: OffloadPart): void;
+  runsElsewhere(detector: Detector): boolean;
 }
 
 /** Evidence from detectors whose weighted score is at least this share of the risk is quoted. */
@@ -77,6 +98,7 @@ export class DetectionPipeline {
   private readonly superseded = new Map<string, Set<string>>();
   private readonly fixedDetectors?: Detector[];
   private readonly manual?: ManualDecisionBook;
+  private readonly offload?: DetectorOffload;
   private readonly logger: Logger;
   private readonly metrics?: Metrics;
   private readonly compute: Compute;
@@ -96,6 +118,7 @@ export class DetectionPipeline {
     this.logger = deps.logger ?? silentLogger();
     this.fixedDetectors = deps.detectors;
     this.manual = deps.manual;
+    this.offload = deps.offload;
     this.build(config);
     this.store = new KeyStateStore(config.state, (key, reason) => {
       this.metrics?.keysEvicted.inc({ reason });
@@ -203,7 +226,21 @@ export class DetectionPipeline {
     const answered = allEvents.map((v) => answeredView(v.events));
     const scoreObservers = this.metrics && this.detectors.map((d) => this.scoreMetricFor(d.name));
     if (this.referencing) this.references.begin(events);
-    const perDetector = this.detectors.map((d) => this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered));
+    this.offload?.begin({
+      keys,
+      states,
+      answered: answered.map((v) => v.events),
+      aggregate: (entity) => this.store.aggregate(entity, this.maxTs),
+      reference: (model) => this.references.stateOf(model),
+    });
+    const perDetector: ReturnType<DetectionPipeline['runDetector']>[] = new Array(this.detectors.length);
+    // Each detector's work is its own (its state, its aggregates; the references are read-only here), so the order
+    // they run in changes nothing: those run elsewhere are collected last, while the ones here run meanwhile.
+    for (const remote of this.offload ? [false, true] : [undefined]) {
+      this.detectors.forEach((d, i) => {
+        if (remote === undefined || this.offload!.runsElsewhere(d) === remote) perDetector[i] = this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered);
+      });
+    }
     if (this.referencing) this.feedReferences(keys, states, answered, perDetector);
     const calibrated = this.calibrate(keys, groups, states, perDetector);
     if (this.groupDecisions) this.decideGroups(out);

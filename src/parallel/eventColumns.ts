@@ -1,0 +1,125 @@
+import type { InferenceEvent } from '../contract.ts';
+
+/**
+ * A batch part's events by key, as columns: typed arrays and a table of the
+ * strings they repeat. Posting these to a worker copies a few buffers,
+ * where cloning the event objects costs about as much as parsing them.
+ */
+export interface EventColumns {
+  /** Events of key group `g` are rows `groupStart[g]` … `groupStart[g + 1] − 1`. */
+  groupStart: Int32Array;
+  ts: Float64Array;
+  status: Int32Array;
+  label: Int32Array;
+  latency: Float64Array;
+  /** 32 bytes per row. */
+  hash: Uint8Array;
+  /** Row `r`'s sketch is `sketch[sketchStart[r] … sketchStart[r + 1])`; likewise its probabilities. */
+  sketchStart: Int32Array;
+  sketch: Float64Array;
+  probsStart: Int32Array;
+  probs: Float64Array;
+  eventId: string[];
+  /** Indexes into `strings`; −1 for null. */
+  tenant: Int32Array;
+  clientIp: Int32Array;
+  model: Int32Array;
+  enforcement: Int32Array;
+  strings: string[];
+}
+
+const HASH_BYTES = 32;
+
+export function encodeEvents(groups: readonly (readonly InferenceEvent[])[]): EventColumns {
+  let n = 0;
+  let sketchLen = 0;
+  let probsLen = 0;
+  for (const evs of groups) {
+    n += evs.length;
+    for (const e of evs) {
+      sketchLen += e.input_sketch.length;
+      probsLen += e.output_probs.length;
+    }
+  }
+  const c: EventColumns = {
+    groupStart: new Int32Array(groups.length + 1),
+    ts: new Float64Array(n),
+    status: new Int32Array(n),
+    label: new Int32Array(n),
+    latency: new Float64Array(n),
+    hash: new Uint8Array(n * HASH_BYTES),
+    sketchStart: new Int32Array(n + 1),
+    sketch: new Float64Array(sketchLen),
+    probsStart: new Int32Array(n + 1),
+    probs: new Float64Array(probsLen),
+    eventId: new Array<string>(n),
+    tenant: new Int32Array(n),
+    clientIp: new Int32Array(n),
+    model: new Int32Array(n),
+    enforcement: new Int32Array(n),
+    strings: [],
+  };
+  const index = new Map<string, number>();
+  const intern = (s: string | null): number => {
+    if (s === null) return -1;
+    let i = index.get(s);
+    if (i === undefined) {
+      index.set(s, (i = c.strings.length));
+      c.strings.push(s);
+    }
+    return i;
+  };
+  let r = 0;
+  let sk = 0;
+  let pr = 0;
+  groups.forEach((evs, g) => {
+    c.groupStart[g] = r;
+    for (const e of evs) {
+      c.ts[r] = e.ts;
+      c.status[r] = e.status;
+      c.label[r] = e.output_label;
+      c.latency[r] = e.latency_ms;
+      c.hash.set(e.input_hash.subarray(0, HASH_BYTES), r * HASH_BYTES);
+      c.sketchStart[r] = sk;
+      for (const v of e.input_sketch) c.sketch[sk++] = v;
+      c.probsStart[r] = pr;
+      for (const v of e.output_probs) c.probs[pr++] = v;
+      c.eventId[r] = e.event_id;
+      c.tenant[r] = intern(e.tenant);
+      c.clientIp[r] = intern(e.client_ip);
+      c.model[r] = intern(e.model_id);
+      c.enforcement[r] = intern(e.enforcement);
+      r++;
+    }
+  });
+  c.groupStart[groups.length] = r;
+  c.sketchStart[n] = sk;
+  c.probsStart[n] = pr;
+  return c;
+}
+
+/** The events back, one array per key group (`keys[g]` is group g's `api_key`). */
+export function decodeEvents(c: EventColumns, keys: readonly string[]): InferenceEvent[][] {
+  const str = (i: number) => (i < 0 ? null : c.strings[i]);
+  return keys.map((api_key, g) => {
+    const evs: InferenceEvent[] = [];
+    for (let r = c.groupStart[g]; r < c.groupStart[g + 1]; r++) {
+      evs.push({
+        event_id: c.eventId[r],
+        ts: c.ts[r],
+        api_key,
+        tenant: str(c.tenant[r]),
+        client_ip: str(c.clientIp[r]),
+        model_id: c.strings[c.model[r]],
+        input_hash: Buffer.from(c.hash.buffer, c.hash.byteOffset + r * HASH_BYTES, HASH_BYTES),
+        input_sketch: Array.from(c.sketch.subarray(c.sketchStart[r], c.sketchStart[r + 1])),
+        output_label: c.label[r],
+        output_probs: Array.from(c.probs.subarray(c.probsStart[r], c.probsStart[r + 1])),
+        status: c.status[r],
+        latency_ms: c.latency[r],
+        enforcement: str(c.enforcement[r]),
+      });
+    }
+    return evs;
+  });
+}
