@@ -1,0 +1,97 @@
+/**
+ * bench:speed, run scenario: a topic holding the recorded stream (Avro, keyed
+ * by api_key) read to its end by a raw KafkaJS consumer (fresh group, the
+ * fetch settings of `probewatch run`, messages only counted) and by
+ * `probewatch run` (all detectors, the real Redis, fresh group and key
+ * prefix), alternated round by round; medians of events per second. Each
+ * clock starts when the consumer has joined its group (start-up and the
+ * group join are left out) and stops when every message is counted
+ * (raw) or committed (probewatch: decoded, scored, published, snapshotted).
+ */
+import type { InferenceEvent } from '../src/contract.ts';
+import { benchKafka, committedCount, deleteRedisKeys, runNames, spawnRun, writeRunConfig } from './utils/broker.ts';
+import { eventProducer, topicExtent } from './utils/produce.ts';
+import { median } from './utils/timing.ts';
+
+/** The consumer settings `probewatch run` uses (src/cli/run.ts); everything else at KafkaJS's defaults on both sides. */
+export const RUN_FETCH = { maxWaitTimeInMs: 1_000, sessionTimeout: 10_000, heartbeatInterval: 3_000 };
+
+export interface RunRatio {
+  rounds: number;
+  events: number;
+  rawEps: number;
+  runEps: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Reads `topic` from the beginning in a fresh group until `total` messages are seen; seconds from group join to the last. */
+export async function rawConsume(brokers: string[], topic: string, total: number, groupId: string, onMessage?: (timestamp: number) => void): Promise<number> {
+  const kafka = benchKafka(brokers, `${groupId}-raw`);
+  const consumer = kafka.consumer({ groupId, ...RUN_FETCH });
+  let joinedAt = 0;
+  let seen = 0;
+  consumer.on(consumer.events.GROUP_JOIN, () => (joinedAt ||= performance.now()));
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) onMessage?.(Number(m.timestamp));
+      seen += batch.messages.length;
+      if (seen >= total) done();
+    },
+  });
+  await finished;
+  const seconds = (performance.now() - joinedAt) / 1000;
+  await consumer.disconnect();
+  return seconds;
+}
+
+/** `probewatch run` on `topic` until the group's committed offsets add up to `end`; seconds from its group join to that. */
+async function probewatchConsume(brokers: string[], dir: string, id: string, topic: string, end: number): Promise<number> {
+  const names = runNames(id, topic);
+  let joinedAt = 0;
+  const run = spawnRun(writeRunConfig(dir, id, brokers, names, 'info'), (line) => {
+    if (!joinedAt && line.includes('"joined consumer group"')) joinedAt = performance.now();
+  });
+  const kafka = benchKafka(brokers, `${id}-admin`);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + 600_000;
+    for (;;) {
+      if (run.child.exitCode !== null || Date.now() > deadline) throw new Error(`probewatch run did not commit the topic: ${run.stderrTail()}`);
+      if (joinedAt && (await committedCount(admin, names.groupId, topic)) >= end) break;
+      await sleep(100);
+    }
+    return (performance.now() - joinedAt) / 1000;
+  } finally {
+    run.child.kill('SIGTERM');
+    await run.exited;
+    await admin.disconnect();
+    await deleteRedisKeys(names.keyPrefix);
+  }
+}
+
+export async function runRatio(brokers: string[], dir: string, events: readonly InferenceEvent[], rounds: number, log: (s: string) => void): Promise<RunRatio> {
+  const id = `bench-speed-${Date.now().toString(36)}`;
+  const topic = `${id}.events`;
+  const kafka = benchKafka(brokers, `${id}-producer`);
+  const { producer, send } = await eventProducer(kafka);
+  for (let i = 0; i < events.length; i += 2_000) await send(topic, events.slice(i, i + 2_000));
+  await producer.disconnect();
+  const extent = await topicExtent(kafka, topic);
+  if (extent.trimmed > 0) log(`warning: the broker trimmed ${extent.trimmed} of the ${events.length} messages (it keeps about 5 MB per partition); measuring the ${extent.messages} left`);
+  const raw: number[] = [];
+  const run: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const a = await rawConsume(brokers, topic, extent.messages, `${id}.raw-${r}`);
+    raw.push(extent.messages / a);
+    const b = await probewatchConsume(brokers, dir, `${id}-r${r}`, topic, extent.messages + extent.trimmed);
+    run.push(extent.messages / b);
+    log(`run round ${r + 1}/${rounds}: raw consumer ${Math.round(extent.messages / a)}/s, probewatch run ${Math.round(extent.messages / b)}/s`);
+  }
+  return { rounds, events: extent.messages, rawEps: median(raw), runEps: median(run) };
+}
