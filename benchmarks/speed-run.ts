@@ -9,9 +9,9 @@
  * (raw) or committed (probewatch: decoded, scored, published, snapshotted).
  */
 import type { InferenceEvent } from '../src/contract.ts';
-import { benchKafka, committedCount, deleteRedisKeys, runNames, spawnRun, writeRunConfig } from './utils/broker.ts';
+import { benchKafka, committedCount, runNames, startRun } from './utils/broker.ts';
 import { eventProducer, topicExtent } from './utils/produce.ts';
-import { median } from './utils/timing.ts';
+import { median, sleep } from './utils/timing.ts';
 
 /** The consumer settings `probewatch run` uses (src/cli/run.ts); everything else at KafkaJS's defaults on both sides. */
 export const RUN_FETCH = { maxWaitTimeInMs: 1_000, sessionTimeout: 10_000, heartbeatInterval: 3_000 };
@@ -23,55 +23,59 @@ export interface RunRatio {
   runEps: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A raw KafkaJS consumer in a fresh group reading `topic` from the beginning: `joined` settles at its group join, `seconds` once `total` messages were seen (seconds since the join). */
+export interface RawRead {
+  joined: Promise<void>;
+  seconds: Promise<number>;
+}
 
-/** Reads `topic` from the beginning in a fresh group until `total` messages are seen; seconds from group join to the last. */
-export async function rawConsume(brokers: string[], topic: string, total: number, groupId: string, onMessage?: (timestamp: number) => void): Promise<number> {
-  const kafka = benchKafka(brokers, `${groupId}-raw`);
-  const consumer = kafka.consumer({ groupId, ...RUN_FETCH });
+export async function rawConsume(brokers: string[], topic: string, total: number, groupId: string, onMessage?: (timestamp: number) => void): Promise<RawRead> {
+  const consumer = benchKafka(brokers, `${groupId}-raw`).consumer({ groupId, ...RUN_FETCH });
   let joinedAt = 0;
   let seen = 0;
-  consumer.on(consumer.events.GROUP_JOIN, () => (joinedAt ||= performance.now()));
+  let joined!: () => void;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
+  const read: RawRead = {
+    joined: new Promise<void>((r) => (joined = r)),
+    seconds: finished.then(async () => {
+      const seconds = (performance.now() - joinedAt) / 1000;
+      await consumer.disconnect();
+      return seconds;
+    }),
+  };
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    joinedAt ||= performance.now();
+    joined();
+  });
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await consumer.run({
     eachBatch: async ({ batch }) => {
-      for (const m of batch.messages) onMessage?.(Number(m.timestamp));
+      if (onMessage) for (const m of batch.messages) onMessage(Number(m.timestamp));
       seen += batch.messages.length;
       if (seen >= total) done();
     },
   });
-  await finished;
-  const seconds = (performance.now() - joinedAt) / 1000;
-  await consumer.disconnect();
-  return seconds;
+  return read;
 }
 
 /** `probewatch run` on `topic` until the group's committed offsets add up to `end`; seconds from its group join to that. */
 async function probewatchConsume(brokers: string[], dir: string, id: string, topic: string, end: number): Promise<number> {
-  const names = runNames(id, topic);
-  let joinedAt = 0;
-  const run = spawnRun(writeRunConfig(dir, id, brokers, names, 'info'), (line) => {
-    if (!joinedAt && line.includes('"joined consumer group"')) joinedAt = performance.now();
-  });
-  const kafka = benchKafka(brokers, `${id}-admin`);
-  const admin = kafka.admin();
+  const run = startRun(dir, id, brokers, runNames(id, topic));
+  const admin = benchKafka(brokers, `${id}-admin`).admin();
   await admin.connect();
   try {
+    const joinedAt = await run.joined;
     const deadline = Date.now() + 600_000;
-    for (;;) {
+    while ((await committedCount(admin, run.names.groupId, topic)) < end) {
       if (run.child.exitCode !== null || Date.now() > deadline) throw new Error(`probewatch run did not commit the topic: ${run.stderrTail()}`);
-      if (joinedAt && (await committedCount(admin, names.groupId, topic)) >= end) break;
       await sleep(100);
     }
     return (performance.now() - joinedAt) / 1000;
   } finally {
-    run.child.kill('SIGTERM');
-    await run.exited;
     await admin.disconnect();
-    await deleteRedisKeys(names.keyPrefix);
+    await run.stop();
   }
 }
 
@@ -87,7 +91,7 @@ export async function runRatio(brokers: string[], dir: string, events: readonly 
   const raw: number[] = [];
   const run: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const a = await rawConsume(brokers, topic, extent.messages, `${id}.raw-${r}`);
+    const a = await (await rawConsume(brokers, topic, extent.messages, `${id}.raw-${r}`)).seconds;
     raw.push(extent.messages / a);
     const b = await probewatchConsume(brokers, dir, `${id}-r${r}`, topic, extent.messages + extent.trimmed);
     run.push(extent.messages / b);

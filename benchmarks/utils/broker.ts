@@ -95,3 +95,28 @@ export async function committedCount(admin: ReturnType<Kafka['admin']>, groupId:
   const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
   return (t?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
 }
+
+/** A `probewatch run` instance: `joined` settles (with performance.now()) when it logs its group join; `stop` ends it and deletes its Redis keys. */
+export interface BenchRun extends RunChild {
+  names: RunNames;
+  joined: Promise<number>;
+  stop(): Promise<void>;
+}
+
+export function startRun(dir: string, id: string, brokers: string[], names: RunNames): BenchRun {
+  let joined!: (at: number) => void;
+  const joinedAt = new Promise<number>((r) => (joined = r));
+  const run = spawnRun(writeRunConfig(dir, id, brokers, names, 'info'), (line) => {
+    if (line.includes('"joined consumer group"')) joined(performance.now());
+  });
+  return {
+    ...run,
+    names,
+    joined: Promise.race([joinedAt, run.exited.then(() => Promise.reject(new Error(`probewatch run exited before joining: ${run.stderrTail()}`)))]),
+    stop: async () => {
+      if (run.child.exitCode === null) run.child.kill('SIGTERM');
+      await run.exited;
+      await deleteRedisKeys(names.keyPrefix);
+    },
+  };
+}
