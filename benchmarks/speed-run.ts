@@ -29,20 +29,30 @@ export interface RawRead {
   seconds: Promise<number>;
 }
 
-export async function rawConsume(brokers: string[], topic: string, total: number, groupId: string, onMessage?: (timestamp: number) => void): Promise<RawRead> {
+export async function rawConsume(brokers: string[], topic: string, total: number, groupId: string, onMessage?: (timestamp: number) => void, timeoutMs = 300_000): Promise<RawRead> {
   const consumer = benchKafka(brokers, `${groupId}-raw`).consumer({ groupId, ...RUN_FETCH });
   let joinedAt = 0;
   let seen = 0;
   let joined!: () => void;
   let done!: () => void;
-  const finished = new Promise<void>((r) => (done = r));
+  let timer: NodeJS.Timeout | undefined;
+  const finished = new Promise<void>((resolve, reject) => {
+    done = resolve;
+    timer = setTimeout(() => reject(new Error(`the raw consumer saw ${seen} of ${total} messages of ${topic} in ${timeoutMs / 1000} s`)), timeoutMs);
+  }).finally(() => clearTimeout(timer));
   const read: RawRead = {
     joined: new Promise<void>((r) => (joined = r)),
-    seconds: finished.then(async () => {
-      const seconds = (performance.now() - joinedAt) / 1000;
-      await consumer.disconnect();
-      return seconds;
-    }),
+    seconds: finished.then(
+      async () => {
+        const seconds = (performance.now() - joinedAt) / 1000;
+        await consumer.disconnect();
+        return seconds;
+      },
+      async (err: unknown) => {
+        await consumer.disconnect();
+        throw err;
+      },
+    ),
   };
   consumer.on(consumer.events.GROUP_JOIN, () => {
     joinedAt ||= performance.now();
