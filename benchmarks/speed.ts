@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { measureKeyBytes, type KeyBytes } from './speed-key-bytes.ts';
 import { type LoadResult, offeredLoad } from './speed-load.ts';
 import { replayRatio } from './speed-replay.ts';
-import { runRatio } from './speed-run.ts';
+import { type RunRatio, runRatio } from './speed-run.ts';
 import { ROOT, startBroker } from './utils/broker.ts';
 import { writeResultsSection } from './utils/results.ts';
 import { writeSimulatedStream } from './utils/simulatedStream.ts';
@@ -59,7 +59,7 @@ log(`stream: ${streamNote}`);
 const dir = mkdtempSync(join(tmpdir(), 'pw-bench-speed-'));
 
 const replay = only.has('replay') ? await replayRatio(stream.file, Number(values.rounds), log) : undefined;
-let run;
+let run: RunRatio | undefined;
 let load: LoadResult[] | undefined;
 if (only.has('run') || only.has('load')) {
   const broker = startBroker(dir);

@@ -54,11 +54,13 @@ function bytesRow(label: string, all: KeyBytes, base: KeyBytes, bar: number): st
 function loadRow(r: LoadResult): string[] {
   const lowerBound = r.run.drained ? '' : '≥ ';
   const behind = r.run.drained ? `drained ${r.run.drainSeconds.toFixed(1)} s after the end` : `NOT drained ${r.run.drainSeconds.toFixed(0)} s after the end: p50/p99 are lower bounds`;
-  const sustained = r.run.drained && r.run.samples > 0;
+  // The harness shares the machine: when it could not send at the rate asked, the row says so.
+  const reached = r.offeredRun >= 0.9 * r.rate;
+  const sustained = reached && r.run.drained && r.run.samples > 0;
   return [
     `offered ${r.rate.toLocaleString('en-US')} events/s for ${r.seconds} s: p50 / p99 event→RiskScore`,
-    `${lowerBound}${ms(r.run.p50)} / ${lowerBound}${ms(r.run.p99)} (${r.run.samples} RiskScores; ${Math.round(r.offeredRun).toLocaleString('en-US')}/s offered; backlog ${r.run.backlogAtEnd.toLocaleString('en-US')} events when production ended; ${behind})`,
-    `raw consumer event→read: ${ms(r.raw.p50)} / ${ms(r.raw.p99)} (${r.raw.samples} events; ${Math.round(r.offeredRaw).toLocaleString('en-US')}/s offered)`,
+    `${lowerBound}${ms(r.run.p50)} / ${lowerBound}${ms(r.run.p99)} (${r.run.samples.toLocaleString('en-US')} RiskScores; ${Math.round(r.offeredRun).toLocaleString('en-US')}/s offered${reached ? '' : ' (the rate was NOT reached)'}; backlog ${r.run.backlogAtEnd.toLocaleString('en-US')} events when production ended; ${behind})`,
+    `raw consumer event→read: ${ms(r.raw.p50)} / ${ms(r.raw.p99)} (${r.raw.samples.toLocaleString('en-US')} events; ${Math.round(r.offeredRaw).toLocaleString('en-US')}/s offered)`,
     r.run.samples > 0 && r.raw.p99 > 0 ? `${lowerBound}${ratioText(r.run.p99, r.raw.p99)} (p99)` : '—',
     `p99 ≤ ${BAR.loadP99}× raw p99, sustained`,
     yes(sustained && r.run.p99 <= BAR.loadP99 * r.raw.p99),

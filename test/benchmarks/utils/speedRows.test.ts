@@ -32,6 +32,9 @@ describe('speed table rows', () => {
     const ok = speedRows({ load: [{ ...base, run: { samples: 500, p50: 50, p99: 200, backlogAtEnd: 0, drained: true, drainSeconds: 0.2 } }] })[0];
     expect(ok[3]).toBe('2.0× (p99)');
     expect(ok.at(-1)).toBe('yes');
+    const notOffered = speedRows({ load: [{ ...base, offeredRun: 827, run: { samples: 500, p50: 50, p99: 150, backlogAtEnd: 0, drained: true, drainSeconds: 0.2 } }] })[0];
+    expect(notOffered[1]).toMatch(/827\/s offered \(the rate was NOT reached\)/);
+    expect(notOffered.at(-1)).toBe('no');
     const slow = speedRows({ load: [{ ...base, run: { samples: 500, p50: 50, p99: 201, backlogAtEnd: 0, drained: true, drainSeconds: 0.2 } }] })[0];
     expect(slow.at(-1)).toBe('no');
   });
