@@ -48,7 +48,12 @@ function replayed(events: readonly InferenceEvent[], i: number, now: number): In
   return { ...e, event_id: `${e.event_id}~${Math.floor(i / events.length)}`, ts: now };
 }
 
-/** Sends `rate × seconds` events to `topic` on a 5 ms tick, as many per send as are due; returns the rate achieved. */
+/**
+ * Sends `rate × seconds` events to `topic` on a 50 ms tick, as many per send
+ * as are due, each stamped when sent; returns the rate achieved. (On a 5 ms
+ * tick the mock broker's many small record batches left even the raw
+ * consumer seconds behind.)
+ */
 async function offer(kafka: Kafka, topic: string, events: readonly InferenceEvent[], rate: number, seconds: number): Promise<number> {
   const { producer, send } = await eventProducer(kafka);
   const total = Math.round(rate * seconds);
@@ -58,7 +63,7 @@ async function offer(kafka: Kafka, topic: string, events: readonly InferenceEven
     while (sent < total) {
       const due = Math.min(total, Math.floor((rate * (performance.now() - t0)) / 1000));
       if (due <= sent) {
-        await sleep(5);
+        await sleep(50);
         continue;
       }
       const now = Date.now();
