@@ -14,22 +14,18 @@
  *
  * Options: --keys N (replay), --soak-keys N (0 skips the soak), --no-write.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import { stringify as toYaml } from 'yaml';
+import { Partitioners } from 'kafkajs';
 import { AvroEventCodec } from '../src/codec/AvroEventCodec.ts';
 import { parseConfig } from '../src/config/loadConfig.ts';
-import { globEscape } from '../src/state/redisGlob.ts';
+import { benchKafka, committedCount, deleteRedisKeys, ROOT, runNames, spawnRun, startBroker, writeRunConfig } from './utils/broker.ts';
 import { generateManyKeys as generate, MANY_KEYS_T0 as T0 } from './utils/manyKeys.ts';
 import { writeResultsSection } from './utils/results.ts';
 import { markdownTable, printTable } from './utils/table.ts';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const BUDGET_BYTES = 2 * 2 ** 30;
 
 function arg(name: string, fallback: number): number {
@@ -97,45 +93,21 @@ async function replayScenario(keys: number): Promise<Row> {
 }
 
 async function soakScenario(keys: number): Promise<Row> {
-  let brokers = process.env.PROBEWATCH_TEST_BROKERS?.trim();
-  let brokerPid: number | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'pw-bench-memory-'));
-  if (!brokers) {
-    const pidFile = join(dir, 'kcat.pid');
-    brokers = execFileSync('bash', [join(ROOT, '.ci/start-broker.sh'), pidFile], { encoding: 'utf8' }).trim();
-    brokerPid = Number(readFileSync(pidFile, 'utf8'));
-  }
+  const broker = startBroker(dir);
   const id = `bench-memory-${Date.now().toString(36)}`;
-  const keyPrefix = `pwbench:${id}:`;
-  const topics = { events: `${id}.events`, risk: `${id}.risk`, decisions: `${id}.decisions`, dlq: `${id}.dlq` };
-  const groupId = `${id}.group`;
-  const redisUrl = process.env.PROBEWATCH_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const configFile = join(dir, 'probewatch.yaml');
-  writeFileSync(
-    configFile,
-    toYaml({
-      kafka: { brokers: brokers.split(','), clientId: id, groupId, topics, sessionTimeoutMs: 10_000 },
-      redis: { url: redisUrl, keyPrefix, decisionChannel: `${keyPrefix}decisions` },
-      http: { host: '127.0.0.1', port: 0 },
-      state: { snapshotTtlMs: 30 * 60_000 },
-      logLevel: 'warn',
-    }),
-  );
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PROBEWATCH_')));
-  const child = spawn(process.execPath, [join(ROOT, 'bin/probewatch'), 'run', '-c', configFile], { cwd: ROOT, env: inherited, stdio: ['ignore', 'ignore', 'pipe'] });
+  const names = runNames(id);
+  const { topics, groupId } = names;
+  const run = spawnRun(writeRunConfig(dir, id, broker.brokers, names));
+  const { child } = run;
   const rss = watchPeakRss(child);
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-4_000)));
-  const kafka = new Kafka({ clientId: `${id}-producer`, brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  const kafka = benchKafka(broker.brokers, `${id}-producer`);
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
   const admin = kafka.admin();
   await producer.connect();
   await admin.connect();
   const codec = new AvroEventCodec();
-  const committed = async () => {
-    const [t] = await admin.fetchOffsets({ groupId, topics: [topics.events] });
-    return (t?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
-  };
+  const committed = () => committedCount(admin, groupId, topics.events);
   const started = performance.now();
   let events = 0;
   let batch: { key: string; value: Buffer }[] = [];
@@ -146,7 +118,7 @@ async function soakScenario(keys: number): Promise<Row> {
     // The mock broker keeps ~5 MB per partition: stay within a few thousand messages of the consumer.
     const deadline = Date.now() + 300_000;
     while (events - (await committed()) > 6_000) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`probewatch run stopped consuming: ${err}`);
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`probewatch run stopped consuming: ${run.stderrTail()}`);
       await new Promise((r) => setTimeout(r, 250));
     }
   };
@@ -158,7 +130,7 @@ async function soakScenario(keys: number): Promise<Row> {
     if (batch.length) await send();
     const deadline = Date.now() + 300_000;
     while ((await committed()) < events) {
-      if (Date.now() > deadline) throw new Error(`probewatch run did not commit everything: ${err}`);
+      if (Date.now() > deadline) throw new Error(`probewatch run did not commit everything: ${run.stderrTail()}`);
       await new Promise((r) => setTimeout(r, 250));
     }
     const seconds = (performance.now() - started) / 1000;
@@ -170,15 +142,8 @@ async function soakScenario(keys: number): Promise<Row> {
     if (child.exitCode === null) child.kill('SIGKILL');
     await producer.disconnect();
     await admin.disconnect();
-    const redis = new Redis(redisUrl);
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${globEscape(keyPrefix)}*`, 'COUNT', 1_000);
-      if (found.length) await redis.del(...found);
-      cursor = next;
-    } while (cursor !== '0');
-    await redis.quit();
-    if (brokerPid) process.kill(brokerPid, 'SIGTERM');
+    await deleteRedisKeys(names.keyPrefix);
+    broker.stop();
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -4,28 +4,20 @@
  * the parse-only baseline and the volume-only pipeline measured in the same
  * run. Writes its section of benchmarks/RESULTS.md.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { formatEventLine } from '../src/codec/ndjson.ts';
 import { replay } from '../src/cli/replay.ts';
 import { parseConfig } from '../src/config/loadConfig.ts';
 import { DETECTORS } from '../detectors/index.ts';
-import { SimulatedTraffic } from '../src/sim/SimulatedTraffic.ts';
 import { readRecordedEvents } from '../src/sources/recordedEvents.ts';
 import { markdownTable, printTable, sig } from './utils/table.ts';
 import { writeResultsSection } from './utils/results.ts';
+import { writeSimulatedStream } from './utils/simulatedStream.ts';
 
 const USERS = Number(process.env.BENCH_USERS ?? 400);
 const MINUTES = Number(process.env.BENCH_MINUTES ?? 60);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
-const start = Date.UTC(2026, 0, 5, 9);
-const events = new SimulatedTraffic(start, 1, USERS).until(start + MINUTES * 60_000);
-const file = join(mkdtempSync(join(tmpdir(), 'pw-bench-')), 'events.ndjson');
-writeFileSync(file, events.map(formatEventLine).join('\n') + '\n');
-const keys = new Set(events.map((e) => e.api_key)).size;
+const { file, events, keys } = writeSimulatedStream(USERS, MINUTES);
 
 const discard = () => new Writable({ write: (_c, _e, done) => done() });
 

@@ -21,8 +21,7 @@ import { type Config, configSchema } from '../src/config/configSchema.ts';
 import type { InferenceEvent } from '../src/contract.ts';
 import { DetectionPipeline } from '../src/pipeline/DetectionPipeline.ts';
 import type { KeyState } from '../src/state/KeyStateStore.ts';
-import { lineSearches, uniformBox } from '../test/detectors/helpers/attacks.ts';
-import { humanTimes, naturalKey, scriptTimes, World } from '../test/detectors/helpers/world.ts';
+import { keyTraffic } from './utils/keyTraffic.ts';
 import { replaceResultsBlock } from './utils/results.ts';
 
 setFlagsFromString('--expose-gc');
@@ -35,26 +34,11 @@ const PLAN = [
   { history: 1_000, keys: 40 },
   { history: 10_000, keys: 8 },
 ];
-const T0 = Date.UTC(2024, 0, 15, 8);
-const HOUR = 3_600_000;
 const BATCH = 2_048;
 
-/** Events for `keys` keys of `history` events each, after an hour of warm-up traffic so model baselines exist. */
+/** Events for `keys` keys of `history` events each, warm-up first. */
 function traffic(history: number, keys: number): { events: InferenceEvent[]; measured: string[] } {
-  const world = new World({ seed: history });
-  const warm: InferenceEvent[] = [];
-  for (let k = 0; k < 30; k++) warm.push(...naturalKey(world, `warm-${k}`, 120, humanTimes(world, 120, T0, 20_000)));
-  const start = T0 + HOUR;
-  const measured: string[] = [];
-  const events: InferenceEvent[] = [];
-  for (let k = 0; k < keys; k++) {
-    const key = `k${k}`;
-    measured.push(key);
-    const times = k % 4 < 2 ? humanTimes(world, history, start, 20_000) : scriptTimes(world, history, start, 1_000);
-    if (k % 4 < 2) events.push(...naturalKey(world, key, history, times, { tenant: `t${k % 5}`, clientIp: `10.1.${k % 50}.${k % 250}` }));
-    else if (k % 4 === 2) events.push(...lineSearches(world, key, Math.ceil(history / 12), 10, times).slice(0, history));
-    else events.push(...uniformBox(world, key, times, 5, { tenant: `t${k % 5}`, clientIp: `198.51.100.${k % 250}` }));
-  }
+  const { warm, events, measured } = keyTraffic(history, keys);
   return { events: [...warm, ...events].sort((a, b) => a.ts - b.ts), measured };
 }
 

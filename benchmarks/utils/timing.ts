@@ -23,3 +23,13 @@ export function msPerCall(fn: () => unknown, options: { warmup?: number; minRuns
   }
   return median(times);
 }
+
+/** The `p`-th percentile (0–100) of a sample, nearest rank: a value of the sample (NaN when empty). */
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,92 @@
+import type { KeyBytes } from '../speed-key-bytes.ts';
+import type { LoadResult } from '../speed-load.ts';
+import type { ReplayRatio } from '../speed-replay.ts';
+import type { RunRatio } from '../speed-run.ts';
+import { sig } from './table.ts';
+
+/** The bar of issue 12. */
+export const BAR = {
+  replay: 0.25,
+  replayWorkers2: 0.4,
+  run: 0.1,
+  /** p99 event→RiskScore at most this many times the raw consumer's p99. */
+  loadP99: 2,
+  idleBytes: 4 * 1024,
+  activeBytes: 24 * 1024,
+} as const;
+
+export const SPEED_HEADERS = ['figure', 'probewatch', 'baseline (same run)', 'ratio', 'bar', 'meets'] as const;
+
+export interface SpeedFigures {
+  replay?: ReplayRatio;
+  run?: RunRatio;
+  load?: LoadResult[];
+  bytes?: { idle: KeyBytes; idleBase: KeyBytes; active: KeyBytes; activeBase: KeyBytes };
+}
+
+const eps = (x: number) => `${Math.round(x).toLocaleString('en-US')} events/s`;
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} kB`;
+const ms = (x: number) => (Number.isFinite(x) ? `${Math.round(x).toLocaleString('en-US')} ms` : 'none');
+const yes = (ok: boolean) => (ok ? 'yes' : 'no');
+
+/** `a / b` as "0.035×" (two significant digits). */
+export function ratioText(a: number, b: number): string {
+  return `${sig(a / b, 2)}×`;
+}
+
+/** Whether a ratio meets an "at least" bar. */
+export function atLeast(a: number, b: number, bar: number): boolean {
+  return b > 0 && a / b >= bar;
+}
+
+function bytesRow(label: string, all: KeyBytes, base: KeyBytes, bar: number): string[] {
+  const total = all.heap + all.buffers;
+  return [
+    `${label} (${all.history} events each, ${all.keys} keys): heap + array buffers`,
+    `${kb(total)} (${kb(all.heap)} + ${kb(all.buffers)})`,
+    `volume detector only: ${kb(base.heap + base.buffers)} (${kb(base.heap)} + ${kb(base.buffers)})`,
+    '—',
+    `≤ ${kb(bar)}`,
+    yes(total <= bar),
+  ];
+}
+
+function loadRow(r: LoadResult): string[] {
+  const lowerBound = r.run.drained ? '' : '≥ ';
+  const behind = r.run.drained ? `drained ${r.run.drainSeconds.toFixed(1)} s after the end` : `NOT drained ${r.run.drainSeconds.toFixed(0)} s after the end: p50/p99 are lower bounds`;
+  // The harness shares the machine: when it could not send at the rate asked, the row says so.
+  const reached = r.offeredRun >= 0.9 * r.rate;
+  const sustained = reached && r.run.drained && r.run.samples > 0;
+  return [
+    `offered ${r.rate.toLocaleString('en-US')} events/s for ${r.seconds} s: p50 / p99 event→RiskScore`,
+    `${lowerBound}${ms(r.run.p50)} / ${lowerBound}${ms(r.run.p99)} (${r.run.samples.toLocaleString('en-US')} RiskScores; ${Math.round(r.offeredRun).toLocaleString('en-US')}/s offered${reached ? '' : ' (the rate was NOT reached)'}; backlog ${r.run.backlogAtEnd.toLocaleString('en-US')} events when production ended; ${behind})`,
+    `raw consumer event→read: ${ms(r.raw.p50)} / ${ms(r.raw.p99)} (${r.raw.samples.toLocaleString('en-US')} events; ${Math.round(r.offeredRaw).toLocaleString('en-US')}/s offered)`,
+    r.run.samples > 0 && r.raw.p99 > 0 ? `${lowerBound}${ratioText(r.run.p99, r.raw.p99)} (p99)` : '—',
+    `p99 ≤ ${BAR.loadP99}× raw p99, sustained`,
+    yes(sustained && r.run.p99 <= BAR.loadP99 * r.raw.p99),
+  ];
+}
+
+/** The rows of the one table: each figure, its baseline, the ratio, the bar and whether it is met. */
+export function speedRows(f: SpeedFigures): string[][] {
+  const rows: string[][] = [];
+  if (f.replay) {
+    const r = f.replay;
+    rows.push([`replay, all detectors, one worker (${r.events.toLocaleString('en-US')} events, median of ${r.rounds})`, eps(r.replayEps), `bare JSON.parse loop: ${eps(r.parseEps)}`, ratioText(r.replayEps, r.parseEps), `≥ ${BAR.replay}×`, yes(atLeast(r.replayEps, r.parseEps, BAR.replay))]);
+    rows.push(
+      r.workers2
+        ? [`replay --workers 2 (output ${r.workers2.identicalOutput ? 'identical to' : 'DIFFERENT from'} one worker's)`, eps(r.workers2.eps), `bare JSON.parse loop: ${eps(r.parseEps)}`, ratioText(r.workers2.eps, r.parseEps), `≥ ${BAR.replayWorkers2}×, identical output`, yes(r.workers2.identicalOutput && atLeast(r.workers2.eps, r.parseEps, BAR.replayWorkers2))]
+        : ['replay --workers 2', 'not measured: this tree\'s `replay` has no --workers option', '—', '—', `≥ ${BAR.replayWorkers2}×`, 'no'],
+    );
+  }
+  if (f.run) {
+    const r = f.run;
+    rows.push([`run, all detectors, Redis (${r.events.toLocaleString('en-US')} events on the topic, median of ${r.rounds})`, eps(r.runEps), `raw KafkaJS consumer: ${eps(r.rawEps)}`, ratioText(r.runEps, r.rawEps), `≥ ${BAR.run}×`, yes(atLeast(r.runEps, r.rawEps, BAR.run))]);
+  }
+  for (const r of f.load ?? []) rows.push(loadRow(r));
+  if (f.bytes) {
+    rows.push(bytesRow('bytes per idle key', f.bytes.idle, f.bytes.idleBase, BAR.idleBytes));
+    rows.push(bytesRow('bytes per active key', f.bytes.active, f.bytes.activeBase, BAR.activeBytes));
+  }
+  return rows;
+}
