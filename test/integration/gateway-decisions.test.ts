@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { Decision, Level } from '../../src/contract.ts';
 import { DecisionReader, type DecisionReaderOptions } from '../../src/gateway/DecisionReader.ts';
-import { RedisDecisionStore, decisionRedisKey } from '../../src/sinks/RedisDecisionStore.ts';
+import { RedisDecisionStore, decisionFromHash, decisionRedisKey } from '../../src/sinks/RedisDecisionStore.ts';
 import { REDIS_URL, deletePrefix, onCleanup, testRedis, uniqueName, waitFor } from './helpers.ts';
 
 function names() {
@@ -101,6 +101,32 @@ describe('DecisionReader on real Redis', () => {
     expect(reader.decisionFor('lapsed')).toMatchObject({ level: 'allow', source: 'default' });
     expect(reader.decisionFor('stranger')).toMatchObject({ level: 'allow', enforce: 'allow', expiresAt: null, source: 'default' });
     expect(reader.counters()).toMatchObject({ snapshots: 1, cached: 2, failedOpen: 0, failedClosed: 0 });
+  });
+
+  it('applies no group decision to anyone, from the snapshot or the channel; Redis holds it under its own slot', async () => {
+    const { keyPrefix, channel } = names();
+    const redis = testRedis(keyPrefix);
+    const store = new RedisDecisionStore(redis, { keyPrefix, channel });
+    const network = decision('203.0.113.0/24', 'deceive', { group: true, scope: 'prefix', reason: 'group evidence: network 203.0.113.0/24' });
+    await store.publish([network, decision('member', 'observe')]);
+    const hash = await redis.hgetall(decisionRedisKey(keyPrefix, 'group:prefix:203.0.113.0/24'));
+    expect(decisionFromHash('group:prefix:203.0.113.0/24', hash)).toEqual(network);
+    expect(await redis.exists(decisionRedisKey(keyPrefix, '203.0.113.0/24'))).toBe(0);
+
+    const reader = startReader(redis, { keyPrefix, channel });
+    expect(await reader.start()).toBe(true);
+    const inNetwork = { clientIp: '203.0.113.9', tenant: 'acme' };
+    expect(reader.decisionFor('member', inNetwork).level).toBe('observe');
+    expect(reader.decisionFor('bystander', inNetwork).level).toBe('allow');
+    expect(reader.decisionFor('203.0.113.0/24').level).toBe('allow');
+    expect(reader.counters().cached).toBe(1);
+
+    // Announced after start: a tenant's group decision, then a key's decision that shows both were read.
+    await store.publish([decision('acme', 'block', { group: true, scope: 'tenant' }), decision('later', 'throttle')]);
+    await waitFor(() => reader.decisionFor('later').level === 'throttle', 'the later decision', 5_000, 5);
+    expect(reader.decisionFor('bystander', inNetwork).level).toBe('allow');
+    expect(reader.decisionFor('acme').level).toBe('allow');
+    expect(reader.counters().cached).toBe(2);
   });
 
   it('follows pub/sub updates: escalation, step-down, a change of shadow flag', async () => {
