@@ -151,20 +151,6 @@ export class KeyStateStore {
     for (const key of keys) this.unsaved.delete(key);
   }
 
-  /** Keys changed since their last snapshot (with `trackSaves`): what the next snapshot must write. */
-  unsavedStates(): KeyState[] {
-    const out: KeyState[] = [];
-    for (const key of this.unsaved) {
-      const state = this.keys.get(key);
-      if (state) out.push(state);
-    }
-    return out;
-  }
-
-  get unsavedCount(): number {
-    return this.unsaved.size;
-  }
-
   has(key: string): boolean {
     return this.keys.has(key);
   }
@@ -279,12 +265,12 @@ export class KeyStateStore {
     return this.keys.values();
   }
 
-  /** Drops keys and aggregates idle since before `now - idleEvictMs` (event time); a key not yet snapshotted stays until it is. */
+  /** Drops keys and aggregates idle since before `now - idleEvictMs` (event time). */
   sweepIdle(now: number): number {
     const cutoff = now - this.options.idleEvictMs;
     let dropped = 0;
     for (const [key, state] of this.keys) {
-      if (state.lastTs < cutoff && !this.unsaved.has(key)) {
+      if (state.lastTs < cutoff) {
         this.drop(key);
         this.onEvict(key, 'idle');
         dropped++;
