@@ -75,6 +75,8 @@ export const aggregatesConfigSchema = z.object({
   maxModelsPerEntity: z.number().int().positive().max(64).default(4),
   /** A group's reading is reported (for group decisions) when its score moves to another step of this size. */
   verdictStep: z.number().gt(0).max(1).default(0.05),
+  /** ...and again after this much event time at the same step (above the first), so a steady group's decision is refreshed before it lapses. */
+  verdictRefreshMs: z.number().int().positive().default(5 * 60_000),
   /** Groups whose last reported step is remembered (process memory; past it the memory starts over). */
   maxVerdictGroups: z.number().int().positive().default(65_536),
   /** Excess share (s − p₀)/(1 − p₀) and z-score of pooled margins/entropies where the score starts and is full. */
@@ -180,8 +182,8 @@ export class AggregatesDetector implements Detector<AggregatesState> {
   private readonly local: LocalTail;
   /** Group readings of the last batch (`groupVerdicts`). */
   private verdicts: GroupVerdict[] = [];
-  /** Per model and group: the step of `verdictStep` of its last recorded reading (process memory, bounded). */
-  private readonly verdictSteps = new Map<string, number>();
+  /** Per model and group: the step of `verdictStep` and event time of its last recorded reading (process memory, bounded). */
+  private readonly verdictSteps = new Map<string, { step: number; ts: number }>();
 
   constructor(private readonly config: AggregatesConfig) {
     const c = config;
@@ -200,7 +202,9 @@ export class AggregatesDetector implements Detector<AggregatesState> {
 
   /**
    * Records a group's reading when its score moved to another step of `verdictStep` since the group's last
-   * recorded one (so a batch yields a handful per group, not one per event), with the evidence read in full.
+   * recorded one (so a batch yields a handful per group, not one per event), or when a group above the first
+   * step last had one recorded `verdictRefreshMs` ago (so its ladder can refresh its decision), with the evidence
+   * read in full.
    */
   private noteVerdict(read: EntityRead, model: string, ts: number, detailed: () => EntityRead): void {
     let comp: Component = COMPONENTS[0];
@@ -208,14 +212,12 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     const score = read.scores[comp];
     const step = Math.floor(score / this.config.verdictStep);
     const slot = `${model}\u0000${read.name}`;
-    if ((this.verdictSteps.get(slot) ?? 0) === step) return;
-    if (this.verdictSteps.size >= this.config.maxVerdictGroups && !this.verdictSteps.has(slot)) this.verdictSteps.clear();
-    this.verdictSteps.set(slot, step);
-    const [scope, subject] = read.name.startsWith('tenant:')
-      ? (['tenant', read.name.slice(7)] as const)
-      : read.name.startsWith('prefix:')
-        ? (['prefix', read.name.slice(7)] as const)
-        : (['geometry', read.name] as const);
+    const last = this.verdictSteps.get(slot);
+    const due = step > 0 && last !== undefined && ts - last.ts >= this.config.verdictRefreshMs;
+    if ((last?.step ?? 0) === step && !due) return;
+    if (this.verdictSteps.size >= this.config.maxVerdictGroups && !last) this.verdictSteps.clear();
+    this.verdictSteps.set(slot, { step, ts });
+    const { scope, subject } = groupOf(read.name);
     const sentence = this.sentence(detailed(), comp, true);
     this.verdicts.push({ scope, subject, model, ts, score, keys: read.keys, evidence: () => sentence });
   }
@@ -432,17 +434,21 @@ export class AggregatesDetector implements Detector<AggregatesState> {
   }
 
   private sentence(e: EntityRead, comp: Component, aligned: boolean): string {
-    const what = e.name.startsWith('tenant:')
-      ? `tenant ${e.name.slice(7)}`
-      : e.name.startsWith('prefix:')
-        ? `network ${e.name.slice(7)}`
-        : `keys with alike query geometry (${e.name})`;
+    const { scope, subject } = groupOf(e.name);
+    const what = scope === 'tenant' ? `tenant ${subject}` : scope === 'prefix' ? `network ${subject}` : `keys with alike query geometry (${subject})`;
     const detail =
       comp === 'balance'
         ? `pooled classes come back near-uniform (balance ${fmt(e.view.balance)} on a 0 natural … 1 uniform scale over ${Math.round(e.view.mix.total)} answers)`
         : (e.detail?.[comp] ?? comp);
     return `${what}, ${e.keys} keys: ${detail}, score ${fmt(e.scores[comp])}${aligned ? '' : ` (this key is a bystander: x${fmt(this.config.bystanderFactor)})`}`;
   }
+}
+
+/** The group an entity name stands for: `tenant:<id>`, `prefix:<cidr>`, or a geometry group (named whole). */
+function groupOf(name: string): { scope: 'tenant' | 'prefix' | 'geometry'; subject: string } {
+  if (name.startsWith('tenant:')) return { scope: 'tenant', subject: name.slice('tenant:'.length) };
+  if (name.startsWith('prefix:')) return { scope: 'prefix', subject: name.slice('prefix:'.length) };
+  return { scope: 'geometry', subject: name };
 }
 
 function noAlignment(): Record<Component, boolean> {

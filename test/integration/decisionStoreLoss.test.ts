@@ -49,6 +49,8 @@ describe('an emptied decision store', () => {
 
     // Redis dies; while it is away a gateway reading the signed decisions topic still degrades the attacker.
     await own.stop();
+    // Counted while Redis is down: the reader may reload from the new server before the test's next step.
+    const snapshotsBefore = reader.counters().snapshots;
     const feed = new KafkaDecisionFeed(kafka, { topic: setup.topics.decisions, startTimeoutMs: 30_000, signingKey: loadDecisionKey({ PROBEWATCH_DECISION_KEY: DECISION_KEY }) });
     onCleanup(() => feed.close());
     expect(await feed.start()).toBe(true);
@@ -59,7 +61,6 @@ describe('an emptied decision store', () => {
     const probe = own.client();
     expect(await probe.exists(decisionRedisKey(setup.keyPrefix, key))).toBe(0);
     const lostAt = Date.now();
-    const snapshotsBefore = reader.counters().snapshots;
     await send(events.slice(120, 140));
 
     // Only a view reloaded from the new server counts (the reader's cache bridges a short outage by itself).

@@ -81,3 +81,39 @@ describe('group decisions in the pipeline', () => {
     for (let k = 0; k < 12; k++) expect(levelRank(pipeline.store.peek(`syb-${k}`)!.ladder.level), `syb-${k}`).toBeLessThan(levelRank('truncate'));
   });
 });
+
+describe('group decisions over a long campaign', () => {
+  let compute: Compute;
+  beforeAll(async () => {
+    compute = await testCompute();
+  });
+
+  /** The last group decision on the Sybil network, and the campaign's last event time. */
+  function lastNetworkDecision(aggregates: object) {
+    const { world, natural } = naturalScenario();
+    // 12 keys behind one /24 querying the boundary every 30 s for 100 minutes: longer than a throttle's TTL (1 h).
+    const sybils = Array.from({ length: 12 }, (_, k) => marginSampler(world, `syb-${k}`, scriptTimes(world, 200, ATTACK_START + k * 7_000, 30_000), 16, { clientIp: `203.0.113.${10 + k}` })).flat();
+    const events = merge(natural, sybils);
+    const off = { enabled: false };
+    // Decisions that last 10 minutes, so a lapse shows within the campaign.
+    const ttlMs = { observe: 600_000, throttle: 600_000, truncate: 600_000, deceive: 600_000, block: 600_000 };
+    const config = parseConfig({
+      detectors: { volume: off, 'grid-sweep': off, 'recurring-offsets': off, 'off-manifold': off, 'output-drift': off, 'boundary-probing': off, entropy: off, aggregates },
+      policy: { ttlMs },
+    });
+    const pipeline = new DetectionPipeline(config, { compute });
+    const network: Decision[] = [];
+    for (let i = 0; i < events.length; i += 500) network.push(...pipeline.processBatch(events.slice(i, i + 500)).decisions.filter((d) => d.group && d.api_key === '203.0.113.0/24'));
+    return { last: network.at(-1), campaignEnd: Math.max(...sybils.map((e) => e.ts)) };
+  }
+
+  it("refreshes a steady group's decision while the campaign goes on, and lets it lapse without the refresh readings", () => {
+    // Coarse steps: the group's score stays on one step, so only the refresh readings reach its ladder.
+    const steady = lastNetworkDecision({ verdictStep: 0.5 });
+    expect(steady.last).toBeDefined();
+    expect(steady.last!.expires_at).toBeGreaterThan(steady.campaignEnd);
+    const never = lastNetworkDecision({ verdictStep: 0.5, verdictRefreshMs: 24 * 3_600_000 });
+    expect(never.last).toBeDefined();
+    expect(never.last!.expires_at).toBeLessThan(never.campaignEnd);
+  });
+});

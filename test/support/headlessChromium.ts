@@ -127,10 +127,17 @@ export async function openPage(url: string, expressions: string[] = [], settleMs
     return { errors, requests, values };
   } finally {
     if (child.exitCode === null && child.signalCode === null) {
+      // Browser.close lets Chromium flush its profile and exit; it is killed only when it does not.
       const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
+      clearTimeout(killer);
     }
-    rmSync(profile, { recursive: true, force: true });
+    // Chromium's helper processes may still be writing into the profile as the browser exits (ENOTEMPTY): retry, and never fail a test over a temporary directory.
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    } catch {
+      // Left in the temporary directory.
+    }
   }
 }
