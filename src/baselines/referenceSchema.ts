@@ -13,8 +13,13 @@ export const referenceGateSchema = z
   .object({
     /** Off, every answered query with a sketch feeds the reference, uniformly sampled (for tests and comparison only). */
     enabled: z.boolean().default(true),
-    /** A key's answered queries feed only from its `minKeyEvents + 1`-th on: short-lived keys never shape the reference. */
-    minKeyEvents: int().min(0).default(30),
+    /**
+     * A key's answered queries feed only from its `minKeyEvents + 1`-th on: short-lived keys never shape the
+     * reference. As many as off-manifold needs for its full judgement (its `minEvents`), so a key feeds only
+     * once it could have been judged: a key of random queries is scored (and so kept out by
+     * `excludeAboveScore`) before its first query could have moved the reference it is judged against.
+     */
+    minKeyEvents: int().min(0).default(50),
     /** A key that any behavioural detector scores at least this much, as of the query, does not feed. */
     excludeAboveScore: z.number().min(0).max(1).default(0.3),
     /** Most queries one key offers per epoch. */
