@@ -55,10 +55,61 @@ interface Frozen {
   own: Map<string, { band: number; scores: Float64Array; vote: number }>;
 }
 
-interface ModelPeers {
-  peers: Map<string, Peer>;
-  frozen: Frozen | null;
+/** A model's peer table and its frozen reading; saved with the model's aggregate entity (`toJSON`). */
+class ModelPeers {
+  peers = new Map<string, Peer>();
+  frozen: Frozen | null = null;
+
+  /** Plain JSON: peers in recency order, the frozen table as arrays (it cannot be rebuilt: it is the table at the boundary). */
+  toJSON(): PeerTableJson {
+    const f = this.frozen;
+    return {
+      v: PEER_TABLE_VERSION,
+      peers: [...this.peers.values()].map((p) => [p.key, p.band, [...p.scores], p.firstTs, p.lastTs, p.network, p.tenant, p.remarkable]),
+      frozen: f && {
+        epoch: f.epoch,
+        bands: [...f.bands].map(([band, b]) => [band, b.total, b.scores.map((x) => [...x]), b.cumVotes.map((x) => [...x])]),
+        own: [...f.own].map(([key, o]) => [key, o.band, [...o.scores], o.vote]),
+      },
+    };
+  }
+
+  /** The table saved by `toJSON`, or null when `json` is not one (of this version, for `detectors` detectors). */
+  static fromJson(json: unknown, detectors: number): ModelPeers | null {
+    const j = json as PeerTableJson;
+    if (!j || j.v !== PEER_TABLE_VERSION || !Array.isArray(j.peers)) return null;
+    const m = new ModelPeers();
+    for (const [key, band, scores, firstTs, lastTs, network, tenant, remarkable] of j.peers) {
+      if (scores.length !== detectors) return null;
+      m.peers.set(key, { key, band, scores: Float64Array.from(scores), firstTs, lastTs, network, tenant, remarkable });
+    }
+    if (j.frozen) {
+      const bands: Frozen['bands'] = new Map();
+      for (const [band, total, scores, cumVotes] of j.frozen.bands) {
+        if (scores.length !== detectors || cumVotes.length !== detectors) return null;
+        bands.set(band, { total, scores: scores.map((x) => Float64Array.from(x)), cumVotes: cumVotes.map((x) => Float64Array.from(x)) });
+      }
+      const own: Frozen['own'] = new Map(j.frozen.own.map(([key, band, scores, vote]) => [key, { band, scores: Float64Array.from(scores), vote }]));
+      m.frozen = { epoch: j.frozen.epoch, bands, own };
+    }
+    return m;
+  }
 }
+
+const PEER_TABLE_VERSION = 1;
+
+/** `ModelPeers` as saved: [key, band, scores, firstTs, lastTs, network, tenant, remarkable] per peer. */
+interface PeerTableJson {
+  v: number;
+  peers: [string, number, number[], number, number, string, string, boolean][];
+  frozen: { epoch: number; bands: [number, number, number[][], number[][]][]; own: [string, number, number[], number][] } | null;
+}
+
+/** Where a model's peer table lives: the model's aggregate entity (snapshotted with it), looked up per event. */
+export type PeerTableHome = (modelId: string, ts: number) => Record<string, unknown>;
+
+/** The slot of the model's aggregate entity holding its peer table. */
+export const PEER_TABLE_SLOT = 'calibration';
 
 /** What calibration did to one score. */
 export interface Discount {
@@ -91,6 +142,14 @@ export class PeerCalibration {
     private readonly config: CalibrationConfig,
     /** Per detector: calibrated or passed through (rate and cross-key detectors keep their own scale). */
     private readonly calibrated: readonly boolean[],
+    /**
+     * The model's aggregate entity: the table is kept (and snapshotted, and restored after a restart) there,
+     * so a restarted instance discounts at once instead of waiting for `minVotes` peers again. Without it
+     * the tables live in this object only.
+     */
+    private readonly home?: PeerTableHome,
+    /** Told when a saved table cannot be read (it is replaced by a fresh one). */
+    private readonly onUnreadable?: (model: string) => void,
   ) {}
 
   /**
@@ -143,13 +202,24 @@ export class PeerCalibration {
 
   private model(id: string, ts: number): ModelPeers {
     let m = this.models.get(id);
+    const entity = this.home?.(id, ts);
+    if (entity && entity[PEER_TABLE_SLOT] !== m) {
+      // Restored from a snapshot, or new (or the entity was evicted and came back): the entity's table is the one.
+      const saved = entity[PEER_TABLE_SLOT];
+      m = saved instanceof ModelPeers ? saved : saved === undefined ? undefined : (ModelPeers.fromJson(saved, this.calibrated.length) ?? undefined);
+      if (saved !== undefined && !(saved instanceof ModelPeers) && !m) this.onUnreadable?.(id);
+      m ??= new ModelPeers();
+      entity[PEER_TABLE_SLOT] = m;
+      this.models.delete(id);
+      this.models.set(id, m);
+    }
     if (!m) {
-      this.models.set(id, (m = { peers: new Map(), frozen: null }));
-      if (this.models.size > this.config.maxModels) this.models.delete(this.models.keys().next().value!);
+      this.models.set(id, (m = new ModelPeers()));
     } else if (this.models.size > 1) {
       this.models.delete(id);
       this.models.set(id, m);
     }
+    if (this.models.size > this.config.maxModels) this.models.delete(this.models.keys().next().value!);
     const epoch = Math.floor(ts / this.config.epochMs);
     if (!m.frozen || m.frozen.epoch < epoch) m.frozen = this.fold(m, epoch);
     return m;

@@ -8,7 +8,8 @@ import type { ModelReferenceState } from '../baselines/ModelReferenceState.ts';
 import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
 import { type Decision, type InferenceEvent, type Level, levelRank, type RiskScore } from '../contract.ts';
-import { type Discount, PeerCalibration } from '../calibration/PeerCalibration.ts';
+import { type Discount, PEER_TABLE_SLOT, PeerCalibration } from '../calibration/PeerCalibration.ts';
+import { entityName } from '../../detectors/shared/entityName.ts';
 import { createFusion, type Fusion, type FusionAssessment } from '../fusion/createFusion.ts';
 import type { Logger } from '../observability/logger.ts';
 import { silentLogger } from '../observability/logger.ts';
@@ -141,9 +142,12 @@ export class DetectionPipeline {
     const ladder = new ResponseLadder(config.policy, this.manual);
     const groupDecisions = config.policy.groupDecisions.enabled ? new GroupDecisions(ladder, config.policy.groupDecisions) : undefined;
     // A reload starts the peer table afresh: scores under other settings are not peers of today's.
+    if (this.store) for (const aggregate of this.store.aggregates.values()) delete aggregate[PEER_TABLE_SLOT];
     this.calibration = new PeerCalibration(
       config.calibration,
       detectors.map((d) => d.kind !== 'rate' && d.family !== 'cross-key'),
+      (model, ts) => this.store.aggregate(entityName('model:', model), ts),
+      (model) => this.logger.warn({ model }, 'peer calibration table in the snapshot cannot be read; starting a fresh one'),
     );
     this.detectors = detectors;
     this.fusion = fusion;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { calibrationSchema, type Discount, PeerCalibration } from '../../src/calibration/PeerCalibration.ts';
+import { calibrationSchema, type Discount, PEER_TABLE_SLOT, PeerCalibration, type PeerTableHome } from '../../src/calibration/PeerCalibration.ts';
 import type { InferenceEvent } from '../../src/contract.ts';
 
 const T0 = 1_767_600_000_000;
@@ -94,5 +94,53 @@ describe('PeerCalibration', () => {
     // The next epoch folds the peer in: now the probe's 0.9 is common.
     cal.apply('probe', event('probe', epochStart + config.epochMs + 1, '10.9.9.9'), 2, [0.9], out, d);
     expect(out[0]).toBe(0);
+  });
+
+  it('keeps its table in the model\'s aggregate entity: restored from a JSON snapshot, it discounts exactly as an unbroken run', () => {
+    const honest = Array.from({ length: 20 }, (_, i) => ({ key: `u${i}`, ip: `10.0.${i}.1`, score: i < 8 ? 0.9 : 0.05, every: 60_000 }));
+    // Every key calls once a minute for 12 hours; the instance restarts after 8 (mid-epoch, as a restart happens).
+    const ticks: { k: number; ts: number }[] = [];
+    for (let ts = T0; ts < T0 + 12 * HOUR; ts += 60_000) honest.forEach((_, k) => ticks.push({ k, ts: ts + k * 7 }));
+    const cut = ticks.findIndex((t) => t.ts >= T0 + 8 * HOUR + 123_456);
+    const homeOf = (entities: Map<string, Record<string, unknown>>): PeerTableHome => (model) => {
+      let e = entities.get(model);
+      if (!e) entities.set(model, (e = {}));
+      return e;
+    };
+    const play = (cal: PeerCalibration, from: number, to: number, seen: number[]) => {
+      const out = new Float64Array(1);
+      const d: (Discount | null)[] = [null];
+      const scores: number[] = [];
+      for (const { k, ts } of ticks.slice(from, to)) {
+        const x = honest[k];
+        cal.apply(x.key, event(x.key, ts, x.ip), ++seen[k], [x.score], out, d);
+        scores.push(out[0]);
+      }
+      return scores;
+    };
+    const whole = play(new PeerCalibration(config, [true], homeOf(new Map())), 0, ticks.length, honest.map(() => 0));
+
+    const before = new Map<string, Record<string, unknown>>();
+    const seen = honest.map(() => 0);
+    const first = play(new PeerCalibration(config, [true], homeOf(before)), 0, cut, seen);
+    const saved = JSON.parse(JSON.stringify([...before])) as [string, Record<string, unknown>][];
+    expect(saved[0][1][PEER_TABLE_SLOT]).toMatchObject({ v: 1 });
+    const resumed = play(new PeerCalibration(config, [true], homeOf(new Map(saved))), cut, ticks.length, [...seen]);
+    expect([...first, ...resumed]).toEqual(whole);
+    // The discount is there at once after the restart (8 of 20 networks at 0.9), and only because the table came back.
+    expect(resumed[0]).toBeLessThan(0.45);
+    const afresh = play(new PeerCalibration(config, [true], homeOf(new Map())), cut, ticks.length, [...seen]);
+    expect(afresh[0]).toBe(0.9);
+  });
+
+  it('starts a fresh table, and says so, when the saved one cannot be read', () => {
+    const unreadable: string[] = [];
+    const entity: Record<string, unknown> = { [PEER_TABLE_SLOT]: { v: 1, peers: [['u0', 0, [0.5, 0.5], T0, T0, 'n', 't', false]], frozen: null } };
+    const cal = new PeerCalibration(config, [true], () => entity, (model) => unreadable.push(model));
+    const out = new Float64Array(1);
+    cal.apply('u1', event('u1', T0, '10.0.0.1'), 1, [0.9], out, [null]);
+    expect(unreadable).toEqual(['m']);
+    expect(cal.size).toBe(1);
+    expect((JSON.parse(JSON.stringify(entity))[PEER_TABLE_SLOT] as { peers: unknown[] }).peers).toHaveLength(1);
   });
 });
