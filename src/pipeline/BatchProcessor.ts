@@ -205,10 +205,22 @@ export class BatchProcessor {
 
   /** Forgets every key held in memory (after a rebalance or a failed batch): they reload from their snapshots. */
   reset(): void {
+    this.retain(() => false);
+  }
+
+  /**
+   * After a rebalance: keeps the keys whose partitions (those of the offsets
+   * their state includes) pass `keep` — partitions this member kept through
+   * the rebalance — and forgets the others, which reload from their
+   * snapshots when next seen. Returns how many were kept and dropped.
+   */
+  retain(keep: (partitions: readonly number[]) => boolean): { kept: number; dropped: number } {
     const store = this.deps.pipeline.store;
-    for (const key of [...store.entries()].map((s) => s.key)) store.delete(key);
+    const drop = [...store.entries()].filter((s) => !keep(Object.keys(s.sourceOffsets ?? {}).map(Number))).map((s) => s.key);
+    for (const key of drop) store.delete(key);
     this.gate.reset();
     this.deps.metrics?.keysTracked.set(store.size);
+    return { kept: store.size, dropped: drop.length };
   }
 
   private async restore(events: readonly SourcedEvent[], retry: Omit<RetryOptions, 'what'>) {

@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { BatchProcessor } from './BatchProcessor.ts';
 import { OffsetGapWatch, type PartitionOffsets } from './OffsetGapWatch.ts';
+import { RetainedPartitions } from './RetainedPartitions.ts';
 
 export type ConsumerStatus = 'starting' | 'joined' | 'rebalancing' | 'restarting' | 'stopping' | 'stopped' | 'crashed';
 
@@ -36,9 +37,11 @@ const RESTART_WINDOW_MS = 10 * 60_000;
  * The consumer-group side of `probewatch run`: one KafkaJS consumer on the
  * events topic, batches handed to the BatchProcessor one partition at a
  * time, offsets committed explicitly only after the processor returned
- * (outputs acknowledged, snapshots saved). After every (re)join the keys in
- * memory are dropped, so a partition that moved here is read from its
- * snapshots rather than from stale memory.
+ * (outputs acknowledged, snapshots saved). After a rebalance the keys of
+ * partitions this member kept throughout stay in memory; the others are
+ * dropped, so a partition that moved here (or away and back) is read from
+ * its snapshots rather than from stale memory; after a crash, a restart or
+ * a new member id, all of them (`RetainedPartitions`).
  */
 export class KafkaRunner {
   private status: ConsumerStatus = 'starting';
@@ -46,7 +49,7 @@ export class KafkaRunner {
   private partitions: number[] = [];
   private batches = 0;
   private lastBatchAt?: Date;
-  private resetPending = false;
+  private readonly retained = new RetainedPartitions();
   private restarts = 0;
   private lastCrashAt = 0;
   private restartTimer?: NodeJS.Timeout;
@@ -67,7 +70,7 @@ export class KafkaRunner {
       this.memberId = payload.memberId;
       this.partitions = (payload.memberAssignment[options.topic] ?? []).slice().sort((a, b) => a - b);
       // Applied at the start of the next batch, never under one in flight.
-      this.resetPending = true;
+      this.retained.joined(payload.memberId, this.partitions);
       this.gaps?.joined();
       options.logger.info({ memberId: payload.memberId, partitions: this.partitions, topic: options.topic }, 'joined consumer group');
     });
@@ -76,6 +79,7 @@ export class KafkaRunner {
     });
     consumer.on(events.CRASH, ({ payload }) => {
       options.logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+      this.retained.forgetAll();
       if (payload.restart) this.status = 'restarting';
       else this.superviseCrash(payload.error);
     });
@@ -140,9 +144,11 @@ export class KafkaRunner {
   }
 
   private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
-    if (this.resetPending) {
-      this.resetPending = false;
-      this.processor.reset();
+    const keep = this.retained.take();
+    if (keep === 'all') this.processor.reset();
+    else if (keep) {
+      const { kept, dropped } = this.processor.retain(keep);
+      this.options.logger.info({ kept, dropped, partitions: this.partitions }, 'rebalance: kept the keys of partitions this member kept, dropped the others');
     }
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     await this.gaps?.check(batch.partition, batch.messages[0].offset);

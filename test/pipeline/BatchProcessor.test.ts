@@ -97,6 +97,23 @@ describe('BatchProcessor', () => {
     expect(snapshots.eventsSeen('k')).toBe(20);
   });
 
+  it('after a rebalance keeps the keys of partitions it kept in memory and reloads the others from their snapshots', async () => {
+    const snapshots = new JsonSnapshots();
+    const { processor, pipeline, metrics } = instance(snapshots);
+    await processor.process({ topic: 'ev', partition: 0, messages: messages(burst('stays', 10, 0, 1_000), 0) });
+    await processor.process({ topic: 'ev', partition: 1, messages: messages(burst('moves', 10, 0, 1_000), 0) });
+    // Partition 1 went to another member: its key is dropped, partition 0's stays in memory.
+    expect(processor.retain((partitions) => partitions.every((p) => p === 0))).toEqual({ kept: 1, dropped: 1 });
+    expect(pipeline.store.has('stays')).toBe(true);
+    expect(pipeline.store.has('moves')).toBe(false);
+    const restored = () => metrics.registry.getSingleMetric('probewatch_state_snapshots_restored_total')!.get().then((m) => m.values[0]?.value ?? 0);
+    await processor.process({ topic: 'ev', partition: 0, messages: messages(burst('stays', 5, 20_000, 1_000), 10) });
+    expect(await restored()).toBe(0);
+    await processor.process({ topic: 'ev', partition: 1, messages: messages(burst('moves', 5, 20_000, 1_000), 10) });
+    expect(await restored()).toBe(1);
+    expect([snapshots.eventsSeen('stays'), snapshots.eventsSeen('moves')]).toEqual([15, 15]);
+  });
+
   it('retries a transient sink failure before snapshotting, and snapshots nothing when a sink fails for good', async () => {
     const snapshots = new JsonSnapshots();
     let failures = 1;
