@@ -25,6 +25,8 @@ export interface Sample {
   value: [number, string];
 }
 
+const REQUEST_TIMEOUT_MS = 10_000;
+
 export class PrometheusServer {
   private output = '';
   private readonly exited: Promise<unknown>;
@@ -67,7 +69,7 @@ export class PrometheusServer {
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}`);
-        return (await fetch(`${server.url}/-/ready`)).ok;
+        return (await fetch(`${server.url}/-/ready`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })).ok;
       },
       () => `prometheus ready\n${server.tail()}`,
       30_000,
@@ -104,7 +106,8 @@ export class PrometheusServer {
   }
 
   private async api(path: string) {
-    const res = await fetch(this.url + path);
+    // Bounded, so a request a loaded Prometheus never answers fails and the caller's wait tries again.
+    const res = await fetch(this.url + path, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     const body = (await res.json()) as { status: string; error?: string; data: any };
     if (body.status !== 'success') throw new Error(`${path}: ${body.error ?? res.status}`);
     return body;

@@ -281,7 +281,8 @@ export class ProbewatchProcess {
   }
 
   async get(path: string): Promise<{ status: number; text: string }> {
-    const res = await fetch(`http://127.0.0.1:${await this.port()}${path}`);
+    // Bounded: a process that never answers fails the caller's wait with its message instead of hanging the test.
+    const res = await fetch(`http://127.0.0.1:${await this.port()}${path}`, { signal: AbortSignal.timeout(30_000) });
     return { status: res.status, text: await res.text() };
   }
 

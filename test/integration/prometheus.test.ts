@@ -96,5 +96,6 @@ describe('dashboards and alerts against a real Prometheus scraping probewatch ru
     for (const r of (await prometheus.rules()).flatMap((g) => g.rules)) expect(r.health, `${r.name}: ${r.lastError ?? ''}`).not.toBe('err');
 
     expect(await child.stop('SIGTERM')).toEqual({ code: 0, signal: null });
-  });
+    // A hang guard above the waits' own (120 + 120 + 60 s), so a slow phase fails with its message, not the runner's.
+  }, 420_000);
 });
