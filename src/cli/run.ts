@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { Partitioners } from 'kafkajs';
 import { Registry } from 'prom-client';
@@ -31,6 +32,9 @@ import { readDecisionTopic } from '../sinks/readDecisionTopic.ts';
 import { ManualDecisionBook } from '../policy/ManualDecisionBook.ts';
 import { ManualDecisionStore } from '../sinks/ManualDecisionStore.ts';
 import { ManualDecisionPoller } from '../sources/ManualDecisionPoller.ts';
+
+/** After a clean shutdown, how long the process may stay up before it says what holds it and exits. */
+const EXIT_GRACE_MS = 5_000;
 
 export interface RunCommandOptions {
   config: Readonly<Config>;
@@ -188,6 +192,15 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
     ['http', () => http.close()],
   ], logger);
   logger.info({ code }, 'stopped');
+  // Everything is closed: nothing should keep the process alive. Should something (a library's handle) do so, say what and leave.
+  setTimeout(() => {
+    const sockets = (process as unknown as { _getActiveHandles(): unknown[] })
+      ._getActiveHandles()
+      .filter((h): h is Socket => h instanceof Socket && h.remotePort !== undefined)
+      .map((h) => `${h.localAddress}:${h.localPort} -> ${h.remoteAddress}:${h.remotePort}`);
+    logger.warn({ resources: process.getActiveResourcesInfo().filter((r) => r !== 'Timeout'), sockets }, 'still running after shutdown; exiting');
+    process.exit(code);
+  }, EXIT_GRACE_MS).unref();
   // Thrown after the shutdown so that `main` prints it as one line.
   if (failure) throw failure;
   return code;

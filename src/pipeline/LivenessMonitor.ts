@@ -39,6 +39,7 @@ export class LivenessMonitor {
   /** When the lag was last seen to become positive (wall clock ms); undefined while caught up. */
   private waitingSince: number | undefined;
   private polling = false;
+  private inFlight: Promise<void> | undefined;
   /** When reading the lag started failing (wall clock ms); undefined while it works. */
   private pollFailedSince: number | undefined;
 
@@ -55,12 +56,19 @@ export class LivenessMonitor {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    // A read in flight would connect the admin client again after its disconnect, and keep the process alive.
+    await this.inFlight;
     await this.admin.disconnect();
   }
 
   /** Reads the lag now (also run by the timer). */
-  async poll(): Promise<void> {
-    if (this.polling) return;
+  poll(): Promise<void> {
+    if (this.polling) return Promise.resolve();
+    this.inFlight = this.readLag();
+    return this.inFlight;
+  }
+
+  private async readLag(): Promise<void> {
     this.polling = true;
     try {
       const owned = new Set(this.opts.runner().partitions);

@@ -96,6 +96,8 @@ describe('dashboards and alerts against a real Prometheus scraping probewatch ru
     for (const r of (await prometheus.rules()).flatMap((g) => g.rules)) expect(r.health, `${r.name}: ${r.lastError ?? ''}`).not.toBe('err');
 
     expect(await child.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    // It exited by itself: no client was left connected after the shutdown (a lag read in flight once reconnected the admin).
+    expect(child.logs.filter((l) => l.msg === 'still running after shutdown; exiting')).toEqual([]);
     // A hang guard above the waits' own (120 + 120 + 60 s), so a slow phase fails with its message, not the runner's.
   }, 420_000);
 });

@@ -71,4 +71,24 @@ describe('LivenessMonitor', () => {
     runner.status = 'rebalancing';
     expect(monitor.health()).toMatchObject({ healthy: false, reason: 'consumer rebalancing' });
   });
+
+  it('stops only after a lag read in flight has finished, so it cannot reconnect the client it disconnects', async () => {
+    const calls: string[] = [];
+    let answer!: () => void;
+    const slow: LagSource = {
+      connect: async () => void calls.push('connect'),
+      disconnect: async () => void calls.push('disconnect'),
+      fetchTopicOffsets: () => new Promise((resolve) => (answer = () => (calls.push('answered'), resolve([])))),
+      fetchOffsets: async () => [{ topic: 't', partitions: [] }],
+    };
+    const runner: RunnerHealth = { healthy: true, status: 'joined', groupId: 'g', partitions: [0], batches: 1 };
+    const monitor = new LivenessMonitor(slow, { topic: 't', groupId: 'g', stallAfterMs: 150, lagEveryMs: 60_000, runner: () => runner, logger: silentLogger() });
+    const read = monitor.poll();
+    const stopped = monitor.stop();
+    await sleep(20);
+    expect(calls).toEqual([]);
+    answer();
+    await Promise.all([read, stopped]);
+    expect(calls).toEqual(['answered', 'disconnect']);
+  });
 });
