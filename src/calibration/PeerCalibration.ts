@@ -201,27 +201,27 @@ export class PeerCalibration {
   }
 
   private model(id: string, ts: number): ModelPeers {
-    let m = this.models.get(id);
     const entity = this.home?.(id, ts);
-    if (entity && entity[PEER_TABLE_SLOT] !== m) {
-      // Restored from a snapshot, or new (or the entity was evicted and came back): the entity's table is the one.
-      const saved = entity[PEER_TABLE_SLOT];
-      m = saved instanceof ModelPeers ? saved : saved === undefined ? undefined : (ModelPeers.fromJson(saved, this.calibrated.length) ?? undefined);
-      if (saved !== undefined && !(saved instanceof ModelPeers) && !m) this.onUnreadable?.(id);
-      m ??= new ModelPeers();
-      entity[PEER_TABLE_SLOT] = m;
-      this.models.delete(id);
-      this.models.set(id, m);
-    }
-    if (!m) {
-      this.models.set(id, (m = new ModelPeers()));
-    } else if (this.models.size > 1) {
+    const m = (entity ? this.tableIn(id, entity) : this.models.get(id)) ?? new ModelPeers();
+    // Recency order for the `maxModels` cap.
+    if (this.models.get(id) !== m || this.models.size > 1) {
       this.models.delete(id);
       this.models.set(id, m);
     }
     if (this.models.size > this.config.maxModels) this.models.delete(this.models.keys().next().value!);
     const epoch = Math.floor(ts / this.config.epochMs);
     if (!m.frozen || m.frozen.epoch < epoch) m.frozen = this.fold(m, epoch);
+    return m;
+  }
+
+  /** The table kept in the model's entity: in place, read back from a snapshot, or new (an unreadable one is replaced and reported). */
+  private tableIn(id: string, entity: Record<string, unknown>): ModelPeers {
+    const saved = entity[PEER_TABLE_SLOT];
+    if (saved instanceof ModelPeers) return saved;
+    let m = saved === undefined ? null : ModelPeers.fromJson(saved, this.calibrated.length);
+    if (saved !== undefined && !m) this.onUnreadable?.(id);
+    m ??= new ModelPeers();
+    entity[PEER_TABLE_SLOT] = m;
     return m;
   }
 

@@ -38,7 +38,6 @@ export class LivenessMonitor {
   private lag: number | undefined;
   /** When the lag was last seen to become positive (wall clock ms); undefined while caught up. */
   private waitingSince: number | undefined;
-  private polling = false;
   private inFlight: Promise<void> | undefined;
   /** When reading the lag started failing (wall clock ms); undefined while it works. */
   private pollFailedSince: number | undefined;
@@ -61,15 +60,13 @@ export class LivenessMonitor {
     await this.admin.disconnect();
   }
 
-  /** Reads the lag now (also run by the timer). */
+  /** Reads the lag now (also run by the timer); a call while a read is in flight joins it. */
   poll(): Promise<void> {
-    if (this.polling) return Promise.resolve();
-    this.inFlight = this.readLag();
+    this.inFlight ??= this.readLag().finally(() => (this.inFlight = undefined));
     return this.inFlight;
   }
 
   private async readLag(): Promise<void> {
-    this.polling = true;
     try {
       const owned = new Set(this.opts.runner().partitions);
       const [high, [committed]] = await Promise.all([
@@ -97,8 +94,6 @@ export class LivenessMonitor {
     } catch (err) {
       if (this.pollFailedSince === undefined) this.opts.logger.warn({ err: (err as Error).message, dependency: 'kafka' }, 'cannot read the consumer lag from the broker');
       this.pollFailedSince ??= Date.now();
-    } finally {
-      this.polling = false;
     }
   }
 
