@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { packArray, unpackFloat32 } from '../src/compute/packedVectors.ts';
+import type { ModelReference } from '../src/baselines/ModelReference.ts';
+import { referenceHash } from '../src/baselines/referenceHash.ts';
 import type { InferenceEvent } from '../src/contract.ts';
 import { eventTimeOrder } from './shared/batch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
@@ -50,7 +52,18 @@ export const recurringOffsetsConfigSchema = z.object({
    */
   straightCos: z.number().min(0).max(1).default(0.995),
   straightRatio: z.number().min(1).default(2.5),
-  /** The model's share of queries at a recurring offset, learned online from all keys like the tail baselines. */
+  /**
+   * A query is also a synthetic variant of the key's own — a near copy — when it lies closer to one of the key's
+   * last m distinct queries than this fraction of the distance at which a sample of m queries of the model's
+   * traffic (its shared reference) has its nearest one. Randomly perturbed copies of earlier queries (T-RND,
+   * Juuti et al. 2019) and augmentation steps whose directions never repeat sit far closer to their parents
+   * than natural records sit to each other, and natural sampling falls that close only by chance: for
+   * exchangeable queries in d intrinsic dimensions, about ratio^d / (1 + ratio^d): at 0.15, 2.2% of a natural
+   * key's queries in two dimensions (fewer in more), a fifth of where the share's ramp starts (`excessLow`).
+   * 0 turns the test off.
+   */
+  nearCopyRatio: z.number().min(0).max(1).default(0.15),
+  /** The model's share of queries at a recurring offset or near copies, learned online from all keys like the tail baselines. */
   baseline: tailBaselineSchema.unwrap().omit({ bins: true }).prefault({}),
   /** The expected share never counts as lower than this (continuous data gives a baseline of 0). */
   minExpected: z.number().gt(0).lt(1).default(0.01),
@@ -99,6 +112,8 @@ export interface RecurringOffsetsState {
   /** The last block: queries at a recurring offset, and how many recurring offsets they used. */
   hits: number;
   recurring: number;
+  /** The last block: queries that were near copies of the key's own (and at no recurring offset); absent in older snapshots. */
+  copies?: number;
 }
 
 /** What the evidence quotes: the key's share and last block, as of one event. */
@@ -108,6 +123,7 @@ interface View {
   share: EwShare;
   hits: number;
   recurring: number;
+  copies: number;
 }
 
 /** The key's rows opened for one poll. */
@@ -127,11 +143,21 @@ interface Open {
  * sign vectors, and a substitute's Jacobian signs are shared by many inputs
  * of a class, so the same few vectors recur over a round. The gateway's
  * sketch is a linear projection, so the offsets recur in sketch space
- * exactly (up to float32 rounding). The I-FGSM and T-RND variants PRADA
- * evaluates (Juuti et al., EuroS&P 2019) step the same way, and so do line
- * searches whose halvings repeat from search to search. Natural records
- * never realise one offset three times over; what-if sweeps do, but their
+ * exactly (up to float32 rounding). The I-FGSM variant PRADA evaluates
+ * (Juuti et al., EuroS&P 2019) steps the same way, and so do line searches
+ * whose halvings repeat from search to search. Natural records never
+ * realise one offset three times over; what-if sweeps do, but their
  * straight runs are not compared here.
+ *
+ * PRADA's T-RND perturbs each seed in a random direction, so its offsets
+ * never recur; what gives it (and augmentation in many raw features, whose
+ * sign patterns seldom repeat) away is how close each child lies to its
+ * parent. A query also counts when it is a near copy of one of the key's
+ * last m queries: closer to it than `nearCopyRatio` times the distance from
+ * the query to the nearest of m queries of the model's traffic (a sample of
+ * the shared reference, other keys' members). Both sides are nearest
+ * neighbours among m queries, so a key that samples like the model's
+ * traffic falls that close only by chance; exact repeats are not compared.
  *
  * Each block of `block` distinct queries is compared with the `history`
  * distinct queries before each; an offset's identity is its rounded
@@ -161,6 +187,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
   private squares = new Float64Array(0);
   private slotOf = new Int32Array(0);
   private recurring = new Uint8Array(0);
+  private readonly sample = { sq: 0, compared: 0 };
 
   constructor(private readonly config: RecurringOffsetsConfig) {
     this.baseline = { ...config.baseline, bins: 2 };
@@ -168,7 +195,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
   }
 
   initState(): RecurringOffsetsState {
-    return { rows: '', n: 0, dim: 0, pending: 0, tail: false, offsets: [], share: createShare(), quota: createQuota(), score: 0, last: '', step: '', hits: 0, recurring: 0 };
+    return { rows: '', n: 0, dim: 0, pending: 0, tail: false, offsets: [], share: createShare(), quota: createQuota(), score: 0, last: '', step: '', hits: 0, recurring: 0, copies: 0 };
   }
 
   processBatch(groups: readonly KeyGroup<RecurringOffsetsState>[], ctx: DetectorContext): DetectorOutput[] {
@@ -177,6 +204,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     const scores = groups.map((g) => new Float64Array(g.events.length));
     const open = new Map<number, Open>();
     const models = new Map<string, EpochHistogram>();
+    const refs = new Map<string, ModelReference | null>();
     const views = groups.map((g) => new Array<View>(g.events.length));
     const x = new Float32Array(c.dim);
 
@@ -205,7 +233,11 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
           state.pending++;
           state.tail = true;
           rows.dirty = true;
-          if (state.pending >= c.block) this.evaluate(state, rows.rows, model, e);
+          if (state.pending >= c.block) {
+            let ref = refs.get(e.model_id);
+            if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
+            this.evaluate(state, rows.rows, model, ref, e);
+          }
         }
       }
       scores[g][i] = state.score;
@@ -255,7 +287,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
   }
 
   /** Counts the open block's offsets, scores its queries, remembers its recurring offsets, trims the rows. */
-  private evaluate(state: RecurringOffsetsState, rows: Float32Array, model: EpochHistogram, e: InferenceEvent): void {
+  private evaluate(state: RecurringOffsetsState, rows: Float32Array, model: EpochHistogram, ref: ModelReference | null, e: InferenceEvent): void {
     const c = this.config;
     const dim = state.dim;
     const block = state.pending;
@@ -314,7 +346,9 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       this.remember(state, { id: table.id(slot), len: table.lengthOf(slot), fps: [...table.fingerprints(slot)], w: table.count(slot) });
     }
     let hits = 0;
+    let copies = 0;
     const used = new Set<number>();
+    const owner = referenceHash(e.api_key);
     for (let b = 0; b < block; b++) {
       let recurs = 0;
       for (let k = b * c.history; k < (b + 1) * c.history; k++) {
@@ -325,9 +359,12 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
         }
       }
       if (recurs > 0) hits++;
-      this.count(state, recurs > 0, model, e);
+      const copy = recurs === 0 && this.nearCopy(rows, first + b, dim, ref, owner);
+      if (copy) copies++;
+      this.count(state, recurs > 0 || copy, model, e);
     }
     state.hits = hits;
+    state.copies = copies;
     state.recurring = used.size;
     state.score = histogramReady(model, c.baseline.minReferenceSamples) ? tailShareScore(state.share, c) : 0;
     // Keep the newest `history` rows.
@@ -336,6 +373,32 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       state.n = c.history;
     }
     state.pending = 0;
+  }
+
+  /**
+   * Whether row `p` is a near copy: closer to one of the key's last m rows before it than `nearCopyRatio`
+   * times the distance from it to its nearest among m members of the model's reference (m the rows the
+   * reference sample could match, other keys' members only), in the coordinates both have.
+   */
+  private nearCopy(rows: Float32Array, p: number, dim: number, ref: ModelReference | null, owner: number): boolean {
+    const c = this.config;
+    if (!ref || c.nearCopyRatio <= 0) return false;
+    const d = Math.min(dim, ref.dim);
+    const m = Math.min(p, c.history);
+    if (d < 2 || m === 0) return false;
+    const sample = this.sample;
+    ref.nearestOfSample(rows, p * dim, d, m, owner, sample);
+    if (sample.compared === 0) return false;
+    let self = Number.POSITIVE_INFINITY;
+    for (let r = p - sample.compared; r < p; r++) {
+      let sq = 0;
+      for (let j = 0; j < d; j++) {
+        const v = rows[p * dim + j] - rows[r * dim + j];
+        sq += v * v;
+      }
+      if (sq < self) self = sq;
+    }
+    return self > 0 && self < c.nearCopyRatio * c.nearCopyRatio * sample.sq;
   }
 
   private remember(state: RecurringOffsetsState, o: KnownOffset): void {
@@ -359,7 +422,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
   }
 
   private view(state: RecurringOffsetsState, model: string): View {
-    return { model, score: state.score, share: { ...state.share }, hits: state.hits, recurring: state.recurring };
+    return { model, score: state.score, share: { ...state.share }, hits: state.hits, recurring: state.recurring, copies: state.copies ?? 0 };
   }
 
   private evidence(v: View): string[] {
@@ -368,15 +431,16 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     const sh = v.share;
     return [
       `${pct(sh.s)} of recent queries (window ${c.window}, ${sh.n} judged) sit at an offset from an earlier query that ${c.minRealisations}+ distinct queries took, ` +
-        `against ${pct(sh.e, 1)} for model ${v.model}'s traffic (z=${fmt(shareExcessZ(sh, c.window), 1)}); ` +
-        `${v.hits} of the last ${c.block} on ${v.recurring} recurring offset${v.recurring === 1 ? '' : 's'}`,
+        `or are near copies of the key's own earlier queries (closer to one than ${fmt(c.nearCopyRatio, 2)}× the distance at which as many of model ${v.model}'s queries have their nearest), ` +
+        `against ${pct(sh.e, 1)} for the model's traffic (z=${fmt(shareExcessZ(sh, c.window), 1)}); ` +
+        `of the last ${c.block}: ${v.hits} on ${v.recurring} recurring offset${v.recurring === 1 ? '' : 's'}, ${v.copies} near cop${v.copies === 1 ? 'y' : 'ies'}`,
     ];
   }
 }
 
 export const recurringOffsets: DetectorDefinition<RecurringOffsetsConfig, RecurringOffsetsState> = {
   name: 'recurring-offsets',
-  description: 'share of queries at an offset from an earlier query that other queries also took (Jacobian-based augmentation steps)',
+  description: 'share of queries that are synthetic variants of the key\'s own: at an offset from an earlier query that other queries also took (Jacobian-based augmentation steps), or a near copy of one (random perturbations)',
   configSchema: recurringOffsetsConfigSchema,
   create: (config) => new RecurringOffsetsDetector(config),
 };

@@ -84,6 +84,34 @@ export class ModelReference {
     return this.index.fartherThan(x, radius, leaveOut, xo);
   }
 
+  /**
+   * The nearest of a sample of `m` members to the query (its first `dim` ≤ `this.dim` values from `xo`):
+   * members spread evenly over the member order, those fed by `skipOwner` (a `referenceHash` of the
+   * asking key) left out. Into `out`: the squared distance and how many members were compared (fewer
+   * than `m` when the reference is smaller). This is how near a query of the model's traffic comes to
+   * `compared` other queries of it — the yardstick for a key's distance to its own `compared` last queries.
+   */
+  nearestOfSample(x: ArrayLike<number>, xo: number, dim: number, m: number, skipOwner: number, out: { sq: number; compared: number }): void {
+    out.sq = Number.POSITIVE_INFINITY;
+    out.compared = 0;
+    const n = this.n;
+    if (!this.ready || dim > this.dim || m <= 0) return;
+    const bits = new Uint32Array(this.data.buffer, this.data.byteOffset, this.data.length);
+    const take = Math.min(m, n);
+    for (let j = 0; j < take; j++) {
+      const i = Math.floor((j * n) / take);
+      const o = i * this.stride;
+      if (skipOwner !== 0 && bits[o + this.dim + COL.key] === skipOwner) continue;
+      let sq = 0;
+      for (let c = 0; c < dim; c++) {
+        const d = x[xo + c] - this.data[o + c];
+        sq += d * d;
+      }
+      out.compared++;
+      if (sq < out.sq) out.sq = sq;
+    }
+  }
+
   /** The coordinates a query is compared in: the members' `dim`, or before the first member the prefix it would get. */
   queryDim(sketch: readonly number[]): number {
     return this.dim || Math.min(this.configDim, sketch.length);

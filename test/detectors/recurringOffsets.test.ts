@@ -40,6 +40,32 @@ function jacobianAugmentation(world: World, key: string, times: number[], seeds 
   return times.map((t, i) => world.event(key, xs[i], t));
 }
 
+/**
+ * PRADA's T-RND (Juuti et al., EuroS&P 2019) as the quality benchmark's office-hours thief runs it: `seeds`
+ * stolen real records, each sent once, mixed 1:1 with copies of records already sent, each coordinate moved
+ * by a Gaussian of `jitter` times the records' spread. No offset recurs: each copy takes its own direction.
+ */
+function randomPerturbation(world: World, key: string, times: number[], seeds = 120, jitter = 0.1): InferenceEvent[] {
+  const stolen = Array.from({ length: seeds }, () => world.record());
+  const spread = stolen[0].map((_, j) => {
+    const v = stolen.map((r) => r[j]);
+    const mean = v.reduce((a, b) => a + b, 0) / v.length;
+    return Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length);
+  });
+  const sent: number[][] = [];
+  return times.map((t) => {
+    let x: number[];
+    if (sent.length > 0 && (sent.length >= stolen.length || world.uniform() < 0.5)) {
+      const parent = sent[Math.floor(world.uniform() * sent.length)];
+      x = parent.map((v, j) => v + jitter * spread[j] * world.gauss());
+    } else {
+      x = stolen[sent.length];
+      sent.push(x);
+    }
+    return world.event(key, x, t);
+  });
+}
+
 /** Sessions of one-feature what-if sweeps, every one of the same feature in the same number of even steps, each around a fresh real record. */
 function sameSweeps(world: World, key: string, times: number[], feature = 3, steps = 25): InferenceEvent[] {
   return sweepSessions(world, key, times, () => ({ feature, steps, at: (_, i) => -4 + (8 * i) / (steps - 1) }));
@@ -56,8 +82,18 @@ beforeAll(async () => {
   const analyst = sameSweeps(w, 'nat-analyst', humanTimes(w, VOLUME, ATTACK_START, 20_000));
   // A test set larger than `history`, replayed three times: its queries come back after they left the rows.
   const bigReplay = replayTestSet(w, 'nat-bigreplay', 300, 3, ATTACK_START, 1_000);
-  naturalKeys = [...keys, 'nat-analyst', 'nat-bigreplay'];
-  events = merge(natural, analyst, bigReplay, jacobianAugmentation(w, 'atk-jbda', attackTimes(w)), uniformBox(w, 'atk-random', attackTimes(w)));
+  // A user who works on one class only: its queries crowd one region, closer together than the model's traffic.
+  const oneClass = humanTimes(w, VOLUME, ATTACK_START, 20_000).map((t) => w.event('nat-oneclass', w.record(0), t));
+  naturalKeys = [...keys, 'nat-analyst', 'nat-bigreplay', 'nat-oneclass'];
+  events = merge(
+    natural,
+    analyst,
+    bigReplay,
+    oneClass,
+    jacobianAugmentation(w, 'atk-jbda', attackTimes(w)),
+    uniformBox(w, 'atk-random', attackTimes(w)),
+    randomPerturbation(w, 'atk-trnd', attackTimes(w)),
+  );
   run = runDetector(recurringOffsets.create(config()), events, compute);
 });
 
@@ -65,7 +101,7 @@ describe('recurring-offsets', () => {
   it(`fires on Jacobian-based augmentation within ${VOLUME} queries (100 real seeds, then two rounds), with the numbers behind it`, () => {
     expect(run.lastScore.get('atk-jbda')).toBeGreaterThanOrEqual(FIRES);
     expect(run.lastEvidence.get('atk-jbda')![0]).toMatch(
-      /^\d+% of recent queries \(window 64, \d+ judged\) sit at an offset from an earlier query that 3\+ distinct queries took, against 1\.0% for model credit-v3's traffic \(z=\d+\.\d\); \d+ of the last 16 on \d+ recurring offsets?$/,
+      /^\d+% of recent queries \(window 64, \d+ judged\) sit at an offset from an earlier query that 3\+ distinct queries took, or are near copies of the key's own earlier queries \(closer to one than 0\.15× the distance at which as many of model credit-v3's queries have their nearest\), against 1\.0% for the model's traffic \(z=\d+\.\d\); of the last 16: \d+ on \d+ recurring offsets?, \d+ near cop(y|ies)$/,
     );
     // Its seeds are real records: nothing before the first augmented child.
     const firstChild = events.filter((e) => e.api_key === 'atk-jbda')[100];
@@ -77,6 +113,16 @@ describe('recurring-offsets', () => {
     for (const key of naturalKeys) expect(run.maxByKey.get(key) ?? 0, key).toBeLessThanOrEqual(QUIET);
     // The heavy keys were judged, not skipped.
     for (const key of ['nat-heavy', 'nat-replay', 'nat-bigreplay']) expect((run.states.get(key) as RecurringOffsetsState).share.n, key).toBeGreaterThanOrEqual(80);
+  });
+
+  it('fires on randomly perturbed copies of stolen records (T-RND), whose offsets never recur, by their nearness to their parents', () => {
+    expect(run.lastScore.get('atk-trnd')).toBeGreaterThanOrEqual(FIRES);
+    const state = run.states.get('atk-trnd') as RecurringOffsetsState;
+    expect(state.copies).toBeGreaterThan(0);
+    expect(run.lastEvidence.get('atk-trnd')![0]).toMatch(/: 0 on 0 recurring offsets, \d+ near cop(y|ies)$/);
+    // Without the near-copy test the same stream goes unseen: its offsets never recur.
+    const offsetsOnly = runDetector(recurringOffsets.create(config({ nearCopyRatio: 0 })), events, compute);
+    expect(offsetsOnly.maxByKey.get('atk-trnd') ?? 0).toBeLessThanOrEqual(QUIET);
   });
 
   it('does not fire on random queries (no offset recurs) nor on them mixed into the model baseline', () => {
