@@ -9,7 +9,7 @@ import { decodeEvents } from './eventColumns.ts';
 import type { OffloadMode } from './offloadPlan.ts';
 import { shardOf } from './offloadPlan.ts';
 import type { BatchReply, BatchRequest, ExplainReply, ReferenceRows, WireOutput, WorkerRequest } from './protocol.ts';
-import { replyTo } from './syncChannel.ts';
+import { serveRequests } from './syncChannel.ts';
 
 /** What the main thread gives a detector worker (`WorkerOffload`). */
 export interface DetectorWorkerData {
@@ -110,13 +110,8 @@ function explain(detector: string, k: number, i: number): ExplainReply {
   return { evidence: o.explain ? o.explain(i) : o.evidence };
 }
 
-parentPort!.on('message', (req: WorkerRequest) => {
-  let reply: BatchReply | ExplainReply;
-  try {
-    reply = req.type === 'batch' ? runBatch(req) : explain(req.detector, req.k, req.i);
-  } catch (err) {
-    reply = { error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
-  }
-  replyTo(data.port, data.signal, reply);
-});
+// A request that throws outside a detector is answered with its error, which the main thread raises.
+serveRequests(parentPort!, data.port, data.signal, (req: WorkerRequest): BatchReply | ExplainReply =>
+  req.type === 'batch' ? runBatch(req) : explain(req.detector, req.k, req.i),
+);
 parentPort!.postMessage({ ready: true, backend: compute.backend });
