@@ -228,6 +228,12 @@ const emptyView = (): View => ({
   factor: 1,
 });
 
+/**
+ * Events a key needs (in its repeat window) before its decoded rings, sets and directions are cached
+ * between polls: below it a key has been in at most this many polls, so the cache saves little.
+ */
+const CACHE_FROM_EVENTS = 32;
+
 /** FNV-1a: which growing set a (model, label) pair uses. */
 function slotOf(model: string, label: number, slots: number): number {
   let h = 0x811c9dc5;
@@ -353,9 +359,9 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     return this.rings.get(saved, saved.data, () => new Ring(kind, capacity, saved), fits) as Ring<K>;
   }
 
-  private packRing(ring: Ring): PackedRing {
+  private packRing(ring: Ring, keep: boolean): PackedRing {
     const packed = ring.pack();
-    this.rings.set(packed, packed.data, ring);
+    if (keep) this.rings.set(packed, packed.data, ring);
     return packed;
   }
 
@@ -475,19 +481,22 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       views[i] = state.view;
     });
 
+    // A key with a short history has been in few polls and will rarely come back (an idle key): its
+    // decoded forms would cost more memory for the rest of its life than decoding them again saves.
+    const keep = flags.n >= Math.min(CACHE_FROM_EVENTS, flags.capacity);
     for (const [slot, open] of w.sets) {
       const meta = state.sets[slot];
       if (meta && meta === open.meta) {
         meta.rows = packArray(open.rows.subarray(0, meta.n * meta.dim));
-        this.setRows.set(meta, meta.rows, open.rows);
+        if (keep) this.setRows.set(meta, meta.rows, open.rows);
       }
     }
-    state.distances = this.packRing(distances);
-    state.steps = this.packRing(steps);
-    state.stepDirections = this.packRing(directions);
-    state.repeatFlags = this.packRing(flags);
-    state.hashes = this.packRing(w.hashes);
-    dirs.save(state);
+    state.distances = this.packRing(distances, keep);
+    state.steps = this.packRing(steps, keep);
+    state.stepDirections = this.packRing(directions, keep);
+    state.repeatFlags = this.packRing(flags, keep);
+    state.hashes = this.packRing(w.hashes, keep);
+    dirs.save(state, keep);
     state.last = last ? { model: last.model, sketch: packArray(last.x) } : null;
     const explain = (i: number) => this.evidence(views[i]);
     return { scores, evidence: g.events.length ? explain(g.events.length - 1) : [], explain };
@@ -729,12 +738,19 @@ class Directions {
     this.weight.fill(0);
   }
 
-  save(state: GridSweepState): void {
+  /** Writes the directions back into `state`; `keep`: their decoded forms stay cached for the next poll. */
+  save(state: GridSweepState, keep: boolean): void {
     state.protoDim = this.dim;
-    state.protos = this.dim ? packArray(this.protos) : '';
+    // Slots fill in order and a free slot's vector is never read, so only the slots up to the last
+    // one in use are stored; decoding pads the rest with zeros (older snapshots store every slot).
+    let used = this.slots;
+    while (used > 0 && this.serial[used - 1] === 0) used--;
+    state.protos = this.dim ? packArray(this.protos.subarray(0, used * this.dim)) : '';
     state.moments = this.dim ? packArray(this.moments) : '';
-    this.cache.protos.set(state, state.protos, this.protos);
-    this.cache.moments.set(state, state.moments, this.moments);
+    if (keep) {
+      this.cache.protos.set(state, state.protos, this.protos);
+      this.cache.moments.set(state, state.moments, this.moments);
+    }
     state.protoSerial = [...this.serial];
     state.protoWeight = [...this.weight];
     state.nextSerial = this.next;

@@ -197,6 +197,38 @@ describe('grid-sweep', () => {
     for (const e of events.slice(cut)) expect(resumed.scores.get(e.event_id), e.event_id).toBeCloseTo(large.scores.get(e.event_id)!, 6);
   });
 
+  it('stores only the direction slots in use, and reads older snapshots that store every slot the same way', () => {
+    const stream = events.filter((e) => e.api_key === 'atk-grid').slice(0, 400);
+    const whole = runDetector(create(), stream, compute, 500);
+    const clone = (r: DetectorRun): DetectorRun => ({
+      ...r,
+      states: new Map(JSON.parse(JSON.stringify([...r.states])) as [string, unknown][]),
+      aggregates: new Map(JSON.parse(JSON.stringify([...r.aggregates])) as [string, unknown][]),
+      feeds: new Map(JSON.parse(JSON.stringify([...r.feeds]))),
+    });
+    const idle = runDetector(create(), stream.slice(0, 3), compute, 500);
+    const state = idle.states.get('atk-grid') as GridSweepState;
+    const slotBytes = state.protoDim * 4;
+    const used = state.protoSerial.filter((s) => s !== 0).length;
+    expect(used).toBeGreaterThan(0);
+    expect(used).toBeLessThan(config.steps.directionSlots);
+    expect(Buffer.from(state.protos, 'base64').length).toBe(used * slotBytes);
+
+    const compact = runDetector(create(), stream.slice(3), compute, 500, clone(idle));
+    const old = clone(idle);
+    const oldState = old.states.get('atk-grid') as GridSweepState;
+    const padded = Buffer.alloc(config.steps.directionSlots * slotBytes);
+    Buffer.from(oldState.protos, 'base64').copy(padded);
+    oldState.protos = padded.toString('base64');
+    const fromOld = runDetector(create(), stream.slice(3), compute, 500, old);
+    for (const e of stream.slice(3)) {
+      expect(compact.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
+      expect(fromOld.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
+    }
+    expect(Math.max(...stream.map((e) => whole.scores.get(e.event_id)!))).toBeGreaterThanOrEqual(FIRES);
+    expect(compact.states.get('atk-grid')).toEqual(whole.states.get('atk-grid'));
+  });
+
   it('runs one batched distance call per poll for every key, against the growing sets', () => {
     const calls: MinDistanceJob[][] = [];
     const counting: Compute = { ...compute, backend: compute.backend, minDistances: (jobs) => (calls.push([...jobs]), compute.minDistances(jobs)) };
