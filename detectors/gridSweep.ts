@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { MinDistanceJob } from '../src/compute/Compute.ts';
 import { DecodedCache } from '../src/compute/DecodedCache.ts';
-import { packArray, type PackedRing, Ring, type RingKind, unpackFloat32 } from '../src/compute/packedVectors.ts';
+import { packArray, type PackedRing, packUpperTriangle, Ring, type RingKind, unpackFloat32, unpackSymmetric } from '../src/compute/packedVectors.ts';
 import type { InferenceEvent } from '../src/contract.ts';
 import { shapiroWilk, SHAPIRO_WILK_MAX_N } from '../src/stats/shapiroWilk.ts';
 import { addOuterProduct, participationRatio } from '../src/stats/effectiveDimension.ts';
@@ -177,7 +177,7 @@ interface View {
  * with d = min(sketch width, maxDim) and every vector block stored as
  * base64 (4/3 of its bytes): growing sets maxClasses × maxPerClass × d × 4,
  * distances prada.window × 4, steps steps.window × (4 + 2), direction
- * prototypes directionSlots × d × 4, step moments d × d × 4, repeats
+ * prototypes directionSlots × d × 4, step moments d(d + 1)/2 × 4, repeats
  * repeats.window × (4 + 1), the last sketch d × 4, plus ≈ 1.5 kB of numbers
  * and names. At the defaults with 16-wide sketches: 12,288 B of members
  * (16.4 kB as base64) and ≈ 5.4 kB for the rest, so at most 24 kB per key
@@ -191,7 +191,7 @@ export interface GridSweepState {
   stepDirections: PackedRing;
   /** Direction prototypes: unit vectors (base64 float32), their serial numbers and decayed hit counts. */
   protos: string;
-  /** Decayed second moments of the unit directions of the steps that turn, protoDim × protoDim float32 (base64). */
+  /** Decayed second moments of the unit directions of the steps that turn, protoDim × protoDim float32: the upper triangle (base64; older snapshots: the whole matrix). */
   moments: string;
   protoDim: number;
   protoSerial: number[];
@@ -227,6 +227,17 @@ const emptyView = (): View => ({
   damp: 1,
   factor: 1,
 });
+
+/**
+ * The view of a key not yet evaluated, one for every such key: a state's view is replaced by each
+ * evaluation, never changed in place (frozen, so that a change would throw rather than reach other keys).
+ */
+const INITIAL_VIEW: View = (() => {
+  const v = emptyView();
+  Object.freeze(v.latticeSizes);
+  Object.freeze(v.parts);
+  return Object.freeze(v);
+})();
 
 /**
  * Events a key needs (in its repeat window) before its decoded rings, sets and directions are cached
@@ -382,7 +393,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       repeatFlags: { data: '' },
       sinceEval: 0,
       distancesTotal: 0,
-      view: emptyView(),
+      view: INITIAL_VIEW,
     };
   }
 
@@ -689,7 +700,8 @@ class Directions {
     const fits = (n: number) => (a: Float32Array) => a.length === n;
     const [np, nm] = [this.slots * this.dim, this.dim * this.dim];
     this.protos = this.dim ? cache.protos.get(state, state.protos, decode(state.protos, np), fits(np)) : new Float32Array(0);
-    this.moments = this.dim ? cache.moments.get(state, state.moments ?? '', decode(state.moments ?? '', nm), fits(nm)) : new Float32Array(0);
+    const moments = state.moments ?? '';
+    this.moments = this.dim ? cache.moments.get(state, moments, () => unpackSymmetric(moments, this.dim), fits(nm)) : new Float32Array(0);
     this.serial = resize(state.protoSerial, this.slots).map((s) => s ?? 0);
     this.weight = resize(state.protoWeight, this.slots).map((s) => s ?? 0);
     this.next = state.nextSerial;
@@ -746,7 +758,8 @@ class Directions {
     let used = this.slots;
     while (used > 0 && this.serial[used - 1] === 0) used--;
     state.protos = this.dim ? packArray(this.protos.subarray(0, used * this.dim)) : '';
-    state.moments = this.dim ? packArray(this.moments) : '';
+    // The moments are symmetric (each update adds u uᵀ), so only the upper triangle is stored (older snapshots hold all of it).
+    state.moments = this.dim ? packUpperTriangle(this.moments, this.dim) : '';
     if (keep) {
       this.cache.protos.set(state, state.protos, this.protos);
       this.cache.moments.set(state, state.moments, this.moments);

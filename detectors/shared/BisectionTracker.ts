@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { appended } from './appended.ts';
 import { addDecayed, createDecayedCount, type DecayedCount, decayedValue } from './DecayedCount.ts';
 import { compact, compactInto, l2 } from './math.ts';
 
@@ -138,7 +139,7 @@ export function observeQuery(s: BisectionState, sketch: readonly number[], label
         counted: false,
         seen: s.seq,
       };
-      if (oldest < 0) s.chains.push(chain);
+      if (oldest < 0) s.chains = appended(s.chains, chain);
       else s.chains[oldest] = chain;
     }
   }

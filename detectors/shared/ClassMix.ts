@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { paddedTo } from './appended.ts';
 import { compact, ramp } from './math.ts';
 
 /**
@@ -23,7 +24,7 @@ export function classIndex(label: number, maxClasses: number): number {
 export function addClass(m: ClassMix, label: number, window: number, maxClasses: number): void {
   if (label < 0) return;
   const c = classIndex(label, maxClasses);
-  while (m.counts.length <= c) m.counts.push(0);
+  if (m.counts.length <= c) m.counts = paddedTo(m.counts, c + 1, 0);
   m.counts[c]++;
   m.total++;
   if (m.total > 2 * window) {

@@ -1,3 +1,5 @@
+import { inserted } from './appended.ts';
+
 /**
  * K-minimum-values distinct counter (Bar-Yossef et al., RANDOM 2002;
  * Beyer et al., SIGMOD 2007) over the exact input hashes of a key: keeps the
@@ -33,8 +35,8 @@ export function addDistinct(s: DistinctSketch, hash: Buffer, k: number): void {
     else hi = mid;
   }
   if (m[lo] === v) return;
-  m.splice(lo, 0, v);
-  if (m.length > k) m.pop();
+  s.mins = inserted(m, lo, v);
+  if (s.mins.length > k) s.mins.pop();
 }
 
 /** Estimated distinct inputs. */

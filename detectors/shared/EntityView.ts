@@ -83,14 +83,48 @@ export function contribute(v: EntityView, x: Contribution, l: ViewLimits): void 
   }
   const id = shortKey(x.key);
   const ix = keyIndex(v.keys);
-  const prev = ix.epochOf(id);
-  if (prev === undefined && ix.size >= l.maxTrackedKeys) ix.evictOldest(v.keys);
-  ix.set(v.keys, id, x.epoch);
+  if (ix) {
+    const prev = ix.epochOf(id);
+    if (prev === undefined && ix.size >= l.maxTrackedKeys) ix.evictOldest(v.keys);
+    ix.set(v.keys, id, x.epoch);
+  } else {
+    if (!Object.hasOwn(v.keys, id) && countKeys(v.keys, Infinity) >= l.maxTrackedKeys) evictOldestByScan(v.keys);
+    v.keys[id] = x.epoch;
+  }
 }
 
 /** Keys that contributed within the last `epochs` epochs. */
 export function activeKeys(v: EntityView, epoch: number, epochs: number): number {
-  return keyIndex(v.keys).activeSince(epoch - epochs);
+  const ix = keyIndex(v.keys);
+  if (ix) return ix.activeSince(epoch - epochs);
+  let n = 0;
+  for (const k in v.keys) if (v.keys[k] > epoch - epochs) n++;
+  return n;
+}
+
+/**
+ * Up to this many tracked keys a view's `keys` object is scanned rather than
+ * mirrored in a `KeyIndex` (a key's own view tracks one key: its three Maps
+ * would cost more than the scan saves).
+ */
+const SCAN_KEYS = 8;
+
+function countKeys(keys: Record<string, number>, most: number): number {
+  let n = 0;
+  for (const _ in keys) if (++n > most) break;
+  return n;
+}
+
+/** `KeyIndex.evictOldest` by a scan: the first key in the object's own order among those with the oldest epoch. */
+function evictOldestByScan(keys: Record<string, number>): void {
+  let oldest = Infinity;
+  for (const k in keys) if (keys[k] < oldest) oldest = keys[k];
+  for (const k in keys) {
+    if (keys[k] === oldest) {
+      delete keys[k];
+      return;
+    }
+  }
 }
 
 /**
@@ -179,9 +213,13 @@ function isArrayIndex(name: string): boolean {
 
 const keyIndexes = new WeakMap<Record<string, number>, KeyIndex>();
 
-function keyIndex(keys: Record<string, number>): KeyIndex {
+/** The view's key index, built once it tracks more than `SCAN_KEYS` keys; null while it tracks fewer (scanned instead). */
+function keyIndex(keys: Record<string, number>): KeyIndex | null {
   let ix = keyIndexes.get(keys);
-  if (!ix) keyIndexes.set(keys, (ix = new KeyIndex(keys)));
+  if (!ix) {
+    if (countKeys(keys, SCAN_KEYS) <= SCAN_KEYS) return null;
+    keyIndexes.set(keys, (ix = new KeyIndex(keys)));
+  }
   return ix;
 }
 

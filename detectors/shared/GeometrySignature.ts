@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { mulberry32 } from '../../src/gateway/RandomProjection.ts';
+import { appended } from './appended.ts';
 import type { BaselineOptions } from './EpochHistogram.ts';
 import { compact, compactInto, l2 } from './math.ts';
 
@@ -197,7 +198,7 @@ function countDirection(g: GeometryState, bucket: number, c: GeometryConfig): vo
   g.steps++;
   const slot = g.dirs.find((d) => d.b === bucket);
   if (slot) slot.c++;
-  else if (g.dirs.length < c.dirSlots) g.dirs.push({ b: bucket, c: 1 });
+  else if (g.dirs.length < c.dirSlots) g.dirs = appended(g.dirs, { b: bucket, c: 1 });
   else {
     // Misra–Gries: a new item decrements every counter; empty counters free their slot.
     for (const d of g.dirs) d.c--;

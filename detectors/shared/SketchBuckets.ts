@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { mulberry32 } from '../../src/gateway/RandomProjection.ts';
+import { appended } from './appended.ts';
 import type { BaselineOptions } from './EpochHistogram.ts';
 import { compact } from './math.ts';
 
@@ -125,8 +126,10 @@ export function createRing(): BucketRing {
 export function addToRing(r: BucketRing, bucket: number, size: number): void {
   const counts = ringCounts.get(r);
   const kept = counts !== undefined && counts.ring === r.ring;
-  if (r.ring.length < size) r.ring.push(bucket);
-  else {
+  if (r.ring.length < size) {
+    r.ring = appended(r.ring, bucket);
+    if (kept) counts.ring = r.ring;
+  } else {
     if (kept) {
       if (r.head < r.ring.length) uncount(counts, r.ring[r.head]);
       else ringCounts.delete(r); // a ring restored under another size: recount on next use

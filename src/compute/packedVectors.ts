@@ -21,6 +21,33 @@ export function unpackFloat32(s: string, capacity = 0): Float32Array {
   return out;
 }
 
+/** A symmetric `d`×`d` row-major float32 matrix, packed as its upper triangle (row by row, i ≤ j): about half the characters. */
+export function packUpperTriangle(m: Float32Array, d: number): string {
+  const t = new Float32Array((d * (d + 1)) / 2);
+  let k = 0;
+  for (let i = 0; i < d; i++) for (let j = i; j < d; j++) t[k++] = m[i * d + j];
+  return packArray(t);
+}
+
+/**
+ * The full `d`×`d` matrix of `packUpperTriangle`'s string, mirrored; a
+ * string of all d² entries (as older snapshots hold) is taken as it is, and
+ * an empty one gives zeros.
+ */
+export function unpackSymmetric(s: string, d: number): Float32Array {
+  const packed = unpackFloat32(s);
+  if (packed.length !== (d * (d + 1)) / 2 || d === 1) return packed.length >= d * d ? packed : unpackFloat32(s, d * d);
+  const m = new Float32Array(d * d);
+  let k = 0;
+  for (let i = 0; i < d; i++) {
+    for (let j = i; j < d; j++) {
+      m[i * d + j] = packed[k];
+      m[j * d + i] = packed[k++];
+    }
+  }
+  return m;
+}
+
 /**
  * Packed float32 rows of `dim` with `x`'s row at `xo` appended, keeping the newest `cap` rows (the
  * bounded row lists detector state keeps, e.g. held or recent sketches).

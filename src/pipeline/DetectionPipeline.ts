@@ -17,7 +17,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { GroupDecisions } from '../policy/GroupDecisions.ts';
 import type { ManualDecisionBook } from '../policy/ManualDecisionBook.ts';
 import { initialLadderState, ResponseLadder } from '../policy/ResponseLadder.ts';
-import { type KeyState, KeyStateStore } from '../state/KeyStateStore.ts';
+import { type KeyState, KeyStateStore, NO_EVIDENCE } from '../state/KeyStateStore.ts';
 import { chunkByKeys } from './chunkByKeys.ts';
 
 /** What one batch produced. */
@@ -487,7 +487,8 @@ export class DetectionPipeline {
       const name = this.detectors[d].name;
       const output = perDetector[d]?.[k];
       state.scores[name] = round(scores[d]);
-      state.evidence[name] = output?.explain ? output.explain(i) : (output?.evidence ?? []);
+      const evidence = output?.explain ? output.explain(i) : (output?.evidence ?? NO_EVIDENCE);
+      state.evidence[name] = evidence.length === 0 ? NO_EVIDENCE : evidence;
     }
     if (notes.length) state.fusionNotes = notes;
     else delete state.fusionNotes;
@@ -642,12 +643,12 @@ function answeredView(events: readonly InferenceEvent[]): DetectorView {
 }
 
 /** The detector's output over the key's whole batch: a refused call carries the score of the last answered one (or `previous`). */
-function spread(output: DetectorOutput | undefined, view: DetectorView, previous: number, previousEvidence: string[]): DetectorOutput | undefined {
+function spread(output: DetectorOutput | undefined, view: DetectorView, previous: number, previousEvidence: readonly string[]): DetectorOutput | undefined {
   const map = view.map;
   if (map === null) return output;
   const scores = new Float64Array(map.length);
   for (let i = 0; i < map.length; i++) scores[i] = map[i] < 0 || !output ? previous : output.scores[map[i]];
-  const explain = (i: number): string[] => (map[i] < 0 || !output ? previousEvidence : output.explain ? output.explain(map[i]) : output.evidence);
+  const explain = (i: number): string[] => (map[i] < 0 || !output ? previousEvidence.slice() : output.explain ? output.explain(map[i]) : output.evidence);
   const spreadOut: DetectorOutput = { scores, evidence: explain(map.length - 1), explain };
   const given = output?.signature;
   if (given) spreadOut.signature = Float64Array.from(map, (m) => (m < 0 ? 0 : given[m]));

@@ -9,9 +9,9 @@ export interface KeyState {
   lastTs: number;
   /** Each detector's own state, by detector name. */
   detectors: Record<string, unknown>;
-  /** Last scores and evidence, by detector name. */
+  /** Last scores and evidence, by detector name (an empty list may be `NO_EVIDENCE`, shared by every key). */
   scores: Record<string, number>;
-  evidence: Record<string, string[]>;
+  evidence: Record<string, readonly string[]>;
   /** What fusion added to the last recorded scores (a risk held below truncate, group evidence withheld). */
   fusionNotes?: string[];
   risk: number;
@@ -31,6 +31,9 @@ export interface KeyState {
   /** What the model reference's feed gate remembers about the key (absent before its first answered query). */
   reference?: KeyFeedState;
 }
+
+/** The evidence of a quiet detector: one frozen empty list for every key, rather than one each. */
+export const NO_EVIDENCE: readonly string[] = Object.freeze([]);
 
 /** An aggregate entity's state (a model's baselines, a tenant's or network's pooled views), as snapshotted. */
 export interface AggregateSnapshot {
@@ -70,6 +73,9 @@ export interface KeyStateStoreOptions {
   /** Per kind of aggregate entity, the most held (least recently used evicted past it); unbounded without. */
   maxEntities?: EntityCaps;
 }
+
+/** Up to this many remembered ids a key's ring is scanned for a duplicate; past it a Set mirrors the ring (a Set costs more than a few keys' scans save). */
+const SCAN_IDS = 16;
 
 /**
  * Per-key state in memory, least recently used first. Bounded by a key
@@ -186,18 +192,21 @@ export class KeyStateStore {
     if (n === 0) return true;
     eventId = eventIdDigest(eventId);
     let ids = this.idSets.get(state.key);
-    if (!ids) {
+    if (!ids && state.recentIds.length >= SCAN_IDS) {
       ids = new Set(state.recentIds);
       this.idSets.set(state.key, ids);
     }
-    if (ids.has(eventId)) return false;
-    if (state.recentIds.length < n) state.recentIds.push(eventId);
-    else {
-      ids.delete(state.recentIds[state.recentHead]);
+    if (ids ? ids.has(eventId) : state.recentIds.includes(eventId)) return false;
+    if (state.recentIds.length < n) {
+      // A short ring is copied at its exact length (a push reserves 16 spare slots in every quiet key's state).
+      if (state.recentIds.length < SCAN_IDS) state.recentIds = state.recentIds.concat(eventId);
+      else state.recentIds.push(eventId);
+    } else {
+      ids?.delete(state.recentIds[state.recentHead]);
       state.recentIds[state.recentHead] = eventId;
       state.recentHead = (state.recentHead + 1) % n;
     }
-    ids.add(eventId);
+    ids?.add(eventId);
     return true;
   }
 

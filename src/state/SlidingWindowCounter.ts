@@ -3,26 +3,47 @@
  * `bucketMs` each, as plain JSON so it can live in snapshotted key state.
  * The window covers the current bucket and the `buckets - 1` before it, so
  * the count is exact to one bucket's width.
+ *
+ * Most windows of most keys hold a few non-zero buckets, so `counts` starts
+ * sparse and becomes the dense ring only once that is no larger.
  */
 export interface WindowCounter {
   bucketMs: number;
-  /** Ring of counts; slot `i % buckets.length` holds bucket index `i`. */
+  /**
+   * Dense (length `buckets`): a ring of counts, slot `i % buckets` holds
+   * bucket index `i`. Sparse (shorter): `[index, count, …]` pairs of the
+   * non-zero buckets, oldest first.
+   */
   counts: number[];
   /** Index (ts / bucketMs) of the newest bucket seen. */
   head: number;
   total: number;
+  /** The window's bucket count; absent in older snapshots, whose `counts` are always dense. */
+  buckets?: number;
 }
 
 export function createWindow(horizonMs: number, buckets: number): WindowCounter {
-  return { bucketMs: Math.max(1, Math.ceil(horizonMs / buckets)), counts: new Array(buckets).fill(0), head: -1, total: 0 };
+  return { bucketMs: Math.max(1, Math.ceil(horizonMs / buckets)), counts: [], head: -1, total: 0, buckets };
 }
+
+const sizeOf = (w: WindowCounter): number => w.buckets ?? w.counts.length;
 
 /** Moves the window so that bucket `index` is the newest, clearing expired buckets. */
 function advance(w: WindowCounter, index: number): void {
-  const n = w.counts.length;
+  const n = sizeOf(w);
   if (w.head < 0 || index - w.head >= n) {
-    w.counts.fill(0);
+    // Everything expired: back to an empty sparse form.
+    w.buckets = n;
+    w.counts = [];
     w.total = 0;
+  } else if (w.counts.length < n) {
+    const c = w.counts;
+    let k = 0;
+    while (k < c.length && c[k] <= index - n) {
+      w.total -= c[k + 1];
+      k += 2;
+    }
+    if (k > 0) w.counts = c.slice(k);
   } else {
     for (let i = w.head + 1; i <= index; i++) {
       const slot = i % n;
@@ -33,6 +54,32 @@ function advance(w: WindowCounter, index: number): void {
   w.head = index;
 }
 
+/** Adds `n` to bucket `index` (inside the window) of a sparse window, going dense once the pairs would fill as much. */
+function addSparse(w: WindowCounter, index: number, n: number): void {
+  const c = w.counts;
+  let k = c.length;
+  while (k > 0 && c[k - 2] > index) k -= 2;
+  if (k > 0 && c[k - 2] === index) {
+    c[k - 1] += n;
+    return;
+  }
+  const size = sizeOf(w);
+  if (c.length + 2 < size) {
+    // Copied at its exact length (a push would leave spare capacity in every idle key's windows).
+    const next = new Array<number>(c.length + 2);
+    for (let j = 0; j < k; j++) next[j] = c[j];
+    next[k] = index;
+    next[k + 1] = n;
+    for (let j = k; j < c.length; j++) next[j + 2] = c[j];
+    w.counts = next;
+    return;
+  }
+  const dense = new Array<number>(size).fill(0);
+  for (let j = 0; j < c.length; j += 2) dense[c[j] % size] = c[j + 1];
+  dense[index % size] += n;
+  w.counts = dense;
+}
+
 /**
  * Counts `n` events at `ts` and returns the window's count. A late event
  * still inside the window lands in its own bucket; an older one is dropped.
@@ -40,8 +87,10 @@ function advance(w: WindowCounter, index: number): void {
 export function addToWindow(w: WindowCounter, ts: number, n = 1): number {
   const index = Math.floor(ts / w.bucketMs);
   if (index > w.head) advance(w, index);
-  if (w.head - index < w.counts.length) {
-    w.counts[index % w.counts.length] += n;
+  const size = sizeOf(w);
+  if (w.head - index < size) {
+    if (w.counts.length < size) addSparse(w, index, n);
+    else w.counts[index % size] += n;
     w.total += n;
   }
   return w.total;

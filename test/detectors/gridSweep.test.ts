@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gridSweep, type GridSweepState } from '../../detectors/gridSweep.ts';
 import type { Compute, MinDistanceJob } from '../../src/compute/Compute.ts';
 import type { InferenceEvent } from '../../src/contract.ts';
+import { packArray, unpackFloat32, unpackSymmetric } from '../../src/compute/packedVectors.ts';
 import { testCompute } from './helpers/compute.ts';
 import { epochParts } from '../../src/baselines/epochParts.ts';
 import { DEFAULT_REFERENCE, type DetectorRun, runDetector } from './helpers/runDetector.ts';
@@ -114,6 +115,14 @@ beforeAll(async () => {
   run = runDetector(create(), events, compute);
 });
 
+/** A run's states as a snapshot would restore them: through JSON. */
+const clone = (r: DetectorRun): DetectorRun => ({
+  ...r,
+  states: new Map(JSON.parse(JSON.stringify([...r.states])) as [string, unknown][]),
+  aggregates: new Map(JSON.parse(JSON.stringify([...r.aggregates])) as [string, unknown][]),
+  feeds: new Map(JSON.parse(JSON.stringify([...r.feeds]))),
+});
+
 describe('grid-sweep', () => {
   it(`fires on a lattice sweep of ${VOLUME} queries, with the numbers behind it`, () => {
     expect(run.lastScore.get('atk-grid')).toBeGreaterThanOrEqual(FIRES);
@@ -200,12 +209,6 @@ describe('grid-sweep', () => {
   it('stores only the direction slots in use, and reads older snapshots that store every slot the same way', () => {
     const stream = events.filter((e) => e.api_key === 'atk-grid').slice(0, 400);
     const whole = runDetector(create(), stream, compute, 500);
-    const clone = (r: DetectorRun): DetectorRun => ({
-      ...r,
-      states: new Map(JSON.parse(JSON.stringify([...r.states])) as [string, unknown][]),
-      aggregates: new Map(JSON.parse(JSON.stringify([...r.aggregates])) as [string, unknown][]),
-      feeds: new Map(JSON.parse(JSON.stringify([...r.feeds]))),
-    });
     const idle = runDetector(create(), stream.slice(0, 3), compute, 500);
     const state = idle.states.get('atk-grid') as GridSweepState;
     const slotBytes = state.protoDim * 4;
@@ -227,6 +230,46 @@ describe('grid-sweep', () => {
     }
     expect(Math.max(...stream.map((e) => whole.scores.get(e.event_id)!))).toBeGreaterThanOrEqual(FIRES);
     expect(compact.states.get('atk-grid')).toEqual(whole.states.get('atk-grid'));
+  });
+
+  it('lets keys not yet evaluated share one frozen view, which an evaluation replaces', () => {
+    const stream = events.filter((e) => e.api_key === 'atk-grid').slice(0, 400);
+    const a = create().initState();
+    const b = create().initState();
+    expect(a.view).toBe(b.view);
+    expect(Object.isFrozen(a.view) && Object.isFrozen(a.view.parts) && Object.isFrozen(a.view.latticeSizes)).toBe(true);
+    const run = runDetector(create(), stream, compute, 500);
+    const view = (run.states.get('atk-grid') as GridSweepState).view;
+    expect(view).not.toBe(a.view);
+    expect(view.steps).toBeGreaterThan(0);
+    expect(a.view.steps).toBe(0);
+  });
+
+  it('stores the step moments as their upper triangle, and reads older snapshots that store the whole matrix the same way', () => {
+    const stream = events.filter((e) => e.api_key === 'atk-grid').slice(0, 400);
+    const whole = runDetector(create(), stream, compute, 500);
+    for (const cut of [3, 150]) {
+      const first = runDetector(create(), stream.slice(0, cut), compute, 500);
+      const state = first.states.get('atk-grid') as GridSweepState;
+      const d = state.protoDim;
+      expect(d).toBeGreaterThan(1);
+      const triangle = unpackFloat32(state.moments);
+      expect(triangle.length).toBe((d * (d + 1)) / 2);
+      expect(triangle.some((v) => v !== 0)).toBe(true);
+
+      const old = clone(first);
+      const oldState = old.states.get('atk-grid') as GridSweepState;
+      const full = unpackSymmetric(oldState.moments, d);
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) expect(full[i * d + j]).toBe(full[j * d + i]);
+      oldState.moments = packArray(full);
+      const fromJson = runDetector(create(), stream.slice(cut), compute, 500, clone(first));
+      const fromOld = runDetector(create(), stream.slice(cut), compute, 500, old);
+      for (const e of stream.slice(cut)) {
+        expect(fromJson.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
+        expect(fromOld.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
+      }
+      expect(fromOld.states.get('atk-grid')).toEqual(whole.states.get('atk-grid'));
+    }
   });
 
   it('runs one batched distance call per poll for every key, against the growing sets', () => {

@@ -69,6 +69,26 @@ describe('KeyStateStore', () => {
     expect(store.remember(s, 'e4')).toBe(false);
   });
 
+  it('drops exactly the ids of the last dedup window, few or many, across snapshot round trips', () => {
+    for (const window of [3, 16, 40]) {
+      const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: window });
+      let s = store.get('k');
+      const accepted: string[] = [];
+      let seed = window;
+      for (let i = 0; i < 400; i++) {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        const id = `e${seed % 60}`;
+        const expected = !accepted.slice(-window).includes(id);
+        expect(store.remember(s, id), `${window} ${i}`).toBe(expected);
+        if (expected) accepted.push(id);
+        if (i % 53 === 0) {
+          store.put(JSON.parse(JSON.stringify(s)));
+          s = store.get('k');
+        }
+      }
+    }
+  });
+
   it('keeps dedup memory across a snapshot round trip', () => {
     const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 8 });
     const s = store.get('k');

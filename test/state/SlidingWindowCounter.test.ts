@@ -24,6 +24,65 @@ describe('SlidingWindowCounter', () => {
     const copy = JSON.parse(JSON.stringify(w));
     expect(addToWindow(copy, 1_300_000)).toBe(addToWindow(w, 1_300_000));
   });
+
+  /** Counts by brute force: the accepted events' bucket indices, and the newest index seen. */
+  function bruteForce(bucketMs: number, n: number) {
+    const kept: number[] = [];
+    let head = -1;
+    return (ts: number): number => {
+      const index = Math.floor(ts / bucketMs);
+      head = Math.max(head, index);
+      if (head - index < n) kept.push(index);
+      return kept.filter((i) => i > head - n).length;
+    };
+  }
+
+  /** Event times mostly moving forward, with gaps of several windows and late events. */
+  function times(seed: number, count: number, bucketMs: number, n: number): number[] {
+    let s = seed;
+    const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const out: number[] = [];
+    let t = 0;
+    for (let i = 0; i < count; i++) {
+      const r = rnd();
+      if (r < 0.6) t += Math.floor(rnd() * bucketMs * 2);
+      else if (r < 0.61) t += Math.floor(rnd() * bucketMs * n * 3);
+      out.push(r > 0.9 ? Math.max(0, t - Math.floor(rnd() * bucketMs * n * 1.5)) : t);
+    }
+    return out;
+  }
+
+  it('counts as brute force does while it goes from sparse to dense and back', () => {
+    for (const [n, bucketMs] of [[60, 1_000], [30, 5], [7, 100], [1, 50]]) {
+      let dense = 0;
+      for (let seed = 1; seed <= 20; seed++) {
+        const w = createWindow(n * bucketMs, n);
+        const ref = bruteForce(bucketMs, n);
+        for (const ts of times(seed, 400, bucketMs, n)) {
+          expect(addToWindow(w, ts)).toBe(ref(ts));
+          expect(w.counts.length <= n).toBe(true);
+          if (w.counts.length === n) dense++;
+        }
+      }
+      if (n > 1) expect(dense).toBeGreaterThan(0);
+    }
+  });
+
+  it('keeps an idle window sparse, and continues an older snapshot (always dense, no bucket count) the same', () => {
+    const w = createWindow(60_000, 60);
+    addToWindow(w, 1_000);
+    addToWindow(w, 5_500);
+    expect(w.counts).toEqual([1, 1, 5, 1]);
+    const old = { bucketMs: 1_000, counts: new Array(60).fill(0), head: 5, total: 2 };
+    old.counts[1] = 1;
+    old.counts[5] = 1;
+    const copy = JSON.parse(JSON.stringify(w));
+    for (const ts of times(3, 300, 1_000, 60).map((t) => t + 6_000)) {
+      const count = addToWindow(w, ts);
+      expect(addToWindow(old, ts)).toBe(count);
+      expect(addToWindow(copy, ts)).toBe(count);
+    }
+  });
 });
 
 describe('ipPrefix', () => {
