@@ -32,6 +32,15 @@ export const gridSweepConfigSchema = z.object({
        * class (to one or two members) are large outliers for everyone, and would pull W down for benign keys.
        */
       minSetSize: int().min(1).default(2),
+      /**
+       * A query that continues the key's previous step in a straight line (cosine ≥ `straightCos`, length
+       * within `straightRatio` either way) adds no distance to D: a what-if analyst's sweep takes the same
+       * small step again and again by design, which the normality test reads as synthetic, while the lattice,
+       * direction and coverage parts judge sweeps. The same test as `recurring-offsets`' and `off-manifold`'s.
+       * `straightCos` 1 turns it off.
+       */
+      straightCos: unit().default(0.995),
+      straightRatio: z.number().min(1).default(2.5),
       /** Growing-set members kept per class; past it new members replace old ones by reservoir sampling. */
       maxPerClass: int().positive().default(32),
       /** Growing sets per key: classes beyond it share sets (hashed by model and label). */
@@ -199,6 +208,8 @@ export interface GridSweepState {
   nextSerial: number;
   /** The previous distinct query (for steps). */
   last: { model: string; sketch: string } | null;
+  /** The step that led to `last` (base64 float32; absent in older snapshots and before a key's second query). */
+  lastStep?: string;
   hashes: PackedRing;
   repeatFlags: PackedRing;
   /** Queries since the last evaluation. */
@@ -244,6 +255,19 @@ const INITIAL_VIEW: View = (() => {
  * between polls: below it a key has been in at most this many polls, so the cache saves little.
  */
 const CACHE_FROM_EVENTS = 32;
+
+/** Whether `step` (of length `len`) continues `before` in a straight line: the same direction and sense, about the same length. */
+function continues(before: Float32Array, step: Float32Array, len: number, limits: { straightCos: number; straightRatio: number }): boolean {
+  if (before.length !== step.length) return false;
+  let dot = 0;
+  let sq = 0;
+  for (let j = 0; j < step.length; j++) {
+    dot += step[j] * before[j];
+    sq += before[j] * before[j];
+  }
+  const ratio = len / Math.sqrt(sq);
+  return sq > 0 && dot / (len * Math.sqrt(sq)) >= limits.straightCos && ratio <= limits.straightRatio && ratio >= 1 / limits.straightRatio;
+}
 
 /** FNV-1a: which growing set a (model, label) pair uses. */
 function slotOf(model: string, label: number, slots: number): number {
@@ -453,6 +477,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     const dirs = new Directions(state, c, this.directionCache);
     let lastSerial = directions.n > 0 ? directions.ordered()[directions.n - 1] : 0;
     let last: { model: string; x: Float32Array } | null = state.last ? { model: state.last.model, x: unpackFloat32(state.last.sketch) } : null;
+    let lastStep: Float32Array | null = state.lastStep ? unpackFloat32(state.lastStep) : null;
     const scores = new Float64Array(g.events.length);
     const views: View[] = new Array(g.events.length);
 
@@ -460,20 +485,26 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       const x = w.sketches[i];
       flags.push(w.repeat[i] ? 1 : 0);
       if (x && !w.repeat[i]) {
-        const slot = slotOf(e.model_id, e.output_label, c.prada.maxClasses);
-        const { d, members } = this.admit(state, w, slot, e, x, w.job[i] >= 0 ? nearest[w.job[i]][0] : Number.NaN);
-        if (d > 0 && Number.isFinite(d) && members >= c.prada.minSetSize) {
-          distances.push(d);
-          state.distancesTotal++;
-        }
+        let step: Float32Array | null = null;
+        let len = 0;
         if (last && last.model === e.model_id && last.x.length === x.length) {
-          const step = new Float32Array(x.length);
+          step = new Float32Array(x.length);
           let sq = 0;
           for (let j = 0; j < x.length; j++) {
             step[j] = x[j] - last.x[j];
             sq += step[j] * step[j];
           }
-          const len = Math.sqrt(sq);
+          len = Math.sqrt(sq);
+        }
+        const straight = step !== null && len > 0 && lastStep !== null && continues(lastStep, step, len, c.prada);
+        const slot = slotOf(e.model_id, e.output_label, c.prada.maxClasses);
+        const { d, members } = this.admit(state, w, slot, e, x, w.job[i] >= 0 ? nearest[w.job[i]][0] : Number.NaN);
+        if (!straight && d > 0 && Number.isFinite(d) && members >= c.prada.minSetSize) {
+          distances.push(d);
+          state.distancesTotal++;
+        }
+        lastStep = step !== null && len > 0 ? step : null;
+        if (step !== null) {
           if (len > 0) {
             const serial = dirs.match(step, len, lastSerial);
             steps.push(len);
@@ -509,6 +540,8 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     state.hashes = this.packRing(w.hashes, keep);
     dirs.save(state, keep);
     state.last = last ? { model: last.model, sketch: packArray(last.x) } : null;
+    if (lastStep) state.lastStep = packArray(lastStep);
+    else delete state.lastStep;
     const explain = (i: number) => this.evidence(views[i]);
     return { scores, evidence: g.events.length ? explain(g.events.length - 1) : [], explain };
   }
