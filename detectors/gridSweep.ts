@@ -7,6 +7,7 @@ import { shapiroWilk, SHAPIRO_WILK_MAX_N } from '../src/stats/shapiroWilk.ts';
 import { addOuterProduct, participationRatio } from '../src/stats/effectiveDimension.ts';
 import { dominantLengths } from '../src/stats/spacing.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
+import { continuesStep } from './shared/StraightRun.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { squaredDistance } from '../src/compute/squaredDistance.ts';
 
@@ -256,19 +257,6 @@ const INITIAL_VIEW: View = (() => {
  */
 const CACHE_FROM_EVENTS = 32;
 
-/** Whether `step` (of length `len`) continues `before` in a straight line: the same direction and sense, about the same length. */
-function continues(before: Float32Array, step: Float32Array, len: number, limits: { straightCos: number; straightRatio: number }): boolean {
-  if (before.length !== step.length) return false;
-  let dot = 0;
-  let sq = 0;
-  for (let j = 0; j < step.length; j++) {
-    dot += step[j] * before[j];
-    sq += before[j] * before[j];
-  }
-  const ratio = len / Math.sqrt(sq);
-  return sq > 0 && dot / (len * Math.sqrt(sq)) >= limits.straightCos && ratio <= limits.straightRatio && ratio >= 1 / limits.straightRatio;
-}
-
 /** FNV-1a: which growing set a (model, label) pair uses. */
 function slotOf(model: string, label: number, slots: number): number {
   let h = 0x811c9dc5;
@@ -486,17 +474,16 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       flags.push(w.repeat[i] ? 1 : 0);
       if (x && !w.repeat[i]) {
         let step: Float32Array | null = null;
-        let len = 0;
+        let sq = 0;
         if (last && last.model === e.model_id && last.x.length === x.length) {
           step = new Float32Array(x.length);
-          let sq = 0;
           for (let j = 0; j < x.length; j++) {
             step[j] = x[j] - last.x[j];
             sq += step[j] * step[j];
           }
-          len = Math.sqrt(sq);
         }
-        const straight = step !== null && len > 0 && lastStep !== null && continues(lastStep, step, len, c.prada);
+        const len = Math.sqrt(sq);
+        const straight = step !== null && len > 0 && lastStep !== null && continuesStep(lastStep, step, sq, c.prada);
         const slot = slotOf(e.model_id, e.output_label, c.prada.maxClasses);
         const { d, members } = this.admit(state, w, slot, e, x, w.job[i] >= 0 ? nearest[w.job[i]][0] : Number.NaN);
         if (!straight && d > 0 && Number.isFinite(d) && members >= c.prada.minSetSize) {

@@ -359,7 +359,8 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
         }
       }
       if (recurs > 0) hits++;
-      const copy = recurs === 0 && this.nearCopy(rows, first + b, dim, ref, owner);
+      const p = first + b;
+      const copy = recurs === 0 && this.nearCopy(rows, p, dim, ref, owner, squares, b * c.history - Math.max(0, p - c.history));
       if (copy) copies++;
       this.count(state, recurs > 0 || copy, model, e);
     }
@@ -378,9 +379,10 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
   /**
    * Whether row `p` is a near copy: closer to one of the key's last m rows before it than `nearCopyRatio`
    * times the distance from it to its nearest among m members of the model's reference (m the rows the
-   * reference sample could match, other keys' members only), in the coordinates both have.
+   * reference sample could match, other keys' members only), in the coordinates both have. `squares[at + r]`
+   * holds the block's squared distance from row `p` to row `r` in all `dim` coordinates.
    */
-  private nearCopy(rows: Float32Array, p: number, dim: number, ref: ModelReference | null, owner: number): boolean {
+  private nearCopy(rows: Float32Array, p: number, dim: number, ref: ModelReference | null, owner: number, squares: Float64Array, at: number): boolean {
     const c = this.config;
     if (!ref || c.nearCopyRatio <= 0) return false;
     const d = Math.min(dim, ref.dim);
@@ -391,11 +393,8 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     if (sample.compared === 0) return false;
     let self = Number.POSITIVE_INFINITY;
     for (let r = p - sample.compared; r < p; r++) {
-      let sq = 0;
-      for (let j = 0; j < d; j++) {
-        const v = rows[p * dim + j] - rows[r * dim + j];
-        sq += v * v;
-      }
+      // The block measured these pairs already, unless the reference keeps fewer coordinates.
+      const sq = d === dim ? squares[at + r] : offsetSquare(rows, p * dim, rows, r * dim, d);
       if (sq < self) self = sq;
     }
     return self > 0 && self < c.nearCopyRatio * c.nearCopyRatio * sample.sq;

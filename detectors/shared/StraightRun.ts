@@ -37,19 +37,26 @@ export function continuesStraight(run: StraightRun, x: ArrayLike<number>, dim: n
   }
   if (len === 0) return false; // an exact repeat: judged like any query, the run goes on
   const before = run.step ? unpackFloat32(run.step) : null;
-  let straight = false;
-  if (before && before.length === dim) {
-    let dot = 0;
-    let lenBefore = 0;
-    for (let j = 0; j < dim; j++) {
-      dot += step[j] * before[j];
-      lenBefore += before[j] * before[j];
-    }
-    const ratio = Math.sqrt(len / lenBefore);
-    const r = limits.straightRatio;
-    straight = lenBefore > 0 && dot / Math.sqrt(len * lenBefore) >= limits.straightCos && ratio <= r && ratio >= 1 / r;
-  }
+  const straight = before !== null && continuesStep(before, step, len, limits);
   run.last = packArray(head);
   run.step = packArray(step);
   return straight;
+}
+
+/**
+ * Whether `step` (its squared length `stepSq` > 0) continues `before` in a straight line: cosine between
+ * them ≥ `straightCos` and lengths within `straightRatio` of each other either way. Steps of different
+ * widths never continue each other.
+ */
+export function continuesStep(before: ArrayLike<number>, step: ArrayLike<number>, stepSq: number, limits: StraightLimits): boolean {
+  if (before.length !== step.length) return false;
+  let dot = 0;
+  let lenBefore = 0;
+  for (let j = 0; j < step.length; j++) {
+    dot += step[j] * before[j];
+    lenBefore += before[j] * before[j];
+  }
+  const ratio = Math.sqrt(stepSq / lenBefore);
+  const r = limits.straightRatio;
+  return lenBefore > 0 && dot / Math.sqrt(stepSq * lenBefore) >= limits.straightCos && ratio <= r && ratio >= 1 / r;
 }

@@ -31,6 +31,8 @@ export class ModelReference {
   private readonly data: Float32Array;
   private readonly stride: number;
   private readonly index: NeighbourIndex;
+  /** Each member's key hash (`referenceHash` of the key that fed it). */
+  private readonly memberKeys: Uint32Array;
   /** Each member's distance to its nearest other member, ascending. */
   private readonly nearestSorted: Float64Array;
   private readonly flags = new Map<string, Uint8Array>();
@@ -54,7 +56,7 @@ export class ModelReference {
     this.samples = state.samples;
     this.stride = recordStride(this.dim);
     this.data = unpackFloat32(state.rows, this.n * this.stride);
-    const owners = new Uint32Array(this.n);
+    const owners = (this.memberKeys = new Uint32Array(this.n));
     const bits = new Uint32Array(this.data.buffer, this.data.byteOffset, this.data.length);
     for (let i = 0; i < this.n; i++) owners[i] = bits[i * this.stride + this.dim + COL.key];
     this.index = new NeighbourIndex(this.data, this.n, this.dim, this.stride, owners);
@@ -96,12 +98,11 @@ export class ModelReference {
     out.compared = 0;
     const n = this.n;
     if (!this.ready || dim > this.dim || m <= 0) return;
-    const bits = new Uint32Array(this.data.buffer, this.data.byteOffset, this.data.length);
     const take = Math.min(m, n);
     for (let j = 0; j < take; j++) {
       const i = Math.floor((j * n) / take);
       const o = i * this.stride;
-      if (skipOwner !== 0 && bits[o + this.dim + COL.key] === skipOwner) continue;
+      if (skipOwner !== 0 && this.memberKeys[i] === skipOwner) continue;
       let sq = 0;
       for (let c = 0; c < dim; c++) {
         const d = x[xo + c] - this.data[o + c];
