@@ -6,6 +6,7 @@ import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
 import { either, fmt } from './shared/math.ts';
 import { baselineOptions, createTailBaseline, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
+import { BatchStraightRuns, straightRunFields } from './shared/StraightRun.ts';
 import { LocalTail, localTailSchema } from './shared/LocalTail.ts';
 import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
@@ -27,6 +28,13 @@ export const boundaryProbingConfigSchema = z.object({
    * where the model hesitates are not margin samplers.
    */
   local: localTailSchema,
+  /**
+   * An answer whose query continues the key's previous step in a straight line (the test `entropy` and
+   * `off-manifold` use) does not count toward the small-margin share: a what-if analyst sweeping one
+   * feature crosses the boundary on the way without looking for it. Line searches halve and reverse their
+   * steps, so the bisection tracker still sees them.
+   */
+  ...straightRunFields,
   bisection: bisectionSchema,
 });
 export type BoundaryProbingConfig = z.output<typeof boundaryProbingConfigSchema>;
@@ -34,13 +42,17 @@ export type BoundaryProbingConfig = z.output<typeof boundaryProbingConfigSchema>
 /**
  * Per-key state. Ceiling: the share and the quota are 7 numbers; the
  * bisection tracker holds 1 + 2 × maxChains sketches of `d` floats (≤ 13 JSON
- * bytes each, 7 significant digits), so with 16-wide sketches and 3 chains it
- * stays under 2 kB of JSON whatever the key's history.
+ * bytes each, 7 significant digits) and the straight run two base64 prefixes
+ * of `straightDim` float32s (44 bytes each at 8), so with 16-wide sketches
+ * and 3 chains it stays under 2 kB of JSON whatever the key's history.
  */
 export interface BoundaryProbingState {
   margin: EwShare;
   quota: EpochQuota;
   bisection: BisectionState;
+  /** The previous query's sketch prefix and step (`StraightRun`). */
+  last?: string;
+  step?: string;
   /** Score after the key's last event (a flagged key stops feeding the baseline). */
   score: number;
 }
@@ -77,7 +89,7 @@ interface LastView {
  */
 export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
   readonly name = 'boundary-probing';
-  readonly family = 'output' as const;
+  readonly family = 'uncertainty' as const;
   /** Expected small-margin shares near each query, from the model's shared reference. */
   private readonly local: LocalTail;
 
@@ -106,6 +118,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
     const baselines = new Map<string, EpochHistogram>();
     const owners = groups.map((grp) => LocalTail.owner(grp.key));
     const refs = new Map<string, ModelReference | null>();
+    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), c);
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
       let baseline = baselines.get(e.model_id);
@@ -115,8 +128,9 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
       if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
       const tail = tails.get(baseline, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
       const margin = margins[offsets[g] + i];
+      const straight = runs.continues(g, e.input_sketch);
       if (Number.isFinite(margin)) {
-        if (tail) {
+        if (tail && !straight) {
           const expected = this.local.expected(ref, this.local.neighbours(ref, e.input_sketch, owners[g]), 'margin', tail, 'low');
           addToShare(state.margin, inTail(margin, tail, 'low'), expected, c.window);
         }
@@ -132,8 +146,10 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
       signature[g][i] = searchScore;
       last[g] = { tail, local: this.local.active(ref), model: e.model_id, marginScore, searchScore, ts: e.ts };
     }
+    runs.save();
     return groups.map((grp, g) => ({ scores: scores[g], signature: signature[g], evidence: last[g] ? this.evidence(grp.state, last[g]) : [] }));
   }
+
 
   private evidence(state: BoundaryProbingState, v: LastView): string[] {
     const c = this.config;

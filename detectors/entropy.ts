@@ -22,7 +22,7 @@ import {
 import { baselineOptions, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
 import { LocalTail, localTailSchema } from './shared/LocalTail.ts';
-import { continuesStraight } from './shared/StraightRun.ts';
+import { BatchStraightRuns, straightRunFields } from './shared/StraightRun.ts';
 import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
@@ -52,9 +52,7 @@ export const entropyConfigSchema = z.object({
    * straight runs are `grid-sweep`'s business. Uncertainty sampling picks its queries from a pool
    * (ActiveThief) and a line search halves and reverses its steps (Lowd–Meek), so neither is a sweep.
    */
-  straightDim: z.number().int().min(2).max(64).default(8),
-  straightCos: z.number().min(0).max(1).default(0.995),
-  straightRatio: z.number().min(1).default(2.5),
+  ...straightRunFields,
   /** Locality-sensitive buckets of the sketches. */
   buckets: sketchBucketsSchema,
   /** The key's last `ringSize` buckets are compared, once it has `minRing`, with the occupancy the model's traffic would give. */
@@ -138,7 +136,7 @@ interface LastView {
  */
 export class EntropyDetector implements Detector<EntropyState> {
   readonly name = 'entropy';
-  readonly family = 'output' as const;
+  readonly family = 'uncertainty' as const;
   /** Expected high-entropy shares near each query, from the model's shared reference. */
   private readonly local: LocalTail;
 
@@ -167,6 +165,7 @@ export class EntropyDetector implements Detector<EntropyState> {
     const models = new Map<string, ModelEntropy>();
     const owners = groups.map((grp) => LocalTail.owner(grp.key));
     const refs = new Map<string, ModelReference | null>();
+    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), c);
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
       let model = models.get(e.model_id);
@@ -186,7 +185,7 @@ export class EntropyDetector implements Detector<EntropyState> {
       const tail = tails.get(model.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
       const contributes = mayFeedBaseline(tail, state.high, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap);
       const row = offsets[g] + i;
-      const straight = this.straight(state, e.input_sketch);
+      const straight = runs.continues(g, e.input_sketch);
       const h = nats[row] / Math.log(e.output_probs.length);
       if (Number.isFinite(h)) {
         if (tail && !straight) {
@@ -214,20 +213,10 @@ export class EntropyDetector implements Detector<EntropyState> {
       scores[g][i] = state.score;
       last[g] = view;
     }
+    runs.save();
     return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] && grp.state.score > 0 ? this.evidence(grp.state, last[g]) : [] }));
   }
 
-  /** Whether the query continues the key's last step in a straight line (`continuesStraight`); remembers it. */
-  private straight(state: EntropyState, sketch: readonly number[]): boolean {
-    const dim = Math.min(this.config.straightDim, sketch.length);
-    if (dim < 2) return false;
-    for (let j = 0; j < dim; j++) if (!Number.isFinite(sketch[j])) return false;
-    const run = { last: state.last ?? '', step: state.step ?? '' };
-    const straight = continuesStraight(run, sketch, dim, this.config);
-    state.last = run.last;
-    state.step = run.step;
-    return straight;
-  }
 
   private view(state: EntropyState, model: ModelEntropy, cache: WeakMap<number[], Map<number, number>>, tail: Tail | null, modelId: string, local: boolean): LastView {
     const c = this.config;

@@ -1,4 +1,15 @@
+import { z } from 'zod';
 import { packArray, unpackFloat32 } from '../../src/compute/packedVectors.ts';
+
+/**
+ * Config of the straight-run test: the first `straightDim` sketch coordinates, cosine ≥ `straightCos`
+ * between consecutive steps, lengths within `straightRatio` of each other.
+ */
+export const straightRunFields = {
+  straightDim: z.number().int().min(2).max(64).default(8),
+  straightCos: z.number().min(0).max(1).default(0.995),
+  straightRatio: z.number().min(1).default(2.5),
+};
 
 /** The previous query's sketch prefix and the step that led to it (base64 float32, '' when none). */
 export interface StraightRun {
@@ -13,33 +24,58 @@ export interface StraightLimits {
 }
 
 /**
- * Whether `x` (its first `dim` coordinates) continues the key's last step in a
- * straight line — the same direction and sense (cosine between the two steps ≥
- * `straightCos`) and about the same length (ratio within `straightRatio` either
- * way) — and remembers `x` and its step in `run`. An exact repeat of the last
- * input is never a continuation and leaves `run` as it was. A what-if analyst
- * sweeping one feature of a real record in even steps continues its step at
- * every query but the turns; natural and random queries almost never do.
+ * A key's `StraightRun`, decoded once so that a detector can test every query
+ * of a batch without packing and unpacking the run at each one; `save` writes
+ * it back. `continues(x)` says whether `x` (its first `dim` coordinates)
+ * continues the key's last step in a straight line — the same direction and
+ * sense (cosine between the two steps ≥ `straightCos`) and about the same
+ * length (ratio within `straightRatio` either way) — and remembers `x` and its
+ * step. An exact repeat of the last input is never a continuation and leaves
+ * the run as it was. A what-if analyst sweeping one feature of a real record
+ * in even steps continues its step at every query but the turns; natural and
+ * random queries almost never do.
  */
+export class StraightCursor {
+  private last: Float32Array | null;
+  private step: Float32Array | null;
+
+  constructor(run: StraightRun) {
+    this.last = run.last ? unpackFloat32(run.last) : null;
+    this.step = run.step ? unpackFloat32(run.step) : null;
+  }
+
+  continues(x: ArrayLike<number>, dim: number, limits: StraightLimits): boolean {
+    const head = Float32Array.from({ length: dim }, (_, j) => x[j]);
+    const prev = this.last;
+    if (!prev || prev.length !== dim) {
+      this.last = head;
+      this.step = null;
+      return false;
+    }
+    const step = new Float32Array(dim);
+    let len = 0;
+    for (let j = 0; j < dim; j++) {
+      step[j] = head[j] - prev[j];
+      len += step[j] * step[j];
+    }
+    if (len === 0) return false; // an exact repeat: judged like any query, the run goes on
+    const straight = this.step !== null && continuesStep(this.step, step, len, limits);
+    this.last = head;
+    this.step = step;
+    return straight;
+  }
+
+  save(run: StraightRun): void {
+    run.last = this.last ? packArray(this.last) : '';
+    run.step = this.step ? packArray(this.step) : '';
+  }
+}
+
+/** `StraightCursor.continues` on a packed run, written back at once. */
 export function continuesStraight(run: StraightRun, x: ArrayLike<number>, dim: number, limits: StraightLimits): boolean {
-  const prev = run.last ? unpackFloat32(run.last) : null;
-  const head = Float32Array.from({ length: dim }, (_, j) => x[j]);
-  if (!prev || prev.length !== dim) {
-    run.last = packArray(head);
-    run.step = '';
-    return false;
-  }
-  const step = new Float32Array(dim);
-  let len = 0;
-  for (let j = 0; j < dim; j++) {
-    step[j] = head[j] - prev[j];
-    len += step[j] * step[j];
-  }
-  if (len === 0) return false; // an exact repeat: judged like any query, the run goes on
-  const before = run.step ? unpackFloat32(run.step) : null;
-  const straight = before !== null && continuesStep(before, step, len, limits);
-  run.last = packArray(head);
-  run.step = packArray(step);
+  const cursor = new StraightCursor(run);
+  const straight = cursor.continues(x, dim, limits);
+  cursor.save(run);
   return straight;
 }
 
@@ -59,4 +95,51 @@ export function continuesStep(before: ArrayLike<number>, step: ArrayLike<number>
   const ratio = Math.sqrt(stepSq / lenBefore);
   const r = limits.straightRatio;
   return lenBefore > 0 && dot / Math.sqrt(stepSq * lenBefore) >= limits.straightCos && ratio <= r && ratio >= 1 / r;
+}
+
+/** Where a detector keeps a key's straight run: optional, since older snapshots have none. */
+export interface StraightRunState {
+  last?: string;
+  step?: string;
+}
+
+/** The straight-run test of a detector's config: the sketch prefix it compares and its limits. */
+export interface StraightTest extends StraightLimits {
+  straightDim: number;
+}
+
+/**
+ * The straight runs of one batch's keys (one per `KeyGroup`, in order): each
+ * key's run is decoded at its first query of the batch and written back by
+ * `save`, once, when the batch is done.
+ */
+export class BatchStraightRuns {
+  private readonly cursors: (StraightCursor | undefined)[];
+
+  constructor(
+    private readonly states: readonly StraightRunState[],
+    private readonly test: StraightTest,
+  ) {
+    this.cursors = new Array(states.length);
+  }
+
+  /** Whether key `g`'s query continues its last step in a straight line; never for a sketch narrower than 2 or with a non-finite prefix. */
+  continues(g: number, sketch: readonly number[]): boolean {
+    const dim = Math.min(this.test.straightDim, sketch.length);
+    if (dim < 2) return false;
+    for (let j = 0; j < dim; j++) if (!Number.isFinite(sketch[j])) return false;
+    let cursor = this.cursors[g];
+    if (!cursor) this.cursors[g] = cursor = new StraightCursor({ last: this.states[g].last ?? '', step: this.states[g].step ?? '' });
+    return cursor.continues(sketch, dim, this.test);
+  }
+
+  save(): void {
+    const run = { last: '', step: '' };
+    this.cursors.forEach((cursor, g) => {
+      if (!cursor) return;
+      cursor.save(run);
+      this.states[g].last = run.last;
+      this.states[g].step = run.step;
+    });
+  }
 }

@@ -1,4 +1,4 @@
-import type { EvidenceFamily } from '../../detectors/types.ts';
+import { EVIDENCE_FAMILIES, type EvidenceFamily } from '../../detectors/types.ts';
 import { logistic } from './logistic.ts';
 import { clamp01, noisyOr } from './noisyOr.ts';
 import type { FusionConfig } from './fusionSchema.ts';
@@ -48,7 +48,7 @@ export interface FusionSettings {
   policy?: { thresholds: { observe: number; throttle: number; truncate: number } };
 }
 
-const BEHAVIOUR_FAMILIES: readonly EvidenceFamily[] = ['geometry', 'output', 'cross-key'];
+const BEHAVIOUR_FAMILIES: readonly EvidenceFamily[] = EVIDENCE_FAMILIES.filter((f) => f !== 'rate');
 
 /**
  * Builds the configured fusion for these detectors (in the order their

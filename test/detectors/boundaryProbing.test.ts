@@ -7,6 +7,7 @@ import { lineSearches, marginSampler } from './helpers/attacks.ts';
 import { testCompute } from './helpers/compute.ts';
 import { runDetector } from './helpers/runDetector.ts';
 import { attackTimes, ATTACK_START, FIRES, naturalScenario, QUIET, T0, VOLUME } from './helpers/scenario.ts';
+import { sweepsAndShuffled } from './helpers/boundarySweeps.ts';
 import { merge, scriptTimes } from './helpers/world.ts';
 
 let compute: Compute;
@@ -45,6 +46,18 @@ describe('boundary-probing', () => {
     const person = lineSearches(world, 'nat-manual', 1, 5, scriptTimes(world, 7, ATTACK_START, 20_000));
     const run = runDetector(boundaryProbing.create(config()), merge(natural, person), compute);
     expect(run.maxByKey.get('nat-manual')).toBeLessThan(QUIET);
+  });
+
+  it('does not count straight what-if sweep continuations across a class boundary toward the small-margin share', () => {
+    const { world, natural } = naturalScenario();
+    // Sweeps of one feature across the nearest class boundary of a real record, in order and shuffled.
+    const { sweeps, shuffled } = sweepsAndShuffled(world);
+    const run = runDetector(boundaryProbing.create(config()), merge(natural, sweeps, shuffled), compute);
+
+    expect(run.maxByKey.get('nat-sweeps') ?? 0).toBeLessThan(QUIET);
+    // The control: the answers themselves have small margins often enough to fire once they are not a sweep.
+    expect(run.maxByKey.get('nat-sweeps-shuffled')).toBeGreaterThanOrEqual(FIRES);
+    expect(run.lastEvidence.get('nat-sweeps-shuffled')!.join(' ')).toMatch(/of recent answers \(window 200, \d+ seen\) had a top-1\/top-2 margin/);
   });
 
   it('keeps the model baseline where natural traffic put it while many keys probe the boundary', () => {

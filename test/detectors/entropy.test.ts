@@ -5,39 +5,8 @@ import { marginSampler, uniformBox } from './helpers/attacks.ts';
 import { testCompute } from './helpers/compute.ts';
 import { runDetector } from './helpers/runDetector.ts';
 import { ATTACK_START, attackTimes, FIRES, naturalScenario, QUIET } from './helpers/scenario.ts';
-import { humanTimes, merge, scriptTimes, type World } from './helpers/world.ts';
-
-const argmax = (p: number[]) => p.indexOf(Math.max(...p));
-
-/**
- * What-if sweeps that straddle a class boundary: a real record, the one feature along which its predicted
- * class flips nearest, and `steps` even steps of that feature across the flip (±`half` around it).
- */
-function boundarySweeps(world: World, sweeps: number, steps: number, half = 0.6): number[][] {
-  const out: number[][] = [];
-  while (out.length < sweeps * steps) {
-    const base = world.record();
-    const cls = argmax(world.probs(base));
-    let best: { f: number; at: number } | null = null;
-    for (let f = 0; f < world.dim; f++) {
-      for (const dir of [-1, 1]) {
-        const at = (d: number) => base.map((v, i) => (i === f ? v + dir * d : v));
-        if (argmax(world.probs(at(6))) === cls) continue;
-        let lo = 0;
-        let hi = 6;
-        for (let k = 0; k < 30; k++) {
-          const mid = (lo + hi) / 2;
-          if (argmax(world.probs(at(mid))) === cls) lo = mid;
-          else hi = mid;
-        }
-        if (!best || lo < Math.abs(best.at - base[f])) best = { f, at: base[f] + dir * lo };
-      }
-    }
-    if (!best) continue;
-    for (let s = 0; s < steps; s++) out.push(base.map((v, i) => (i === best.f ? best.at - half + (2 * half * s) / (steps - 1) : v)));
-  }
-  return out;
-}
+import { sweepsAndShuffled } from './helpers/boundarySweeps.ts';
+import { humanTimes, merge, scriptTimes } from './helpers/world.ts';
 
 let compute: Compute;
 beforeAll(async () => {
@@ -106,13 +75,8 @@ describe('entropy', () => {
 
   it('does not count straight what-if sweep continuations across a class boundary toward the high-entropy share', () => {
     const { world, natural } = naturalScenario();
-    // 14 sweeps of 30 even steps of one feature, each across the nearest class boundary of a real record.
-    const xs = boundarySweeps(world, 14, 30);
-    const times = humanTimes(world, xs.length, ATTACK_START, 20_000);
-    const sweeps = times.map((t, i) => world.event('nat-sweeps', xs[i], t));
-    // The same queries in a random order: no step continues the one before, so every uncertain answer counts.
-    const order = xs.map((_, i) => i).sort(() => world.uniform() - 0.5);
-    const shuffled = times.map((t, i) => world.event('nat-sweeps-shuffled', xs[order[i]], t));
+    // Sweeps of one feature across the nearest class boundary of a real record, in order and shuffled.
+    const { sweeps, shuffled } = sweepsAndShuffled(world);
     const run = runDetector(entropy.create(config()), merge(natural, sweeps, shuffled), compute);
 
     expect(run.maxByKey.get('nat-sweeps') ?? 0).toBeLessThan(QUIET);
