@@ -545,6 +545,11 @@ export class DetectionPipeline {
       score.evidence = drivers.map((x) => `${x.name}: score ${round(state.scores[x.name] ?? 0)}`);
     }
     if (state.fusionNotes) score.evidence.push(...state.fusionNotes);
+    // A level the ladder holds after the risk fell (hysteresis, the level's TTL) still says why it is in force.
+    if (score.evidence.length === 0 && state.ladder.level !== 'allow') {
+      const { since, expiresAt } = state.ladder;
+      score.evidence.push(`policy: ${state.ladder.level} held since ${new Date(since).toISOString()} until ${new Date(expiresAt).toISOString()} (a level lasts its TTL; risk now ${round(state.risk)})`);
+    }
     if (state.shadowLadder) {
       score.shadow_risk = round(state.shadowRisk ?? 0);
       score.shadow_level = state.shadowLadder.level;

@@ -106,6 +106,18 @@ describe('fusion', () => {
     expect(pipeline(0.65, 0.5)).toBeCloseTo(0.75, 10);
   });
 
+  it('says why a level the ladder still holds is in force after every score fell to 0', () => {
+    let score = 0.9;
+    const detector = { name: 'shape', kind: 'behaviour' as const, family: 'geometry' as const, signature: true, initState: () => ({}), processBatch: (groups: readonly { events: readonly unknown[] }[]) => groups.map((g) => ({ scores: g.events.map(() => score), evidence: score > 0 ? ['shape fired'] : [] })) };
+    const p = new DetectionPipeline(config, { compute, detectors: [detector] });
+    expect(p.processBatch(burst('k', 1, 0, 1)).changes.at(-1)).toMatchObject({ level: 'deceive', evidence: ['shape: shape fired'] });
+    score = 0;
+    p.processBatch(burst('k', 1, 60_000, 1));
+    const [final] = p.finalScores();
+    expect(final).toMatchObject({ level: 'deceive', risk: 0 });
+    expect(final.evidence).toEqual([`policy: deceive held since ${new Date(0).toISOString()} until ${new Date(24 * 3_600_000).toISOString()} (a level lasts its TTL; risk now 0)`]);
+  });
+
   it('runs a batch with more keys than state.maxKeys in parts, each key held through its part', async () => {
     const small = parseConfig({ detectors: Object.fromEntries([['volume', {}]]), state: { maxKeys: 5 } });
     const metrics = createMetrics();
