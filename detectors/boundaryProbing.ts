@@ -89,7 +89,7 @@ interface LastView {
  */
 export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
   readonly name = 'boundary-probing';
-  readonly family = 'uncertainty' as const;
+  readonly family = 'output' as const;
   /** Expected small-margin shares near each query, from the model's shared reference. */
   private readonly local: LocalTail;
 

@@ -136,7 +136,7 @@ interface LastView {
  */
 export class EntropyDetector implements Detector<EntropyState> {
   readonly name = 'entropy';
-  readonly family = 'uncertainty' as const;
+  readonly family = 'output' as const;
   /** Expected high-entropy shares near each query, from the model's shared reference. */
   private readonly local: LocalTail;
 

@@ -18,14 +18,9 @@ export interface KeyGroup<S> {
 
 /**
  * Families of evidence (DESIGN.md): how much a key calls; the geometry of its
- * inputs; which classes come back; how uncertain its answers are against the
- * model's traffic near the same queries; what a group of keys does. DESIGN.md
- * has one family for outputs; the class mix and the answers' uncertainty are
- * two facts once uncertainty is judged locally (`LocalTail`): a person who
- * works in one region gets a skewed class mix with ordinary confidence for
- * that region, and only a selector of uncertain points gets both.
+ * inputs; the statistics of what it gets back; what a group of keys does.
  */
-export const EVIDENCE_FAMILIES = ['rate', 'geometry', 'output', 'uncertainty', 'cross-key'] as const;
+export const EVIDENCE_FAMILIES = ['rate', 'geometry', 'output', 'cross-key'] as const;
 export type EvidenceFamily = (typeof EVIDENCE_FAMILIES)[number];
 
 /** What a detector says about one key after one poll. */

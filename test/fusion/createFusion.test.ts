@@ -74,8 +74,8 @@ describe('counting each fact once (fusion.countOnce)', () => {
   const family = [
     { name: 'volume', kind: 'rate' as const },
     { name: 'off-manifold', family: 'geometry' as const, signature: true },
-    { name: 'boundary-probing', family: 'uncertainty' as const },
-    { name: 'entropy', family: 'uncertainty' as const },
+    { name: 'boundary-probing', family: 'output' as const },
+    { name: 'entropy', family: 'output' as const },
     { name: 'output-drift', family: 'output' as const },
     { name: 'aggregates', family: 'cross-key' as const },
   ];
@@ -83,23 +83,10 @@ describe('counting each fact once (fusion.countOnce)', () => {
   const fusion = (countOnce: object = {}) => createFusion({ fusion: fusionSchema.parse({ countOnce }), detectors: weights, policy }, family);
 
   it('lets only the strongest member of a family speak', () => {
-    // Margins and entropy restating one fact (the answers are uncertain): noisy-OR over detectors would give 1 − 0.4² = 0.84.
+    // Three output detectors restating one fact: noisy-OR over detectors would give 1 − 0.4³ = 0.936.
     const f = fusion();
-    expect(f.risk([0, 0, 0.6, 0.6, 0, 0])).toBeCloseTo(0.6, 12);
-    expect(fusion({ enabled: false }).risk([0, 0, 0.6, 0.6, 0, 0])).toBeCloseTo(1 - 0.4 ** 2, 12);
-  });
-
-  it('counts uncertain answers and the class mix as two facts', () => {
-    const f = fusion();
-    // Uncertain answers alone (both detectors at once) stay below truncate…
-    const alone = f.assess([0, 0, 0.95, 0.95, 0, 0]);
-    expect(alone.capped).toBe(true);
-    expect(alone.supporting).toEqual(['uncertainty']);
-    // …and with a class mix of their own they are two families.
-    const both = f.assess([0, 0, 0.6, 0, 0.6, 0]);
-    expect(both.capped).toBe(false);
-    expect(both.risk).toBeCloseTo(1 - 0.4 * 0.4, 12);
-    expect(both.supporting).toEqual(['output', 'uncertainty']);
+    expect(f.risk([0, 0, 0.6, 0.6, 0.6, 0])).toBeCloseTo(0.6, 12);
+    expect(fusion({ enabled: false }).risk([0, 0, 0.6, 0.6, 0.6, 0])).toBeCloseTo(1 - 0.4 ** 3, 12);
   });
 
   it('holds one family without a signature below truncate, and says so', () => {
