@@ -24,6 +24,12 @@ export interface BatchProcessorDeps {
     loadAggregates?(): Promise<AggregateSnapshot[]>;
     saveAggregates?(aggregates: readonly AggregateSnapshot[]): Promise<void>;
   };
+  /**
+   * Least wall-clock time between two snapshots of the keys (config
+   * `state.snapshotEveryMs`); 0 snapshots after every batch. Offsets are
+   * handed back for commit only once a snapshot covers them.
+   */
+  snapshotEveryMs?: number;
   /** Which aggregate entities to snapshot and how often (config `state.aggregates`). */
   aggregates?: { snapshotEveryMs: number; entities: readonly string[] };
   logger: Logger;
@@ -55,8 +61,17 @@ export interface BatchResult {
   /** Events already applied to their key's snapshot (redelivered after a crash or rebalance). */
   skipped: number;
   deadLetters: number;
-  /** Offset of the last message: everything up to it may be committed. */
+  /** Offset of the last message (where the partition resumes in this process). */
   lastOffset: string | undefined;
+  /** Offsets covered by the snapshots saved so far, not handed back before: these may be committed now. */
+  commits: CommitOffset[];
+}
+
+/** Where a partition may be committed: `offset` is the next to read, every message before it being in a snapshot. */
+export interface CommitOffset {
+  topic: string;
+  partition: number;
+  offset: string;
 }
 
 /**
@@ -64,8 +79,13 @@ export interface BatchResult {
  * letters; keys not in memory are restored from their snapshots; messages a
  * snapshot already covers are skipped (so a redelivered batch is applied
  * once); the pipeline runs; RiskScores, Decisions and dead letters are
- * published and acknowledged; then the touched keys are snapshotted with
- * the offsets they include. Only after that may the caller commit.
+ * published and acknowledged. Keys changed are snapshotted (with the
+ * offsets they include) at most every `snapshotEveryMs`, all of them at
+ * once; a batch's offset is handed back for commit (`commits`) only once a
+ * snapshot holds everything before it, so a crash between two snapshots
+ * redelivers what the last one lacks and the offsets in the snapshots skip
+ * the rest. Keys not yet snapshotted are kept in memory: a part of a batch
+ * that needs their room first takes a snapshot.
  *
  * Aggregate entities (model baselines, pooled views) are not tied to one
  * partition's offsets: they are loaded once, before the first batch, and
@@ -76,14 +96,48 @@ export interface BatchResult {
 export class BatchProcessor {
   private aggregatesLoaded = false;
   private lastAggregateSave = Number.NEGATIVE_INFINITY;
+  private lastSnapshot = Number.NEGATIVE_INFINITY;
+  /** Per partition, the batches applied since the last snapshot: from the first one's first offset (`from`) to where they end (`offset`). */
+  private readonly pending = new Map<string, CommitOffset & { from: string }>();
+  /** Per partition, offsets a snapshot covers that were not handed back yet. */
+  private readonly committable = new Map<string, CommitOffset>();
   private readonly gate: EventGate;
-  private inFlight?: Promise<BatchResult>;
+  private inFlight?: Promise<unknown>;
   constructor(private readonly deps: BatchProcessorDeps) {
     this.gate = new EventGate(deps.gate ?? DEFAULT_GATE_LIMITS, deps.pipeline.store);
   }
 
   async process(batch: SourceBatch): Promise<BatchResult> {
-    const run = this.processOne(batch);
+    return this.exclusive(() => this.processOne(batch));
+  }
+
+  /** A batch or snapshot is in flight. */
+  get busy(): boolean {
+    return this.inFlight !== undefined;
+  }
+
+  /** Least time between two snapshots of the keys (0: after every batch). */
+  get snapshotEveryMs(): number {
+    return this.deps.snapshotEveryMs ?? 0;
+  }
+
+  /**
+   * Between batches: a snapshot of the keys changed since the last one when
+   * it is due (`force`: in any case), then the offsets that may be
+   * committed. Called on a timer, so that a quiet topic still commits, and
+   * at shutdown.
+   */
+  async snapshotNow(options: { force?: boolean; shouldContinue?: () => boolean } = {}): Promise<CommitOffset[]> {
+    return this.exclusive(async () => {
+      if (options.force || this.snapshotDue()) await this.snapshot({ logger: this.deps.logger, shouldContinue: options.shouldContinue });
+      return this.takeCommits();
+    });
+  }
+
+  /** Runs `fn` once no batch or snapshot is in flight, and holds off others until it settles. */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.inFlight) await this.inFlight.catch(() => undefined);
+    const run = fn();
     this.inFlight = run;
     try {
       return await run;
@@ -127,17 +181,51 @@ export class BatchProcessor {
       applied += r.applied;
       skipped += r.skipped;
     }
+    const lastOffset = batch.messages.at(-1)?.offset;
+    if (lastOffset !== undefined) {
+      const at = `${batch.topic}\0${batch.partition}`;
+      const from = this.pending.get(at)?.from ?? batch.messages[0].offset;
+      this.pending.set(at, { topic: batch.topic, partition: batch.partition, from, offset: (BigInt(lastOffset) + 1n).toString() });
+    }
+    if (this.snapshotDue()) await this.snapshot(retry);
     const now = (this.deps.now ?? Date.now)();
     if (now - this.lastAggregateSave >= (this.deps.aggregates?.snapshotEveryMs ?? 0)) await this.saveAggregates(retry, now);
     metrics?.batchSeconds.observe((performance.now() - started) / 1000);
+    return { applied, skipped, deadLetters: deadLetters.length, lastOffset, commits: this.takeCommits() };
+  }
+
+  private snapshotDue(): boolean {
+    return (this.deps.now ?? Date.now)() - this.lastSnapshot >= this.snapshotEveryMs;
+  }
+
+  /** Saves every key changed since the last snapshot; the offsets applied so far are then covered. */
+  private async snapshot(retry: Omit<RetryOptions, 'what'>): Promise<void> {
+    const store = this.deps.pipeline.store;
+    this.lastSnapshot = (this.deps.now ?? Date.now)();
+    const states = store.unsavedStates();
+    if (states.length) {
+      await withRetry(() => this.deps.snapshots.save(states), { ...retry, what: 'saving state snapshots' });
+      store.markSaved(states.map((s) => s.key));
+      this.deps.metrics?.snapshotsWritten.inc(states.length);
+    }
+    for (const [at, { topic, partition, offset }] of this.pending) this.committable.set(at, { topic, partition, offset });
+    this.pending.clear();
     await this.deps.faultPoint?.('after-snapshot');
-    return { applied, skipped, deadLetters: deadLetters.length, lastOffset: batch.messages.at(-1)?.offset };
+  }
+
+  private takeCommits(): CommitOffset[] {
+    const commits = [...this.committable.values()];
+    this.committable.clear();
+    return commits;
   }
 
   /** One part of a batch, restore to snapshot, its keys pinned in memory throughout. */
   private async processPart(events: readonly SourcedEvent[], deadLetters: DeadLetter[], retry: Omit<RetryOptions, 'what'>): Promise<{ applied: number; skipped: number }> {
     const { pipeline, metrics } = this.deps;
     const keysInUse = new Set(events.map((e) => e.event.api_key));
+    // Room for this part's keys is made by evicting keys already snapshotted: take a snapshot first if that would not be enough.
+    const arriving = [...keysInUse].filter((k) => !pipeline.store.has(k)).length;
+    if (arriving && pipeline.store.unsavedCount && pipeline.store.size + arriving > pipeline.store.capacity) await this.snapshot(retry);
     pipeline.store.pin(keysInUse);
     try {
       await this.restore(events, retry);
@@ -146,12 +234,11 @@ export class BatchProcessor {
       if (skipped) metrics?.duplicates.inc({ reason: 'offset' }, skipped);
 
       const out = pipeline.processBatch(fresh.map((e) => e.event));
-      const touched = new Set(out.touched);
       for (const e of fresh) {
         const state = pipeline.store.peek(e.event.api_key);
         if (!state) continue;
         (state.sourceOffsets ??= {})[String(e.partition)] = e.offset;
-        touched.add(state.key);
+        pipeline.store.markChanged(state.key);
       }
 
       // Within a key, scores go out in the order they were computed.
@@ -165,10 +252,6 @@ export class BatchProcessor {
       for (const d of deadLetters) metrics?.deadLetters.inc({ code: d.error_code });
       if (out.escalations.length) this.deps.alerts?.publish(out.escalations);
 
-      const states = [...touched].map((k) => pipeline.store.peek(k)).filter((s): s is KeyState => s !== undefined);
-      await withRetry(() => this.deps.snapshots.save(states), { ...retry, what: 'saving state snapshots' });
-      pipeline.store.markSaved(touched);
-      metrics?.snapshotsWritten.inc(states.length);
       return { applied: fresh.length, skipped };
     } finally {
       pipeline.store.unpin(keysInUse);
@@ -203,9 +286,20 @@ export class BatchProcessor {
     this.deps.metrics?.aggregatesWritten.inc(dirty.length);
   }
 
-  /** Forgets every key held in memory (after a rebalance or a failed batch): they reload from their snapshots. */
-  reset(): void {
+  /**
+   * Forgets every key held in memory (after a rebalance or a failed batch):
+   * they reload from their snapshots. Returns, per partition, the first
+   * offset applied since the last snapshot: a consumer that goes on (a
+   * failed batch, no rejoin) must read again from there, or what memory
+   * held beyond the snapshots would be lost.
+   */
+  reset(): CommitOffset[] {
+    const rewind = [...this.pending.values()].map(({ topic, partition, from }) => ({ topic, partition, offset: from }));
     this.retain(() => false);
+    // What was applied since the last snapshot is gone with memory: it is read again from the uncommitted offsets.
+    this.pending.clear();
+    this.committable.clear();
+    return rewind;
   }
 
   /**

@@ -157,6 +157,20 @@ export class KeyStateStore {
     for (const key of keys) this.unsaved.delete(key);
   }
 
+  /** Keys changed since their last snapshot (with `trackSaves`): what the next snapshot must write. */
+  unsavedStates(): KeyState[] {
+    const out: KeyState[] = [];
+    for (const key of this.unsaved) {
+      const state = this.keys.get(key);
+      if (state) out.push(state);
+    }
+    return out;
+  }
+
+  get unsavedCount(): number {
+    return this.unsaved.size;
+  }
+
   has(key: string): boolean {
     return this.keys.has(key);
   }
@@ -274,12 +288,12 @@ export class KeyStateStore {
     return this.keys.values();
   }
 
-  /** Drops keys and aggregates idle since before `now - idleEvictMs` (event time). */
+  /** Drops keys and aggregates idle since before `now - idleEvictMs` (event time); a key not yet snapshotted stays until it is. */
   sweepIdle(now: number): number {
     const cutoff = now - this.options.idleEvictMs;
     let dropped = 0;
     for (const [key, state] of this.keys) {
-      if (state.lastTs < cutoff) {
+      if (state.lastTs < cutoff && !this.unsaved.has(key)) {
         this.drop(key);
         this.onEvict(key, 'idle');
         dropped++;

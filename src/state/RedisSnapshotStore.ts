@@ -1,55 +1,132 @@
-import type { Redis } from 'ioredis';
+import { hash } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { ProbewatchError } from '../errors.ts';
 import type { AggregateSnapshot, KeyState } from './KeyStateStore.ts';
 import { globEscape } from './redisGlob.ts';
+import { SNAPSHOT_VERSION, VERSION_FIELD, decodeAggregate, decodeSections, encodeAggregate, encodeSections, sectionName } from './SnapshotCodec.ts';
 
 export interface SnapshotStoreOptions {
-  /** Prefix of every Redis key (config `redis.keyPrefix`); snapshots live at `${keyPrefix}state:${api_key}`. */
+  /** Prefix of every Redis key (config `redis.keyPrefix`); snapshots live at `${keyPrefix}snap:${api_key}`. */
   keyPrefix: string;
   /** Snapshot time-to-live (config `state.snapshotTtlMs`); 0 keeps them forever. */
   ttlMs: number;
 }
 
+/** What the store wrote since it was made (for benchmarks and logs). */
+export interface SnapshotWriteStats {
+  keys: number;
+  sections: number;
+  bytes: number;
+}
+
 /**
- * Per-key state snapshots in Redis, as JSON strings, so whichever instance
- * owns a key's partition next (after a rebalance or a crash) carries on
- * from the last committed batch. Failures are retriable `PW_STATE` errors.
+ * Per-key state snapshots in Redis, so whichever instance owns a key's
+ * partition next (after a rebalance or a crash) carries on from the last
+ * snapshot. Each key is a hash of binary sections (`SnapshotCodec`); a save
+ * rewrites only the sections whose bytes changed since this store last
+ * wrote or read them, in one MULTI so a key's sections and the offsets in
+ * its `meta` never disagree. Snapshots of the older layout (one JSON string
+ * at `${keyPrefix}state:${api_key}`) still load, and are removed when the
+ * key is next saved. Failures are retriable `PW_STATE` errors.
  */
 export class RedisSnapshotStore {
+  /** Per state object, a digest of each section as last written or read: what a save may skip. */
+  private readonly written = new WeakMap<KeyState, Map<string, number>>();
+  readonly stats: SnapshotWriteStats = { keys: 0, sections: 0, bytes: 0 };
+
   constructor(
     private readonly redis: Redis,
     private readonly options: SnapshotStoreOptions,
   ) {}
 
   redisKey(apiKey: string): string {
+    return `${this.options.keyPrefix}snap:${apiKey}`;
+  }
+
+  /** Where the JSON snapshots of the first layout lived. */
+  legacyKey(apiKey: string): string {
     return `${this.options.keyPrefix}state:${apiKey}`;
   }
 
-  /** The saved states of `keys` (one MGET); keys never saved are absent from the map. */
+  /** The saved states of `keys` (one pipeline, then one MGET for keys only in the JSON layout); keys never saved are absent. */
   async load(keys: readonly string[]): Promise<Map<string, KeyState>> {
     const out = new Map<string, KeyState>();
     if (keys.length === 0) return out;
-    let values: (string | null)[];
     try {
-      values = await this.redis.mget(keys.map((k) => this.redisKey(k)));
+      const pipe = this.redis.pipeline();
+      for (const k of keys) pipe.hgetallBuffer(this.redisKey(k));
+      const results = (await pipe.exec()) ?? [];
+      const legacy: string[] = [];
+      keys.forEach((key, i) => {
+        const [err, hash] = results[i] ?? [new Error('pipeline discarded')];
+        if (err) throw err;
+        const fields = new Map(Object.entries(hash as Record<string, Buffer>));
+        if (fields.size === 0) return void legacy.push(key);
+        const state = this.decode(key, fields);
+        if (state) out.set(key, state);
+      });
+      if (legacy.length) {
+        const values = await this.redis.mget(legacy.map((k) => this.legacyKey(k)));
+        values.forEach((raw, i) => {
+          const state = raw === null ? undefined : parseJson<KeyState>(raw);
+          if (state?.key === legacy[i]) out.set(legacy[i], state);
+        });
+      }
     } catch (cause) {
       throw new ProbewatchError('PW_STATE', `cannot load ${keys.length} state snapshots: ${(cause as Error).message}`, { cause, retriable: true });
     }
-    values.forEach((raw, i) => {
-      if (raw === null) return;
-      try {
-        const state = JSON.parse(raw) as KeyState;
-        if (state.key === keys[i]) out.set(keys[i], state);
-      } catch {
-        // An unreadable snapshot is treated as missing: the key starts afresh rather than blocking its partition.
-      }
-    });
     return out;
   }
 
-  /** Writes the states in one pipeline; resolves once Redis acknowledged every write. */
+  /** Writes the sections of `states` that changed, in one transaction; resolves once Redis acknowledged it. */
   async save(states: readonly KeyState[]): Promise<void> {
-    await this.write(states.map((s) => [this.redisKey(s.key), JSON.stringify(s)]), 'state snapshots');
+    if (states.length === 0) return;
+    const tx = this.redis.multi();
+    const next: [KeyState, Map<string, number>][] = [];
+    let sections = 0;
+    let bytes = 0;
+    for (const state of states) {
+      const key = this.redisKey(state.key);
+      const before = this.written.get(state);
+      const digests = new Map<string, number>();
+      const changed: (string | Buffer)[] = [];
+      for (const [field, value] of encodeSections(state)) {
+        const digest = digestOf(value);
+        digests.set(field, digest);
+        if (before?.get(field) === digest) continue;
+        changed.push(field, value);
+        bytes += value.length;
+      }
+      if (!before) {
+        // First write from this memory: whatever the hash held (a detector since dropped, another owner's sections) goes.
+        tx.unlink(key, this.legacyKey(state.key));
+        changed.push(VERSION_FIELD, SNAPSHOT_VERSION);
+      } else {
+        const gone = [...before.keys()].filter((f) => !digests.has(f));
+        if (gone.length) tx.hdel(key, ...gone);
+      }
+      if (changed.length) tx.hset(key, ...changed);
+      if (this.options.ttlMs > 0) tx.pexpire(key, this.options.ttlMs);
+      sections += changed.length / 2;
+      next.push([state, digests]);
+    }
+    await this.exec(tx, `${states.length} state snapshots`);
+    for (const [state, digests] of next) this.written.set(state, digests);
+    this.stats.keys += states.length;
+    this.stats.sections += sections;
+    this.stats.bytes += bytes;
+  }
+
+  private decode(key: string, fields: Map<string, Buffer>): KeyState | undefined {
+    let state: KeyState | undefined;
+    try {
+      state = fields.get(VERSION_FIELD)?.toString() === SNAPSHOT_VERSION ? decodeSections(fields) : undefined;
+    } catch {
+      // An unreadable snapshot is treated as missing: the key starts afresh rather than blocking its partition.
+    }
+    if (state?.key !== key) return undefined;
+    this.written.set(state, new Map([...fields].filter(([f]) => f !== VERSION_FIELD).map(([f, v]) => [sectionName(f), digestOf(v)])));
+    return state;
   }
 
   aggregateKey(entity: string): string {
@@ -58,7 +135,7 @@ export class RedisSnapshotStore {
 
   /** Writes aggregate entities (`${keyPrefix}agg:${entity}`) in one pipeline, with the snapshot TTL. */
   async saveAggregates(aggregates: readonly AggregateSnapshot[]): Promise<void> {
-    await this.write(aggregates.map((a) => [this.aggregateKey(a.entity), JSON.stringify(a)]), 'aggregate snapshots');
+    await this.write(aggregates.map((a) => [this.aggregateKey(a.entity), encodeAggregate(a)]), 'aggregate snapshots');
   }
 
   /**
@@ -74,15 +151,10 @@ export class RedisSnapshotStore {
         const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', 1_000);
         cursor = next;
         if (keys.length === 0) continue;
-        const values = await this.redis.mget(keys);
+        const values = await this.redis.mgetBuffer(keys);
         values.forEach((raw, i) => {
-          if (raw === null) return;
-          try {
-            const a = JSON.parse(raw) as AggregateSnapshot;
-            if (a.entity === keys[i].slice(prefix.length) && typeof a.detectors === 'object') out.push(a);
-          } catch {
-            // Unreadable: the entity starts afresh.
-          }
+          const a = raw === null ? undefined : decodeAggregate(raw);
+          if (a?.entity === keys[i].slice(prefix.length) && typeof a.detectors === 'object') out.push(a);
         });
       } while (cursor !== '0');
     } catch (cause) {
@@ -91,22 +163,40 @@ export class RedisSnapshotStore {
     return out;
   }
 
-  private async write(entries: readonly [string, string][], what: string): Promise<void> {
+  private async write(entries: readonly [string, Buffer][], what: string): Promise<void> {
     if (entries.length === 0) return;
     const pipe = this.redis.pipeline();
     for (const [key, value] of entries) {
       if (this.options.ttlMs > 0) pipe.set(key, value, 'PX', this.options.ttlMs);
       else pipe.set(key, value);
     }
+    await this.exec(pipe, `${entries.length} ${what}`);
+  }
+
+  private async exec(pipe: ChainableCommander, what: string): Promise<void> {
     let results: [Error | null, unknown][] | null;
     try {
       results = await pipe.exec();
     } catch (cause) {
-      throw new ProbewatchError('PW_STATE', `cannot save ${entries.length} ${what}: ${(cause as Error).message}`, { cause, retriable: true });
+      throw new ProbewatchError('PW_STATE', `cannot save ${what}: ${(cause as Error).message}`, { cause, retriable: true });
     }
     const failed = results?.find(([err]) => err) ?? (results ? undefined : [new Error('pipeline discarded')]);
     if (failed) {
       throw new ProbewatchError('PW_STATE', `cannot save ${what}: ${failed[0]!.message}`, { cause: failed[0], retriable: true });
     }
   }
+}
+
+/** JSON of the first snapshot layout; undefined when unreadable (the key starts afresh rather than blocking its partition). */
+function parseJson<T>(raw: string): T | undefined {
+  try {
+    return JSON.parse(raw) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** 48 bits of a section's SHA-1: tells a changed section from an unchanged one (a miss would need a collision). */
+function digestOf(bytes: Buffer): number {
+  return hash('sha1', bytes, 'buffer').readUIntLE(0, 6);
 }

@@ -37,12 +37,16 @@ const compute = { backend: 'none' } as Compute;
 const volumeOnly = new DetectionPipeline(config, { compute }).detectors.filter((d) => d.name === 'volume');
 
 /** A fresh process: new pipeline and memory, shared snapshots and sinks. */
-function instance(snapshots: JsonSnapshots, decisionStore: { publish(d: readonly Decision[]): Promise<void> } = new InMemorySink<Decision>()) {
+function instance(
+  snapshots: JsonSnapshots,
+  decisionStore: { publish(d: readonly Decision[]): Promise<void> } = new InMemorySink<Decision>(),
+  timing: { snapshotEveryMs?: number; now?: () => number; config?: typeof config } = {},
+) {
   const metrics = createMetrics();
-  const pipeline = new DetectionPipeline(config, { compute, metrics, detectors: volumeOnly });
+  const pipeline = new DetectionPipeline(timing.config ?? config, { compute, metrics, detectors: volumeOnly });
   const kafka = new InMemorySink<KafkaOutputs>();
   const publisher = { publish: (out: KafkaOutputs) => kafka.publish([out]) };
-  const processor = new BatchProcessor({ pipeline, codec, publisher, decisionStore, snapshots, logger: silentLogger(), metrics, now: () => 7 });
+  const processor = new BatchProcessor({ pipeline, codec, publisher, decisionStore, snapshots, logger: silentLogger(), metrics, now: timing.now ?? (() => 7), snapshotEveryMs: timing.snapshotEveryMs });
   return { processor, pipeline, metrics, kafka, redis: decisionStore as InMemorySink<Decision> };
 }
 
@@ -58,7 +62,7 @@ describe('BatchProcessor', () => {
     const { processor, kafka, redis, metrics } = instance(snapshots);
     const msgs = [...messages(burst('attacker', 120, 0, 100), 0), { offset: '120', value: Buffer.from('junk') }];
     const result = await processor.process({ topic: 'ev', partition: 1, messages: msgs });
-    expect(result).toEqual({ applied: 120, skipped: 0, deadLetters: 1, lastOffset: '120' });
+    expect(result).toEqual({ applied: 120, skipped: 0, deadLetters: 1, lastOffset: '120', commits: [{ topic: 'ev', partition: 1, offset: '121' }] });
     expect(risk(kafka).at(-1)).toMatchObject({ api_key: 'attacker', events_seen: 120 });
     expect(kafka.items.flatMap((o) => o.deadLetters).map((d) => [d.offset, d.error_code])).toEqual([['120', 'PW_DECODE_FRAMING']]);
     expect(redis.items.length).toBeGreaterThan(0);
@@ -137,5 +141,112 @@ describe('BatchProcessor', () => {
     });
     await expect(broken.processor.process({ topic: 'ev', partition: 0, messages: messages(burst('b', 120, 0, 100), 0) })).rejects.toMatchObject({ code: 'PW_SINK' });
     expect(untouched.saves).toBe(0);
+  });
+
+  describe('with snapshots per interval (snapshotEveryMs)', () => {
+    /** Every offset handed back for commit is held by the snapshots: the last offset applied on its partition is just before it. */
+    function expectCovered(snapshots: JsonSnapshots, commits: readonly { partition: number; offset: string }[]) {
+      for (const c of commits) {
+        const applied = [...snapshots.saved.values()].map((raw) => (JSON.parse(raw) as KeyState).sourceOffsets?.[String(c.partition)]).filter((o) => o !== undefined).map(Number);
+        expect(Math.max(...applied), `partition ${c.partition}`).toBe(Number(c.offset) - 1);
+      }
+    }
+
+    it('snapshots at most once per interval, and hands back only offsets a snapshot holds', async () => {
+      const snapshots = new JsonSnapshots();
+      let now = 0;
+      const { processor } = instance(snapshots, undefined, { snapshotEveryMs: 1_000, now: () => now });
+      const events = burst('k', 60, 0, 1_000);
+      const other = burst('j', 20, 0, 1_000);
+      // The first batch snapshots at once; the next ones within the interval only in memory.
+      expect((await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(0, 20), 0) })).commits).toEqual([{ topic: 'ev', partition: 0, offset: '20' }]);
+      now = 400;
+      expect((await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(20, 40), 20) })).commits).toEqual([]);
+      expect((await processor.process({ topic: 'ev', partition: 2, messages: messages(other, 0) })).commits).toEqual([]);
+      expect(snapshots.saves).toBe(1);
+      expect(snapshots.eventsSeen('k')).toBe(20);
+      expect(snapshots.eventsSeen('j')).toBeUndefined();
+      // Past the interval, one snapshot holds both keys, and both partitions may be committed.
+      now = 1_000;
+      const { commits } = await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(40), 40) });
+      expect(commits).toEqual([
+        { topic: 'ev', partition: 0, offset: '60' },
+        { topic: 'ev', partition: 2, offset: '20' },
+      ]);
+      expect(snapshots.saves).toBe(2);
+      expect([snapshots.eventsSeen('k'), snapshots.eventsSeen('j')]).toEqual([60, 20]);
+      expectCovered(snapshots, commits);
+    });
+
+    it('killed between two snapshots: the next owner, from the committed offsets, counts every event once', async () => {
+      const snapshots = new JsonSnapshots();
+      let now = 0;
+      const first = instance(snapshots, undefined, { snapshotEveryMs: 60_000, now: () => now });
+      const events = burst('k', 90, 0, 1_000);
+      let committed = 0;
+      for (let at = 0; at < 60; at += 15) {
+        const { commits } = await first.processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(at, at + 15), at) });
+        expectCovered(snapshots, commits);
+        for (const c of commits) committed = Number(c.offset);
+        now += 100;
+      }
+      // Memory is at 60 events, the snapshot at 15, the commit at 15: the process dies here.
+      expect(first.pipeline.store.peek('k')!.eventsSeen).toBe(60);
+      expect([snapshots.eventsSeen('k'), committed]).toEqual([15, 15]);
+
+      const next = instance(snapshots, undefined, { snapshotEveryMs: 60_000, now: () => now });
+      const result = await next.processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(committed), committed) });
+      expect(result).toMatchObject({ applied: 75, skipped: 0 });
+      expect(snapshots.eventsSeen('k')).toBe(90);
+      expect(JSON.parse(snapshots.saved.get('k')!).sourceOffsets).toEqual({ '0': '89' });
+    });
+
+    it('a forced snapshot between batches hands back every partition it covers', async () => {
+      const snapshots = new JsonSnapshots();
+      const { processor } = instance(snapshots, undefined, { snapshotEveryMs: 60_000, now: () => 5 });
+      await processor.process({ topic: 'ev', partition: 0, messages: messages(burst('a', 5, 0, 1_000), 0) });
+      await processor.process({ topic: 'ev', partition: 1, messages: messages(burst('b', 5, 0, 1_000), 100) });
+      expect(await processor.snapshotNow()).toEqual([]);
+      expect(snapshots.eventsSeen('b')).toBeUndefined();
+      const commits = await processor.snapshotNow({ force: true });
+      expect(commits).toEqual([{ topic: 'ev', partition: 1, offset: '105' }]);
+      expect(snapshots.eventsSeen('b')).toBe(5);
+      expectCovered(snapshots, commits);
+    });
+
+    it('reset hands back where each partition must be read again: the first offset not in a snapshot', async () => {
+      const snapshots = new JsonSnapshots();
+      let now = 0;
+      const { processor } = instance(snapshots, undefined, { snapshotEveryMs: 1_000, now: () => now });
+      const events = burst('k', 30, 0, 1_000);
+      await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(0, 10), 0) });
+      now = 10;
+      await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(10, 20), 10) });
+      await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(20), 20) });
+      expect(processor.reset()).toEqual([{ topic: 'ev', partition: 0, offset: '10' }]);
+      // Read again from there, nothing is lost and nothing counted twice.
+      now = 2_000;
+      await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(10), 10) });
+      expect(snapshots.eventsSeen('k')).toBe(30);
+    });
+
+    it('more keys than memory holds: a snapshot is taken before a key not yet in one would be evicted', async () => {
+      const snapshots = new JsonSnapshots();
+      const small = parseConfig({ detectors: { volume: {} }, publish: { riskEveryEvents: 10 }, state: { maxKeys: 4 } });
+      const { processor, metrics } = instance(snapshots, undefined, { snapshotEveryMs: 60_000, now: () => 5, config: small });
+      const keys = Array.from({ length: 10 }, (_, k) => `k${k}`);
+      let offset = 0;
+      for (let round = 0; round < 3; round++) {
+        for (const key of keys) {
+          await processor.process({ topic: 'ev', partition: 0, messages: messages(burst(key, 2, round * 10_000, 1_000), offset) });
+          offset += 2;
+        }
+      }
+      await processor.snapshotNow({ force: true });
+      expect(keys.map((k) => snapshots.eventsSeen(k))).toEqual(keys.map(() => 6));
+      const evicted = (await metrics.registry.getSingleMetric('probewatch_keys_evicted_total')!.get()).values;
+      expect(evicted.find((v) => v.labels.reason === 'capacity')?.value).toBeGreaterThan(0);
+      expect(evicted.find((v) => v.labels.reason === 'unsaved')?.value ?? 0).toBe(0);
+    });
   });
 });
