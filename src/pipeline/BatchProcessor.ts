@@ -1,13 +1,15 @@
 import type { AvroEventCodec } from '../codec/AvroEventCodec.ts';
+import { ProbewatchError, isProbewatchError } from '../errors.ts';
 import type { DeadLetter, Decision, RiskScore } from '../contract.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { KafkaOutputs } from '../sinks/KafkaPublisher.ts';
-import type { AggregateSnapshot, KeyState } from '../state/KeyStateStore.ts';
+import type { AggregateSnapshot, KeyState, SaveOptions } from '../state/KeyStateStore.ts';
 import { chunkByKeys } from './chunkByKeys.ts';
 import type { DetectionPipeline, Escalation } from './DetectionPipeline.ts';
 import { DEFAULT_GATE_LIMITS, EventGate, type GateLimits } from './EventGate.ts';
 import { type SourceMessage, type SourcedEvent, decodeMessages } from './decodeMessages.ts';
+import { Outbox } from './Outbox.ts';
 import { type RetryOptions, withRetry } from './retry.ts';
 import type { FaultPoint } from './testFaultPoint.ts';
 
@@ -19,10 +21,16 @@ export interface BatchProcessorDeps {
   decisionStore: { publish(decisions: readonly Decision[]): Promise<void> };
   snapshots: {
     load(keys: readonly string[]): Promise<Map<string, KeyState>>;
-    save(states: readonly KeyState[]): Promise<void>;
+    /**
+     * Saves `states`. A store that can tell it lost what it held (Redis
+     * restarted empty) throws `PW_STATE_LOST` instead of writing; `full`
+     * then writes every section of every state given, whatever it wrote
+     * before.
+     */
+    save(states: readonly KeyState[], options?: SaveOptions): Promise<void>;
     /** Aggregate entities; a store without them keeps aggregates in memory only. */
     loadAggregates?(): Promise<AggregateSnapshot[]>;
-    saveAggregates?(aggregates: readonly AggregateSnapshot[]): Promise<void>;
+    saveAggregates?(aggregates: readonly AggregateSnapshot[], options?: SaveOptions): Promise<void>;
   };
   /**
    * Least wall-clock time between two snapshots of the keys (config
@@ -102,9 +110,17 @@ export class BatchProcessor {
   /** Per partition, offsets a snapshot covers that were not handed back yet. */
   private readonly committable = new Map<string, CommitOffset>();
   private readonly gate: EventGate;
+  private readonly outbox: Outbox;
+  /** The store lost its data (`PW_STATE_LOST`): the next key snapshot, or aggregate snapshot, writes everything in memory. */
+  private keysLost = false;
+  private aggregatesLost = false;
   private inFlight?: Promise<unknown>;
   constructor(private readonly deps: BatchProcessorDeps) {
     this.gate = new EventGate(deps.gate ?? DEFAULT_GATE_LIMITS, deps.pipeline.store);
+    this.outbox = new Outbox(deps, (entry) => {
+      for (const d of entry.kafka?.deadLetters ?? []) deps.metrics?.deadLetters.inc({ code: d.error_code });
+      if (entry.escalations.length) deps.alerts?.publish(entry.escalations);
+    });
   }
 
   async process(batch: SourceBatch): Promise<BatchResult> {
@@ -177,7 +193,7 @@ export class BatchProcessor {
     let applied = 0;
     let skipped = 0;
     for (let i = 0; i < parts.length || i === 0; i++) {
-      const r = await this.processPart(parts[i] ?? [], i === 0 ? deadLetters : [], retry);
+      const r = await this.processPart(batch.partition, parts[i] ?? [], i === 0 ? deadLetters : [], retry);
       applied += r.applied;
       skipped += r.skipped;
     }
@@ -187,9 +203,12 @@ export class BatchProcessor {
       const from = this.pending.get(at)?.from ?? batch.messages[0].offset;
       this.pending.set(at, { topic: batch.topic, partition: batch.partition, from, offset: (BigInt(lastOffset) + 1n).toString() });
     }
-    if (this.snapshotDue()) await this.snapshot(retry);
+    // One attempt, not retried: a store that is down costs the batch nothing (memory keeps the keys, offsets wait for a later snapshot).
+    if (this.snapshotDue()) await this.snapshot({ logger: this.deps.logger, shouldContinue: () => false }).catch((err: unknown) => this.snapshotFailed(err));
     const now = (this.deps.now ?? Date.now)();
-    if (now - this.lastAggregateSave >= (this.deps.aggregates?.snapshotEveryMs ?? 0)) await this.saveAggregates(retry, now);
+    if (now - this.lastAggregateSave >= (this.deps.aggregates?.snapshotEveryMs ?? 0)) {
+      await this.saveAggregates({ logger: this.deps.logger, shouldContinue: () => false }, now).catch((err: unknown) => this.snapshotFailed(err));
+    }
     metrics?.batchSeconds.observe((performance.now() - started) / 1000);
     return { applied, skipped, deadLetters: deadLetters.length, lastOffset, commits: this.takeCommits() };
   }
@@ -198,19 +217,54 @@ export class BatchProcessor {
     return (this.deps.now ?? Date.now)() - this.lastSnapshot >= this.snapshotEveryMs;
   }
 
-  /** Saves every key changed since the last snapshot; the offsets applied so far are then covered. */
+  /**
+   * Saves every key changed since the last snapshot; the offsets applied so
+   * far are then covered. Not while outputs wait in the outbox: the offsets
+   * would cover events whose outputs a crash could lose. A store that lost
+   * its data is rewritten in full: every key in memory, and the aggregates
+   * at their next save. A failed save throws and changes nothing: the keys
+   * stay in memory, unsaved, and the offsets uncommitted.
+   */
   private async snapshot(retry: Omit<RetryOptions, 'what'>): Promise<void> {
+    if (this.outbox.size) throw new ProbewatchError('PW_SINK', `no snapshot while ${this.outbox.size} outputs wait to be delivered`, { retriable: true });
     const store = this.deps.pipeline.store;
     this.lastSnapshot = (this.deps.now ?? Date.now)();
-    const states = store.unsavedStates();
-    if (states.length) {
-      await withRetry(() => this.deps.snapshots.save(states), { ...retry, what: 'saving state snapshots' });
-      store.markSaved(states.map((s) => s.key));
-      this.deps.metrics?.snapshotsWritten.inc(states.length);
+    try {
+      await this.saveKeys(retry);
+    } catch (err) {
+      if (!isProbewatchError(err) || err.code !== 'PW_STATE_LOST') throw err;
+      this.storeLost(err);
+      await this.saveKeys(retry);
     }
     for (const [at, { topic, partition, offset }] of this.pending) this.committable.set(at, { topic, partition, offset });
     this.pending.clear();
     await this.deps.faultPoint?.('after-snapshot');
+  }
+
+  private async saveKeys(retry: Omit<RetryOptions, 'what'>): Promise<void> {
+    const store = this.deps.pipeline.store;
+    const full = this.keysLost;
+    const states = full ? [...store.entries()] : store.unsavedStates();
+    if (states.length === 0 && !full) return;
+    await withRetry(() => this.deps.snapshots.save(states, { full }), { ...retry, what: 'saving state snapshots' });
+    this.keysLost = false;
+    store.markSaved(states.map((s) => s.key));
+    this.deps.metrics?.snapshotsWritten.inc(states.length);
+  }
+
+  /** The store no longer holds what was written to it: everything in memory is written again, keys and aggregates. */
+  private storeLost(err: Error): void {
+    this.keysLost = true;
+    this.aggregatesLost = true;
+    this.deps.pipeline.store.markAggregatesDirty();
+    // The aggregates are written at the next batch, not at the end of their interval.
+    this.lastAggregateSave = Number.NEGATIVE_INFINITY;
+    this.deps.logger.warn({ code: (err as ProbewatchError).code, err: err.message }, 'snapshot store lost its data: rewriting every key and aggregate in memory');
+  }
+
+  /** A snapshot that failed between or inside batches: memory keeps everything, the next one retries. */
+  private snapshotFailed(err: unknown): void {
+    this.deps.logger.warn({ err }, 'snapshot failed; keys stay in memory and their offsets uncommitted until one succeeds');
   }
 
   private takeCommits(): CommitOffset[] {
@@ -220,12 +274,17 @@ export class BatchProcessor {
   }
 
   /** One part of a batch, restore to snapshot, its keys pinned in memory throughout. */
-  private async processPart(events: readonly SourcedEvent[], deadLetters: DeadLetter[], retry: Omit<RetryOptions, 'what'>): Promise<{ applied: number; skipped: number }> {
+  private async processPart(partition: number, events: readonly SourcedEvent[], deadLetters: DeadLetter[], retry: Omit<RetryOptions, 'what'>): Promise<{ applied: number; skipped: number }> {
     const { pipeline, metrics } = this.deps;
+    // What an earlier batch failed to deliver goes first: nothing of this part is applied before it is acknowledged.
+    await this.outbox.flush(retry);
     const keysInUse = new Set(events.map((e) => e.event.api_key));
     // Room for this part's keys is made by evicting keys already snapshotted: take a snapshot first if that would not be enough.
     const arriving = [...keysInUse].filter((k) => !pipeline.store.has(k)).length;
-    if (arriving && pipeline.store.unsavedCount && pipeline.store.size + arriving > pipeline.store.capacity) await this.snapshot(retry);
+    if (arriving && pipeline.store.unsavedCount && pipeline.store.size + arriving > pipeline.store.capacity) {
+      await this.outbox.flush(retry);
+      await this.snapshot(retry);
+    }
     pipeline.store.pin(keysInUse);
     try {
       await this.restore(events, retry);
@@ -243,14 +302,9 @@ export class BatchProcessor {
 
       // Within a key, scores go out in the order they were computed.
       const risk: RiskScore[] = [...out.changes, ...out.updates].sort((a, b) => a.events_seen - b.events_seen);
-      if (risk.length || out.decisions.length || deadLetters.length) {
-        await Promise.all([
-          withRetry(() => this.deps.publisher.publish({ risk, decisions: out.decisions, deadLetters }), { ...retry, what: 'publishing to Kafka' }),
-          out.decisions.length ? withRetry(() => this.deps.decisionStore.publish(out.decisions), { ...retry, what: 'publishing decisions to Redis' }) : undefined,
-        ]);
-      }
-      for (const d of deadLetters) metrics?.deadLetters.inc({ code: d.error_code });
-      if (out.escalations.length) this.deps.alerts?.publish(out.escalations);
+      const kafka = risk.length || out.decisions.length || deadLetters.length ? { risk, decisions: out.decisions, deadLetters } : undefined;
+      // Queued behind what an earlier batch failed to deliver, and kept until acknowledged: these events are applied, a retry skips them.
+      await this.outbox.send({ partition, kafka, redis: out.decisions.length ? out.decisions : undefined, escalations: out.escalations }, retry);
 
       return { applied: fresh.length, skipped };
     } finally {
@@ -276,30 +330,36 @@ export class BatchProcessor {
     this.aggregatesLoaded = true;
   }
 
+  /** Saves the aggregates changed since the last save; those of a failed save are marked changed again. */
   private async saveAggregates(retry: Omit<RetryOptions, 'what'>, now: number): Promise<void> {
     const save = this.deps.snapshots.saveAggregates?.bind(this.deps.snapshots);
     if (!save || !this.deps.aggregates) return;
     this.lastAggregateSave = now;
-    const dirty = this.deps.pipeline.store.takeDirtyAggregates(this.deps.aggregates.entities);
+    const store = this.deps.pipeline.store;
+    const dirty = store.takeDirtyAggregates(this.deps.aggregates.entities);
     if (dirty.length === 0) return;
-    await withRetry(() => save(dirty), { ...retry, what: 'saving aggregate snapshots' });
+    const full = this.aggregatesLost;
+    try {
+      await withRetry(() => save(dirty, { full }), { ...retry, what: 'saving aggregate snapshots' });
+    } catch (err) {
+      store.markAggregatesDirty(dirty.map((a) => a.entity));
+      if (!isProbewatchError(err) || err.code !== 'PW_STATE_LOST') throw err;
+      this.storeLost(err);
+      return;
+    }
+    this.aggregatesLost = false;
     this.deps.metrics?.aggregatesWritten.inc(dirty.length);
   }
 
   /**
-   * Forgets every key held in memory (after a rebalance or a failed batch):
-   * they reload from their snapshots. Returns, per partition, the first
-   * offset applied since the last snapshot: a consumer that goes on (a
-   * failed batch, no rejoin) must read again from there, or what memory
-   * held beyond the snapshots would be lost.
+   * Forgets every key held in memory, with the offsets and outputs not yet
+   * covered by a snapshot (after a consumer restart, which reads every
+   * partition again from its committed offset): they reload from their
+   * snapshots. Never after a failed batch: memory is what keeps the
+   * events it applied, and a save that failed changes none of it.
    */
-  reset(): CommitOffset[] {
-    const rewind = [...this.pending.values()].map(({ topic, partition, from }) => ({ topic, partition, offset: from }));
+  reset(): void {
     this.retain(() => false);
-    // What was applied since the last snapshot is gone with memory: it is read again from the uncommitted offsets.
-    this.pending.clear();
-    this.committable.clear();
-    return rewind;
   }
 
   /**
@@ -312,6 +372,9 @@ export class BatchProcessor {
     const store = this.deps.pipeline.store;
     const drop = [...store.entries()].filter((s) => !keep(Object.keys(s.sourceOffsets ?? {}).map(Number))).map((s) => s.key);
     for (const key of drop) store.delete(key);
+    // A lost partition's next owner reads again from its committed offset: what was applied here and not snapshotted, and its outputs, are its to redo.
+    for (const offsets of [this.pending, this.committable]) for (const [at, o] of offsets) if (!keep([o.partition])) offsets.delete(at);
+    this.outbox.retain((p) => keep([p]));
     this.gate.reset();
     this.deps.metrics?.keysTracked.set(store.size);
     return { kept: store.size, dropped: drop.length };

@@ -1,4 +1,5 @@
 import type { Batch, Consumer, EachBatchPayload } from 'kafkajs';
+import { isProbewatchError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { BatchProcessor } from './BatchProcessor.ts';
@@ -197,9 +198,11 @@ export class KafkaRunner {
         heartbeat,
       });
     } catch (err) {
-      // Memory may hold half of this batch and batches not yet snapshotted; the partitions are read again from where the snapshots end.
-      for (const rewind of this.processor.reset()) this.consumer.seek(rewind);
-      throw err;
+      // A failure that a retry can fix (a sink or Redis down, a batch gone stale) keeps memory and seeks nowhere: the
+      // offset stays unresolved, so KafkaJS fetches these messages again, and memory skips what it applied of them.
+      if (!(isProbewatchError(err) && err.retriable)) throw err;
+      this.options.logger.warn({ err, partition: batch.partition, offset: batch.messages[0].offset }, 'batch failed; read again, memory kept');
+      return;
     }
     const last = result.lastOffset!;
     resolveOffset(last);

@@ -36,6 +36,12 @@ export interface KeyState {
 export const NO_EVIDENCE: readonly string[] = Object.freeze([]);
 
 /** An aggregate entity's state (a model's baselines, a tenant's or network's pooled views), as snapshotted. */
+/** How a snapshot store saves (`BatchProcessorDeps.snapshots`). */
+export interface SaveOptions {
+  /** A rewrite after the store lost its data: write everything given, and mark the store as holding it again. */
+  full?: boolean;
+}
+
 export interface AggregateSnapshot {
   entity: string;
   /** Event time the entity was last used. */
@@ -251,6 +257,11 @@ export class KeyStateStore {
     }
     this.dirtyAggregates.clear();
     return out;
+  }
+
+  /** Marks `entities` (all in memory without) dirty again: a save that failed, or a store that lost them. */
+  markAggregatesDirty(entities?: Iterable<string>): void {
+    for (const entity of entities ?? this.aggregates.keys()) if (this.aggregates.has(entity)) this.dirtyAggregates.add(entity);
   }
 
   /** Puts a restored aggregate in place unless the entity is already in memory (which is newer). */

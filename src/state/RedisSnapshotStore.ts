@@ -1,7 +1,7 @@
-import { hash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import { hash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { ProbewatchError } from '../errors.ts';
-import type { AggregateSnapshot, KeyState } from './KeyStateStore.ts';
+import type { AggregateSnapshot, KeyState, SaveOptions } from './KeyStateStore.ts';
 import { globEscape } from './redisGlob.ts';
 import { SNAPSHOT_VERSION, VERSION_FIELD, decodeAggregate, decodeSections, encodeAggregate, encodeSections, sectionName } from './SnapshotCodec.ts';
 
@@ -28,16 +28,27 @@ export interface SnapshotWriteStats {
  * its `meta` never disagree. Snapshots of the older layout (one JSON string
  * at `${keyPrefix}state:${api_key}`) still load, and are removed when the
  * key is next saved. Failures are retriable `PW_STATE` errors.
+ *
+ * Skipping unchanged sections assumes Redis still holds what this store
+ * wrote, which a Redis restarted without persistence does not. Each store
+ * so keeps a marker key of its own (`${keyPrefix}snapepoch:<uuid>`),
+ * written with its snapshots; every save checks it in the same Lua script
+ * that writes, atomically, and writes nothing without it but throws
+ * `PW_STATE_LOST`: the caller then saves everything it holds with `full`.
  */
 export class RedisSnapshotStore {
   /** Per state object, a digest of each section as last written or read: what a save may skip. */
   private readonly written = new WeakMap<KeyState, Map<string, number>>();
   readonly stats: SnapshotWriteStats = { keys: 0, sections: 0, bytes: 0 };
+  /** This store's marker: present while Redis holds every snapshot this store wrote. */
+  readonly epochKey: string;
 
   constructor(
     private readonly redis: Redis,
     private readonly options: SnapshotStoreOptions,
-  ) {}
+  ) {
+    this.epochKey = `${options.keyPrefix}snapepoch:${randomUUID()}`;
+  }
 
   redisKey(apiKey: string): string {
     return `${this.options.keyPrefix}snap:${apiKey}`;
@@ -78,16 +89,21 @@ export class RedisSnapshotStore {
     return out;
   }
 
-  /** Writes the sections of `states` that changed, in one transaction; resolves once Redis acknowledged it. */
-  async save(states: readonly KeyState[]): Promise<void> {
-    if (states.length === 0) return;
-    const tx = this.redis.multi();
+  /**
+   * Writes the sections of `states` that changed (`full`: all of them), in
+   * one script run, atomically; resolves once Redis acknowledged it, and
+   * throws `PW_STATE_LOST` without writing when Redis lost this store's
+   * marker (not `full`).
+   */
+  async save(states: readonly KeyState[], options: SaveOptions = {}): Promise<void> {
+    if (states.length === 0 && !options.full) return;
+    const tx = new ScriptWrite();
     const next: [KeyState, Map<string, number>][] = [];
     let sections = 0;
     let bytes = 0;
     for (const state of states) {
       const key = this.redisKey(state.key);
-      const before = this.written.get(state);
+      const before = options.full ? undefined : this.written.get(state);
       const digests = new Map<string, number>();
       const changed: (string | Buffer)[] = [];
       for (const [field, value] of encodeSections(state)) {
@@ -110,7 +126,7 @@ export class RedisSnapshotStore {
       sections += changed.length / 2;
       next.push([state, digests]);
     }
-    await this.exec(tx, `${states.length} state snapshots`);
+    await this.run(tx, options, `${states.length} state snapshots`);
     for (const [state, digests] of next) this.written.set(state, digests);
     this.stats.keys += states.length;
     this.stats.sections += sections;
@@ -133,9 +149,29 @@ export class RedisSnapshotStore {
     return `${this.options.keyPrefix}agg:${entity}`;
   }
 
-  /** Writes aggregate entities (`${keyPrefix}agg:${entity}`) in one pipeline, with the snapshot TTL. */
-  async saveAggregates(aggregates: readonly AggregateSnapshot[]): Promise<void> {
-    await this.write(aggregates.map((a) => [this.aggregateKey(a.entity), encodeAggregate(a)]), 'aggregate snapshots');
+  /** Writes aggregate entities (`${keyPrefix}agg:${entity}`) in one script run, with the snapshot TTL and the marker check of `save`. */
+  async saveAggregates(aggregates: readonly AggregateSnapshot[], options: SaveOptions = {}): Promise<void> {
+    if (aggregates.length === 0 && !options.full) return;
+    const tx = new ScriptWrite();
+    for (const a of aggregates) {
+      const key = this.aggregateKey(a.entity);
+      if (this.options.ttlMs > 0) tx.set(key, encodeAggregate(a), 'PX', this.options.ttlMs);
+      else tx.set(key, encodeAggregate(a));
+    }
+    await this.run(tx, options, `${aggregates.length} aggregate snapshots`);
+  }
+
+  /** Runs the writes of `tx` after checking the marker (`full`: setting it instead), refreshing its TTL. */
+  private async run(tx: ScriptWrite, options: SaveOptions, what: string): Promise<void> {
+    let written: unknown;
+    try {
+      written = await this.redis.eval(WRITE_IF_MARKED, 1, this.epochKey, options.full ? '1' : '0', this.options.ttlMs > 0 ? this.options.ttlMs : EPOCH_TTL_MS, ...tx.args);
+    } catch (cause) {
+      throw new ProbewatchError('PW_STATE', `cannot save ${what}: ${(cause as Error).message}`, { cause, retriable: true });
+    }
+    if (written !== 1) {
+      throw new ProbewatchError('PW_STATE_LOST', `cannot save ${what}: Redis no longer holds this store's snapshots (${this.epochKey} missing)`, { retriable: true });
+    }
   }
 
   /**
@@ -163,28 +199,7 @@ export class RedisSnapshotStore {
     return out;
   }
 
-  private async write(entries: readonly [string, Buffer][], what: string): Promise<void> {
-    if (entries.length === 0) return;
-    const pipe = this.redis.pipeline();
-    for (const [key, value] of entries) {
-      if (this.options.ttlMs > 0) pipe.set(key, value, 'PX', this.options.ttlMs);
-      else pipe.set(key, value);
-    }
-    await this.exec(pipe, `${entries.length} ${what}`);
-  }
 
-  private async exec(pipe: ChainableCommander, what: string): Promise<void> {
-    let results: [Error | null, unknown][] | null;
-    try {
-      results = await pipe.exec();
-    } catch (cause) {
-      throw new ProbewatchError('PW_STATE', `cannot save ${what}: ${(cause as Error).message}`, { cause, retriable: true });
-    }
-    const failed = results?.find(([err]) => err) ?? (results ? undefined : [new Error('pipeline discarded')]);
-    if (failed) {
-      throw new ProbewatchError('PW_STATE', `cannot save ${what}: ${failed[0]!.message}`, { cause: failed[0], retriable: true });
-    }
-  }
 }
 
 /** JSON of the first snapshot layout; undefined when unreadable (the key starts afresh rather than blocking its partition). */
@@ -199,4 +214,49 @@ function parseJson<T>(raw: string): T | undefined {
 /** 48 bits of a section's SHA-1: tells a changed section from an unchanged one (a miss would need a collision). */
 function digestOf(bytes: Buffer): number {
   return hash('sha1', bytes, 'buffer').readUIntLE(0, 6);
+}
+
+/** How long a store's marker outlives its last save when snapshots never expire: a marker gone by age only costs one full rewrite. */
+const EPOCH_TTL_MS = 7 * 24 * 3_600_000;
+
+/**
+ * KEYS[1] the store's marker; ARGV[1] '1' to set it (a full rewrite), '0'
+ * to require it; ARGV[2] its TTL in ms; then commands, each as its name,
+ * its argument count and its arguments. Returns 0 without writing when the
+ * marker is required and missing, 1 once everything is written.
+ */
+const WRITE_IF_MARKED = `
+if ARGV[1] == '0' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local i = 3
+while i <= #ARGV do
+  local n = tonumber(ARGV[i + 1])
+  redis.call(ARGV[i], unpack(ARGV, i + 2, i + 1 + n))
+  i = i + 2 + n
+end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+return 1
+`;
+
+/** Commands for WRITE_IF_MARKED, with the names of the MULTI they replace. */
+class ScriptWrite {
+  readonly args: (string | number | Buffer)[] = [];
+  private add(name: string, args: (string | number | Buffer)[]): this {
+    this.args.push(name, args.length, ...args);
+    return this;
+  }
+  unlink(...keys: string[]) {
+    return this.add('UNLINK', keys);
+  }
+  hdel(key: string, ...fields: string[]) {
+    return this.add('HDEL', [key, ...fields]);
+  }
+  hset(key: string, ...fieldsAndValues: (string | Buffer)[]) {
+    return this.add('HSET', [key, ...fieldsAndValues]);
+  }
+  pexpire(key: string, ms: number) {
+    return this.add('PEXPIRE', [key, ms]);
+  }
+  set(key: string, value: Buffer, ...options: (string | number)[]) {
+    return this.add('SET', [key, value, ...options]);
+  }
 }
