@@ -118,7 +118,7 @@ export class BatchProcessor {
   constructor(private readonly deps: BatchProcessorDeps) {
     this.gate = new EventGate(deps.gate ?? DEFAULT_GATE_LIMITS, deps.pipeline.store);
     this.outbox = new Outbox(deps, (entry) => {
-      for (const d of entry.kafka?.deadLetters ?? []) deps.metrics?.deadLetters.inc({ code: d.error_code });
+      for (const d of entry.deadLetters) deps.metrics?.deadLetters.inc({ code: d.error_code });
       if (entry.escalations.length) deps.alerts?.publish(entry.escalations);
     });
   }
@@ -304,7 +304,7 @@ export class BatchProcessor {
       const risk: RiskScore[] = [...out.changes, ...out.updates].sort((a, b) => a.events_seen - b.events_seen);
       const kafka = risk.length || out.decisions.length || deadLetters.length ? { risk, decisions: out.decisions, deadLetters } : undefined;
       // Queued behind what an earlier batch failed to deliver, and kept until acknowledged: these events are applied, a retry skips them.
-      await this.outbox.send({ partition, kafka, redis: out.decisions.length ? out.decisions : undefined, escalations: out.escalations }, retry);
+      await this.outbox.send({ partition, kafka, redis: out.decisions.length ? out.decisions : undefined, escalations: out.escalations, deadLetters }, retry);
 
       return { applied: fresh.length, skipped };
     } finally {

@@ -1,4 +1,4 @@
-import type { Decision } from '../contract.ts';
+import type { DeadLetter, Decision } from '../contract.ts';
 import type { KafkaOutputs } from '../sinks/KafkaPublisher.ts';
 import type { Escalation } from './DetectionPipeline.ts';
 import { type RetryOptions, withRetry } from './retry.ts';
@@ -12,6 +12,8 @@ export interface OutboxEntry {
   /** For the Redis decision store; undefined once acknowledged. */
   redis?: readonly Decision[];
   escalations: readonly Escalation[];
+  /** The dead letters among `kafka`, counted once delivered. */
+  deadLetters: readonly DeadLetter[];
 }
 
 export interface OutboxSinks {

@@ -40,8 +40,10 @@ export class RedisSnapshotStore {
   /** Per state object, a digest of each section as last written or read: what a save may skip. */
   private readonly written = new WeakMap<KeyState, Map<string, number>>();
   readonly stats: SnapshotWriteStats = { keys: 0, sections: 0, bytes: 0 };
-  /** This store's marker: present while Redis holds every snapshot this store wrote. */
+  /** This store's marker: present while Redis holds every snapshot this store wrote or read. */
   readonly epochKey: string;
+  /** The marker was set: from then on a save without it means Redis lost data. */
+  private marked = false;
 
   constructor(
     private readonly redis: Redis,
@@ -65,8 +67,12 @@ export class RedisSnapshotStore {
     if (keys.length === 0) return out;
     try {
       const pipe = this.redis.pipeline();
+      // Set before the reads: the sections read count as written (a save skips them) only while the marker stays.
+      pipe.set(this.epochKey, '1', 'PX', this.epochTtlMs);
       for (const k of keys) pipe.hgetallBuffer(this.redisKey(k));
-      const results = (await pipe.exec()) ?? [];
+      const [marker, ...results] = (await pipe.exec()) ?? [];
+      if (marker?.[0]) throw marker[0];
+      this.marked = true;
       const legacy: string[] = [];
       keys.forEach((key, i) => {
         const [err, hash] = results[i] ?? [new Error('pipeline discarded')];
@@ -165,13 +171,20 @@ export class RedisSnapshotStore {
   private async run(tx: ScriptWrite, options: SaveOptions, what: string): Promise<void> {
     let written: unknown;
     try {
-      written = await this.redis.eval(WRITE_IF_MARKED, 1, this.epochKey, options.full ? '1' : '0', this.options.ttlMs > 0 ? this.options.ttlMs : EPOCH_TTL_MS, ...tx.args);
+      // Before the marker was first set this store wrote and read nothing, so nothing can have been lost.
+      const check = this.marked && !options.full ? '0' : '1';
+      written = await this.redis.eval(WRITE_IF_MARKED, 1, this.epochKey, check, this.epochTtlMs, ...tx.args);
     } catch (cause) {
       throw new ProbewatchError('PW_STATE', `cannot save ${what}: ${(cause as Error).message}`, { cause, retriable: true });
     }
     if (written !== 1) {
       throw new ProbewatchError('PW_STATE_LOST', `cannot save ${what}: Redis no longer holds this store's snapshots (${this.epochKey} missing)`, { retriable: true });
     }
+    this.marked = true;
+  }
+
+  private get epochTtlMs(): number {
+    return this.options.ttlMs > 0 ? this.options.ttlMs : EPOCH_TTL_MS;
   }
 
   /**

@@ -5,7 +5,7 @@ import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
 import type { KeyState } from '../../src/state/KeyStateStore.ts';
 import { RedisSnapshotStore } from '../../src/state/RedisSnapshotStore.ts';
 import { burst } from '../helpers/events.ts';
-import { testRedis, uniqueName } from './helpers.ts';
+import { deletePrefix, testRedis, uniqueName } from './helpers.ts';
 
 /** Two keys' states as every default detector leaves them after some traffic. */
 async function states(): Promise<KeyState[]> {
@@ -87,5 +87,35 @@ describe('RedisSnapshotStore (binary sections)', () => {
     expect((await redis.getBuffer(store.aggregateKey(fresh.entity)))![0]).not.toBe(0x7b);
     const loaded = await store.loadAggregates();
     expect(loaded.sort((x, y) => x.entity.localeCompare(y.entity))).toEqual([fresh, old]);
+  });
+
+  it('Redis emptied under it: a save of changed sections is refused with PW_STATE_LOST and writes nothing; a full save writes every section', async () => {
+    const prefix = `pwtest:${uniqueName('snapepoch')}:`;
+    const redis = testRedis(prefix);
+    const store = new RedisSnapshotStore(redis, { keyPrefix: prefix, ttlMs: 60_000 });
+    const [a, b] = await states();
+    await store.save([a, b]);
+    await store.saveAggregates([{ entity: 'model:m1', seen: 1, detectors: { n: 1 } }]);
+    expect(await redis.exists(store.epochKey)).toBe(1);
+    const fields = await redis.hkeys(store.redisKey('a'));
+
+    // What a restarted Redis without persistence holds of this prefix: nothing.
+    await deletePrefix(redis, prefix);
+    a.eventsSeen++;
+    await expect(store.save([a])).rejects.toMatchObject({ code: 'PW_STATE_LOST', retriable: true });
+    await expect(store.saveAggregates([{ entity: 'model:m1', seen: 2, detectors: { n: 2 } }])).rejects.toMatchObject({ code: 'PW_STATE_LOST' });
+    expect(await redis.keys(`${prefix}*`)).toEqual([]);
+
+    await store.save([a, b], { full: true });
+    expect((await redis.hkeys(store.redisKey('a'))).sort()).toEqual(fields.sort());
+    expect(await redis.exists(store.epochKey)).toBe(1);
+    const loaded = await new RedisSnapshotStore(redis, { keyPrefix: prefix, ttlMs: 60_000 }).load(['a', 'b']);
+    expect(loaded.get('a')).toEqual(a);
+    expect(loaded.get('b')).toEqual(b);
+    // Marked again: changed sections alone from here on.
+    b.eventsSeen++;
+    const before = store.stats.sections;
+    await store.save([b]);
+    expect(store.stats.sections - before).toBe(1);
   });
 });

@@ -10,7 +10,7 @@ import { BatchProcessor } from '../../src/pipeline/BatchProcessor.ts';
 import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
 import type { KafkaOutputs } from '../../src/sinks/KafkaPublisher.ts';
 import { InMemorySink } from '../../src/sinks/InMemorySink.ts';
-import type { KeyState } from '../../src/state/KeyStateStore.ts';
+import type { AggregateSnapshot, KeyState, SaveOptions } from '../../src/state/KeyStateStore.ts';
 import { burst } from '../helpers/events.ts';
 
 const codec = new AvroEventCodec();
@@ -26,6 +26,54 @@ class JsonSnapshots {
   async save(states: readonly KeyState[]) {
     this.saves++;
     for (const s of states) this.saved.set(s.key, JSON.stringify(s));
+  }
+  eventsSeen(key: string): number | undefined {
+    const raw = this.saved.get(key);
+    return raw ? (JSON.parse(raw) as KeyState).eventsSeen : undefined;
+  }
+}
+
+/**
+ * Snapshots in a store that can be restarted empty, like a Redis without
+ * persistence: it then refuses a save that is not `full` (PW_STATE_LOST)
+ * until one is, as RedisSnapshotStore does with its marker.
+ */
+class ForgetfulSnapshots {
+  private readonly saved = new Map<string, string>();
+  private readonly aggs = new Map<string, string>();
+  private lost = false;
+  down = false;
+  readonly fullSaves: string[] = [];
+  async load(keys: readonly string[]) {
+    return new Map(keys.filter((k) => this.saved.has(k)).map((k) => [k, JSON.parse(this.saved.get(k)!) as KeyState]));
+  }
+  async save(states: readonly KeyState[], options: SaveOptions = {}) {
+    this.check(options, 'keys');
+    for (const s of states) this.saved.set(s.key, JSON.stringify(s));
+  }
+  async saveAggregates(aggregates: readonly AggregateSnapshot[], options: SaveOptions = {}) {
+    this.check(options, 'aggregates');
+    for (const a of aggregates) this.aggs.set(a.entity, JSON.stringify(a));
+  }
+  async loadAggregates() {
+    return [];
+  }
+  private check(options: SaveOptions, what: string) {
+    if (this.down) throw new ProbewatchError('PW_STATE', 'redis down', { retriable: true });
+    if (this.lost && !options.full) throw new ProbewatchError('PW_STATE_LOST', 'marker missing', { retriable: true });
+    if (options.full) this.fullSaves.push(what);
+    this.lost = false;
+  }
+  restartEmpty() {
+    this.saved.clear();
+    this.aggs.clear();
+    this.lost = true;
+  }
+  keys() {
+    return [...this.saved.keys()].sort();
+  }
+  aggregates() {
+    return [...this.aggs.keys()].sort();
   }
   eventsSeen(key: string): number | undefined {
     const raw = this.saved.get(key);
@@ -214,20 +262,142 @@ describe('BatchProcessor', () => {
       expectCovered(snapshots, commits);
     });
 
-    it('reset hands back where each partition must be read again: the first offset not in a snapshot', async () => {
+    it('a failed snapshot keeps the keys in memory and commits nothing until a snapshot covering them is saved', async () => {
       const snapshots = new JsonSnapshots();
+      let down = false;
+      const store = {
+        load: (keys: readonly string[]) => snapshots.load(keys),
+        save: async (states: readonly KeyState[]) => {
+          if (down) throw new ProbewatchError('PW_STATE', 'redis down', { retriable: true });
+          await snapshots.save(states);
+        },
+      };
       let now = 0;
-      const { processor } = instance(snapshots, undefined, { snapshotEveryMs: 1_000, now: () => now });
-      const events = burst('k', 30, 0, 1_000);
+      const { processor, pipeline, kafka } = instance(store as unknown as JsonSnapshots, undefined, { snapshotEveryMs: 1_000, now: () => now });
+      const events = burst('k', 40, 0, 1_000);
       await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(0, 10), 0) });
-      now = 10;
-      await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(10, 20), 10) });
-      await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(20), 20) });
-      expect(processor.reset()).toEqual([{ topic: 'ev', partition: 0, offset: '10' }]);
-      // Read again from there, nothing is lost and nothing counted twice.
-      now = 2_000;
-      await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(10), 10) });
-      expect(snapshots.eventsSeen('k')).toBe(30);
+      down = true;
+      for (let at = 10; at < 30; at += 10) {
+        now += 1_000;
+        // Each batch finds its snapshot due, fails to save it, and carries on from memory.
+        expect((await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(at, at + 10), at) })).commits).toEqual([]);
+      }
+      expect(pipeline.store.peek('k')!.eventsSeen).toBe(30);
+      expect(await processor.snapshotNow({ force: true, shouldContinue: () => false }).catch(() => 'failed')).toBe('failed');
+      expect(snapshots.eventsSeen('k')).toBe(10);
+      down = false;
+      now += 1_000;
+      const { commits } = await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(30), 30) });
+      expect(commits).toEqual([{ topic: 'ev', partition: 0, offset: '40' }]);
+      expect(snapshots.eventsSeen('k')).toBe(40);
+      expect(risk(kafka).map((r) => r.events_seen)).toEqual([10, 20, 30, 40]);
+    });
+
+    it('outputs a sink refused are sent first by the next batch, each exactly once, and no snapshot is taken meanwhile', async () => {
+      const snapshots = new JsonSnapshots();
+      let kafkaDown = true;
+      const sent = new InMemorySink<KafkaOutputs>();
+      const decisions = new InMemorySink<Decision>();
+      const metrics = createMetrics();
+      const pipeline = new DetectionPipeline(config, { compute, metrics, detectors: volumeOnly });
+      const processor = new BatchProcessor({
+        pipeline,
+        codec,
+        publisher: {
+          publish: async (out: KafkaOutputs) => {
+            if (kafkaDown) throw new ProbewatchError('PW_SINK', 'kafka down', { retriable: true });
+            await sent.publish([out]);
+          },
+        },
+        decisionStore: decisions,
+        snapshots,
+        logger: silentLogger(),
+        metrics,
+        now: () => 7,
+      });
+      const events = burst('attacker', 240, 0, 100);
+      // The batch gives up (a rebalance, a shutdown): its events are applied, their outputs wait.
+      const giveUp = { shouldContinue: () => false };
+      await expect(processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(0, 120), 0), ...giveUp })).rejects.toMatchObject({ code: 'PW_SINK' });
+      expect(sent.items).toEqual([]);
+      const redisFirst = decisions.items.length;
+      expect(redisFirst).toBeGreaterThan(0);
+      expect(snapshots.saves).toBe(0);
+      expect(await processor.snapshotNow({ force: true, shouldContinue: () => false }).catch(() => 'refused')).toBe('refused');
+      expect(snapshots.saves).toBe(0);
+      // Read again with the next events: the first 120 are skipped, their outputs go first, and Redis gets nothing twice.
+      kafkaDown = false;
+      const result = await processor.process({ topic: 'ev', partition: 0, messages: messages(events, 0) });
+      expect(result).toMatchObject({ applied: 120, skipped: 120 });
+      // Exactly the scores of a run without the failure, in order.
+      const clean = instance(new JsonSnapshots());
+      await clean.processor.process({ topic: 'ev', partition: 0, messages: messages(events, 0) });
+      expect(sent.items.flatMap((o) => o.risk)).toEqual(risk(clean.kafka));
+      expect(decisions.items).toEqual(clean.redis.items);
+      expect(sent.items.flatMap((o) => o.decisions)).toEqual(decisions.items);
+      expect(new Set(decisions.items.map((d) => JSON.stringify(d))).size).toBe(decisions.items.length);
+      expect(snapshots.eventsSeen('attacker')).toBe(240);
+    });
+
+    it('Redis restarted empty mid-interval: the next snapshot rewrites every key in memory and the aggregates in full', async () => {
+      const snapshots = new ForgetfulSnapshots();
+      let now = 0;
+      const metrics = createMetrics();
+      const pipeline = new DetectionPipeline(config, { compute, metrics, detectors: volumeOnly });
+      const processor = new BatchProcessor({
+        pipeline,
+        codec,
+        publisher: { publish: async () => {} },
+        decisionStore: new InMemorySink<Decision>(),
+        snapshots,
+        logger: silentLogger(),
+        metrics,
+        now: () => now,
+        snapshotEveryMs: 1_000,
+        aggregates: { snapshotEveryMs: 60_000, entities: ['agg:'] },
+      });
+      pipeline.store.aggregate('agg:tenant-a', 0).n = 1;
+      pipeline.store.aggregate('agg:tenant-b', 0).n = 2;
+      const keys = ['a', 'b', 'c'];
+      for (const [i, key] of keys.entries()) {
+        now = i * 1_000;
+        await processor.process({ topic: 'ev', partition: 0, messages: messages(burst(key, 5, 0, 1_000), i * 5) });
+      }
+      expect(snapshots.keys()).toEqual(keys);
+      expect(snapshots.aggregates()).toEqual(['agg:tenant-a', 'agg:tenant-b']);
+      // Redis comes back empty; only 'c' changes before the next snapshot is due.
+      snapshots.restartEmpty();
+      now = 3_000;
+      const { commits } = await processor.process({ topic: 'ev', partition: 0, messages: messages(burst('c', 5, 10_000, 1_000), 15) });
+      expect(snapshots.keys()).toEqual(keys);
+      expect(keys.map((k) => snapshots.eventsSeen(k))).toEqual([5, 5, 10]);
+      expect(snapshots.fullSaves).toEqual(['keys', 'aggregates']);
+      expect(snapshots.aggregates()).toEqual(['agg:tenant-a', 'agg:tenant-b']);
+      expect(commits).toEqual([{ topic: 'ev', partition: 0, offset: '20' }]);
+    });
+
+    it('an aggregate save that fails marks its aggregates changed again, so the next one writes them', async () => {
+      const snapshots = new ForgetfulSnapshots();
+      let now = 0;
+      const pipeline = new DetectionPipeline(config, { compute, detectors: volumeOnly });
+      const processor = new BatchProcessor({
+        pipeline,
+        codec,
+        publisher: { publish: async () => {} },
+        decisionStore: new InMemorySink<Decision>(),
+        snapshots,
+        logger: silentLogger(),
+        now: () => now,
+        aggregates: { snapshotEveryMs: 1_000, entities: ['agg:'] },
+      });
+      pipeline.store.aggregate('agg:x', 0).n = 1;
+      snapshots.down = true;
+      await processor.process({ topic: 'ev', partition: 0, messages: messages(burst('a', 2, 0, 1_000), 0) });
+      expect(snapshots.aggregates()).toEqual([]);
+      snapshots.down = false;
+      now = 1_000;
+      await processor.process({ topic: 'ev', partition: 0, messages: messages(burst('a', 2, 5_000, 1_000), 2) });
+      expect(snapshots.aggregates()).toEqual(['agg:x']);
     });
 
     it('more keys than memory holds: a snapshot is taken before a key not yet in one would be evicted', async () => {

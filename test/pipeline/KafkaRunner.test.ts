@@ -20,6 +20,7 @@ class FakeConsumer {
   readonly events = { GROUP_JOIN: 'join', REBALANCING: 'rebalancing', CRASH: 'crash' };
   readonly commits: { partition: number; offset: string }[] = [];
   readonly seeks: { partition: number; offset: string }[] = [];
+  readonly resolved: string[] = [];
   private readonly handlers = new Map<string, (e: unknown) => void>();
   eachBatch!: (p: EachBatchPayload) => Promise<void>;
   on(event: string, handler: (e: unknown) => void) {
@@ -41,14 +42,14 @@ class FakeConsumer {
     this.commits.push(...offsets.map(({ partition, offset }) => ({ partition, offset })));
   }
   /** One fetch of `events` at `firstOffset` on partition 0, as KafkaJS hands it to eachBatch. */
-  batch(events: ReturnType<typeof burst>, firstOffset: number) {
+  batch(events: ReturnType<typeof burst>, firstOffset: number, isStale = () => false) {
     const messages = events.map((e, i) => ({ offset: String(firstOffset + i), value: codec.encode(e), key: null, timestamp: '0', attributes: 0, headers: {} }));
     return this.eachBatch({
       batch: { topic: 'ev', partition: 0, messages, highWatermark: String(firstOffset + events.length) },
       heartbeat: async () => {},
       isRunning: () => true,
-      isStale: () => false,
-      resolveOffset: () => {},
+      isStale,
+      resolveOffset: (offset: string) => void this.resolved.push(offset),
       commitOffsetsIfNecessary: async (o?: { topics: { partitions: { partition: number; offset: string }[] }[] }) => {
         for (const t of o?.topics ?? []) this.commits.push(...t.partitions.map(({ partition, offset }) => ({ partition, offset })));
       },
@@ -57,15 +58,18 @@ class FakeConsumer {
 }
 
 describe('KafkaRunner with snapshots per interval', () => {
-  it('commits only what a snapshot holds, and after a failed batch reads again from where the snapshots end', async () => {
+  it('commits only what a snapshot holds; a failed batch keeps memory, seeks nowhere, and every event is scored once', async () => {
     const saved = new Map<string, string>();
-    let failPublish = false;
+    let failPublish: ProbewatchError | undefined;
+    const scored: number[] = [];
+    const pipeline = new DetectionPipeline(config, { compute: { backend: 'none' } as Compute });
     const processor = new BatchProcessor({
-      pipeline: new DetectionPipeline(config, { compute: { backend: 'none' } as Compute }),
+      pipeline,
       codec,
       publisher: {
-        publish: async () => {
-          if (failPublish) throw new ProbewatchError('PW_SINK', 'rejected', { retriable: false });
+        publish: async (out) => {
+          if (failPublish) throw failPublish;
+          scored.push(...out.risk.map((r) => r.events_seen));
         },
       },
       decisionStore: new InMemorySink(),
@@ -89,16 +93,25 @@ describe('KafkaRunner with snapshots per interval', () => {
     expect(consumer.commits).toEqual([{ partition: 0, offset: '10' }]);
     expect((JSON.parse(saved.get('k')!) as KeyState).eventsSeen).toBe(10);
 
-    failPublish = true;
-    await expect(consumer.batch(events.slice(20), 20)).rejects.toMatchObject({ code: 'PW_SINK' });
-    // Memory (20 events) is dropped; offset 10 on is read again, or events 10..19 would be lost.
-    expect(consumer.seeks).toEqual([{ partition: 0, offset: '10' }]);
+    // Kafka refuses the outputs until the batch goes stale (a rebalance): the batch fails, retriably.
+    failPublish = new ProbewatchError('PW_SINK', 'kafka down', { retriable: true });
+    let checks = 0;
+    await consumer.batch(events.slice(20), 20, () => checks++ > 0);
+    // Nothing dropped, nothing sought, nothing resolved: KafkaJS reads offset 20 on again.
+    expect(consumer.seeks).toEqual([]);
+    expect(consumer.resolved).toEqual(['9', '19']);
+    expect(pipeline.store.peek('k')!.eventsSeen).toBe(30);
 
-    failPublish = false;
-    await consumer.batch(events.slice(10), 10);
+    failPublish = undefined;
+    await consumer.batch(events.slice(20), 20);
+    expect(scored).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     await runner.stop();
     expect((JSON.parse(saved.get('k')!) as KeyState).eventsSeen).toBe(30);
     // The stop took a last snapshot and committed it.
     expect(consumer.commits.at(-1)).toEqual({ partition: 0, offset: '30' });
+
+    // An error no retry can fix is the consumer's to restart on (which drops memory).
+    failPublish = new ProbewatchError('PW_SINK', 'rejected', { retriable: false });
+    await expect(consumer.batch(burst('k', 1, 50_000, 1), 30)).rejects.toMatchObject({ code: 'PW_SINK' });
   });
 });
