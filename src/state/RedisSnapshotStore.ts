@@ -184,7 +184,7 @@ export class RedisSnapshotStore {
   }
 
   private get epochTtlMs(): number {
-    return this.options.ttlMs > 0 ? this.options.ttlMs : EPOCH_TTL_MS;
+    return this.options.ttlMs > 0 ? Math.min(this.options.ttlMs, EPOCH_TTL_MS) : EPOCH_TTL_MS;
   }
 
   /**
@@ -229,8 +229,12 @@ function digestOf(bytes: Buffer): number {
   return hash('sha1', bytes, 'buffer').readUIntLE(0, 6);
 }
 
-/** How long a store's marker outlives its last save when snapshots never expire: a marker gone by age only costs one full rewrite. */
-const EPOCH_TTL_MS = 7 * 24 * 3_600_000;
+/**
+ * How long a store's marker outlives its last save or load at most: a
+ * marker gone by age costs one full rewrite, and the markers of stores
+ * that only read (explain) or stopped do not linger.
+ */
+const EPOCH_TTL_MS = 24 * 3_600_000;
 
 /**
  * KEYS[1] the store's marker; ARGV[1] '1' to set it (a full rewrite), '0'
