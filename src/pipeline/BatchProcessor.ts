@@ -146,6 +146,7 @@ export class BatchProcessor {
   async snapshotNow(options: { force?: boolean; shouldContinue?: () => boolean } = {}): Promise<CommitOffset[]> {
     return this.exclusive(async () => {
       if (options.force || this.snapshotDue()) await this.snapshot({ logger: this.deps.logger, shouldContinue: options.shouldContinue });
+      await this.saveAggregatesIfDue();
       return this.takeCommits();
     });
   }
@@ -205,10 +206,7 @@ export class BatchProcessor {
     }
     // One attempt, not retried: a store that is down costs the batch nothing (memory keeps the keys, offsets wait for a later snapshot).
     if (this.snapshotDue()) await this.snapshot({ logger: this.deps.logger, shouldContinue: () => false }).catch((err: unknown) => this.snapshotFailed(err));
-    const now = (this.deps.now ?? Date.now)();
-    if (now - this.lastAggregateSave >= (this.deps.aggregates?.snapshotEveryMs ?? 0)) {
-      await this.saveAggregates({ logger: this.deps.logger, shouldContinue: () => false }, now).catch((err: unknown) => this.snapshotFailed(err));
-    }
+    await this.saveAggregatesIfDue();
     metrics?.batchSeconds.observe((performance.now() - started) / 1000);
     return { applied, skipped, deadLetters: deadLetters.length, lastOffset, commits: this.takeCommits() };
   }
@@ -330,6 +328,13 @@ export class BatchProcessor {
     this.aggregatesLoaded = true;
   }
 
+  /** Aggregates at most every `aggregates.snapshotEveryMs`, one attempt: a failure leaves them changed for the next. */
+  private async saveAggregatesIfDue(): Promise<void> {
+    const now = (this.deps.now ?? Date.now)();
+    if (now - this.lastAggregateSave < (this.deps.aggregates?.snapshotEveryMs ?? 0)) return;
+    await this.saveAggregates({ logger: this.deps.logger, shouldContinue: () => false }, now).catch((err: unknown) => this.snapshotFailed(err));
+  }
+
   /** Saves the aggregates changed since the last save; those of a failed save are marked changed again. */
   private async saveAggregates(retry: Omit<RetryOptions, 'what'>, now: number): Promise<void> {
     const save = this.deps.snapshots.saveAggregates?.bind(this.deps.snapshots);
@@ -345,7 +350,7 @@ export class BatchProcessor {
       store.markAggregatesDirty(dirty.map((a) => a.entity));
       if (!isProbewatchError(err) || err.code !== 'PW_STATE_LOST') throw err;
       this.storeLost(err);
-      return;
+      return this.saveAggregates(retry, now);
     }
     this.aggregatesLost = false;
     this.deps.metrics?.aggregatesWritten.inc(dirty.length);

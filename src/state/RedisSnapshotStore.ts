@@ -178,7 +178,7 @@ export class RedisSnapshotStore {
       throw new ProbewatchError('PW_STATE', `cannot save ${what}: ${(cause as Error).message}`, { cause, retriable: true });
     }
     if (written !== 1) {
-      throw new ProbewatchError('PW_STATE_LOST', `cannot save ${what}: Redis no longer holds this store's snapshots (${this.epochKey} missing)`, { retriable: true });
+      throw new ProbewatchError('PW_STATE_LOST', `cannot save ${what}: Redis no longer holds this store's snapshots (${this.epochKey} missing)`, { retriable: false });
     }
     this.marked = true;
   }

@@ -102,7 +102,7 @@ describe('RedisSnapshotStore (binary sections)', () => {
     // What a restarted Redis without persistence holds of this prefix: nothing.
     await deletePrefix(redis, prefix);
     a.eventsSeen++;
-    await expect(store.save([a])).rejects.toMatchObject({ code: 'PW_STATE_LOST', retriable: true });
+    await expect(store.save([a])).rejects.toMatchObject({ code: 'PW_STATE_LOST', retriable: false });
     await expect(store.saveAggregates([{ entity: 'model:m1', seen: 2, detectors: { n: 2 } }])).rejects.toMatchObject({ code: 'PW_STATE_LOST' });
     expect(await redis.keys(`${prefix}*`)).toEqual([]);
 
