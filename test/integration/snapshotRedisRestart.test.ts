@@ -9,8 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { decisionCodec } from '../../src/codec/contractCodecs.ts';
 import { levelRank } from '../../src/contract.ts';
-import { SimulatedTraffic } from '../../src/sim/SimulatedTraffic.ts';
-import { TopicCollector, ensureTopic, eventCodec, keyStream, loadSnapshots, runConfig, runSetup, spawnProbewatch, testKafka, testProducer, waitFor } from './helpers.ts';
+import { TopicCollector, ensureTopic, eventCodec, gridAttacker, keyStream, loadSnapshots, runConfig, runSetup, spawnProbewatch, testKafka, testProducer, waitFor } from './helpers.ts';
 import { OwnRedis } from './ownRedis.ts';
 
 describe('interval snapshots across a Redis restarted empty', () => {
@@ -21,11 +20,7 @@ describe('interval snapshots across a Redis restarted empty', () => {
     const attacker = `${setup.id}-attacker`;
     const quiet = `${setup.id}-quiet`;
     const start = Date.now() - 3 * 3_600_000;
-    const events = new SimulatedTraffic(start, 5)
-      .until(start + 60 * 60_000)
-      .filter((e) => e.api_key === 'attacker-grid')
-      .slice(0, 160)
-      .map((e) => ({ ...e, api_key: attacker, event_id: `${setup.id}-${e.event_id}` }));
+    const events = gridAttacker(setup.id, attacker, start, 160);
     await ensureTopic(kafka, setup.topics.events);
     const decisions = await TopicCollector.start(kafka, setup.topics.decisions);
     const producer = await testProducer(kafka);

@@ -98,6 +98,23 @@ function instance(
   return { processor, pipeline, metrics, kafka, redis: decisionStore as InMemorySink<Decision> };
 }
 
+/** A process whose outputs go nowhere, snapshotting keys and the aggregates `agg:*` into `snapshots`. */
+function withAggregates(snapshots: ForgetfulSnapshots, now: () => number, timing: { snapshotEveryMs?: number; aggregatesEveryMs: number }) {
+  const pipeline = new DetectionPipeline(config, { compute, detectors: volumeOnly });
+  const processor = new BatchProcessor({
+    pipeline,
+    codec,
+    publisher: { publish: async () => {} },
+    decisionStore: new InMemorySink<Decision>(),
+    snapshots,
+    logger: silentLogger(),
+    now,
+    snapshotEveryMs: timing.snapshotEveryMs,
+    aggregates: { snapshotEveryMs: timing.aggregatesEveryMs, entities: ['agg:'] },
+  });
+  return { processor, pipeline };
+}
+
 function messages(events: ReturnType<typeof burst>, firstOffset: number) {
   return events.map((e, i) => ({ offset: String(firstOffset + i), value: codec.encode(e) }));
 }
@@ -342,20 +359,7 @@ describe('BatchProcessor', () => {
     it('Redis restarted empty mid-interval: the next snapshot rewrites every key in memory and the aggregates in full', async () => {
       const snapshots = new ForgetfulSnapshots();
       let now = 0;
-      const metrics = createMetrics();
-      const pipeline = new DetectionPipeline(config, { compute, metrics, detectors: volumeOnly });
-      const processor = new BatchProcessor({
-        pipeline,
-        codec,
-        publisher: { publish: async () => {} },
-        decisionStore: new InMemorySink<Decision>(),
-        snapshots,
-        logger: silentLogger(),
-        metrics,
-        now: () => now,
-        snapshotEveryMs: 1_000,
-        aggregates: { snapshotEveryMs: 60_000, entities: ['agg:'] },
-      });
+      const { processor, pipeline } = withAggregates(snapshots, () => now, { snapshotEveryMs: 1_000, aggregatesEveryMs: 60_000 });
       pipeline.store.aggregate('agg:tenant-a', 0).n = 1;
       pipeline.store.aggregate('agg:tenant-b', 0).n = 2;
       const keys = ['a', 'b', 'c'];
@@ -387,17 +391,7 @@ describe('BatchProcessor', () => {
     it('an aggregate save that fails marks its aggregates changed again, so the next one writes them', async () => {
       const snapshots = new ForgetfulSnapshots();
       let now = 0;
-      const pipeline = new DetectionPipeline(config, { compute, detectors: volumeOnly });
-      const processor = new BatchProcessor({
-        pipeline,
-        codec,
-        publisher: { publish: async () => {} },
-        decisionStore: new InMemorySink<Decision>(),
-        snapshots,
-        logger: silentLogger(),
-        now: () => now,
-        aggregates: { snapshotEveryMs: 1_000, entities: ['agg:'] },
-      });
+      const { processor, pipeline } = withAggregates(snapshots, () => now, { aggregatesEveryMs: 1_000 });
       pipeline.store.aggregate('agg:x', 0).n = 1;
       snapshots.down = true;
       await processor.process({ topic: 'ev', partition: 0, messages: messages(burst('a', 2, 0, 1_000), 0) });
