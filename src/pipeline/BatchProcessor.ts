@@ -145,7 +145,8 @@ export class BatchProcessor {
    */
   async snapshotNow(options: { force?: boolean; shouldContinue?: () => boolean } = {}): Promise<CommitOffset[]> {
     return this.exclusive(async () => {
-      if (options.force || this.snapshotDue()) await this.snapshot({ logger: this.deps.logger, shouldContinue: options.shouldContinue });
+      // While outputs wait in the outbox no snapshot can be taken; only a forced one says so (the next batch sends them first).
+      if (options.force || (this.snapshotDue() && this.outbox.size === 0)) await this.snapshot({ logger: this.deps.logger, shouldContinue: options.shouldContinue });
       await this.saveAggregatesIfDue();
       return this.takeCommits();
     });

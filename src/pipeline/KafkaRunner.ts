@@ -159,8 +159,9 @@ export class KafkaRunner {
     if (this.snapshotting || this.status !== 'joined') return;
     this.snapshotting = true;
     try {
-      // At shutdown one attempt: a Redis outage must not hold the process (what is not committed is read again).
-      const commits = await this.processor.snapshotNow({ force, shouldContinue: () => !force && this.status === 'joined' });
+      // One attempt: a snapshot retried under the processor's lock would hold batches back for as long as Redis is down
+      // (the timer tries again soon; at shutdown what is not committed is read again).
+      const commits = await this.processor.snapshotNow({ force, shouldContinue: () => false });
       if (commits.length) await this.consumer.commitOffsets(commits);
     } catch (err) {
       this.options.logger.warn({ err }, 'snapshot or commit between batches failed; the next one covers it');
