@@ -109,6 +109,8 @@ export class BatchProcessor {
   private readonly pending = new Map<string, CommitOffset & { from: string }>();
   /** Per partition, offsets a snapshot covers that were not handed back yet. */
   private readonly committable = new Map<string, CommitOffset>();
+  /** Per partition, the offset the last snapshot covers, handed back or not: what a last commit at shutdown repeats. */
+  private readonly covered = new Map<string, CommitOffset>();
   private readonly gate: EventGate;
   private readonly outbox: Outbox;
   /** The store lost its data (`PW_STATE_LOST`): the next key snapshot, or aggregate snapshot, writes everything in memory. */
@@ -143,12 +145,13 @@ export class BatchProcessor {
    * committed. Called on a timer, so that a quiet topic still commits, and
    * at shutdown.
    */
-  async snapshotNow(options: { force?: boolean; shouldContinue?: () => boolean } = {}): Promise<CommitOffset[]> {
+  async snapshotNow(options: { force?: boolean; shouldContinue?: () => boolean; all?: boolean } = {}): Promise<CommitOffset[]> {
     return this.exclusive(async () => {
       // While outputs wait in the outbox no snapshot can be taken; only a forced one says so (the next batch sends them first).
       if (options.force || (this.snapshotDue() && this.outbox.size === 0)) await this.snapshot({ logger: this.deps.logger, shouldContinue: options.shouldContinue });
       await this.saveAggregatesIfDue();
-      return this.takeCommits();
+      // `all` (shutdown): also what was handed back before, in case its commit was dropped by a consumer already stopping.
+      return options.all ? (this.committable.clear(), [...this.covered.values()]) : this.takeCommits();
     });
   }
 
@@ -235,7 +238,10 @@ export class BatchProcessor {
       this.storeLost(err);
       await this.saveKeys(retry);
     }
-    for (const [at, { topic, partition, offset }] of this.pending) this.committable.set(at, { topic, partition, offset });
+    for (const [at, { topic, partition, offset }] of this.pending) {
+      this.committable.set(at, { topic, partition, offset });
+      this.covered.set(at, { topic, partition, offset });
+    }
     this.pending.clear();
     await this.deps.faultPoint?.('after-snapshot');
   }
@@ -379,7 +385,7 @@ export class BatchProcessor {
     const drop = [...store.entries()].filter((s) => !keep(Object.keys(s.sourceOffsets ?? {}).map(Number))).map((s) => s.key);
     for (const key of drop) store.delete(key);
     // A lost partition's next owner reads again from its committed offset: what was applied here and not snapshotted, and its outputs, are its to redo.
-    for (const offsets of [this.pending, this.committable]) for (const [at, o] of offsets) if (!keep([o.partition])) offsets.delete(at);
+    for (const offsets of [this.pending, this.committable, this.covered]) for (const [at, o] of offsets) if (!keep([o.partition])) offsets.delete(at);
     this.outbox.retain((p) => keep([p]));
     this.gate.reset();
     this.deps.metrics?.keysTracked.set(store.size);

@@ -58,6 +58,8 @@ export class KafkaRunner {
   private restartTimer?: NodeJS.Timeout;
   private snapshotTimer?: NodeJS.Timeout;
   private snapshotting = false;
+  /** The timer's snapshot and commit in flight, which shutdown lets finish while the consumer can still commit. */
+  private timerSnapshot?: Promise<void>;
   private readonly gaps?: OffsetGapWatch;
   private failed!: (err: Error) => void;
   /** Settles with the error when the consumer crashed for good (no KafkaJS restart). */
@@ -96,7 +98,7 @@ export class KafkaRunner {
     await this.consumer.subscribe({ topics: [this.options.topic], fromBeginning: true });
     await this.run();
     const every = this.processor.snapshotEveryMs;
-    if (every > 0) this.snapshotTimer = setInterval(() => void this.snapshotAndCommit(), Math.max(50, every / 4));
+    if (every > 0) this.snapshotTimer = setInterval(() => void (this.timerSnapshot = this.snapshotAndCommit()), Math.max(50, every / 4));
   }
 
   /** Stops fetching, lets the batch in flight finish (publish, snapshot, commit), leaves the group. */
@@ -105,6 +107,7 @@ export class KafkaRunner {
     clearInterval(this.snapshotTimer);
     // What was applied since the last snapshot is saved and committed while the consumer can still commit
     // (a batch in flight does it itself once it sees the consumer stopping).
+    await this.timerSnapshot;
     if (!this.processor.busy) await this.snapshotAndCommit(true);
     if (this.status !== 'crashed') this.status = 'stopping';
     await this.consumer.disconnect();
@@ -161,7 +164,7 @@ export class KafkaRunner {
     try {
       // One attempt: a snapshot retried under the processor's lock would hold batches back for as long as Redis is down
       // (the timer tries again soon; at shutdown what is not committed is read again).
-      const commits = await this.processor.snapshotNow({ force, shouldContinue: () => false });
+      const commits = await this.processor.snapshotNow({ force, all: force, shouldContinue: () => false });
       if (commits.length) await this.consumer.commitOffsets(commits);
     } catch (err) {
       this.options.logger.warn({ err }, 'snapshot or commit between batches failed; the next one covers it');
@@ -173,7 +176,7 @@ export class KafkaRunner {
   /** At shutdown, from the batch in flight: a last snapshot (one attempt), and the offsets it covers. */
   private async lastSnapshot() {
     try {
-      return await this.processor.snapshotNow({ force: true, shouldContinue: () => false });
+      return await this.processor.snapshotNow({ force: true, all: true, shouldContinue: () => false });
     } catch (err) {
       this.options.logger.warn({ err }, 'last snapshot failed; what it would have covered is read again at the next start');
       return [];
@@ -208,7 +211,8 @@ export class KafkaRunner {
     const last = result.lastOffset!;
     resolveOffset(last);
     const next = (BigInt(last) + 1n).toString();
-    const commits = isRunning() ? result.commits : [...result.commits, ...(await this.lastSnapshot())];
+    // Stopping: the last snapshot's offsets (every partition it covers) replace the batch's own.
+    const commits = isRunning() ? result.commits : [...new Map([...result.commits, ...(await this.lastSnapshot())].map((c) => [`${c.topic}\0${c.partition}`, c])).values()];
     if (commits.length) {
       const topics = [...new Set(commits.map((c) => c.topic))].map((topic) => ({ topic, partitions: commits.filter((c) => c.topic === topic) }));
       // The payload's commit works while stopping too (consumer.commitOffsets is a no-op once stop began).
