@@ -27,7 +27,7 @@ import { silentLogger } from '../src/observability/logger.ts';
 import { BatchProcessor } from '../src/pipeline/BatchProcessor.ts';
 import { DetectionPipeline } from '../src/pipeline/DetectionPipeline.ts';
 import { InMemorySink } from '../src/sinks/InMemorySink.ts';
-import type { KeyState } from '../src/state/KeyStateStore.ts';
+import type { KeyState, SaveOptions } from '../src/state/KeyStateStore.ts';
 import { RedisSnapshotStore } from '../src/state/RedisSnapshotStore.ts';
 import { lineSearches, uniformBox } from '../test/detectors/helpers/attacks.ts';
 import { humanTimes, naturalKey, World } from '../test/detectors/helpers/world.ts';
@@ -96,9 +96,9 @@ async function measure(name: string, redis: Redis, messages: { offset: string; v
   let saveSeconds = 0;
   const snapshotStore = {
     load: (keys: readonly string[]) => inner.load(keys),
-    async save(states: readonly KeyState[]) {
+    async save(states: readonly KeyState[], options?: SaveOptions) {
       const t = performance.now();
-      await inner.save(states);
+      await inner.save(states, options);
       saveSeconds += (performance.now() - t) / 1000;
       snapshots += states.length;
     },
