@@ -53,18 +53,16 @@ export class Outbox {
   async flush(retry: Omit<RetryOptions, 'what'>): Promise<void> {
     while (this.entries.length) {
       const entry = this.entries[0];
-      const results = await Promise.allSettled([
-        entry.kafka &&
-          withRetry(() => this.sinks.publisher.publish(entry.kafka!), { ...retry, what: 'publishing to Kafka' }).then(() => {
-            entry.kafka = undefined;
-          }),
-        entry.redis &&
-          withRetry(() => this.sinks.decisionStore.publish(entry.redis!), { ...retry, what: 'publishing decisions to Redis' }).then(() => {
-            entry.redis = undefined;
-          }),
-      ]);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      // Kafka first: a decision reaches Redis only once it is in the decisions topic, from which the restorer
+      // re-publishes what a Redis restarted empty lost, so gateways never saw a decision the topic cannot give back.
+      if (entry.kafka) {
+        await withRetry(() => this.sinks.publisher.publish(entry.kafka!), { ...retry, what: 'publishing to Kafka' });
+        entry.kafka = undefined;
+      }
+      if (entry.redis) {
+        await withRetry(() => this.sinks.decisionStore.publish(entry.redis!), { ...retry, what: 'publishing decisions to Redis' });
+        entry.redis = undefined;
+      }
       this.entries.shift();
       this.delivered(entry);
     }
