@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'PW_DETECTOR' // a detector threw
   | 'PW_SINK' // a sink failed to accept output (retriable)
   | 'PW_STATE' // snapshot store unavailable (retriable)
+  | 'PW_STATE_LOST' // the snapshot store no longer holds what this instance wrote (Redis restarted empty): not retried as is, everything in memory is rewritten
   | 'PW_UNREACHABLE' // Kafka, Redis or the HTTP listener could not be reached or bound at start-up
   | 'PW_CAPACITY' // a key cannot be held in memory: every key held is in use (state.maxKeys too small for one batch)
   | 'PW_USAGE'; // bad command-line usage

@@ -110,6 +110,7 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
     publisher: watch.wrap('kafka', countingOutput(publisher, metrics, 'kafka')),
     decisionStore: watch.wrap('redis', countingOutput(new RedisDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel, signingKey }), metrics, 'redis')),
     snapshots: watch.wrap('redis', countingSnapshots(new RedisSnapshotStore(redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.state.snapshotTtlMs }), metrics)),
+    snapshotEveryMs: config.state.snapshotEveryMs,
     aggregates: config.state.aggregates,
     logger,
     metrics,

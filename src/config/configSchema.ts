@@ -9,6 +9,8 @@ import { checkFusionAgainstConfig, fusionSchema } from '../fusion/fusionSchema.t
 import { referenceSchema } from '../baselines/referenceSchema.ts';
 
 const ms = z.number().int().nonnegative();
+/** Longest interval between two snapshots of the keys (`state.snapshotEveryMs`). */
+const SNAPSHOT_EVERY_MAX_MS = 600_000;
 const unit = z.number().min(0).max(1);
 
 /** PEM files for a TLS client: a private CA, and a client certificate and key for mutual TLS. */
@@ -119,6 +121,15 @@ const stateSchema = z
     dedupWindow: z.number().int().min(0).default(256),
     /** Snapshot TTL in Redis. */
     snapshotTtlMs: ms.default(35 * 24 * 3_600_000),
+    /**
+     * Keys changed since the last snapshot are snapshotted together at most
+     * this often (wall clock), and offsets are committed only up to what a
+     * snapshot holds; 0 snapshots after every batch. A crash reads again
+     * what the last snapshot lacks (exactly: the offsets in the snapshots
+     * skip the rest), so the interval bounds the work redone, not the
+     * correctness.
+     */
+    snapshotEveryMs: ms.max(SNAPSHOT_EVERY_MAX_MS, `state.snapshotEveryMs must be at most ${SNAPSHOT_EVERY_MAX_MS} ms (10 minutes): offsets are committed only at snapshots, so a longer interval holds commits back that long`).default(1_000),
     /**
      * Aggregate entities (a model's baselines, pooled views per tenant,
      * network prefix and geometry group) are snapshotted to Redis at most

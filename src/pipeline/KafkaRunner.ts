@@ -1,4 +1,5 @@
 import type { Batch, Consumer, EachBatchPayload } from 'kafkajs';
+import { isProbewatchError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { BatchProcessor } from './BatchProcessor.ts';
@@ -36,12 +37,14 @@ const RESTART_WINDOW_MS = 10 * 60_000;
 /**
  * The consumer-group side of `probewatch run`: one KafkaJS consumer on the
  * events topic, batches handed to the BatchProcessor one partition at a
- * time, offsets committed explicitly only after the processor returned
- * (outputs acknowledged, snapshots saved). After a rebalance the keys of
- * partitions this member kept throughout stay in memory; the others are
- * dropped, so a partition that moved here (or away and back) is read from
- * its snapshots rather than from stale memory; after a crash, a restart or
- * a new member id, all of them (`RetainedPartitions`).
+ * time, offsets committed explicitly, and only those the processor hands
+ * back: offsets a saved snapshot covers (`state.snapshotEveryMs`). A timer
+ * takes the snapshot that is due when no batch comes, and shutdown takes a
+ * last one and commits it. After a rebalance the keys of partitions this
+ * member kept throughout stay in memory; the others are dropped, so a
+ * partition that moved here (or away and back) is read from its snapshots
+ * rather than from stale memory; after a crash, a restart or a new member
+ * id, all of them (`RetainedPartitions`).
  */
 export class KafkaRunner {
   private status: ConsumerStatus = 'starting';
@@ -53,6 +56,10 @@ export class KafkaRunner {
   private restarts = 0;
   private lastCrashAt = 0;
   private restartTimer?: NodeJS.Timeout;
+  private snapshotTimer?: NodeJS.Timeout;
+  private snapshotting = false;
+  /** The timer's snapshot and commit in flight, which shutdown lets finish while the consumer can still commit. */
+  private timerSnapshot?: Promise<void>;
   private readonly gaps?: OffsetGapWatch;
   private failed!: (err: Error) => void;
   /** Settles with the error when the consumer crashed for good (no KafkaJS restart). */
@@ -90,11 +97,18 @@ export class KafkaRunner {
     // A new group starts at the earliest offset: no event produced before it joined is skipped.
     await this.consumer.subscribe({ topics: [this.options.topic], fromBeginning: true });
     await this.run();
+    const every = this.processor.snapshotEveryMs;
+    if (every > 0) this.snapshotTimer = setInterval(() => void (this.timerSnapshot = this.snapshotAndCommit()), Math.max(50, every / 4));
   }
 
   /** Stops fetching, lets the batch in flight finish (publish, snapshot, commit), leaves the group. */
   async stop(): Promise<void> {
     clearTimeout(this.restartTimer);
+    clearInterval(this.snapshotTimer);
+    // What was applied since the last snapshot is saved and committed while the consumer can still commit
+    // (a batch in flight does it itself once it sees the consumer stopping).
+    await this.timerSnapshot;
+    if (!this.processor.busy) await this.snapshotAndCommit(true);
     if (this.status !== 'crashed') this.status = 'stopping';
     await this.consumer.disconnect();
     if (this.status !== 'crashed') this.status = 'stopped';
@@ -143,6 +157,32 @@ export class KafkaRunner {
     }, delayMs);
   }
 
+  /** A snapshot when one is due (`force`: in any case), and a commit of the offsets it covers; skipped outside a settled membership. */
+  private async snapshotAndCommit(force = false): Promise<void> {
+    if (this.snapshotting || this.status !== 'joined') return;
+    this.snapshotting = true;
+    try {
+      // One attempt: a snapshot retried under the processor's lock would hold batches back for as long as Redis is down
+      // (the timer tries again soon; at shutdown what is not committed is read again).
+      const commits = await this.processor.snapshotNow({ force, all: force, shouldContinue: () => false });
+      if (commits.length) await this.consumer.commitOffsets(commits);
+    } catch (err) {
+      this.options.logger.warn({ err }, 'snapshot or commit between batches failed; the next one covers it');
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  /** At shutdown, from the batch in flight: a last snapshot (one attempt), and the offsets it covers. */
+  private async lastSnapshot() {
+    try {
+      return await this.processor.snapshotNow({ force: true, all: true, shouldContinue: () => false });
+    } catch (err) {
+      this.options.logger.warn({ err }, 'last snapshot failed; what it would have covered is read again at the next start');
+      return [];
+    }
+  }
+
   private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
     const keep = this.retained.take();
     if (keep === 'all') this.processor.reset();
@@ -162,15 +202,23 @@ export class KafkaRunner {
         heartbeat,
       });
     } catch (err) {
-      // Memory may hold half of this batch; the snapshots hold none of it.
-      this.processor.reset();
-      throw err;
+      // A failure that a retry can fix (a sink or Redis down, a batch gone stale) keeps memory and seeks nowhere: the
+      // offset stays unresolved, so KafkaJS fetches these messages again, and memory skips what it applied of them.
+      if (!(isProbewatchError(err) && err.retriable)) throw err;
+      this.options.logger.warn({ err, partition: batch.partition, offset: batch.messages[0].offset }, 'batch failed; read again, memory kept');
+      return;
     }
     const last = result.lastOffset!;
     resolveOffset(last);
     const next = (BigInt(last) + 1n).toString();
-    // The payload's commit works while stopping too (consumer.commitOffsets is a no-op once stop began).
-    await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
+    // Stopping: the last snapshot's offsets (every partition it covers) replace the batch's own.
+    const commits = isRunning() ? result.commits : [...new Map([...result.commits, ...(await this.lastSnapshot())].map((c) => [`${c.topic}\0${c.partition}`, c])).values()];
+    if (commits.length) {
+      const topics = [...new Set(commits.map((c) => c.topic))].map((topic) => ({ topic, partitions: commits.filter((c) => c.topic === topic) }));
+      // The payload's commit works while stopping too (consumer.commitOffsets is a no-op once stop began).
+      await commitOffsetsIfNecessary({ topics });
+    }
+    // Where the partition resumes in this member (its commit may lag until the next snapshot).
     this.gaps?.committed(batch.partition, next);
     this.batches++;
     this.restarts = 0;

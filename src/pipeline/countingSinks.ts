@@ -27,11 +27,11 @@ export function countingSnapshots(store: Snapshots, metrics: Metrics | undefined
   };
   const wrapped: Snapshots = {
     load: counted((keys: readonly string[]) => store.load(keys), op('load')),
-    save: counted((states: Parameters<Snapshots['save']>[0]) => store.save(states), op('save')),
+    save: counted((states: Parameters<Snapshots['save']>[0], options?: Parameters<Snapshots['save']>[1]) => store.save(states, options), op('save')),
   };
   const { loadAggregates, saveAggregates } = store;
   if (loadAggregates) wrapped.loadAggregates = counted(() => loadAggregates.call(store), op('load_aggregates'));
-  if (saveAggregates) wrapped.saveAggregates = counted((aggregates: Parameters<typeof saveAggregates>[0]) => saveAggregates.call(store, aggregates), op('save_aggregates'));
+  if (saveAggregates) wrapped.saveAggregates = counted((aggregates: Parameters<typeof saveAggregates>[0], options?: Parameters<typeof saveAggregates>[1]) => saveAggregates.call(store, aggregates, options), op('save_aggregates'));
   return wrapped;
 }
 

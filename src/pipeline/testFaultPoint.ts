@@ -3,7 +3,7 @@ import type { Logger } from '../observability/logger.ts';
 /** Environment variable naming a fault point, for crash tests only: `after-snapshot` or `after-snapshot:N` (the Nth time). */
 export const TEST_FAULT_ENV = 'PROBEWATCH_TEST_FAULT';
 
-/** Where a batch can be stopped: `after-snapshot` is after its snapshots are saved and before its offsets are committed. */
+/** Where processing can be stopped: `after-snapshot` is after a snapshot of the keys is saved and before the offsets it covers are committed. */
 export type FaultPoint = 'after-snapshot';
 
 /**

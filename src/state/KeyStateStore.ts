@@ -36,6 +36,12 @@ export interface KeyState {
 export const NO_EVIDENCE: readonly string[] = Object.freeze([]);
 
 /** An aggregate entity's state (a model's baselines, a tenant's or network's pooled views), as snapshotted. */
+/** How a snapshot store saves (`BatchProcessorDeps.snapshots`). */
+export interface SaveOptions {
+  /** A rewrite after the store lost its data: write everything given, and mark the store as holding it again. */
+  full?: boolean;
+}
+
 export interface AggregateSnapshot {
   entity: string;
   /** Event time the entity was last used. */
@@ -157,6 +163,20 @@ export class KeyStateStore {
     for (const key of keys) this.unsaved.delete(key);
   }
 
+  /** Keys changed since their last snapshot (with `trackSaves`): what the next snapshot must write. */
+  unsavedStates(): KeyState[] {
+    const out: KeyState[] = [];
+    for (const key of this.unsaved) {
+      const state = this.keys.get(key);
+      if (state) out.push(state);
+    }
+    return out;
+  }
+
+  get unsavedCount(): number {
+    return this.unsaved.size;
+  }
+
   has(key: string): boolean {
     return this.keys.has(key);
   }
@@ -239,6 +259,11 @@ export class KeyStateStore {
     return out;
   }
 
+  /** Marks `entities` (all in memory without) dirty again: a save that failed, or a store that lost them. */
+  markAggregatesDirty(entities?: Iterable<string>): void {
+    for (const entity of entities ?? this.aggregates.keys()) if (this.aggregates.has(entity)) this.dirtyAggregates.add(entity);
+  }
+
   /** Puts a restored aggregate in place unless the entity is already in memory (which is newer). */
   putAggregate(snapshot: AggregateSnapshot): boolean {
     if (this.aggregates.has(snapshot.entity)) return false;
@@ -274,12 +299,12 @@ export class KeyStateStore {
     return this.keys.values();
   }
 
-  /** Drops keys and aggregates idle since before `now - idleEvictMs` (event time). */
+  /** Drops keys and aggregates idle since before `now - idleEvictMs` (event time); a key not yet snapshotted stays until it is. */
   sweepIdle(now: number): number {
     const cutoff = now - this.options.idleEvictMs;
     let dropped = 0;
     for (const [key, state] of this.keys) {
-      if (state.lastTs < cutoff) {
+      if (state.lastTs < cutoff && !this.unsaved.has(key)) {
         this.drop(key);
         this.onEvict(key, 'idle');
         dropped++;

@@ -43,6 +43,13 @@ describe('loadConfig', () => {
     expect(message).toContain('detectors.volume.key.minute');
   });
 
+  it('takes state.snapshotEveryMs from 0 (every batch) to 10 minutes, naming the key and why past it', () => {
+    expect(parseConfig({}).state.snapshotEveryMs).toBe(1_000);
+    expect(parseConfig({ state: { snapshotEveryMs: 0 } }).state.snapshotEveryMs).toBe(0);
+    expect(() => parseConfig({ state: { snapshotEveryMs: 600_001 } })).toThrow(/state\.snapshotEveryMs: state\.snapshotEveryMs must be at most 600000 ms .*holds commits back/);
+    expect(() => parseConfig({ state: { snapshotEveryMs: -1 } })).toThrow(/state\.snapshotEveryMs/);
+  });
+
   it('rejects thresholds that decrease along the ladder', () => {
     expect(() => parseConfig({ policy: { thresholds: { throttle: 0.9, truncate: 0.8 } } })).toThrow(/must not decrease/);
   });

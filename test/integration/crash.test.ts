@@ -14,6 +14,7 @@ import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
 import { KafkaRunner } from '../../src/pipeline/KafkaRunner.ts';
 import { KafkaPublisher } from '../../src/sinks/KafkaPublisher.ts';
 import { RedisDecisionStore } from '../../src/sinks/RedisDecisionStore.ts';
+import type { KeyState } from '../../src/state/KeyStateStore.ts';
 import { RedisSnapshotStore } from '../../src/state/RedisSnapshotStore.ts';
 import {
   type RunSetup,
@@ -78,10 +79,7 @@ describe('probewatch run across a crash', () => {
 
     const second = spawnProbewatch(config);
     await sending;
-    const snapshots = await waitFor(async () => {
-      const s = await loadSnapshots(redis, setup.keyPrefix, keys);
-      return keys.every((k) => (s.get(k)?.eventsSeen ?? 0) >= PER_KEY) && s;
-    }, () => `every key at ${PER_KEY} events\n${second.tail()}`, 120_000);
+    const snapshots = await everyKeyComplete(redis, setup, keys, second);
     expect(await second.metric('probewatch_events_in_total')).toBeGreaterThan(0);
 
     for (const [key, events] of byKey) {
@@ -96,11 +94,7 @@ describe('probewatch run across a crash', () => {
     await waitFor(() => keys.every((k) => risk.messages.some((m) => m.message.key!.toString() === k && riskScoreCodec.decode(m.message.value!).events_seen === PER_KEY)), 'final RiskScores');
     expect(Math.max(...risk.messages.map((m) => riskScoreCodec.decode(m.message.value!).events_seen))).toBe(PER_KEY);
 
-    const high = await highWatermarks(kafka, setup.topics.events);
-    await waitFor(async () => {
-      const committed = await committedOffsets(kafka, setup.groupId, setup.topics.events);
-      return [...high].every(([p, h]) => h === 0n || committed.get(p) === h);
-    }, 'the group committed everything');
+    await committedEverything(kafka, setup);
     expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
 
@@ -177,25 +171,79 @@ describe('probewatch run across a crash', () => {
 
     const second = spawnProbewatch(config);
     await send(messages.slice(half));
-    const snapshots = await waitFor(async () => {
-      const s = await loadSnapshots(redis, setup.keyPrefix, keys);
-      return keys.every((k) => (s.get(k)?.eventsSeen ?? 0) >= PER_KEY) && s;
-    }, () => `every key at ${PER_KEY} events\n${second.tail()}`, 120_000);
-    const high = await highWatermarks(kafka, setup.topics.events);
-    await waitFor(async () => {
-      const c = await committedOffsets(kafka, setup.groupId, setup.topics.events);
-      return [...high].every(([p, h]) => h === 0n || c.get(p) === h);
-    }, 'the group committed everything');
-    for (const [key, events] of byKey) {
-      expect(snapshots.get(key)!.eventsSeen, key).toBe(events.length);
-      expect(snapshots.get(key)!.lastTs, key).toBe(events.at(-1)!.ts);
-    }
+    const snapshots = await everyKeyComplete(redis, setup, keys, second);
+    await committedEverything(kafka, setup);
+    expectEachEventOnce(snapshots, byKey);
     // The redelivered batch was recognised by its offsets.
     expect(await second.metric('probewatch_events_duplicate_total')).toBeGreaterThan(0);
     expect(await second.metric('probewatch_events_processed_total')).toBe(messages.length - saved);
     expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
+
+  it('SIGKILLed between two interval snapshots (state.snapshotEveryMs), with the event-id ring off: commits never ran ahead of the snapshots, and every event is counted once', async () => {
+    const setup = await runSetup('crash-interval');
+    const kafka = await testKafka();
+    const redis = testRedis(setup.keyPrefix);
+    const { messages, byKey } = interleavedStream(setup.id);
+    const keys = [...byKey.keys()];
+    const settings = { publish: { riskEveryEvents: PER_KEY }, state: { dedupWindow: 0 } };
+    const producer = await testProducer(kafka);
+    const send = (part: typeof messages) => producer.send({ topic: setup.topics.events, acks: -1, messages: part });
+    const half = Math.floor(messages.length / 2);
+    await send(messages.slice(0, half));
+
+    // The first instance snapshots at its first batch, then not for 30 s: it is killed with memory ahead of the snapshots.
+    const first = spawnProbewatch(runConfig(setup, { ...settings, state: { ...settings.state, snapshotEveryMs: 30_000 } }));
+    const saved = async () => [...(await loadSnapshots(redis, setup.keyPrefix, keys)).values()].reduce((n, s) => n + s.eventsSeen, 0);
+    let processed = 0;
+    await waitFor(
+      async () => (await saved()) > 0 && (processed = await first.metric('probewatch_events_processed_total')) > (await saved()),
+      () => `the first instance to apply events past its first snapshot\n${first.tail()}`,
+      90_000,
+    );
+    expect(await first.stop('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
+    const savedAtKill = await saved();
+    const committed = [...(await committedOffsets(kafka, setup.groupId, setup.topics.events)).values()].reduce((n, o) => n + (o > 0n ? Number(o) : 0), 0);
+    // Between two snapshots: memory held more than the snapshots, and the commits held no more than them.
+    expect(processed).toBeGreaterThan(savedAtKill);
+    expect(committed).toBeLessThanOrEqual(savedAtKill);
+
+    const second = spawnProbewatch(runConfig(setup, settings));
+    await send(messages.slice(half));
+    const snapshots = await everyKeyComplete(redis, setup, keys, second);
+    expectEachEventOnce(snapshots, byKey);
+    // The second instance applied exactly what the snapshots lacked; what they held was skipped by its offsets.
+    expect(await second.metric('probewatch_events_processed_total')).toBe(messages.length - savedAtKill);
+    expect(await second.metric('probewatch_events_duplicate_total')).toBe(savedAtKill - committed);
+    await committedEverything(kafka, setup);
+    expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
 });
+
+/** Waits until every key's snapshot holds its PER_KEY events; the snapshots then. */
+function everyKeyComplete(redis: ReturnType<typeof testRedis>, setup: RunSetup, keys: readonly string[], child: ReturnType<typeof spawnProbewatch>) {
+  return waitFor(async () => {
+    const s = await loadSnapshots(redis, setup.keyPrefix, keys);
+    return keys.every((k) => (s.get(k)?.eventsSeen ?? 0) >= PER_KEY) && s;
+  }, () => `every key at ${PER_KEY} events\n${child.tail()}`, 120_000);
+}
+
+/** Waits until the group committed every partition of the events topic up to its end. */
+async function committedEverything(kafka: Awaited<ReturnType<typeof testKafka>>, setup: RunSetup): Promise<void> {
+  const high = await highWatermarks(kafka, setup.topics.events);
+  await waitFor(async () => {
+    const c = await committedOffsets(kafka, setup.groupId, setup.topics.events);
+    return [...high].every(([p, h]) => h === 0n || c.get(p) === h);
+  }, 'the group committed everything');
+}
+
+/** Each key's snapshot counts each of its events once, the last one applied. */
+function expectEachEventOnce(snapshots: Map<string, KeyState>, byKey: Map<string, InferenceEvent[]>): void {
+  for (const [key, events] of byKey) {
+    expect(snapshots.get(key)!.eventsSeen, key).toBe(events.length);
+    expect(snapshots.get(key)!.lastTs, key).toBe(events.at(-1)!.ts);
+  }
+}
 
 /** The `run` stack in this process, on the real broker and Redis. */
 async function instance(kafka: Awaited<ReturnType<typeof testKafka>>, redis: ReturnType<typeof testRedis>, config: Readonly<Config>, setup: RunSetup) {

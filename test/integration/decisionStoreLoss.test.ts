@@ -9,9 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { loadDecisionKey } from '../../src/codec/decisionSignature.ts';
 import { DecisionReader } from '../../src/gateway/DecisionReader.ts';
 import { KafkaDecisionFeed } from '../../src/gateway/KafkaDecisionFeed.ts';
-import { SimulatedTraffic } from '../../src/sim/SimulatedTraffic.ts';
 import { decisionRedisKey } from '../../src/sinks/RedisDecisionStore.ts';
-import { ensureTopic, eventCodec, onCleanup, runConfig, runSetup, spawnProbewatch, testKafka, testProducer, waitFor } from './helpers.ts';
+import { ensureTopic, eventCodec, gridAttacker, onCleanup, runConfig, runSetup, spawnProbewatch, testKafka, testProducer, waitFor } from './helpers.ts';
 import { OwnRedis } from './ownRedis.ts';
 
 const DECISION_KEY = 'hex:' + 'ab'.repeat(32);
@@ -23,11 +22,7 @@ describe('an emptied decision store', () => {
     const kafka = await testKafka();
     const key = `${setup.id}-attacker`;
     const start = Date.now() - 3 * 3_600_000;
-    const events = new SimulatedTraffic(start, 5)
-      .until(start + 60 * 60_000)
-      .filter((e) => e.api_key === 'attacker-grid')
-      .slice(0, 200)
-      .map((e) => ({ ...e, api_key: key, event_id: `${setup.id}-${e.event_id}` }));
+    const events = gridAttacker(setup.id, key, start, 200);
     await ensureTopic(kafka, setup.topics.events);
     const producer = await testProducer(kafka);
     const send = (part: typeof events) => producer.send({ topic: setup.topics.events, acks: -1, messages: part.map((e) => ({ key: e.api_key, value: eventCodec.encode(e) })) });

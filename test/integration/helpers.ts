@@ -16,6 +16,7 @@ import { stringify as toYaml } from 'yaml';
 import { AvroEventCodec } from '../../src/codec/AvroEventCodec.ts';
 import type { InferenceEvent } from '../../src/contract.ts';
 import { buildEvent } from '../../src/gateway/buildEvent.ts';
+import { SimulatedTraffic } from '../../src/sim/SimulatedTraffic.ts';
 import { RedisSnapshotStore } from '../../src/state/RedisSnapshotStore.ts';
 import { globEscape } from '../../src/state/redisGlob.ts';
 import type { KeyState } from '../../src/state/KeyStateStore.ts';
@@ -213,6 +214,15 @@ export function testEvent(apiKey: string, ts: number, i: number, clientIp = '203
 export function keyStream(apiKey: string, n: number, startTs: number, stepMs: number) {
   const events = Array.from({ length: n }, (_, i) => testEvent(apiKey, startTs + i * stepMs, i));
   return { events, messages: events.map((e) => ({ key: e.api_key, value: eventCodec.encode(e) })) };
+}
+
+/** The first `n` events of the simulator's grid-sweep attacker, as key `apiKey` with event ids unique to `id`, from `start` on. */
+export function gridAttacker(id: string, apiKey: string, start: number, n: number): InferenceEvent[] {
+  return new SimulatedTraffic(start, 5)
+    .until(start + 60 * 60_000)
+    .filter((e) => e.api_key === 'attacker-grid')
+    .slice(0, n)
+    .map((e) => ({ ...e, api_key: apiKey, event_id: `${id}-${e.event_id}` }));
 }
 
 // ---------------------------------------------------------------- probewatch run

@@ -10,7 +10,7 @@ import { BatchProcessor } from '../../src/pipeline/BatchProcessor.ts';
 import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
 import type { KafkaOutputs } from '../../src/sinks/KafkaPublisher.ts';
 import { InMemorySink } from '../../src/sinks/InMemorySink.ts';
-import type { KeyState } from '../../src/state/KeyStateStore.ts';
+import type { AggregateSnapshot, KeyState, SaveOptions } from '../../src/state/KeyStateStore.ts';
 import { burst } from '../helpers/events.ts';
 
 const codec = new AvroEventCodec();
@@ -33,17 +33,86 @@ class JsonSnapshots {
   }
 }
 
+/**
+ * Snapshots in a store that can be restarted empty, like a Redis without
+ * persistence: it then refuses a save that is not `full` (PW_STATE_LOST)
+ * until one is, as RedisSnapshotStore does with its marker.
+ */
+class ForgetfulSnapshots {
+  private readonly saved = new Map<string, string>();
+  private readonly aggs = new Map<string, string>();
+  private lost = false;
+  down = false;
+  readonly fullSaves: string[] = [];
+  async load(keys: readonly string[]) {
+    return new Map(keys.filter((k) => this.saved.has(k)).map((k) => [k, JSON.parse(this.saved.get(k)!) as KeyState]));
+  }
+  async save(states: readonly KeyState[], options: SaveOptions = {}) {
+    this.check(options, 'keys');
+    for (const s of states) this.saved.set(s.key, JSON.stringify(s));
+  }
+  async saveAggregates(aggregates: readonly AggregateSnapshot[], options: SaveOptions = {}) {
+    this.check(options, 'aggregates');
+    for (const a of aggregates) this.aggs.set(a.entity, JSON.stringify(a));
+  }
+  async loadAggregates() {
+    return [];
+  }
+  private check(options: SaveOptions, what: string) {
+    if (this.down) throw new ProbewatchError('PW_STATE', 'redis down', { retriable: true });
+    if (this.lost && !options.full) throw new ProbewatchError('PW_STATE_LOST', 'marker missing');
+    if (options.full) this.fullSaves.push(what);
+    this.lost = false;
+  }
+  restartEmpty() {
+    this.saved.clear();
+    this.aggs.clear();
+    this.lost = true;
+  }
+  keys() {
+    return [...this.saved.keys()].sort();
+  }
+  aggregates() {
+    return [...this.aggs.keys()].sort();
+  }
+  eventsSeen(key: string): number | undefined {
+    const raw = this.saved.get(key);
+    return raw ? (JSON.parse(raw) as KeyState).eventsSeen : undefined;
+  }
+}
+
 const compute = { backend: 'none' } as Compute;
 const volumeOnly = new DetectionPipeline(config, { compute }).detectors.filter((d) => d.name === 'volume');
 
 /** A fresh process: new pipeline and memory, shared snapshots and sinks. */
-function instance(snapshots: JsonSnapshots, decisionStore: { publish(d: readonly Decision[]): Promise<void> } = new InMemorySink<Decision>()) {
+function instance(
+  snapshots: JsonSnapshots,
+  decisionStore: { publish(d: readonly Decision[]): Promise<void> } = new InMemorySink<Decision>(),
+  timing: { snapshotEveryMs?: number; now?: () => number; config?: typeof config } = {},
+) {
   const metrics = createMetrics();
-  const pipeline = new DetectionPipeline(config, { compute, metrics, detectors: volumeOnly });
+  const pipeline = new DetectionPipeline(timing.config ?? config, { compute, metrics, detectors: volumeOnly });
   const kafka = new InMemorySink<KafkaOutputs>();
   const publisher = { publish: (out: KafkaOutputs) => kafka.publish([out]) };
-  const processor = new BatchProcessor({ pipeline, codec, publisher, decisionStore, snapshots, logger: silentLogger(), metrics, now: () => 7 });
+  const processor = new BatchProcessor({ pipeline, codec, publisher, decisionStore, snapshots, logger: silentLogger(), metrics, now: timing.now ?? (() => 7), snapshotEveryMs: timing.snapshotEveryMs });
   return { processor, pipeline, metrics, kafka, redis: decisionStore as InMemorySink<Decision> };
+}
+
+/** A process whose outputs go nowhere, snapshotting keys and the aggregates `agg:*` into `snapshots`. */
+function withAggregates(snapshots: ForgetfulSnapshots, now: () => number, timing: { snapshotEveryMs?: number; aggregatesEveryMs: number }) {
+  const pipeline = new DetectionPipeline(config, { compute, detectors: volumeOnly });
+  const processor = new BatchProcessor({
+    pipeline,
+    codec,
+    publisher: { publish: async () => {} },
+    decisionStore: new InMemorySink<Decision>(),
+    snapshots,
+    logger: silentLogger(),
+    now,
+    snapshotEveryMs: timing.snapshotEveryMs,
+    aggregates: { snapshotEveryMs: timing.aggregatesEveryMs, entities: ['agg:'] },
+  });
+  return { processor, pipeline };
 }
 
 function messages(events: ReturnType<typeof burst>, firstOffset: number) {
@@ -58,7 +127,7 @@ describe('BatchProcessor', () => {
     const { processor, kafka, redis, metrics } = instance(snapshots);
     const msgs = [...messages(burst('attacker', 120, 0, 100), 0), { offset: '120', value: Buffer.from('junk') }];
     const result = await processor.process({ topic: 'ev', partition: 1, messages: msgs });
-    expect(result).toEqual({ applied: 120, skipped: 0, deadLetters: 1, lastOffset: '120' });
+    expect(result).toEqual({ applied: 120, skipped: 0, deadLetters: 1, lastOffset: '120', commits: [{ topic: 'ev', partition: 1, offset: '121' }] });
     expect(risk(kafka).at(-1)).toMatchObject({ api_key: 'attacker', events_seen: 120 });
     expect(kafka.items.flatMap((o) => o.deadLetters).map((d) => [d.offset, d.error_code])).toEqual([['120', 'PW_DECODE_FRAMING']]);
     expect(redis.items.length).toBeGreaterThan(0);
@@ -137,5 +206,220 @@ describe('BatchProcessor', () => {
     });
     await expect(broken.processor.process({ topic: 'ev', partition: 0, messages: messages(burst('b', 120, 0, 100), 0) })).rejects.toMatchObject({ code: 'PW_SINK' });
     expect(untouched.saves).toBe(0);
+  });
+
+  describe('with snapshots per interval (snapshotEveryMs)', () => {
+    /** Every offset handed back for commit is held by the snapshots: the last offset applied on its partition is just before it. */
+    function expectCovered(snapshots: JsonSnapshots, commits: readonly { partition: number; offset: string }[]) {
+      for (const c of commits) {
+        const applied = [...snapshots.saved.values()].map((raw) => (JSON.parse(raw) as KeyState).sourceOffsets?.[String(c.partition)]).filter((o) => o !== undefined).map(Number);
+        expect(Math.max(...applied), `partition ${c.partition}`).toBe(Number(c.offset) - 1);
+      }
+    }
+
+    it('snapshots at most once per interval, and hands back only offsets a snapshot holds', async () => {
+      const snapshots = new JsonSnapshots();
+      let now = 0;
+      const { processor } = instance(snapshots, undefined, { snapshotEveryMs: 1_000, now: () => now });
+      const events = burst('k', 60, 0, 1_000);
+      const other = burst('j', 20, 0, 1_000);
+      // The first batch snapshots at once; the next ones within the interval only in memory.
+      expect((await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(0, 20), 0) })).commits).toEqual([{ topic: 'ev', partition: 0, offset: '20' }]);
+      now = 400;
+      expect((await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(20, 40), 20) })).commits).toEqual([]);
+      expect((await processor.process({ topic: 'ev', partition: 2, messages: messages(other, 0) })).commits).toEqual([]);
+      expect(snapshots.saves).toBe(1);
+      expect(snapshots.eventsSeen('k')).toBe(20);
+      expect(snapshots.eventsSeen('j')).toBeUndefined();
+      // Past the interval, one snapshot holds both keys, and both partitions may be committed.
+      now = 1_000;
+      const { commits } = await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(40), 40) });
+      expect(commits).toEqual([
+        { topic: 'ev', partition: 0, offset: '60' },
+        { topic: 'ev', partition: 2, offset: '20' },
+      ]);
+      expect(snapshots.saves).toBe(2);
+      expect([snapshots.eventsSeen('k'), snapshots.eventsSeen('j')]).toEqual([60, 20]);
+      expectCovered(snapshots, commits);
+    });
+
+    it('killed between two snapshots: the next owner, from the committed offsets, counts every event once', async () => {
+      const snapshots = new JsonSnapshots();
+      let now = 0;
+      const first = instance(snapshots, undefined, { snapshotEveryMs: 60_000, now: () => now });
+      const events = burst('k', 90, 0, 1_000);
+      let committed = 0;
+      for (let at = 0; at < 60; at += 15) {
+        const { commits } = await first.processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(at, at + 15), at) });
+        expectCovered(snapshots, commits);
+        for (const c of commits) committed = Number(c.offset);
+        now += 100;
+      }
+      // Memory is at 60 events, the snapshot at 15, the commit at 15: the process dies here.
+      expect(first.pipeline.store.peek('k')!.eventsSeen).toBe(60);
+      expect([snapshots.eventsSeen('k'), committed]).toEqual([15, 15]);
+
+      const next = instance(snapshots, undefined, { snapshotEveryMs: 60_000, now: () => now });
+      const result = await next.processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(committed), committed) });
+      expect(result).toMatchObject({ applied: 75, skipped: 0 });
+      expect(snapshots.eventsSeen('k')).toBe(90);
+      expect(JSON.parse(snapshots.saved.get('k')!).sourceOffsets).toEqual({ '0': '89' });
+    });
+
+    it('a forced snapshot between batches hands back every partition it covers', async () => {
+      const snapshots = new JsonSnapshots();
+      const { processor } = instance(snapshots, undefined, { snapshotEveryMs: 60_000, now: () => 5 });
+      await processor.process({ topic: 'ev', partition: 0, messages: messages(burst('a', 5, 0, 1_000), 0) });
+      await processor.process({ topic: 'ev', partition: 1, messages: messages(burst('b', 5, 0, 1_000), 100) });
+      expect(await processor.snapshotNow()).toEqual([]);
+      expect(snapshots.eventsSeen('b')).toBeUndefined();
+      const commits = await processor.snapshotNow({ force: true });
+      expect(commits).toEqual([{ topic: 'ev', partition: 1, offset: '105' }]);
+      expect(snapshots.eventsSeen('b')).toBe(5);
+      expectCovered(snapshots, commits);
+    });
+
+    it('a failed snapshot keeps the keys in memory and commits nothing until a snapshot covering them is saved', async () => {
+      const snapshots = new JsonSnapshots();
+      let down = false;
+      const store = {
+        load: (keys: readonly string[]) => snapshots.load(keys),
+        save: async (states: readonly KeyState[]) => {
+          if (down) throw new ProbewatchError('PW_STATE', 'redis down', { retriable: true });
+          await snapshots.save(states);
+        },
+      };
+      let now = 0;
+      const { processor, pipeline, kafka } = instance(store as unknown as JsonSnapshots, undefined, { snapshotEveryMs: 1_000, now: () => now });
+      const events = burst('k', 40, 0, 1_000);
+      await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(0, 10), 0) });
+      down = true;
+      for (let at = 10; at < 30; at += 10) {
+        now += 1_000;
+        // Each batch finds its snapshot due, fails to save it, and carries on from memory.
+        expect((await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(at, at + 10), at) })).commits).toEqual([]);
+      }
+      expect(pipeline.store.peek('k')!.eventsSeen).toBe(30);
+      expect(await processor.snapshotNow({ force: true, shouldContinue: () => false }).catch(() => 'failed')).toBe('failed');
+      expect(snapshots.eventsSeen('k')).toBe(10);
+      down = false;
+      now += 1_000;
+      const { commits } = await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(30), 30) });
+      expect(commits).toEqual([{ topic: 'ev', partition: 0, offset: '40' }]);
+      expect(snapshots.eventsSeen('k')).toBe(40);
+      expect(risk(kafka).map((r) => r.events_seen)).toEqual([10, 20, 30, 40]);
+    });
+
+    it('outputs a sink refused are sent first by the next batch, each exactly once, and no snapshot is taken meanwhile', async () => {
+      const snapshots = new JsonSnapshots();
+      let redisDown = true;
+      const sent = new InMemorySink<KafkaOutputs>();
+      const decisions = new InMemorySink<Decision>();
+      const metrics = createMetrics();
+      const pipeline = new DetectionPipeline(config, { compute, metrics, detectors: volumeOnly });
+      const processor = new BatchProcessor({
+        pipeline,
+        codec,
+        publisher: { publish: (out: KafkaOutputs) => sent.publish([out]) },
+        decisionStore: {
+          publish: async (d: readonly Decision[]) => {
+            if (redisDown) throw new ProbewatchError('PW_SINK', 'redis down', { retriable: true });
+            await decisions.publish(d);
+          },
+        },
+        snapshots,
+        logger: silentLogger(),
+        metrics,
+        now: () => 7,
+      });
+      const events = burst('attacker', 240, 0, 100);
+      // The batch gives up (a rebalance, a shutdown): its events are applied, their outputs wait.
+      const giveUp = { shouldContinue: () => false };
+      await expect(processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(0, 120), 0), ...giveUp })).rejects.toMatchObject({ code: 'PW_SINK' });
+      // Kafka took its part (before Redis, which gets a decision only once the topic holds it); Redis nothing.
+      const kafkaFirst = sent.items.length;
+      expect(kafkaFirst).toBeGreaterThan(0);
+      expect(decisions.items).toEqual([]);
+      expect(snapshots.saves).toBe(0);
+      expect(await processor.snapshotNow({ force: true, shouldContinue: () => false }).catch(() => 'refused')).toBe('refused');
+      expect(snapshots.saves).toBe(0);
+      // Read again with the next events: the first 120 are skipped, their outputs go first, and Kafka gets nothing twice.
+      redisDown = false;
+      const result = await processor.process({ topic: 'ev', partition: 0, messages: messages(events, 0) });
+      expect(result).toMatchObject({ applied: 120, skipped: 120 });
+      // Exactly the scores of a run without the failure, in order.
+      const clean = instance(new JsonSnapshots());
+      await clean.processor.process({ topic: 'ev', partition: 0, messages: messages(events, 0) });
+      expect(sent.items.flatMap((o) => o.risk)).toEqual(risk(clean.kafka));
+      expect(decisions.items).toEqual(clean.redis.items);
+      expect(sent.items.flatMap((o) => o.decisions)).toEqual(decisions.items);
+      expect(new Set(decisions.items.map((d) => JSON.stringify(d))).size).toBe(decisions.items.length);
+      expect(snapshots.eventsSeen('attacker')).toBe(240);
+    });
+
+    it('Redis restarted empty mid-interval: the next snapshot rewrites every key in memory and the aggregates in full', async () => {
+      const snapshots = new ForgetfulSnapshots();
+      let now = 0;
+      const { processor, pipeline } = withAggregates(snapshots, () => now, { snapshotEveryMs: 1_000, aggregatesEveryMs: 60_000 });
+      pipeline.store.aggregate('agg:tenant-a', 0).n = 1;
+      pipeline.store.aggregate('agg:tenant-b', 0).n = 2;
+      const keys = ['a', 'b', 'c'];
+      for (const [i, key] of keys.entries()) {
+        now = i * 1_000;
+        await processor.process({ topic: 'ev', partition: 0, messages: messages(burst(key, 5, 0, 1_000), i * 5) });
+      }
+      expect(snapshots.keys()).toEqual(keys);
+      expect(snapshots.aggregates()).toEqual(['agg:tenant-a', 'agg:tenant-b']);
+      // Redis comes back empty; only 'c' changes before the next snapshot is due.
+      snapshots.restartEmpty();
+      now = 3_000;
+      const { commits } = await processor.process({ topic: 'ev', partition: 0, messages: messages(burst('c', 5, 10_000, 1_000), 15) });
+      expect(snapshots.keys()).toEqual(keys);
+      expect(keys.map((k) => snapshots.eventsSeen(k))).toEqual([5, 5, 10]);
+      expect(snapshots.fullSaves).toEqual(['keys', 'aggregates']);
+      expect(snapshots.aggregates()).toEqual(['agg:tenant-a', 'agg:tenant-b']);
+      expect(commits).toEqual([{ topic: 'ev', partition: 0, offset: '20' }]);
+
+      // Again, found by the timer's snapshot between batches (which retries what a retry can fix, and this it cannot).
+      snapshots.restartEmpty();
+      await processor.process({ topic: 'ev', partition: 0, messages: messages(burst('a', 1, 20_000, 1_000), 20) });
+      now = 60_000;
+      await processor.snapshotNow({ shouldContinue: () => true });
+      expect(snapshots.keys()).toEqual(keys);
+      expect(snapshots.aggregates()).toEqual(['agg:tenant-a', 'agg:tenant-b']);
+    });
+
+    it('an aggregate save that fails marks its aggregates changed again, so the next one writes them', async () => {
+      const snapshots = new ForgetfulSnapshots();
+      let now = 0;
+      const { processor, pipeline } = withAggregates(snapshots, () => now, { aggregatesEveryMs: 1_000 });
+      pipeline.store.aggregate('agg:x', 0).n = 1;
+      snapshots.down = true;
+      await processor.process({ topic: 'ev', partition: 0, messages: messages(burst('a', 2, 0, 1_000), 0) });
+      expect(snapshots.aggregates()).toEqual([]);
+      snapshots.down = false;
+      now = 1_000;
+      await processor.process({ topic: 'ev', partition: 0, messages: messages(burst('a', 2, 5_000, 1_000), 2) });
+      expect(snapshots.aggregates()).toEqual(['agg:x']);
+    });
+
+    it('more keys than memory holds: a snapshot is taken before a key not yet in one would be evicted', async () => {
+      const snapshots = new JsonSnapshots();
+      const small = parseConfig({ detectors: { volume: {} }, publish: { riskEveryEvents: 10 }, state: { maxKeys: 4 } });
+      const { processor, metrics } = instance(snapshots, undefined, { snapshotEveryMs: 60_000, now: () => 5, config: small });
+      const keys = Array.from({ length: 10 }, (_, k) => `k${k}`);
+      let offset = 0;
+      for (let round = 0; round < 3; round++) {
+        for (const key of keys) {
+          await processor.process({ topic: 'ev', partition: 0, messages: messages(burst(key, 2, round * 10_000, 1_000), offset) });
+          offset += 2;
+        }
+      }
+      await processor.snapshotNow({ force: true });
+      expect(keys.map((k) => snapshots.eventsSeen(k))).toEqual(keys.map(() => 6));
+      const evicted = (await metrics.registry.getSingleMetric('probewatch_keys_evicted_total')!.get()).values;
+      expect(evicted.find((v) => v.labels.reason === 'capacity')?.value).toBeGreaterThan(0);
+      expect(evicted.find((v) => v.labels.reason === 'unsaved')?.value ?? 0).toBe(0);
+    });
   });
 });

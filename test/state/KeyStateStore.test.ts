@@ -106,6 +106,23 @@ describe('KeyStateStore', () => {
     expect(store.has('old')).toBe(false);
   });
 
+  it('keeps an idle key until its changes are in a snapshot, and lists the keys a snapshot must write', () => {
+    const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1000, dedupWindow: 0 });
+    store.trackSaves();
+    for (const key of ['a', 'b']) {
+      store.get(key).lastTs = 100;
+      store.markChanged(key);
+    }
+    store.markSaved(['a']);
+    expect(store.unsavedStates().map((s) => s.key)).toEqual(['b']);
+    expect(store.unsavedCount).toBe(1);
+    expect(store.sweepIdle(5500)).toBe(1);
+    expect([store.has('a'), store.has('b')]).toEqual([false, true]);
+    store.markSaved(['b']);
+    expect(store.sweepIdle(5500)).toBe(1);
+    expect(store.size).toBe(0);
+  });
+
   it('hands out the aggregates used since the last snapshot, filtered by entity prefix, and restores without overwriting newer ones', () => {
     const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 4 });
     store.aggregate('model:m', 10).d = { n: 1 };
