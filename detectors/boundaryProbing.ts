@@ -150,7 +150,6 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
     return groups.map((grp, g) => ({ scores: scores[g], signature: signature[g], evidence: last[g] ? this.evidence(grp.state, last[g]) : [] }));
   }
 
-
   private evidence(state: BoundaryProbingState, v: LastView): string[] {
     const c = this.config;
     const out: string[] = [];

@@ -217,7 +217,6 @@ export class EntropyDetector implements Detector<EntropyState> {
     return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] && grp.state.score > 0 ? this.evidence(grp.state, last[g]) : [] }));
   }
 
-
   private view(state: EntropyState, model: ModelEntropy, cache: WeakMap<number[], Map<number, number>>, tail: Tail | null, modelId: string, local: boolean): LastView {
     const c = this.config;
     const tailScore = tailShareScore(state.high, c);

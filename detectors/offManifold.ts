@@ -3,7 +3,7 @@ import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import { appendRow, unpackFloat32 } from '../src/compute/packedVectors.ts';
 import { eventTimeOrder } from './shared/batch.ts';
 import { addToShare, createShare, type EwShare, shareExcess, shareExcessLowerBound, shareExcessZ } from './shared/EwShare.ts';
-import { continuesStraight } from './shared/StraightRun.ts';
+import { BatchStraightRuns } from './shared/StraightRun.ts';
 import { addArrival, createGapStats, type GapStats, gapCv } from './shared/GapStats.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
@@ -176,6 +176,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const views = groups.map((g) => new Array<View>(g.events.length));
     const refs = new Map<string, ModelReference | null>();
     const x = new Float32Array(64);
+    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), this.config);
 
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
@@ -186,7 +187,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       if (ref && dim >= 2 && ref.readSketch(e.input_sketch, x)) {
         state.seen = Math.min((state.seen ?? 0) + 1, 1e9);
         const ready = ref.ready && ref.dim === dim;
-        if (!continuesStraight(state, x, dim, c)) {
+        if (!runs.continuesPrefix(g, x, dim)) {
           if (!ready) this.hold(state, x, dim, e.model_id);
           else {
             const t = this.thresholdsOf(ref);
@@ -205,6 +206,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       const same = before && before.model === e.model_id && before.threshold === threshold && before.score === state.score && before.share.n === state.share.n;
       views[g][i] = same ? before : this.view(state, ref && ref.ready ? this.thresholdsOf(ref) : null, e.model_id);
     }
+    runs.save();
     return groups.map((grp, g) => {
       const explain = (i: number) => this.evidence(views[g][i]);
       return { scores: scores[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain, keepOut: keepOut[g] };

@@ -9,7 +9,7 @@ import { addToShare, createShare, type EwShare, shareExcessZ } from './shared/Ew
 import { entityName } from './shared/entityName.ts';
 import { compact, fmt, pct } from './shared/math.ts';
 import { lengthClass, LengthFilter, OffsetCounts, offsetId, offsetSquare, rowFingerprint } from './shared/OffsetTable.ts';
-import { continuesStraight } from './shared/StraightRun.ts';
+import { BatchStraightRuns } from './shared/StraightRun.ts';
 import { baselineOptions, mayFeedBaseline, type Tail, type TailBaselineConfig, tailBaselineSchema } from './shared/TailBaseline.ts';
 import { tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
@@ -207,6 +207,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     const refs = new Map<string, ModelReference | null>();
     const views = groups.map((g) => new Array<View>(g.events.length));
     const x = new Float32Array(c.dim);
+    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), c);
 
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
@@ -214,7 +215,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       if (!model) models.set(e.model_id, (model = ctx.aggregate<EpochHistogram>(entityName('model:', e.model_id), () => createHistogram(2))));
       advanceEpoch(model, e.ts, opts);
       const dim = this.sketch(e, x);
-      const straight = dim > 0 && continuesStraight(state, x, dim, c);
+      const straight = dim > 0 && runs.continuesPrefix(g, x, dim);
       if (straight && state.tail && state.pending > 0) {
         // The previous query was the first step of this straight run: it goes with the run.
         state.n--;
@@ -244,6 +245,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       const before = i > 0 ? views[g][i - 1] : undefined;
       views[g][i] = before && before.score === state.score && before.model === e.model_id && before.share.n === state.share.n ? before : this.view(state, e.model_id);
     }
+    runs.save();
     for (const [g, rows] of open) {
       const state = groups[g].state;
       if (rows.dirty) state.rows = packArray(rows.rows.subarray(0, state.n * state.dim));

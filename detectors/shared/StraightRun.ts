@@ -71,14 +71,6 @@ export class StraightCursor {
   }
 }
 
-/** `StraightCursor.continues` on a packed run, written back at once. */
-export function continuesStraight(run: StraightRun, x: ArrayLike<number>, dim: number, limits: StraightLimits): boolean {
-  const cursor = new StraightCursor(run);
-  const straight = cursor.continues(x, dim, limits);
-  cursor.save(run);
-  return straight;
-}
-
 /**
  * Whether `step` (its squared length `stepSq` > 0) continues `before` in a straight line: cosine between
  * them ≥ `straightCos` and lengths within `straightRatio` of each other either way. Steps of different
@@ -103,9 +95,9 @@ export interface StraightRunState {
   step?: string;
 }
 
-/** The straight-run test of a detector's config: the sketch prefix it compares and its limits. */
+/** The straight-run test of a detector's config: its limits and, for `continues`, the sketch prefix it compares. */
 export interface StraightTest extends StraightLimits {
-  straightDim: number;
+  straightDim?: number;
 }
 
 /**
@@ -123,14 +115,22 @@ export class BatchStraightRuns {
     this.cursors = new Array(states.length);
   }
 
-  /** Whether key `g`'s query continues its last step in a straight line; never for a sketch narrower than 2 or with a non-finite prefix. */
+  /**
+   * Whether key `g`'s query continues its last step in a straight line over the first `straightDim`
+   * coordinates of its sketch; never for a sketch narrower than 2 or with a non-finite prefix.
+   */
   continues(g: number, sketch: readonly number[]): boolean {
-    const dim = Math.min(this.test.straightDim, sketch.length);
+    const dim = Math.min(this.test.straightDim ?? 0, sketch.length);
     if (dim < 2) return false;
     for (let j = 0; j < dim; j++) if (!Number.isFinite(sketch[j])) return false;
+    return this.continuesPrefix(g, sketch, dim);
+  }
+
+  /** `StraightCursor.continues` for key `g`: `x`'s first `dim` coordinates, already read and checked by the caller. */
+  continuesPrefix(g: number, x: ArrayLike<number>, dim: number): boolean {
     let cursor = this.cursors[g];
     if (!cursor) this.cursors[g] = cursor = new StraightCursor({ last: this.states[g].last ?? '', step: this.states[g].step ?? '' });
-    return cursor.continues(sketch, dim, this.test);
+    return cursor.continues(x, dim, this.test);
   }
 
   save(): void {

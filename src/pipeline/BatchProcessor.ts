@@ -229,7 +229,6 @@ export class BatchProcessor {
    */
   private async snapshot(retry: Omit<RetryOptions, 'what'>): Promise<void> {
     if (this.outbox.size) throw new ProbewatchError('PW_SINK', `no snapshot while ${this.outbox.size} outputs wait to be delivered`, { retriable: true });
-    const store = this.deps.pipeline.store;
     this.lastSnapshot = (this.deps.now ?? Date.now)();
     try {
       await this.saveKeys(retry);
@@ -286,10 +285,7 @@ export class BatchProcessor {
     const keysInUse = new Set(events.map((e) => e.event.api_key));
     // Room for this part's keys is made by evicting keys already snapshotted: take a snapshot first if that would not be enough.
     const arriving = [...keysInUse].filter((k) => !pipeline.store.has(k)).length;
-    if (arriving && pipeline.store.unsavedCount && pipeline.store.size + arriving > pipeline.store.capacity) {
-      await this.outbox.flush(retry);
-      await this.snapshot(retry);
-    }
+    if (arriving && pipeline.store.unsavedCount && pipeline.store.size + arriving > pipeline.store.capacity) await this.snapshot(retry);
     pipeline.store.pin(keysInUse);
     try {
       await this.restore(events, retry);
