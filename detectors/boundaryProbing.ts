@@ -110,9 +110,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
       (m, w) => ctx.compute.topMargin(m, w),
     );
     const scores = groups.map((g) => new Float64Array(g.events.length));
-    // Line searches are an extraction signature, and so is a small-margin share judged against the model's
-    // traffic near the same queries: picking inputs for the model's uncertainty is what active-learning
-    // extraction does. Judged model-wide (the reference not ready), the share is only an output statistic.
+    // The line search is the extraction signature; a high small-margin share alone is an output statistic.
     const signature = groups.map((g) => new Float64Array(g.events.length));
     const last: (LastView | undefined)[] = new Array(groups.length);
 
@@ -145,7 +143,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
       const searchScore = bisectionScore(state.bisection, e.ts, c.bisection);
       state.score = either(marginScore, searchScore);
       scores[g][i] = state.score;
-      signature[g][i] = this.local.active(ref) ? state.score : searchScore;
+      signature[g][i] = searchScore;
       last[g] = { tail, local: this.local.active(ref), model: e.model_id, marginScore, searchScore, ts: e.ts };
     }
     runs.save();

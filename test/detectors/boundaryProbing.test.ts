@@ -30,19 +30,6 @@ describe('boundary-probing', () => {
     expect(run.lastEvidence.get('nat-heavy')).toEqual([]);
   });
 
-  it('counts a small-margin share as an extraction signature only when judged against the traffic near the queries', () => {
-    const { world, natural, naturalKeys } = naturalScenario();
-    const attack = marginSampler(world, 'atk-margin', attackTimes(world));
-    const local = runDetector(boundaryProbing.create(config()), merge(natural, attack), compute);
-    // Picking inputs for the model's uncertainty beyond what their region explains is active-learning extraction.
-    expect(local.maxSignatureByKey.get('atk-margin')).toBe(local.maxByKey.get('atk-margin'));
-    for (const key of naturalKeys) expect(local.maxSignatureByKey.get(key) ?? 0, key).toBeLessThan(QUIET);
-    // Judged against the model-wide share alone, a high share may be a person whose topic is ambiguous: only an output statistic.
-    const global = runDetector(boundaryProbing.create(config({ local: { enabled: false } })), merge(natural, attack), compute);
-    expect(global.maxByKey.get('atk-margin')).toBeGreaterThanOrEqual(FIRES);
-    expect(global.maxSignatureByKey.get('atk-margin')).toBe(0);
-  });
-
   it('recognises Lowd & Meek line searches from the sketches alone', () => {
     const { world, natural, naturalKeys } = naturalScenario();
     const attack = lineSearches(world, 'atk-lines', 30, 10, attackTimes(world));
