@@ -159,6 +159,10 @@ export class EntropyDetector implements Detector<EntropyState> {
     );
     const expectedCache = new WeakMap<number[], Map<number, number>>();
     const scores = groups.map((g) => new Float64Array(g.events.length));
+    // Input diversity is an extraction signature: spreading queries over far more of the input space than the
+    // model's own traffic covers is how transfer sets and equation-solving samples are drawn. Answer entropy is
+    // an output statistic only (a minority-class analyst's answers are uncertain too).
+    const signature = groups.map((g) => new Float64Array(g.events.length));
     const last: (LastView | undefined)[] = new Array(groups.length);
 
     const tails = new TailCache();
@@ -211,10 +215,11 @@ export class EntropyDetector implements Detector<EntropyState> {
       const base = Math.max(view.tailScore, view.diversity);
       state.score = Math.max(Math.min(1, base * (1 + c.regularityBoost * view.regularity)), c.regularityAloneScore * view.regularity);
       scores[g][i] = state.score;
+      signature[g][i] = view.diversity;
       last[g] = view;
     }
     runs.save();
-    return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] && grp.state.score > 0 ? this.evidence(grp.state, last[g]) : [] }));
+    return groups.map((grp, g) => ({ scores: scores[g], signature: signature[g], evidence: last[g] && grp.state.score > 0 ? this.evidence(grp.state, last[g]) : [] }));
   }
 
   private view(state: EntropyState, model: ModelEntropy, cache: WeakMap<number[], Map<number, number>>, tail: Tail | null, modelId: string, local: boolean): LastView {

@@ -37,7 +37,8 @@ export interface DetectorOutput {
   explain?(index: number): string[];
   /**
    * The part of each score that is an extraction-specific signature (a line
-   * search, a lattice, augmentation offsets, off-manifold volume), same
+   * search, a lattice, augmentation offsets, off-manifold volume, input
+   * coverage far beyond the model's traffic), same
    * length as `scores`. Optional: a detector declared `signature: true`
    * counts its whole score; others count none.
    */

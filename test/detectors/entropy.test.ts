@@ -24,6 +24,8 @@ describe('entropy', () => {
     expect(run.maxByKey.get('atk-uncertain')).toBeGreaterThanOrEqual(FIRES);
     expect(run.lastEvidence.get('atk-uncertain')!.join(' ')).toMatch(/\d+% of recent answers \(window 200, \d+ seen\) had normalised entropy > 0\.\d+, against \d+\.\d% for model credit-v3's traffic near these queries \(z=\d+/);
     for (const key of naturalKeys) expect(run.maxByKey.get(key) ?? 0, key).toBeLessThan(QUIET);
+    // Uncertain answers are an output statistic, not an extraction signature: honest users from elsewhere get them too.
+    expect(run.maxSignatureByKey.get('atk-uncertain') ?? 0).toBeLessThan(QUIET);
   });
 
   it('fires on queries spread over the input box through locality-sensitive bucket occupancy', () => {
@@ -36,6 +38,9 @@ describe('entropy', () => {
     expect(evidence).toMatch(/last 128 queries fell in \d+ input buckets, \d\.\dx the \d+ expected from model credit-v3's traffic; \d+% of 400 inputs distinct/);
     expect(evidence).not.toMatch(/machine-regular/); // human timing: the diversity alone fired
     for (const key of naturalKeys) expect(run.maxByKey.get(key) ?? 0, key).toBeLessThan(QUIET);
+    // Covering far more of the input space than the model's traffic does is an extraction signature.
+    expect(run.maxSignatureByKey.get('atk-box')).toBeGreaterThanOrEqual(FIRES);
+    for (const key of naturalKeys) expect(run.maxSignatureByKey.get(key) ?? 0, key).toBeLessThan(QUIET);
   });
 
   it('lets machine-regular timing amplify other evidence but never fire alone', () => {

@@ -11,6 +11,8 @@ export interface DetectorRun {
   scores: Map<string, number>;
   /** Highest score each key reached. */
   maxByKey: Map<string, number>;
+  /** Highest signature part each key reached (`DetectorOutput.signature`; the whole score of a `signature` detector). */
+  maxSignatureByKey: Map<string, number>;
   /** Score and evidence after each key's last event. */
   lastScore: Map<string, number>;
   lastEvidence: Map<string, string[]>;
@@ -50,6 +52,7 @@ export function runDetector(
   const run: DetectorRun = prior ?? {
     scores: new Map(),
     maxByKey: new Map(),
+    maxSignatureByKey: new Map(),
     lastScore: new Map(),
     lastEvidence: new Map(),
     states: new Map(),
@@ -102,6 +105,8 @@ export function runDetector(
         if (!(s >= 0 && s <= 1)) throw new Error(`${detector.name}: score ${s} outside [0,1]`);
         run.scores.set(e.event_id, s);
         run.maxByKey.set(g.key, Math.max(run.maxByKey.get(g.key) ?? 0, s));
+        const signed = out.signature ? out.signature[i] : detector.signature ? s : 0;
+        run.maxSignatureByKey.set(g.key, Math.max(run.maxSignatureByKey.get(g.key) ?? 0, signed));
       });
       run.lastScore.set(g.key, out.scores[g.events.length - 1]);
       run.lastEvidence.set(g.key, out.evidence);
