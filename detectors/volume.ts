@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { addToWindow, createWindow, type WindowCounter } from '../src/state/SlidingWindowCounter.ts';
+import { eventTimeOrder } from './shared/batch.ts';
 import { entityName } from './shared/entityName.ts';
 import { prefixOf } from './shared/prefixOf.ts';
 import type { Detector, DetectorDefinition, KeyGroup } from './types.ts';
@@ -138,28 +139,30 @@ export class VolumeDetector implements Detector<VolumeState> {
       if (!w) seen.set(value, (w = ctx.aggregate(entityName(kind, value), createWindows)));
       return w;
     };
-    return groups.map(({ events, state }) => {
-      const scores = new Float64Array(events.length);
-      const reasons: Worst[] = new Array(events.length);
-      for (let i = 0; i < events.length; i++) {
-        const e = events[i];
-        const worst: Worst = { score: 0, who: '', entity: null, horizon: 'minute', count: 0, limit: 0, sentence: '' };
-        this.consider(worst, e.ts, 'key', null, state.windows, c.key);
-        if (e.client_ip) {
-          this.consider(worst, e.ts, 'client', e.client_ip, windowsOf(ips, 'ip:', e.client_ip), c.ip);
-          const prefix = prefixOf(e.client_ip);
-          if (prefix) this.consider(worst, e.ts, 'network', prefix, windowsOf(prefixes, 'prefix:', prefix), c.prefix);
-        }
-        const spike = this.updateSpike(state, e.ts);
-        if (spike.score > worst.score) {
-          worst.score = spike.score;
-          worst.sentence = spike.sentence;
-        }
-        scores[i] = worst.score;
-        reasons[i] = worst;
+    const scores = groups.map((g) => new Float64Array(g.events.length));
+    const reasons = groups.map((g) => new Array<Worst>(g.events.length));
+    // Client and network windows are shared by keys: walked in event time, a key's count never includes another
+    // key's later calls of the same poll, so the scores do not depend on how the stream was cut into polls.
+    for (const { g, i, e } of eventTimeOrder(groups)) {
+      const state = groups[g].state;
+      const worst: Worst = { score: 0, who: '', entity: null, horizon: 'minute', count: 0, limit: 0, sentence: '' };
+      this.consider(worst, e.ts, 'key', null, state.windows, c.key);
+      if (e.client_ip) {
+        this.consider(worst, e.ts, 'client', e.client_ip, windowsOf(ips, 'ip:', e.client_ip), c.ip);
+        const prefix = prefixOf(e.client_ip);
+        if (prefix) this.consider(worst, e.ts, 'network', prefix, windowsOf(prefixes, 'prefix:', prefix), c.prefix);
       }
-      const explain = (i: number) => (reasons[i]?.score > 0 ? [sentenceOf(reasons[i])] : []);
-      return { scores, evidence: explain(events.length - 1), explain };
+      const spike = this.updateSpike(state, e.ts);
+      if (spike.score > worst.score) {
+        worst.score = spike.score;
+        worst.sentence = spike.sentence;
+      }
+      scores[g][i] = worst.score;
+      reasons[g][i] = worst;
+    }
+    return groups.map((grp, g) => {
+      const explain = (i: number) => (reasons[g][i]?.score > 0 ? [sentenceOf(reasons[g][i])] : []);
+      return { scores: scores[g], evidence: explain(grp.events.length - 1), explain };
     });
   }
 

@@ -69,6 +69,28 @@ describe('volume detector', () => {
     expect(outs[4].evidence[0]).toMatch(/client 192\.0\.2\.9 made \d+ calls in the last minute/);
   });
 
+  it('scores keys behind one address the same however the stream is cut into polls', () => {
+    const keys = Array.from({ length: 5 }, (_, i) => `k${i}`);
+    // Five keys behind one address, their calls interleaved in time (400/min together).
+    const events = keys.flatMap((k, i) => burst(k, 80, i * 137, 750, { client_ip: '192.0.2.9' })).sort((a, b) => a.ts - b.ts);
+    const byKey = (evs: typeof events) => keys.map((key) => ({ key, events: evs.filter((e) => e.api_key === key) })).filter((g) => g.events.length > 0);
+    const scoresOf = (polls: (typeof events)[]) => {
+      const ctx = context();
+      const states = new Map(keys.map((k) => [k, detector.initState()]));
+      const out = new Map<string, number[]>(keys.map((k) => [k, []]));
+      for (const poll of polls) {
+        const groups = byKey(poll);
+        const outputs = detector.processBatch(groups.map((g) => ({ ...g, state: states.get(g.key) as never })), ctx);
+        groups.forEach((g, n) => out.get(g.key)!.push(...Array.from(outputs[n].scores)));
+      }
+      return out;
+    };
+    const whole = scoresOf([events]);
+    const oneByOne = scoresOf(events.map((e) => [e]));
+    expect(Math.max(...whole.get('k4')!)).toBeGreaterThan(0.5);
+    for (const k of keys) expect(whole.get(k), k).toEqual(oneByOne.get(k));
+  });
+
   it('arrests a spike against the key’s own baseline', () => {
     const quiet = burst('k', 60, 0, 30_000); // 2/min for 30 min
     const spike = burst('k', 40, 31 * MIN, 1000); // then 40 in 40 s
