@@ -486,13 +486,14 @@ export class DetectionPipeline {
         key,
         events: view.events,
         feed: (states[k].reference ??= createKeyFeedState()),
-        flagged: (i: number) =>
-          behavioural.some((d) => {
+        flagged: (i: number) => {
+          const j = pos ? pos[i] : i;
+          for (const d of behavioural) {
             const o = perDetector[d]?.[k];
-            if (!o) return false;
-            const j = pos ? pos[i] : i;
-            return o.scores[j] >= cut || (o.keepOut !== undefined && o.keepOut[j] !== 0);
-          }),
+            if (o && (o.scores[j] >= cut || (o.keepOut !== undefined && o.keepOut[j] !== 0))) return true;
+          }
+          return false;
+        },
       };
     });
     this.references.offerBatch(groups);
