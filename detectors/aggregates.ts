@@ -184,6 +184,11 @@ export class AggregatesDetector implements Detector<AggregatesState> {
   private verdicts: GroupVerdict[] = [];
   /** Per model and group: the step of `verdictStep` and event time of its last recorded reading (process memory, bounded). */
   private readonly verdictSteps = new Map<string, { step: number; ts: number }>();
+  /**
+   * Expected distinct buckets per model bucket reference and ring length. A fold replaces a histogram's
+   * `ref` array and never writes into it, so the answer stands while the array does (across batches).
+   */
+  private readonly expectedCache = new WeakMap<number[], Map<number, number>>();
 
   constructor(private readonly config: AggregatesConfig) {
     const c = config;
@@ -206,7 +211,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
    * step last had one recorded `verdictRefreshMs` ago (so its ladder can refresh its decision), with the evidence
    * read in full.
    */
-  private noteVerdict(read: EntityRead, model: string, ts: number, detailed: () => EntityRead): void {
+  private noteVerdict(read: EntityRead, model: string, ts: number, m: ModelBaselines, cache: WeakMap<number[], Map<number, number>>, marginTail: Tail | null, entropyTail: Tail | null, local: boolean): void {
     let comp: Component = COMPONENTS[0];
     for (const k of COMPONENTS) if (read.scores[k] > read.scores[comp]) comp = k;
     const score = read.scores[comp];
@@ -218,7 +223,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     if (this.verdictSteps.size >= this.config.maxVerdictGroups && !last) this.verdictSteps.clear();
     this.verdictSteps.set(slot, { step, ts });
     const { scope, subject } = groupOf(read.name);
-    const sentence = this.sentence(detailed(), comp, true);
+    const sentence = this.sentence(this.read(read.name, read.view, read.keys, m, cache, true, marginTail, entropyTail, local), comp, true);
     this.verdicts.push({ scope, subject, model, ts, score, keys: read.keys, evidence: () => sentence });
   }
 
@@ -230,7 +235,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     const probsRows = flatEvents(groups).map(scorableProbs);
     const margins = rowKernel(probsRows, (m, w) => ctx.compute.topMargin(m, w));
     const nats = rowKernel(probsRows, (m, w) => ctx.compute.rowEntropy(m, w));
-    const expectedCache = new WeakMap<number[], Map<number, number>>();
+    const expectedCache = this.expectedCache;
     const scores = groups.map((grp) => new Float64Array(grp.events.length));
     const evidence: string[][] = groups.map(() => []);
 
@@ -336,7 +341,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
         const keys = activeKeys(view, epoch, c.keyActiveEpochs);
         if (keys < c.minKeys) continue;
         const read = this.read(name, view, keys, m, expectedCache, isLast, marginTail, entropyTail, this.local.active(ref));
-        this.noteVerdict(read, e.model_id, e.ts, () => this.read(name, view, keys, m, expectedCache, true, marginTail, entropyTail, this.local.active(ref)));
+        this.noteVerdict(read, e.model_id, e.ts, m, expectedCache, marginTail, entropyTail, this.local.active(ref));
         for (const comp of COMPONENTS) {
           const score = read.scores[comp] * (aligned[comp] ? 1 : c.bystanderFactor);
           if (score > best) {

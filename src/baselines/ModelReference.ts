@@ -36,6 +36,7 @@ export class ModelReference {
   /** Each member's distance to its nearest other member, ascending. */
   private readonly nearestSorted: Float64Array;
   private readonly flags = new Map<string, Uint8Array>();
+  private readonly lastFlags: ({ threshold: number; hit: Uint8Array } | undefined)[] = [undefined, undefined, undefined, undefined];
   /**
    * The last neighbourhood answered per query sketch (the event's array): the detectors that judge an
    * answer by its neighbours ask the same question of the same event, one after another.
@@ -103,12 +104,13 @@ export class ModelReference {
       const i = Math.floor((j * n) / take);
       const o = i * this.stride;
       if (skipOwner !== 0 && this.memberKeys[i] === skipOwner) continue;
+      out.compared++;
+      // A partial sum at or past the nearest so far only grows: this member cannot be nearer.
       let sq = 0;
-      for (let c = 0; c < dim; c++) {
+      for (let c = 0; c < dim && !(sq >= out.sq); c++) {
         const d = x[xo + c] - this.data[o + c];
         sq += d * d;
       }
-      out.compared++;
       if (sq < out.sq) out.sq = sq;
     }
   }
@@ -182,9 +184,16 @@ export class ModelReference {
 
   /** Each member's membership of a tail, `UNKNOWN` without the statistic (remembered per statistic while the tail stays the same). */
   private tailFlags(stat: MemberStatistic, threshold: number, side: TailSide): Uint8Array {
+    // Asked at every event with a tail that changes once per epoch: the last answer per statistic and side spares the key string.
+    const slot = (stat === 'margin' ? 0 : 2) + (side === 'low' ? 0 : 1);
+    const last = this.lastFlags[slot];
+    if (last && last.threshold === threshold) return last.hit;
     const id = `${stat}:${side}:${threshold}`;
     let hit = this.flags.get(id);
-    if (hit) return hit;
+    if (hit) {
+      this.lastFlags[slot] = { threshold, hit };
+      return hit;
+    }
     hit = new Uint8Array(this.n);
     const col = this.dim + COL[stat];
     for (let i = 0; i < this.n; i++) {
@@ -193,6 +202,7 @@ export class ModelReference {
     }
     if (this.flags.size > 16) this.flags.clear();
     this.flags.set(id, hit);
+    this.lastFlags[slot] = { threshold, hit };
     return hit;
   }
 

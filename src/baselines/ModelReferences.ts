@@ -124,14 +124,29 @@ export class ModelReferences {
    * position), so the sample depends only on the stream, never on how it was cut into batches.
    */
   offerBatch(groups: readonly FeedGroup[]): void {
-    const order: { g: number; i: number }[] = [];
-    groups.forEach((grp, g) => grp.events.forEach((_, i) => order.push({ g, i })));
     const rank = groups.map((_, g) => g).sort((a, b) => (groups[a].key < groups[b].key ? -1 : groups[a].key > groups[b].key ? 1 : a - b));
     const rankOf = new Int32Array(groups.length);
     rank.forEach((g, r) => (rankOf[g] = r));
-    order.sort((a, b) => groups[a.g].events[a.i].ts - groups[b.g].events[b.i].ts || rankOf[a.g] - rankOf[b.g] || a.i - b.i);
-    for (const { g, i } of order) {
-      const grp = groups[g];
+    // The events flattened group by group, in typed arrays: within a group the flat index is the position.
+    let total = 0;
+    for (const grp of groups) total += grp.events.length;
+    const groupOf = new Int32Array(total);
+    const indexOf = new Int32Array(total);
+    const ts = new Float64Array(total);
+    const order = new Uint32Array(total);
+    for (let g = 0, f = 0; g < groups.length; g++) {
+      const events = groups[g].events;
+      for (let i = 0; i < events.length; i++, f++) {
+        groupOf[f] = g;
+        indexOf[f] = i;
+        ts[f] = events[i].ts;
+        order[f] = f;
+      }
+    }
+    order.sort((a, b) => ts[a] - ts[b] || rankOf[groupOf[a]] - rankOf[groupOf[b]] || a - b);
+    for (let o = 0; o < total; o++) {
+      const grp = groups[groupOf[order[o]]];
+      const i = indexOf[order[o]];
       const e = grp.events[i];
       if (e.status < 400) this.offer(e, grp.feed, grp.flagged(i));
     }

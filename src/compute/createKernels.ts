@@ -19,7 +19,9 @@ export interface CreateKernelsOptions extends CreateComputeOptions {
 export async function createKernels(config: Readonly<ComputeConfig>, options: CreateKernelsOptions = {}): Promise<KernelRouter> {
   const tf = await createCompute(config.backend, options);
   const js = new ReferenceCompute();
-  const timings = measureKernels(js, tf, options.workload ?? pollWorkload(), options.measure);
+  // Only a kernel whose path the timing decides is timed: the others' choice is fixed by the config (start-up time of every run and replay).
+  const decided = new Set(KERNELS.filter((k) => config.kernels[k] === 'auto' && EXACT_ON_TFJS.has(k)));
+  const timings = measureKernels(js, tf, options.workload ?? pollWorkload(), { ...options.measure, only: decided });
   const kernels = chooseKernels(config.kernels, timings, tf.backend);
   const summary = Object.fromEntries(KERNELS.map((k) => [k, { backend: kernels[k].backend, reason: kernels[k].reason, jsMs: round(timings[k].js), tfjsMs: round(timings[k].tfjs) }]));
   options.logger?.info({ backend: tf.backend, kernels: summary }, 'compute kernels selected');

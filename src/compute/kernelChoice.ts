@@ -124,6 +124,8 @@ export interface MeasureOptions {
   minRuns?: number;
   maxRuns?: number;
   budgetMs?: number;
+  /** The kernels to time (default: all); the others get NaN timings. */
+  only?: ReadonlySet<KernelName>;
 }
 
 /**
@@ -132,7 +134,7 @@ export interface MeasureOptions {
  * untimed call each (a backend's first call compiles and allocates).
  */
 export function measureKernels(js: Compute, tf: Compute | null, workload: KernelWorkload, options: MeasureOptions = {}): Record<KernelName, KernelTiming> {
-  const { now = () => performance.now(), minRuns = 3, maxRuns = 25, budgetMs = 15 } = options;
+  const { now = () => performance.now(), minRuns = 3, maxRuns = 25, budgetMs = 15, only } = options;
   const time = (c: Compute, run: (c: Compute) => unknown): number => {
     run(c);
     const times: number[] = [];
@@ -147,6 +149,9 @@ export function measureKernels(js: Compute, tf: Compute | null, workload: Kernel
     return times.length % 2 ? times[m] : (times[m - 1] + times[m]) / 2;
   };
   const out = {} as Record<KernelName, KernelTiming>;
-  for (const kernel of KERNELS) out[kernel] = { js: time(js, workload[kernel]), tfjs: tf ? time(tf, workload[kernel]) : Number.NaN };
+  for (const kernel of KERNELS) {
+    if (only && !only.has(kernel)) out[kernel] = { js: Number.NaN, tfjs: Number.NaN };
+    else out[kernel] = { js: time(js, workload[kernel]), tfjs: tf ? time(tf, workload[kernel]) : Number.NaN };
+  }
   return out;
 }

@@ -14,11 +14,28 @@ export function packArray(a: Packed): string {
 
 /** A packed float32 array, copied into a fresh aligned array of at least `capacity` elements (the rest zero). */
 export function unpackFloat32(s: string, capacity = 0): Float32Array {
+  return unpack(s, 'f32', capacity);
+}
+
+/**
+ * The whole elements of base64 `s` (as `Buffer.from(s, 'base64')` reads it) in a fresh array of at
+ * least `capacity` of them, the rest zero. State is unpacked at every batch: the bytes are decoded
+ * straight into the result, with no Buffer in between, whenever the string is plain base64.
+ */
+function unpack<K extends RingKind>(s: string, kind: K, capacity: number): ReturnType<(typeof MAKERS)[K]> {
+  const bytesPer = BYTES[kind];
+  // An upper bound of the decoded length (exact for plain base64; characters outside it are skipped when decoding).
+  const n = Math.floor(Buffer.byteLength(s, 'base64') / bytesPer);
+  const out = MAKERS[kind](Math.max(n, capacity)) as Packed;
+  if (n === 0 || Buffer.from(out.buffer, 0, n * bytesPer).write(s, 0, n * bytesPer, 'base64') === n * bytesPer) {
+    return out as ReturnType<(typeof MAKERS)[K]>;
+  }
+  // Fewer bytes than the bound: decode first to learn how many elements there are.
   const b = Buffer.from(s, 'base64');
-  const n = b.length >> 2;
-  const out = new Float32Array(Math.max(n, capacity));
-  new Uint8Array(out.buffer, 0, n * 4).set(b.subarray(0, n * 4));
-  return out;
+  const m = Math.floor(b.length / bytesPer);
+  const exact = MAKERS[kind](Math.max(m, capacity)) as Packed;
+  new Uint8Array(exact.buffer, 0, m * bytesPer).set(b.subarray(0, m * bytesPer));
+  return exact as ReturnType<(typeof MAKERS)[K]>;
 }
 
 /** A symmetric `d`×`d` row-major float32 matrix, packed as its upper triangle (row by row, i ≤ j): about half the characters. */
@@ -67,6 +84,7 @@ const MAKERS = {
   u8: (n: number) => new Uint8Array(n),
 } as const;
 export type RingKind = keyof typeof MAKERS;
+const BYTES: Readonly<Record<RingKind, number>> = { f32: 4, u32: 4, u16: 2, u8: 1 };
 
 /** A fixed-capacity ring of numbers as it sits in JSON state. */
 export interface PackedRing {
@@ -87,12 +105,9 @@ export class Ring<K extends RingKind = RingKind> {
   constructor(readonly kind: K, readonly capacity: number, saved?: PackedRing) {
     this.values = MAKERS[kind](capacity) as ReturnType<(typeof MAKERS)[K]>;
     if (saved?.data) {
-      const bytesPer = this.values.BYTES_PER_ELEMENT;
-      const b = Buffer.from(saved.data, 'base64');
-      const stored = Math.floor(b.length / bytesPer);
+      const all = unpack(saved.data, kind, 0) as Packed;
+      const stored = all.length;
       const keep = Math.min(stored, capacity);
-      const all = MAKERS[kind](stored) as Packed;
-      new Uint8Array(all.buffer).set(b.subarray(0, stored * bytesPer));
       (this.values as Packed).set(all.subarray(stored - keep));
       this.n = keep;
       this.head = keep % capacity;

@@ -290,14 +290,14 @@ export class DetectionPipeline {
         const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant, ev.client_ip);
         const last = i === evs.length - 1;
         const changed = step.changed || shadowChanged;
-        const notes = () => [...calibrationNotes(this.detectors, calibrated.discounts[k]?.get(i)), ...fusionNotes(assessment, this.detectors, scores)];
-        if (changed || last) this.recordScores(state, scores, perDetector, k, i, notes());
+        // Notes are built only for the events whose scores are recorded (no closure per event).
+        if (changed || last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores));
         let score: RiskScore | undefined;
         if (changed) {
           out.changes.push((score = this.riskScore(state, ev.ts)));
           if (step.changed) this.metrics?.levelChanges.inc({ level: step.level });
         } else if (this.config.publish.riskEveryEvents > 0 && state.eventsSeen % this.config.publish.riskEveryEvents === 0) {
-          if (!last) this.recordScores(state, scores, perDetector, k, i, notes());
+          if (!last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores));
           out.updates.push(this.riskScore(state, ev.ts));
         }
         if (step.decide || shadowChanged) {
@@ -436,17 +436,34 @@ export class DetectionPipeline {
     const evs = keys.map((key) => groups.get(key)!);
     const scores = evs.map((e) => new Float64Array(e.length * D));
     const discounts: (Map<number, (Discount | null)[]> | undefined)[] = new Array(keys.length);
-    const order: [number, number][] = [];
-    evs.forEach((e, k) => e.forEach((_, i) => order.push([k, i])));
-    order.sort((a, b) => evs[a[0]][a[1]].ts - evs[b[0]][b[1]].ts);
+    // The batch's events flattened key by key, walked in event time; ties keep that order (as a stable sort by time would).
+    let total = 0;
+    for (const e of evs) total += e.length;
+    const keyOf = new Int32Array(total);
+    const indexOf = new Int32Array(total);
+    const ts = new Float64Array(total);
+    for (let k = 0, f = 0; k < evs.length; k++) {
+      for (let i = 0; i < evs[k].length; i++, f++) {
+        keyOf[f] = k;
+        indexOf[f] = i;
+        ts[f] = evs[k][i].ts;
+      }
+    }
+    const order = new Uint32Array(total);
+    for (let f = 0; f < total; f++) order[f] = f;
+    order.sort((a, b) => ts[a] - ts[b] || a - b);
     const raw = new Float64Array(D);
     const out = new Float64Array(D);
     const given: (Discount | null)[] = new Array(D).fill(null);
-    for (const [k, i] of order) {
+    for (let o = 0; o < total; o++) {
+      const k = keyOf[order[o]];
+      const i = indexOf[order[o]];
       for (let d = 0; d < D; d++) raw[d] = perDetector[d]?.[k]?.scores[i] ?? 0;
       this.calibration.apply(keys[k], evs[k][i], states[k].eventsSeen + i + 1, raw, out, given);
       scores[k].set(out, i * D);
-      if (given.some((x) => x !== null)) (discounts[k] ??= new Map()).set(i, [...given]);
+      let discounted = false;
+      for (let d = 0; d < D; d++) if (given[d] !== null) discounted = true;
+      if (discounted) (discounts[k] ??= new Map()).set(i, [...given]);
     }
     return { scores, discounts };
   }
@@ -469,17 +486,23 @@ export class DetectionPipeline {
         key,
         events: view.events,
         feed: (states[k].reference ??= createKeyFeedState()),
-        flagged: (i: number) =>
-          behavioural.some((d) => {
+        flagged: (i: number) => {
+          const j = pos ? pos[i] : i;
+          for (const d of behavioural) {
             const o = perDetector[d]?.[k];
-            if (!o) return false;
-            const j = pos ? pos[i] : i;
-            return o.scores[j] >= cut || (o.keepOut !== undefined && o.keepOut[j] !== 0);
-          }),
+            if (o && (o.scores[j] >= cut || (o.keepOut !== undefined && o.keepOut[j] !== 0))) return true;
+          }
+          return false;
+        },
       };
     });
     this.references.offerBatch(groups);
     this.references.end();
+  }
+
+  /** What calibration and fusion did to one event's scores, as sentences. */
+  private notes(discounts: (Discount | null)[] | undefined, assessment: FusionAssessment, scores: Float64Array): string[] {
+    return [...calibrationNotes(this.detectors, discounts), ...fusionNotes(assessment, this.detectors, scores)];
   }
 
   private recordScores(state: KeyState, scores: Float64Array, perDetector: ReturnType<DetectionPipeline['runDetector']>[], k: number, i: number, notes: string[]): void {

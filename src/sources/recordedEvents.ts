@@ -41,17 +41,19 @@ async function peek(stream: Readable, n: number): Promise<Buffer> {
 }
 
 /**
- * The stream's lines, split as `readline` with `crlfDelay: Infinity` splits
- * them (`\n`, `\r\n` and a lone `\r` each end a line; a last line without
- * an end counts), without its per-line events and promises.
+ * Splits a stream's text into lines as `readline` with `crlfDelay: Infinity`
+ * splits them (`\n`, `\r\n` and a lone `\r` each end a line; a last line
+ * without an end counts), a chunk at a time: no event or promise per line.
  */
-export async function* lines(stream: Readable): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8');
-  let buf = '';
-  let cr = -1;
-  for await (const chunk of stream) {
-    buf += typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer);
-    cr = -1;
+class LineSplitter {
+  private readonly decoder = new StringDecoder('utf8');
+  private buf = '';
+
+  /** The lines `chunk` completes. */
+  push(chunk: Buffer | string): string[] {
+    const out: string[] = [];
+    const buf = this.buf + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
+    let cr = -1;
     let start = 0;
     for (;;) {
       const nl = buf.indexOf('\n', start);
@@ -62,35 +64,66 @@ export async function* lines(stream: Readable): AsyncGenerator<string> {
       const end = cr >= 0 && (nl === -1 || cr < nl) ? cr : nl;
       if (end === -1) break;
       if (end === cr && end === buf.length - 1) break; // a \r at the end: wait to see whether \n follows
-      yield buf.slice(start, end);
+      out.push(buf.slice(start, end));
       start = end + (end === cr && buf.charCodeAt(end + 1) === 10 ? 2 : 1);
     }
-    buf = buf.slice(start);
+    this.buf = buf.slice(start);
+    return out;
   }
-  buf += decoder.end();
-  let start = 0;
-  for (;;) {
-    const nl = buf.indexOf('\n', start);
-    const r = buf.indexOf('\r', start);
-    const end = r >= 0 && (nl === -1 || r < nl) ? r : nl;
-    if (end === -1) break;
-    yield buf.slice(start, end);
-    start = end + (end === r && buf.charCodeAt(end + 1) === 10 ? 2 : 1);
+
+  /** The lines left at the end of the stream. */
+  end(): string[] {
+    const out: string[] = [];
+    const buf = this.buf + this.decoder.end();
+    this.buf = '';
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf('\n', start);
+      const r = buf.indexOf('\r', start);
+      const end = r >= 0 && (nl === -1 || r < nl) ? r : nl;
+      if (end === -1) break;
+      out.push(buf.slice(start, end));
+      start = end + (end === r && buf.charCodeAt(end + 1) === 10 ? 2 : 1);
+    }
+    if (start < buf.length) out.push(buf.slice(start));
+    return out;
   }
-  if (start < buf.length) yield buf.slice(start);
 }
 
-async function* ndjson(stream: Readable, limits?: Readonly<EventLimits>): AsyncGenerator<RecordedItem> {
-  let position = 0;
-  for await (const line of lines(stream)) {
+/** The stream's lines (see `LineSplitter`). */
+export async function* lines(stream: Readable): AsyncGenerator<string> {
+  const splitter = new LineSplitter();
+  for await (const chunk of stream) yield* splitter.push(chunk as Buffer | string);
+  yield* splitter.end();
+}
+
+/** The records of NDJSON lines, numbered on from `position` (blank lines count but give none). */
+function ndjsonItems(lines: readonly string[], position: number, limits?: Readonly<EventLimits>): RecordedItem[] {
+  const items: RecordedItem[] = [];
+  for (const line of lines) {
     position++;
     if (line.trim() === '') continue;
     try {
-      yield { event: parseEventLine(line, limits), position };
+      items.push({ event: parseEventLine(line, limits), position });
     } catch (err) {
-      yield { error: err instanceof ProbewatchError ? err : new ProbewatchError('PW_INVALID_EVENT', String(err)), position };
+      items.push({ error: err instanceof ProbewatchError ? err : new ProbewatchError('PW_INVALID_EVENT', String(err)), position });
     }
   }
+  return items;
+}
+
+/** NDJSON records, a chunk of the stream's lines at a time. */
+async function* ndjson(stream: Readable, limits?: Readonly<EventLimits>): AsyncGenerator<RecordedItem[]> {
+  const splitter = new LineSplitter();
+  let position = 0;
+  for await (const chunk of stream) {
+    const done = splitter.push(chunk as Buffer | string);
+    if (done.length === 0) continue;
+    yield ndjsonItems(done, position, limits);
+    position += done.length;
+  }
+  const rest = splitter.end();
+  if (rest.length) yield ndjsonItems(rest, position, limits);
 }
 
 async function* avroContainer(stream: Readable, limits?: Readonly<EventLimits>): AsyncGenerator<RecordedItem> {
@@ -113,6 +146,15 @@ async function* avroContainer(stream: Readable, limits?: Readonly<EventLimits>):
  * errors with their line (or record) number, never thrown.
  */
 export async function* readRecordedEvents(path: string, stdin: Readable = process.stdin, limits?: Readonly<EventLimits>): AsyncGenerator<RecordedItem> {
+  for await (const items of readRecordedBatches(path, stdin, limits)) yield* items;
+}
+
+/**
+ * `readRecordedEvents`' records in the order it gives them, several at a time
+ * (an NDJSON chunk's lines, an Avro record): for a reader that takes them
+ * in a loop of its own, without a promise per record.
+ */
+export async function* readRecordedBatches(path: string, stdin: Readable = process.stdin, limits?: Readonly<EventLimits>): AsyncGenerator<RecordedItem[]> {
   const stream = path === '-' ? stdin : createReadStream(path);
   let head: Buffer;
   try {
@@ -120,5 +162,6 @@ export async function* readRecordedEvents(path: string, stdin: Readable = proces
   } catch (cause) {
     throw new ProbewatchError('PW_USAGE', `cannot read ${path}: ${(cause as Error).message}`, { cause });
   }
-  yield* head.equals(AVRO_MAGIC) ? avroContainer(stream, limits) : ndjson(stream, limits);
+  if (!head.equals(AVRO_MAGIC)) return yield* ndjson(stream, limits);
+  for await (const item of avroContainer(stream, limits)) yield [item];
 }

@@ -133,6 +133,60 @@ describe('ModelReferences', () => {
     expect(view.statistic('margin').every((m) => m >= 0 && m <= 1)).toBe(true);
   });
 
+  it('nearestOfSample: the nearest of the members spread evenly over the member order, as a full scan finds it', () => {
+    const { refs } = feed(config, stream(honest(40)), 500);
+    const view = refs.get('m')!;
+    const rand = mulberry32(7);
+    const out = { sq: 0, compared: 0 };
+    let nearer = 0;
+    for (let q = 0; q < 300; q++) {
+      // Queries amid the traffic, far from it, and members' own sketches (a distance of 0).
+      const x = q % 3 === 0 ? Array.from(view.sketch(Math.floor(rand() * view.n))) : Array.from({ length: 8 }, () => gaussian(rand) * (q % 3 === 1 ? 1 : 8));
+      const dim = 2 + Math.floor(rand() * 7);
+      const m = 1 + Math.floor(rand() * (view.n + 20));
+      const skip = q % 2 ? view.owners(Math.floor(rand() * view.n)).key : 0;
+      view.nearestOfSample(x, 0, dim, m, skip, out);
+      let sq = Number.POSITIVE_INFINITY;
+      let compared = 0;
+      const take = Math.min(m, view.n);
+      for (let j = 0; j < take; j++) {
+        const i = Math.floor((j * view.n) / take);
+        if (skip !== 0 && view.owners(i).key === skip) continue;
+        const member = view.sketch(i);
+        let s = 0;
+        for (let c = 0; c < dim; c++) s += (x[c] - member[c]) ** 2;
+        compared++;
+        if (s < sq) sq = s;
+      }
+      expect(out).toEqual({ sq, compared });
+      if (sq < Number.POSITIVE_INFINITY) nearer++;
+    }
+    expect(nearer).toBeGreaterThan(250);
+  });
+
+  it('expectedTailShare: members in the tail counted afresh for each statistic, side and threshold, however they alternate', () => {
+    const { refs } = feed(config, stream(honest(40)), 500);
+    const view = refs.get('m')!;
+    const nb = { idx: Int32Array.from({ length: 16 }, (_, j) => (j * 7) % view.n), d2: new Float64Array(16), count: 16 };
+    const rand = mulberry32(3);
+    const thresholds = [0.1, 0.3, 0.3, 0.5, 0.9];
+    for (let q = 0; q < 200; q++) {
+      const stat = rand() < 0.5 ? 'margin' : 'entropy';
+      const side = rand() < 0.5 ? 'low' : 'high';
+      const threshold = thresholds[Math.floor(rand() * thresholds.length)];
+      const values = view.statistic(stat);
+      let hits = 0;
+      let found = 0;
+      for (let j = 0; j < nb.count; j++) {
+        const v = values[nb.idx[j]];
+        if (!Number.isFinite(v)) continue;
+        found++;
+        if (side === 'low' ? v < threshold : v > threshold) hits++;
+      }
+      expect(view.expectedTailShare(nb, stat, threshold, side, 16, 0.2)).toBe((hits + (16 - found) * 0.2) / 16);
+    }
+  });
+
   it('keeps short-lived keys and flagged keys out, and lets keys feed only from their minKeyEvents + 1-th query', () => {
     const shortLived = Array.from({ length: 100 }, (_, k) => ({ key: `short-${k}`, ip: `172.16.${k}.1`, tenant: null, perMin: 1, from: 5 + k, to: 5 + k + 25, sketch: uniform }));
     const flaggedKey: Caller = { key: 'flagged', ip: '192.0.2.1', tenant: null, perMin: 6, from: 0, to: 180, sketch: uniform };

@@ -84,6 +84,18 @@ describe('createKernels', () => {
     expect(Object.keys(selected[0].obj.kernels as object)).toEqual([...KERNELS]);
     expect(lines.some((l) => l.msg.includes('forced onto TensorFlow.js') && (l.obj.kernels as string[]).includes('jsDivergence'))).toBe(true);
   });
+
+  it('times only the kernels whose path the timing decides (auto and bit-exact on TensorFlow.js)', async () => {
+    const calls: Record<string, number> = {};
+    const workload = Object.fromEntries(KERNELS.map((k) => [k, () => (calls[k] = (calls[k] ?? 0) + 1)])) as unknown as ReturnType<typeof pollWorkload>;
+    const compute = await createKernels(computeSchema.parse({ backend: 'cpu' }), { workload, measure: { minRuns: 1, maxRuns: 1 } });
+    expect(Object.keys(calls)).toEqual(['topMargin']);
+    expect(compute.kernels.rowEntropy).toMatchObject({ backend: 'js', reason: 'deterministic' });
+    expect(compute.kernels.rowEntropy.timing.js).toBeNaN();
+    const forced = await createKernels(computeSchema.parse({ backend: 'cpu', kernels: { topMargin: 'js' } }), { workload, measure: { minRuns: 1, maxRuns: 1 } });
+    expect(forced.kernels.topMargin).toMatchObject({ backend: 'js', reason: 'forced' });
+    expect(calls.topMargin).toBe(4); // one untimed and one timed call on each path, the first time only
+  });
 });
 
 /** Probability rows with exact ties and zeros, as classifiers and truncation produce. */

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { appendRow, packArray, Ring, unpackFloat32 } from '../../src/compute/packedVectors.ts';
 
@@ -32,4 +33,28 @@ describe('packed vectors', () => {
     expect([...unpackFloat32(appendRow(rows, [7, 8], 0, 2, 3))]).toEqual([3, 4, 5, 6, 7, 8]);
     expect([...unpackFloat32(appendRow(new Float32Array(0), [7, 8], 0, 2, 3))]).toEqual([7, 8]);
   });
+
+  /** What unpacking was before it decoded in place: through a Buffer, whole elements only. */
+  function viaBuffer(s: string, bytesPer: number, capacity: number): number[] {
+    const b = Buffer.from(s, 'base64');
+    const n = Math.floor(b.length / bytesPer);
+    const bytes = new Uint8Array(Math.max(n, capacity) * bytesPer);
+    bytes.set(b.subarray(0, n * bytesPer));
+    return Array.from(bytesPer === 4 ? new Float32Array(bytes.buffer) : new Uint16Array(bytes.buffer));
+  }
+
+  it('unpacks any string as Buffer.from(s, "base64") reads it: plain base64 of any length, and strings with other characters', () => {
+    const plain = fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b).toString('base64'));
+    // Whitespace, url-safe letters, stray padding and characters outside base64 are skipped or read as Buffer reads them.
+    const odd = fc.string({ unit: fc.constantFrom(...'AbZz09+/-_= \n!*é'.split('')), maxLength: 60 });
+    fc.assert(
+      fc.property(fc.oneof(plain, odd), fc.nat(24), (s, capacity) => {
+        expect(Array.from(unpackFloat32(s, capacity)).map(String)).toEqual(viaBuffer(s, 4, capacity).map(String));
+        const ring = new Ring('u16', 8, { data: s });
+        expect(Array.from(ring.ordered())).toEqual(viaBuffer(s, 2, 0).slice(-8));
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
+
