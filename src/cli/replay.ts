@@ -3,7 +3,7 @@ import { formatRiskScore } from '../codec/ndjson.ts';
 import type { Compute } from '../compute/Compute.ts';
 import { createKernels } from '../compute/createKernels.ts';
 import type { Config } from '../config/configSchema.ts';
-import type { InferenceEvent } from '../contract.ts';
+import type { InferenceEvent, RiskScore } from '../contract.ts';
 import { DetectionPipeline, type PipelineOutput } from '../pipeline/DetectionPipeline.ts';
 import { EventGate } from '../pipeline/EventGate.ts';
 import type { Offloading } from '../parallel/offloadPlan.ts';
@@ -11,7 +11,10 @@ import { WorkerOffload } from '../parallel/WorkerOffload.ts';
 import { readRecordedBatches } from '../sources/recordedEvents.ts';
 
 export interface ReplayOptions {
-  /** Events per batch; only the speed depends on it, never the output. */
+  /**
+   * Events per batch: the speed depends on it, the scores, levels and line order do not. The evidence sentences of
+   * detectors without `explain` quote their state at the batch's end, so their wording may.
+   */
   batchSize?: number;
   out: Writable;
   err: Writable;
@@ -66,7 +69,8 @@ async function replayWith(path: string, config: Readonly<Config>, options: Repla
     batch.sort((a, b) => a.ts - b.ts);
     const output = pipeline.processBatch(batch);
     options.onBatch?.(batch, output, pipeline);
-    for (const score of output.changes) pending += formatRiskScore(score) + '\n';
+    // Printed in event time (then key), not in the order the batch's keys were processed, so the lines do not depend on where batches were cut.
+    for (const score of output.changes.sort(byTimeThenKey)) pending += formatRiskScore(score) + '\n';
     if (pending.length > 1 << 16) flushText();
     batch = [];
   };
@@ -92,4 +96,8 @@ async function replayWith(path: string, config: Readonly<Config>, options: Repla
   for (const score of pipeline.finalScores()) pending += formatRiskScore(score) + '\n';
   flushText();
   return { events, skipped, keys: pipeline.store.size, seconds: (performance.now() - started) / 1000 };
+}
+
+function byTimeThenKey(a: RiskScore, b: RiskScore): number {
+  return a.ts - b.ts || (a.api_key < b.api_key ? -1 : a.api_key > b.api_key ? 1 : 0);
 }
