@@ -221,6 +221,8 @@ export class KeyStateStore {
     if (ids.length < n) {
       if (ids.length < EXACT_IDS) state.recentIds = ids.concat(digest);
       else ids.push(digest);
+      // Pushes leave up to half again of spare slots; a full ring never grows, so it is copied to its exact length once.
+      if (state.recentIds.length === n && n > EXACT_IDS) state.recentIds = state.recentIds.slice();
     } else {
       ids[state.recentHead] = digest;
       state.recentHead = (state.recentHead + 1) % n;
