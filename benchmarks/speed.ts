@@ -70,7 +70,7 @@ if (only.has('run') || only.has('load')) {
     broker.stop();
   }
 }
-let bytes: { idle: KeyBytes; idleBase: KeyBytes; active: KeyBytes; activeBase: KeyBytes } | undefined;
+let bytes: { idle: KeyBytes; idleBase: KeyBytes; active: KeyBytes; activeBase: KeyBytes; idlePrimed: KeyBytes; activePrimed: KeyBytes } | undefined;
 if (only.has('bytes')) {
   const idleKeys = Number(values['idle-keys']);
   const activeKeys = Number(values['active-keys']);
@@ -79,6 +79,8 @@ if (only.has('bytes')) {
     idleBase: await measureKeyBytes(3, idleKeys, 'volume'),
     active: await measureKeyBytes(1_000, activeKeys, 'all'),
     activeBase: await measureKeyBytes(1_000, activeKeys, 'volume'),
+    idlePrimed: await measureKeyBytes(3, idleKeys, 'all', true),
+    activePrimed: await measureKeyBytes(1_000, activeKeys, 'all', true),
   };
 }
 rmSync(dir, { recursive: true, force: true });

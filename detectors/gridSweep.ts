@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { MinDistanceJob } from '../src/compute/Compute.ts';
-import { DecodedCache } from '../src/compute/DecodedCache.ts';
-import { packArray, type PackedRing, packUpperTriangle, Ring, type RingKind, unpackFloat32, unpackSymmetric } from '../src/compute/packedVectors.ts';
+import { packArray, type PackedRing, packUpperTriangle, Ring, unpackFloat32, unpackSymmetric } from '../src/compute/packedVectors.ts';
 import type { InferenceEvent } from '../src/contract.ts';
 import { shapiroWilk, SHAPIRO_WILK_MAX_N } from '../src/stats/shapiroWilk.ts';
 import { addOuterProduct, participationRatio } from '../src/stats/effectiveDimension.ts';
@@ -251,12 +250,6 @@ const INITIAL_VIEW: View = (() => {
   return Object.freeze(v);
 })();
 
-/**
- * Events a key needs (in its repeat window) before its decoded rings, sets and directions are cached
- * between polls: below it a key has been in at most this many polls, so the cache saves little.
- */
-const CACHE_FROM_EVENTS = 32;
-
 /** FNV-1a: which growing set a (model, label) pair uses. */
 function slotOf(model: string, label: number, slots: number): number {
   let h = 0x811c9dc5;
@@ -370,23 +363,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
   readonly name = 'grid-sweep';
   readonly family = 'geometry' as const;
   readonly signature = true;
-  /** Rings, growing sets and direction prototypes as the last poll left them (see `DecodedCache`). */
-  private readonly rings = new DecodedCache<PackedRing, Ring>();
-  private readonly setRows = new DecodedCache<ClassSet, Float32Array>();
-  private readonly directionCache: DirectionCache = { protos: new DecodedCache(), moments: new DecodedCache() };
-
   constructor(private readonly config: GridSweepConfig) {}
-
-  private ring<K extends RingKind>(kind: K, capacity: number, saved: PackedRing): Ring<K> {
-    const fits = (r: Ring) => r.kind === kind && r.capacity === capacity;
-    return this.rings.get(saved, saved.data, () => new Ring(kind, capacity, saved), fits) as Ring<K>;
-  }
-
-  private packRing(ring: Ring, keep: boolean): PackedRing {
-    const packed = ring.pack();
-    if (keep) this.rings.set(packed, packed.data, ring);
-    return packed;
-  }
 
   initState(): GridSweepState {
     return {
@@ -422,7 +399,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
   private plan(g: KeyGroup<GridSweepState>, jobs: MinDistanceJob[]): KeyWork {
     const c = this.config;
     const state = g.state;
-    const hashes = this.ring('u32', c.repeats.window, state.hashes);
+    const hashes = new Ring('u32', c.repeats.window, state.hashes);
     const w: KeyWork = { hashes, sketches: [], repeat: [], job: [], sets: new Map() };
     for (const e of g.events) {
       const x = sketchOf(e, c.maxDim);
@@ -448,7 +425,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     const meta = state.sets[slot];
     if (!meta) return null;
     const capacity = this.config.prada.maxPerClass * meta.dim;
-    const rows = this.setRows.get(meta, meta.rows, () => unpackFloat32(meta.rows, capacity), (r) => r.length === capacity);
+    const rows = unpackFloat32(meta.rows, capacity);
     open = { meta, rows, startN: meta.n, start: rows.slice(0, meta.n * meta.dim), intact: true };
     w.sets.set(slot, open);
     return open;
@@ -458,11 +435,11 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     const c = this.config;
     const state = g.state;
     if (state.sets.length !== c.prada.maxClasses) state.sets = resize(state.sets, c.prada.maxClasses);
-    const distances = this.ring('f32', c.prada.window, state.distances);
-    const steps = this.ring('f32', c.steps.window, state.steps);
-    const directions = this.ring('u16', c.steps.window, state.stepDirections);
-    const flags = this.ring('u8', c.repeats.window, state.repeatFlags);
-    const dirs = new Directions(state, c, this.directionCache);
+    const distances = new Ring('f32', c.prada.window, state.distances);
+    const steps = new Ring('f32', c.steps.window, state.steps);
+    const directions = new Ring('u16', c.steps.window, state.stepDirections);
+    const flags = new Ring('u8', c.repeats.window, state.repeatFlags);
+    const dirs = new Directions(state, c);
     let lastSerial = directions.n > 0 ? directions.ordered()[directions.n - 1] : 0;
     let last: { model: string; x: Float32Array } | null = state.last ? { model: state.last.model, x: unpackFloat32(state.last.sketch) } : null;
     let lastStep: Float32Array | null = state.lastStep ? unpackFloat32(state.lastStep) : null;
@@ -510,22 +487,19 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       views[i] = state.view;
     });
 
-    // A key with a short history has been in few polls and will rarely come back (an idle key): its
-    // decoded forms would cost more memory for the rest of its life than decoding them again saves.
-    const keep = flags.n >= Math.min(CACHE_FROM_EVENTS, flags.capacity);
+    // Rings, growing sets and directions are decoded at the start of each poll and packed here, never
+    // kept decoded between polls: a decoded copy per active key cost more memory than the key's state.
+    // No answer depends on it: the rings' readers sort or count, whatever phase a ring was opened at.
     for (const [slot, open] of w.sets) {
       const meta = state.sets[slot];
-      if (meta && meta === open.meta) {
-        meta.rows = packArray(open.rows.subarray(0, meta.n * meta.dim));
-        if (keep) this.setRows.set(meta, meta.rows, open.rows);
-      }
+      if (meta && meta === open.meta) meta.rows = packArray(open.rows.subarray(0, meta.n * meta.dim));
     }
-    state.distances = this.packRing(distances, keep);
-    state.steps = this.packRing(steps, keep);
-    state.stepDirections = this.packRing(directions, keep);
-    state.repeatFlags = this.packRing(flags, keep);
-    state.hashes = this.packRing(w.hashes, keep);
-    dirs.save(state, keep);
+    state.distances = distances.pack();
+    state.steps = steps.pack();
+    state.stepDirections = directions.pack();
+    state.repeatFlags = flags.pack();
+    state.hashes = w.hashes.pack();
+    dirs.save(state);
     state.last = last ? { model: last.model, sketch: packArray(last.x) } : null;
     if (lastStep) state.lastStep = packArray(lastStep);
     else delete state.lastStep;
@@ -684,12 +658,6 @@ function resize<T>(a: (T | null)[], n: number): (T | null)[] {
   return Array.from({ length: n }, (_, i) => a[i] ?? null);
 }
 
-/** Decoded direction prototypes and moments per key state, between polls. */
-interface DirectionCache {
-  protos: DecodedCache<GridSweepState, Float32Array>;
-  moments: DecodedCache<GridSweepState, Float32Array>;
-}
-
 /**
  * Step directions. Prototypes: up to `directionSlots` unit vectors with
  * decayed hit counts; a step collinear (|cos| ≥ directionCos) with one is
@@ -711,17 +679,12 @@ class Directions {
   constructor(
     state: GridSweepState,
     private readonly c: GridSweepConfig,
-    private readonly cache: DirectionCache,
   ) {
     this.slots = c.steps.directionSlots;
     this.decay = 1 - 1 / c.steps.window;
     this.dim = state.protoDim;
-    const decode = (packed: string, n: number) => () => unpackFloat32(packed, n);
-    const fits = (n: number) => (a: Float32Array) => a.length === n;
-    const [np, nm] = [this.slots * this.dim, this.dim * this.dim];
-    this.protos = this.dim ? cache.protos.get(state, state.protos, decode(state.protos, np), fits(np)) : new Float32Array(0);
-    const moments = state.moments ?? '';
-    this.moments = this.dim ? cache.moments.get(state, moments, () => unpackSymmetric(moments, this.dim), fits(nm)) : new Float32Array(0);
+    this.protos = this.dim ? unpackFloat32(state.protos, this.slots * this.dim) : new Float32Array(0);
+    this.moments = this.dim ? unpackSymmetric(state.moments ?? '', this.dim) : new Float32Array(0);
     this.serial = resize(state.protoSerial, this.slots).map((s) => s ?? 0);
     this.weight = resize(state.protoWeight, this.slots).map((s) => s ?? 0);
     this.next = state.nextSerial;
@@ -770,8 +733,8 @@ class Directions {
     this.weight.fill(0);
   }
 
-  /** Writes the directions back into `state`; `keep`: their decoded forms stay cached for the next poll. */
-  save(state: GridSweepState, keep: boolean): void {
+  /** Writes the directions back into `state`. */
+  save(state: GridSweepState): void {
     state.protoDim = this.dim;
     // Slots fill in order and a free slot's vector is never read, so only the slots up to the last
     // one in use are stored; decoding pads the rest with zeros (older snapshots store every slot).
@@ -780,10 +743,6 @@ class Directions {
     state.protos = this.dim ? packArray(this.protos.subarray(0, used * this.dim)) : '';
     // The moments are symmetric (each update adds u uᵀ), so only the upper triangle is stored (older snapshots hold all of it).
     state.moments = this.dim ? packUpperTriangle(this.moments, this.dim) : '';
-    if (keep) {
-      this.cache.protos.set(state, state.protos, this.protos);
-      this.cache.moments.set(state, state.moments, this.moments);
-    }
     state.protoSerial = [...this.serial];
     state.protoWeight = [...this.weight];
     state.nextSerial = this.next;

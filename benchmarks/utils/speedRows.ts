@@ -21,7 +21,7 @@ export interface SpeedFigures {
   replay?: ReplayRatio;
   run?: RunRatio;
   load?: LoadResult[];
-  bytes?: { idle: KeyBytes; idleBase: KeyBytes; active: KeyBytes; activeBase: KeyBytes };
+  bytes?: { idle: KeyBytes; idleBase: KeyBytes; active: KeyBytes; activeBase: KeyBytes; idlePrimed?: KeyBytes; activePrimed?: KeyBytes };
 }
 
 const eps = (x: number) => `${Math.round(x).toLocaleString('en-US')} events/s`;
@@ -41,8 +41,9 @@ export function atLeast(a: number, b: number, bar: number): boolean {
 
 function bytesRow(label: string, all: KeyBytes, base: KeyBytes, bar: number): string[] {
   const total = all.heap + all.buffers;
+  const primed = all.primed ? ', after a primer of the same traffic (what one more key costs)' : '';
   return [
-    `${label} (${all.history} events each, ${all.keys} keys): heap + array buffers`,
+    `${label} (${all.history} events each, ${all.keys} keys${primed}): heap + array buffers`,
     `${kb(total)} (${kb(all.heap)} + ${kb(all.buffers)})`,
     `volume detector only: ${kb(base.heap + base.buffers)} (${kb(base.heap)} + ${kb(base.buffers)})`,
     '—',
@@ -87,6 +88,8 @@ export function speedRows(f: SpeedFigures): string[][] {
   if (f.bytes) {
     rows.push(bytesRow('bytes per idle key', f.bytes.idle, f.bytes.idleBase, BAR.idleBytes));
     rows.push(bytesRow('bytes per active key', f.bytes.active, f.bytes.activeBase, BAR.activeBytes));
+    if (f.bytes.idlePrimed) rows.push(bytesRow('bytes per idle key', f.bytes.idlePrimed, f.bytes.idleBase, BAR.idleBytes));
+    if (f.bytes.activePrimed) rows.push(bytesRow('bytes per active key', f.bytes.activePrimed, f.bytes.activeBase, BAR.activeBytes));
   }
   return rows;
 }

@@ -124,54 +124,49 @@ export function createRing(): BucketRing {
 }
 
 export function addToRing(r: BucketRing, bucket: number, size: number): void {
-  const counts = ringCounts.get(r);
-  const kept = counts !== undefined && counts.ring === r.ring;
   if (r.ring.length < size) {
     r.ring = appended(r.ring, bucket);
-    if (kept) counts.ring = r.ring;
   } else {
-    if (kept) {
-      if (r.head < r.ring.length) uncount(counts, r.ring[r.head]);
-      else ringCounts.delete(r); // a ring restored under another size: recount on next use
-    }
     r.ring[r.head] = bucket;
     r.head = (r.head + 1) % size;
   }
-  if (kept) count(counts, bucket);
 }
 
 /**
- * How many times each bucket sits in a ring, kept beside the ring (not in
- * the JSON state) by `addToRing`, so that `ringDistinct` is a lookup rather
- * than a pass over the ring on every event. Keyed by the ring object and
- * checked against its array: a restored ring is recounted on first use.
+ * Scratch for `ringDistinct`, shared by every ring: the pass that last saw
+ * each bucket. A per-ring map of bucket counts kept beside each key's ring
+ * made the count a lookup, but cost more memory per key than the key's
+ * detector state; a pass over a ring of at most `ringSize` ids is cheap.
  */
-interface RingCounts {
-  ring: number[];
-  of: Map<number, number>;
-}
+let marks = new Uint32Array(0);
+let pass = 0;
 
-const ringCounts = new WeakMap<BucketRing, RingCounts>();
-
-function count(c: RingCounts, bucket: number): void {
-  c.of.set(bucket, (c.of.get(bucket) ?? 0) + 1);
-}
-
-function uncount(c: RingCounts, bucket: number): void {
-  const n = (c.of.get(bucket) ?? 0) - 1;
-  if (n > 0) c.of.set(bucket, n);
-  else c.of.delete(bucket);
-}
+/** Buckets are below `buckets` (≤ 4096); an id outside a sane range (a corrupt snapshot) is counted the slow way. */
+const MAX_MARKED = 1 << 16;
 
 /** Distinct buckets in the ring. */
 export function ringDistinct(r: BucketRing): number {
-  let c = ringCounts.get(r);
-  if (!c || c.ring !== r.ring) {
-    c = { ring: r.ring, of: new Map() };
-    for (const b of r.ring) count(c, b);
-    ringCounts.set(r, c);
+  const ring = r.ring;
+  if (pass === 0xffffffff) {
+    marks.fill(0);
+    pass = 0;
   }
-  return c.of.size;
+  pass++;
+  let n = 0;
+  for (let i = 0; i < ring.length; i++) {
+    const b = ring[i];
+    if (!(Number.isInteger(b) && b >= 0 && b < MAX_MARKED)) return new Set(ring).size;
+    if (b >= marks.length) {
+      const grown = new Uint32Array(Math.min(MAX_MARKED, Math.max(b + 1, 2 * marks.length)));
+      grown.set(marks);
+      marks = grown;
+    }
+    if (marks[b] !== pass) {
+      marks[b] = pass;
+      n++;
+    }
+  }
+  return n;
 }
 
 /**

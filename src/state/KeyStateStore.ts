@@ -21,8 +21,11 @@ export interface KeyState {
   /** With detectors in shadow mode: the risk with them counted, and the ladder it would drive. */
   shadowRisk?: number;
   shadowLadder?: LadderState;
-  /** Ring of digests of the most recent event ids (`eventIdDigest`), to drop redelivered duplicates. */
-  recentIds: string[];
+  /**
+   * Ring of digests of the most recent event ids (`eventIdDigest`), to drop redelivered duplicates.
+   * Numbers, so the ring is one unboxed double array (older snapshots hold the digests as base-36 strings).
+   */
+  recentIds: number[];
   recentHead: number;
   /** Last source offset applied to this state, per partition: redelivered messages at or below it are skipped. */
   sourceOffsets?: Record<string, string>;
@@ -80,8 +83,8 @@ export interface KeyStateStoreOptions {
   maxEntities?: EntityCaps;
 }
 
-/** Up to this many remembered ids a key's ring is scanned for a duplicate; past it a Set mirrors the ring (a Set costs more than a few keys' scans save). */
-const SCAN_IDS = 16;
+/** Below this many remembered ids a key's ring grows at its exact length (a push reserves 16 spare slots in every quiet key's state). */
+const EXACT_IDS = 16;
 
 /**
  * Per-key state in memory, least recently used first. Bounded by a key
@@ -101,7 +104,6 @@ export class KeyStateStore {
   /** Keys changed since their last snapshot (`markSaved`), tracked once a snapshot store is in use. */
   private readonly unsaved = new Set<string>();
   private tracksSaves = false;
-  private readonly idSets = new Map<string, Set<string>>();
   readonly aggregates = new Map<string, Record<string, unknown>>();
   private readonly aggregateSeen = new Map<string, number>();
   /** Per kind, its entities least recently used first (the order of eviction past the kind's cap). */
@@ -201,32 +203,30 @@ export class KeyStateStore {
   /** Puts a restored state in place (replacing any). */
   put(state: KeyState): void {
     this.keys.delete(state.key);
-    this.idSets.delete(state.key);
     this.evictForCapacity();
     this.keys.set(state.key, state);
   }
 
-  /** Records an event id; false when the key already saw it within the dedup window. */
+  /**
+   * Records an event id; false when the key already saw it within the dedup window. The ring is
+   * scanned, not mirrored in a Set: a scan of a few hundred doubles is cheap next to an event's
+   * detectors, and a Set per active key cost more memory than all its detector state.
+   */
   remember(state: KeyState, eventId: string): boolean {
     const n = this.options.dedupWindow;
     if (n === 0) return true;
-    eventId = eventIdDigest(eventId);
-    let ids = this.idSets.get(state.key);
-    if (!ids && state.recentIds.length >= SCAN_IDS) {
-      ids = new Set(state.recentIds);
-      this.idSets.set(state.key, ids);
-    }
-    if (ids ? ids.has(eventId) : state.recentIds.includes(eventId)) return false;
-    if (state.recentIds.length < n) {
-      // A short ring is copied at its exact length (a push reserves 16 spare slots in every quiet key's state).
-      if (state.recentIds.length < SCAN_IDS) state.recentIds = state.recentIds.concat(eventId);
-      else state.recentIds.push(eventId);
+    const digest = eventIdDigest(eventId);
+    const ids = state.recentIds;
+    if (ids.includes(digest)) return false;
+    if (ids.length < n) {
+      if (ids.length < EXACT_IDS) state.recentIds = ids.concat(digest);
+      else ids.push(digest);
+      // Pushes leave up to half again of spare slots; a full ring never grows, so it is copied to its exact length once.
+      if (state.recentIds.length === n && n > EXACT_IDS) state.recentIds = state.recentIds.slice();
     } else {
-      ids?.delete(state.recentIds[state.recentHead]);
-      state.recentIds[state.recentHead] = eventId;
+      ids[state.recentHead] = digest;
       state.recentHead = (state.recentHead + 1) % n;
     }
-    ids?.add(eventId);
     return true;
   }
 
@@ -325,7 +325,6 @@ export class KeyStateStore {
 
   private drop(key: string): void {
     this.keys.delete(key);
-    this.idSets.delete(key);
     this.unsaved.delete(key);
   }
 
@@ -350,15 +349,15 @@ export class KeyStateStore {
 }
 
 /**
- * A 52-bit digest of an event id, in base 36 (about 10 characters against
- * 36 for a UUID), which is what the dedup ring keeps: a key's snapshot
- * shrinks by some 7 kB at the default window of 256. Two 32-bit hashes
- * (FNV-1a, and a multiply-xor pass with MurmurHash2's constant), each
- * finished with an avalanche step; the chance that a new event is taken for one of
- * the last 256 is about 256 / 2^52 (6e-14) per event. Exact recovery after
- * a crash does not rest on it: source offsets do that (`sourceOffsets`).
+ * A 52-bit digest of an event id, as a number (exact in a double), which is
+ * what the dedup ring keeps: 8 bytes against 36 characters for a UUID. Two
+ * 32-bit hashes (FNV-1a, and a multiply-xor pass with MurmurHash2's
+ * constant), each finished with an avalanche step; the chance that a new
+ * event is taken for one of the last 256 is about 256 / 2^52 (6e-14) per
+ * event. Exact recovery after a crash does not rest on it: source offsets
+ * do that (`sourceOffsets`).
  */
-export function eventIdDigest(eventId: string): string {
+export function eventIdDigest(eventId: string): number {
   let a = 0x811c9dc5;
   let b = 0x050c5d1f;
   for (let i = 0; i < eventId.length; i++) {
@@ -367,7 +366,12 @@ export function eventIdDigest(eventId: string): string {
     b = Math.imul(b ^ c, 0x5bd1e995);
     b ^= b >>> 13;
   }
-  return ((avalanche(a) >>> 0) * 2 ** 20 + (avalanche(b) >>> 12)).toString(36);
+  return (avalanche(a) >>> 0) * 2 ** 20 + (avalanche(b) >>> 12);
+}
+
+/** The digests of a snapshot's dedup ring: numbers, or the base-36 strings older snapshots hold. */
+export function digestsOf(ids: readonly (number | string)[]): number[] {
+  return ids.map((id) => (typeof id === 'string' ? parseInt(id, 36) : id));
 }
 
 /** MurmurHash3's 32-bit finaliser. */

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import type { AggregateSnapshot, KeyState } from './KeyStateStore.ts';
+import { type AggregateSnapshot, digestsOf, type KeyState } from './KeyStateStore.ts';
 
 /** Version of the sectioned binary layout, stored in each snapshot's `v` field. */
 export const SNAPSHOT_VERSION = '1';
@@ -55,7 +55,11 @@ export function decodeSections(fields: ReadonlyMap<string, Buffer>): KeyState | 
   state.recentHead = 0;
   for (const [field, bytes] of fields) {
     if (field.startsWith(DETECTOR)) state.detectors[field.slice(DETECTOR.length)] = packr.unpack(bytes);
-    else if (field === IDS) [state.recentIds, state.recentHead] = packr.unpack(bytes) as [string[], number];
+    else if (field === IDS) {
+      const [ids, head] = packr.unpack(bytes) as [(number | string)[], number];
+      state.recentIds = digestsOf(ids);
+      state.recentHead = head;
+    }
     else if (field === REFERENCE) state.reference = packr.unpack(bytes) as KeyState['reference'];
   }
   return state;

@@ -45,5 +45,10 @@ describe('speed table rows', () => {
     expect(rows[0][1]).toBe('3.9 kB (2.9 kB + 1.0 kB)');
     expect(rows[0].at(-1)).toBe('yes');
     expect(rows[1].at(-1)).toBe('no');
+    expect(rows).toHaveLength(2);
+    const primed = speedRows({ bytes: { idle: k(3_000, 1_000, 3), idleBase: k(500, 0, 3), active: k(20_000, 5_000, 1000), activeBase: k(2_000, 0, 1000), activePrimed: { ...k(9_000, 1_000, 1000), primed: true } } });
+    expect(primed).toHaveLength(3);
+    expect(primed[2][0]).toMatch(/^bytes per active key \(1000 events each, 10 keys, after a primer of the same traffic/);
+    expect(primed[2][1]).toBe('9.8 kB (8.8 kB + 1.0 kB)');
   });
 });
