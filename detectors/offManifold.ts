@@ -4,7 +4,7 @@ import { appendRow, unpackFloat32 } from '../src/compute/packedVectors.ts';
 import { eventTimeOrder } from './shared/batch.ts';
 import { addToShare, createShare, type EwShare, shareExcess, shareExcessLowerBound, shareExcessZ } from './shared/EwShare.ts';
 import { BatchStraightRuns } from './shared/StraightRun.ts';
-import { addArrival, createGapStats, type GapStats, gapCv } from './shared/GapStats.ts';
+import { addArrival, createGapStats, type GapStats, gapCv, gapCvUpper } from './shared/GapStats.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { squaredDistance } from '../src/compute/squaredDistance.ts';
@@ -24,7 +24,8 @@ export const offManifoldConfigSchema = z.object({
    * A second, looser test that counts only for machine-paced keys: the share of queries beyond the
    * `quantile` quantile (0.95), scored like the main share and scaled by how metronomic the key's calls
    * are (coefficient of variation of its inter-arrival gaps: full weight at `cvMetronomic`, none from
-   * `cvHuman`, after `minGaps` gaps). Natural data from a neighbouring distribution — Knockoff Nets' and
+   * `cvHuman`, after `minGaps` gaps; the CV is judged at its upper bound `paceZ` standard errors up, so
+   * a short-lived key counts as machine-paced only when its few gaps already show it surely). Natural data from a neighbouring distribution — Knockoff Nets' and
    * ActiveThief's transfer sets, New York weather against a Seattle model in the quality benchmark — puts
    * a third or more of its queries beyond the 95% quantile but only 10–15% beyond the 99%, under the
    * excess where the main score starts; so does an honest person whose data come from elsewhere or whose
@@ -37,7 +38,9 @@ export const offManifoldConfigSchema = z.object({
       quantile: z.number().gt(0).lt(1).default(0.95),
       /** Effective window (gaps) of the inter-arrival statistics. */
       gapWindow: int().positive().default(64),
-      minGaps: int().positive().default(30),
+      minGaps: int().positive().default(16),
+      /** Standard errors the gaps' CV is raised by before it is judged (0: its estimate as it is). */
+      paceZ: z.number().min(0).default(2),
       cvMetronomic: z.number().min(0).default(0.15),
       cvHuman: z.number().min(0).default(0.6),
     })
@@ -290,10 +293,10 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     return Math.max(strict, this.shareScore(state.looseShare, state) * this.pacing(state.gaps));
   }
 
-  /** 1 for metronomic calls, 0 for human ones (`automated.cvMetronomic` … `cvHuman`). */
+  /** 1 for surely metronomic calls, 0 for human ones (`automated.cvMetronomic` … `cvHuman`, at the CV's upper bound). */
   private pacing(g: GapStats): number {
     const a = this.config.automated;
-    return 1 - ramp(gapCv(g), a.cvMetronomic, a.cvHuman);
+    return 1 - ramp(gapCvUpper(g, a.gapWindow, a.paceZ), a.cvMetronomic, a.cvHuman);
   }
 
   private shareScore(sh: EwShare, state: OffManifoldState): number {

@@ -33,3 +33,15 @@ export function addArrival(g: GapStats, ts: number, window: number): void {
 export function gapCv(g: GapStats): number {
   return g.mean > 0 ? Math.sqrt(g.variance) / g.mean : Infinity;
 }
+
+/**
+ * The CV raised by `z` standard errors of its estimate over the gaps seen (at most `window` of them count):
+ * what the key's pacing is at most, as surely as `z` says. The standard error is McKay's approximation for
+ * a sample CV, cv·√((½ + cv²)/n): a few gaps of a metronomic script already bound its CV low, while a
+ * person's few gaps leave theirs wide open.
+ */
+export function gapCvUpper(g: GapStats, window: number, z: number): number {
+  const cv = gapCv(g);
+  const n = Math.min(g.n, window);
+  return n > 0 ? cv + z * cv * Math.sqrt((0.5 + cv * cv) / n) : Infinity;
+}

@@ -7,7 +7,7 @@ import type { InferenceEvent } from '../../src/contract.ts';
 import { otherDataSet, uniformBox } from './helpers/attacks.ts';
 import { testCompute } from './helpers/compute.ts';
 import { DEFAULT_REFERENCE, type DetectorRun, referenceOf, runDetector } from './helpers/runDetector.ts';
-import { ATTACK_START, attackTimes, FIRES, naturalScenario, QUIET, T0, VOLUME } from './helpers/scenario.ts';
+import { ATTACK_START, attackTimes, FIRES, HOUR, naturalScenario, QUIET, T0, VOLUME } from './helpers/scenario.ts';
 import { humanTimes, merge, scriptTimes, sweepSessions, type World } from './helpers/world.ts';
 
 const config = offManifold.configSchema.parse({});
@@ -135,6 +135,28 @@ describe('off-manifold', () => {
     // Without the looser test for machine-paced keys the script goes unnoticed too.
     const strictOnly = runDetector(offManifold.create(offManifold.configSchema.parse({ automated: { enabled: false } })), stream, compute);
     expect(strictOnly.maxByKey.get('atk-transfer')).toBeLessThan(0.5);
+  });
+
+  it('judges a short-lived script on its first gaps when they surely show machine pacing: many throwaway keys of off-traffic records', () => {
+    const { world: w, natural: traffic } = naturalScenario(9);
+    // Eight throwaway keys of 24 calls each, an hour apart, sending records three spreads off on three features:
+    // a script on a 3 s timer (±10%) and a person at a person's pace, side by side.
+    const parts = [traffic];
+    for (let k = 0; k < 8; k++) {
+      parts.push(otherDataSet(w, `atk-short-${k}`, scriptTimes(w, 24, ATTACK_START + k * HOUR, 3_000, 0.1), [0, 1, 2], 3));
+      parts.push(otherDataSet(w, `nat-short-${k}`, humanTimes(w, 24, ATTACK_START + k * HOUR, 20_000), [0, 1, 2], 3));
+    }
+    const stream = merge(...parts);
+    const r = runDetector(create(), stream, compute);
+    // Waiting for 30 gaps and taking the CV as estimated, the script keys end before their pacing counts.
+    const waiting = runDetector(offManifold.create(offManifold.configSchema.parse({ automated: { minGaps: 30, paceZ: 0 } })), stream, compute);
+    for (let k = 0; k < 8; k++) {
+      expect(r.maxByKey.get(`atk-short-${k}`), `atk-short-${k}`).toBeGreaterThanOrEqual(FIRES);
+      expect(waiting.maxByKey.get(`atk-short-${k}`), `atk-short-${k}`).toBeLessThan(0.5);
+      // A person's gaps never pass for a script's: only the main test speaks for them, as it did before.
+      expect(r.maxByKey.get(`nat-short-${k}`), `nat-short-${k}`).toBe(waiting.maxByKey.get(`nat-short-${k}`));
+    }
+    for (const key of new Set(traffic.map((e) => e.api_key))) expect(r.maxByKey.get(key) ?? 0, key).toBeLessThanOrEqual(QUIET);
   });
 
   it('counts a place off the manifold once: quiet on a person who keeps returning to one, firing on random probes', () => {

@@ -7,7 +7,7 @@ import { addClass, balanceFields, balanceScore, balanceTest, createClassMix } fr
 import { z } from 'zod';
 import { addDistinct, createDistinctSketch, distinctRatio } from '../../detectors/shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, histogramReady, unitCdf, unitQuantile } from '../../detectors/shared/EpochHistogram.ts';
-import { addArrival, createGapStats, gapCv } from '../../detectors/shared/GapStats.ts';
+import { addArrival, createGapStats, gapCv, gapCvUpper } from '../../detectors/shared/GapStats.ts';
 import { LengthFilter, lengthClass, OffsetCounts, offsetId, offsetSquare } from '../../detectors/shared/OffsetTable.ts';
 import { expectedDistinct } from '../../detectors/shared/SketchBuckets.ts';
 import { mulberry32 } from '../../src/gateway/RandomProjection.ts';
@@ -206,6 +206,38 @@ describe('GapStats', () => {
     }
     expect(gapCv(script)).toBeLessThan(0.05);
     expect(gapCv(person)).toBeGreaterThan(1);
+  });
+
+  it('bounds the CV from above: 16 gaps of a script stay low, 16 of a person seldom pass for a script', () => {
+    const trials = 2_000;
+    let personRaw = 0;
+    let personBound = 0;
+    let scriptWorst = 0;
+    for (let k = 0; k < trials; k++) {
+      const script = createGapStats();
+      const person = createGapStats();
+      let t = 0;
+      let u = 0;
+      for (let i = 0; i <= 16; i++) {
+        addArrival(script, (t += 3_000 + Math.round((rand() - 0.5) * 1_000)), 64);
+        // A person's gaps: exponential (a Poisson process, CV 1), the least bursty a person is.
+        addArrival(person, (u += Math.round(-Math.log(Math.max(rand(), 1e-12)) * 20_000)), 64);
+      }
+      scriptWorst = Math.max(scriptWorst, gapCvUpper(script, 64, 2));
+      if (gapCv(person) < 0.6) personRaw++;
+      if (gapCvUpper(person, 64, 2) < 0.6) personBound++;
+    }
+    // A script with ±17% jitter (CV ≈ 0.1) is bounded under 0.2 after 16 gaps.
+    expect(scriptWorst).toBeLessThan(0.2);
+    // Raw, a person's 16 gaps look under the human CV (0.6) in several percent of trials; bounded, almost never.
+    expect(personRaw / trials).toBeGreaterThan(0.02);
+    expect(personBound / trials).toBeLessThan(0.002);
+    // With more gaps the bound closes on the estimate.
+    const long = createGapStats();
+    let v = 0;
+    for (let i = 0; i <= 300; i++) addArrival(long, (v += 3_000 + Math.round((rand() - 0.5) * 1_000)), 64);
+    expect(gapCvUpper(long, 64, 2) - gapCv(long)).toBeLessThan(0.05);
+    expect(gapCvUpper(long, 64, 0)).toBe(gapCv(long));
   });
 });
 
