@@ -64,7 +64,11 @@ interface LastView {
   model: string;
   marginScore: number;
   searchScore: number;
-  ts: number;
+  /** What the evidence quotes of the key's state as of this event (copies: the state moves on). */
+  margin: EwShare;
+  /** Line searches completed and the longest one's halvings, when the line-search test scores. */
+  searches: number;
+  longest: number;
 }
 
 /**
@@ -112,7 +116,8 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
     const scores = groups.map((g) => new Float64Array(g.events.length));
     // The line search is the extraction signature; a high small-margin share alone is an output statistic.
     const signature = groups.map((g) => new Float64Array(g.events.length));
-    const last: (LastView | undefined)[] = new Array(groups.length);
+    // Each event's view, for the evidence as of that event (not as of the batch's end).
+    const views = groups.map((g) => new Array<LastView>(g.events.length));
 
     const tails = new TailCache();
     const baselines = new Map<string, EpochHistogram>();
@@ -144,23 +149,24 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
       state.score = either(marginScore, searchScore);
       scores[g][i] = state.score;
       signature[g][i] = searchScore;
-      last[g] = { tail, local: this.local.active(ref), model: e.model_id, marginScore, searchScore, ts: e.ts };
+      const searches = searchScore > 0 ? completedSearches(state.bisection, e.ts, c.bisection) : 0;
+      views[g][i] = { tail, local: this.local.active(ref), model: e.model_id, marginScore, searchScore, margin: { ...state.margin }, searches, longest: state.bisection.longest };
     }
     runs.save();
-    return groups.map((grp, g) => ({ scores: scores[g], signature: signature[g], evidence: last[g] ? this.evidence(grp.state, last[g]) : [] }));
+    return groups.map((grp, g) => {
+      const explain = (i: number) => this.evidence(views[g][i]);
+      return { scores: scores[g], signature: signature[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain };
+    });
   }
 
-  private evidence(state: BoundaryProbingState, v: LastView): string[] {
+  private evidence(v: LastView): string[] {
     const c = this.config;
     const out: string[] = [];
     if (v.marginScore > 0 && v.tail) {
-      out.push(tailShareEvidence(state.margin, c, `had a top-1/top-2 margin < ${fmt(v.tail.threshold)}`, v.model, v.local));
+      out.push(tailShareEvidence(v.margin, c, `had a top-1/top-2 margin < ${fmt(v.tail.threshold)}`, v.model, v.local));
     }
     if (v.searchScore > 0) {
-      out.push(
-        `${fmt(completedSearches(state.bisection, v.ts, c.bisection), 1)} line searches (steps halving ${c.bisection.minSteps}+ times ` +
-          `across a label flip; longest ${state.bisection.longest} halvings)`,
-      );
+      out.push(`${fmt(v.searches, 1)} line searches (steps halving ${c.bisection.minSteps}+ times across a label flip; longest ${v.longest} halvings)`);
     }
     return out;
   }

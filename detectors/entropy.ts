@@ -112,6 +112,11 @@ interface LastView {
   diversity: number;
   regularity: number;
   repeats: number;
+  /** What the evidence quotes of the key's state as of this event (copies: the state moves on). */
+  high: EwShare;
+  ringN: number;
+  distinctN: number;
+  gaps: { cv: number; n: number; mean: number };
 }
 
 /**
@@ -163,7 +168,8 @@ export class EntropyDetector implements Detector<EntropyState> {
     // model's own traffic covers is how transfer sets and equation-solving samples are drawn. Answer entropy is
     // an output statistic only (a minority-class analyst's answers are uncertain too).
     const signature = groups.map((g) => new Float64Array(g.events.length));
-    const last: (LastView | undefined)[] = new Array(groups.length);
+    // Each event's view, for the evidence as of that event (not as of the batch's end).
+    const views = groups.map((g) => new Array<LastView>(g.events.length));
 
     const tails = new TailCache();
     const models = new Map<string, ModelEntropy>();
@@ -216,10 +222,13 @@ export class EntropyDetector implements Detector<EntropyState> {
       state.score = Math.max(Math.min(1, base * (1 + c.regularityBoost * view.regularity)), c.regularityAloneScore * view.regularity);
       scores[g][i] = state.score;
       signature[g][i] = view.diversity;
-      last[g] = view;
+      views[g][i] = view;
     }
     runs.save();
-    return groups.map((grp, g) => ({ scores: scores[g], signature: signature[g], evidence: last[g] && grp.state.score > 0 ? this.evidence(grp.state, last[g]) : [] }));
+    return groups.map((grp, g) => {
+      const explain = (i: number) => (scores[g][i] > 0 ? this.evidence(views[g][i]) : []);
+      return { scores: scores[g], signature: signature[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain };
+    });
   }
 
   private view(state: EntropyState, model: ModelEntropy, cache: WeakMap<number[], Map<number, number>>, tail: Tail | null, modelId: string, local: boolean): LastView {
@@ -238,23 +247,25 @@ export class EntropyDetector implements Detector<EntropyState> {
       diversity = ramp(occupancy.distinct / expected, c.occupancyLow, c.occupancyHigh) * ramp(repeats, c.repeatRatioLow, c.repeatRatioHigh);
     }
     const regularity = state.gaps.n >= c.minGaps ? 1 - ramp(gapCv(state.gaps), c.cvMetronomic, c.cvHuman) : 0;
-    return { model: modelId, tail, local, tailScore, occupancy, diversity, regularity, repeats };
+    const high = { ...state.high };
+    const gaps = { cv: gapCv(state.gaps), n: state.gaps.n, mean: state.gaps.mean };
+    return { model: modelId, tail, local, tailScore, occupancy, diversity, regularity, repeats, high, ringN: n, distinctN: state.distinct.n, gaps };
   }
 
-  private evidence(state: EntropyState, v: LastView): string[] {
+  private evidence(v: LastView): string[] {
     const c = this.config;
     const out: string[] = [];
     if (v.tailScore > 0 && v.tail) {
-      out.push(tailShareEvidence(state.high, c, `had normalised entropy > ${fmt(v.tail.threshold)}`, v.model, v.local));
+      out.push(tailShareEvidence(v.high, c, `had normalised entropy > ${fmt(v.tail.threshold)}`, v.model, v.local));
     }
     if (v.diversity > 0 && v.occupancy) {
       out.push(
-        `last ${state.ring.ring.length} queries fell in ${v.occupancy.distinct} input buckets, ${fmt(v.occupancy.distinct / v.occupancy.expected, 1)}x the ` +
-          `${fmt(v.occupancy.expected, 0)} expected from model ${v.model}'s traffic; ${pct(v.repeats)} of ${state.distinct.n} inputs distinct`,
+        `last ${v.ringN} queries fell in ${v.occupancy.distinct} input buckets, ${fmt(v.occupancy.distinct / v.occupancy.expected, 1)}x the ` +
+          `${fmt(v.occupancy.expected, 0)} expected from model ${v.model}'s traffic; ${pct(v.repeats)} of ${v.distinctN} inputs distinct`,
       );
     }
     if (v.regularity > 0) {
-      out.push(`inter-arrival CV ${fmt(gapCv(state.gaps))} over ${state.gaps.n} gaps (mean ${fmt(state.gaps.mean / 1000, 2)} s): machine-regular`);
+      out.push(`inter-arrival CV ${fmt(v.gaps.cv)} over ${v.gaps.n} gaps (mean ${fmt(v.gaps.mean / 1000, 2)} s): machine-regular`);
     }
     return out;
   }

@@ -163,7 +163,8 @@ export class OutputDriftDetector implements Detector<OutputDriftState> {
 
     // Pass 2, same order: scores, the per-key divergence baseline, the global drift.
     const scores = groups.map((grp) => new Float64Array(grp.events.length));
-    const last: (LastView | undefined)[] = new Array(groups.length);
+    // Each event's view, for the evidence as of that event (not as of the batch's end).
+    const views = groups.map((grp) => new Array<LastView>(grp.events.length));
     order.forEach(({ g, i, e }, k) => {
       const state = groups[g].state;
       const m = model(e.model_id);
@@ -196,9 +197,12 @@ export class OutputDriftDetector implements Detector<OutputDriftState> {
       }
       state.score = Math.max(either(view.jsdScore, view.balanceScore), c.driftKeyWeight * driftScore);
       scores[g][i] = state.score;
-      last[g] = view;
+      views[g][i] = view;
     });
-    return groups.map((grp, g) => ({ scores: scores[g], evidence: last[g] && grp.state.score > 0 ? this.evidence(last[g]) : [] }));
+    return groups.map((grp, g) => {
+      const explain = (i: number) => (scores[g][i] > 0 ? this.evidence(views[g][i]) : []);
+      return { scores: scores[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain };
+    });
   }
 
   private evidence(v: LastView): string[] {

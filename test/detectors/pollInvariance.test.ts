@@ -40,6 +40,7 @@ describe.each([boundaryProbing, entropy, outputDrift, aggregates] as DetectorDef
     expect(small.lastEvidence).toEqual(large.lastEvidence);
   });
 
+
   it('carries on identically from a JSON snapshot of its key and aggregate state (a rebalance or a restart)', () => {
     const whole = runDetector(def.create(def.configSchema.parse({})), events, compute, 500);
     const cut = Math.floor(events.length / 2);
@@ -51,5 +52,19 @@ describe.each([boundaryProbing, entropy, outputDrift, aggregates] as DetectorDef
     };
     const resumed = runDetector(def.create(def.configSchema.parse({})), events.slice(cut), compute, 500, restored);
     for (const e of events.slice(cut)) expect(resumed.scores.get(e.event_id), e.event_id).toBeCloseTo(whole.scores.get(e.event_id)!, 6);
+  });
+});
+
+// The evidence a RiskScore carries is the detector's reading as of its event, not of the poll's end (aggregates' group views still quote their state at the poll's end).
+describe.each([boundaryProbing, entropy, outputDrift] as DetectorDefinition[])('$name', (def) => {
+  it('explains every event as of that event, whatever the poll size', () => {
+    const small = runDetector(def.create(def.configSchema.parse({})), events, compute, 97);
+    const large = runDetector(def.create(def.configSchema.parse({})), events, compute, 2_048);
+    let explained = 0;
+    for (const e of events) {
+      expect(small.evidenceByEvent.get(e.event_id), e.event_id).toEqual(large.evidenceByEvent.get(e.event_id));
+      if ((large.evidenceByEvent.get(e.event_id) ?? []).length > 0) explained++;
+    }
+    expect(explained).toBeGreaterThan(100); // every event has an explanation to compare, many of them non-empty
   });
 });

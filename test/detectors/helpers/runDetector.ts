@@ -16,6 +16,8 @@ export interface DetectorRun {
   /** Score and evidence after each key's last event. */
   lastScore: Map<string, number>;
   lastEvidence: Map<string, string[]>;
+  /** Each event's evidence as of that event, by event_id (detectors with `explain` only). */
+  evidenceByEvent: Map<string, string[]>;
   /**
    * The detector's per-key state and its aggregate entities, as the pipeline would snapshot them; the
    * model references live among the aggregates as `reference:<model>` (`{ reference: state }`), and
@@ -55,6 +57,7 @@ export function runDetector(
     maxSignatureByKey: new Map(),
     lastScore: new Map(),
     lastEvidence: new Map(),
+    evidenceByEvent: new Map(),
     states: new Map(),
     aggregates: new Map(),
     feeds: new Map(),
@@ -107,6 +110,7 @@ export function runDetector(
         run.maxByKey.set(g.key, Math.max(run.maxByKey.get(g.key) ?? 0, s));
         const signed = out.signature ? out.signature[i] : detector.signature ? s : 0;
         run.maxSignatureByKey.set(g.key, Math.max(run.maxSignatureByKey.get(g.key) ?? 0, signed));
+        if (out.explain) run.evidenceByEvent.set(e.event_id, out.explain(i));
       });
       run.lastScore.set(g.key, out.scores[g.events.length - 1]);
       run.lastEvidence.set(g.key, out.evidence);
