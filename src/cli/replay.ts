@@ -13,7 +13,7 @@ import { readRecordedBatches } from '../sources/recordedEvents.ts';
 export interface ReplayOptions {
   /**
    * Events per batch: the speed depends on it, the scores, levels and line order do not. The evidence sentences of
-   * detectors without `explain` quote their state at the batch's end, so their wording may.
+   * detectors without `explain` (today only the aggregates detector's group views) quote their state at the batch's end, so their wording may.
    */
   batchSize?: number;
   out: Writable;
