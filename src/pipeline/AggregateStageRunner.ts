@@ -44,6 +44,7 @@ export class AggregateStageRunner {
   private readonly stageConsumer: Consumer;
   private readonly evidenceConsumer: Consumer;
   private readonly group: string;
+  private readonly evidenceGroup: string;
   private readonly topics: { facts: string; evidence: string };
 
   constructor(
@@ -59,7 +60,8 @@ export class AggregateStageRunner {
     const timing = { sessionTimeout: config.kafka.sessionTimeoutMs, heartbeatInterval: Math.max(100, Math.min(3_000, Math.floor(config.kafka.sessionTimeoutMs / 3))), maxWaitTimeInMs: 1_000 };
     this.stageConsumer = kafka.consumer({ groupId: this.group, ...timing });
     // A group of its own per process: every instance reads every reading.
-    this.evidenceConsumer = kafka.consumer({ groupId: `${config.kafka.groupId}-evidence-${randomUUID()}`, ...timing });
+    this.evidenceGroup = `${config.kafka.groupId}-evidence-${randomUUID()}`;
+    this.evidenceConsumer = kafka.consumer({ groupId: this.evidenceGroup, ...timing });
   }
 
   async start(): Promise<void> {
@@ -100,6 +102,7 @@ export class AggregateStageRunner {
         this.logger.debug({ partition, facts: batch.messages.length, applied, readings: readings.length }, 'aggregate stage batch');
       },
     });
+    this.logger.info({ group: this.group, evidenceGroup: this.evidenceGroup, facts: this.topics.facts, evidence: this.topics.evidence }, 'aggregate stage started');
   }
 
   /** `publisher` that also sends the facts the batch's detectors collected, after its outputs. */
