@@ -98,7 +98,7 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
   const manual = new ManualDecisionBook();
   const manualPoller = new ManualDecisionPoller(new ManualDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel, signingKey }), manual, logger);
   // The aggregate views as a second, entity-keyed stage (off: each instance pools the keys it owns).
-  const aggregateStage = config.aggregateStage.enabled ? new AggregateStageRunner(kafka, redis, config, logger) : undefined;
+  const aggregateStage = config.aggregateStage.enabled ? new AggregateStageRunner(kafka, redis, config, logger, metrics) : undefined;
   const pipeline = new DetectionPipeline(config, { compute, metrics, logger, manual, entityStage: aggregateStage?.link });
   const alerts = createAlertSink(config.alerts, {
     env,

@@ -5,6 +5,7 @@ import { AggregatesDetector, type AggregatesConfig } from '../../detectors/aggre
 import type { AggregateFact, GroupReading } from '../../detectors/shared/aggregateFacts.ts';
 import type { Config } from '../config/configSchema.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { KafkaOutputs } from '../sinks/KafkaPublisher.ts';
 import { AggregateStage } from './AggregateStage.ts';
 import { AggregateStageLink } from './AggregateStageLink.ts';
@@ -52,6 +53,7 @@ export class AggregateStageRunner {
     private readonly redis: Redis,
     private readonly config: Readonly<Config>,
     private readonly logger: Logger,
+    private readonly metrics?: Metrics,
   ) {
     this.stage = new AggregateStage(new AggregatesDetector(config.detectors.aggregates as AggregatesConfig));
     this.group = aggregateStageGroup(config);
@@ -73,7 +75,9 @@ export class AggregateStageRunner {
     await this.evidenceConsumer.subscribe({ topic: this.topics.evidence, fromBeginning: true });
     await this.evidenceConsumer.run({
       eachMessage: async ({ message }) => {
-        if (message.value) this.link.receive(decodeStageValue<GroupReading>(message.value));
+        if (!message.value) return;
+        this.link.receive(decodeStageValue<GroupReading>(message.value));
+        this.metrics?.groupReadings.inc();
       },
     });
     await this.stageConsumer.connect();
@@ -89,6 +93,8 @@ export class AggregateStageRunner {
         if (!this.stage.owns(partition)) this.stage.restore(partition, await this.redis.getBuffer(this.snapshotKey(partition)));
         let applied = 0;
         for (const m of batch.messages) if (m.value && this.stage.apply(partition, Number(m.offset), decodeStageValue<AggregateFact>(m.value))) applied++;
+        this.metrics?.aggregateStageFacts.inc({ result: 'applied' }, applied);
+        this.metrics?.aggregateStageFacts.inc({ result: 'skipped' }, batch.messages.length - applied);
         const readings = this.stage.readings();
         if (readings.length) {
           await this.producer.send({ topic: this.topics.evidence, acks: -1, messages: readings.map((r) => ({ key: readingSlot(r.entity, r.model), value: encodeStageValue(r) })) });
@@ -114,6 +120,7 @@ export class AggregateStageRunner {
         if (facts.length === 0) return;
         try {
           await this.producer.send({ topic: this.topics.facts, acks: -1, messages: facts });
+          this.metrics?.aggregateFacts.inc(facts.length);
         } catch (err) {
           // Kept for the next batch's send: the batch is not processed again, so its facts would be lost.
           this.link.requeueFacts(facts);
