@@ -46,6 +46,8 @@ export class AggregateStageRunner {
   private readonly evidenceConsumer: Consumer;
   private readonly group: string;
   private readonly evidenceGroup: string;
+  /** The group rebalanced since the last batch: partitions in memory may have moved. */
+  private rejoined = false;
   private readonly topics: { facts: string; evidence: string };
 
   constructor(
@@ -82,7 +84,8 @@ export class AggregateStageRunner {
     });
     await this.stageConsumer.connect();
     // After a rebalance every partition reloads its snapshot: each batch snapshots before it commits, so that is exact.
-    this.stageConsumer.on(this.stageConsumer.events.GROUP_JOIN, () => this.stage.dropAll());
+    // Dropped at the next batch, never under one in flight.
+    this.stageConsumer.on(this.stageConsumer.events.GROUP_JOIN, () => (this.rejoined = true));
     await this.stageConsumer.subscribe({ topic: this.topics.facts, fromBeginning: true });
     await this.stageConsumer.run({
       autoCommit: false,
@@ -90,6 +93,10 @@ export class AggregateStageRunner {
       eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
         const partition = batch.partition;
         if (batch.messages.length === 0) return;
+        if (this.rejoined) {
+          this.rejoined = false;
+          this.stage.dropAll();
+        }
         if (!this.stage.owns(partition)) this.stage.restore(partition, await this.redis.getBuffer(this.snapshotKey(partition)));
         let applied = 0;
         for (const m of batch.messages) if (m.value && this.stage.apply(partition, Number(m.offset), decodeStageValue<AggregateFact>(m.value))) applied++;
