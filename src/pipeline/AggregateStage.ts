@@ -2,6 +2,7 @@ import type { AggregatesDetector } from '../../detectors/aggregates.ts';
 import type { AggregateFact, GroupReading, ModelDigest } from '../../detectors/shared/aggregateFacts.ts';
 import type { EntityView } from '../../detectors/shared/EntityView.ts';
 import type { GroupVerdict } from '../../detectors/types.ts';
+import { type EntityCaps, entityKind } from '../state/KeyStateStore.ts';
 import { decodeStageValue, encodeStageValue, readingSlot } from './aggregateStageCodec.ts';
 
 /** Layout version of a fact partition's snapshot. */
@@ -20,6 +21,14 @@ export interface StagePartitionState {
   entities: Record<string, Record<string, EntityView>>;
   digests: Record<string, ModelDigest>;
   last: Record<string, { ts: number; epoch: number }>;
+  /** Event time of each entity's last fact (eviction). */
+  seen: Record<string, number>;
+}
+
+/** How much the stage holds per fact partition: the per-key stage's `state.maxEntities` and `state.idleEvictMs`. */
+export interface StageLimits {
+  maxEntities: EntityCaps;
+  idleEvictMs: number;
 }
 
 const NO_DIGEST: ModelDigest = { width: 0, rms: 0, classes: null, buckets: null, marginThreshold: null, entropyThreshold: null, local: false };
@@ -34,7 +43,10 @@ export class AggregateStage {
   private readonly parts = new Map<number, StagePartitionState>();
   private readonly touched = new Map<string, { partition: number; entity: string; model: string }>();
 
-  constructor(private readonly detector: AggregatesDetector) {}
+  constructor(
+    private readonly detector: AggregatesDetector,
+    private readonly limits?: StageLimits,
+  ) {}
 
   owns(partition: number): boolean {
     return this.parts.has(partition);
@@ -44,7 +56,7 @@ export class AggregateStage {
   restore(partition: number, snapshot: Buffer | null): void {
     const state = snapshot ? decodeStageValue<StagePartitionState>(snapshot) : null;
     if (state && state.v !== STAGE_SNAPSHOT_VERSION) throw new Error(`aggregate stage snapshot of partition ${partition} has layout ${String(state.v)}, expected ${STAGE_SNAPSHOT_VERSION}`);
-    this.parts.set(partition, state ?? { v: STAGE_SNAPSHOT_VERSION, offset: -1, entities: {}, digests: {}, last: {} });
+    this.parts.set(partition, state ?? { v: STAGE_SNAPSHOT_VERSION, offset: -1, entities: {}, digests: {}, last: {}, seen: {} });
   }
 
   /** Forgets every partition (a rebalance: the next batch of each reloads its snapshot). */
@@ -64,6 +76,7 @@ export class AggregateStage {
     const views = (st.entities[fact.entity] ??= {});
     this.detector.poolFact(fact, views, st.digests[slot] ?? NO_DIGEST);
     st.last[slot] = { ts: fact.ts, epoch: fact.epoch };
+    st.seen[fact.entity] = Math.max(st.seen[fact.entity] ?? fact.ts, fact.ts);
     this.touched.set(slot, { partition, entity: fact.entity, model: fact.model });
     return true;
   }
@@ -84,6 +97,45 @@ export class AggregateStage {
 
   drainVerdicts(): GroupVerdict[] {
     return this.detector.drainVerdicts();
+  }
+
+  /**
+   * Drops a partition's entities idle for `idleEvictMs` of event time, then the least recently fed of
+   * each kind past its cap, as the per-key stage bounds its own; returns how many went, by reason.
+   */
+  evict(partition: number): { idle: number; capacity: number } {
+    const st = this.parts.get(partition);
+    if (!st || !this.limits) return { idle: 0, capacity: 0 };
+    const { maxEntities, idleEvictMs } = this.limits;
+    let newest = -Infinity;
+    for (const e in st.seen) newest = Math.max(newest, st.seen[e]);
+    const byKind = new Map<string, string[]>();
+    const gone: string[] = [];
+    for (const e in st.seen) {
+      if (st.seen[e] < newest - idleEvictMs) gone.push(e);
+      else {
+        const kind = entityKind(e);
+        let list = byKind.get(kind);
+        if (!list) byKind.set(kind, (list = []));
+        list.push(e);
+      }
+    }
+    const idle = gone.length;
+    for (const [kind, list] of byKind) {
+      const cap = maxEntities[kind] ?? maxEntities.other;
+      if (list.length > cap) gone.push(...list.sort((a, b) => st.seen[a] - st.seen[b]).slice(0, list.length - cap));
+    }
+    for (const e of gone) {
+      for (const model in st.entities[e]) {
+        const slot = readingSlot(e, model);
+        delete st.digests[slot];
+        delete st.last[slot];
+        this.touched.delete(slot);
+      }
+      delete st.entities[e];
+      delete st.seen[e];
+    }
+    return { idle, capacity: gone.length - idle };
   }
 
   snapshot(partition: number): Buffer {

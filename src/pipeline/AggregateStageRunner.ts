@@ -57,7 +57,7 @@ export class AggregateStageRunner {
     private readonly logger: Logger,
     private readonly metrics?: Metrics,
   ) {
-    this.stage = new AggregateStage(new AggregatesDetector(config.detectors.aggregates as AggregatesConfig));
+    this.stage = new AggregateStage(new AggregatesDetector(config.detectors.aggregates as AggregatesConfig), { maxEntities: config.state.maxEntities, idleEvictMs: config.state.idleEvictMs });
     this.group = aggregateStageGroup(config);
     this.topics = { facts: config.kafka.topics.aggregateFacts, evidence: config.kafka.topics.groupEvidence };
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
@@ -107,6 +107,8 @@ export class AggregateStageRunner {
           await this.producer.send({ topic: this.topics.evidence, acks: -1, messages: readings.map((r) => ({ key: readingSlot(r.entity, r.model), value: encodeStageValue(r) })) });
         }
         this.link.addVerdicts(this.stage.drainVerdicts());
+        const evicted = this.stage.evict(partition);
+        for (const reason of ['idle', 'capacity'] as const) if (evicted[reason]) this.metrics?.aggregateEntitiesEvicted.inc({ kind: 'stage', reason }, evicted[reason]);
         await this.redis.set(this.snapshotKey(partition), this.stage.snapshot(partition));
         const last = batch.messages[batch.messages.length - 1].offset;
         resolveOffset(last);

@@ -54,4 +54,16 @@ describe('AggregateStage', () => {
     expect(net.scores.margin).toBe(1);
     expect(net.detail.margin).toMatch(/of pooled answers had a top-1\/top-2 margin </);
   });
+
+  it('bounds a partition like the per-key stage: idle entities go, then the least recently fed past a kind\'s cap', () => {
+    const stage = new AggregateStage(new AggregatesDetector(aggregatesConfigSchema.parse({})), { maxEntities: { prefix: 2, other: 10 }, idleEvictMs: 60_000 });
+    stage.restore(0, null);
+    const fact = (entity: string, ts: number): AggregateFact => ({ entity, model: 'm', key: 'k', ts, epoch: 0, label: 1, bucket: 3 });
+    let offset = 0;
+    for (const [entity, ts] of [['tenant:old', 0], ['prefix:a', 100_000], ['prefix:b', 110_000], ['prefix:c', 120_000], ['tenant:new', 120_000]] as const) stage.apply(0, offset++, fact(entity, ts));
+    expect(stage.evict(0)).toEqual({ idle: 1, capacity: 1 });
+    const st = decodeStageValue<StagePartitionState>(stage.snapshot(0));
+    expect(Object.keys(st.entities).sort()).toEqual(['prefix:b', 'prefix:c', 'tenant:new']);
+    expect(Object.keys(st.last).every((slot) => slot.split('\u0000')[0] in st.entities)).toBe(true);
+  });
 });
