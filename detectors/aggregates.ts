@@ -33,6 +33,7 @@ import { prefixOf } from './shared/prefixOf.ts';
 import { scorableProbs, tailShareScore } from './shared/TailShare.ts';
 import { baselineOptions, inTail, type Tail, TailCache, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
+import type { AggregateFact, EntityStageLink, GroupReading, ModelDigest } from './shared/aggregateFacts.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, GroupVerdict, KeyGroup } from './types.ts';
 
 const COMPONENTS = ['margin', 'entropy', 'halving', 'occupancy', 'spread', 'balance'] as const;
@@ -146,7 +147,8 @@ type Scores = Record<Component, number>;
 
 interface EntityRead {
   name: string;
-  view: EntityView;
+  /** Null for a reading received from the aggregate stage (its `detail` then quotes every component). */
+  view: EntityView | null;
   keys: number;
   scores: Scores;
   /** Sentence pieces behind each component (last event of a key only). */
@@ -211,7 +213,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
    * step last had one recorded `verdictRefreshMs` ago (so its ladder can refresh its decision), with the evidence
    * read in full.
    */
-  private noteVerdict(read: EntityRead, model: string, ts: number, m: ModelBaselines, cache: WeakMap<number[], Map<number, number>>, marginTail: Tail | null, entropyTail: Tail | null, local: boolean): void {
+  private noteVerdict(read: EntityRead, view: EntityView, model: string, ts: number, dg: ModelDigest, cache: WeakMap<number[], Map<number, number>>): void {
     let comp: Component = COMPONENTS[0];
     for (const k of COMPONENTS) if (read.scores[k] > read.scores[comp]) comp = k;
     const score = read.scores[comp];
@@ -223,13 +225,14 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     if (this.verdictSteps.size >= this.config.maxVerdictGroups && !last) this.verdictSteps.clear();
     this.verdictSteps.set(slot, { step, ts });
     const { scope, subject } = groupOf(read.name);
-    const sentence = this.sentence(this.read(read.name, read.view, read.keys, m, cache, true, marginTail, entropyTail, local), comp, true);
+    const sentence = this.sentence(this.read(read.name, view, read.keys, dg, cache, true), comp, true);
     this.verdicts.push({ scope, subject, model, ts, score, keys: read.keys, evidence: () => sentence });
   }
 
   processBatch(groups: readonly KeyGroup<AggregatesState>[], ctx: DetectorContext): DetectorOutput[] {
     const c = this.config;
-    this.verdicts = [];
+    const stage = ctx.entityStage;
+    this.verdicts = stage ? stage.takeVerdicts() : [];
     const opts = baselineOptions(c.baseline);
     const { offsets } = groupOffsets(groups);
     const probsRows = flatEvents(groups).map(scorableProbs);
@@ -250,6 +253,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     const names: string[] = [];
     const owners = groups.map((grp) => LocalTail.owner(grp.key));
     const refs = new Map<string, ModelReference | null>();
+    const dg: ModelDigest = { width: 0, rms: 0, classes: null, buckets: null, marginThreshold: null, entropyThreshold: null, local: false };
 
     // Event time across keys: pooled views see the stream in the same order whatever the poll size.
     for (const { g, i, e } of eventTimeOrder(groups)) {
@@ -300,9 +304,10 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       x.bucket = bucket;
       x.d2 = squaredFromCentre(e.input_sketch, m.shape);
       if (x.label >= 0) m.width = Math.min(c.maxClasses, Math.max(m.width, x.label + 1, e.output_probs.length));
+      this.digest(m, marginTail, entropyTail, this.local.active(ref), dg);
       contribute(state.own, x, this.ownLimits);
-      if (state.own.contributions % c.balanceEvery === 0) this.updateBalance(state.own, m, c.alignMinEvents);
-      this.alignment(state.own, m, expectedCache, aligned);
+      if (state.own.contributions % c.balanceEvery === 0) this.updateBalance(state.own, dg, c.alignMinEvents);
+      this.alignment(state.own, dg, expectedCache, aligned);
 
       // The model baselines learn from keys that do not lean any way, a few samples per key and epoch.
       const leaning = aligned.margin || aligned.entropy || aligned.halving || aligned.occupancy || aligned.spread || aligned.balance;
@@ -327,21 +332,16 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       let best = 0;
       let why: { e: EntityRead; comp: Component; aligned: boolean } | null = null;
       for (const name of names) {
-        let views = entities.get(name);
-        if (!views) entities.set(name, (views = ctx.aggregate<Record<string, EntityView>>(name, () => ({}))));
-        let view = views[e.model_id];
-        if (!view) {
-          if (Object.keys(views).length >= c.maxModelsPerEntity) continue;
-          view = views[e.model_id] = createEntityView();
+        let read: EntityRead | null;
+        if (stage) {
+          if (pooled) stage.publish(factOf(name, e.model_id, e.ts, x, dg));
+          read = readingOf(stage.reading(name, e.model_id));
+        } else {
+          let views = entities.get(name);
+          if (!views) entities.set(name, (views = ctx.aggregate<Record<string, EntityView>>(name, () => ({}))));
+          read = this.pool(name, views, e.model_id, e.ts, epoch, pooled ? x : null, dg, isLast);
         }
-        if (pooled) {
-          contribute(view, x, this.limits);
-          if (view.contributions % c.balanceEvery === 0) this.updateBalance(view, m, c.minEvents);
-        }
-        const keys = activeKeys(view, epoch, c.keyActiveEpochs);
-        if (keys < c.minKeys) continue;
-        const read = this.read(name, view, keys, m, expectedCache, isLast, marginTail, entropyTail, this.local.active(ref));
-        this.noteVerdict(read, e.model_id, e.ts, m, expectedCache, marginTail, entropyTail, this.local.active(ref));
+        if (!read) continue;
         for (const comp of COMPONENTS) {
           const score = read.scores[comp] * (aligned[comp] ? 1 : c.bystanderFactor);
           if (score > best) {
@@ -357,6 +357,63 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     return groups.map((_, g) => ({ scores: scores[g], evidence: evidence[g] }));
   }
 
+  /**
+   * Pools one contribution (none when the key is over its quota) into an entity's view for the model and reads
+   * the entity: null while fewer than `minKeys` keys fed it recently. Notes a group verdict when due.
+   */
+  private pool(name: string, views: Record<string, EntityView>, model: string, ts: number, epoch: number, x: Contribution | null, dg: ModelDigest, detailed: boolean): EntityRead | null {
+    const c = this.config;
+    let view = views[model];
+    if (!view) {
+      if (Object.keys(views).length >= c.maxModelsPerEntity) return null;
+      view = views[model] = createEntityView();
+    }
+    if (x) {
+      contribute(view, x, this.limits);
+      if (view.contributions % c.balanceEvery === 0) this.updateBalance(view, dg, c.minEvents);
+    }
+    const keys = activeKeys(view, epoch, c.keyActiveEpochs);
+    if (keys < c.minKeys) return null;
+    const read = this.read(name, view, keys, dg, this.expectedCache, detailed);
+    this.noteVerdict(read, view, model, ts, dg, this.expectedCache);
+    return read;
+  }
+
+  /**
+   * The aggregate stage's side (`aggregateStage.enabled`): pools one fact from the repartition topic into its
+   * entity's views, as `processBatch` pools locally otherwise. Verdicts collect until `drainVerdicts`.
+   */
+  poolFact(f: AggregateFact, views: Record<string, EntityView>, dg: ModelDigest): void {
+    this.pool(f.entity, views, f.model, f.ts, f.epoch, f, dg, false);
+  }
+
+  /** The aggregate stage's reading of an entity for a model at an epoch, with every component quoted (`keys` 0 below `minKeys`). */
+  readEntity(entity: string, view: EntityView, model: string, ts: number, epoch: number, dg: ModelDigest): GroupReading {
+    const keys = activeKeys(view, epoch, this.config.keyActiveEpochs);
+    const scored = keys >= this.config.minKeys;
+    const read = this.read(entity, view, keys, dg, this.expectedCache, scored);
+    return { entity, model, ts, keys: scored ? keys : 0, scores: read.scores, detail: scored ? { ...read.detail, balance: balanceDetail(view) } : {} };
+  }
+
+  /** Group verdicts the aggregate stage reached since the last call. */
+  drainVerdicts(): GroupVerdict[] {
+    const out = this.verdicts;
+    this.verdicts = [];
+    return out;
+  }
+
+  /** Fills `out` with what reading an entity needs of the model's baselines (see `ModelDigest`). */
+  private digest(m: ModelBaselines, marginTail: Tail | null, entropyTail: Tail | null, local: boolean, out: ModelDigest): void {
+    const minRef = this.config.baseline.minReferenceSamples;
+    out.width = m.width;
+    out.rms = m.shape.rms;
+    out.classes = histogramReady(m.classes, minRef) ? m.classes.ref : null;
+    out.buckets = histogramReady(m.buckets, minRef) ? m.buckets.ref : null;
+    out.marginThreshold = marginTail?.threshold ?? null;
+    out.entropyThreshold = entropyTail?.threshold ?? null;
+    out.local = local;
+  }
+
   private createBaselines(): ModelBaselines {
     const c = this.config;
     return {
@@ -370,24 +427,25 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     };
   }
 
-  private occupancy(view: EntityView, m: ModelBaselines, cache: WeakMap<number[], Map<number, number>>): { distinct: number; expected: number } | null {
+  private occupancy(view: EntityView, dg: ModelDigest, cache: WeakMap<number[], Map<number, number>>): { distinct: number; expected: number } | null {
     const n = view.ring.ring.length;
-    if (n === 0 || !histogramReady(m.buckets, this.config.baseline.minReferenceSamples)) return null;
-    let byN = cache.get(m.buckets.ref);
-    if (!byN) cache.set(m.buckets.ref, (byN = new Map()));
+    const ref = dg.buckets;
+    if (n === 0 || !ref) return null;
+    let byN = cache.get(ref);
+    if (!byN) cache.set(ref, (byN = new Map()));
     let expected = byN.get(n);
-    if (expected === undefined) byN.set(n, (expected = expectedDistinct(m.buckets.ref, n)));
+    if (expected === undefined) byN.set(n, (expected = expectedDistinct(ref, n)));
     return { distinct: ringDistinct(view.ring), expected };
   }
 
-  private alignment(own: EntityView, m: ModelBaselines, cache: WeakMap<number[], Map<number, number>>, out: Record<Component, boolean>): void {
+  private alignment(own: EntityView, dg: ModelDigest, cache: WeakMap<number[], Map<number, number>>, out: Record<Component, boolean>): void {
     const c = this.config;
-    const occ = own.ring.ring.length >= c.alignMinEvents ? this.occupancy(own, m, cache) : null;
+    const occ = own.ring.ring.length >= c.alignMinEvents ? this.occupancy(own, dg, cache) : null;
     out.margin = own.margin.n >= c.alignMinEvents && shareExcess(own.margin) >= c.alignExcess;
     out.entropy = own.entropy.n >= c.alignMinEvents && shareExcess(own.entropy) >= c.alignExcess;
     out.halving = own.halving.n >= c.alignMinEvents && own.halving.s >= c.alignHalving;
     out.occupancy = occ !== null && occ.distinct / occ.expected >= c.alignOccupancy;
-    out.spread = own.spreadN >= c.alignMinEvents && spreadLog2(own, m) >= c.alignSpreadLog2;
+    out.spread = own.spreadN >= c.alignMinEvents && spreadLog2(own, dg) >= c.alignSpreadLog2;
     out.balance = own.mix.total >= c.alignMinEvents && own.balance > c.alignBalance && own.balanceZ >= c.alignBalanceZ;
   }
 
@@ -395,43 +453,40 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     name: string,
     view: EntityView,
     keys: number,
-    m: ModelBaselines,
+    dg: ModelDigest,
     cache: WeakMap<number[], Map<number, number>>,
     detailed: boolean,
-    marginTail: Tail | null,
-    entropyTail: Tail | null,
-    local: boolean,
   ): EntityRead {
     const c = this.config;
-    const occ = view.ring.ring.length >= c.minRing ? this.occupancy(view, m, cache) : null;
+    const occ = view.ring.ring.length >= c.minRing ? this.occupancy(view, dg, cache) : null;
     const scores: Scores = {
       margin: tailShareScore(view.margin, c),
       entropy: tailShareScore(view.entropy, c),
       halving: view.halving.n < c.minEvents ? 0 : ramp(view.halving.s, c.halvingLow, c.halvingHigh),
       occupancy: occ ? ramp(occ.distinct / occ.expected, c.occupancyLow, c.occupancyHigh) : 0,
-      spread: view.spreadN < c.minEvents ? 0 : ramp(spreadLog2(view, m), c.spreadLog2Low, c.spreadLog2High),
+      spread: view.spreadN < c.minEvents ? 0 : ramp(spreadLog2(view, dg), c.spreadLog2Low, c.spreadLog2High),
       balance: view.balanceScore,
     };
     const read: EntityRead = { name, view, keys, scores };
     if (detailed) {
       const z = (sh: EntityView['margin']) => fmt(shareExcessZ(sh, c.window), 1);
-      const against = local ? "for the model's traffic near these queries" : 'baseline';
+      const against = dg.local ? "for the model's traffic near these queries" : 'baseline';
       read.detail = {
-        margin: `${pct(view.margin.s)} of pooled answers had a top-1/top-2 margin < ${fmt(marginTail?.threshold ?? 0)} against ${pct(view.margin.e, 1)} ${against} (z=${z(view.margin)})`,
-        entropy: `${pct(view.entropy.s)} of pooled answers had normalised entropy > ${fmt(entropyTail?.threshold ?? 0)} against ${pct(view.entropy.e, 1)} ${against} (z=${z(view.entropy)})`,
+        margin: `${pct(view.margin.s)} of pooled answers had a top-1/top-2 margin < ${fmt(dg.marginThreshold ?? 0)} against ${pct(view.margin.e, 1)} ${against} (z=${z(view.margin)})`,
+        entropy: `${pct(view.entropy.s)} of pooled answers had normalised entropy > ${fmt(dg.entropyThreshold ?? 0)} against ${pct(view.entropy.e, 1)} ${against} (z=${z(view.entropy)})`,
         halving: `${pct(view.halving.s)} of pooled steps halved the previous one along a line (bisection)`,
         occupancy: occ ? `last ${view.ring.ring.length} pooled queries fell in ${occ.distinct} input buckets, ${fmt(occ.distinct / occ.expected, 1)}x the ${fmt(occ.expected, 0)} expected` : '',
-        spread: `pooled queries lie ${fmt(Math.pow(2, spreadLog2(view, m)), 1)}x as far from the model's centre as its traffic does`,
+        spread: `pooled queries lie ${fmt(Math.pow(2, spreadLog2(view, dg)), 1)}x as far from the model's centre as its traffic does`,
       };
     }
     return read;
   }
 
   /** Re-evaluates a view's balanced-coverage test (see output-drift) against the model's reference. */
-  private updateBalance(view: EntityView, m: ModelBaselines, minEvents: number): void {
+  private updateBalance(view: EntityView, dg: ModelDigest, minEvents: number): void {
     const c = this.config;
-    if (view.mix.total < minEvents || m.width < 2 || !histogramReady(m.classes, c.baseline.minReferenceSamples)) return;
-    const bal = balanceTest(view.mix, m.classes.ref, m.width, c.minImbalance);
+    if (view.mix.total < minEvents || dg.width < 2 || !dg.classes) return;
+    const bal = balanceTest(view.mix, dg.classes, dg.width, c.minImbalance);
     // A mix less even than the model's is not balanced, whatever the likelihood ratio says (see `Balance.evenness`).
     view.balance = bal && bal.evenness > 0 ? bal.b : 0;
     view.balanceZ = bal && bal.evenness > 0 ? bal.z : 0;
@@ -441,10 +496,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
   private sentence(e: EntityRead, comp: Component, aligned: boolean): string {
     const { scope, subject } = groupOf(e.name);
     const what = scope === 'tenant' ? `tenant ${subject}` : scope === 'prefix' ? `network ${subject}` : `keys with alike query geometry (${subject})`;
-    const detail =
-      comp === 'balance'
-        ? `pooled classes come back near-uniform (balance ${fmt(e.view.balance)} on a 0 natural … 1 uniform scale over ${Math.round(e.view.mix.total)} answers)`
-        : (e.detail?.[comp] ?? comp);
+    const detail = comp === 'balance' && e.view ? balanceDetail(e.view) : (e.detail?.[comp] ?? comp);
     return `${what}, ${e.keys} keys: ${detail}, score ${fmt(e.scores[comp])}${aligned ? '' : ` (this key is a bystander: x${fmt(this.config.bystanderFactor)})`}`;
   }
 }
@@ -454,6 +506,26 @@ function groupOf(name: string): { scope: 'tenant' | 'prefix' | 'geometry'; subje
   if (name.startsWith('tenant:')) return { scope: 'tenant', subject: name.slice('tenant:'.length) };
   if (name.startsWith('prefix:')) return { scope: 'prefix', subject: name.slice('prefix:'.length) };
   return { scope: 'geometry', subject: name };
+}
+
+function balanceDetail(view: EntityView): string {
+  return `pooled classes come back near-uniform (balance ${fmt(view.balance)} on a 0 natural … 1 uniform scale over ${Math.round(view.mix.total)} answers)`;
+}
+
+/** A pooled contribution as a fact for the aggregate stage (copied: `x` and `dg` are reused per event). */
+function factOf(entity: string, model: string, ts: number, x: Contribution, dg: ModelDigest): AggregateFact {
+  const f: AggregateFact = { entity, model, key: x.key, ts, epoch: x.epoch, label: x.label, bucket: x.bucket, digest: { ...dg } };
+  if (x.margin) f.margin = { ...x.margin };
+  if (x.entropy) f.entropy = { ...x.entropy };
+  if (x.halving !== undefined) f.halving = x.halving;
+  if (x.d2 !== undefined) f.d2 = x.d2;
+  return f;
+}
+
+/** An aggregate stage's reading as the per-key side weighs it (none while the entity is not scored). */
+function readingOf(r: GroupReading | undefined): EntityRead | null {
+  if (!r || r.keys === 0) return null;
+  return { name: r.entity, view: null, keys: r.keys, scores: r.scores as Scores, detail: r.detail as Partial<Record<Component, string>> };
 }
 
 function noAlignment(): Record<Component, boolean> {
@@ -470,9 +542,9 @@ function squaredFromCentre(sketch: readonly number[], shape: ShapeBaseline): num
 }
 
 /** log2 of a view's RMS distance from the model centre over the model's RMS (0 when unknown). */
-function spreadLog2(view: EntityView, m: ModelBaselines): number {
-  if (view.spreadN === 0 || !(m.shape.rms > 0)) return 0;
-  return Math.log2(Math.max(Math.sqrt(view.spread) / m.shape.rms, 1e-9));
+function spreadLog2(view: EntityView, dg: ModelDigest): number {
+  if (view.spreadN === 0 || !(dg.rms > 0)) return 0;
+  return Math.log2(Math.max(Math.sqrt(view.spread) / dg.rms, 1e-9));
 }
 
 export const aggregates: DetectorDefinition<AggregatesConfig, AggregatesState> = {

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { InferenceEvent } from '../src/contract.ts';
 import type { Compute } from '../src/compute/Compute.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
+import type { EntityStageLink } from './shared/aggregateFacts.ts';
 
 /**
  * One key's new events from one poll, in event-time order, with the
@@ -87,6 +88,8 @@ export interface DetectorContext {
    * by every detector and built once per batch by the pipeline. Null before the model's first query.
    */
   reference(model: string): ModelReference | null;
+  /** The aggregate stage, when it runs apart (`aggregateStage.enabled`): cross-key detectors pool there, not here. */
+  readonly entityStage?: EntityStageLink;
 }
 
 /**

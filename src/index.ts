@@ -39,6 +39,9 @@ export { ManualDecisionStore, type ManualDecisionStoreOptions } from './sinks/Ma
 export { DetectionPipeline, type PipelineOutput, type PipelineDeps } from './pipeline/DetectionPipeline.ts';
 export { BatchProcessor } from './pipeline/BatchProcessor.ts';
 export { KafkaRunner } from './pipeline/KafkaRunner.ts';
+export { AggregateStage, type StagePartitionState } from './pipeline/AggregateStage.ts';
+export { AggregateStageLink } from './pipeline/AggregateStageLink.ts';
+export { AggregateStageRunner } from './pipeline/AggregateStageRunner.ts';
 export { LivenessMonitor } from './pipeline/LivenessMonitor.ts';
 export { DependencyWatch } from './pipeline/DependencyWatch.ts';
 

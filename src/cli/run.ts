@@ -12,6 +12,7 @@ import { createMetrics } from '../observability/metrics.ts';
 import { BatchProcessor } from '../pipeline/BatchProcessor.ts';
 import { DetectionPipeline } from '../pipeline/DetectionPipeline.ts';
 import { KafkaRunner } from '../pipeline/KafkaRunner.ts';
+import { AggregateStageRunner } from '../pipeline/AggregateStageRunner.ts';
 import { countingOutput, countingSnapshots } from '../pipeline/countingSinks.ts';
 import { adminPartitionOffsets, createKafka } from '../pipeline/kafkaClient.ts';
 import { testFaultPoint } from '../pipeline/testFaultPoint.ts';
@@ -96,7 +97,9 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
   // Analysts' decisions: a manual allow is a run-time allowlist entry for the ladder.
   const manual = new ManualDecisionBook();
   const manualPoller = new ManualDecisionPoller(new ManualDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel, signingKey }), manual, logger);
-  const pipeline = new DetectionPipeline(config, { compute, metrics, logger, manual });
+  // The aggregate views as a second, entity-keyed stage (off: each instance pools the keys it owns).
+  const aggregateStage = config.aggregateStage.enabled ? new AggregateStageRunner(kafka, redis, config, logger, metrics) : undefined;
+  const pipeline = new DetectionPipeline(config, { compute, metrics, logger, manual, entityStage: aggregateStage?.link });
   const alerts = createAlertSink(config.alerts, {
     env,
     producer: () => kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true }),
@@ -107,11 +110,12 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
     pipeline,
     codec: new AvroEventCodec({ limits: config.input }),
     gate: config.input,
-    publisher: watch.wrap('kafka', countingOutput(publisher, metrics, 'kafka')),
+    publisher: watch.wrap('kafka', countingOutput(aggregateStage ? aggregateStage.withFacts(publisher) : publisher, metrics, 'kafka')),
     decisionStore: watch.wrap('redis', countingOutput(new RedisDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel, signingKey }), metrics, 'redis')),
     snapshots: watch.wrap('redis', countingSnapshots(new RedisSnapshotStore(redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.state.snapshotTtlMs }), metrics)),
     snapshotEveryMs: config.state.snapshotEveryMs,
     aggregates: config.state.aggregates,
+    pendingFacts: aggregateStage && (() => aggregateStage.link.pendingFacts),
     logger,
     metrics,
     alerts,
@@ -165,6 +169,7 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
     starting = 'kafka';
     await publisher.start();
     await admin.connect();
+    await aggregateStage?.start();
     await runner.start();
     starting = undefined;
     restorer.start();
@@ -183,6 +188,7 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
   await shutdown([
     ['reload', () => reload.close()],
     ['consumer', () => runner.stop()],
+    ['aggregate stage', async () => aggregateStage?.close()],
     ['lag monitor', () => liveness.stop()],
     ['decision store restorer', () => restorer.close()],
     ['aggregate snapshots', () => processor.flush()],

@@ -38,6 +38,10 @@ const kafkaSchema = z
         risk: z.string().min(1).default('probewatch.risk'),
         decisions: z.string().min(1).default('probewatch.decisions'),
         dlq: z.string().min(1).default('probewatch.dlq'),
+        /** Repartition topic: per-event facts of the aggregate views, keyed by entity (`aggregateStage.enabled` only). */
+        aggregateFacts: z.string().min(1).default('probewatch.aggregate-facts'),
+        /** The aggregate stage's readings of each entity, keyed by entity and model, read by every instance (compact it). */
+        groupEvidence: z.string().min(1).default('probewatch.group-evidence'),
       })
       .strict()
       .prefault({}),
@@ -53,6 +57,21 @@ const kafkaSchema = z
      */
     ssl: z.union([z.boolean(), tlsFilesSchema]).default(false),
     sessionTimeoutMs: ms.default(30_000),
+  })
+  .strict();
+
+/**
+ * The aggregate views (tenant, network prefix, geometry group) as a second,
+ * entity-keyed stage: off (default), each instance pools the keys of the
+ * partitions it owns; on, the per-key stage publishes facts to
+ * `kafka.topics.aggregateFacts`, and every `probewatch run` also runs the
+ * aggregate stage for the fact partitions its `groupId` gives it.
+ */
+const aggregateStageSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** The aggregate stage's consumer group (default `<kafka.groupId>-aggregates`). */
+    groupId: z.string().min(1).optional(),
   })
   .strict();
 
@@ -361,6 +380,7 @@ export const configSchema = z
   .object({
     kafka: kafkaSchema.prefault({}),
     redis: redisSchema.prefault({}),
+    aggregateStage: aggregateStageSchema.prefault({}),
     http: httpSchema.prefault({}),
     health: healthSchema.prefault({}),
     state: stateSchema.prefault({}),

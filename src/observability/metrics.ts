@@ -49,6 +49,9 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     decisionStoreRestores: new Counter({ name: 'probewatch_decision_store_restores_total', help: 'Times the decision store was found empty and its live decisions re-published', registers: r }),
     decisionsRestored: new Counter({ name: 'probewatch_decisions_restored_total', help: 'Live decisions re-published into an emptied decision store', registers: r }),
     dependencyStuck: new Gauge({ name: 'probewatch_dependency_stuck', help: '1 while calls to the dependency (redis, kafka) have waited past health.stuckAfterMs', labelNames: ['dependency'], registers: r }),
+    aggregateFacts: new Counter({ name: 'probewatch_aggregate_facts_total', help: 'Facts the per-key stage published to the aggregate stage (aggregateStage.enabled)', registers: r }),
+    aggregateStageFacts: new Counter({ name: 'probewatch_aggregate_stage_facts_total', help: 'Facts the aggregate stage read: pooled (result=applied) or already in its partition snapshot (result=skipped)', labelNames: ['result'], registers: r }),
+    groupReadings: new Counter({ name: 'probewatch_group_readings_total', help: 'Entity readings received from the aggregate stage (group evidence topic)', registers: r }),
     aggregatesRestored: new Counter({ name: 'probewatch_aggregate_snapshots_restored_total', help: 'Aggregate entities restored from snapshots at start', registers: r }),
     detectorScore: new Histogram({
       name: 'probewatch_detector_score',

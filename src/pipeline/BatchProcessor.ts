@@ -44,6 +44,8 @@ export interface BatchProcessorDeps {
   metrics?: Metrics;
   /** SIEM alerts for keys stepping up the ladder, handed over once the batch's outputs are acknowledged. */
   alerts?: { publish(escalations: readonly Escalation[]): void };
+  /** Facts for the aggregate stage waiting to go out with the publisher's next send (`aggregateStage.enabled`). */
+  pendingFacts?: () => number;
   /** Wall clock: stamps dead letters and paces aggregate snapshots. */
   now?: () => number;
   /** Lateness and future limits (config `input`); defaults without. */
@@ -303,7 +305,7 @@ export class BatchProcessor {
 
       // Within a key, scores go out in the order they were computed.
       const risk: RiskScore[] = [...out.changes, ...out.updates].sort((a, b) => a.events_seen - b.events_seen);
-      const kafka = risk.length || out.decisions.length || deadLetters.length ? { risk, decisions: out.decisions, deadLetters } : undefined;
+      const kafka = risk.length || out.decisions.length || deadLetters.length || this.deps.pendingFacts?.() ? { risk, decisions: out.decisions, deadLetters } : undefined;
       // Queued behind what an earlier batch failed to deliver, and kept until acknowledged: these events are applied, a retry skips them.
       await this.outbox.send({ partition, kafka, redis: out.decisions.length ? out.decisions : undefined, escalations: out.escalations, deadLetters }, retry);
 

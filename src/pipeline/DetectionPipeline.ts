@@ -10,6 +10,7 @@ import type { Config } from '../config/configSchema.ts';
 import { type Decision, type InferenceEvent, type Level, levelRank, type RiskScore } from '../contract.ts';
 import { type Discount, PEER_TABLE_SLOT, PeerCalibration } from '../calibration/PeerCalibration.ts';
 import { entityName } from '../../detectors/shared/entityName.ts';
+import type { EntityStageLink } from '../../detectors/shared/aggregateFacts.ts';
 import { createFusion, type Fusion, type FusionAssessment } from '../fusion/createFusion.ts';
 import type { Logger } from '../observability/logger.ts';
 import { silentLogger } from '../observability/logger.ts';
@@ -52,6 +53,8 @@ export interface PipelineDeps {
   manual?: ManualDecisionBook;
   /** Runs some detectors elsewhere (worker threads, `replay --workers`): handed each batch part before the detectors run. */
   offload?: DetectorOffload;
+  /** The aggregate stage, when it runs apart (`aggregateStage.enabled`): the cross-key detector pools there. */
+  entityStage?: EntityStageLink;
 }
 
 /** One batch part as it stands before the detectors run. */
@@ -100,6 +103,7 @@ export class DetectionPipeline {
   private readonly fixedDetectors?: Detector[];
   private readonly manual?: ManualDecisionBook;
   private readonly offload?: DetectorOffload;
+  private readonly entityStage?: EntityStageLink;
   private readonly logger: Logger;
   private readonly metrics?: Metrics;
   private readonly compute: Compute;
@@ -120,6 +124,7 @@ export class DetectionPipeline {
     this.fixedDetectors = deps.detectors;
     this.manual = deps.manual;
     this.offload = deps.offload;
+    this.entityStage = deps.entityStage;
     this.build(config);
     this.store = new KeyStateStore(config.state, (key, reason) => {
       this.metrics?.keysEvicted.inc({ reason });
@@ -396,6 +401,7 @@ export class DetectionPipeline {
     const seen = new Map<string, unknown>();
     const ctx: DetectorContext = {
       compute: this.compute,
+      entityStage: this.entityStage,
       reference: (model) => this.references.get(model),
       aggregate: <T>(entity: string, init: () => T): T => {
         let value = seen.get(entity);

@@ -50,6 +50,16 @@ describe('loadConfig', () => {
     expect(() => parseConfig({ state: { snapshotEveryMs: -1 } })).toThrow(/state\.snapshotEveryMs/);
   });
 
+  it('keeps the aggregate stage off by default and names its bad keys', () => {
+    const c = parseConfig({});
+    expect(c.aggregateStage).toEqual({ enabled: false });
+    expect(c.kafka.topics).toMatchObject({ aggregateFacts: 'probewatch.aggregate-facts', groupEvidence: 'probewatch.group-evidence' });
+    expect(() => parseConfig({ aggregateStage: { enabled: 'yes' } })).toThrow(/aggregateStage\.enabled: Invalid input: expected boolean/);
+    expect(() => parseConfig({ aggregateStage: { groupId: '' } })).toThrow(/aggregateStage\.groupId/);
+    expect(() => parseConfig({ aggregateStage: { role: 'aggregates' } })).toThrow(/aggregateStage: unknown key 'role'/);
+    expect(() => parseConfig({ kafka: { topics: { aggregateFacts: '' } } })).toThrow(/kafka\.topics\.aggregateFacts/);
+  });
+
   it('rejects thresholds that decrease along the ladder', () => {
     expect(() => parseConfig({ policy: { thresholds: { throttle: 0.9, truncate: 0.8 } } })).toThrow(/must not decrease/);
   });

@@ -81,6 +81,7 @@ describe('docker-compose.yml', () => {
     const script = commandText(compose.services['kafka-topics']);
     for (const topic of Object.values(topics)) expect(script).toContain(`create ${topic}`);
     expect(script).toMatch(new RegExp(`create ${topics.decisions.replace('.', '\\.')} --config cleanup\\.policy=compact`));
+    expect(script).toMatch(new RegExp(`create ${topics.groupEvidence.replace('.', '\\.')} --config cleanup\\.policy=compact`));
   });
 
   it('has an optional Prometheus scraping probewatch /metrics', () => {

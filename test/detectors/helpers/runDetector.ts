@@ -5,6 +5,7 @@ import { type ReferenceConfig, referenceSchema } from '../../../src/baselines/re
 import type { Compute } from '../../../src/compute/Compute.ts';
 import type { InferenceEvent } from '../../../src/contract.ts';
 import type { Detector, DetectorContext, KeyGroup } from '../../../detectors/types.ts';
+import type { EntityStageLink } from '../../../detectors/shared/aggregateFacts.ts';
 
 export interface DetectorRun {
   /** Score after each event, by event_id. */
@@ -50,6 +51,8 @@ export function runDetector(
   batchSize = 500,
   prior?: DetectorRun,
   reference: ReferenceConfig = DEFAULT_REFERENCE,
+  /** The aggregate stage, as `run` hands it over with `aggregateStage.enabled`. */
+  entityStage?: EntityStageLink,
 ): DetectorRun {
   const run: DetectorRun = prior ?? {
     scores: new Map(),
@@ -69,6 +72,7 @@ export function runDetector(
   });
   const ctx: DetectorContext = {
     compute,
+    entityStage,
     reference: (model) => references.get(model),
     aggregate<T>(entity: string, init: () => T): T {
       if (!run.aggregates.has(entity)) run.aggregates.set(entity, init());
