@@ -34,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('run the detectors over a recorded stream (NDJSON, - for stdin, or Avro container) and print RiskScores as NDJSON')
     .argument('<file>', 'recorded events, or - for stdin')
     .option('-c, --config <file>', 'YAML config file to evaluate')
-    .option('--batch <n>', 'events per batch (speed; scores and levels do not depend on it, the aggregates detector's group evidence quotes the batch-end state)', positiveInteger, 2048)
+    .option('--batch <n>', 'events per batch (speed; scores and levels do not depend on it, only the group evidence of aggregates quotes the batch-end state)', positiveInteger, 2048)
     .option('--workers <n>', 'worker threads for the per-key detectors (speed only: the output is the same)', positiveIntegerUpTo(MAX_WORKERS))
     .action(async (file: string, opts: { config?: string; batch: number; workers?: number }) => {
       const config = loadConfig(opts.config, process.env);
