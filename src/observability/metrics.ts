@@ -50,7 +50,8 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     decisionsRestored: new Counter({ name: 'probewatch_decisions_restored_total', help: 'Live decisions re-published into an emptied decision store', registers: r }),
     dependencyStuck: new Gauge({ name: 'probewatch_dependency_stuck', help: '1 while calls to the dependency (redis, kafka) have waited past health.stuckAfterMs', labelNames: ['dependency'], registers: r }),
     aggregateFacts: new Counter({ name: 'probewatch_aggregate_facts_total', help: 'Facts the per-key stage published to the aggregate stage (aggregateStage.enabled)', registers: r }),
-    aggregateStageFacts: new Counter({ name: 'probewatch_aggregate_stage_facts_total', help: 'Facts the aggregate stage read: pooled (result=applied) or already in its partition snapshot (result=skipped)', labelNames: ['result'], registers: r }),
+    // Both results exported at 0 from the start, so the dashboard's panel has a series on every instance.
+    aggregateStageFacts: zeroed(new Counter({ name: 'probewatch_aggregate_stage_facts_total', help: 'Facts the aggregate stage read: pooled (result=applied) or already in its partition snapshot (result=skipped)', labelNames: ['result'], registers: r }), 'result', ['applied', 'skipped']),
     groupReadings: new Counter({ name: 'probewatch_group_readings_total', help: 'Entity readings received from the aggregate stage (group evidence topic)', registers: r }),
     aggregatesRestored: new Counter({ name: 'probewatch_aggregate_snapshots_restored_total', help: 'Aggregate entities restored from snapshots at start', registers: r }),
     detectorScore: new Histogram({
@@ -118,3 +119,9 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** `counter` with each of `values` of its `label` exported at 0. */
+function zeroed<L extends string>(counter: Counter<L>, label: L, values: readonly string[]): Counter<L> {
+  for (const v of values) counter.inc({ [label]: v } as Partial<Record<L, string>>, 0);
+  return counter;
+}

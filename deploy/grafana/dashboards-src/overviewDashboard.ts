@@ -110,5 +110,12 @@ export function overviewDashboard(): Dashboard {
         { expr: 'sum by (op) (rate(probewatch_state_snapshot_failures_total[$__rate_interval]))', legend: 'snapshot {{op}}' },
       ], { w: 8, h: 6 }),
     )
+    .withPanel(
+      timeSeries('Aggregate stage', 'With aggregateStage.enabled: facts the per-key stages publish for the entity-keyed aggregate stage, facts that stage pools (or skips as already in its snapshot), and group readings the per-key stages receive back. Empty when the stage is off (one instance pools on its own).', 'ops', [
+        { expr: 'sum(rate(probewatch_aggregate_facts_total[$__rate_interval]))', legend: 'facts sent' },
+        { expr: 'sum by (result) (rate(probewatch_aggregate_stage_facts_total[$__rate_interval]))', legend: 'stage {{result}}' },
+        { expr: 'sum(rate(probewatch_group_readings_total[$__rate_interval]))', legend: 'readings received' },
+      ], { w: 24, h: 6 }),
+    )
     .build();
 }
