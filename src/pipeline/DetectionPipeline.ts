@@ -320,6 +320,7 @@ export class DetectionPipeline {
     this.maybeSweep();
     // After the sweep, so that a key about to be evicted is not packed first; the keys of this part are pinned.
     this.store.packIdle(this.maxTs);
+    this.metrics?.keysPacked.set(this.store.packedCount);
     if (this.metrics) for (const [kind, n] of this.store.entityCounts()) this.metrics.aggregateEntities.set({ kind }, n);
     return out;
   }

@@ -15,8 +15,16 @@ export interface PackedKeyState {
   readonly partitions: readonly number[];
 }
 
-/** Longest preset dictionary: zlib reads it at every call, so a long one costs time on every key packed. */
+/**
+ * Longest state taken as the preset dictionary: a quiet key's (a 3-event key
+ * serialises to about 7.5 kB), whose every part finds its like in other
+ * keys. A long-lived key's state is mostly its own vectors, and zlib reads
+ * the dictionary at every call.
+ */
 const DICTIONARY_BYTES = 8_192;
+/** First byte of the packed bytes: deflated without a dictionary (before one was taken), or with it. */
+const PLAIN = 0;
+const WITH_DICTIONARY = 1;
 
 /**
  * Packs a quiet key's state into one byte string and back, losslessly:
@@ -26,8 +34,9 @@ const DICTIONARY_BYTES = 8_192;
  * Deflate is what makes it small: the property names every key repeats
  * and the base64 vector blocks (6 bits a character) are most of a state's
  * bytes. A key's state alone is too short for deflate to find its
- * repeats, so the packer takes the first state it packs as a preset
- * dictionary for all the others (the names and shapes are everyone's).
+ * repeats, so the packer takes the first quiet-sized state it packs as a
+ * preset dictionary for all it packs after (the names and shapes are
+ * everyone's).
  * The bytes never leave the process: a restart, a snapshot or another
  * packer need not read them.
  */
@@ -37,8 +46,9 @@ export class KeyStatePacker {
 
   pack(state: KeyState): PackedKeyState {
     const raw = serialize(state);
-    this.dictionary ??= Buffer.from(raw.subarray(0, DICTIONARY_BYTES));
-    const bytes = deflateRawSync(raw, { dictionary: this.dictionary });
+    if (!this.dictionary && raw.length <= DICTIONARY_BYTES) this.dictionary = Buffer.from(raw);
+    const deflated = this.dictionary ? deflateRawSync(raw, { dictionary: this.dictionary }) : deflateRawSync(raw);
+    const bytes = Buffer.concat([Buffer.of(this.dictionary ? WITH_DICTIONARY : PLAIN), deflated]);
     return {
       key: state.key,
       bytes: bytes.toString('latin1'),
@@ -50,8 +60,9 @@ export class KeyStatePacker {
   }
 
   unpack(packed: PackedKeyState): KeyState {
-    const raw = inflateRawSync(Buffer.from(packed.bytes, 'latin1'), { dictionary: this.dictionary });
-    return deserialize(raw) as KeyState;
+    const bytes = Buffer.from(packed.bytes, 'latin1');
+    const deflated = bytes.subarray(1);
+    return deserialize(bytes[0] === WITH_DICTIONARY ? inflateRawSync(deflated, { dictionary: this.dictionary }) : inflateRawSync(deflated)) as KeyState;
   }
 
   /** The partitions of `state`'s source offsets, one frozen list per distinct set. */

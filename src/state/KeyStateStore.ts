@@ -199,7 +199,7 @@ export class KeyStateStore {
   /** The key's live state (unpacked if it was packed; its place in the recency order kept), or undefined when not held. */
   peek(key: string): KeyState | undefined {
     const held = this.keys.get(key);
-    if (held === undefined || !isPacked(held)) return held;
+    if (held === undefined || !isPackedState(held)) return held;
     const state = this.unpack(held);
     this.keys.set(key, state);
     this.live.add(key);
@@ -212,7 +212,7 @@ export class KeyStateStore {
     let state: KeyState;
     if (held) {
       this.keys.delete(key);
-      state = isPacked(held) ? this.unpack(held) : held;
+      state = isPackedState(held) ? this.unpack(held) : held;
     } else {
       state = { key, eventsSeen: 0, lastTs: 0, detectors: {}, scores: {}, evidence: {}, risk: 0, ladder: initialLadderState(), recentIds: [], recentHead: 0 };
       this.evictForCapacity();
@@ -250,6 +250,12 @@ export class KeyStateStore {
     return packed;
   }
 
+  /** Whether the key is held packed. */
+  isPacked(key: string): boolean {
+    const held = this.keys.get(key);
+    return held !== undefined && isPackedState(held);
+  }
+
   /** Keys held packed. */
   get packedCount(): number {
     return this.keys.size - this.live.size;
@@ -264,7 +270,7 @@ export class KeyStateStore {
 
   /** A held key's state to read: packed ones decoded, not made live (changes to it are lost). */
   private read(held: KeyState | PackedKeyState): KeyState {
-    return isPacked(held) ? this.unpack(held) : held;
+    return isPackedState(held) ? this.unpack(held) : held;
   }
 
   /**
@@ -363,7 +369,7 @@ export class KeyStateStore {
   /** Applies `change` to every key's state, packed ones unpacked and packed again. */
   update(change: (state: KeyState) => void): void {
     for (const [key, held] of this.keys) {
-      if (!isPacked(held)) change(held);
+      if (!isPackedState(held)) change(held);
       else {
         const state = this.unpack(held);
         change(state);
@@ -374,7 +380,7 @@ export class KeyStateStore {
 
   /** What the per-key gauges read of every key (`KeyStateView`), packed ones without unpacking (their scores decoded when read). */
   *views(): IterableIterator<KeyStateSummary> {
-    for (const held of this.keys.values()) yield isPacked(held) ? this.packedView(held) : held;
+    for (const held of this.keys.values()) yield isPackedState(held) ? this.packedView(held) : held;
   }
 
   private packedView(packed: PackedKeyState): KeyStateSummary {
@@ -391,7 +397,7 @@ export class KeyStateStore {
 
   /** Every key held, with the partitions whose offsets its state includes. */
   *partitions(): IterableIterator<[string, readonly number[]]> {
-    for (const [key, held] of this.keys) yield [key, isPacked(held) ? held.partitions : this.packer.partitionsOf(held)];
+    for (const [key, held] of this.keys) yield [key, isPackedState(held) ? held.partitions : this.packer.partitionsOf(held)];
   }
 
   /** Drops keys and aggregates idle since before `now - idleEvictMs` (event time); a key not yet snapshotted stays until it is. */
@@ -444,7 +450,7 @@ export class KeyStateStore {
   }
 }
 
-function isPacked(held: KeyState | PackedKeyState): held is PackedKeyState {
+function isPackedState(held: KeyState | PackedKeyState): held is PackedKeyState {
   return typeof (held as PackedKeyState).bytes === 'string';
 }
 

@@ -88,7 +88,7 @@ describe('KeyStatePacker', () => {
     expect(1 in d.holes).toBe(false);
   });
 
-  it('packs states small: deflate over the first state packed as a dictionary, for what every key repeats', () => {
+  it('packs states small: deflate over the first quiet-sized state packed as a dictionary, for what every key repeats', () => {
     const vector = (seed: number) => Buffer.from(Float32Array.from({ length: 64 }, (_, i) => Math.sin(i * seed)).buffer).toString('base64');
     const state = (key: string, shift: number): KeyState => ({
       key,
@@ -103,7 +103,11 @@ describe('KeyStatePacker', () => {
       recentHead: 0,
     });
     const packer = new KeyStatePacker();
+    // A long-lived key's state is no dictionary (mostly its own vectors): packed before one is taken, it still comes back.
+    const big = { ...state('big', 7), detectors: { a: { rows: 'x'.repeat(20_000) } } };
+    const bigPacked = packer.pack(big);
     packer.pack(state('k0', 0));
+    expect(packer.unpack(bigPacked)).toStrictEqual(big);
     const second = packer.pack(state('k1', 1));
     const alone = deflateRawSync(serialize(state('k1', 1))).length;
     // Its own rows (256 bytes as 344 base64 characters), once: the copy, the names and the zeros cost next to nothing.
