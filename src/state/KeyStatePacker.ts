@@ -22,15 +22,24 @@ export interface PackedKeyState {
  * the dictionary at every call.
  */
 const DICTIONARY_BYTES = 8_192;
-/** First byte of the packed bytes: deflated without a dictionary (before one was taken), or with it. */
-const PLAIN = 0;
-const WITH_DICTIONARY = 1;
+/**
+ * Longest state deflated. Up to it, deflate takes about two thirds off
+ * (what every key repeats); a longer state is mostly the key's own vectors,
+ * of which it takes a third for three times the CPU of serialising, at every
+ * quiet spell: kept as serialised, it is still a fraction of the live state.
+ */
+const DEFLATE_BYTES = 16_384;
+/** First byte of the packed bytes: serialised only, deflated without a dictionary (before one was taken), or with it. */
+const SERIALISED = 0;
+const DEFLATED = 1;
+const WITH_DICTIONARY = 2;
 
 /**
  * Packs a quiet key's state into one byte string and back, losslessly:
  * V8's structured serialisation (what `structuredClone` does: typed
  * arrays, Maps, Sets, -0, NaN, `undefined` properties, any string survive,
- * which MessagePack's snapshot sections do not all), then raw deflate.
+ * which MessagePack's snapshot sections do not all), then raw deflate
+ * up to `DEFLATE_BYTES`.
  * Deflate is what makes it small: the property names every key repeats
  * and the base64 vector blocks (6 bits a character) are most of a state's
  * bytes. A key's state alone is too short for deflate to find its
@@ -47,8 +56,10 @@ export class KeyStatePacker {
   pack(state: KeyState): PackedKeyState {
     const raw = serialize(state);
     if (!this.dictionary && raw.length <= DICTIONARY_BYTES) this.dictionary = Buffer.from(raw);
-    const deflated = this.dictionary ? deflateRawSync(raw, { dictionary: this.dictionary }) : deflateRawSync(raw);
-    const bytes = Buffer.concat([Buffer.of(this.dictionary ? WITH_DICTIONARY : PLAIN), deflated]);
+    const bytes =
+      raw.length > DEFLATE_BYTES ? Buffer.concat([Buffer.of(SERIALISED), raw])
+      : this.dictionary ? Buffer.concat([Buffer.of(WITH_DICTIONARY), deflateRawSync(raw, { dictionary: this.dictionary })])
+      : Buffer.concat([Buffer.of(DEFLATED), deflateRawSync(raw)]);
     return {
       key: state.key,
       bytes: bytes.toString('latin1'),
@@ -61,8 +72,9 @@ export class KeyStatePacker {
 
   unpack(packed: PackedKeyState): KeyState {
     const bytes = Buffer.from(packed.bytes, 'latin1');
-    const deflated = bytes.subarray(1);
-    return deserialize(bytes[0] === WITH_DICTIONARY ? inflateRawSync(deflated, { dictionary: this.dictionary }) : inflateRawSync(deflated)) as KeyState;
+    const body = bytes.subarray(1);
+    const raw = bytes[0] === SERIALISED ? body : bytes[0] === WITH_DICTIONARY ? inflateRawSync(body, { dictionary: this.dictionary }) : inflateRawSync(body);
+    return unboxed(deserialize(raw)) as KeyState;
   }
 
   /** The partitions of `state`'s source offsets, one frozen list per distinct set. */
@@ -73,4 +85,41 @@ export class KeyStatePacker {
     if (!set) this.partitionSets.set(id, (set = Object.freeze(names.map(Number))));
     return set;
   }
+}
+
+/**
+ * `value` with its arrays of numbers rebuilt as the detectors built them.
+ * V8's deserialiser makes every array a generic one, each double boxed on
+ * its own: slower for the detectors' arithmetic (their code then sees two
+ * kinds of array) and bigger. Holes stay holes: an array with one is not
+ * all numbers. Set members are left as they are (replacing one would move it).
+ */
+function unboxed(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    let numbers = true;
+    for (let i = 0; i < value.length; i++) {
+      const x: unknown = value[i];
+      if (typeof x === 'number') continue;
+      numbers = false;
+      if (typeof x === 'object' && x !== null) value[i] = unboxed(x);
+    }
+    if (!numbers || value.length === 0) return value;
+    const out: number[] = [];
+    for (let i = 0; i < value.length; i++) out.push(value[i] as number);
+    return out;
+  }
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || value instanceof Set) return value;
+  if (value instanceof Map) {
+    for (const [k, x] of value) if (typeof x === 'object' && x !== null) value.set(k, unboxed(x));
+    return value;
+  }
+  const record = value as Record<string, unknown>;
+  for (const k in record) {
+    const x = record[k];
+    if (typeof x !== 'object' || x === null) continue;
+    const y = unboxed(x);
+    // An own `__proto__` key is a property like any other: assigning to it would set the prototype.
+    if (y !== x) Object.defineProperty(record, k, { value: y, writable: true, enumerable: true, configurable: true });
+  }
+  return value;
 }
