@@ -92,32 +92,37 @@ export class KeyStatePacker {
  * V8's deserialiser makes every array a generic one, each double boxed on
  * its own: slower for the detectors' arithmetic (their code then sees two
  * kinds of array) and bigger. Holes stay holes: an array with one is not
- * all numbers. Set members are left as they are (replacing one would move it).
+ * all numbers. Set members are left as they are (replacing one would move
+ * it). An object met twice (shared, or a cycle) is walked once, and an
+ * array shared between two places stays one array.
  */
-function unboxed(value: unknown): unknown {
+function unboxed(value: unknown, done = new Map<object, unknown>()): unknown {
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || value instanceof Set) return value;
+  if (done.has(value)) return done.get(value);
+  done.set(value, value);
   if (Array.isArray(value)) {
     let numbers = true;
     for (let i = 0; i < value.length; i++) {
       const x: unknown = value[i];
       if (typeof x === 'number') continue;
       numbers = false;
-      if (typeof x === 'object' && x !== null) value[i] = unboxed(x);
+      if (typeof x === 'object' && x !== null) value[i] = unboxed(x, done);
     }
     if (!numbers || value.length === 0) return value;
     const out: number[] = [];
     for (let i = 0; i < value.length; i++) out.push(value[i] as number);
+    done.set(value, out);
     return out;
   }
-  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || value instanceof Set) return value;
   if (value instanceof Map) {
-    for (const [k, x] of value) if (typeof x === 'object' && x !== null) value.set(k, unboxed(x));
+    for (const [k, x] of value) if (typeof x === 'object' && x !== null) value.set(k, unboxed(x, done));
     return value;
   }
   const record = value as Record<string, unknown>;
   for (const k in record) {
     const x = record[k];
     if (typeof x !== 'object' || x === null) continue;
-    const y = unboxed(x);
+    const y = unboxed(x, done);
     // An own `__proto__` key is a property like any other: assigning to it would set the prototype.
     if (y !== x) Object.defineProperty(record, k, { value: y, writable: true, enumerable: true, configurable: true });
   }

@@ -88,6 +88,20 @@ describe('KeyStatePacker', () => {
     expect(1 in d.holes).toBe(false);
   });
 
+  it('keeps an array shared between two places of a state one array, and a cycle a cycle', () => {
+    const shared = [0.5, 1.5];
+    const loop: Record<string, unknown> = { n: 1 };
+    loop.self = loop;
+    const state = { key: 'k', eventsSeen: 0, lastTs: 0, detectors: { a: { x: shared, y: shared, loop } }, scores: {}, evidence: {}, risk: 0, ladder: initialLadderState(), recentIds: [2.5], recentHead: 0 } as KeyState;
+    const packer = new KeyStatePacker();
+    const back = packer.unpack(packer.pack(state));
+    const a = back.detectors.a as { x: number[]; y: number[]; loop: Record<string, unknown> };
+    expect(a.x).toBe(a.y);
+    expect(a.x).toEqual([0.5, 1.5]);
+    expect(a.loop.self).toBe(a.loop);
+    expect(back.recentIds).toEqual([2.5]);
+  });
+
   it('packs states small: deflate over the first quiet-sized state packed as a dictionary, for what every key repeats', () => {
     const vector = (seed: number) => Buffer.from(Float32Array.from({ length: 64 }, (_, i) => Math.sin(i * seed)).buffer).toString('base64');
     const state = (key: string, shift: number): KeyState => ({
