@@ -16,6 +16,13 @@
  * whatever the keys (compiled code for paths the warm-up never took, the
  * compute backend's scratch buffers, sized to a poll's kernel work) is
  * grown already: what is left is what one more key costs.
+ *
+ * Quiet (`quiet`): after the measured keys' events, one more call of a
+ * warm-up key `state.packAfterIdleMs` and a minute later, so that the
+ * measured keys are idle as the pipeline judges it (held packed) when the
+ * second reading is taken; primed, the same after the primer, before the
+ * first reading (the primer's keys are packed too by then, or their
+ * packing would be counted against the measured keys).
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +33,7 @@ import { parseConfig } from '../src/config/loadConfig.ts';
 import type { InferenceEvent } from '../src/contract.ts';
 import { DetectionPipeline } from '../src/pipeline/DetectionPipeline.ts';
 import { ROOT } from './utils/broker.ts';
-import { keyTraffic } from './utils/keyTraffic.ts';
+import { type KeyTraffic, keyTraffic } from './utils/keyTraffic.ts';
 
 export interface KeyBytes {
   keys: number;
@@ -36,13 +43,15 @@ export interface KeyBytes {
   buffers: number;
   /** Measured after a primer of the same traffic under other key names. */
   primed?: boolean;
+  /** Measured once the keys were quiet past `state.packAfterIdleMs`. */
+  quiet?: boolean;
 }
 
 const BATCH = 2_048;
 
 /** Forks this file as a child with --expose-gc and returns what it measured. */
-export function measureKeyBytes(history: number, keys: number, detectors: 'all' | 'volume', prime = false): Promise<KeyBytes> {
-  const args = ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--child', '--history', String(history), '--keys', String(keys), '--detectors', detectors, ...(prime ? ['--prime'] : [])];
+export function measureKeyBytes(history: number, keys: number, detectors: 'all' | 'volume', prime = false, quiet = false): Promise<KeyBytes> {
+  const args = ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--child', '--history', String(history), '--keys', String(keys), '--detectors', detectors, ...(prime ? ['--prime'] : []), ...(quiet ? ['--quiet'] : [])];
   return new Promise((resolve, reject) =>
     execFile(process.execPath, args, { cwd: ROOT, maxBuffer: 1 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout) as KeyBytes))),
   );
@@ -53,13 +62,23 @@ export function measureKeyBytes(history: number, keys: number, detectors: 'all' 
  * its own, so that no reference to the events outlives it (an async frame
  * may keep temporaries alive).
  */
-function feed(pipeline: DetectionPipeline, history: number, keys: number, part: 'warm' | 'events' | 'primer'): void {
+function feed(pipeline: DetectionPipeline, history: number, keys: number, part: 'warm' | 'events' | 'primer' | 'later' | 'later again'): void {
   const traffic = keyTraffic(history, keys);
-  const events: InferenceEvent[] = part === 'primer' ? traffic.events.map((e) => ({ ...e, api_key: `primer-${e.api_key}`, event_id: `primer-${e.event_id}` })) : traffic[part];
+  const events: InferenceEvent[] =
+    part === 'primer' ? traffic.events.map((e) => ({ ...e, api_key: `primer-${e.api_key}`, event_id: `primer-${e.event_id}` }))
+    : part === 'later' || part === 'later again' ? [later(traffic, part === 'later' ? 0 : 1)]
+    : traffic[part];
   for (let i = 0; i < events.length; i += BATCH) pipeline.processBatch(events.slice(i, i + BATCH));
 }
 
-async function child(history: number, keys: number, detectors: string, prime: boolean): Promise<KeyBytes> {
+/** A warm-up key's call (the `n`th such) once every measured key has been quiet for `state.packAfterIdleMs` and a minute. */
+function later(traffic: KeyTraffic, n: number): InferenceEvent {
+  const last = traffic.events.reduce((t, e) => Math.max(t, e.ts), 0);
+  const call = traffic.warm[traffic.warm.length - 1];
+  return { ...call, event_id: `${call.event_id}-later-${n}`, ts: last + parseConfig({}).state.packAfterIdleMs + 60_000 + n };
+}
+
+async function child(history: number, keys: number, detectors: string, prime: boolean, quiet: boolean): Promise<KeyBytes> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with --expose-gc');
   const collect = async () => {
@@ -70,18 +89,22 @@ async function child(history: number, keys: number, detectors: string, prime: bo
   const pipeline = new DetectionPipeline(config, { compute: await createCompute() });
   feed(pipeline, history, keys, 'warm');
   if (prime) feed(pipeline, history, keys, 'primer');
+  if (prime && quiet) feed(pipeline, history, keys, 'later');
   await collect();
   const before = process.memoryUsage();
   // Generated again (deterministically) after the first reading, so that only what the pipeline keeps of them is counted.
   feed(pipeline, history, keys, 'events');
+  if (quiet) feed(pipeline, history, keys, prime ? 'later again' : 'later');
   await collect();
   const after = process.memoryUsage();
-  const present = Array.from({ length: keys }, (_, k) => pipeline.store.peek(`k${k}`)).filter(Boolean).length;
+  const present = Array.from({ length: keys }, (_, k) => pipeline.store.has(`k${k}`)).filter(Boolean).length;
   if (present !== keys) throw new Error(`only ${present} of the ${keys} measured keys are in memory (state.maxKeys?)`);
-  return { keys, history, heap: (after.heapUsed - before.heapUsed) / keys, buffers: (after.arrayBuffers - before.arrayBuffers) / keys, primed: prime };
+  const packed = Array.from({ length: keys }, (_, k) => pipeline.store.isPacked(`k${k}`)).filter(Boolean).length;
+  if (quiet && packed !== keys) throw new Error(`only ${packed} of the ${keys} measured keys are held packed after the quiet spell`);
+  return { keys, history, heap: (after.heapUsed - before.heapUsed) / keys, buffers: (after.arrayBuffers - before.arrayBuffers) / keys, primed: prime, quiet };
 }
 
 if (process.argv.includes('--child')) {
-  const { values } = parseArgs({ options: { child: { type: 'boolean' }, history: { type: 'string' }, keys: { type: 'string' }, detectors: { type: 'string' }, prime: { type: 'boolean' } } });
-  process.stdout.write(JSON.stringify(await child(Number(values.history), Number(values.keys), values.detectors ?? 'all', values.prime ?? false)));
+  const { values } = parseArgs({ options: { child: { type: 'boolean' }, history: { type: 'string' }, keys: { type: 'string' }, detectors: { type: 'string' }, prime: { type: 'boolean' }, quiet: { type: 'boolean' } } });
+  process.stdout.write(JSON.stringify(await child(Number(values.history), Number(values.keys), values.detectors ?? 'all', values.prime ?? false, values.quiet ?? false)));
 }

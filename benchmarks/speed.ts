@@ -25,14 +25,14 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { measureKeyBytes, type KeyBytes } from './speed-key-bytes.ts';
+import { measureKeyBytes } from './speed-key-bytes.ts';
 import { type LoadResult, offeredLoad } from './speed-load.ts';
 import { replayRatio } from './speed-replay.ts';
 import { type RunRatio, runRatio } from './speed-run.ts';
 import { ROOT, startBroker } from './utils/broker.ts';
 import { writeResultsSection } from './utils/results.ts';
 import { writeSimulatedStream } from './utils/simulatedStream.ts';
-import { speedRows, SPEED_HEADERS } from './utils/speedRows.ts';
+import { type SpeedFigures, speedRows, SPEED_HEADERS } from './utils/speedRows.ts';
 import { markdownTable, printTable } from './utils/table.ts';
 
 const { values } = parseArgs({
@@ -70,7 +70,7 @@ if (only.has('run') || only.has('load')) {
     broker.stop();
   }
 }
-let bytes: { idle: KeyBytes; idleBase: KeyBytes; active: KeyBytes; activeBase: KeyBytes; idlePrimed: KeyBytes; activePrimed: KeyBytes } | undefined;
+let bytes: Required<NonNullable<SpeedFigures['bytes']>> | undefined;
 if (only.has('bytes')) {
   const idleKeys = Number(values['idle-keys']);
   const activeKeys = Number(values['active-keys']);
@@ -81,6 +81,9 @@ if (only.has('bytes')) {
     activeBase: await measureKeyBytes(1_000, activeKeys, 'volume'),
     idlePrimed: await measureKeyBytes(3, idleKeys, 'all', true),
     activePrimed: await measureKeyBytes(1_000, activeKeys, 'all', true),
+    idleQuiet: await measureKeyBytes(3, idleKeys, 'all', false, true),
+    idleQuietBase: await measureKeyBytes(3, idleKeys, 'volume', false, true),
+    idleQuietPrimed: await measureKeyBytes(3, idleKeys, 'all', true, true),
   };
 }
 rmSync(dir, { recursive: true, force: true });

@@ -21,7 +21,18 @@ export interface SpeedFigures {
   replay?: ReplayRatio;
   run?: RunRatio;
   load?: LoadResult[];
-  bytes?: { idle: KeyBytes; idleBase: KeyBytes; active: KeyBytes; activeBase: KeyBytes; idlePrimed?: KeyBytes; activePrimed?: KeyBytes };
+  bytes?: {
+    idle: KeyBytes;
+    idleBase: KeyBytes;
+    active: KeyBytes;
+    activeBase: KeyBytes;
+    idlePrimed?: KeyBytes;
+    activePrimed?: KeyBytes;
+    /** Idle keys once quiet past `state.packAfterIdleMs` (held packed), against volume alone measured the same way. */
+    idleQuiet?: KeyBytes;
+    idleQuietBase?: KeyBytes;
+    idleQuietPrimed?: KeyBytes;
+  };
 }
 
 const eps = (x: number) => `${Math.round(x).toLocaleString('en-US')} events/s`;
@@ -42,8 +53,9 @@ export function atLeast(a: number, b: number, bar: number): boolean {
 function bytesRow(label: string, all: KeyBytes, base: KeyBytes, bar: number): string[] {
   const total = all.heap + all.buffers;
   const primed = all.primed ? ', after a primer of the same traffic (what one more key costs)' : '';
+  const quiet = all.quiet ? ', then quiet past state.packAfterIdleMs (held packed)' : '';
   return [
-    `${label} (${all.history} events each, ${all.keys} keys${primed}): heap + array buffers`,
+    `${label} (${all.history} events each, ${all.keys} keys${primed}${quiet}): heap + array buffers`,
     `${kb(total)} (${kb(all.heap)} + ${kb(all.buffers)})`,
     `volume detector only: ${kb(base.heap + base.buffers)} (${kb(base.heap)} + ${kb(base.buffers)})`,
     '—',
@@ -90,6 +102,9 @@ export function speedRows(f: SpeedFigures): string[][] {
     rows.push(bytesRow('bytes per active key', f.bytes.active, f.bytes.activeBase, BAR.activeBytes));
     if (f.bytes.idlePrimed) rows.push(bytesRow('bytes per idle key', f.bytes.idlePrimed, f.bytes.idleBase, BAR.idleBytes));
     if (f.bytes.activePrimed) rows.push(bytesRow('bytes per active key', f.bytes.activePrimed, f.bytes.activeBase, BAR.activeBytes));
+    const quietBase = f.bytes.idleQuietBase ?? f.bytes.idleBase;
+    if (f.bytes.idleQuiet) rows.push(bytesRow('bytes per idle key', f.bytes.idleQuiet, quietBase, BAR.idleBytes));
+    if (f.bytes.idleQuietPrimed) rows.push(bytesRow('bytes per idle key', f.bytes.idleQuietPrimed, quietBase, BAR.idleBytes));
   }
   return rows;
 }

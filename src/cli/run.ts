@@ -155,7 +155,7 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
   );
 
   // Keys at each level and the top keys are read from the keys in memory at each scrape.
-  metrics.observeKeys(() => pipeline.store.entries());
+  metrics.observeKeys(() => pipeline.store.views());
   const signalled = new Promise<string>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
   });

@@ -11,6 +11,8 @@ import { referenceSchema } from '../baselines/referenceSchema.ts';
 const ms = z.number().int().nonnegative();
 /** Longest interval between two snapshots of the keys (`state.snapshotEveryMs`). */
 const SNAPSHOT_EVERY_MAX_MS = 600_000;
+/** Default `state.packAfterIdleMs`: see its schema. */
+const PACK_AFTER_IDLE_MS = 600_000;
 const unit = z.number().min(0).max(1);
 
 /** PEM files for a TLS client: a private CA, and a client certificate and key for mutual TLS. */
@@ -118,6 +120,16 @@ const stateSchema = z
     maxKeys: z.number().int().positive().default(20_000),
     /** A key with no event for this long (event time) is evicted. */
     idleEvictMs: ms.default(35 * 24 * 3_600_000),
+    /**
+     * A key with no event for this long (event time, against the latest
+     * event seen) is held in memory packed, its whole state one compressed
+     * byte string, until its next event (or anything else that reads it)
+     * unpacks it; 0 never packs. Packing is lossless, so the detection
+     * output is the same whatever the setting; it trades the CPU of a pack
+     * and an unpack (a fraction of a millisecond) per quiet spell for most
+     * of a quiet key's memory (README "Memory budget").
+     */
+    packAfterIdleMs: ms.default(PACK_AFTER_IDLE_MS),
     /**
      * Most aggregate entities held in memory per kind (`ip:…`, `prefix:…`,
      * `tenant:…`, `model:…`, `geo:…`; `other` for any other kind); past it

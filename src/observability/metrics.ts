@@ -33,6 +33,7 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     offsetsSkipped: new Counter({ name: 'probewatch_offsets_skipped_total', help: 'Messages skipped by offset resets (between the committed offset and the log start)', labelNames: ['topic', 'partition'], registers: r }),
     consumerLag: new Gauge({ name: 'probewatch_consumer_lag', help: 'Messages behind the partition high watermark', labelNames: ['topic', 'partition'], registers: r }),
     keysTracked: new Gauge({ name: 'probewatch_keys_tracked', help: 'Keys with state in memory', registers: r }),
+    keysPacked: new Gauge({ name: 'probewatch_keys_packed', help: 'Keys in memory held packed: no event for state.packAfterIdleMs (counted in probewatch_keys_tracked too)', registers: r }),
     calibrationPeers: new Gauge({ name: 'probewatch_calibration_peers', help: 'Keys held in the peer-calibration tables, all models (capped at calibration.maxKeysPerModel per model)', registers: r }),
     aggregateEntities: new Gauge({ name: 'probewatch_aggregate_entities', help: 'Aggregate entities held in memory, by kind (ip, prefix, tenant, model, geo), each capped by state.maxEntities', labelNames: ['kind'], registers: r }),
     aggregateEntitiesEvicted: new Counter({ name: 'probewatch_aggregate_entities_evicted_total', help: 'Aggregate entities dropped from memory: capacity (past state.maxEntities for the kind) or idle', labelNames: ['kind', 'reason'], registers: r }),

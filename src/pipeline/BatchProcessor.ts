@@ -380,7 +380,7 @@ export class BatchProcessor {
    */
   retain(keep: (partitions: readonly number[]) => boolean): { kept: number; dropped: number } {
     const store = this.deps.pipeline.store;
-    const drop = [...store.entries()].filter((s) => !keep(Object.keys(s.sourceOffsets ?? {}).map(Number))).map((s) => s.key);
+    const drop = [...store.partitions()].filter(([, partitions]) => !keep(partitions)).map(([key]) => key);
     for (const key of drop) store.delete(key);
     // A lost partition's next owner reads again from its committed offset: what was applied here and not snapshotted, and its outputs, are its to redo.
     for (const offsets of [this.pending, this.committable, this.covered]) for (const [at, o] of offsets) if (!keep([o.partition])) offsets.delete(at);

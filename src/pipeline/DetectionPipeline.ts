@@ -190,11 +190,13 @@ export class DetectionPipeline {
     for (const aggregate of this.store.aggregates.values()) for (const name of reset) delete aggregate[name];
     // A detector switched off no longer scores: its last score must not stay in the keys' published scores.
     const removed = [...before.keys()].filter((name) => !this.detectors.some((d) => d.name === name));
-    for (const state of this.store.entries()) {
-      for (const name of removed) {
-        delete state.scores[name];
-        delete state.evidence[name];
-      }
+    if (removed.length) {
+      this.store.update((state) => {
+        for (const name of removed) {
+          delete state.scores[name];
+          delete state.evidence[name];
+        }
+      });
     }
     // Per-key state is checked when the key is next processed (runDetector), so keys restored from snapshots are covered too.
     return reset;
@@ -321,6 +323,9 @@ export class DetectionPipeline {
     this.metrics?.keysTracked.set(this.store.size);
     this.metrics?.calibrationPeers.set(this.calibration.size);
     this.maybeSweep();
+    // After the sweep, so that a key about to be evicted is not packed first; the keys of this part are pinned.
+    this.store.packIdle(this.maxTs);
+    this.metrics?.keysPacked.set(this.store.packedCount);
     if (this.metrics) for (const [kind, n] of this.store.entityCounts()) this.metrics.aggregateEntities.set({ kind }, n);
     return out;
   }

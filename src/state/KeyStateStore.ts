@@ -1,6 +1,7 @@
 import { ProbewatchError } from '../errors.ts';
 import type { KeyFeedState } from '../baselines/KeyFeedState.ts';
 import { initialLadderState, type LadderState } from '../policy/ResponseLadder.ts';
+import { KeyStatePacker, type PackedKeyState } from './KeyStatePacker.ts';
 
 /** Everything probewatch keeps about one key; plain JSON so it can be snapshotted. */
 export interface KeyState {
@@ -34,6 +35,9 @@ export interface KeyState {
   /** What the model reference's feed gate remembers about the key (absent before its first answered query). */
   reference?: KeyFeedState;
 }
+
+/** A key's place on the ladder and its last scores. */
+export type KeyStateSummary = Pick<KeyState, 'key' | 'risk' | 'scores'> & { ladder: Pick<LadderState, 'level'> };
 
 /** The evidence of a quiet detector: one frozen empty list for every key, rather than one each. */
 export const NO_EVIDENCE: readonly string[] = Object.freeze([]);
@@ -79,6 +83,11 @@ export interface KeyStateStoreOptions {
   maxKeys: number;
   idleEvictMs: number;
   dedupWindow: number;
+  /**
+   * A key with no event for this long (event time, against the latest event seen) is held packed
+   * (`KeyStatePacker`) until its next use; 0 never packs. Without: never.
+   */
+  packAfterIdleMs?: number;
   /** Per kind of aggregate entity, the most held (least recently used evicted past it); unbounded without. */
   maxEntities?: EntityCaps;
 }
@@ -98,7 +107,11 @@ const EXACT_IDS = 16;
  * key is refused (`PW_CAPACITY`), never made room for by resetting another.
  */
 export class KeyStateStore {
-  private readonly keys = new Map<string, KeyState>();
+  /** Every key held, least recently used first: its live state, or its state packed while it is quiet. */
+  private readonly keys = new Map<string, KeyState | PackedKeyState>();
+  /** The keys held live (unpacked): where `packIdle` looks. */
+  private readonly live = new Set<string>();
+  private readonly packer = new KeyStatePacker();
   /** Key → how many holders use it now. */
   private readonly pins = new Map<string, number>();
   /** Keys changed since their last snapshot (`markSaved`), tracked once a snapshot store is in use. */
@@ -165,12 +178,12 @@ export class KeyStateStore {
     for (const key of keys) this.unsaved.delete(key);
   }
 
-  /** Keys changed since their last snapshot (with `trackSaves`): what the next snapshot must write. */
+  /** Keys changed since their last snapshot (with `trackSaves`): what the next snapshot must write (packed ones decoded, left packed). */
   unsavedStates(): KeyState[] {
     const out: KeyState[] = [];
     for (const key of this.unsaved) {
-      const state = this.keys.get(key);
-      if (state) out.push(state);
+      const held = this.keys.get(key);
+      if (held) out.push(this.read(held));
     }
     return out;
   }
@@ -183,20 +196,29 @@ export class KeyStateStore {
     return this.keys.has(key);
   }
 
+  /** The key's live state (unpacked if it was packed; its place in the recency order kept), or undefined when not held. */
   peek(key: string): KeyState | undefined {
-    return this.keys.get(key);
+    const held = this.keys.get(key);
+    if (held === undefined || !isPackedState(held)) return held;
+    const state = this.unpack(held);
+    this.keys.set(key, state);
+    this.live.add(key);
+    return state;
   }
 
-  /** The key's state, created if new, marked most recently used. */
+  /** The key's live state, created if new, marked most recently used. */
   get(key: string): KeyState {
-    let state = this.keys.get(key);
-    if (state) {
+    const held = this.keys.get(key);
+    let state: KeyState;
+    if (held) {
       this.keys.delete(key);
+      state = isPackedState(held) ? this.unpack(held) : held;
     } else {
       state = { key, eventsSeen: 0, lastTs: 0, detectors: {}, scores: {}, evidence: {}, risk: 0, ladder: initialLadderState(), recentIds: [], recentHead: 0 };
       this.evictForCapacity();
     }
     this.keys.set(key, state);
+    this.live.add(key);
     return state;
   }
 
@@ -205,6 +227,50 @@ export class KeyStateStore {
     this.keys.delete(state.key);
     this.evictForCapacity();
     this.keys.set(state.key, state);
+    this.live.add(state.key);
+  }
+
+  /**
+   * Packs every live key not in use whose last event is older than `packAfterIdleMs` before
+   * `now` (event time); each stays packed, in its place in the recency order, until it is next
+   * read. Returns how many were packed.
+   */
+  packIdle(now: number): number {
+    const after = this.options.packAfterIdleMs ?? 0;
+    if (after <= 0) return 0;
+    const cutoff = now - after;
+    let packed = 0;
+    for (const key of this.live) {
+      const state = this.keys.get(key) as KeyState;
+      if (state.lastTs >= cutoff || this.pins.has(key)) continue;
+      this.keys.set(key, this.packer.pack(state));
+      this.live.delete(key);
+      packed++;
+    }
+    return packed;
+  }
+
+  /** Whether the key is held packed. */
+  isPacked(key: string): boolean {
+    const held = this.keys.get(key);
+    return held !== undefined && isPackedState(held);
+  }
+
+  /** Keys held packed. */
+  get packedCount(): number {
+    return this.keys.size - this.live.size;
+  }
+
+  private unpack(packed: PackedKeyState): KeyState {
+    const state = this.packer.unpack(packed);
+    // Quiet detectors share one frozen empty list (what `recordScores` writes), not one each.
+    for (const name in state.evidence) if (state.evidence[name].length === 0) state.evidence[name] = NO_EVIDENCE;
+    return state;
+  }
+
+  /** A held key's state to read: packed ones decoded, not made live (changes to it are lost). */
+  private read(held: KeyState | PackedKeyState): KeyState {
+    return isPackedState(held) ? this.unpack(held) : held;
   }
 
   /**
@@ -295,8 +361,43 @@ export class KeyStateStore {
     this.byKind.get(entityKind(entity))?.delete(entity);
   }
 
-  entries(): IterableIterator<KeyState> {
-    return this.keys.values();
+  /** Every key's state to read, packed ones decoded one at a time and left packed: changes to those are lost (see `update`). */
+  *entries(): IterableIterator<KeyState> {
+    for (const held of this.keys.values()) yield this.read(held);
+  }
+
+  /** Applies `change` to every key's state, packed ones unpacked and packed again. */
+  update(change: (state: KeyState) => void): void {
+    for (const [key, held] of this.keys) {
+      if (!isPackedState(held)) change(held);
+      else {
+        const state = this.unpack(held);
+        change(state);
+        this.keys.set(key, this.packer.pack(state));
+      }
+    }
+  }
+
+  /** What the per-key gauges read of every key (`KeyStateView`), packed ones without unpacking (their scores decoded when read). */
+  *views(): IterableIterator<KeyStateSummary> {
+    for (const held of this.keys.values()) yield isPackedState(held) ? this.packedView(held) : held;
+  }
+
+  private packedView(packed: PackedKeyState): KeyStateSummary {
+    const unpack = () => this.unpack(packed);
+    return {
+      key: packed.key,
+      risk: packed.risk,
+      ladder: { level: packed.level },
+      get scores() {
+        return unpack().scores;
+      },
+    };
+  }
+
+  /** Every key held, with the partitions whose offsets its state includes. */
+  *partitions(): IterableIterator<[string, readonly number[]]> {
+    for (const [key, held] of this.keys) yield [key, isPackedState(held) ? held.partitions : this.packer.partitionsOf(held)];
   }
 
   /** Drops keys and aggregates idle since before `now - idleEvictMs` (event time); a key not yet snapshotted stays until it is. */
@@ -325,6 +426,7 @@ export class KeyStateStore {
 
   private drop(key: string): void {
     this.keys.delete(key);
+    this.live.delete(key);
     this.unsaved.delete(key);
   }
 
@@ -346,6 +448,10 @@ export class KeyStateStore {
       this.onEvict(victim, reason);
     }
   }
+}
+
+function isPackedState(held: KeyState | PackedKeyState): held is PackedKeyState {
+  return typeof (held as PackedKeyState).bytes === 'string';
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyStateStore } from '../../src/state/KeyStateStore.ts';
+import { KeyStateStore, NO_EVIDENCE } from '../../src/state/KeyStateStore.ts';
 
 describe('KeyStateStore', () => {
   it('evicts the least recently used key past maxKeys and reports it', () => {
@@ -141,5 +141,94 @@ describe('KeyStateStore', () => {
     restored.sweepIdle(145);
     expect(restored.aggregates.has('model:m')).toBe(false);
     expect(restored.aggregates.has('tenant:t')).toBe(true);
+  });
+
+  describe('packing quiet keys', () => {
+    const packing = (maxKeys = 10) => new KeyStateStore({ maxKeys, idleEvictMs: 1e9, dedupWindow: 4, packAfterIdleMs: 1000 });
+    const fill = (store: KeyStateStore, key: string, lastTs: number, partition = '0') => {
+      const s = store.get(key);
+      s.lastTs = lastTs;
+      s.eventsSeen = 3;
+      s.risk = 0.4;
+      s.ladder.level = 'observe';
+      s.scores = { volume: 0.4, entropy: 0 };
+      s.evidence = { volume: ['volume: 3 calls'], entropy: NO_EVIDENCE };
+      s.detectors = { volume: { counts: new Float64Array([1, 2, -0]), m: new Map([[1, 'a']]) } };
+      s.sourceOffsets = { [partition]: '41' };
+      store.remember(s, `${key}-e1`);
+      return structuredClone(s);
+    };
+
+    it('packs the live keys idle past packAfterIdleMs, not a key in use, and unpacks a key exactly when it is read', () => {
+      const store = packing();
+      const a = fill(store, 'a', 100);
+      fill(store, 'b', 100);
+      fill(store, 'c', 1900);
+      store.pin(['b']);
+      expect(store.packIdle(2000)).toBe(1);
+      expect(store.packedCount).toBe(1);
+      expect(store.packIdle(2000)).toBe(0);
+      expect(store.size).toBe(3);
+      expect(store.has('a')).toBe(true);
+      const back = store.get('a');
+      expect(back).toStrictEqual(a);
+      // A quiet detector's evidence is the shared empty list again.
+      expect(back.evidence.entropy).toBe(NO_EVIDENCE);
+      expect(store.packedCount).toBe(0);
+      // The dedup ring came back with it.
+      expect(store.remember(back, 'a-e1')).toBe(false);
+      store.unpin(['b']);
+      expect(store.packIdle(2000)).toBe(2);
+      expect(store.peek('b')!.sourceOffsets).toEqual({ 0: '41' });
+      expect(store.packedCount).toBe(1);
+    });
+
+    it('packs nothing with packAfterIdleMs 0 or unset', () => {
+      for (const packAfterIdleMs of [0, undefined]) {
+        const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 4, packAfterIdleMs });
+        fill(store, 'a', 0);
+        expect(store.packIdle(1e12)).toBe(0);
+      }
+    });
+
+    it('keeps a packed key in its place in the recency order, evicts it by capacity or idleness like a live one', () => {
+      const evicted: string[] = [];
+      const store = new KeyStateStore({ maxKeys: 2, idleEvictMs: 5000, dedupWindow: 4, packAfterIdleMs: 1000 }, (k, reason) => evicted.push(`${k}:${reason}`));
+      fill(store, 'a', 100);
+      fill(store, 'b', 1500);
+      store.packIdle(2000);
+      expect(store.packedCount).toBe(1);
+      store.get('c').lastTs = 6000;
+      expect(evicted).toEqual(['a:capacity']);
+      store.packIdle(3000);
+      expect(store.sweepIdle(6600)).toBe(1);
+      expect(evicted).toEqual(['a:capacity', 'b:idle']);
+      expect(store.packedCount).toBe(0);
+    });
+
+    it('reads packed keys for snapshots, rebalances, gauges and reloads without making them live', () => {
+      const store = packing();
+      store.trackSaves();
+      const a = fill(store, 'a', 100, '3');
+      fill(store, 'b', 1900, '1');
+      store.markChanged('a');
+      store.packIdle(2000);
+      expect(store.unsavedStates()).toStrictEqual([a]);
+      expect([...store.entries()].map((s) => s.key)).toEqual(['a', 'b']);
+      expect([...store.partitions()]).toEqual([
+        ['a', [3]],
+        ['b', [1]],
+      ]);
+      const views = [...store.views()];
+      expect(views.map((v) => [v.key, v.risk, v.ladder.level])).toEqual([
+        ['a', 0.4, 'observe'],
+        ['b', 0.4, 'observe'],
+      ]);
+      expect(views[0].scores).toEqual({ volume: 0.4, entropy: 0 });
+      store.update((s) => delete s.scores.entropy);
+      expect(store.packedCount).toBe(1);
+      expect(store.peek('a')!.scores).toEqual({ volume: 0.4 });
+      expect(store.peek('b')!.scores).toEqual({ volume: 0.4 });
+    });
   });
 });

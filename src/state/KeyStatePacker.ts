@@ -1,0 +1,130 @@
+import { deserialize, serialize } from 'node:v8';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { Level } from '../contract.ts';
+import type { KeyState } from './KeyStateStore.ts';
+
+/** A key held packed: its state as one compressed byte string, with what scans of every key read without unpacking it. */
+export interface PackedKeyState {
+  readonly key: string;
+  /** The state's bytes, one byte a character (a one-byte string: no slack, no backing store outside the heap). */
+  readonly bytes: string;
+  readonly lastTs: number;
+  readonly risk: number;
+  readonly level: Level;
+  /** The partitions its `sourceOffsets` name (shared between keys). */
+  readonly partitions: readonly number[];
+}
+
+/**
+ * Longest state taken as the preset dictionary: a quiet key's (a 3-event key
+ * serialises to about 7.5 kB), whose every part finds its like in other
+ * keys. A long-lived key's state is mostly its own vectors, and zlib reads
+ * the dictionary at every call.
+ */
+const DICTIONARY_BYTES = 8_192;
+/**
+ * Longest state deflated. Up to it, deflate takes about two thirds off
+ * (what every key repeats); a longer state is mostly the key's own vectors,
+ * of which it takes a third for three times the CPU of serialising, at every
+ * quiet spell: kept as serialised, it is still a fraction of the live state.
+ */
+const DEFLATE_BYTES = 16_384;
+/** First byte of the packed bytes: serialised only, deflated without a dictionary (before one was taken), or with it. */
+const SERIALISED = 0;
+const DEFLATED = 1;
+const WITH_DICTIONARY = 2;
+
+/**
+ * Packs a quiet key's state into one byte string and back, losslessly:
+ * V8's structured serialisation (what `structuredClone` does: typed
+ * arrays, Maps, Sets, -0, NaN, `undefined` properties, any string survive,
+ * which MessagePack's snapshot sections do not all), then raw deflate
+ * up to `DEFLATE_BYTES`.
+ * Deflate is what makes it small: the property names every key repeats
+ * and the base64 vector blocks (6 bits a character) are most of a state's
+ * bytes. A key's state alone is too short for deflate to find its
+ * repeats, so the packer takes the first quiet-sized state it packs as a
+ * preset dictionary for all it packs after (the names and shapes are
+ * everyone's).
+ * The bytes never leave the process: a restart, a snapshot or another
+ * packer need not read them.
+ */
+export class KeyStatePacker {
+  private dictionary?: Buffer;
+  private readonly partitionSets = new Map<string, readonly number[]>();
+
+  pack(state: KeyState): PackedKeyState {
+    const raw = serialize(state);
+    if (!this.dictionary && raw.length <= DICTIONARY_BYTES) this.dictionary = Buffer.from(raw);
+    const bytes =
+      raw.length > DEFLATE_BYTES ? Buffer.concat([Buffer.of(SERIALISED), raw])
+      : this.dictionary ? Buffer.concat([Buffer.of(WITH_DICTIONARY), deflateRawSync(raw, { dictionary: this.dictionary })])
+      : Buffer.concat([Buffer.of(DEFLATED), deflateRawSync(raw)]);
+    return {
+      key: state.key,
+      bytes: bytes.toString('latin1'),
+      lastTs: state.lastTs,
+      risk: state.risk,
+      level: state.ladder.level,
+      partitions: this.partitionsOf(state),
+    };
+  }
+
+  unpack(packed: PackedKeyState): KeyState {
+    const bytes = Buffer.from(packed.bytes, 'latin1');
+    const body = bytes.subarray(1);
+    const raw = bytes[0] === SERIALISED ? body : bytes[0] === WITH_DICTIONARY ? inflateRawSync(body, { dictionary: this.dictionary }) : inflateRawSync(body);
+    return unboxed(deserialize(raw)) as KeyState;
+  }
+
+  /** The partitions of `state`'s source offsets, one frozen list per distinct set. */
+  partitionsOf(state: KeyState): readonly number[] {
+    const names = state.sourceOffsets ? Object.keys(state.sourceOffsets) : [];
+    const id = names.join(',');
+    let set = this.partitionSets.get(id);
+    if (!set) this.partitionSets.set(id, (set = Object.freeze(names.map(Number))));
+    return set;
+  }
+}
+
+/**
+ * `value` with its arrays of numbers rebuilt as the detectors built them.
+ * V8's deserialiser makes every array a generic one, each double boxed on
+ * its own: slower for the detectors' arithmetic (their code then sees two
+ * kinds of array) and bigger. Holes stay holes: an array with one is not
+ * all numbers. Set members are left as they are (replacing one would move
+ * it). An object met twice (shared, or a cycle) is walked once, and an
+ * array shared between two places stays one array.
+ */
+function unboxed(value: unknown, done = new Map<object, unknown>()): unknown {
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || value instanceof Set) return value;
+  if (done.has(value)) return done.get(value);
+  done.set(value, value);
+  if (Array.isArray(value)) {
+    let numbers = true;
+    for (let i = 0; i < value.length; i++) {
+      const x: unknown = value[i];
+      if (typeof x === 'number') continue;
+      numbers = false;
+      if (typeof x === 'object' && x !== null) value[i] = unboxed(x, done);
+    }
+    if (!numbers || value.length === 0) return value;
+    const out: number[] = [];
+    for (let i = 0; i < value.length; i++) out.push(value[i] as number);
+    done.set(value, out);
+    return out;
+  }
+  if (value instanceof Map) {
+    for (const [k, x] of value) if (typeof x === 'object' && x !== null) value.set(k, unboxed(x, done));
+    return value;
+  }
+  const record = value as Record<string, unknown>;
+  for (const k in record) {
+    const x = record[k];
+    if (typeof x !== 'object' || x === null) continue;
+    const y = unboxed(x, done);
+    // An own `__proto__` key is a property like any other: assigning to it would set the prototype.
+    if (y !== x) Object.defineProperty(record, k, { value: y, writable: true, enumerable: true, configurable: true });
+  }
+  return value;
+}

@@ -1,0 +1,133 @@
+import { serialize } from 'node:v8';
+import { deflateRawSync } from 'node:zlib';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { initialLadderState } from '../../src/policy/ResponseLadder.ts';
+import { KeyStatePacker } from '../../src/state/KeyStatePacker.ts';
+import type { KeyState } from '../../src/state/KeyStateStore.ts';
+
+/** Leaves of what detectors keep: plain JSON and beyond it (typed arrays, -0, NaN, `undefined`, strings with lone surrogates). */
+const leaf = fc.oneof(
+  fc.double(),
+  fc.integer(),
+  fc.constantFrom(-0, NaN, Infinity, -Infinity, 2 ** 53, undefined, null, true, false),
+  fc.string({ unit: 'binary' }),
+  fc.float64Array({ maxLength: 8 }),
+  fc.float32Array({ maxLength: 8 }),
+  fc.uint8Array({ maxLength: 8 }),
+  fc.int32Array({ maxLength: 8 }),
+);
+
+const { value } = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    leaf,
+    fc.array(tie('value'), { maxLength: 5 }),
+    fc.dictionary(fc.string(), tie('value'), { maxKeys: 5, noNullPrototype: true }),
+    fc.sparseArray(tie('value'), { maxLength: 5 }),
+    fc.array(fc.tuple(fc.oneof(fc.string(), fc.integer()), tie('value')), { maxLength: 3 }).map((pairs) => new Map(pairs)),
+    fc.array(fc.oneof(fc.string(), fc.double()), { maxLength: 4 }).map((xs) => new Set(xs)),
+  ),
+}));
+
+const keyState: fc.Arbitrary<KeyState> = fc
+  .record({
+    key: fc.string({ unit: 'binary', minLength: 1 }),
+    eventsSeen: fc.nat(),
+    lastTs: fc.integer({ min: 0, max: 2 ** 45 }),
+    detectors: fc.dictionary(fc.string(), value, { maxKeys: 9, noNullPrototype: true }),
+    scores: fc.dictionary(fc.string(), fc.double({ min: 0, max: 1 }), { noNullPrototype: true }),
+    evidence: fc.dictionary(fc.string(), fc.array(fc.string(), { maxLength: 3 }), { noNullPrototype: true }),
+    risk: fc.double({ min: 0, max: 1 }),
+    ladder: fc.constant(initialLadderState()),
+    recentIds: fc.array(fc.double(), { maxLength: 20 }),
+    recentHead: fc.nat(19),
+    sourceOffsets: fc.option(fc.dictionary(fc.nat(63).map(String), fc.bigInt({ min: 0n }).map(String), { noNullPrototype: true }), { nil: undefined }),
+    tenant: fc.option(fc.string(), { nil: undefined }),
+  }, { noNullPrototype: true })
+  .map((s) => {
+    // An optional property absent, not present as `undefined`: what the pipeline writes.
+    if (s.sourceOffsets === undefined) delete s.sourceOffsets;
+    if (s.tenant === undefined) delete s.tenant;
+    return s;
+  });
+
+describe('KeyStatePacker', () => {
+  it('unpacks exactly what it packed (property: any state, one packer for many states)', () => {
+    const packer = new KeyStatePacker();
+    fc.assert(
+      fc.property(keyState, (state) => {
+        const packed = packer.pack(state);
+        expect(packer.unpack(packed)).toStrictEqual(state);
+        expect(packed).toMatchObject({ key: state.key, lastTs: state.lastTs, risk: state.risk, level: state.ladder.level });
+        expect(packed.partitions).toEqual(Object.keys(state.sourceOffsets ?? {}).map(Number));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps -0, undefined properties, holes, Maps and lone surrogates, which the snapshot sections lose', () => {
+    const state: KeyState = {
+      key: 'k\ud800',
+      eventsSeen: 3,
+      lastTs: 1,
+      detectors: { d: { z: -0, u: undefined, holes: [1, , 3], m: new Map([[1, 'a']]), s: new Set([2]), f: new Float32Array([0.1]) } },
+      scores: {},
+      evidence: {},
+      risk: 0,
+      ladder: initialLadderState(),
+      recentIds: [],
+      recentHead: 0,
+    };
+    const packer = new KeyStatePacker();
+    const back = packer.unpack(packer.pack(state));
+    expect(back).toStrictEqual(state);
+    const d = back.detectors.d as { z: number; u: unknown; holes: unknown[] };
+    expect(Object.is(d.z, -0)).toBe(true);
+    expect('u' in d).toBe(true);
+    expect(1 in d.holes).toBe(false);
+  });
+
+  it('keeps an array shared between two places of a state one array, and a cycle a cycle', () => {
+    const shared = [0.5, 1.5];
+    const loop: Record<string, unknown> = { n: 1 };
+    loop.self = loop;
+    const state = { key: 'k', eventsSeen: 0, lastTs: 0, detectors: { a: { x: shared, y: shared, loop } }, scores: {}, evidence: {}, risk: 0, ladder: initialLadderState(), recentIds: [2.5], recentHead: 0 } as KeyState;
+    const packer = new KeyStatePacker();
+    const back = packer.unpack(packer.pack(state));
+    const a = back.detectors.a as { x: number[]; y: number[]; loop: Record<string, unknown> };
+    expect(a.x).toBe(a.y);
+    expect(a.x).toEqual([0.5, 1.5]);
+    expect(a.loop.self).toBe(a.loop);
+    expect(back.recentIds).toEqual([2.5]);
+  });
+
+  it('packs states small: deflate over the first quiet-sized state packed as a dictionary, for what every key repeats', () => {
+    const vector = (seed: number) => Buffer.from(Float32Array.from({ length: 64 }, (_, i) => Math.sin(i * seed)).buffer).toString('base64');
+    const state = (key: string, shift: number): KeyState => ({
+      key,
+      eventsSeen: 3,
+      lastTs: 1_700_000_000_000 + shift,
+      detectors: { a: { rows: vector(shift + 1), moments: 'AAAA'.repeat(100), n: 3 }, b: { rows: vector(shift + 1), last: { model: 'credit-v3', sketch: vector(shift + 1).slice(0, 40) } } },
+      scores: { a: 0, b: 0.25 },
+      evidence: { a: [], b: ['b: 3 of 3 queries repeat'] },
+      risk: 0.25,
+      ladder: initialLadderState(),
+      recentIds: [1.5, 2.5, 3.5],
+      recentHead: 0,
+    });
+    const packer = new KeyStatePacker();
+    // A long-lived key's state is no dictionary (mostly its own vectors): packed before one is taken, it still comes back.
+    const big = { ...state('big', 7), detectors: { a: { rows: 'x'.repeat(20_000) } } };
+    const bigPacked = packer.pack(big);
+    packer.pack(state('k0', 0));
+    expect(packer.unpack(bigPacked)).toStrictEqual(big);
+    const second = packer.pack(state('k1', 1));
+    const alone = deflateRawSync(serialize(state('k1', 1))).length;
+    // Its own rows (256 bytes as 344 base64 characters), once: the copy, the names and the zeros cost next to nothing.
+    expect(second.bytes.length).toBeLessThan(400);
+    expect(second.bytes.length).toBeLessThan(alone * 0.8);
+    expect(JSON.stringify(state('k1', 1)).length).toBeGreaterThan(1_400);
+    expect(packer.unpack(second)).toStrictEqual(state('k1', 1));
+  });
+});
