@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { MinorDirections } from '../src/baselines/minorDirections.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import { appendRow, unpackFloat32 } from '../src/compute/packedVectors.ts';
 import { eventTimeOrder } from './shared/batch.ts';
@@ -8,6 +9,7 @@ import { addArrival, createGapStats, type GapStats, gapCv, gapCvUpper } from './
 import { fmt, pct, ramp } from './shared/math.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { squaredDistance } from '../src/compute/squaredDistance.ts';
+import { referenceHash } from '../src/baselines/referenceHash.ts';
 
 const int = () => z.number().int();
 const unit = () => z.number().min(0).max(1);
@@ -70,6 +72,38 @@ export const offManifoldConfigSchema = z.object({
    * random probes, sweeps and synthetic steps leave it all over. 0 counts every one.
    */
   places: int().min(0).max(64).default(16),
+  /**
+   * A second test of each query, in all the sketch coordinates the reference keeps (`reference.width`): it
+   * is off the manifold also when its energy along the directions in which the model's traffic varies
+   * least — beyond the principal directions that carry the first `span` of the members' variance, each
+   * whitened by its variance — exceeds the same `quantile` of the members' own (`src/baselines/minorDirections.ts`).
+   * The nearest-neighbour test compares only the first `reference.dim` coordinates, and where the raw
+   * inputs have more dimensions than the sketch those hold no room off the data: a Jacobian augmentation
+   * step of λ in every raw feature lands among natural queries there, yet adds as much variance along
+   * the traffic's minor directions as along its major ones, many times the traffic's own. Scored as a
+   * share of its own, like the main test's (places and all); the key's score is the higher. Only where the
+   * members fill the first `reference.dim` coordinates (their rank is at least that): where they do not, the
+   * nearest-neighbour test has room off the data and this one would only add a coarser view of it.
+   */
+  minor: z
+    .object({
+      enabled: z.boolean().default(true),
+      span: z.number().gt(0).lt(1).default(0.9),
+      /**
+       * An off query counts in a new place when it lies farther than this share of the off radius from each
+       * of the key's last `places` off queries, along the minor directions: a person re-asking about the same
+       * unusual records, or a neighbouring one, repeats a place; a synthetic step from a real record, whose
+       * offset spreads over all the minor directions, seldom comes that close to another.
+       */
+      placeRadius: z.number().min(0).max(1).default(0.5),
+      /**
+       * Effective window (queries) of the key's share on this test: shorter than the main test's, since
+       * augmentation starts after a seed set of real records whose misses a long window would keep.
+       */
+      window: int().positive().default(64),
+    })
+    .strict()
+    .prefault({}),
   /** Effective window (queries) of the key's off-manifold share. */
   window: int().positive().default(200),
   /** Scored queries a key needs before its share counts at its estimate. */
@@ -97,7 +131,9 @@ export type OffManifoldConfig = z.output<typeof offManifoldConfigSchema>;
 /**
  * Per-key state: two shares, the gap statistics, the last score, the last sketch and step
  * (2 × dim float32, base64) and up to `places` off-manifold sketches (places × dim float32, ≈ 700 bytes
- * of base64 at the defaults): under 1.2 kB of JSON; while the model's reference warms up, also up to `backlog` held
+ * of base64 at the defaults): under 1.2 kB of JSON; a key whose queries leave along the model's minor
+ * directions also keeps that share and up to `places` of those sketches (places × reference width
+ * float32, ≈ 1.4 kB of base64 at the defaults); while the model's reference warms up, also up to `backlog` held
  * sketches (backlog × dim float32 as base64, ≈ 2.2 kB at the defaults), dropped once judged.
  */
 export interface OffManifoldState {
@@ -108,6 +144,9 @@ export interface OffManifoldState {
   looseShare?: EwShare;
   gaps?: GapStats;
   score: number;
+  /** The share on the minor-direction test and its last `places` off-manifold sketch prefixes; absent in older snapshots. */
+  minorShare?: EwShare;
+  minorRing?: string;
   /** The previous query's sketch prefix and the step that led to it (base64 float32, '' when none). */
   last: string;
   step: string;
@@ -124,6 +163,8 @@ interface View {
   threshold: number;
   score: number;
   share: EwShare;
+  /** When the minor-direction test gave the score: its share, threshold and directions. */
+  minor?: { share: EwShare; threshold: number; count: number; variance: number; width: number };
   /** When the `automated` test gave the score: its share, threshold and the key's gap CV. */
   loose?: { share: EwShare; threshold: number; cv: number };
 }
@@ -163,8 +204,11 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   readonly name = 'off-manifold';
   readonly family = 'geometry' as const;
   readonly signature = true;
-  /** Each reference view's two thresholds (the `quantile` and `automated.quantile` of its members' nearest-member distances). */
-  private readonly thresholds = new WeakMap<ModelReference, { strict: number; loose: number }>();
+  /**
+   * Each reference view's thresholds: the `quantile` and `automated.quantile` of its members' nearest-member
+   * distances, and its minor directions with the `quantile` of the members' energies along them.
+   */
+  private readonly thresholds = new WeakMap<ModelReference, Thresholds>();
 
   constructor(private readonly config: OffManifoldConfig) {}
 
@@ -197,6 +241,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
             threshold = t.strict;
             if (state.backlog) this.judgeBacklog(state, ref, t, dim, e.model_id);
             this.judge(state, ref, t, x, 0, false);
+            this.judgeMinor(state, t, e.input_sketch, referenceHash(e.api_key));
           }
         } else if (ready) threshold = this.thresholdsOf(ref).strict;
       }
@@ -206,7 +251,8 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       keepOut[g][i] = this.leans(state) ? 1 : 0;
       // Views are shared between events until something they quote changes.
       const before = i > 0 ? views[g][i - 1] : undefined;
-      const same = before && before.model === e.model_id && before.threshold === threshold && before.score === state.score && before.share.n === state.share.n;
+      const same =
+        before && before.model === e.model_id && before.threshold === threshold && before.score === state.score && before.share.n === state.share.n && (before.minor?.share.n ?? -1) === (state.minorShare?.n ?? -1);
       views[g][i] = same ? before : this.view(state, ref && ref.ready ? this.thresholdsOf(ref) : null, e.model_id);
     }
     runs.save();
@@ -216,11 +262,14 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     });
   }
 
-  private thresholdsOf(ref: ModelReference): { strict: number; loose: number } {
+  private thresholdsOf(ref: ModelReference): Thresholds {
     let t = this.thresholds.get(ref);
     if (!t) {
-      const strict = ref.quantile(this.config.quantile);
-      t = { strict, loose: Math.min(strict, ref.quantile(this.config.automated.quantile)) };
+      const c = this.config;
+      const strict = ref.quantile(c.quantile);
+      const found = c.minor.enabled ? ref.minor(c.minor.span) : null;
+      const minor = found && found.rank >= ref.dim ? found : null;
+      t = { strict, loose: Math.min(strict, ref.quantile(c.automated.quantile)), minor, minorThreshold: minor ? minor.quantile(c.quantile) : Number.POSITIVE_INFINITY };
       this.thresholds.set(ref, t);
     }
     return t;
@@ -240,7 +289,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
    * may have fed that reference themselves while it warmed up, so each is judged leaving itself out, as
    * the reference's own members are when its thresholds are set.
    */
-  private judgeBacklog(state: OffManifoldState, ref: ModelReference, t: { strict: number; loose: number }, dim: number, model: string): void {
+  private judgeBacklog(state: OffManifoldState, ref: ModelReference, t: Thresholds, dim: number, model: string): void {
     if (state.backlogModel === model) {
       const held = unpackFloat32(state.backlog ?? '');
       if (held.length % dim === 0) for (let k = 0; k + dim <= held.length; k += dim) this.judge(state, ref, t, held, k, true);
@@ -250,13 +299,39 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   }
 
   /** Adds one query (row `xo` of `x`) to the key's shares; `leaveOut` when it may be a member of the reference. */
-  private judge(state: OffManifoldState, ref: ModelReference, t: { strict: number; loose: number }, x: ArrayLike<number>, xo: number, leaveOut: boolean): void {
+  private judge(state: OffManifoldState, ref: ModelReference, t: Thresholds, x: ArrayLike<number>, xo: number, leaveOut: boolean): void {
     const c = this.config;
     const off = ref.fartherThan(x, t.strict, leaveOut, xo);
     addToShare(state.share, this.newPlace(state, off, x, xo, ref.dim, t.strict), 1 - c.quantile, c.window);
     if (c.automated.enabled) {
       addToShare((state.looseShare ??= createShare()), off || ref.fartherThan(x, t.loose, leaveOut, xo), 1 - c.automated.quantile, c.window);
     }
+  }
+
+  /**
+   * Adds one query to the key's share on the minor-direction test: its energy along the model's minor
+   * directions (all the sketch coordinates the reference keeps) against the members' `quantile`, counted
+   * in a new place only, like the main test's, places measured along the minor directions (the offsets of
+   * a synthetic step spread there; a person re-asking about the same unusual records does not).
+   */
+  private judgeMinor(state: OffManifoldState, t: Thresholds, sketch: readonly number[], owner: number): void {
+    const minor = t.minor;
+    if (!minor) return;
+    const energy = minor.energy(sketch);
+    if (Number.isNaN(energy)) return;
+    const threshold = minor.quantileWithout(this.config.quantile, owner);
+    let hit = energy > threshold;
+    const cap = this.config.places;
+    const near = this.config.minor.placeRadius ** 2 * threshold;
+    if (hit && cap > 0) {
+      // A new place: apart from each of the last `places` such queries by more than `placeRadius` of the off radius, along the minor directions.
+      const w = minor.width;
+      const held = state.minorRing ? unpackFloat32(state.minorRing) : new Float32Array(0);
+      const ring = held.length % w === 0 ? held : new Float32Array(0);
+      for (let k = 0; k + w <= ring.length && hit; k += w) if (minor.apart(sketch, 0, ring, k) <= near) hit = false;
+      state.minorRing = appendRow(ring, sketch, 0, w, cap);
+    }
+    addToShare((state.minorShare ??= createShare()), hit, 1 - this.config.quantile, this.config.minor.window);
   }
 
   /**
@@ -282,15 +357,20 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   /** A key leaning off the manifold on either test (however it is paced), its score still low: kept out of the reference. */
   private leans(state: OffManifoldState): boolean {
     if (state.share.n === 0) return false;
-    const loose = state.looseShare ? shareExcessZ(state.looseShare, this.config.window) : -Infinity;
-    return Math.max(shareExcessZ(state.share, this.config.window), loose) >= this.config.leanZ;
+    const w = this.config.window;
+    const loose = state.looseShare ? shareExcessZ(state.looseShare, w) : -Infinity;
+    return Math.max(shareExcessZ(state.share, w), loose) >= this.config.leanZ;
   }
 
   private score(state: OffManifoldState): number {
-    const strict = this.shareScore(state.share, state);
+    const strict = Math.max(this.shareScore(state.share, state), this.minorScore(state));
     const a = this.config.automated;
     if (!a.enabled || !state.looseShare || !state.gaps || state.gaps.n < a.minGaps) return strict;
     return Math.max(strict, this.shareScore(state.looseShare, state) * this.pacing(state.gaps));
+  }
+
+  private minorScore(state: OffManifoldState): number {
+    return state.minorShare ? this.shareScore(state.minorShare, state, this.config.minor.window) : 0;
   }
 
   /** 1 for surely metronomic calls, 0 for human ones (`automated.cvMetronomic` … `cvHuman`, at the CV's upper bound). */
@@ -299,20 +379,26 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     return 1 - ramp(gapCvUpper(g, a.gapWindow, a.paceZ), a.cvMetronomic, a.cvHuman);
   }
 
-  private shareScore(sh: EwShare, state: OffManifoldState): number {
+  private shareScore(sh: EwShare, state: OffManifoldState, window = this.config.window): number {
     const c = this.config;
-    if (sh.n >= c.minEvents) return this.excessScore(sh, shareExcess(sh));
+    if (sh.n >= c.minEvents) return this.excessScore(sh, shareExcess(sh), window);
     const scatters = sh.n >= c.earlyEvents && sh.n >= (1 - c.earlyMaxStraight) * (state.seen ?? Infinity);
-    return scatters ? this.excessScore(sh, shareExcessLowerBound(sh, c.window, c.zLow)) : 0;
+    return scatters ? this.excessScore(sh, shareExcessLowerBound(sh, window, c.zLow), window) : 0;
   }
 
-  private excessScore(sh: EwShare, excess: number): number {
+  private excessScore(sh: EwShare, excess: number, window: number): number {
     const c = this.config;
-    return Math.min(ramp(excess, c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, c.window), c.zLow, c.zHigh));
+    return Math.min(ramp(excess, c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, window), c.zLow, c.zHigh));
   }
 
-  private view(state: OffManifoldState, t: { strict: number; loose: number } | null, model: string): View {
+  private view(state: OffManifoldState, t: Thresholds | null, model: string): View {
     const v: View = { model, threshold: t?.strict ?? 0, score: state.score, share: { ...state.share } };
+    const main = this.shareScore(state.share, state);
+    const minor = this.minorScore(state);
+    if (t && t.minor && state.minorShare && minor > main && state.score <= minor) {
+      v.minor = { share: { ...state.minorShare }, threshold: t.minorThreshold, count: t.minor.count, variance: t.minor.share, width: t.minor.width };
+      return v;
+    }
     if (t && state.looseShare && state.gaps && this.config.automated.enabled && state.score > this.shareScore(state.share, state)) {
       v.loose = { share: { ...state.looseShare }, threshold: t.loose, cv: gapCv(state.gaps) };
     }
@@ -322,6 +408,15 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   private evidence(v: View): string[] {
     if (!(v.score > 0)) return [];
     const sh = v.share;
+    if (v.minor) {
+      const m = v.minor;
+      return [
+        `${pct(m.share.s)} of recent queries (window ${this.config.minor.window}, ${m.share.n} seen) lie off model ${v.model}'s traffic ` +
+          `along the ${m.count} direction${m.count === 1 ? '' : 's'} in which it varies least (${pct(m.variance, 1)} of its variance over ${m.width} sketch coordinates; ` +
+          `whitened energy above ${fmt(m.threshold, 2)}, the ${pct(this.config.quantile)} quantile of its own), ` +
+          `against ${pct(m.share.e, 1)} expected (z=${fmt(shareExcessZ(m.share, this.config.minor.window), 1)})`,
+      ];
+    }
     if (v.loose) {
       const l = v.loose.share;
       return [
@@ -336,6 +431,14 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
         `against ${pct(sh.e, 1)} expected (z=${fmt(shareExcessZ(sh, this.config.window), 1)})`,
     ];
   }
+}
+
+/** A reference view's thresholds (`thresholdsOf`). */
+interface Thresholds {
+  strict: number;
+  loose: number;
+  minor: MinorDirections | null;
+  minorThreshold: number;
 }
 
 export const offManifold: DetectorDefinition<OffManifoldConfig, OffManifoldState> = {

@@ -1,6 +1,7 @@
 import { unpackFloat32 } from '../compute/packedVectors.ts';
 import { nearestOther } from './foldPool.ts';
-import { COL, type ModelReferenceState, recordStride } from './ModelReferenceState.ts';
+import { type MinorDirections, minorDirections } from './minorDirections.ts';
+import { COL, coordinateOffset, type ModelReferenceState, recordStride, widthOf } from './ModelReferenceState.ts';
 import { createNeighbourhood, NeighbourIndex, type Neighbourhood } from './NeighbourIndex.ts';
 import type { ReferenceConfig } from './referenceSchema.ts';
 
@@ -23,6 +24,8 @@ export class ModelReference {
   readonly dim: number;
   /** Sketch coordinates the reference keeps (`reference.dim`): a prefix of each query's sketch. */
   readonly configDim: number;
+  /** Sketch coordinates each member keeps (`dim` or more): what its covariance is taken over. */
+  readonly width: number;
   readonly n: number;
   /** Queries offered, decayed like the members. */
   readonly samples: number;
@@ -43,6 +46,7 @@ export class ModelReference {
    */
   private readonly asked = new WeakMap<readonly number[], { k: number; radius: number; owner: number; idx: Int32Array; d2: Float64Array }>();
   private readonly x: Float64Array;
+  private readonly minors = new Map<number, MinorDirections | null>();
 
   constructor(
     readonly model: string,
@@ -55,7 +59,8 @@ export class ModelReference {
     this.configDim = config.dim;
     this.n = state.dim > 0 ? state.n : 0;
     this.samples = state.samples;
-    this.stride = recordStride(this.dim);
+    this.width = state.dim > 0 ? widthOf(state) : 0;
+    this.stride = recordStride(state);
     this.data = unpackFloat32(state.rows, this.n * this.stride);
     const owners = (this.memberKeys = new Uint32Array(this.n));
     const bits = new Uint32Array(this.data.buffer, this.data.byteOffset, this.data.length);
@@ -65,6 +70,21 @@ export class ModelReference {
     this.nearestSorted = sq.map(Math.sqrt).sort();
     this.ready = this.n >= config.minMembers && this.samples >= config.minSamples && this.quantile(0.5) > 0;
     this.x = new Float64Array(config.dim);
+  }
+
+  /**
+   * The directions in which the members' sketches (all `width` coordinates) vary least, beyond those that
+   * carry the first `span` of their variance (`minorDirections`); null when there are none or the
+   * reference is not ready. Computed once per reference and `span`.
+   */
+  minor(span: number): MinorDirections | null {
+    if (!this.ready) return null;
+    const known = this.minors.get(span);
+    if (known !== undefined) return known;
+    const { data, stride, dim } = this;
+    const found = minorDirections(this.n, this.width, (i, j) => data[i * stride + coordinateOffset(dim, j)], this.memberKeys, span);
+    this.minors.set(span, found);
+    return found;
   }
 
   /** The `q` quantile of the members' distances to their nearest other member (linear between order statistics). */

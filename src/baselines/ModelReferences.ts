@@ -5,7 +5,7 @@ import { type AnswerStatistics, answerStatistics } from './answerStatistics.ts';
 import { foldPool } from './foldPool.ts';
 import type { KeyFeedState } from './KeyFeedState.ts';
 import { ModelReference } from './ModelReference.ts';
-import { COL, createReferenceState, type ModelReferenceState, nextUniform, recordStride, referenceStateProblem } from './ModelReferenceState.ts';
+import { COL, createReferenceState, EXTRA_COLUMNS, type ModelReferenceState, nextUniform, recordStride, referenceStateProblem, widthOf } from './ModelReferenceState.ts';
 import { referenceHash } from './referenceHash.ts';
 import type { ReferenceConfig } from './referenceSchema.ts';
 
@@ -112,9 +112,14 @@ export class ModelReferences {
     const sketch = e.input_sketch;
     const dim = Math.min(c.dim, sketch.length);
     if (dim < 2) return;
-    if (s.dim === 0) s.dim = dim;
+    if (s.dim === 0) {
+      s.dim = dim;
+      s.width = Math.min(Math.max(c.width, dim), sketch.length);
+    }
     if (s.dim !== dim) return;
-    for (let j = 0; j < dim; j++) if (!Number.isFinite(sketch[j])) return;
+    const width = widthOf(s);
+    if (sketch.length < width) return;
+    for (let j = 0; j < width; j++) if (!Number.isFinite(sketch[j])) return;
     if (g.enabled) feed.fed++;
     this.insert(s, e, weight);
   }
@@ -154,7 +159,7 @@ export class ModelReferences {
 
   /** Ends the batch: packs the samples it changed into their states. */
   end(): void {
-    for (const [s, pool] of this.pools) s.pool = packArray(pool.data.subarray(0, s.poolN * recordStride(s.dim)));
+    for (const [s, pool] of this.pools) s.pool = packArray(pool.data.subarray(0, s.poolN * recordStride(s)));
     this.pools.clear();
     this.open.clear();
   }
@@ -181,7 +186,7 @@ export class ModelReferences {
   private pool(s: ModelReferenceState): OpenPool {
     let p = this.pools.get(s);
     if (!p) {
-      const data = unpackFloat32(s.pool, this.config.size * recordStride(Math.max(s.dim, 1)));
+      const data = unpackFloat32(s.pool, this.config.size * recordStride({ dim: Math.max(s.dim, 1), width: s.width }));
       this.pools.set(s, (p = { data, bits: new Uint32Array(data.buffer, data.byteOffset, data.length), min: -1 }));
     }
     return p;
@@ -190,7 +195,8 @@ export class ModelReferences {
   /** Adds a query to the epoch's weighted sample: kept while the sample has room, else in place of the lowest priority if above it. */
   private insert(s: ModelReferenceState, e: InferenceEvent, weight: number): void {
     const size = this.config.size;
-    const stride = recordStride(s.dim);
+    const stride = recordStride(s);
+    const width = widthOf(s);
     const pool = this.pool(s);
     const priority = Math.log(nextUniform(s)) / weight;
     s.poolSeen++;
@@ -204,6 +210,7 @@ export class ModelReferences {
     }
     const o = at * stride;
     for (let j = 0; j < s.dim; j++) pool.data[o + j] = e.input_sketch[j];
+    for (let j = s.dim; j < width; j++) pool.data[o + EXTRA_COLUMNS + j] = e.input_sketch[j];
     const st = answerStatistics(e, this.stats);
     pool.data[o + s.dim + MARGIN] = st.margin;
     pool.data[o + s.dim + ENTROPY] = st.entropy;
@@ -234,7 +241,7 @@ export class ModelReferences {
     if (epoch <= s.epoch) return;
     s.epoch = epoch;
     if (s.poolSeen < c.minEpochSamples || s.dim === 0) return; // too thin: keep sampling into the next epoch
-    const stride = recordStride(s.dim);
+    const stride = recordStride(s);
     const members = unpackFloat32(s.rows, s.n * stride);
     const pool = this.pool(s).data;
     const folded = foldPool(s, members, pool, c);

@@ -20,7 +20,7 @@ const PRIORITY = COL.priority;
  */
 export function foldPool(s: ModelReferenceState, members: Float32Array, pool: Float32Array, c: ReferenceConfig): FoldedMembers {
   const size = c.size;
-  const stride = recordStride(s.dim);
+  const stride = recordStride(s);
   const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
   const mBits = bits(members);
   const pBits = bits(pool);

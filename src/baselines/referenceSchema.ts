@@ -47,6 +47,11 @@ export const referenceSchema = z
   .object({
     /** Sketch coordinates kept (a prefix of a random projection is itself one). */
     dim: int().min(2).max(64).default(8),
+    /**
+     * Sketch coordinates each member keeps, at least `dim`: all of them shape the model's covariance, whose
+     * minor directions `off-manifold` tests (a prefix of the sketch; a gateway's narrower sketch keeps its own width).
+     */
+    width: int().min(2).max(64).default(16),
     /** Members per model. */
     size: int().min(16).max(4096).default(512),
     /** Event-time epoch: the reference is frozen within one, so an epoch's traffic is judged against earlier traffic only. */

@@ -229,6 +229,33 @@ describe('ModelReferences', () => {
     expect(seen.some((s) => s.n > Math.ceil(config.gate.networkShare * config.size))).toBe(true);
   });
 
+  it('keeps each member\'s sketch up to `width`, the compared `dim` first; reads a reference written before `width` at its dim', () => {
+    const wide = (rand: () => number) => Array.from({ length: 16 }, () => gaussian(rand));
+    const callers = honest(40).map((c) => ({ ...c, sketch: wide }));
+    const full = feed(config, stream(callers), 500);
+    expect(full.state.width).toBe(16);
+    const view = full.refs.get('m')!;
+    expect([view.dim, view.width]).toEqual([8, 16]);
+    expect(view.minor(0.9)?.width).toBe(16);
+    // The same members, in the same order, as a reference that keeps only the compared coordinates.
+    const narrow = feed({ ...config, width: 8 }, stream(callers), 500);
+    expect(narrow.state.width).toBe(8);
+    const small = narrow.refs.get('m')!;
+    expect(small.n).toBe(view.n);
+    for (let i = 0; i < view.n; i++) {
+      expect(Array.from(view.sketch(i)), `member ${i}`).toEqual(Array.from(small.sketch(i)));
+      expect(view.owners(i)).toEqual(small.owners(i));
+    }
+    // Written before `width` existed: no field, records of dim + 7 values.
+    const { width: _, ...old } = narrow.state;
+    const holder: Record<string, unknown> = { reference: structuredClone(old) };
+    const problems: string[] = [];
+    const restored = new ModelReferences(config, () => holder, (model, problem) => problems.push(`${model}: ${problem}`)).get('m')!;
+    expect(problems).toEqual([]);
+    expect([restored.dim, restored.width, restored.n]).toEqual([8, 8, small.n]);
+    for (let i = 0; i < small.n; i++) expect(Array.from(restored.sketch(i))).toEqual(Array.from(small.sketch(i)));
+  });
+
   it('reads only its own version: another version is reported and replaced by a fresh reference', () => {
     const problems: string[] = [];
     const holder: Record<string, unknown> = { reference: { v: 0, rows: '' } };

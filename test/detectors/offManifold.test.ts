@@ -4,11 +4,11 @@ import { ModelReference } from '../../src/baselines/ModelReference.ts';
 import type { ModelReferenceState } from '../../src/baselines/ModelReferenceState.ts';
 import type { Compute } from '../../src/compute/Compute.ts';
 import type { InferenceEvent } from '../../src/contract.ts';
-import { otherDataSet, uniformBox } from './helpers/attacks.ts';
+import { jacobianSteps, otherDataSet, uniformBox } from './helpers/attacks.ts';
 import { testCompute } from './helpers/compute.ts';
 import { DEFAULT_REFERENCE, type DetectorRun, referenceOf, runDetector } from './helpers/runDetector.ts';
 import { ATTACK_START, attackTimes, FIRES, HOUR, naturalScenario, QUIET, T0, VOLUME } from './helpers/scenario.ts';
-import { humanTimes, merge, scriptTimes, sweepSessions, type World } from './helpers/world.ts';
+import { background, humanTimes, merge, naturalKey, scriptTimes, sweepSessions, World } from './helpers/world.ts';
 
 const config = offManifold.configSchema.parse({});
 const create = () => offManifold.create(config);
@@ -110,8 +110,14 @@ describe('off-manifold', () => {
     for (const e of events.slice(cut)) expect(resumed.scores.get(e.event_id), e.event_id).toBeCloseTo(run.scores.get(e.event_id)!, 9);
   });
 
-  it('keeps its state small: under 1.2 kB per key, the model reference within its documented ceiling', () => {
-    for (const [key, state] of run.states) expect(JSON.stringify(state).length, key).toBeLessThan(1200);
+  it('keeps its state small: under 1.2 kB per key and its minor-direction places, the model reference within its documented ceiling', () => {
+    for (const [key, state] of run.states) {
+      const { minorRing, minorShare, ...rest } = state as OffManifoldState;
+      expect(JSON.stringify(rest).length, key).toBeLessThan(1200);
+      // Up to `places` sketches of the reference's width, float32 as base64, and a share.
+      expect((minorRing ?? '').length, key).toBeLessThanOrEqual(4 * Math.ceil((config.places * DEFAULT_REFERENCE.width * 4) / 3));
+      expect(JSON.stringify(minorShare ?? {}).length, key).toBeLessThan(80);
+    }
     const ref = referenceOf(run, 'credit-v3') as ModelReferenceState;
     expect(ref.n).toBeLessThanOrEqual(DEFAULT_REFERENCE.size);
     // Two blocks of size × (dim + 7) float32 as base64, plus a few numbers.
@@ -192,4 +198,33 @@ describe('off-manifold', () => {
     for (const key of new Set(early.map((e) => e.api_key))) expect(withBacklog.maxByKey.get(key) ?? 0, key).toBeLessThanOrEqual(QUIET);
     for (const [key, state] of withBacklog.states) expect((state as OffManifoldState).backlog ?? '', key).toBe('');
   });
+
+  it('fires on Jacobian augmentation where the raw inputs are wider than the sketch, by the energy along the minor directions; natural keys stay quiet', () => {
+    // 24 raw features on a rank-12 subspace, sketched to 16 coordinates: the nearest-neighbour test's first 8 hold no room off the data.
+    const w = new World({ seed: 21, dim: 24, rank: 12, classes: 3 });
+    const seeds = 50;
+    const people = merge(background(w, 40, VOLUME, T0, 4 * HOUR), naturalKey(w, 'nat-heavy', VOLUME, scriptTimes(w, VOLUME, ATTACK_START)));
+    const attack = jacobianSteps(w, 'atk-jbda', attackTimes(w), seeds);
+    const stream = merge(people, attack);
+    const firstFiring = (r: DetectorRun) => attack.findIndex((e) => r.scores.get(e.event_id)! >= FIRES);
+    const withMinor = runDetector(create(), stream, compute);
+    // Within the attack's VOLUME queries, and not on its seeds.
+    const fired = firstFiring(withMinor);
+    expect(fired).toBeGreaterThanOrEqual(seeds);
+
+    expect(withMinor.lastEvidence.get('atk-jbda')![0]).toMatch(
+      /^\d+% of recent queries \(window 64, \d+ seen\) lie off model credit-v3's traffic along the \d+ directions? in which it varies least \(\d+\.\d% of its variance over 16 sketch coordinates; whitened energy above \d+\.\d+, the 99% quantile of its own\), against 1\.0% expected \(z=\d+\.\d\)$/,
+    );
+    for (const key of new Set(people.map((e) => e.api_key))) expect(withMinor.maxByKey.get(key), key).toBeLessThanOrEqual(QUIET);
+    // Without the test the same steps pass: the nearest-neighbour test alone does not see them.
+    const without = runDetector(offManifold.create(offManifold.configSchema.parse({ minor: { enabled: false } })), stream, compute);
+    expect(firstFiring(without)).toBe(-1);
+  });
+
+  it('leaves the minor-direction test off where the members do not fill the compared coordinates (raw inputs narrower than them)', () => {
+    const w = new World({ seed: 22, dim: 6, classes: 3 });
+    const r = runDetector(create(), merge(background(w, 40, VOLUME, T0, 4 * HOUR), jacobianSteps(w, 'atk-jbda', attackTimes(w))), compute);
+    for (const state of r.states.values()) expect((state as OffManifoldState).minorShare, 'minor share').toBeUndefined();
+  });
 });
+

@@ -90,3 +90,25 @@ export function balancedClasses(world: World, key: string, times: number[], extr
 export function otherDataSet(world: World, key: string, times: number[], shifted: readonly number[], by: number): InferenceEvent[] {
   return times.map((t) => world.event(key, world.record().map((v, i) => (shifted.includes(i) ? v + by * world.sigma : v)), t));
 }
+
+/**
+ * Papernot et al.'s Jacobian-based augmentation in outline (AsiaCCS 2017): `seeds` real records, then
+ * rounds in which every query so far is stepped by λ in every raw feature (λ a tenth of the feature's
+ * range over the seeds), each in the sign of the direction towards another class's mean — a
+ * substitute's Jacobian sign for the class it would cross to.
+ */
+export function jacobianSteps(world: World, key: string, times: number[], seeds = 50): InferenceEvent[] {
+  const xs: number[][] = Array.from({ length: Math.min(seeds, times.length) }, () => world.record());
+  const range = Array.from({ length: world.dim }, (_, j) => {
+    const v = xs.map((x) => x[j]);
+    return Math.max(...v) - Math.min(...v);
+  });
+  for (let round = 0; xs.length < times.length; round++) {
+    const fresh = xs.map((x, i) => {
+      const target = world.means[(i + round + 1) % world.classes];
+      return x.map((v, j) => v + 0.1 * range[j] * Math.sign(target[j] - v || 1));
+    });
+    xs.push(...fresh.slice(0, times.length - xs.length));
+  }
+  return xs.map((x, i) => world.event(key, x, times[i]));
+}

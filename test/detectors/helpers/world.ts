@@ -19,14 +19,26 @@ export class World {
   private readonly rand: () => number;
   private seq = 0;
 
-  constructor(options: { seed?: number; dim?: number; classes?: number; modelId?: string; priors?: number[]; spread?: number } = {}) {
+  /** With `rank`: the `dim` × rank matrix that maps a record's latent draw to its raw features. */
+  private readonly mixing: number[][] | null;
+  private readonly latentMeans: number[][];
+
+  /**
+   * `rank` (below `dim`): records lie on a rank-`rank` subspace of the raw features (a latent Gaussian
+   * mixture mixed into `dim` correlated features), as real tabular data do; the class means are the
+   * latent means mixed.
+   */
+  constructor(options: { seed?: number; dim?: number; classes?: number; modelId?: string; priors?: number[]; spread?: number; rank?: number } = {}) {
     this.rand = mulberry32(options.seed ?? 7);
     this.dim = options.dim ?? 10;
     this.classes = options.classes ?? 5;
     this.modelId = options.modelId ?? 'credit-v3';
     this.sigma = 1;
     const spread = options.spread ?? 0.8;
-    this.means = Array.from({ length: this.classes }, () => Array.from({ length: this.dim }, () => this.gauss() * spread));
+    const rank = options.rank ?? 0;
+    this.mixing = rank > 0 ? Array.from({ length: this.dim }, () => Array.from({ length: rank }, () => this.gauss() / Math.sqrt(rank))) : null;
+    this.latentMeans = Array.from({ length: this.classes }, () => Array.from({ length: rank || this.dim }, () => this.gauss() * spread));
+    this.means = this.latentMeans.map((m) => this.mix(m));
     const raw = options.priors ?? [0.36, 0.26, 0.18, 0.12, 0.08].slice(0, this.classes);
     const total = raw.reduce((a, b) => a + b, 0);
     this.priors = raw.map((p) => p / total);
@@ -57,7 +69,14 @@ export class World {
 
   /** A real record: a draw from the class's component. */
   record(cls = this.sampleClass()): number[] {
-    return this.means[cls].map((m) => m + this.gauss() * this.sigma);
+    if (!this.mixing) return this.means[cls].map((m) => m + this.gauss() * this.sigma);
+    return this.mix(this.latentMeans[cls].map((m) => m + this.gauss() * this.sigma));
+  }
+
+  private mix(latent: readonly number[]): number[] {
+    const a = this.mixing;
+    if (!a) return [...latent];
+    return a.map((row) => row.reduce((sum, w, k) => sum + w * latent[k], 0));
   }
 
   /** The model's answer: the mixture posterior softened by a temperature. */
