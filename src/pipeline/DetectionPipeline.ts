@@ -272,6 +272,7 @@ export class DetectionPipeline {
           signature[d] = output?.signature ? Math.min(output.signature[i], scores[d]) : this.detectors[d].signature ? scores[d] : 0;
         }
         if (scoreObservers) for (let d = 0; d < scores.length; d++) scoreObservers[d].observe(scores[d]);
+        if (state.eventsSeen > 0) this.store.notePause(state.key, ev.ts - state.lastTs);
         state.eventsSeen++;
         state.lastTs = Math.max(state.lastTs, ev.ts);
         if (ev.tenant !== null) state.tenant = ev.tenant;

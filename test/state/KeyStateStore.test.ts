@@ -183,6 +183,28 @@ describe('KeyStateStore', () => {
       expect(store.packedCount).toBe(1);
     });
 
+    it('packs a key that paused past packAfterIdleMs before only once quiet well past its usual pause, and forgets its pauses when it leaves', () => {
+      const store = packing();
+      fill(store, 'a', 100);
+      fill(store, 'b', 100);
+      // 'a' paused 3 s before (its usual pause): packed only once quiet past four times that.
+      store.notePause('a', 3000);
+      expect(store.packIdle(2000)).toBe(1);
+      expect(store.isPacked('a')).toBe(false);
+      expect(store.isPacked('b')).toBe(true);
+      expect(store.packIdle(12_100)).toBe(0);
+      expect(store.packIdle(12_101)).toBe(1);
+      expect(store.isPacked('a')).toBe(true);
+      // A pause shorter than packAfterIdleMs is not one.
+      store.get('b').lastTs = 20_000;
+      store.notePause('b', 900);
+      expect(store.packIdle(21_001)).toBe(1);
+      // Dropped and back, 'a' starts with no pauses on record.
+      store.delete('a');
+      fill(store, 'a', 30_000);
+      expect(store.packIdle(31_001)).toBe(1);
+    });
+
     it('packs nothing with packAfterIdleMs 0 or unset', () => {
       for (const packAfterIdleMs of [0, undefined]) {
         const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 4, packAfterIdleMs });
