@@ -126,6 +126,8 @@ export class KeyStateStore {
   private readonly byKind = new Map<string, Set<string>>();
   /** Entities used since the last `takeDirtyAggregates`. */
   private readonly dirtyAggregates = new Set<string>();
+  /** The entity last added or moved to the end of its kind's order (one entity is used event after event). */
+  private lastEntity: string | undefined;
 
   constructor(
     private readonly options: KeyStateStoreOptions,
@@ -310,10 +312,11 @@ export class KeyStateStore {
     if (!a) {
       a = {};
       this.holdEntity(entity, a);
-    } else {
+    } else if (entity !== this.lastEntity) {
       const names = this.byKind.get(entityKind(entity))!;
       names.delete(entity);
       names.add(entity);
+      this.lastEntity = entity;
     }
     this.aggregateSeen.set(entity, ts);
     this.dirtyAggregates.add(entity);
@@ -360,10 +363,12 @@ export class KeyStateStore {
       this.onEvictEntity(kind, 'capacity');
     }
     names.add(entity);
+    this.lastEntity = entity;
     this.aggregates.set(entity, detectors);
   }
 
   private dropEntity(entity: string): void {
+    if (entity === this.lastEntity) this.lastEntity = undefined;
     this.aggregates.delete(entity);
     this.aggregateSeen.delete(entity);
     this.dirtyAggregates.delete(entity);

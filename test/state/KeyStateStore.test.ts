@@ -59,6 +59,27 @@ describe('KeyStateStore', () => {
     expect(store.entityCounts()).toEqual(new Map([['ip', 2], ['tenant', 1]]));
   });
 
+  it('keeps the recency order of entities used event after event, and of one dropped and held again', () => {
+    const dropped: string[] = [];
+    const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 100, dedupWindow: 0, maxEntities: { ip: 2, other: 3 } }, undefined, (kind, reason) => dropped.push(`${kind}:${reason}`));
+    store.aggregate('ip:1', 1);
+    store.aggregate('ip:2', 2);
+    store.aggregate('ip:1', 3);
+    store.aggregate('ip:1', 4);
+    store.aggregate('ip:3', 5);
+    expect([...store.aggregates.keys()]).toEqual(['ip:1', 'ip:3']);
+    // 'ip:3', the entity last used, is dropped as idle and held again: it is the most recent once more.
+    store.aggregate('ip:1', 200);
+    store.aggregate('ip:3', 90);
+    store.sweepIdle(195);
+    expect([...store.aggregates.keys()]).toEqual(['ip:1']);
+    store.aggregate('ip:3', 201);
+    store.aggregate('ip:1', 202);
+    store.aggregate('ip:4', 203);
+    expect([...store.aggregates.keys()]).toEqual(['ip:1', 'ip:4']);
+    expect(dropped).toEqual(['ip:capacity', 'ip:idle', 'ip:capacity']);
+  });
+
   it('remembers recent event ids within the dedup window only', () => {
     const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 3 });
     const s = store.get('k');
