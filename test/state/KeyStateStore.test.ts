@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { KeyStateStore, NO_EVIDENCE } from '../../src/state/KeyStateStore.ts';
+import { type EntityCaps, KeyStateStore, NO_EVIDENCE } from '../../src/state/KeyStateStore.ts';
+
+/** A store with these entity caps, and the drops it reported (`kind:reason`). */
+function cappedEntities(maxEntities: EntityCaps, idleEvictMs: number): { store: KeyStateStore; dropped: string[] } {
+  const dropped: string[] = [];
+  const store = new KeyStateStore({ maxKeys: 10, idleEvictMs, dedupWindow: 0, maxEntities }, undefined, (kind, reason) => dropped.push(`${kind}:${reason}`));
+  return { store, dropped };
+}
 
 describe('KeyStateStore', () => {
   it('evicts the least recently used key past maxKeys and reports it', () => {
@@ -44,8 +51,7 @@ describe('KeyStateStore', () => {
   });
 
   it('caps aggregate entities per kind, dropping the least recently used of that kind only', () => {
-    const dropped: string[] = [];
-    const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 0, maxEntities: { ip: 2, other: 1 } }, undefined, (kind, reason) => dropped.push(`${kind}:${reason}`));
+    const { store, dropped } = cappedEntities({ ip: 2, other: 1 }, 1e9);
     store.aggregate('ip:1', 1);
     store.aggregate('ip:2', 2);
     store.aggregate('tenant:a', 2);
@@ -60,8 +66,7 @@ describe('KeyStateStore', () => {
   });
 
   it('keeps the recency order of entities used event after event, and of one dropped and held again', () => {
-    const dropped: string[] = [];
-    const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 100, dedupWindow: 0, maxEntities: { ip: 2, other: 3 } }, undefined, (kind, reason) => dropped.push(`${kind}:${reason}`));
+    const { store, dropped } = cappedEntities({ ip: 2, other: 3 }, 100);
     store.aggregate('ip:1', 1);
     store.aggregate('ip:2', 2);
     store.aggregate('ip:1', 3);
