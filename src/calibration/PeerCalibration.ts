@@ -44,6 +44,8 @@ interface Peer {
   network: string;
   tenant: string;
   remarkable: boolean;
+  /** The client address `network` was derived from (not persisted: derived again after a reload). */
+  ip?: string | null;
 }
 
 /** A model's peers as they stood at the last epoch boundary: per band and detector, scores sorted descending with cumulative votes. */
@@ -81,7 +83,7 @@ class ModelPeers {
     const m = new ModelPeers();
     for (const [key, band, scores, firstTs, lastTs, network, tenant, remarkable] of j.peers) {
       if (scores.length !== detectors) return null;
-      m.peers.set(key, { key, band, scores: Float64Array.from(scores), firstTs, lastTs, network, tenant, remarkable });
+      m.peers.set(key, { key, band, scores: Float64Array.from(scores), firstTs, lastTs, network, tenant, remarkable, ip: undefined });
     }
     if (j.frozen) {
       const bands: Frozen['bands'] = new Map();
@@ -177,14 +179,17 @@ export class PeerCalibration {
     if (!c.enabled) return;
     let peer = model.peers.get(key);
     if (!peer) {
-      peer = { key, band, scores: new Float64Array(raw.length), firstTs: ev.ts, lastTs: ev.ts, network: '', tenant: '', remarkable: false };
+      peer = { key, band, scores: new Float64Array(raw.length), firstTs: ev.ts, lastTs: ev.ts, network: '', tenant: '', remarkable: false, ip: undefined };
       model.peers.set(key, peer);
       if (model.peers.size > c.maxKeysPerModel) evictOldest(model.peers);
     }
     peer.band = band;
     peer.scores.set(raw);
     peer.lastTs = ev.ts;
-    peer.network = ipPrefix(ev.client_ip) ?? `key:${key}`;
+    if (peer.ip !== ev.client_ip || peer.network === '') {
+      peer.ip = ev.client_ip;
+      peer.network = ipPrefix(ev.client_ip) ?? `key:${key}`;
+    }
     peer.tenant = ev.tenant ?? `key:${key}`;
     peer.remarkable = remarkable;
     // Keep insertion order = recency order for eviction.

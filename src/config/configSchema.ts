@@ -124,7 +124,8 @@ const stateSchema = z
      * A key with no event for this long (event time, against the latest
      * event seen) is held in memory packed, its whole state one compressed
      * byte string, until its next event (or anything else that reads it)
-     * unpacks it; 0 never packs. Packing is lossless, so the detection
+     * unpacks it; a key that paused past it before, only once quiet well
+     * past its usual pause (`KeyPauses`); 0 never packs. Packing is lossless, so the detection
      * output is the same whatever the setting; it trades the CPU of a pack
      * and an unpack (a fraction of a millisecond) per quiet spell for most
      * of a quiet key's memory (README "Memory budget").

@@ -48,7 +48,9 @@ export interface FusionSettings {
   policy?: { thresholds: { observe: number; throttle: number; truncate: number } };
 }
 
-const BEHAVIOUR_FAMILIES: readonly EvidenceFamily[] = EVIDENCE_FAMILIES.filter((f) => f !== 'rate');
+/** Indices in `EVIDENCE_FAMILIES` of the behavioural families, in that order. */
+const BEHAVIOUR_FAMILIES: readonly number[] = EVIDENCE_FAMILIES.flatMap((f, i) => (f === 'rate' ? [] : [i]));
+const CROSS_KEY = EVIDENCE_FAMILIES.indexOf('cross-key');
 
 /**
  * Builds the configured fusion for these detectors (in the order their
@@ -87,7 +89,7 @@ export function createFusion(settings: FusionSettings, detectors: readonly Fused
   const thresholds = settings.policy?.thresholds;
   const rules: CountOnceRules | null = once.enabled
     ? {
-        families: detectors.map((d, i) => (isRate[i] ? 'rate' : (d.family ?? 'output'))),
+        families: Int32Array.from(detectors, (d, i) => EVIDENCE_FAMILIES.indexOf(isRate[i] ? 'rate' : (d.family ?? 'output'))),
         signature: detectors.map((d) => d.signature === true),
         support: once.support ?? thresholds?.throttle ?? 0.5,
         ownEvidence: once.ownEvidence ?? thresholds?.observe ?? 0.3,
@@ -102,7 +104,8 @@ export function createFusion(settings: FusionSettings, detectors: readonly Fused
 const CAP_MARGIN = 1e-4;
 
 interface CountOnceRules {
-  families: EvidenceFamily[];
+  /** Per detector, its family's index in `EVIDENCE_FAMILIES`. */
+  families: Int32Array;
   signature: boolean[];
   support: number;
   ownEvidence: number;
@@ -115,8 +118,8 @@ class FamilyFusion implements Fusion {
   /** Each family's strongest member's score, the others 0. */
   private readonly kept: Float64Array;
   private readonly assessment: FusionAssessment = { risk: 0, capped: false, groupWithheld: false, supporting: [] };
-  /** Per family: the index of its strongest member in the current call (-1: none). */
-  private readonly strongest = new Map<EvidenceFamily, number>();
+  /** Per family (index in `EVIDENCE_FAMILIES`): the index of its strongest member in the current call (-1: none). */
+  private readonly strongest = new Int32Array(EVIDENCE_FAMILIES.length);
 
   constructor(
     readonly method: FusionConfig['method'],
@@ -154,34 +157,36 @@ class FamilyFusion implements Fusion {
   private countOnce(rules: CountOnceRules, signature: ArrayLike<number> | undefined, a: FusionAssessment): number {
     const s = this.behaviour;
     const strongest = this.strongest;
-    strongest.clear();
+    strongest.fill(-1);
     let own = 0;
     let signed = 0;
     for (let d = 0; d < s.length; d++) {
       if (this.isRate[d]) continue;
       const family = rules.families[d];
-      const best = strongest.get(family);
-      if (best === undefined || s[d] * this.weights[d] > s[best] * this.weights[best]) strongest.set(family, d);
-      if (family !== 'cross-key') own = Math.max(own, s[d]);
+      const best = strongest[family];
+      if (best < 0 || s[d] * this.weights[d] > s[best] * this.weights[best]) strongest[family] = d;
+      if (family !== CROSS_KEY) own = Math.max(own, s[d]);
       signed = Math.max(signed, signature ? clamp01(signature[d]) : rules.signature[d] ? s[d] : 0);
     }
-    const group = strongest.get('cross-key');
-    if (group !== undefined && s[group] > 0 && own < rules.ownEvidence) {
-      strongest.delete('cross-key');
+    const group = strongest[CROSS_KEY];
+    if (group >= 0 && s[group] > 0 && own < rules.ownEvidence) {
+      strongest[CROSS_KEY] = -1;
       a.groupWithheld = true;
     }
     // Only each family's strongest member enters the combination.
     const kept = this.kept;
     kept.fill(0);
+    let corroborating = 0;
     for (const family of BEHAVIOUR_FAMILIES) {
-      const d = strongest.get(family);
-      if (d === undefined) continue;
+      const d = strongest[family];
+      if (d < 0) continue;
       kept[d] = s[d];
-      if (s[d] >= rules.support) a.supporting.push(family);
+      if (!(s[d] >= rules.support)) continue;
+      a.supporting.push(EVIDENCE_FAMILIES[family]);
+      // Group evidence raises the risk but cannot be the second family: the member's own families must corroborate.
+      if (rules.groupCorroborates || family !== CROSS_KEY) corroborating++;
     }
     let risk = this.combine(kept);
-    // Group evidence raises the risk but cannot be the second family: the member's own families must corroborate.
-    const corroborating = a.supporting.filter((f) => rules.groupCorroborates || f !== 'cross-key').length;
     if (risk > rules.cap && signed < rules.support && corroborating < 2) {
       risk = rules.cap;
       a.capped = true;

@@ -272,6 +272,7 @@ export class DetectionPipeline {
           signature[d] = output?.signature ? Math.min(output.signature[i], scores[d]) : this.detectors[d].signature ? scores[d] : 0;
         }
         if (scoreObservers) for (let d = 0; d < scores.length; d++) scoreObservers[d].observe(scores[d]);
+        if (state.eventsSeen > 0) this.store.notePause(state.key, ev.ts - state.lastTs);
         state.eventsSeen++;
         state.lastTs = Math.max(state.lastTs, ev.ts);
         if (ev.tenant !== null) state.tenant = ev.tenant;
@@ -363,8 +364,11 @@ export class DetectionPipeline {
 
   private group(events: readonly InferenceEvent[]): Map<string, InferenceEvent[]> {
     const groups = new Map<string, InferenceEvent[]>();
+    // Each key's state taken from the store once (which also marks it recently used), not once per event.
+    const held = new Map<string, KeyState>();
     for (const e of events) {
-      const state = this.store.get(e.api_key);
+      let state = held.get(e.api_key);
+      if (!state) held.set(e.api_key, (state = this.store.get(e.api_key)));
       if (!this.store.remember(state, e.event_id)) {
         this.metrics?.duplicates.inc({ reason: 'event_id' });
         continue;
@@ -374,9 +378,25 @@ export class DetectionPipeline {
       if (!g) groups.set(e.api_key, (g = []));
       g.push(e);
     }
+    if (held.size > groups.size) this.touchInLastEventOrder(events, groups);
     // Event time within a key: a gateway's clock only moves forward, but partitions interleave.
     for (const g of groups.values()) if (!isSorted(g)) g.sort((a, b) => a.ts - b.ts);
     return groups;
+  }
+
+  /**
+   * Marks the keys whose every event in the batch was a duplicate recently used in the order of
+   * their last event, as taking each event's key from the store did (the keys grouped are taken
+   * again after grouping, in their first event's order).
+   */
+  private touchInLastEventOrder(events: readonly InferenceEvent[], groups: Map<string, InferenceEvent[]>): void {
+    const last = new Map<string, number>();
+    events.forEach((e, i) => {
+      if (groups.has(e.api_key)) return;
+      last.delete(e.api_key);
+      last.set(e.api_key, i);
+    });
+    for (const key of last.keys()) this.store.get(key);
   }
 
   /**

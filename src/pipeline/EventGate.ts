@@ -1,6 +1,7 @@
 import type { InferenceEvent } from '../contract.ts';
 import { type InvalidEventReason, ProbewatchError } from '../errors.ts';
 import type { KeyStateStore } from '../state/KeyStateStore.ts';
+import { entityName } from '../../detectors/shared/entityName.ts';
 
 /** The limits that depend on more than one event (config `input`). */
 export interface GateLimits {
@@ -57,7 +58,7 @@ export class EventGate {
     const width = event.input_sketch.length;
     const classes = event.output_probs.length;
     if (width > 0 || classes > 0) {
-      const model = this.store.aggregate(`model:${event.model_id}`, Math.max(event.ts, clock ?? 0));
+      const model = this.store.aggregate(entityName('model:', event.model_id), Math.max(event.ts, clock ?? 0));
       const shape = ((model[SHAPE_SLOT] as ModelShape | undefined) ??= { width: 0, classes: 0 });
       if (width > 0 && shape.width > 0 && width !== shape.width) {
         return refuse('sketch_width_changed', `input_sketch has ${width} entries; model ${event.model_id} has ${shape.width}`);

@@ -1,6 +1,7 @@
 import { ProbewatchError } from '../errors.ts';
 import type { KeyFeedState } from '../baselines/KeyFeedState.ts';
 import { initialLadderState, type LadderState } from '../policy/ResponseLadder.ts';
+import { KeyPauses } from './KeyPauses.ts';
 import { KeyStatePacker, type PackedKeyState } from './KeyStatePacker.ts';
 
 /** Everything probewatch keeps about one key; plain JSON so it can be snapshotted. */
@@ -85,7 +86,8 @@ export interface KeyStateStoreOptions {
   dedupWindow: number;
   /**
    * A key with no event for this long (event time, against the latest event seen) is held packed
-   * (`KeyStatePacker`) until its next use; 0 never packs. Without: never.
+   * (`KeyStatePacker`) until its next use; a key that paused past it before, only once quiet well
+   * past its usual pause (`KeyPauses`); 0 never packs. Without: never.
    */
   packAfterIdleMs?: number;
   /** Per kind of aggregate entity, the most held (least recently used evicted past it); unbounded without. */
@@ -112,6 +114,7 @@ export class KeyStateStore {
   /** The keys held live (unpacked): where `packIdle` looks. */
   private readonly live = new Set<string>();
   private readonly packer = new KeyStatePacker();
+  private readonly pauses: KeyPauses;
   /** Key → how many holders use it now. */
   private readonly pins = new Map<string, number>();
   /** Keys changed since their last snapshot (`markSaved`), tracked once a snapshot store is in use. */
@@ -123,12 +126,16 @@ export class KeyStateStore {
   private readonly byKind = new Map<string, Set<string>>();
   /** Entities used since the last `takeDirtyAggregates`. */
   private readonly dirtyAggregates = new Set<string>();
+  /** The entity last added or moved to the end of its kind's order (one entity is used event after event). */
+  private lastEntity: string | undefined;
 
   constructor(
     private readonly options: KeyStateStoreOptions,
     private readonly onEvict: EvictionListener = () => {},
     private readonly onEvictEntity: (kind: string, reason: 'capacity' | 'idle') => void = () => {},
-  ) {}
+  ) {
+    this.pauses = new KeyPauses(options.packAfterIdleMs ?? 0);
+  }
 
   /** Aggregate entities held, per kind. */
   entityCounts(): Map<string, number> {
@@ -230,19 +237,23 @@ export class KeyStateStore {
     this.live.add(state.key);
   }
 
+  /** Records that `key` had no event for `pauseMs` before its latest one (when it is next packed: `KeyPauses`). */
+  notePause(key: string, pauseMs: number): void {
+    this.pauses.note(key, pauseMs);
+  }
+
   /**
-   * Packs every live key not in use whose last event is older than `packAfterIdleMs` before
-   * `now` (event time); each stays packed, in its place in the recency order, until it is next
+   * Packs every live key not in use whose last event is older than its packing delay before
+   * `now` (event time): `packAfterIdleMs`, or longer for a key that paused past it before
+   * (`KeyPauses`); each stays packed, in its place in the recency order, until it is next
    * read. Returns how many were packed.
    */
   packIdle(now: number): number {
-    const after = this.options.packAfterIdleMs ?? 0;
-    if (after <= 0) return 0;
-    const cutoff = now - after;
+    if ((this.options.packAfterIdleMs ?? 0) <= 0) return 0;
     let packed = 0;
     for (const key of this.live) {
       const state = this.keys.get(key) as KeyState;
-      if (state.lastTs >= cutoff || this.pins.has(key)) continue;
+      if (state.lastTs >= now - this.pauses.packAfter(key) || this.pins.has(key)) continue;
       this.keys.set(key, this.packer.pack(state));
       this.live.delete(key);
       packed++;
@@ -301,10 +312,11 @@ export class KeyStateStore {
     if (!a) {
       a = {};
       this.holdEntity(entity, a);
-    } else {
+    } else if (entity !== this.lastEntity) {
       const names = this.byKind.get(entityKind(entity))!;
       names.delete(entity);
       names.add(entity);
+      this.lastEntity = entity;
     }
     this.aggregateSeen.set(entity, ts);
     this.dirtyAggregates.add(entity);
@@ -351,10 +363,12 @@ export class KeyStateStore {
       this.onEvictEntity(kind, 'capacity');
     }
     names.add(entity);
+    this.lastEntity = entity;
     this.aggregates.set(entity, detectors);
   }
 
   private dropEntity(entity: string): void {
+    if (entity === this.lastEntity) this.lastEntity = undefined;
     this.aggregates.delete(entity);
     this.aggregateSeen.delete(entity);
     this.dirtyAggregates.delete(entity);
@@ -428,6 +442,7 @@ export class KeyStateStore {
     this.keys.delete(key);
     this.live.delete(key);
     this.unsaved.delete(key);
+    this.pauses.forget(key);
   }
 
   /** Makes room for one more key: the least recently used keys not in use go (pinned keys sit at the recent end). */

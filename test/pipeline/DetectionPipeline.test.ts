@@ -3,7 +3,7 @@ import { parseConfig } from '../../src/config/loadConfig.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
 import type { Compute } from '../../src/compute/Compute.ts';
-import { burst } from '../helpers/events.ts';
+import { burst, makeEvent } from '../helpers/events.ts';
 
 const compute = { backend: 'none' } as Compute;
 // Only the volume detector: these tests are about the pipeline, not detection.
@@ -131,5 +131,19 @@ describe('fusion', () => {
     for (const s of pipeline.store.entries()) expect(s.eventsSeen, s.key).toBe(4);
     expect((await metrics.eventsProcessed.get()).values[0].value).toBe(48);
     expect((await metrics.keysEvicted.get()).values.reduce((n, v) => n + v.value, 0)).toBe(7);
+  });
+});
+
+describe('DetectionPipeline: recency of keys', () => {
+  it('marks keys recently used in the order of their last event in a batch, duplicates included (what capacity evicts first)', () => {
+    const small = parseConfig({ detectors: { volume: {} }, state: { maxKeys: 4 } });
+    const pipeline = new DetectionPipeline(small, { compute });
+    const call = (key: string, id: string, ts: number) => makeEvent({ api_key: key, event_id: id, ts });
+    pipeline.processBatch([call('a', 'a1', 0), call('b', 'b1', 1)]);
+    // Only redelivered events: 'b' then 'a' then 'b' again, so 'a' is the least recently used.
+    pipeline.processBatch([call('b', 'b1', 1), call('a', 'a1', 0), call('b', 'b1', 1)]);
+    pipeline.processBatch([call('c', 'c1', 2), call('d', 'd1', 3)]);
+    pipeline.processBatch([call('e', 'e1', 4)]);
+    expect(['a', 'b', 'c', 'd', 'e'].filter((k) => pipeline.store.has(k))).toEqual(['b', 'c', 'd', 'e']);
   });
 });

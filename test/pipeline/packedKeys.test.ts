@@ -7,6 +7,7 @@ import { lineSearches, uniformBox } from '../detectors/helpers/attacks.ts';
 import { testCompute } from '../detectors/helpers/compute.ts';
 import { attackTimes, ATTACK_START, HOUR, naturalScenario, T0 } from '../detectors/helpers/scenario.ts';
 import { merge } from '../detectors/helpers/world.ts';
+import { burst } from '../helpers/events.ts';
 
 const BATCH = 256;
 let compute: Compute;
@@ -67,5 +68,29 @@ describe('DetectionPipeline with quiet keys packed (state.packAfterIdleMs)', () 
     expect(packed.out).toStrictEqual(never.out);
     expect(packed.final).toStrictEqual(never.final);
     expect(packed.states).toStrictEqual(never.states);
+  });
+});
+
+describe('DetectionPipeline: the packing delay of a key that pauses often', () => {
+  it('packs a key at its first pause past packAfterIdleMs, not at the next pauses of about the same length', () => {
+    const MIN = 60_000;
+    const config = parseConfig({ detectors: { volume: {} }, state: { packAfterIdleMs: 10 * MIN } });
+    const pipeline = new DetectionPipeline(config, { compute: { backend: 'none' } as Compute });
+    // 'office' makes 5 calls, then pauses 20 minutes, five times over; 'clock' calls every minute throughout.
+    const office = Array.from({ length: 5 }, (_, s) => burst('office', 5, s * 25 * MIN, 1000)).flat();
+    const clock = burst('clock', 125, 0, MIN);
+    const all = [...office, ...clock].map((e, i) => ({ ...e, event_id: `e${i}` })).sort((a, b) => a.ts - b.ts);
+    let packs = 0;
+    let wasPacked = false;
+    for (const e of all) {
+      pipeline.processBatch([e]);
+      const packed = pipeline.store.isPacked('office');
+      if (packed && !wasPacked) packs++;
+      wasPacked = packed;
+    }
+    expect(packs).toBe(1);
+    // Quiet far past its usual pause, it is packed again.
+    pipeline.processBatch([{ ...clock[0], event_id: 'late', ts: all[all.length - 1].ts + 90 * MIN }]);
+    expect(pipeline.store.isPacked('office')).toBe(true);
   });
 });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { KeyStateStore, NO_EVIDENCE } from '../../src/state/KeyStateStore.ts';
+import { type EntityCaps, KeyStateStore, NO_EVIDENCE } from '../../src/state/KeyStateStore.ts';
+
+/** A store with these entity caps, and the drops it reported (`kind:reason`). */
+function cappedEntities(maxEntities: EntityCaps, idleEvictMs: number): { store: KeyStateStore; dropped: string[] } {
+  const dropped: string[] = [];
+  const store = new KeyStateStore({ maxKeys: 10, idleEvictMs, dedupWindow: 0, maxEntities }, undefined, (kind, reason) => dropped.push(`${kind}:${reason}`));
+  return { store, dropped };
+}
 
 describe('KeyStateStore', () => {
   it('evicts the least recently used key past maxKeys and reports it', () => {
@@ -44,8 +51,7 @@ describe('KeyStateStore', () => {
   });
 
   it('caps aggregate entities per kind, dropping the least recently used of that kind only', () => {
-    const dropped: string[] = [];
-    const store = new KeyStateStore({ maxKeys: 10, idleEvictMs: 1e9, dedupWindow: 0, maxEntities: { ip: 2, other: 1 } }, undefined, (kind, reason) => dropped.push(`${kind}:${reason}`));
+    const { store, dropped } = cappedEntities({ ip: 2, other: 1 }, 1e9);
     store.aggregate('ip:1', 1);
     store.aggregate('ip:2', 2);
     store.aggregate('tenant:a', 2);
@@ -57,6 +63,26 @@ describe('KeyStateStore', () => {
     store.aggregate('tenant:b', 5);
     expect(store.aggregates.has('tenant:a')).toBe(false);
     expect(store.entityCounts()).toEqual(new Map([['ip', 2], ['tenant', 1]]));
+  });
+
+  it('keeps the recency order of entities used event after event, and of one dropped and held again', () => {
+    const { store, dropped } = cappedEntities({ ip: 2, other: 3 }, 100);
+    store.aggregate('ip:1', 1);
+    store.aggregate('ip:2', 2);
+    store.aggregate('ip:1', 3);
+    store.aggregate('ip:1', 4);
+    store.aggregate('ip:3', 5);
+    expect([...store.aggregates.keys()]).toEqual(['ip:1', 'ip:3']);
+    // 'ip:3', the entity last used, is dropped as idle and held again: it is the most recent once more.
+    store.aggregate('ip:1', 200);
+    store.aggregate('ip:3', 90);
+    store.sweepIdle(195);
+    expect([...store.aggregates.keys()]).toEqual(['ip:1']);
+    store.aggregate('ip:3', 201);
+    store.aggregate('ip:1', 202);
+    store.aggregate('ip:4', 203);
+    expect([...store.aggregates.keys()]).toEqual(['ip:1', 'ip:4']);
+    expect(dropped).toEqual(['ip:capacity', 'ip:idle', 'ip:capacity']);
   });
 
   it('remembers recent event ids within the dedup window only', () => {
@@ -181,6 +207,28 @@ describe('KeyStateStore', () => {
       expect(store.packIdle(2000)).toBe(2);
       expect(store.peek('b')!.sourceOffsets).toEqual({ 0: '41' });
       expect(store.packedCount).toBe(1);
+    });
+
+    it('packs a key that paused past packAfterIdleMs before only once quiet well past its usual pause, and forgets its pauses when it leaves', () => {
+      const store = packing();
+      fill(store, 'a', 100);
+      fill(store, 'b', 100);
+      // 'a' paused 3 s before (its usual pause): packed only once quiet past four times that.
+      store.notePause('a', 3000);
+      expect(store.packIdle(2000)).toBe(1);
+      expect(store.isPacked('a')).toBe(false);
+      expect(store.isPacked('b')).toBe(true);
+      expect(store.packIdle(12_100)).toBe(0);
+      expect(store.packIdle(12_101)).toBe(1);
+      expect(store.isPacked('a')).toBe(true);
+      // A pause shorter than packAfterIdleMs is not one.
+      store.get('b').lastTs = 20_000;
+      store.notePause('b', 900);
+      expect(store.packIdle(21_001)).toBe(1);
+      // Dropped and back, 'a' starts with no pauses on record.
+      store.delete('a');
+      fill(store, 'a', 30_000);
+      expect(store.packIdle(31_001)).toBe(1);
     });
 
     it('packs nothing with packAfterIdleMs 0 or unset', () => {
