@@ -97,8 +97,9 @@ interface KnownOffset {
  */
 export interface RecurringOffsetsState {
   /**
-   * Recent distinct queries, oldest first: the first `n` rows of `dim` float32. Its length grows a block of
-   * rows at a time up to (history + block) rows; rows past `n` are spare. Older snapshots: base64 of the `n` rows.
+   * Recent distinct queries, oldest first: the first `n` rows of `dim` float32. Exactly `n` rows between
+   * polls while there are fewer than `history`; then (history + block) rows, those past `n` spare. Older
+   * snapshots: base64 of the `n` rows.
    */
   rows: Float32Array | string;
   n: number;
@@ -227,7 +228,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
           Object.assign(state, { rows: NO_ROWS, n: 0, dim, pending: 0, tail: false, offsets: [] });
         }
         if (!this.repeats(state.rows as Float32Array, state.n, x, dim)) {
-          const rows = this.roomForRow(state);
+          const rows = this.roomForRows(state, groups[g].events.length - i);
           rows.set(x.subarray(0, dim), state.n * dim);
           state.n++;
           state.pending++;
@@ -244,6 +245,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       views[g][i] = before && before.score === state.score && before.model === e.model_id && before.share.n === state.share.n ? before : this.view(state, e.model_id);
     }
     runs.save();
+    for (const grp of groups) fitRows(grp.state, this.config.history);
     return groups.map((grp, g) => {
       const explain = (i: number) => this.evidence(views[g][i]);
       return { scores: scores[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain };
@@ -263,15 +265,15 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
   }
 
   /**
-   * The key's rows with room for one more: grown a block of rows at a time (copied into a new array of
-   * its own), so that a young key holds little more than its rows and a busy one stops at history + block.
+   * The key's rows with room for one more, grown (into a new array of its own) with room for the `left`
+   * queries of the key's poll from this one, at most history + block rows: once per poll while the key is
+   * young (`fitRows` trims what the poll left unused), and never again once a busy key reached the bound.
    */
-  private roomForRow(state: RecurringOffsetsState): Float32Array {
+  private roomForRows(state: RecurringOffsetsState, left: number): Float32Array {
     const rows = state.rows as Float32Array;
     const { dim, n } = state;
     if ((n + 1) * dim <= rows.length) return rows;
-    const { history, block } = this.config;
-    const grown = new Float32Array(Math.min(history + block, Math.ceil((n + 1) / block) * block) * dim);
+    const grown = new Float32Array(Math.min(this.config.history + this.config.block, n + left) * dim);
     grown.set(rows.subarray(0, n * dim));
     state.rows = grown;
     return grown;
@@ -440,6 +442,12 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
 
 /** The rows of a key that has none (shared: a key's rows are replaced when they grow, never written in place while empty). */
 const NO_ROWS = new Float32Array(0);
+
+/** A young key's rows (fewer than `history`) trimmed to exactly what they hold; a busy key's keep their room for a block. */
+function fitRows(state: RecurringOffsetsState, history: number): void {
+  const rows = state.rows as Float32Array;
+  if (state.n < history && rows.length > state.n * state.dim) state.rows = state.n > 0 ? rows.slice(0, state.n * state.dim) : NO_ROWS;
+}
 
 /** A state of the older snapshot form (base64 rows, last sketch and step) in typed arrays: the rows exactly, the rest as the straight-run test reads it. */
 function upgrade(state: RecurringOffsetsState): void {

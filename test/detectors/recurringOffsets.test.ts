@@ -158,13 +158,13 @@ describe('recurring-offsets', () => {
     expect(throughSnapshot(state)).toEqual(state);
   });
 
-  it('grows a young key\'s rows a block at a time, each array its own', () => {
+  it('keeps a young key\'s rows in an array of exactly their size, its own', () => {
     const { world: w } = naturalScenario(5);
     const r = runDetector(recurringOffsets.create(config()), naturalKey(w, 'young', 20, humanTimes(w, 20, ATTACK_START)), compute);
     const state = r.states.get('young') as RecurringOffsetsState;
     const rows = state.rows as Float32Array;
     expect(state.n).toBeGreaterThan(config().block);
-    expect(rows.length).toBe(Math.ceil(state.n / config().block) * config().block * state.dim);
+    expect(rows.length).toBe(state.n * state.dim);
     expect(rows.byteLength).toBe(rows.buffer.byteLength);
   });
 
