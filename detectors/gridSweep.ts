@@ -201,7 +201,7 @@ export interface GridSweepState {
   distances: RingState<'f32'> | PackedRing;
   steps: RingState<'f32'> | PackedRing;
   stepDirections: RingState<'u16'> | PackedRing;
-  /** Direction prototypes: unit vectors (base64 float32), their serial numbers and decayed hit counts. */
+  /** Direction prototypes: unit vectors of the slots in use (base64 float32 in older snapshots), their serial numbers and decayed hit counts. */
   protos: Float32Array | string;
   /**
    * Decayed second moments of the unit directions of the steps that turn, protoDim × protoDim float32: the
