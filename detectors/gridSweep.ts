@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import type { MinDistanceJob } from '../src/compute/Compute.ts';
-import { packArray, type PackedRing, packUpperTriangle, Ring, unpackFloat32, unpackSymmetric } from '../src/compute/packedVectors.ts';
+import { type PackedRing, unpackFloat32, unpackSymmetric } from '../src/compute/packedVectors.ts';
 import type { InferenceEvent } from '../src/contract.ts';
 import { shapiroWilk, SHAPIRO_WILK_MAX_N } from '../src/stats/shapiroWilk.ts';
-import { addOuterProduct, participationRatio } from '../src/stats/effectiveDimension.ts';
+import { addOuterProductUpper, participationRatioUpper, upperIndex } from '../src/stats/effectiveDimension.ts';
 import { dominantLengths } from '../src/stats/spacing.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import { continuesStep } from './shared/StraightRun.ts';
+import { type RingState, TypedRing } from './shared/TypedRing.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { squaredDistance } from '../src/compute/squaredDistance.ts';
 
@@ -142,8 +143,8 @@ export type GridSweepConfig = z.output<typeof gridSweepConfigSchema>;
 interface ClassSet {
   model: string;
   dim: number;
-  /** Members, `n` rows of `dim` float32, base64. */
-  rows: string;
+  /** Members: exactly `n` rows of `dim` float32 (base64 in older snapshots). */
+  rows: Float32Array | string;
   n: number;
   /** Queries ever admitted (reservoir sampling's count). */
   seen: number;
@@ -182,36 +183,41 @@ interface View {
 }
 
 /**
- * Per-key state, bounded whatever the key's history. Ceiling in JSON bytes,
- * with d = min(sketch width, maxDim) and every vector block stored as
- * base64 (4/3 of its bytes): growing sets maxClasses × maxPerClass × d × 4,
- * distances prada.window × 4, steps steps.window × (4 + 2), direction
- * prototypes directionSlots × d × 4, step moments d(d + 1)/2 × 4, repeats
- * repeats.window × (4 + 1), the last sketch d × 4, plus ≈ 1.5 kB of numbers
- * and names. At the defaults with 16-wide sketches: 12,288 B of members
- * (16.4 kB as base64) and ≈ 5.4 kB for the rest, so at most 24 kB per key
- * (a unit test fills every set and checks it; `npm run bench:state`
- * measures it). Typical keys use fewer classes and stay near 14 kB.
+ * Per-key state, bounded whatever the key's history, its vectors live in
+ * typed arrays of their exact size (encoded only when a snapshot is written
+ * or the key is packed). Ceiling in snapshot bytes, with d = min(sketch
+ * width, maxDim): growing sets maxClasses × maxPerClass × d × 4, distances
+ * prada.window × 4, steps steps.window × (4 + 2), direction prototypes
+ * directionSlots × d × 4, step moments d(d + 1)/2 × 4, repeats
+ * repeats.window × (4 + 1), the last sketch and step 2 × d × 4, plus ≈ 1.5 kB
+ * of numbers and names. At the defaults with 16-wide sketches: 12,288 B of
+ * members and ≈ 5.2 kB for the rest, so at most 18 kB per key (a unit test
+ * fills every set and checks it; `npm run bench:state` measures it).
+ * Older snapshots hold the same vectors as base64 (`PackedRing` for the
+ * rings); a key's state of that form is converted at its next poll.
  */
 export interface GridSweepState {
   sets: (ClassSet | null)[];
-  distances: PackedRing;
-  steps: PackedRing;
-  stepDirections: PackedRing;
-  /** Direction prototypes: unit vectors (base64 float32), their serial numbers and decayed hit counts. */
-  protos: string;
-  /** Decayed second moments of the unit directions of the steps that turn, protoDim × protoDim float32: the upper triangle (base64; older snapshots: the whole matrix). */
-  moments: string;
+  distances: RingState<'f32'> | PackedRing;
+  steps: RingState<'f32'> | PackedRing;
+  stepDirections: RingState<'u16'> | PackedRing;
+  /** Direction prototypes: unit vectors of the slots in use (base64 float32 in older snapshots), their serial numbers and decayed hit counts. */
+  protos: Float32Array | string;
+  /**
+   * Decayed second moments of the unit directions of the steps that turn, protoDim × protoDim float32: the
+   * upper triangle, row by row (older snapshots: base64 of it, or of the whole matrix).
+   */
+  moments: Float32Array | string;
   protoDim: number;
   protoSerial: number[];
   protoWeight: number[];
   nextSerial: number;
   /** The previous distinct query (for steps). */
-  last: { model: string; sketch: string } | null;
-  /** The step that led to `last` (base64 float32; absent in older snapshots and before a key's second query). */
-  lastStep?: string;
-  hashes: PackedRing;
-  repeatFlags: PackedRing;
+  last: { model: string; sketch: Float32Array | string } | null;
+  /** The step that led to `last` (base64 float32 in older snapshots; absent in older ones and before a key's second query). */
+  lastStep?: Float32Array | string;
+  hashes: RingState<'u32'> | PackedRing;
+  repeatFlags: RingState<'u8'> | PackedRing;
   /** Queries since the last evaluation. */
   sinceEval: number;
   distancesTotal: number;
@@ -293,7 +299,7 @@ interface OpenSet {
 /** The key's work for one batch, between the batched kernel call and the scoring walk. */
 interface KeyWork {
   /** The repeat-check ring, already advanced over the batch's hashes. */
-  hashes: Ring<'u32'>;
+  hashes: TypedRing<'u32'>;
   sketches: (Float32Array | null)[];
   repeat: boolean[];
   /** Index into the poll's kernel jobs, or −1. */
@@ -368,18 +374,18 @@ export class GridSweepDetector implements Detector<GridSweepState> {
   initState(): GridSweepState {
     return {
       sets: new Array(this.config.prada.maxClasses).fill(null),
-      distances: { data: '' },
-      steps: { data: '' },
-      stepDirections: { data: '' },
-      protos: '',
-      moments: '',
+      distances: EMPTY_F32_RING,
+      steps: EMPTY_F32_RING,
+      stepDirections: EMPTY_U16_RING,
+      protos: NO_VECTOR,
+      moments: NO_VECTOR,
       protoDim: 0,
       protoSerial: [],
       protoWeight: [],
       nextSerial: 1,
       last: null,
-      hashes: { data: '' },
-      repeatFlags: { data: '' },
+      hashes: EMPTY_U32_RING,
+      repeatFlags: EMPTY_U8_RING,
       sinceEval: 0,
       distancesTotal: 0,
       view: INITIAL_VIEW,
@@ -399,7 +405,8 @@ export class GridSweepDetector implements Detector<GridSweepState> {
   private plan(g: KeyGroup<GridSweepState>, jobs: MinDistanceJob[]): KeyWork {
     const c = this.config;
     const state = g.state;
-    const hashes = new Ring('u32', c.repeats.window, state.hashes);
+    if (typeof state.protos === 'string') upgrade(state);
+    const hashes = new TypedRing('u32', c.repeats.window, state.hashes, g.events.length);
     const w: KeyWork = { hashes, sketches: [], repeat: [], job: [], sets: new Map() };
     for (const e of g.events) {
       const x = sketchOf(e, c.maxDim);
@@ -424,9 +431,10 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     if (open) return open;
     const meta = state.sets[slot];
     if (!meta) return null;
-    const capacity = this.config.prada.maxPerClass * meta.dim;
-    const rows = unpackFloat32(meta.rows, capacity);
-    open = { meta, rows, startN: meta.n, start: rows.slice(0, meta.n * meta.dim), intact: true };
+    // The kernel reads the members before any admission of the poll, and an admission that grows the set
+    // replaces its array: so the set as the poll found it needs no copy.
+    const rows = meta.rows as Float32Array;
+    open = { meta, rows, startN: meta.n, start: rows.length === meta.n * meta.dim ? rows : rows.subarray(0, meta.n * meta.dim), intact: true };
     w.sets.set(slot, open);
     return open;
   }
@@ -435,14 +443,15 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     const c = this.config;
     const state = g.state;
     if (state.sets.length !== c.prada.maxClasses) state.sets = resize(state.sets, c.prada.maxClasses);
-    const distances = new Ring('f32', c.prada.window, state.distances);
-    const steps = new Ring('f32', c.steps.window, state.steps);
-    const directions = new Ring('u16', c.steps.window, state.stepDirections);
-    const flags = new Ring('u8', c.repeats.window, state.repeatFlags);
+    const room = g.events.length;
+    const distances = new TypedRing('f32', c.prada.window, state.distances, room);
+    const steps = new TypedRing('f32', c.steps.window, state.steps, room);
+    const directions = new TypedRing('u16', c.steps.window, state.stepDirections, room);
+    const flags = new TypedRing('u8', c.repeats.window, state.repeatFlags, room);
     const dirs = new Directions(state, c);
-    let lastSerial = directions.n > 0 ? directions.ordered()[directions.n - 1] : 0;
-    let last: { model: string; x: Float32Array } | null = state.last ? { model: state.last.model, x: unpackFloat32(state.last.sketch) } : null;
-    let lastStep: Float32Array | null = state.lastStep ? unpackFloat32(state.lastStep) : null;
+    let lastSerial = directions.n > 0 ? directions.newest() : 0;
+    let last: { model: string; x: Float32Array } | null = state.last ? { model: state.last.model, x: state.last.sketch as Float32Array } : null;
+    let lastStep: Float32Array | null = (state.lastStep as Float32Array | undefined) ?? null;
     const scores = new Float64Array(g.events.length);
     const views: View[] = new Array(g.events.length);
 
@@ -487,21 +496,16 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       views[i] = state.view;
     });
 
-    // Rings, growing sets and directions are decoded at the start of each poll and packed here, never
-    // kept decoded between polls: a decoded copy per active key cost more memory than the key's state.
-    // No answer depends on it: the rings' readers sort or count, whatever phase a ring was opened at.
-    for (const [slot, open] of w.sets) {
-      const meta = state.sets[slot];
-      if (meta && meta === open.meta) meta.rows = packArray(open.rows.subarray(0, meta.n * meta.dim));
-    }
-    state.distances = distances.pack();
-    state.steps = steps.pack();
-    state.stepDirections = directions.pack();
-    state.repeatFlags = flags.pack();
-    state.hashes = w.hashes.pack();
+    // The rings stay in typed arrays between polls, trimmed to what they hold while they fill. Their
+    // readers sort, count or read them oldest first, so no answer depends on where a ring's head is.
+    state.distances = distances.save();
+    state.steps = steps.save();
+    state.stepDirections = directions.save();
+    state.repeatFlags = flags.save();
+    state.hashes = w.hashes.save();
     dirs.save(state);
-    state.last = last ? { model: last.model, sketch: packArray(last.x) } : null;
-    if (lastStep) state.lastStep = packArray(lastStep);
+    state.last = last ? { model: last.model, sketch: last.x } : null;
+    if (lastStep) state.lastStep = lastStep;
     else delete state.lastStep;
     const explain = (i: number) => this.evidence(views[i]);
     return { scores, evidence: g.events.length ? explain(g.events.length - 1) : [], explain };
@@ -520,9 +524,9 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     let open = this.openSet(state, w, slot);
     if (!open || open.meta.model !== e.model_id || open.meta.dim !== x.length) {
       // A new set, or a slot taken over by another model or sketch width.
-      const meta: ClassSet = { model: e.model_id, dim: x.length, rows: '', n: 0, seen: 0, dgN: 0, dgMean: 0, dgM2: 0 };
+      const meta: ClassSet = { model: e.model_id, dim: x.length, rows: NO_VECTOR, n: 0, seen: 0, dgN: 0, dgMean: 0, dgM2: 0 };
       state.sets[slot] = meta;
-      open = { meta, rows: new Float32Array(c.maxPerClass * x.length), startN: 0, start: new Float32Array(0), intact: false };
+      open = { meta, rows: NO_VECTOR, startN: 0, start: NO_VECTOR, intact: false };
       w.sets.set(slot, open);
     }
     const { meta, rows } = open;
@@ -545,7 +549,11 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     }
     meta.seen++;
     if (meta.n < c.maxPerClass) {
-      rows.set(x, meta.n * dim);
+      // Grown by one row, into an array of its own: at most maxPerClass times in the set's life.
+      const grown = new Float32Array((meta.n + 1) * dim);
+      grown.set(rows.subarray(0, meta.n * dim));
+      grown.set(x, meta.n * dim);
+      open.rows = meta.rows = grown;
       meta.n++;
     } else {
       const j = Math.floor(drawFor(e, meta.seen) * meta.seen);
@@ -557,7 +565,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     return { d, members };
   }
 
-  private evaluate(distances: Ring<'f32'>, steps: Ring<'f32'>, directions: Ring<'u16'>, flags: Ring<'u8'>, dirs: Directions): View {
+  private evaluate(distances: TypedRing<'f32'>, steps: TypedRing<'f32'>, directions: TypedRing<'u16'>, flags: TypedRing<'u8'>, dirs: Directions): View {
     const c = this.config;
     const v = emptyView();
     // PRADA's normality test on the pooled distances.
@@ -683,10 +691,10 @@ class Directions {
     this.slots = c.steps.directionSlots;
     this.decay = 1 - 1 / c.steps.window;
     this.dim = state.protoDim;
-    this.protos = this.dim ? unpackFloat32(state.protos, this.slots * this.dim) : new Float32Array(0);
-    this.moments = this.dim ? unpackSymmetric(state.moments ?? '', this.dim) : new Float32Array(0);
-    this.serial = resize(state.protoSerial, this.slots).map((s) => s ?? 0);
-    this.weight = resize(state.protoWeight, this.slots).map((s) => s ?? 0);
+    this.protos = state.protos as Float32Array;
+    this.moments = state.moments as Float32Array;
+    this.serial = state.protoSerial.length === this.slots ? state.protoSerial : resize(state.protoSerial, this.slots).map((s) => s ?? 0);
+    this.weight = state.protoWeight.length === this.slots ? state.protoWeight : resize(state.protoWeight, this.slots).map((s) => s ?? 0);
     this.next = state.nextSerial;
   }
 
@@ -695,7 +703,7 @@ class Directions {
   }
 
   effectiveDimension(): number {
-    return participationRatio(this.moments, this.dim);
+    return participationRatioUpper(this.moments, this.dim);
   }
 
   /** The step's direction serial; the step joins the moments only when it turns (its serial is not `previous`). */
@@ -715,20 +723,26 @@ class Directions {
     }
     if (best < 0) {
       best = this.serial.indexOf(0) >= 0 ? this.serial.indexOf(0) : weakest;
+      // Slots fill in order and a free slot's vector is never read: the array holds the slots in use.
+      if ((best + 1) * dim > this.protos.length) {
+        const grown = new Float32Array((best + 1) * dim);
+        grown.set(this.protos);
+        this.protos = grown;
+      }
       this.protos.set(unit, best * dim);
       this.serial[best] = this.next;
       this.next = this.next >= 0xffff ? 1 : this.next + 1;
       this.weight[best] = 0;
     }
     this.weight[best] += 1;
-    if (this.serial[best] !== previous) addOuterProduct(this.moments, unit, dim, this.decay);
+    if (this.serial[best] !== previous) addOuterProductUpper(this.moments, unit, dim, this.decay);
     return this.serial[best];
   }
 
   private reset(dim: number): void {
     this.dim = dim;
-    this.protos = new Float32Array(this.slots * dim);
-    this.moments = new Float32Array(dim * dim);
+    this.protos = NO_VECTOR;
+    this.moments = new Float32Array((dim * (dim + 1)) / 2);
     this.serial.fill(0);
     this.weight.fill(0);
   }
@@ -736,17 +750,50 @@ class Directions {
   /** Writes the directions back into `state`. */
   save(state: GridSweepState): void {
     state.protoDim = this.dim;
-    // Slots fill in order and a free slot's vector is never read, so only the slots up to the last
-    // one in use are stored; decoding pads the rest with zeros (older snapshots store every slot).
-    let used = this.slots;
-    while (used > 0 && this.serial[used - 1] === 0) used--;
-    state.protos = this.dim ? packArray(this.protos.subarray(0, used * this.dim)) : '';
-    // The moments are symmetric (each update adds u uᵀ), so only the upper triangle is stored (older snapshots hold all of it).
-    state.moments = this.dim ? packUpperTriangle(this.moments, this.dim) : '';
-    state.protoSerial = [...this.serial];
-    state.protoWeight = [...this.weight];
+    state.protos = this.protos;
+    state.moments = this.moments;
+    state.protoSerial = this.serial;
+    state.protoWeight = this.weight;
     state.nextSerial = this.next;
   }
+}
+
+/** An empty vector, shared: a zero-length array cannot be written in place, only replaced. */
+const NO_VECTOR = new Float32Array(0);
+/** Empty rings, shared by new keys: a ring's state is replaced at each poll, never written in place. */
+const EMPTY_F32_RING: RingState<'f32'> = { values: NO_VECTOR, head: 0, n: 0 };
+const EMPTY_U16_RING: RingState<'u16'> = { values: new Uint16Array(0), head: 0, n: 0 };
+const EMPTY_U32_RING: RingState<'u32'> = { values: new Uint32Array(0), head: 0, n: 0 };
+const EMPTY_U8_RING: RingState<'u8'> = { values: new Uint8Array(0), head: 0, n: 0 };
+
+/**
+ * A state of the older snapshot form (vectors as base64) in typed arrays of their exact size: each set's
+ * `n` rows, the direction slots in use, the moments' upper triangle. Its rings are converted when opened.
+ */
+function upgrade(state: GridSweepState): void {
+  for (const set of state.sets) {
+    if (!set || typeof set.rows !== 'string') continue;
+    set.rows = exactly(unpackFloat32(set.rows, set.n * set.dim), set.n * set.dim);
+  }
+  const d = state.protoDim;
+  let used = state.protoSerial.length;
+  while (used > 0 && !state.protoSerial[used - 1]) used--;
+  state.protos = d ? exactly(unpackFloat32(state.protos as string, used * d), used * d) : NO_VECTOR;
+  if (typeof state.moments !== 'object') state.moments = d ? upperTriangle(unpackSymmetric(state.moments ?? '', d), d) : NO_VECTOR;
+  if (state.last && typeof state.last.sketch === 'string') state.last = { model: state.last.model, sketch: unpackFloat32(state.last.sketch) };
+  if (typeof state.lastStep === 'string') state.lastStep = unpackFloat32(state.lastStep);
+}
+
+/** `a`'s first `n` values, in an array of exactly that length (`a` itself when it is). */
+function exactly(a: Float32Array, n: number): Float32Array {
+  return a.length === n ? a : a.slice(0, n);
+}
+
+/** The upper triangle, row by row, of a symmetric `d`×`d` matrix. */
+function upperTriangle(m: Float32Array, d: number): Float32Array {
+  const t = new Float32Array((d * (d + 1)) / 2);
+  for (let i = 0; i < d; i++) for (let j = i; j < d; j++) t[upperIndex(i, j, d)] = m[i * d + j];
+  return t;
 }
 
 export const gridSweep: DetectorDefinition<GridSweepConfig, GridSweepState> = {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { packArray, unpackFloat32 } from '../src/compute/packedVectors.ts';
+import { unpackFloat32 } from '../src/compute/packedVectors.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import { referenceHash } from '../src/baselines/referenceHash.ts';
 import type { InferenceEvent } from '../src/contract.ts';
@@ -88,15 +88,20 @@ interface KnownOffset {
 }
 
 /**
- * Per-key state. Ceiling: (history + block) × dim float32 rows as base64
- * (≈ 11.6 kB at the defaults), `slots` remembered offsets (≤ 75 JSON bytes
+ * Per-key state, live in typed arrays (encoded only when a snapshot is
+ * written or the key is packed). Ceiling: (history + block) × dim float32
+ * rows (8.7 kB at the defaults), `slots` remembered offsets (≤ 75 bytes
  * each with three fingerprints, ≈ 2.4 kB), the last sketch and step for the
- * straight-run test (≈ 90 bytes) and a dozen numbers: under 14.5 kB of JSON
- * whatever the key's history.
+ * straight-run test (64 bytes) and a dozen numbers: under 12 kB as a
+ * snapshot section whatever the key's history.
  */
 export interface RecurringOffsetsState {
-  /** Recent distinct queries, oldest first: `n` rows of `dim` float32 (base64). */
-  rows: string;
+  /**
+   * Recent distinct queries, oldest first: the first `n` rows of `dim` float32. Exactly `n` rows between
+   * polls while there are fewer than `history`; then (history + block) rows, those past `n` spare. Older
+   * snapshots: base64 of the `n` rows.
+   */
+  rows: Float32Array | string;
   n: number;
   dim: number;
   /** Rows at the end of `rows` not evaluated yet (the open block). */
@@ -107,8 +112,9 @@ export interface RecurringOffsetsState {
   share: EwShare;
   quota: EpochQuota;
   score: number;
-  last: string;
-  step: string;
+  /** The straight-run test's last sketch prefix and step (base64 in older snapshots). */
+  last: Float32Array | string | null;
+  step: Float32Array | string | null;
   /** The last block: queries at a recurring offset, and how many recurring offsets they used. */
   hits: number;
   recurring: number;
@@ -124,12 +130,6 @@ interface View {
   hits: number;
   recurring: number;
   copies: number;
-}
-
-/** The key's rows opened for one poll. */
-interface Open {
-  rows: Float32Array;
-  dirty: boolean;
 }
 
 /**
@@ -195,19 +195,19 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
   }
 
   initState(): RecurringOffsetsState {
-    return { rows: '', n: 0, dim: 0, pending: 0, tail: false, offsets: [], share: createShare(), quota: createQuota(), score: 0, last: '', step: '', hits: 0, recurring: 0, copies: 0 };
+    return { rows: NO_ROWS, n: 0, dim: 0, pending: 0, tail: false, offsets: [], share: createShare(), quota: createQuota(), score: 0, last: null, step: null, hits: 0, recurring: 0, copies: 0 };
   }
 
   processBatch(groups: readonly KeyGroup<RecurringOffsetsState>[], ctx: DetectorContext): DetectorOutput[] {
     const c = this.config;
     const opts = baselineOptions(this.baseline);
     const scores = groups.map((g) => new Float64Array(g.events.length));
-    const open = new Map<number, Open>();
     const models = new Map<string, EpochHistogram>();
     const refs = new Map<string, ModelReference | null>();
     const views = groups.map((g) => new Array<View>(g.events.length));
     const x = new Float32Array(c.dim);
-    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), c);
+    for (const grp of groups) if (typeof grp.state.rows === 'string') upgrade(grp.state);
+    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), c, true);
 
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
@@ -223,21 +223,20 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       }
       state.tail = false;
       if (dim > 0 && !straight) {
-        let rows = open.get(g);
-        if (!rows || state.dim !== dim) {
-          rows = this.open(state, dim);
-          open.set(g, rows);
+        if (state.dim !== dim) {
+          // A new key, or its sketch width changed: start over.
+          Object.assign(state, { rows: NO_ROWS, n: 0, dim, pending: 0, tail: false, offsets: [] });
         }
-        if (!this.repeats(rows.rows, state.n, x, dim)) {
-          rows.rows.set(x.subarray(0, dim), state.n * dim);
+        if (!this.repeats(state.rows as Float32Array, state.n, x, dim)) {
+          const rows = this.roomForRows(state, groups[g].events.length - i);
+          rows.set(x.subarray(0, dim), state.n * dim);
           state.n++;
           state.pending++;
           state.tail = true;
-          rows.dirty = true;
           if (state.pending >= c.block) {
             let ref = refs.get(e.model_id);
             if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
-            this.evaluate(state, rows.rows, model, ref, e);
+            this.evaluate(state, rows, model, ref, e);
           }
         }
       }
@@ -246,10 +245,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       views[g][i] = before && before.score === state.score && before.model === e.model_id && before.share.n === state.share.n ? before : this.view(state, e.model_id);
     }
     runs.save();
-    for (const [g, rows] of open) {
-      const state = groups[g].state;
-      if (rows.dirty) state.rows = packArray(rows.rows.subarray(0, state.n * state.dim));
-    }
+    for (const grp of groups) fitRows(grp.state, this.config.history);
     return groups.map((grp, g) => {
       const explain = (i: number) => this.evidence(views[g][i]);
       return { scores: scores[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain };
@@ -268,14 +264,19 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     return dim;
   }
 
-  private open(state: RecurringOffsetsState, dim: number): Open {
-    if (state.dim !== dim) {
-      // A new key, or its sketch width changed: start over.
-      Object.assign(state, { rows: '', n: 0, dim, pending: 0, tail: false, offsets: [] });
-    }
-    const rows = unpackFloat32(state.rows, (this.config.history + this.config.block) * dim);
-    state.n = Math.min(state.n, Math.floor(rows.length / dim));
-    return { rows, dirty: false };
+  /**
+   * The key's rows with room for one more, grown (into a new array of its own) with room for the `left`
+   * queries of the key's poll from this one, at most history + block rows: once per poll while the key is
+   * young (`fitRows` trims what the poll left unused), and never again once a busy key reached the bound.
+   */
+  private roomForRows(state: RecurringOffsetsState, left: number): Float32Array {
+    const rows = state.rows as Float32Array;
+    const { dim, n } = state;
+    if ((n + 1) * dim <= rows.length) return rows;
+    const grown = new Float32Array(Math.min(this.config.history + this.config.block, n + left) * dim);
+    grown.set(rows.subarray(0, n * dim));
+    state.rows = grown;
+    return grown;
   }
 
   /** Whether `x` equals one of the remembered rows (an exact repeat teaches nothing and realises old offsets again). */
@@ -436,6 +437,26 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
         `against ${pct(sh.e, 1)} for the model's traffic (z=${fmt(shareExcessZ(sh, c.window), 1)}); ` +
         `of the last ${c.block}: ${v.hits} on ${v.recurring} recurring offset${v.recurring === 1 ? '' : 's'}, ${v.copies} near cop${v.copies === 1 ? 'y' : 'ies'}`,
     ];
+  }
+}
+
+/** The rows of a key that has none (shared: a key's rows are replaced when they grow, never written in place while empty). */
+const NO_ROWS = new Float32Array(0);
+
+/** A young key's rows (fewer than `history`) trimmed to exactly what they hold; a busy key's keep their room for a block. */
+function fitRows(state: RecurringOffsetsState, history: number): void {
+  const rows = state.rows as Float32Array;
+  if (state.n < history && rows.length > state.n * state.dim) state.rows = state.n > 0 ? rows.slice(0, state.n * state.dim) : NO_ROWS;
+}
+
+/** A state of the older snapshot form (base64 rows, last sketch and step) in typed arrays: the rows exactly, the rest as the straight-run test reads it. */
+function upgrade(state: RecurringOffsetsState): void {
+  const rows = state.rows as string;
+  state.rows = rows ? unpackFloat32(rows) : NO_ROWS;
+  state.n = state.dim > 0 ? Math.min(state.n, Math.floor(state.rows.length / state.dim)) : 0;
+  for (const k of ['last', 'step'] as const) {
+    const v = state[k];
+    if (typeof v === 'string') state[k] = v ? unpackFloat32(v) : null;
   }
 }
 

@@ -8,8 +8,18 @@ import type { EntityStageLink } from './shared/aggregateFacts.ts';
  * One key's new events from one poll, in event-time order, with the
  * detector's own state for that key. Detectors mutate `state` in place.
  *
- * State must be plain JSON data (numbers, strings, arrays, objects): it is
- * snapshotted to Redis so the next owner of a partition can restore it.
+ * State is plain data: numbers, strings, arrays, plain objects, and typed
+ * arrays (Float32Array rows and the like) for the vectors a detector works
+ * on, kept live in them so that no event pays to decode or encode them. It
+ * is encoded only when a snapshot is written to Redis, so the next owner of
+ * a partition can restore it (MessagePack sections, `SnapshotCodec`, which
+ * keep typed arrays), and when a quiet key is held packed (V8 serialisation,
+ * `KeyStatePacker`). So: no class instances or functions; a typed array
+ * owns its whole buffer (the packer would write all of a larger one it
+ * views) and is shared between keys only if never written in place; JSON
+ * does not round-trip typed arrays, and nothing JSON-encodes key state. Worker threads (`replay --workers`) keep their detectors' state
+ * on their side and never send it. A detector that changes its state's form
+ * reads the older form too (snapshots outlive releases).
  */
 export interface KeyGroup<S> {
   readonly key: string;

@@ -39,9 +39,9 @@ export class StraightCursor {
   private last: Float32Array | null;
   private step: Float32Array | null;
 
-  constructor(run: StraightRun) {
-    this.last = run.last ? unpackFloat32(run.last) : null;
-    this.step = run.step ? unpackFloat32(run.step) : null;
+  constructor(run: StraightRun | StraightRunState) {
+    this.last = vectorOf(run.last);
+    this.step = vectorOf(run.step);
   }
 
   continues(x: ArrayLike<number>, dim: number, limits: StraightLimits): boolean {
@@ -69,6 +69,18 @@ export class StraightCursor {
     run.last = this.last ? packArray(this.last) : '';
     run.step = this.step ? packArray(this.step) : '';
   }
+
+  /** Writes the run back as vectors (each its own exact-size array, never changed in place afterwards); null when none. */
+  saveVectors(run: StraightRunState): void {
+    run.last = this.last;
+    run.step = this.step;
+  }
+}
+
+/** A stored sketch prefix or step: a vector, base64 float32 (the older form), or none ('' or null). */
+function vectorOf(v: string | Float32Array | null | undefined): Float32Array | null {
+  if (typeof v === 'string') return v ? unpackFloat32(v) : null;
+  return v && v.length > 0 ? v : null;
 }
 
 /**
@@ -89,10 +101,14 @@ export function continuesStep(before: ArrayLike<number>, step: ArrayLike<number>
   return lenBefore > 0 && dot / Math.sqrt(stepSq * lenBefore) >= limits.straightCos && ratio <= r && ratio >= 1 / r;
 }
 
-/** Where a detector keeps a key's straight run: optional, since older snapshots have none. */
+/**
+ * Where a detector keeps a key's straight run: optional, since older snapshots have none. Base64 float32
+ * strings, or vectors for a detector that keeps its state in typed arrays (`BatchStraightRuns`' `vectors`);
+ * either form is read.
+ */
 export interface StraightRunState {
-  last?: string;
-  step?: string;
+  last?: string | Float32Array | null;
+  step?: string | Float32Array | null;
 }
 
 /** The straight-run test of a detector's config: its limits and, for `continues`, the sketch prefix it compares. */
@@ -108,9 +124,11 @@ export interface StraightTest extends StraightLimits {
 export class BatchStraightRuns {
   private readonly cursors: (StraightCursor | undefined)[];
 
+  /** `vectors`: `save` writes Float32Arrays (null when none) instead of base64 strings. */
   constructor(
     private readonly states: readonly StraightRunState[],
     private readonly test: StraightTest,
+    private readonly vectors = false,
   ) {
     this.cursors = new Array(states.length);
   }
@@ -129,7 +147,7 @@ export class BatchStraightRuns {
   /** `StraightCursor.continues` for key `g`: `x`'s first `dim` coordinates, already read and checked by the caller. */
   continuesPrefix(g: number, x: ArrayLike<number>, dim: number): boolean {
     let cursor = this.cursors[g];
-    if (!cursor) this.cursors[g] = cursor = new StraightCursor({ last: this.states[g].last ?? '', step: this.states[g].step ?? '' });
+    if (!cursor) this.cursors[g] = cursor = new StraightCursor(this.states[g]);
     return cursor.continues(x, dim, this.test);
   }
 
@@ -137,6 +155,7 @@ export class BatchStraightRuns {
     const run = { last: '', step: '' };
     this.cursors.forEach((cursor, g) => {
       if (!cursor) return;
+      if (this.vectors) return cursor.saveVectors(this.states[g]);
       cursor.save(run);
       this.states[g].last = run.last;
       this.states[g].step = run.step;

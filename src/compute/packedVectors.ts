@@ -14,7 +14,7 @@ export function packArray(a: Packed): string {
 
 /** A packed float32 array, copied into a fresh aligned array of at least `capacity` elements (the rest zero). */
 export function unpackFloat32(s: string, capacity = 0): Float32Array {
-  return unpack(s, 'f32', capacity);
+  return unpackArray(s, 'f32', capacity);
 }
 
 /**
@@ -22,7 +22,7 @@ export function unpackFloat32(s: string, capacity = 0): Float32Array {
  * least `capacity` of them, the rest zero. State is unpacked at every batch: the bytes are decoded
  * straight into the result, with no Buffer in between, whenever the string is plain base64.
  */
-function unpack<K extends RingKind>(s: string, kind: K, capacity: number): ReturnType<(typeof MAKERS)[K]> {
+export function unpackArray<K extends RingKind>(s: string, kind: K, capacity: number): ReturnType<(typeof MAKERS)[K]> {
   const bytesPer = BYTES[kind];
   // An upper bound of the decoded length (exact for plain base64; characters outside it are skipped when decoding).
   const n = Math.floor(Buffer.byteLength(s, 'base64') / bytesPer);
@@ -77,7 +77,8 @@ export function appendRow(rows: Float32Array, x: ArrayLike<number>, xo: number, 
   return packArray(next);
 }
 
-const MAKERS = {
+/** Makers of the typed arrays vector state is kept in, by kind. */
+export const MAKERS = {
   f32: (n: number) => new Float32Array(n),
   u32: (n: number) => new Uint32Array(n),
   u16: (n: number) => new Uint16Array(n),
@@ -86,62 +87,8 @@ const MAKERS = {
 export type RingKind = keyof typeof MAKERS;
 const BYTES: Readonly<Record<RingKind, number>> = { f32: 4, u32: 4, u16: 2, u8: 1 };
 
-/** A fixed-capacity ring of numbers as it sits in JSON state. */
+/** A fixed-capacity ring of numbers as older snapshots hold it (`TypedRing` reads it). */
 export interface PackedRing {
   /** The values, oldest first, base64 of the typed array (platform byte order, little-endian in practice). */
   data: string;
-}
-
-/**
- * A ring buffer of the most recent `capacity` values, held as a typed array
- * while a batch runs and packed to base64 between batches. Opening a ring
- * saved with another capacity keeps its newest values.
- */
-export class Ring<K extends RingKind = RingKind> {
-  readonly values: ReturnType<(typeof MAKERS)[K]>;
-  private head = 0;
-  n = 0;
-
-  constructor(readonly kind: K, readonly capacity: number, saved?: PackedRing) {
-    this.values = MAKERS[kind](capacity) as ReturnType<(typeof MAKERS)[K]>;
-    if (saved?.data) {
-      const all = unpack(saved.data, kind, 0) as Packed;
-      const stored = all.length;
-      const keep = Math.min(stored, capacity);
-      (this.values as Packed).set(all.subarray(stored - keep));
-      this.n = keep;
-      this.head = keep % capacity;
-    }
-  }
-
-  push(v: number): void {
-    this.values[this.head] = v;
-    this.head = (this.head + 1) % this.capacity;
-    if (this.n < this.capacity) this.n++;
-  }
-
-  includes(v: number): boolean {
-    for (let i = 0; i < this.n; i++) if (this.values[i] === v) return true;
-    return false;
-  }
-
-  sum(): number {
-    let s = 0;
-    for (let i = 0; i < this.n; i++) s += this.values[i];
-    return s;
-  }
-
-  /** Oldest first. */
-  ordered(): Packed {
-    const v = this.values as Packed;
-    if (this.n < this.capacity) return v.slice(0, this.n);
-    const out = MAKERS[this.kind](this.capacity) as Packed;
-    out.set(v.subarray(this.head), 0);
-    out.set(v.subarray(0, this.head), this.capacity - this.head);
-    return out;
-  }
-
-  pack(): PackedRing {
-    return { data: packArray(this.ordered()) };
-  }
 }

@@ -16,6 +16,16 @@ export const VERSION_FIELD = 'v';
  */
 const packr = new Packr({ useRecords: false, moreTypes: true, skipValues: [undefined] } as ConstructorParameters<typeof Packr>[0]);
 
+/** One section's bytes: any detector state or part of a key state, as a snapshot writes it. */
+export function encodeSection(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
+/** A section's value back from its bytes (typed arrays come back as arrays of their own, exactly sized). */
+export function decodeSection(bytes: Buffer): unknown {
+  return packr.unpack(bytes);
+}
+
 const DETECTOR = 'd:';
 const IDS = 'ids';
 const META = 'meta';
@@ -32,7 +42,7 @@ export function encodeSections(state: KeyState): Map<string, Buffer> {
   const out = new Map<string, Buffer>([[META, packr.pack(meta)]]);
   if (recentIds.length > 0) out.set(IDS, packr.pack([recentIds, recentHead]));
   if (reference !== undefined) out.set(REFERENCE, packr.pack(reference));
-  for (const name in detectors) out.set(sectionName(DETECTOR + name), packr.pack(detectors[name]));
+  for (const name in detectors) out.set(sectionName(DETECTOR + name), encodeSection(detectors[name]));
   return out;
 }
 
@@ -54,7 +64,7 @@ export function decodeSections(fields: ReadonlyMap<string, Buffer>): KeyState | 
   state.recentIds = [];
   state.recentHead = 0;
   for (const [field, bytes] of fields) {
-    if (field.startsWith(DETECTOR)) state.detectors[field.slice(DETECTOR.length)] = packr.unpack(bytes);
+    if (field.startsWith(DETECTOR)) state.detectors[field.slice(DETECTOR.length)] = decodeSection(bytes);
     else if (field === IDS) {
       const [ids, head] = packr.unpack(bytes) as [(number | string)[], number];
       state.recentIds = digestsOf(ids);

@@ -2,7 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gridSweep, type GridSweepState } from '../../detectors/gridSweep.ts';
 import type { Compute, MinDistanceJob } from '../../src/compute/Compute.ts';
 import type { InferenceEvent } from '../../src/contract.ts';
-import { packArray, unpackFloat32, unpackSymmetric } from '../../src/compute/packedVectors.ts';
+import { packArray } from '../../src/compute/packedVectors.ts';
+import type { RingState } from '../../detectors/shared/TypedRing.ts';
+import { TypedRing } from '../../detectors/shared/TypedRing.ts';
+import { encodeSection } from '../../src/state/SnapshotCodec.ts';
+import { restoredRun, ringsInOrder } from './helpers/snapshotRoundTrip.ts';
 import { testCompute } from './helpers/compute.ts';
 import { epochParts } from '../../src/baselines/epochParts.ts';
 import { DEFAULT_REFERENCE, type DetectorRun, runDetector } from './helpers/runDetector.ts';
@@ -115,13 +119,36 @@ beforeAll(async () => {
   run = runDetector(create(), events, compute);
 });
 
-/** A run's states as a snapshot would restore them: through JSON. */
-const clone = (r: DetectorRun): DetectorRun => ({
-  ...r,
-  states: new Map(JSON.parse(JSON.stringify([...r.states])) as [string, unknown][]),
-  aggregates: new Map(JSON.parse(JSON.stringify([...r.aggregates])) as [string, unknown][]),
-  feeds: new Map(JSON.parse(JSON.stringify([...r.feeds]))),
-});
+/** A run's states as a snapshot would restore them. */
+const clone = (r: DetectorRun): DetectorRun => restoredRun(r);
+
+/**
+ * `state` in the form snapshots took before the vectors were kept in typed arrays: every vector base64,
+ * the rings oldest first, the moments' upper triangle (or `fullMoments`: the whole matrix, an older form
+ * still) and the direction slots in use (or `everySlot`: all of them, zero-padded, as older snapshots did).
+ */
+function olderForm(state: GridSweepState, options: { fullMoments?: boolean; everySlot?: boolean } = {}): GridSweepState {
+  const d = state.protoDim;
+  const ring = (r: RingState | object, kind: 'f32' | 'u16' | 'u32' | 'u8', capacity: number) => ({ data: packArray(new TypedRing(kind, capacity, r as RingState<typeof kind>).ordered()) });
+  const triangle = state.moments as Float32Array;
+  const full = new Float32Array(d * d);
+  for (let i = 0, k = 0; i < d; i++) for (let j = i; j < d; j++, k++) full[i * d + j] = full[j * d + i] = triangle[k];
+  const protos = new Float32Array(options.everySlot ? config.steps.directionSlots * d : (state.protos as Float32Array).length);
+  protos.set(state.protos as Float32Array);
+  return {
+    ...state,
+    sets: state.sets.map((set) => (set ? { ...set, rows: packArray(set.rows as Float32Array) } : null)),
+    distances: ring(state.distances, 'f32', config.prada.window),
+    steps: ring(state.steps, 'f32', config.steps.window),
+    stepDirections: ring(state.stepDirections, 'u16', config.steps.window),
+    hashes: ring(state.hashes, 'u32', config.repeats.window),
+    repeatFlags: ring(state.repeatFlags, 'u8', config.repeats.window),
+    protos: d ? packArray(protos) : '',
+    moments: d ? packArray(options.fullMoments ? full : triangle) : '',
+    last: state.last ? { model: state.last.model, sketch: packArray(state.last.sketch as Float32Array) } : null,
+    ...(state.lastStep ? { lastStep: packArray(state.lastStep as Float32Array) } : {}),
+  };
+}
 
 describe('grid-sweep', () => {
   it(`fires on a lattice sweep of ${VOLUME} queries, with the numbers behind it`, () => {
@@ -200,7 +227,7 @@ describe('grid-sweep', () => {
     expect(replay.view.repeats).toBeGreaterThan(config.repeats.humanShare);
   });
 
-  it('gives every event the same score whatever the poll size, and resumes identically from a JSON snapshot', () => {
+  it('gives every event the same score whatever the poll size, and resumes identically from a snapshot', () => {
     const small = runDetector(create(), events, compute, 97);
     const large = run; // polls of 500
     let fired = 0;
@@ -213,33 +240,30 @@ describe('grid-sweep', () => {
 
     const cut = Math.floor(events.length / 2);
     const first = runDetector(create(), events.slice(0, cut), compute, 500);
-    const restored = { ...first, states: new Map(JSON.parse(JSON.stringify([...first.states])) as [string, unknown][]) };
-    const resumed = runDetector(create(), events.slice(cut), compute, 500, restored);
+    const resumed = runDetector(create(), events.slice(cut), compute, 500, clone(first));
     for (const e of events.slice(cut)) expect(resumed.scores.get(e.event_id), e.event_id).toBeCloseTo(large.scores.get(e.event_id)!, 6);
   });
 
-  it('stores only the direction slots in use, and reads older snapshots that store every slot the same way', () => {
+  it('keeps only the direction slots in use, and reads older snapshots (base64, every slot or those in use) the same way', () => {
     const stream = events.filter((e) => e.api_key === 'atk-grid').slice(0, 400);
     const whole = runDetector(create(), stream, compute, 500);
     const idle = runDetector(create(), stream.slice(0, 3), compute, 500);
     const state = idle.states.get('atk-grid') as GridSweepState;
-    const slotBytes = state.protoDim * 4;
     const used = state.protoSerial.filter((s) => s !== 0).length;
     expect(used).toBeGreaterThan(0);
     expect(used).toBeLessThan(config.steps.directionSlots);
-    expect(Buffer.from(state.protos, 'base64').length).toBe(used * slotBytes);
+    expect(state.protos).toBeInstanceOf(Float32Array);
+    expect((state.protos as Float32Array).length).toBe(used * state.protoDim);
 
     const compact = runDetector(create(), stream.slice(3), compute, 500, clone(idle));
-    const old = clone(idle);
-    const oldState = old.states.get('atk-grid') as GridSweepState;
-    const padded = Buffer.alloc(config.steps.directionSlots * slotBytes);
-    Buffer.from(oldState.protos, 'base64').copy(padded);
-    oldState.protos = padded.toString('base64');
-    const fromOld = runDetector(create(), stream.slice(3), compute, 500, old);
-    for (const e of stream.slice(3)) {
-      expect(compact.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
-      expect(fromOld.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
+    for (const everySlot of [false, true]) {
+      const old = clone(idle);
+      old.states.set('atk-grid', olderForm(old.states.get('atk-grid') as GridSweepState, { everySlot }));
+      const fromOld = runDetector(create(), stream.slice(3), compute, 500, old);
+      for (const e of stream.slice(3)) expect(fromOld.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
+      expect(ringsInOrder(fromOld.states.get('atk-grid'))).toEqual(ringsInOrder(whole.states.get('atk-grid')));
     }
+    for (const e of stream.slice(3)) expect(compact.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
     expect(Math.max(...stream.map((e) => whole.scores.get(e.event_id)!))).toBeGreaterThanOrEqual(FIRES);
     expect(compact.states.get('atk-grid')).toEqual(whole.states.get('atk-grid'));
   });
@@ -257,7 +281,7 @@ describe('grid-sweep', () => {
     expect(a.view.steps).toBe(0);
   });
 
-  it('stores the step moments as their upper triangle, and reads older snapshots that store the whole matrix the same way', () => {
+  it('keeps the step moments as their upper triangle, and reads older snapshots (base64, the triangle or the whole matrix) the same way', () => {
     const stream = events.filter((e) => e.api_key === 'atk-grid').slice(0, 400);
     const whole = runDetector(create(), stream, compute, 500);
     for (const cut of [3, 150]) {
@@ -265,22 +289,20 @@ describe('grid-sweep', () => {
       const state = first.states.get('atk-grid') as GridSweepState;
       const d = state.protoDim;
       expect(d).toBeGreaterThan(1);
-      const triangle = unpackFloat32(state.moments);
+      const triangle = state.moments as Float32Array;
+      expect(triangle).toBeInstanceOf(Float32Array);
       expect(triangle.length).toBe((d * (d + 1)) / 2);
       expect(triangle.some((v) => v !== 0)).toBe(true);
 
-      const old = clone(first);
-      const oldState = old.states.get('atk-grid') as GridSweepState;
-      const full = unpackSymmetric(oldState.moments, d);
-      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) expect(full[i * d + j]).toBe(full[j * d + i]);
-      oldState.moments = packArray(full);
-      const fromJson = runDetector(create(), stream.slice(cut), compute, 500, clone(first));
-      const fromOld = runDetector(create(), stream.slice(cut), compute, 500, old);
-      for (const e of stream.slice(cut)) {
-        expect(fromJson.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
-        expect(fromOld.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
+      const fromSnapshot = runDetector(create(), stream.slice(cut), compute, 500, clone(first));
+      for (const e of stream.slice(cut)) expect(fromSnapshot.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
+      for (const fullMoments of [false, true]) {
+        const old = clone(first);
+        old.states.set('atk-grid', olderForm(old.states.get('atk-grid') as GridSweepState, { fullMoments }));
+        const fromOld = runDetector(create(), stream.slice(cut), compute, 500, old);
+        for (const e of stream.slice(cut)) expect(fromOld.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
+        expect(ringsInOrder(fromOld.states.get('atk-grid'))).toEqual(ringsInOrder(whole.states.get('atk-grid')));
       }
-      expect(fromOld.states.get('atk-grid')).toEqual(whole.states.get('atk-grid'));
     }
   });
 
@@ -300,7 +322,7 @@ describe('grid-sweep', () => {
     }
   });
 
-  it('keeps its state under the documented 24 kB per key with every growing set full, however long the history', () => {
+  it('keeps its state under the documented 18 kB per key with every growing set full, however long the history', () => {
     const { world } = naturalScenario(11);
     // The worst case: answers over 50 labels (every growing set in use) and queries drifting ever
     // outwards, so each is far from the earlier ones and joins its set; 2,000 and 8,000 of them.
@@ -310,9 +332,11 @@ describe('grid-sweep', () => {
       const run = runDetector(create(), stream, compute, 1_000);
       const state = run.states.get('k') as GridSweepState;
       expect(state.sets.every((s) => s?.n === config.prada.maxPerClass)).toBe(true);
-      return JSON.stringify(state).length;
+      // Exact-size arrays of their own: a member array holds its rows and nothing more.
+      for (const set of state.sets) expect((set!.rows as Float32Array).buffer.byteLength).toBe(set!.n * set!.dim * 4);
+      return encodeSection(state).length;
     });
-    for (const bytes of sizes) expect(bytes).toBeLessThanOrEqual(24_000);
+    for (const bytes of sizes) expect(bytes).toBeLessThanOrEqual(18_000);
     expect(sizes[1]).toBeLessThan(1.02 * sizes[0]);
   });
 

@@ -5,8 +5,10 @@ import type { InferenceEvent } from '../../src/contract.ts';
 import { uniformBox } from './helpers/attacks.ts';
 import { testCompute } from './helpers/compute.ts';
 import { type DetectorRun, runDetector } from './helpers/runDetector.ts';
+import { restoredRun, throughSnapshot } from './helpers/snapshotRoundTrip.ts';
+import { encodeSection } from '../../src/state/SnapshotCodec.ts';
 import { ATTACK_START, attackTimes, FIRES, naturalScenario, QUIET, VOLUME } from './helpers/scenario.ts';
-import { humanTimes, merge, replayTestSet, scriptTimes, sweepSessions, type World } from './helpers/world.ts';
+import { humanTimes, merge, naturalKey, replayTestSet, scriptTimes, sweepSessions, type World } from './helpers/world.ts';
 
 const config = (overrides: object = {}) => recurringOffsets.configSchema.parse(overrides);
 const argmax = (p: number[]) => p.indexOf(Math.max(...p));
@@ -142,29 +144,37 @@ describe('recurring-offsets', () => {
     expect(replay.share.s).toBeLessThan(0.05);
   });
 
-  it('keeps its state bounded and plain JSON whatever the history', () => {
+  it('keeps its state bounded, in typed arrays, and restorable from a snapshot whatever the history', () => {
     const { world: w, natural } = naturalScenario(5);
     const long = merge(natural, jacobianAugmentation(w, 'atk-long', scriptTimes(w, 3_000, ATTACK_START, 500)));
     const r = runDetector(recurringOffsets.create(config()), long, compute, 1_000);
     const state = r.states.get('atk-long') as RecurringOffsetsState;
-    expect(JSON.stringify(state).length).toBeLessThanOrEqual(14_500);
+    expect(encodeSection(state).length).toBeLessThanOrEqual(12_000);
     expect(state.n).toBeLessThanOrEqual(config().history + config().block);
+    expect(state.rows).toBeInstanceOf(Float32Array);
+    expect((state.rows as Float32Array).length).toBeLessThanOrEqual((config().history + config().block) * state.dim);
+    expect(state.last).toBeInstanceOf(Float32Array);
     expect(state.offsets.length).toBeLessThanOrEqual(config().slots);
-    expect(JSON.parse(JSON.stringify(state))).toEqual(state);
+    expect(throughSnapshot(state)).toEqual(state);
   });
 
-  it('gives the same scores whatever the poll size, and carries on identically from a JSON snapshot', () => {
+  it('keeps a young key\'s rows in an array of exactly their size, its own', () => {
+    const { world: w } = naturalScenario(5);
+    const r = runDetector(recurringOffsets.create(config()), naturalKey(w, 'young', 20, humanTimes(w, 20, ATTACK_START)), compute);
+    const state = r.states.get('young') as RecurringOffsetsState;
+    const rows = state.rows as Float32Array;
+    expect(state.n).toBeGreaterThan(config().block);
+    expect(rows.length).toBe(state.n * state.dim);
+    expect(rows.byteLength).toBe(rows.buffer.byteLength);
+  });
+
+  it('gives the same scores whatever the poll size, and carries on identically from a snapshot', () => {
     const small = runDetector(recurringOffsets.create(config()), events, compute, 97);
     const large = runDetector(recurringOffsets.create(config()), events, compute, 2_048);
     for (const e of events) expect(small.scores.get(e.event_id), e.event_id).toBeCloseTo(large.scores.get(e.event_id)!, 6);
     const cut = Math.floor(events.length / 2);
     const first = runDetector(recurringOffsets.create(config()), events.slice(0, cut), compute);
-    const restored = {
-      ...first,
-      states: new Map<string, unknown>(JSON.parse(JSON.stringify([...first.states]))),
-      aggregates: new Map<string, unknown>(JSON.parse(JSON.stringify([...first.aggregates]))),
-    };
-    const resumed = runDetector(recurringOffsets.create(config()), events.slice(cut), compute, 500, restored);
+    const resumed = runDetector(recurringOffsets.create(config()), events.slice(cut), compute, 500, restoredRun(first));
     for (const e of events.slice(cut)) expect(resumed.scores.get(e.event_id), e.event_id).toBeCloseTo(run.scores.get(e.event_id)!, 6);
     expect(resumed.lastScore.get('atk-jbda')).toBeGreaterThanOrEqual(FIRES);
   });
