@@ -235,12 +235,12 @@ function enabledDetectors(config: Readonly<Config>): Detector[] {
 }
 
 function referenceRows(s: ModelReferenceState | null): ReferenceRows | null {
-  return s ? { dim: s.dim, n: s.n, samples: s.samples, rows: s.rows } : null;
+  return s ? { dim: s.dim, width: s.width, n: s.n, samples: s.samples, rows: s.rows } : null;
 }
 
 function sameRows(a: ReferenceRows | null, b: ReferenceRows | null): boolean {
   if (a === null || b === null) return a === b;
-  return a.dim === b.dim && a.n === b.n && a.samples === b.samples && a.rows === b.rows;
+  return a.dim === b.dim && a.width === b.width && a.n === b.n && a.samples === b.samples && a.rows === b.rows;
 }
 
 /** Waits for a worker's start-up (its compute backend loaded), failing with its error if it does not start. */

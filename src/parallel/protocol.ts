@@ -3,6 +3,8 @@ import type { EventColumns } from './eventColumns.ts';
 /** What a worker needs of a model's reference to rebuild the frozen view detectors read (`ModelReference`). */
 export interface ReferenceRows {
   dim: number;
+  /** Sketch coordinates each record keeps (`ModelReferenceState.width`; absent: `dim`). */
+  width?: number;
   n: number;
   samples: number;
   rows: string;
