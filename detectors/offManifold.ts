@@ -206,7 +206,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   readonly signature = true;
   /**
    * Each reference view's thresholds: the `quantile` and `automated.quantile` of its members' nearest-member
-   * distances, and its minor directions with the `quantile` of the members' energies along them.
+   * distances, and its minor directions (whose threshold depends on the asking key).
    */
   private readonly thresholds = new WeakMap<ModelReference, Thresholds>();
 
@@ -222,6 +222,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const keepOut = groups.map((g) => new Uint8Array(g.events.length));
     const views = groups.map((g) => new Array<View>(g.events.length));
     const refs = new Map<string, ModelReference | null>();
+    const owners = groups.map((g) => referenceHash(g.key));
     const x = new Float32Array(64);
     const runs = new BatchStraightRuns(groups.map((grp) => grp.state), this.config);
 
@@ -241,7 +242,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
             threshold = t.strict;
             if (state.backlog) this.judgeBacklog(state, ref, t, dim, e.model_id);
             this.judge(state, ref, t, x, 0, false);
-            this.judgeMinor(state, t, e.input_sketch, referenceHash(e.api_key));
+            this.judgeMinor(state, t, e.input_sketch, owners[g]);
           }
         } else if (ready) threshold = this.thresholdsOf(ref).strict;
       }
@@ -253,7 +254,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       const before = i > 0 ? views[g][i - 1] : undefined;
       const same =
         before && before.model === e.model_id && before.threshold === threshold && before.score === state.score && before.share.n === state.share.n && (before.minor?.share.n ?? -1) === (state.minorShare?.n ?? -1);
-      views[g][i] = same ? before : this.view(state, ref && ref.ready ? this.thresholdsOf(ref) : null, e.model_id);
+      views[g][i] = same ? before : this.view(state, ref && ref.ready ? this.thresholdsOf(ref) : null, e.model_id, owners[g]);
     }
     runs.save();
     return groups.map((grp, g) => {
@@ -269,7 +270,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       const strict = ref.quantile(c.quantile);
       const found = c.minor.enabled ? ref.minor(c.minor.span) : null;
       const minor = found && found.rank >= ref.dim ? found : null;
-      t = { strict, loose: Math.min(strict, ref.quantile(c.automated.quantile)), minor, minorThreshold: minor ? minor.quantile(c.quantile) : Number.POSITIVE_INFINITY };
+      t = { strict, loose: Math.min(strict, ref.quantile(c.automated.quantile)), minor };
       this.thresholds.set(ref, t);
     }
     return t;
@@ -391,12 +392,14 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     return Math.min(ramp(excess, c.excessLow, c.excessHigh), ramp(shareExcessZ(sh, window), c.zLow, c.zHigh));
   }
 
-  private view(state: OffManifoldState, t: Thresholds | null, model: string): View {
+  /** What the evidence quotes; `owner` (the key's `referenceHash`) for the minor test's threshold, which leaves the key's own members out. */
+  private view(state: OffManifoldState, t: Thresholds | null, model: string, owner: number): View {
     const v: View = { model, threshold: t?.strict ?? 0, score: state.score, share: { ...state.share } };
     const main = this.shareScore(state.share, state);
     const minor = this.minorScore(state);
     if (t && t.minor && state.minorShare && minor > main && state.score <= minor) {
-      v.minor = { share: { ...state.minorShare }, threshold: t.minorThreshold, count: t.minor.count, variance: t.minor.share, width: t.minor.width };
+      const threshold = t.minor.quantileWithout(this.config.quantile, owner);
+      v.minor = { share: { ...state.minorShare }, threshold, count: t.minor.count, variance: t.minor.share, width: t.minor.width };
       return v;
     }
     if (t && state.looseShare && state.gaps && this.config.automated.enabled && state.score > this.shareScore(state.share, state)) {
@@ -438,7 +441,6 @@ interface Thresholds {
   strict: number;
   loose: number;
   minor: MinorDirections | null;
-  minorThreshold: number;
 }
 
 export const offManifold: DetectorDefinition<OffManifoldConfig, OffManifoldState> = {

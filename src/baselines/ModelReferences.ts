@@ -5,7 +5,7 @@ import { type AnswerStatistics, answerStatistics } from './answerStatistics.ts';
 import { foldPool } from './foldPool.ts';
 import type { KeyFeedState } from './KeyFeedState.ts';
 import { ModelReference } from './ModelReference.ts';
-import { COL, createReferenceState, EXTRA_COLUMNS, type ModelReferenceState, nextUniform, recordStride, referenceStateProblem, widthOf } from './ModelReferenceState.ts';
+import { COL, coordinateOffset, createReferenceState, type ModelReferenceState, nextUniform, recordStride, referenceStateProblem, widthOf } from './ModelReferenceState.ts';
 import { referenceHash } from './referenceHash.ts';
 import type { ReferenceConfig } from './referenceSchema.ts';
 
@@ -210,7 +210,7 @@ export class ModelReferences {
     }
     const o = at * stride;
     for (let j = 0; j < s.dim; j++) pool.data[o + j] = e.input_sketch[j];
-    for (let j = s.dim; j < width; j++) pool.data[o + EXTRA_COLUMNS + j] = e.input_sketch[j];
+    for (let j = s.dim; j < width; j++) pool.data[o + coordinateOffset(s.dim, j)] = e.input_sketch[j];
     const st = answerStatistics(e, this.stats);
     pool.data[o + s.dim + MARGIN] = st.margin;
     pool.data[o + s.dim + ENTROPY] = st.entropy;
