@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { MinorDirections } from '../src/baselines/minorDirections.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
-import { appendRow, unpackFloat32 } from '../src/compute/packedVectors.ts';
+import { appendRow, packArray, unpackFloat32 } from '../src/compute/packedVectors.ts';
 import { eventTimeOrder } from './shared/batch.ts';
 import { addToShare, createShare, type EwShare, shareExcess, shareExcessLowerBound, shareExcessZ } from './shared/EwShare.ts';
 import { BatchStraightRuns } from './shared/StraightRun.ts';
@@ -97,6 +97,14 @@ export const offManifoldConfigSchema = z.object({
        */
       placeRadius: z.number().min(0).max(1).default(0.5),
       /**
+       * Measure a query's energy from the mean of the key's own earlier queries instead of the traffic's
+       * mean (scaled by the variance that mean adds): a user of a shifted segment, or from elsewhere, asks
+       * about inputs that all sit off the traffic by the same offset, which leaves the key's own spread
+       * along the minor directions natural; a synthetic step's offset changes sign with each record and
+       * feature, so it stays many times the traffic's spread about any mean.
+       */
+      ownMean: z.boolean().default(true),
+      /**
        * Effective window (queries) of the key's share on this test: shorter than the main test's, since
        * augmentation starts after a seed set of real records whose misses a long window would keep.
        */
@@ -132,8 +140,8 @@ export type OffManifoldConfig = z.output<typeof offManifoldConfigSchema>;
  * Per-key state: two shares, the gap statistics, the last score, the last sketch and step
  * (2 × dim float32, base64) and up to `places` off-manifold sketches (places × dim float32, ≈ 700 bytes
  * of base64 at the defaults): under 1.2 kB of JSON; a key whose queries leave along the model's minor
- * directions also keeps that share and up to `places` of those sketches (places × reference width
- * float32, ≈ 1.4 kB of base64 at the defaults); while the model's reference warms up, also up to `backlog` held
+ * directions also keeps that share, up to `places` of those sketches (places × reference width
+ * float32, ≈ 1.4 kB of base64 at the defaults) and the mean of its queries (one more such sketch); while the model's reference warms up, also up to `backlog` held
  * sketches (backlog × dim float32 as base64, ≈ 2.2 kB at the defaults), dropped once judged.
  */
 export interface OffManifoldState {
@@ -147,6 +155,9 @@ export interface OffManifoldState {
   /** The share on the minor-direction test and its last `places` off-manifold sketch prefixes; absent in older snapshots. */
   minorShare?: EwShare;
   minorRing?: string;
+  /** The mean of the key's queries on the minor-direction test (reference width float32, base64; its effective window is `minor.window`) and how many it holds; absent in older snapshots. */
+  minorMean?: string;
+  minorSeen?: number;
   /** The previous query's sketch prefix and the step that led to it (base64 float32, '' when none). */
   last: string;
   step: string;
@@ -318,8 +329,9 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   private judgeMinor(state: OffManifoldState, t: Thresholds, sketch: readonly number[], owner: number): void {
     const minor = t.minor;
     if (!minor) return;
-    const energy = minor.energy(sketch);
-    if (Number.isNaN(energy)) return;
+    const global = minor.energy(sketch);
+    if (Number.isNaN(global)) return;
+    const energy = this.config.minor.ownMean ? this.ownEnergy(state, minor, sketch, global) : global;
     const threshold = minor.quantileWithout(this.config.quantile, owner);
     let hit = energy > threshold;
     const cap = this.config.places;
@@ -333,6 +345,31 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       state.minorRing = appendRow(ring, sketch, 0, w, cap);
     }
     addToShare((state.minorShare ??= createShare()), hit, 1 - this.config.quantile, this.config.minor.window);
+  }
+
+  /**
+   * The query's energy along the minor directions about the mean of the key's earlier queries (`global`,
+   * about the traffic's mean, for its first), divided by 1 + the variance of that mean in units of one
+   * query's (1/k for the mean of k queries, α/(2 − α) once it is exponential with α = 1/window): for queries
+   * drawn alike, the same expectation as a member's energy. Folds the query into the mean.
+   */
+  private ownEnergy(state: OffManifoldState, minor: MinorDirections, sketch: readonly number[], global: number): number {
+    const w = minor.width;
+    const window = this.config.minor.window;
+    const held = state.minorMean ? unpackFloat32(state.minorMean) : null;
+    const seen = held && held.length === w ? (state.minorSeen ?? 0) : 0;
+    const mean = seen > 0 ? held! : new Float32Array(w);
+    let energy = global;
+    if (seen > 0) {
+      const alpha = 1 / Math.min(seen, window);
+      const inflation = seen < window ? 1 / seen : alpha / (2 - alpha);
+      energy = minor.apart(sketch, 0, mean, 0) / (1 + inflation);
+    }
+    const alpha = 1 / Math.min(seen + 1, window);
+    for (let j = 0; j < w; j++) mean[j] += alpha * (sketch[j] - mean[j]);
+    state.minorMean = packArray(mean);
+    state.minorSeen = seen + 1;
+    return energy;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { unpackFloat32 } from '../compute/packedVectors.ts';
 import { nearestOther } from './foldPool.ts';
-import { type MinorDirections, minorDirections } from './minorDirections.ts';
+import { type MinorDirections, minorDirections, type TailShares } from './minorDirections.ts';
 import { COL, coordinateOffset, type ModelReferenceState, recordStride, widthOf } from './ModelReferenceState.ts';
 import { createNeighbourhood, NeighbourIndex, type Neighbourhood } from './NeighbourIndex.ts';
 import type { ReferenceConfig } from './referenceSchema.ts';
@@ -47,6 +47,8 @@ export class ModelReference {
   private readonly asked = new WeakMap<readonly number[], { k: number; radius: number; owner: number; idx: Int32Array; d2: Float64Array }>();
   private readonly x: Float64Array;
   private readonly minors = new Map<number, MinorDirections | null>();
+  /** The gate's caps, as shares of a quantile's tail (null: the gate is off). */
+  private readonly tailShares: TailShares | null;
 
   constructor(
     readonly model: string,
@@ -70,6 +72,8 @@ export class ModelReference {
     this.nearestSorted = sq.map(Math.sqrt).sort();
     this.ready = this.n >= config.minMembers && this.samples >= config.minSamples && this.quantile(0.5) > 0;
     this.x = new Float64Array(config.dim);
+    const g = config.gate;
+    this.tailShares = g.enabled ? { key: g.keyShare, network: g.networkShare, tenant: g.tenantShare } : null;
   }
 
   /**
@@ -82,7 +86,10 @@ export class ModelReference {
     const known = this.minors.get(span);
     if (known !== undefined) return known;
     const { data, stride, dim } = this;
-    const found = minorDirections(this.n, this.width, (i, j) => data[i * stride + coordinateOffset(dim, j)], this.memberKeys, span);
+    const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+    const column = (col: number) => Uint32Array.from({ length: this.n }, (_, i) => bits[i * stride + dim + col]);
+    const owners = { key: this.memberKeys, network: column(COL.network), tenant: column(COL.tenant) };
+    const found = minorDirections(this.n, this.width, (i, j) => data[i * stride + coordinateOffset(dim, j)], owners, span, this.tailShares);
     this.minors.set(span, found);
     return found;
   }

@@ -18,7 +18,13 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
  *
  * The threshold is a quantile of the members' own energies: calibrated
  * against the deployment's traffic, not against a χ² that mixtures of
- * clusters do not follow.
+ * clusters do not follow. A high quantile is read from a handful of
+ * members (the top percent of 512 is five), which the gate's caps on the
+ * members do not protect: one key may hold a twentieth of them, so a few
+ * keys whose probing slipped in before they were flagged would own the
+ * whole tail and raise every key's threshold. So the tail is read with
+ * each key, network and tenant holding at most its gate share of it (at
+ * least one member); their members past that are left out of the sample.
  */
 export interface MinorDirections {
   /** Sketch coordinates a query needs (the members' width). */
@@ -33,13 +39,12 @@ export interface MinorDirections {
   readonly sorted: Float64Array;
   /** The query's energy (NaN when its sketch is too short or not finite). */
   energy(sketch: ArrayLike<number>): number;
-  /** The `q` quantile of the members' own energies. */
+  /** The `q` quantile of the members' own energies, each owner holding at most its share of the tail above it. */
   quantile(q: number): number;
   /**
-   * The `q` quantile of the energies of the members not fed by `owner` (a `referenceHash` of a key; 0:
-   * all members): a key's own queries that slipped into the reference before it was flagged must not
-   * raise the threshold it is judged by (one key may hold a twentieth of the members, the top percent
-   * many times over).
+   * The same quantile of the members not fed by `owner` (a `referenceHash` of a key; 0: all members): a
+   * key's own queries that slipped into the reference before it was flagged must not raise the threshold
+   * it is judged by.
    */
   quantileWithout(q: number, owner: number): number;
   /** The energy of the difference of two sketches (`width` values of each, from `ao` and `bo`): how far apart they lie along the minor directions. */
@@ -49,12 +54,32 @@ export interface MinorDirections {
 /** Below this share of the total variance a direction counts as null (float32 rounding of an exact projection). */
 const NULL_SHARE = 1e-6;
 
+/** Who fed each member: `referenceHash`es of its key, network and tenant (0: none), in member order. */
+export interface MemberOwners {
+  readonly key: Uint32Array;
+  readonly network: Uint32Array;
+  readonly tenant: Uint32Array;
+}
+
+/** The most of a quantile's tail one key, network and tenant may hold, as shares of it (at least one member each); null: no cap. */
+export interface TailShares {
+  readonly key: number;
+  readonly network: number;
+  readonly tenant: number;
+}
+
 /**
- * The minor directions of `n` members' first `width` coordinates, read from `rows` with `stride`
- * between members (`at(i, j)`: member i's coordinate j); null when there are fewer than width + 1
- * members or no minor direction.
+ * The minor directions of `n` members' first `width` coordinates (`at(i, j)`: member i's coordinate j);
+ * null when there are fewer than width + 1 members or no minor direction.
  */
-export function minorDirections(n: number, width: number, at: (i: number, j: number) => number, owners: Uint32Array, span: number): MinorDirections | null {
+export function minorDirections(
+  n: number,
+  width: number,
+  at: (i: number, j: number) => number,
+  owners: MemberOwners,
+  span: number,
+  tailShares: TailShares | null,
+): MinorDirections | null {
   if (n <= width || width < 2) return null;
   const mean = new Float64Array(width);
   for (let i = 0; i < n; i++) for (let j = 0; j < width; j++) mean[j] += at(i, j);
@@ -111,22 +136,59 @@ export function minorDirections(n: number, width: number, at: (i: number, j: num
     return e / m;
   };
   const energies = new Float64Array(n);
-  const held = new Map<number, number>();
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < width; j++) x[j] = at(i, j) - mean[j];
     energies[i] = energyOfX();
-    held.set(owners[i], (held.get(owners[i]) ?? 0) + 1);
   }
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => energies[a] - energies[b] || a - b);
   const sorted = Float64Array.from(order, (i) => energies[i]);
-  const sortedOwners = Uint32Array.from(order, (i) => owners[i]);
+  const byRank = (of: Uint32Array) => Uint32Array.from(order, (i) => of[i]);
+  const keys = byRank(owners.key);
+  const networks = byRank(owners.network);
+  const tenants = byRank(owners.tenant);
   const between = (values: ArrayLike<number>, count: number, q: number): number => {
     const pos = q * (count - 1);
     const lo = Math.floor(pos);
     const hi = Math.min(count - 1, lo + 1);
     return values[lo] + (values[hi] - values[lo]) * (pos - lo);
   };
-  const without = new Map<string, number>();
+  const known = new Map<string, number>();
+  /** The `q` quantile of the energies of members not fed by `without` (0: none left out), the tail capped per owner. */
+  const cappedQuantile = (q: number, without: number): number => {
+    const rest: number[] = [];
+    for (let r = 0; r < n; r++) if (without === 0 || keys[r] !== without) rest.push(r);
+    if (rest.length === 0) return without === 0 ? Number.NaN : cappedQuantile(q, 0);
+    const count = rest.length;
+    if (!tailShares) return between(Float64Array.from(rest, (r) => sorted[r]), count, q);
+    const tail = (1 - q) * count;
+    const cap = (share: number) => Math.max(1, Math.floor(share * tail));
+    const caps = [cap(tailShares.key), cap(tailShares.network), cap(tailShares.tenant)];
+    const held = [new Map<number, number>(), new Map<number, number>(), new Map<number, number>()];
+    const dropped = new Set<number>();
+    // Walk down from the top, keeping members whose owners are under their caps, until the kept members
+    // cover the quantile's two order statistics among what is left.
+    for (let t = count - 1, kept = 0; t >= 0 && kept < (1 - q) * (count - dropped.size - 1) + 2; t--) {
+      const r = rest[t];
+      const who = [keys[r], networks[r], tenants[r]];
+      if (who.some((h, c) => h !== 0 && (held[c].get(h) ?? 0) >= caps[c])) {
+        dropped.add(r);
+        continue;
+      }
+      who.forEach((h, c) => h !== 0 && held[c].set(h, (held[c].get(h) ?? 0) + 1));
+      kept++;
+    }
+    const values = Float64Array.from(
+      rest.filter((r) => !dropped.has(r)),
+      (r) => sorted[r],
+    );
+    return between(values, values.length, q);
+  };
+  const quantileOf = (q: number, without: number): number => {
+    const memo = `${q} ${without}`;
+    let t = known.get(memo);
+    if (t === undefined) known.set(memo, (t = cappedQuantile(q, without)));
+    return t;
+  };
   return {
     width,
     count: m,
@@ -147,19 +209,10 @@ export function minorDirections(n: number, width: number, at: (i: number, j: num
       return energyOfX();
     },
     quantile(q) {
-      return between(sorted, n, q);
+      return quantileOf(q, 0);
     },
     quantileWithout(q, owner) {
-      const k = owner === 0 ? 0 : (held.get(owner) ?? 0);
-      if (k === 0 || k === n) return between(sorted, n, q);
-      const memo = `${q} ${owner}`;
-      let t = without.get(memo);
-      if (t === undefined) {
-        const rest = new Float64Array(n - k);
-        for (let i = 0, r = 0; i < n; i++) if (sortedOwners[i] !== owner) rest[r++] = sorted[i];
-        without.set(memo, (t = between(rest, n - k, q)));
-      }
-      return t;
+      return quantileOf(q, owner);
     },
   };
 }

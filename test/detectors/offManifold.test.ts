@@ -221,6 +221,20 @@ describe('off-manifold', () => {
     expect(firstFiring(without)).toBe(-1);
   });
 
+  it('judges a key’s minor-direction energy about its own mean: users of a shifted segment stay quiet, about the traffic’s mean the same records would score', () => {
+    // 24 raw features on a rank-12 subspace; a segment whose records sit off it by one offset in three features.
+    const w = new World({ seed: 23, dim: 24, rank: 12, classes: 3 });
+    const people = background(w, 40, VOLUME, T0, 4 * HOUR);
+    const segment = [0, 1, 2].flatMap((i) => otherDataSet(w, `segment-${i}`, humanTimes(w, 300, ATTACK_START + i * HOUR), [3, 7, 11], 1));
+    const stream = merge(people, segment);
+    const own = runDetector(create(), stream, compute);
+    const traffic = runDetector(offManifold.create(offManifold.configSchema.parse({ minor: { ownMean: false } })), stream, compute);
+    for (let i = 0; i < 3; i++) {
+      expect(own.maxByKey.get(`segment-${i}`), `segment-${i}`).toBeLessThanOrEqual(QUIET);
+      expect(traffic.maxByKey.get(`segment-${i}`), `segment-${i} about the traffic’s mean`).toBeGreaterThan(0.5);
+    }
+  });
+
   it('leaves the minor-direction test off where the members do not fill the compared coordinates (raw inputs narrower than them)', () => {
     const w = new World({ seed: 22, dim: 6, classes: 3 });
     const r = runDetector(create(), merge(background(w, 40, VOLUME, T0, 4 * HOUR), jacobianSteps(w, 'atk-jbda', attackTimes(w))), compute);

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../../src/config/configSchema.ts';
 import type { Compute } from '../../../src/compute/Compute.ts';
@@ -89,6 +89,7 @@ export async function detectWorld(built: BuiltWorld, buildSeconds: number, size:
   const simulate = (performance.now() - started) / 1000;
   options.log?.(`${spec.name}#${spec.seed}: ${record.events} events from ${record.keys.size} keys in ${simulate.toFixed(0)} s`);
   if (options.eventsDir) {
+    mkdirSync(options.eventsDir, { recursive: true });
     const base = join(options.eventsDir, `${spec.name}-${spec.seed}`);
     writeFileSync(`${base}.ndjson`, lines.join('\n') + '\n');
     const keys = [...record.keys.values()].map((t) => `${t.key},${t.kind === 'attack' ? 'attack' : 'benign'},${t.population}`);
