@@ -52,6 +52,10 @@ describe('RandomProjection', () => {
     for (const v of sum) expect(Math.fround(v)).toBe(v);
   });
 
+  it('keeps the public seed\'s sketches as they were (simulations and benchmarks replay them)', () => {
+    expect(new RandomProjection(5, 16).project([1, 2, 3, 4, 5]).slice(0, 4)).toEqual([-1.3450779914855957, -1.926928162574768, 0.9501791000366211, 0.5839632153511047]);
+  });
+
   it('refuses features of another width', () => {
     expect(() => new RandomProjection(10, 4).project([1, 2, 3])).toThrow(RangeError);
   });
