@@ -19,12 +19,13 @@ function keyBytes(key: KeyObject | Buffer | string): number {
 }
 
 /**
- * Uniform draws in [0, 1) that only holders of `key` can reproduce: an
- * HMAC-SHA256 counter stream (NIST SP 800-108 counter mode) under a subkey
- * derived from `key` with HKDF-SHA256. The stream carries the key's full
- * strength (no short seed to search), and `context` separates streams drawn
- * under one key, so each use gets its own. Keys shorter than
- * `MIN_HMAC_KEY_BYTES` are refused; the error never shows the key.
+ * Uniform draws in [0, 1) that only holders of `key` can reproduce: block
+ * n is HMAC-SHA256(subkey, context ‖ n as 64-bit big-endian), the subkey
+ * derived from `key` with HKDF-SHA256, and each block gives four 53-bit
+ * draws. The stream carries the key's full strength (no short seed to
+ * search), and `context` separates streams drawn under one key, so each use
+ * gets its own. Keys shorter than `MIN_HMAC_KEY_BYTES` are refused; the
+ * error never shows the key.
  */
 export function keyedUniforms(key: KeyObject | Buffer | string, context: Uint8Array): () => number {
   const size = keyBytes(key);
