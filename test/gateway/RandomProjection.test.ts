@@ -206,4 +206,16 @@ describe('inverting sketches of fewer features than the width', () => {
       expect(dist(recovered, x) / Math.hypot(...x)).toBeGreaterThan(0.5);
     }
   });
+
+  it('under a key, still falls to a reader who also knows as many of the inputs as there are features (the limit of keying)', () => {
+    // A linear map is learnt from inputDim known input/sketch pairs, e.g. a client of the API that also reads the topic:
+    // the key stops readers of the topic, not readers who send queries too (the topic's read ACL must do that).
+    const gateway = RandomProjection.keyed(5, 16, testKey('deployment'));
+    const known = [[1, 2, 3, 4, 5], [0, 10, 2, 1, 100], [20, 30, 15, 3, 200], [5, -1, -5, 7, 300], [0, 25, 10, 9, 50]];
+    const sketches = new Matrix(known.map((x) => gateway.project(x)));
+    const learnt = solve(new Matrix(known), sketches).transpose(); // width × inputDim, from the pairs alone
+    const x = [3.2, 14.5, 6.1, 4.7, 200];
+    const recovered = solve(learnt, Matrix.columnVector(gateway.project(x))).to1DArray();
+    expect(maxAbsError(recovered, x)).toBeLessThan(1e-2);
+  });
 });
