@@ -49,11 +49,16 @@ export const gatewayConfigSchema = z
           .strict(),
       )
       .min(1),
-    /** The input sketch: every gateway of a deployment uses the same width and seed. */
+    /**
+     * The input sketch: every gateway of a deployment uses the same width. Its
+     * projection is keyed by the HMAC key; `seed` opts out to a public-seed
+     * projection, which anyone who knows the seed can invert when the model
+     * has no more features than the width (a warning is logged at start).
+     */
     sketch: z
       .object({
         width: z.number().int().min(1).max(64).default(16),
-        seed: z.number().int().nonnegative().default(0x9e3779b9),
+        seed: z.number().int().nonnegative().optional(),
       })
       .strict()
       .prefault({}),

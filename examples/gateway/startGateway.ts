@@ -12,12 +12,12 @@ import { type EmitterStats, GatewayEmitter } from '../../src/gateway/GatewayEmit
 import { loadHmacKey } from '../../src/gateway/hmacKey.ts';
 import { loadDecisionKey } from '../../src/codec/decisionSignature.ts';
 import { redisConnectionOptions } from '../../src/config/redisConnectionOptions.ts';
-import { RandomProjection } from '../../src/gateway/RandomProjection.ts';
 import { ProbewatchError } from '../../src/errors.ts';
 import { createKafka } from '../../src/pipeline/kafkaClient.ts';
 import { ApiKeyTable } from './ApiKeyTable.ts';
 import type { GatewayConfig } from './gatewayConfig.ts';
 import { createInferenceServer } from './InferenceServer.ts';
+import { sketchProjection } from './sketchProjection.ts';
 import { WeatherModel } from './WeatherModel.ts';
 
 /** Optional secret keying the deceive noise and the per-key watermark (required when the watermark is enabled). */
@@ -82,7 +82,7 @@ export async function startGateway({ probewatch, gateway, env, logger }: StartGa
     producer,
     topic: probewatch.kafka.topics.events,
     hmacKey,
-    projection: new RandomProjection(model.ranges.length, gateway.sketch.width, gateway.sketch.seed),
+    projection: sketchProjection(gateway.sketch, model.ranges.length, hmacKey, logger),
     registry,
     onError: (err) => logger.warn({ code: err.code, err: err.message }, 'event emitter error'),
   });

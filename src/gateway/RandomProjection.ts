@@ -1,3 +1,6 @@
+import type { KeyObject } from 'node:crypto';
+import { keyedUniforms } from './keyedUniforms.ts';
+
 /** mulberry32: a small seeded PRNG, so every gateway with the same seed projects alike. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -10,17 +13,32 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/** The default seed. It is public (in this file), so anyone can rebuild its matrix: see `RandomProjection.keyed`. */
+export const PUBLIC_SKETCH_SEED = 0x9e3779b9;
+
 /**
- * A seeded Gaussian random projection of input features to a fixed, small
- * width (Johnson–Lindenstrauss): pairwise distances are kept up to a small
- * factor, while the features themselves cannot be recovered from a sketch of
- * lower width. Gateways of one deployment share the seed so sketches compare.
+ * A Gaussian random projection of input features to a fixed, small width
+ * (Johnson–Lindenstrauss): pairwise distances are kept up to a small factor.
+ * Gateways of one deployment draw the same matrix so sketches compare.
+ *
+ * A sketch hides the features only from readers who cannot rebuild the
+ * matrix. With no more features than the width the projection is injective,
+ * and whoever knows the seed recovers the features from one sketch by least
+ * squares; so gateways use `RandomProjection.keyed` with the deployment's
+ * secret key, and the numeric seed serves tests, simulations and benchmarks.
  */
 export class RandomProjection {
   private readonly matrix: Float64Array;
+  /** The numeric seed, when anyone who knows it can rebuild the matrix; `undefined` for a keyed projection. */
+  readonly seed: number | undefined;
 
-  constructor(readonly inputDim: number, readonly width = 16, readonly seed = 0x9e3779b9) {
-    const rand = mulberry32(seed);
+  /**
+   * `seed` is a public mulberry32 seed, or a source of uniform draws in
+   * [0, 1) (two per pair of entries, through Box–Muller).
+   */
+  constructor(readonly inputDim: number, readonly width = 16, seed: number | (() => number) = PUBLIC_SKETCH_SEED) {
+    this.seed = typeof seed === 'number' ? seed : undefined;
+    const rand = typeof seed === 'number' ? mulberry32(seed) : seed;
     this.matrix = new Float64Array(inputDim * width);
     const scale = 1 / Math.sqrt(width);
     for (let i = 0; i < this.matrix.length; i += 2) {
@@ -31,6 +49,20 @@ export class RandomProjection {
       this.matrix[i] = r * Math.cos(2 * Math.PI * v) * scale;
       if (i + 1 < this.matrix.length) this.matrix[i + 1] = r * Math.sin(2 * Math.PI * v) * scale;
     }
+  }
+
+  /**
+   * The projection keyed by the deployment's secret (the gateways' HMAC key,
+   * `loadHmacKey`): every gateway with the same key, feature count and width
+   * draws the same matrix, and readers of the events without the key cannot
+   * rebuild it. The entries come from `keyedUniforms`, under a subkey of its
+   * own, so the input hashes made with the same key reveal nothing of them.
+   */
+  static keyed(inputDim: number, width: number, key: KeyObject | Buffer | string): RandomProjection {
+    const context = Buffer.alloc(8);
+    context.writeUInt32BE(inputDim, 0);
+    context.writeUInt32BE(width, 4);
+    return new RandomProjection(inputDim, width, keyedUniforms(key, context));
   }
 
   project(features: ArrayLike<number>): number[] {

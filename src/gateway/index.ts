@@ -3,7 +3,7 @@
  * decisions probewatch publishes, from a local cache kept fresh by Redis.
  */
 export { hashInput, buildEvent, type InferenceCall, type EventBuilderOptions } from './buildEvent.ts';
-export { RandomProjection, mulberry32 } from './RandomProjection.ts';
+export { RandomProjection, PUBLIC_SKETCH_SEED, mulberry32 } from './RandomProjection.ts';
 export { loadHmacKey, HMAC_KEY_ENV, MIN_HMAC_KEY_BYTES } from './hmacKey.ts';
 export { loadDecisionKey, DECISION_KEY_ENV } from '../codec/decisionSignature.ts';
 export { GatewayEmitter, type GatewayEmitterOptions, type EventProducer, type EventMessage, type EmitterStats, type DropReason } from './GatewayEmitter.ts';
