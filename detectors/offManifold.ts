@@ -97,7 +97,7 @@ export const offManifoldConfigSchema = z.object({
        */
       placeRadius: z.number().min(0).max(1).default(0.5),
       /**
-       * Measure a query's energy from the mean of the key's own earlier queries instead of the traffic's
+       * Measure a query's energy from the mean of all the key's own earlier queries instead of the traffic's
        * mean (scaled by the variance that mean adds): a user of a shifted segment, or from elsewhere, asks
        * about inputs that all sit off the traffic by the same offset, which leaves the key's own spread
        * along the minor directions natural; a synthetic step's offset changes sign with each record and
@@ -155,7 +155,7 @@ export interface OffManifoldState {
   /** The share on the minor-direction test and its last `places` off-manifold sketch prefixes; absent in older snapshots. */
   minorShare?: EwShare;
   minorRing?: string;
-  /** The mean of the key's queries on the minor-direction test (reference width float32, base64; its effective window is `minor.window`) and how many it holds; absent in older snapshots. */
+  /** The mean of the key's queries on the minor-direction test (reference width float32, base64) and how many it holds; absent in older snapshots. */
   minorMean?: string;
   minorSeen?: number;
   /** The previous query's sketch prefix and the step that led to it (base64 float32, '' when none). */
@@ -348,25 +348,19 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   }
 
   /**
-   * The query's energy along the minor directions about the mean of the key's earlier queries (`global`,
-   * about the traffic's mean, for its first), divided by 1 + the variance of that mean in units of one
-   * query's (1/k for the mean of k queries, α/(2 − α) once it is exponential with α = 1/window): for queries
-   * drawn alike, the same expectation as a member's energy. Folds the query into the mean.
+   * The query's energy along the minor directions about the mean of all the key's earlier queries on this
+   * test (`global`, about the traffic's mean, for its first), divided by 1 + 1/k for the mean of k queries:
+   * for queries drawn alike, the same expectation as a member's energy. The whole history, not a recent
+   * window: augmentation rounds move a set of synthetic queries one way, which a recent mean would follow.
+   * Folds the query into the mean.
    */
   private ownEnergy(state: OffManifoldState, minor: MinorDirections, sketch: readonly number[], global: number): number {
     const w = minor.width;
-    const window = this.config.minor.window;
     const held = state.minorMean ? unpackFloat32(state.minorMean) : null;
     const seen = held && held.length === w ? (state.minorSeen ?? 0) : 0;
     const mean = seen > 0 ? held! : new Float32Array(w);
-    let energy = global;
-    if (seen > 0) {
-      const alpha = 1 / Math.min(seen, window);
-      const inflation = seen < window ? 1 / seen : alpha / (2 - alpha);
-      energy = minor.apart(sketch, 0, mean, 0) / (1 + inflation);
-    }
-    const alpha = 1 / Math.min(seen + 1, window);
-    for (let j = 0; j < w; j++) mean[j] += alpha * (sketch[j] - mean[j]);
+    const energy = seen > 0 ? minor.apart(sketch, 0, mean, 0) / (1 + 1 / seen) : global;
+    for (let j = 0; j < w; j++) mean[j] += (sketch[j] - mean[j]) / (seen + 1);
     state.minorMean = packArray(mean);
     state.minorSeen = seen + 1;
     return energy;
