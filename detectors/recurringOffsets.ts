@@ -188,6 +188,8 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
   private slotOf = new Int32Array(0);
   private recurring = new Uint8Array(0);
   private readonly sample = { sq: 0, compared: 0 };
+  /** A remembered offset's realisers merged with the block's (`realisers`). */
+  private readonly merged: number[] = [];
 
   constructor(private readonly config: RecurringOffsetsConfig) {
     this.baseline = { ...config.baseline, bins: 2 };
@@ -336,10 +338,9 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       o.w = compact(o.w * decay);
       const slot = table.find(o.id);
       if (slot < 0) continue;
-      const fps = new Set(o.fps);
-      for (const fp of table.fingerprints(slot)) fps.add(fp);
-      if (fps.size + Math.max(0, table.count(slot) - c.minRealisations) >= c.minRealisations) recurring[slot] = 1;
-      o.fps = [...fps].slice(0, c.minRealisations);
+      const distinct = this.realisers(o.fps, table, slot);
+      if (distinct + Math.max(0, table.count(slot) - c.minRealisations) >= c.minRealisations) recurring[slot] = 1;
+      o.fps = this.merged.slice(0, c.minRealisations);
       o.w += table.count(slot);
       recurring[slot] |= 2; // remembered already
     }
@@ -350,7 +351,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     }
     let hits = 0;
     let copies = 0;
-    const used = new Set<number>();
+    let used = 0;
     const owner = referenceHash(e.api_key);
     for (let b = 0; b < block; b++) {
       let recurs = 0;
@@ -358,7 +359,8 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
         const slot = slotOf[k];
         if (slot >= 0 && recurring[slot] & 1) {
           recurs++;
-          used.add(slot);
+          if (!(recurring[slot] & 4)) used++;
+          recurring[slot] |= 4; // counted among the recurring offsets used
         }
       }
       if (recurs > 0) hits++;
@@ -369,7 +371,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     }
     state.hits = hits;
     state.copies = copies;
-    state.recurring = used.size;
+    state.recurring = used;
     state.score = histogramReady(model, c.baseline.minReferenceSamples) ? tailShareScore(state.share, c) : 0;
     // Keep the newest `history` rows.
     if (state.n > c.history) {
@@ -401,6 +403,19 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       if (sq < self) self = sq;
     }
     return self > 0 && self < c.nearCopyRatio * c.nearCopyRatio * sample.sq;
+  }
+
+  /**
+   * The distinct fingerprints of a remembered offset's realisers, its own first and then the block's
+   * (a set's insertion order), into `this.merged`; returns how many.
+   */
+  private realisers(own: readonly number[], table: OffsetCounts, slot: number): number {
+    const merged = this.merged;
+    merged.length = 0;
+    for (const fp of own) if (!merged.includes(fp)) merged.push(fp);
+    const fps = table.fingerprints(slot);
+    for (let k = 0; k < fps.length; k++) if (!merged.includes(fps[k])) merged.push(fps[k]);
+    return merged.length;
   }
 
   private remember(state: RecurringOffsetsState, o: KnownOffset): void {
