@@ -306,15 +306,16 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     const squares = this.squares;
     // Pass 1: every pair's squared length; only lengths that recur (or that a remembered offset has) go on.
     const lengths = this.lengths;
-    lengths.clear();
+    lengths.clear(pairs);
     for (const o of state.offsets) lengths.mark(o.len);
     for (let b = 0; b < block; b++) {
       const p = first + b;
       const from = Math.max(0, p - c.history);
       for (let r = from; r < p; r++) {
         const sq = offsetSquare(rows, p * dim, rows, r * dim, dim);
-        squares[b * c.history + (r - from)] = sq;
-        if (sq > 0) lengths.add(lengthClass(sq));
+        const k = b * c.history + (r - from);
+        squares[k] = sq;
+        if (sq > 0) lengths.addPair(lengthClass(sq), k);
       }
     }
     // Pass 2: full identities of those, counted by distinct realiser.
@@ -327,7 +328,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       for (let r = from; r < p; r++) {
         const k = b * c.history + (r - from);
         const sq = squares[k];
-        if (sq > 0 && lengths.recurs(lengthClass(sq))) slotOf[k] = table.add(offsetId(rows, p * dim, rows, r * dim, dim, sq, c.quantum), b, fp, lengthClass(sq));
+        if (lengths.pairRecurs(k)) slotOf[k] = table.add(offsetId(rows, p * dim, rows, r * dim, dim, sq, c.quantum), b, fp, lengthClass(sq));
       }
     }
     // An offset recurs when its distinct realisers, here and remembered from earlier blocks, reach minRealisations.
