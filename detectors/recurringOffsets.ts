@@ -304,33 +304,9 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     }
     const slotOf = this.slotOf.fill(-1, 0, pairs);
     const squares = this.squares;
-    // Pass 1: every pair's squared length; only lengths that recur (or that a remembered offset has) go on.
-    const lengths = this.lengths;
-    lengths.clear(pairs);
-    for (const o of state.offsets) lengths.mark(o.len);
-    for (let b = 0; b < block; b++) {
-      const p = first + b;
-      const from = Math.max(0, p - c.history);
-      for (let r = from; r < p; r++) {
-        const sq = offsetSquare(rows, p * dim, rows, r * dim, dim);
-        const k = b * c.history + (r - from);
-        squares[k] = sq;
-        if (sq > 0) lengths.addPair(lengthClass(sq), k);
-      }
-    }
-    // Pass 2: full identities of those, counted by distinct realiser.
+    this.measure(state, rows, first, block);
+    this.identify(rows, first, block, dim);
     const table = this.table;
-    table.reset(pairs);
-    for (let b = 0; b < block; b++) {
-      const p = first + b;
-      const fp = rowFingerprint(rows, p * dim, dim);
-      const from = Math.max(0, p - c.history);
-      for (let r = from; r < p; r++) {
-        const k = b * c.history + (r - from);
-        const sq = squares[k];
-        if (lengths.pairRecurs(k)) slotOf[k] = table.add(offsetId(rows, p * dim, rows, r * dim, dim, sq, c.quantum), b, fp, lengthClass(sq));
-      }
-    }
     // An offset recurs when its distinct realisers, here and remembered from earlier blocks, reach minRealisations.
     if (this.recurring.length < table.size) this.recurring = new Uint8Array(table.size);
     const recurring = this.recurring.fill(0, 0, table.size);
@@ -380,6 +356,47 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       state.n = c.history;
     }
     state.pending = 0;
+  }
+
+  /**
+   * Pass 1 of `evaluate`: every pair's squared length (row `first + b` of the block against each of the
+   * `history` rows before it, pair `b × history + r`); only pairs whose length recurs, or that a
+   * remembered offset has, go on to `identify`. Apart from `evaluate` so that the kernels it calls are
+   * inlined into its loops (numbers passed to a call that is not are boxed).
+   */
+  private measure(state: RecurringOffsetsState, rows: Float32Array, first: number, block: number): void {
+    const history = this.config.history;
+    const dim = state.dim;
+    const squares = this.squares;
+    const lengths = this.lengths;
+    lengths.clear(block * history);
+    for (const o of state.offsets) lengths.mark(o.len);
+    for (let b = 0; b < block; b++) {
+      const p = first + b;
+      const from = Math.max(0, p - history);
+      for (let r = from; r < p; r++) {
+        const sq = offsetSquare(rows, p * dim, rows, r * dim, dim);
+        const k = b * history + (r - from);
+        squares[k] = sq;
+        if (sq > 0) lengths.addPair(lengthClass(sq), k);
+      }
+    }
+  }
+
+  /** Pass 2 of `evaluate`: the full identities of the pairs `measure` let through, counted by distinct realiser, their slots in `slotOf`. */
+  private identify(rows: Float32Array, first: number, block: number, dim: number): void {
+    const { history, quantum } = this.config;
+    const { squares, slotOf, lengths, table } = this;
+    table.reset(block * history);
+    for (let b = 0; b < block; b++) {
+      const p = first + b;
+      const fp = rowFingerprint(rows, p * dim, dim);
+      const from = Math.max(0, p - history);
+      for (let r = from; r < p; r++) {
+        const k = b * history + (r - from);
+        if (lengths.pairRecurs(k)) slotOf[k] = table.add(offsetId(rows, p * dim, rows, r * dim, dim, squares[k], quantum), b, fp, lengthClass(squares[k]));
+      }
+    }
   }
 
   /**
