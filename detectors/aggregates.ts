@@ -184,6 +184,8 @@ export class AggregatesDetector implements Detector<AggregatesState> {
   private readonly local: LocalTail;
   /** Group readings of the last batch (`groupVerdicts`). */
   private verdicts: GroupVerdict[] = [];
+  /** Scratch for a query's LSH projections (read within the query's step only). */
+  private readonly projection: number[] = [];
   /** Per model and group: the step of `verdictStep` and event time of its last recorded reading (process memory, bounded). */
   private readonly verdictSteps = new Map<string, { step: number; ts: number }>();
   /**
@@ -281,7 +283,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       let proj: number[] | null = null;
       let bucket = -1;
       if (hasSketch) {
-        proj = project(e.input_sketch, c.buckets);
+        proj = project(e.input_sketch, c.buckets, this.projection);
         bucket = bucketOf(proj, e.input_sketch.length, m.moments, c.buckets);
       }
       x.key = groups[g].key;

@@ -144,6 +144,8 @@ export class EntropyDetector implements Detector<EntropyState> {
   readonly family = 'output' as const;
   /** Expected high-entropy shares near each query, from the model's shared reference. */
   private readonly local: LocalTail;
+  /** Scratch for a query's LSH projections (read within the query's step only). */
+  private readonly projection: number[] = [];
 
   constructor(private readonly config: EntropyConfig) {
     this.local = new LocalTail(config.local);
@@ -206,7 +208,7 @@ export class EntropyDetector implements Detector<EntropyState> {
       }
 
       if (e.input_sketch.length > 0) {
-        const proj = project(e.input_sketch, c.buckets);
+        const proj = project(e.input_sketch, c.buckets, this.projection);
         if (contributes) addMoments(model.moments, proj);
         const bucket = bucketOf(proj, e.input_sketch.length, model.moments, c.buckets);
         if (bucket >= 0) {
