@@ -379,6 +379,8 @@ export class GridSweepDetector implements Detector<GridSweepState> {
   private readonly serialSteps = new Uint16Array(0x10000);
   private readonly serialRuns = new Uint16Array(0x10000);
   private seenSerials = new Uint16Array(0);
+  /** Members of the growing set the last `admit` measured against. */
+  private measuredAgainst = 0;
 
   constructor(private readonly config: GridSweepConfig) {}
 
@@ -486,7 +488,8 @@ export class GridSweepDetector implements Detector<GridSweepState> {
         const len = Math.sqrt(sq);
         const straight = step !== null && len > 0 && lastStep !== null && continuesStep(lastStep, step, sq, c.prada);
         const slot = slotOf(e.model_id, e.output_label, c.prada.maxClasses);
-        const { d, members } = this.admit(state, w, slot, e, x, w.job[i] >= 0 ? nearest[w.job[i]][0] : Number.NaN);
+        const d = this.admit(state, w, slot, e, x, w.job[i] >= 0 ? nearest[w.job[i]][0] : Number.NaN);
+        const members = this.measuredAgainst;
         if (!straight && d > 0 && Number.isFinite(d) && members >= c.prada.minSetSize) {
           distances.push(d);
           state.distancesTotal++;
@@ -534,9 +537,10 @@ export class GridSweepDetector implements Detector<GridSweepState> {
    * it, completed with members admitted since; recomputed here once the
    * batch has replaced an original member, or when there was no kernel job),
    * then admission when above the threshold. Returns the distance (Infinity
-   * when G_c was empty) and the members it was measured against.
+   * when G_c was empty); the members it was measured against are left in
+   * `measuredAgainst` (no object per query).
    */
-  private admit(state: GridSweepState, w: KeyWork, slot: number, e: InferenceEvent, x: Float32Array, kernel: number): { d: number; members: number } {
+  private admit(state: GridSweepState, w: KeyWork, slot: number, e: InferenceEvent, x: Float32Array, kernel: number): number {
     const c = this.config.prada;
     let open = this.openSet(state, w, slot);
     if (!open || open.meta.model !== e.model_id || open.meta.dim !== x.length) {
@@ -557,7 +561,8 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     }
     const members = meta.n;
     const threshold = meta.dgN > 0 ? Math.max(0, meta.dgMean - Math.sqrt(meta.dgM2 / meta.dgN)) : 0;
-    if (meta.n > 0 && !(d > threshold)) return { d, members };
+    this.measuredAgainst = members;
+    if (meta.n > 0 && !(d > threshold)) return d;
     if (Number.isFinite(d)) {
       meta.dgN++;
       const delta = d - meta.dgMean;
@@ -579,7 +584,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
         if (j < open.startN) open.intact = false;
       }
     }
-    return { d, members };
+    return d;
   }
 
   private evaluate(distances: TypedRing<'f32'>, steps: TypedRing<'f32'>, directions: TypedRing<'u16'>, flags: TypedRing<'u8'>, dirs: Directions): View {
