@@ -184,6 +184,8 @@ export class AggregatesDetector implements Detector<AggregatesState> {
   private readonly local: LocalTail;
   /** Group readings of the last batch (`groupVerdicts`). */
   private verdicts: GroupVerdict[] = [];
+  /** Scratch for a query's LSH projections (read within the query's step only). */
+  private readonly projection: number[] = [];
   /** Per model and group: the step of `verdictStep` and event time of its last recorded reading (process memory, bounded). */
   private readonly verdictSteps = new Map<string, { step: number; ts: number }>();
   /**
@@ -281,7 +283,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       let proj: number[] | null = null;
       let bucket = -1;
       if (hasSketch) {
-        proj = project(e.input_sketch, c.buckets);
+        proj = project(e.input_sketch, c.buckets, this.projection);
         bucket = bucketOf(proj, e.input_sketch.length, m.moments, c.buckets);
       }
       x.key = groups[g].key;
@@ -321,7 +323,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       }
 
       const group = c.views.geometry ? geometryGroupId(state.geometry, m.shape, c.geometry) : null;
-      state.group = group ? `geo:${e.model_id}:${group}` : null;
+      state.group = group ? (state.group !== null && groupMatches(state.group, e.model_id, group) ? state.group : `geo:${e.model_id}:${group}`) : null;
       names.length = 0;
       if (c.views.tenant && e.tenant) names.push(entityName('tenant:', e.tenant));
       const prefix = c.views.prefix ? prefixOf(e.client_ip) : null;
@@ -553,3 +555,8 @@ export const aggregates: DetectorDefinition<AggregatesConfig, AggregatesState> =
   configSchema: aggregatesConfigSchema,
   create: (config) => new AggregatesDetector(config),
 };
+
+/** Whether `name` is `geo:<model>:<group>` (the key's group name from its last query, kept rather than built again). */
+function groupMatches(name: string, model: string, group: string): boolean {
+  return name.length === 5 + model.length + group.length && name.endsWith(group) && name.startsWith(model, 4) && name.startsWith('geo:') && name[4 + model.length] === ':';
+}

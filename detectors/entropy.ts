@@ -144,6 +144,13 @@ export class EntropyDetector implements Detector<EntropyState> {
   readonly family = 'output' as const;
   /** Expected high-entropy shares near each query, from the model's shared reference. */
   private readonly local: LocalTail;
+  /** Scratch for a query's LSH projections (read within the query's step only). */
+  private readonly projection: number[] = [];
+  /**
+   * Expected distinct buckets per reference and ring length, kept across polls (as aggregates does): a
+   * reference is replaced by a new array when an epoch is folded in, never changed in place.
+   */
+  private readonly expectedCache = new WeakMap<number[], Map<number, number>>();
 
   constructor(private readonly config: EntropyConfig) {
     this.local = new LocalTail(config.local);
@@ -162,7 +169,7 @@ export class EntropyDetector implements Detector<EntropyState> {
       events.map(scorableProbs),
       (m, w) => ctx.compute.rowEntropy(m, w),
     );
-    const expectedCache = new WeakMap<number[], Map<number, number>>();
+    const expectedCache = this.expectedCache;
     const scores = groups.map((g) => new Float64Array(g.events.length));
     // Input diversity is an extraction signature: spreading queries over far more of the input space than the
     // model's own traffic covers is how transfer sets and equation-solving samples are drawn. Answer entropy is
@@ -206,7 +213,7 @@ export class EntropyDetector implements Detector<EntropyState> {
       }
 
       if (e.input_sketch.length > 0) {
-        const proj = project(e.input_sketch, c.buckets);
+        const proj = project(e.input_sketch, c.buckets, this.projection);
         if (contributes) addMoments(model.moments, proj);
         const bucket = bucketOf(proj, e.input_sketch.length, model.moments, c.buckets);
         if (bucket >= 0) {

@@ -6,6 +6,7 @@ import { shapiroWilk, SHAPIRO_WILK_MAX_N } from '../src/stats/shapiroWilk.ts';
 import { addOuterProductUpper, participationRatioUpper, upperIndex } from '../src/stats/effectiveDimension.ts';
 import { dominantLengths } from '../src/stats/spacing.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
+import { otherRow } from './shared/otherRow.ts';
 import { continuesStep } from './shared/StraightRun.ts';
 import { type RingState, TypedRing } from './shared/TypedRing.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
@@ -258,9 +259,12 @@ const INITIAL_VIEW: View = (() => {
 
 /** FNV-1a: which growing set a (model, label) pair uses. */
 function slotOf(model: string, label: number, slots: number): number {
+  // The hash of `${model}\u0000${label}`, without building the string at every query.
   let h = 0x811c9dc5;
-  const s = `${model}\u0000${label}`;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < model.length; i++) h = Math.imul(h ^ model.charCodeAt(i), 0x01000193);
+  h = Math.imul(h, 0x01000193);
+  const l = String(label);
+  for (let i = 0; i < l.length; i++) h = Math.imul(h ^ l.charCodeAt(i), 0x01000193);
   return (h >>> 0) % slots;
 }
 
@@ -369,6 +373,15 @@ export class GridSweepDetector implements Detector<GridSweepState> {
   readonly name = 'grid-sweep';
   readonly family = 'geometry' as const;
   readonly signature = true;
+  /** Scratch (never state): two step rows written in turn, a unit step, and per-serial counts for `evaluate`. */
+  private readonly steps: [Float32Array, Float32Array] = [NO_VECTOR, NO_VECTOR];
+  private readonly unit = { row: NO_VECTOR };
+  private readonly serialSteps = new Uint16Array(0x10000);
+  private readonly serialRuns = new Uint16Array(0x10000);
+  private seenSerials = new Uint16Array(0);
+  /** Members of the growing set the last `admit` measured against. */
+  private measuredAgainst = 0;
+
   constructor(private readonly config: GridSweepConfig) {}
 
   initState(): GridSweepState {
@@ -448,30 +461,35 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     const steps = new TypedRing('f32', c.steps.window, state.steps, room);
     const directions = new TypedRing('u16', c.steps.window, state.stepDirections, room);
     const flags = new TypedRing('u8', c.repeats.window, state.repeatFlags, room);
-    const dirs = new Directions(state, c);
+    const dirs = new Directions(state, c, this.unit);
     let lastSerial = directions.n > 0 ? directions.newest() : 0;
-    let last: { model: string; x: Float32Array } | null = state.last ? { model: state.last.model, x: state.last.sketch as Float32Array } : null;
-    let lastStep: Float32Array | null = (state.lastStep as Float32Array | undefined) ?? null;
+    const startModel = state.last ? state.last.model : null;
+    let lastModel = startModel;
+    let lastX: Float32Array | null = state.last ? (state.last.sketch as Float32Array) : null;
+    const startStep: Float32Array | null = (state.lastStep as Float32Array | undefined) ?? null;
+    let lastStep = startStep;
     const scores = new Float64Array(g.events.length);
     const views: View[] = new Array(g.events.length);
 
-    g.events.forEach((e, i) => {
+    for (let i = 0; i < g.events.length; i++) {
+      const e = g.events[i];
       const x = w.sketches[i];
       flags.push(w.repeat[i] ? 1 : 0);
       if (x && !w.repeat[i]) {
         let step: Float32Array | null = null;
         let sq = 0;
-        if (last && last.model === e.model_id && last.x.length === x.length) {
-          step = new Float32Array(x.length);
+        if (lastX && lastModel === e.model_id && lastX.length === x.length) {
+          step = otherRow(this.steps, lastStep, x.length);
           for (let j = 0; j < x.length; j++) {
-            step[j] = x[j] - last.x[j];
+            step[j] = x[j] - lastX[j];
             sq += step[j] * step[j];
           }
         }
         const len = Math.sqrt(sq);
         const straight = step !== null && len > 0 && lastStep !== null && continuesStep(lastStep, step, sq, c.prada);
         const slot = slotOf(e.model_id, e.output_label, c.prada.maxClasses);
-        const { d, members } = this.admit(state, w, slot, e, x, w.job[i] >= 0 ? nearest[w.job[i]][0] : Number.NaN);
+        const d = this.admit(state, w, slot, e, x, w.job[i] >= 0 ? nearest[w.job[i]][0] : Number.NaN);
+        const members = this.measuredAgainst;
         if (!straight && d > 0 && Number.isFinite(d) && members >= c.prada.minSetSize) {
           distances.push(d);
           state.distancesTotal++;
@@ -485,7 +503,8 @@ export class GridSweepDetector implements Detector<GridSweepState> {
             lastSerial = serial;
           }
         }
-        last = { model: e.model_id, x };
+        lastModel = e.model_id;
+        lastX = x;
       }
       if (x) state.sinceEval++;
       if (state.sinceEval >= c.prada.retestEvery) {
@@ -494,7 +513,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       }
       scores[i] = state.view.score;
       views[i] = state.view;
-    });
+    }
 
     // The rings stay in typed arrays between polls, trimmed to what they hold while they fill. Their
     // readers sort, count or read them oldest first, so no answer depends on where a ring's head is.
@@ -504,8 +523,9 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     state.repeatFlags = flags.save();
     state.hashes = w.hashes.save();
     dirs.save(state);
-    state.last = last ? { model: last.model, sketch: last.x } : null;
-    if (lastStep) state.lastStep = lastStep;
+    if (lastX !== (state.last ? state.last.sketch : null) || lastModel !== startModel) state.last = lastX ? { model: lastModel as string, sketch: lastX } : null;
+    // The state's step is its own array, never a scratch row.
+    if (lastStep) state.lastStep = lastStep === startStep ? lastStep : lastStep.slice();
     else delete state.lastStep;
     const explain = (i: number) => this.evidence(views[i]);
     return { scores, evidence: g.events.length ? explain(g.events.length - 1) : [], explain };
@@ -517,9 +537,10 @@ export class GridSweepDetector implements Detector<GridSweepState> {
    * it, completed with members admitted since; recomputed here once the
    * batch has replaced an original member, or when there was no kernel job),
    * then admission when above the threshold. Returns the distance (Infinity
-   * when G_c was empty) and the members it was measured against.
+   * when G_c was empty); the members it was measured against are left in
+   * `measuredAgainst` (no object per query).
    */
-  private admit(state: GridSweepState, w: KeyWork, slot: number, e: InferenceEvent, x: Float32Array, kernel: number): { d: number; members: number } {
+  private admit(state: GridSweepState, w: KeyWork, slot: number, e: InferenceEvent, x: Float32Array, kernel: number): number {
     const c = this.config.prada;
     let open = this.openSet(state, w, slot);
     if (!open || open.meta.model !== e.model_id || open.meta.dim !== x.length) {
@@ -540,7 +561,8 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     }
     const members = meta.n;
     const threshold = meta.dgN > 0 ? Math.max(0, meta.dgMean - Math.sqrt(meta.dgM2 / meta.dgN)) : 0;
-    if (meta.n > 0 && !(d > threshold)) return { d, members };
+    this.measuredAgainst = members;
+    if (meta.n > 0 && !(d > threshold)) return d;
     if (Number.isFinite(d)) {
       meta.dgN++;
       const delta = d - meta.dgMean;
@@ -562,7 +584,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
         if (j < open.startN) open.intact = false;
       }
     }
-    return { d, members };
+    return d;
   }
 
   private evaluate(distances: TypedRing<'f32'>, steps: TypedRing<'f32'>, directions: TypedRing<'u16'>, flags: TypedRing<'u8'>, dirs: Directions): View {
@@ -595,20 +617,30 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       const lat = dominantLengths(steps.values, steps.n, c.steps.latticeTol, c.steps.latticeSizes);
       v.lattice = lat.share;
       v.latticeSizes = lat.centres;
-      // Steps and runs per direction, oldest first.
-      const order = directions.ordered();
-      const counts = new Map<number, number>();
-      const runs = new Map<number, number>();
-      for (let i = 0; i < order.length; i++) {
-        counts.set(order[i], (counts.get(order[i]) ?? 0) + 1);
-        if (i === 0 || order[i] !== order[i - 1]) {
-          runs.set(order[i], (runs.get(order[i]) ?? 0) + 1);
+      // Steps and runs per direction, oldest first, counted in per-serial scratch that is cleared again after.
+      const counts = this.serialSteps;
+      const runs = this.serialRuns;
+      if (this.seenSerials.length < directions.n) this.seenSerials = new Uint16Array(directions.capacity);
+      const seen = this.seenSerials;
+      let distinct = 0;
+      let previous = -1;
+      for (let i = 0; i < directions.n; i++) {
+        const serial = directions.values[(directions.head - directions.n + i + directions.capacity) % directions.capacity];
+        if (counts[serial]++ === 0) seen[distinct++] = serial;
+        if (i === 0 || serial !== previous) {
+          runs[serial]++;
           if (i > 0) v.turns++;
         }
+        previous = serial;
       }
       let along = 0;
-      for (const [serial, n] of counts) {
-        if (serial === 0 || n < c.steps.minDirectionRepeats || (runs.get(serial) ?? 0) < c.steps.minDirectionRuns) continue;
+      for (let k = 0; k < distinct; k++) {
+        const serial = seen[k];
+        const n = counts[serial];
+        const enough = serial !== 0 && n >= c.steps.minDirectionRepeats && runs[serial] >= c.steps.minDirectionRuns;
+        counts[serial] = 0;
+        runs[serial] = 0;
+        if (!enough) continue;
         v.directions++;
         along += n;
       }
@@ -687,6 +719,8 @@ class Directions {
   constructor(
     state: GridSweepState,
     private readonly c: GridSweepConfig,
+    /** The detector's scratch row for a step's unit vector. */
+    private readonly unit: { row: Float32Array },
   ) {
     this.slots = c.steps.directionSlots;
     this.decay = 1 - 1 / c.steps.window;
@@ -710,7 +744,9 @@ class Directions {
   match(step: Float32Array, len: number, previous: number): number {
     const dim = step.length;
     if (dim !== this.dim) this.reset(dim);
-    const unit = step.map((t) => t / len);
+    if (this.unit.row.length !== dim) this.unit.row = new Float32Array(dim);
+    const unit = this.unit.row;
+    for (let j = 0; j < dim; j++) unit[j] = step[j] / len;
     let best = -1;
     let weakest = 0;
     for (let s = 0; s < this.slots; s++) {

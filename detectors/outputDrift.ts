@@ -67,10 +67,12 @@ interface ModelDrift {
 }
 
 interface Pending {
-  /** JSD rows against the slow baseline and, once there is one, the last epoch's mix. */
-  jsdRows: number[];
+  /** JSD rows against the slow baseline and, once there is one, the last epoch's mix (−1 while there is none). */
+  jsdSlow: number;
+  jsdRecent: number;
   /** Balance of the key's mix against each of them. */
-  balances: (Balance | null)[];
+  balanceSlow: Balance | null;
+  balanceRecent: Balance | null;
   repeats: number;
   n: number;
 }
@@ -149,12 +151,16 @@ export class OutputDriftDetector implements Detector<OutputDriftState> {
       addDistinct(state.distinct, e.input_hash, c.distinctK);
       if (usableAnswer(e) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) addToHistogram(m.classes, label);
       if (state.mix.total < c.minEvents || !histogramReady(m.classes, c.baseline.minReferenceSamples) || m.width < 2) return;
-      const refs = [renorm.get(m.classes.ref, m.width)];
-      if (m.recent) refs.push(renorm.get(m.recent, m.width));
+      const slow = renorm.get(m.classes.ref, m.width);
+      const recent = m.recent ? renorm.get(m.recent, m.width) : null;
+      // The key's mix is shrunk toward the reference it is compared with (shrinking toward another would blend two mixes).
+      const jsdSlow = pairs.push({ p: smoothedMix(state.mix, slow, c.priorStrength, m.width), q: slow }) - 1;
+      const jsdRecent = recent ? pairs.push({ p: smoothedMix(state.mix, recent, c.priorStrength, m.width), q: recent }) - 1 : -1;
       pending[k] = {
-        // The key's mix is shrunk toward the reference it is compared with (shrinking toward another would blend two mixes).
-        jsdRows: refs.map((ref) => pairs.push({ p: smoothedMix(state.mix, ref, c.priorStrength, m.width), q: ref }) - 1),
-        balances: refs.map((ref) => balanceTest(state.mix, ref, m.width, c.minImbalance)),
+        jsdSlow,
+        jsdRecent,
+        balanceSlow: balanceTest(state.mix, slow, m.width, c.minImbalance),
+        balanceRecent: recent ? balanceTest(state.mix, recent, m.width, c.minImbalance) : null,
         repeats: distinctRatio(state.distinct, c.distinctK),
         n: state.mix.total,
       };
@@ -178,13 +184,15 @@ export class OutputDriftDetector implements Detector<OutputDriftState> {
       const pend = pending[k];
       if (pend) {
         // Judged against the slow baseline and against the last epoch's mix: the less suspicious reading counts.
-        view.jsd = Math.min(...pend.jsdRows.map((row) => Math.max(0, jsd[row]) / LN2));
+        const jsdSlow = Math.max(0, jsd[pend.jsdSlow]) / LN2;
+        view.jsd = pend.jsdRecent < 0 ? jsdSlow : Math.min(jsdSlow, Math.max(0, jsd[pend.jsdRecent]) / LN2);
         const keysQ = histogramReady(m.keyJsd, c.baseline.minEpochSamples) ? unitQuantile(m.keyJsd.ref, c.jsdQuantile) : 0;
         view.jsdStart = Math.max(c.jsdLow, c.jsdBaselineFactor * keysQ);
         const damp = ramp(pend.repeats, c.repeatRatioLow, c.repeatRatioHigh);
         view.jsdScore = Math.min(c.jsdMaxScore, ramp(view.jsd, view.jsdStart, view.jsdStart + c.jsdSpan)) * damp;
-        if (pend.balances.every((b) => b !== null)) {
-          const weakest = pend.balances.reduce((a, b) => (balanceScore(b!, c) < balanceScore(a!, c) ? b : a))!;
+        const { balanceSlow: slow, balanceRecent: recent } = pend;
+        if (slow !== null && (pend.jsdRecent < 0 || recent !== null)) {
+          const weakest = recent !== null && balanceScore(recent, c) < balanceScore(slow, c) ? recent : slow;
           view.balance = weakest.b;
           view.balanceZ = weakest.z;
           view.balanceScore = balanceScore(weakest, c) * damp;

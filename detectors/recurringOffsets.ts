@@ -188,6 +188,8 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
   private slotOf = new Int32Array(0);
   private recurring = new Uint8Array(0);
   private readonly sample = { sq: 0, compared: 0 };
+  /** A remembered offset's realisers merged with the block's (`realisers`). */
+  private readonly merged: number[] = [];
 
   constructor(private readonly config: RecurringOffsetsConfig) {
     this.baseline = { ...config.baseline, bins: 2 };
@@ -302,32 +304,9 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     }
     const slotOf = this.slotOf.fill(-1, 0, pairs);
     const squares = this.squares;
-    // Pass 1: every pair's squared length; only lengths that recur (or that a remembered offset has) go on.
-    const lengths = this.lengths;
-    lengths.clear();
-    for (const o of state.offsets) lengths.mark(o.len);
-    for (let b = 0; b < block; b++) {
-      const p = first + b;
-      const from = Math.max(0, p - c.history);
-      for (let r = from; r < p; r++) {
-        const sq = offsetSquare(rows, p * dim, rows, r * dim, dim);
-        squares[b * c.history + (r - from)] = sq;
-        if (sq > 0) lengths.add(lengthClass(sq));
-      }
-    }
-    // Pass 2: full identities of those, counted by distinct realiser.
+    this.measure(state, rows, first, block);
+    this.identify(rows, first, block, dim);
     const table = this.table;
-    table.reset(pairs);
-    for (let b = 0; b < block; b++) {
-      const p = first + b;
-      const fp = rowFingerprint(rows, p * dim, dim);
-      const from = Math.max(0, p - c.history);
-      for (let r = from; r < p; r++) {
-        const k = b * c.history + (r - from);
-        const sq = squares[k];
-        if (sq > 0 && lengths.recurs(lengthClass(sq))) slotOf[k] = table.add(offsetId(rows, p * dim, rows, r * dim, dim, sq, c.quantum), b, fp, lengthClass(sq));
-      }
-    }
     // An offset recurs when its distinct realisers, here and remembered from earlier blocks, reach minRealisations.
     if (this.recurring.length < table.size) this.recurring = new Uint8Array(table.size);
     const recurring = this.recurring.fill(0, 0, table.size);
@@ -336,10 +315,9 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       o.w = compact(o.w * decay);
       const slot = table.find(o.id);
       if (slot < 0) continue;
-      const fps = new Set(o.fps);
-      for (const fp of table.fingerprints(slot)) fps.add(fp);
-      if (fps.size + Math.max(0, table.count(slot) - c.minRealisations) >= c.minRealisations) recurring[slot] = 1;
-      o.fps = [...fps].slice(0, c.minRealisations);
+      const distinct = this.realisers(o.fps, table, slot);
+      if (distinct + Math.max(0, table.count(slot) - c.minRealisations) >= c.minRealisations) recurring[slot] = 1;
+      o.fps = this.merged.slice(0, c.minRealisations);
       o.w += table.count(slot);
       recurring[slot] |= 2; // remembered already
     }
@@ -350,7 +328,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     }
     let hits = 0;
     let copies = 0;
-    const used = new Set<number>();
+    let used = 0;
     const owner = referenceHash(e.api_key);
     for (let b = 0; b < block; b++) {
       let recurs = 0;
@@ -358,7 +336,8 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
         const slot = slotOf[k];
         if (slot >= 0 && recurring[slot] & 1) {
           recurs++;
-          used.add(slot);
+          if (!(recurring[slot] & 4)) used++;
+          recurring[slot] |= 4; // counted among the recurring offsets used
         }
       }
       if (recurs > 0) hits++;
@@ -369,7 +348,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     }
     state.hits = hits;
     state.copies = copies;
-    state.recurring = used.size;
+    state.recurring = used;
     state.score = histogramReady(model, c.baseline.minReferenceSamples) ? tailShareScore(state.share, c) : 0;
     // Keep the newest `history` rows.
     if (state.n > c.history) {
@@ -377,6 +356,47 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       state.n = c.history;
     }
     state.pending = 0;
+  }
+
+  /**
+   * Pass 1 of `evaluate`: every pair's squared length (row `first + b` of the block against each of the
+   * `history` rows before it, pair `b × history + r`); only pairs whose length recurs, or that a
+   * remembered offset has, go on to `identify`. Apart from `evaluate` so that the kernels it calls are
+   * inlined into its loops (numbers passed to a call that is not are boxed).
+   */
+  private measure(state: RecurringOffsetsState, rows: Float32Array, first: number, block: number): void {
+    const history = this.config.history;
+    const dim = state.dim;
+    const squares = this.squares;
+    const lengths = this.lengths;
+    lengths.clear(block * history);
+    for (const o of state.offsets) lengths.mark(o.len);
+    for (let b = 0; b < block; b++) {
+      const p = first + b;
+      const from = Math.max(0, p - history);
+      for (let r = from; r < p; r++) {
+        const sq = offsetSquare(rows, p * dim, rows, r * dim, dim);
+        const k = b * history + (r - from);
+        squares[k] = sq;
+        if (sq > 0) lengths.addPair(lengthClass(sq), k);
+      }
+    }
+  }
+
+  /** Pass 2 of `evaluate`: the full identities of the pairs `measure` let through, counted by distinct realiser, their slots in `slotOf`. */
+  private identify(rows: Float32Array, first: number, block: number, dim: number): void {
+    const { history, quantum } = this.config;
+    const { squares, slotOf, lengths, table } = this;
+    table.reset(block * history);
+    for (let b = 0; b < block; b++) {
+      const p = first + b;
+      const fp = rowFingerprint(rows, p * dim, dim);
+      const from = Math.max(0, p - history);
+      for (let r = from; r < p; r++) {
+        const k = b * history + (r - from);
+        if (lengths.pairRecurs(k)) slotOf[k] = table.add(offsetId(rows, p * dim, rows, r * dim, dim, squares[k], quantum), b, fp, lengthClass(squares[k]));
+      }
+    }
   }
 
   /**
@@ -401,6 +421,19 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       if (sq < self) self = sq;
     }
     return self > 0 && self < c.nearCopyRatio * c.nearCopyRatio * sample.sq;
+  }
+
+  /**
+   * The distinct fingerprints of a remembered offset's realisers, its own first and then the block's
+   * (a set's insertion order), into `this.merged`; returns how many.
+   */
+  private realisers(own: readonly number[], table: OffsetCounts, slot: number): number {
+    const merged = this.merged;
+    merged.length = 0;
+    for (const fp of own) if (!merged.includes(fp)) merged.push(fp);
+    const fps = table.fingerprints(slot);
+    for (let k = 0; k < fps.length; k++) if (!merged.includes(fps[k])) merged.push(fps[k]);
+    return merged.length;
   }
 
   private remember(state: RecurringOffsetsState, o: KnownOffset): void {

@@ -68,15 +68,20 @@ export function createBisectionState(): BisectionState {
 
 export interface BisectionStep {
   /** True when this query completed a line search. */
-  completed: boolean;
+  readonly completed: boolean;
   /** True when this query halved the previous step of a collinear chain. */
-  halving: boolean;
+  readonly halving: boolean;
 }
+
+/** What `observeQuery` returns, shared (read, never written). */
+const NO_STEP: BisectionStep = Object.freeze({ completed: false, halving: false });
+const HALVING: BisectionStep = Object.freeze({ completed: false, halving: true });
+const COMPLETED: BisectionStep = Object.freeze({ completed: true, halving: true });
 
 /** Feeds one query (sketch and label); returns whether it extended or completed a line search. */
 export function observeQuery(s: BisectionState, sketch: readonly number[], label: number, ts: number, c: BisectionConfig): BisectionStep {
-  const result: BisectionStep = { completed: false, halving: false };
-  if (sketch.length === 0) return result;
+  if (sketch.length === 0) return NO_STEP;
+  let result = NO_STEP;
   s.seq++;
   let best = -1;
   let bestErr = Infinity;
@@ -108,12 +113,12 @@ export function observeQuery(s: BisectionState, sketch: readonly number[], label
     if (label !== ch.label) ch.flips++;
     ch.label = label;
     ch.seen = s.seq;
-    result.halving = true;
+    result = HALVING;
     if (ch.steps > s.longest) s.longest = ch.steps;
     if (!ch.counted && ch.steps >= c.minSteps && ch.flips >= c.minFlips) {
       ch.counted = true;
       addDecayed(s.completed, ts, c.halfLifeMs);
-      result.completed = true;
+      result = COMPLETED;
     }
   } else if (s.prev && s.prev.length === sketch.length) {
     // A new chain seeded by the last two queries (a line search starts from its two ends).
@@ -129,18 +134,21 @@ export function observeQuery(s: BisectionState, sketch: readonly number[], label
       const reuse = oldest >= 0 ? s.chains[oldest] : undefined;
       const u = reuse && reuse.u.length === sketch.length ? reuse.u : new Array<number>(sketch.length);
       for (let i = 0; i < sketch.length; i++) u[i] = compact((sketch[i] - prev[i]) / d);
-      const chain: Chain = {
-        p: compactInto(reuse?.p, sketch),
-        u,
-        step: compact(d),
-        steps: 0,
-        flips: label !== s.prevLabel ? 1 : 0,
-        label,
-        counted: false,
-        seen: s.seq,
-      };
-      if (oldest < 0) s.chains = appended(s.chains, chain);
-      else s.chains[oldest] = chain;
+      const p = compactInto(reuse?.p, sketch);
+      const flips = label !== s.prevLabel ? 1 : 0;
+      if (reuse) {
+        // The replaced chain's object too, reset field by field (it belongs to this key's state alone).
+        reuse.p = p;
+        reuse.u = u;
+        reuse.step = compact(d);
+        reuse.steps = 0;
+        reuse.flips = flips;
+        reuse.label = label;
+        reuse.counted = false;
+        reuse.seen = s.seq;
+      } else {
+        s.chains = appended(s.chains, { p, u, step: compact(d), steps: 0, flips, label, counted: false, seen: s.seq });
+      }
     }
   }
   s.prev = compactInto(s.prev, sketch);

@@ -105,21 +105,14 @@ export function addShape(s: ShapeBaseline, sketch: readonly number[]): void {
   s.count++;
 }
 
-const planeCache = new Map<string, Float64Array[]>();
-let lastPlanes: { dim: number; count: number; seed: number; p: Float64Array[] } | null = null;
+/** Hyperplanes built so far, one entry per (dim, count, seed): a handful per process, found by a scan (no key string per query). */
+const planeSets: { dim: number; count: number; seed: number; p: Float64Array[] }[] = [];
 function planes(dim: number, count: number, seed: number): Float64Array[] {
-  // Called per query with the same few arguments: the last answer is checked before building a cache key.
-  const last = lastPlanes;
-  if (last && last.dim === dim && last.count === count && last.seed === seed) return last.p;
-  const id = `${dim}:${count}:${seed}`;
-  let p = planeCache.get(id);
-  if (!p) {
-    const rand = mulberry32(seed + dim);
-    const gauss = () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
-    p = Array.from({ length: count }, () => Float64Array.from({ length: dim }, gauss));
-    planeCache.set(id, p);
-  }
-  lastPlanes = { dim, count, seed, p };
+  for (const set of planeSets) if (set.dim === dim && set.count === count && set.seed === seed) return set.p;
+  const rand = mulberry32(seed + dim);
+  const gauss = () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+  const p = Array.from({ length: count }, () => Float64Array.from({ length: dim }, gauss));
+  planeSets.push({ dim, count, seed, p });
   return p;
 }
 
@@ -196,13 +189,18 @@ function scratch(n: number): number[] {
 
 function countDirection(g: GeometryState, bucket: number, c: GeometryConfig): void {
   g.steps++;
-  const slot = g.dirs.find((d) => d.b === bucket);
-  if (slot) slot.c++;
-  else if (g.dirs.length < c.dirSlots) g.dirs = appended(g.dirs, { b: bucket, c: 1 });
+  const dirs = g.dirs;
+  let slot = -1;
+  for (let k = 0; k < dirs.length && slot < 0; k++) if (dirs[k].b === bucket) slot = k;
+  if (slot >= 0) dirs[slot].c++;
+  else if (dirs.length < c.dirSlots) g.dirs = appended(dirs, { b: bucket, c: 1 });
   else {
-    // Misra–Gries: a new item decrements every counter; empty counters free their slot.
-    for (const d of g.dirs) d.c--;
-    g.dirs = g.dirs.filter((d) => d.c > 0);
+    // Misra–Gries: a new item decrements every counter; empty counters free their slot (in place, in order).
+    let kept = 0;
+    for (let k = 0; k < dirs.length; k++) {
+      if (--dirs[k].c > 0) dirs[kept++] = dirs[k];
+    }
+    if (kept < dirs.length) dirs.length = kept;
   }
   if (g.steps > 2 * c.window) {
     g.steps = compact(g.steps / 2);
@@ -231,18 +229,35 @@ function classify(g: GeometryState, shape: ShapeBaseline, c: GeometryConfig, des
   let top: { b: number; c: number } | undefined;
   for (const d of g.dirs) if (!top || d.c > top.c) top = d;
   if (top && g.steps > 0 && top.c / g.steps >= c.stepShareMin) {
-    const id = `step:${top.b}`;
+    const id = stepId(top.b);
     return described ? { id, describe: `${Math.round((100 * top.c) / g.steps)}% of steps along one direction (bucket ${top.b})` } : id;
   }
   if (!shape.center || !g.centroid || shape.rms <= 0 || g.centroid.length !== shape.center.length) return null;
   const ratio = Math.sqrt(g.meanSq) / shape.rms;
   const rmsClass = Math.trunc(Math.log2(Math.max(ratio, 1e-6)) / c.rmsLog2Min);
   const center = shape.center;
-  const offset = g.centroid.map((v, i) => v - center[i]);
+  const offset = scratch(g.centroid.length);
+  for (let i = 0; i < offset.length; i++) offset[i] = g.centroid[i] - center[i];
   const off = l2(offset) / shape.rms;
   const offsetShown = off >= c.offsetMin && off >= (c.offsetSe * ratio) / Math.sqrt(Math.min(g.m, 2 * c.window - 1));
   if (rmsClass === 0 && !offsetShown) return null;
-  const dir = offsetShown ? vectorBucket(offset, c.offsetBits, c.seed) : 'c';
-  const id = `shape:${rmsClass}:${dir}`;
+  const id = shapeId(rmsClass, offsetShown ? vectorBucket(offset, c.offsetBits, c.seed) : -1);
   return described ? { id, describe: `queries ${ratio.toFixed(2)}x the model's spread, centroid offset ${off.toFixed(2)}` } : id;
+}
+
+/** Group ids, built once each (a key's group is asked for at every query). */
+const stepIds: string[] = [];
+const shapeIds = new Map<number, Map<number, string>>();
+
+function stepId(bucket: number): string {
+  return (stepIds[bucket] ??= `step:${bucket}`);
+}
+
+/** `shape:<rmsClass>:<direction bucket>`, or `…:c` for a centred cloud (`bucket` −1). */
+function shapeId(rmsClass: number, bucket: number): string {
+  let byBucket = shapeIds.get(rmsClass);
+  if (!byBucket) shapeIds.set(rmsClass, (byBucket = new Map()));
+  let id = byBucket.get(bucket);
+  if (id === undefined) byBucket.set(bucket, (id = `shape:${rmsClass}:${bucket < 0 ? 'c' : bucket}`));
+  return id;
 }

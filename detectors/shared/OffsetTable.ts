@@ -49,24 +49,32 @@ export function offsetId(a: Float32Array, ao: number, b: Float32Array, bo: numbe
 }
 
 /**
- * Length classes seen once and seen again, as two bitsets over a hash of the
- * class: a cheap pre-pass so that only offsets whose length recurs get a full
- * identity. Collisions only cost work, never a miss.
+ * Length classes seen once and seen again, by a hash of the class: a cheap
+ * pre-pass so that only offsets whose length recurs get a full identity.
+ * Collisions only cost work, never a miss. With `addPair` it also flags the
+ * pairs (indexes within a block) whose length recurs, the first sighting
+ * included, so that the second pass reads a flag per pair instead of hashing
+ * the class again.
  */
 export class LengthFilter {
-  private readonly once: Uint32Array;
-  private readonly twice: Uint32Array;
+  /** Per hash: 0 unseen, 1 seen once, 2 recurring. */
+  private readonly seen: Uint8Array;
+  /** Per hash: the pair of its first sighting (−1 when added without one). */
+  private readonly first: Int32Array;
+  private flags = new Uint8Array(0);
   private readonly mask: number;
 
   constructor(bits = 1 << 16) {
-    this.once = new Uint32Array(bits >>> 5);
-    this.twice = new Uint32Array(bits >>> 5);
+    this.seen = new Uint8Array(bits);
+    this.first = new Int32Array(bits);
     this.mask = bits - 1;
   }
 
-  clear(): void {
-    this.once.fill(0);
-    this.twice.fill(0);
+  /** Empties the filter, with room for `pairs` pair flags. */
+  clear(pairs = 0): void {
+    this.seen.fill(0);
+    if (this.flags.length < pairs) this.flags = new Uint8Array(pairs);
+    else this.flags.fill(0, 0, pairs);
   }
 
   private bit(cls: number): number {
@@ -74,22 +82,37 @@ export class LengthFilter {
   }
 
   add(cls: number): void {
+    this.addPair(cls, -1);
+  }
+
+  /** `add` for pair `pair` of the block (0 ≤ pair < the `clear`ed room), flagging it and its length's first pair once the length recurs. */
+  addPair(cls: number, pair: number): void {
     const b = this.bit(cls);
-    const w = b >>> 5;
-    const m = 1 << (b & 31);
-    if (this.once[w] & m) this.twice[w] |= m;
-    else this.once[w] |= m;
+    const s = this.seen[b];
+    if (s === 0) {
+      this.seen[b] = 1;
+      this.first[b] = pair;
+      return;
+    }
+    if (s === 1) {
+      this.seen[b] = 2;
+      if (this.first[b] >= 0) this.flags[this.first[b]] = 1;
+    }
+    if (pair >= 0) this.flags[pair] = 1;
   }
 
   /** Marks a class as recurring outright (a remembered offset's length). */
   mark(cls: number): void {
-    const b = this.bit(cls);
-    this.twice[b >>> 5] |= 1 << (b & 31);
+    this.seen[this.bit(cls)] = 2;
   }
 
   recurs(cls: number): boolean {
-    const b = this.bit(cls);
-    return (this.twice[b >>> 5] & (1 << (b & 31))) !== 0;
+    return this.seen[this.bit(cls)] === 2;
+  }
+
+  /** Whether the length of pair `pair` (added by `addPair`) recurs: `recurs` of its class once every pair is added. */
+  pairRecurs(pair: number): boolean {
+    return this.flags[pair] === 1;
   }
 }
 

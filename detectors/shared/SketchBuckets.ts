@@ -90,14 +90,17 @@ function directions(dim: number, c: SketchBucketsConfig) {
   return d;
 }
 
-/** The sketch along each LSH direction (what the moments learn from). */
-export function project(sketch: readonly number[], c: SketchBucketsConfig): number[] {
+/** The sketch along each LSH direction (what the moments learn from), written into `out` (a caller's scratch, by default a new array). */
+export function project(sketch: readonly number[], c: SketchBucketsConfig, out: number[] = []): number[] {
   const { a } = directions(sketch.length, c);
-  return a.map((dir) => {
+  out.length = a.length;
+  for (let k = 0; k < a.length; k++) {
+    const dir = a[k];
     let s = 0;
     for (let i = 0; i < sketch.length; i++) s += dir[i] * sketch[i];
-    return s;
-  });
+    out[k] = s;
+  }
+  return out;
 }
 
 /** The bucket of a projected sketch, or −1 while the moments warm up. */

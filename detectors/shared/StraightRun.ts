@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { packArray, unpackFloat32 } from '../../src/compute/packedVectors.ts';
+import { otherRow } from './otherRow.ts';
 
 /**
  * Config of the straight-run test: the first `straightDim` sketch coordinates, cosine ≥ `straightCos`
@@ -38,6 +39,15 @@ export interface StraightLimits {
 export class StraightCursor {
   private last: Float32Array | null;
   private step: Float32Array | null;
+  /**
+   * Two buffers each for the sketch prefix and the step, owned by the cursor and written in turn, so that
+   * a query costs no allocation: `last` and `step` are always one of them or the vectors the state held
+   * (read, never written). `save` copies them out.
+   */
+  private readonly heads: [Float32Array, Float32Array] = [NO_VECTOR, NO_VECTOR];
+  private readonly steps: [Float32Array, Float32Array] = [NO_VECTOR, NO_VECTOR];
+  /** Whether `last` or `step` changed since the cursor read them from the state. */
+  private changed = false;
 
   constructor(run: StraightRun | StraightRunState) {
     this.last = vectorOf(run.last);
@@ -45,14 +55,16 @@ export class StraightCursor {
   }
 
   continues(x: ArrayLike<number>, dim: number, limits: StraightLimits): boolean {
-    const head = Float32Array.from({ length: dim }, (_, j) => x[j]);
+    const head = otherRow(this.heads, this.last, dim);
+    for (let j = 0; j < dim; j++) head[j] = x[j];
     const prev = this.last;
     if (!prev || prev.length !== dim) {
       this.last = head;
       this.step = null;
+      this.changed = true;
       return false;
     }
-    const step = new Float32Array(dim);
+    const step = otherRow(this.steps, this.step, dim);
     let len = 0;
     for (let j = 0; j < dim; j++) {
       step[j] = head[j] - prev[j];
@@ -62,6 +74,7 @@ export class StraightCursor {
     const straight = this.step !== null && continuesStep(this.step, step, len, limits);
     this.last = head;
     this.step = step;
+    this.changed = true;
     return straight;
   }
 
@@ -72,10 +85,12 @@ export class StraightCursor {
 
   /** Writes the run back as vectors (each its own exact-size array, never changed in place afterwards); null when none. */
   saveVectors(run: StraightRunState): void {
-    run.last = this.last;
-    run.step = this.step;
+    run.last = this.last && this.changed ? this.last.slice() : this.last;
+    run.step = this.step && this.changed ? this.step.slice() : this.step;
   }
 }
+
+const NO_VECTOR = new Float32Array(0);
 
 /** A stored sketch prefix or step: a vector, base64 float32 (the older form), or none ('' or null). */
 function vectorOf(v: string | Float32Array | null | undefined): Float32Array | null {

@@ -33,21 +33,41 @@ export function dominantLengths(values: ArrayLike<number>, count: number, relTol
   const x = positiveSorted(values, count);
   const n = x.length;
   if (n === 0) return { share: 0, centres: [], n: 0 };
-  const clusters: { size: number; sum: number }[] = [];
+  // Clusters in scratch columns (at most one per value): size, sum of lengths, whether already taken.
+  if (sizes.length < n) {
+    sizes = new Float64Array(n);
+    sums = new Float64Array(n);
+    taken = new Uint8Array(n);
+  }
+  let m = 0;
   let start = x[0];
-  let cur = { size: 0, sum: 0 };
+  sizes[0] = 0;
+  sums[0] = 0;
   for (let i = 0; i < n; i++) {
     if (x[i] > start * (1 + relTol)) {
-      clusters.push(cur);
-      cur = { size: 0, sum: 0 };
+      m++;
+      sizes[m] = 0;
+      sums[m] = 0;
       start = x[i];
     }
-    cur.size++;
-    cur.sum += x[i];
+    sizes[m]++;
+    sums[m] += x[i];
   }
-  clusters.push(cur);
-  clusters.sort((a, b) => b.size - a.size);
-  const top = clusters.slice(0, k);
-  const held = top.reduce((s, c) => s + c.size, 0);
-  return { share: held / n, centres: top.map((c) => c.sum / c.size), n };
+  m++;
+  taken.fill(0, 0, m);
+  // The k most populated, ties in the order the clusters were found (a stable sort by size, descending).
+  const centres: number[] = [];
+  let held = 0;
+  for (let t = 0; t < Math.min(k, m); t++) {
+    let best = -1;
+    for (let j = 0; j < m; j++) if (!taken[j] && (best < 0 || sizes[j] > sizes[best])) best = j;
+    taken[best] = 1;
+    held += sizes[best];
+    centres.push(sums[best] / sizes[best]);
+  }
+  return { share: held / n, centres, n };
 }
+
+let sizes = new Float64Array(0);
+let sums = new Float64Array(0);
+let taken = new Uint8Array(0);
