@@ -105,6 +105,13 @@ export const offManifoldConfigSchema = z.object({
        */
       ownMean: z.boolean().default(true),
       /**
+       * Quantile of the members' energies past which a query counts as off on this test; null: the detector's
+       * `quantile`. Lower than the main test's: the tail of the minor directions is read with each owner
+       * capped at the gate's `tailShare` of it, so a lower quantile stays an honest traffic's tail while a
+       * key stepping off the manifold a little at a time (Jacobian augmentation) crosses it sooner.
+       */
+      quantile: z.number().gt(0).lt(1).nullable().default(0.95),
+      /**
        * Effective window (queries) of the key's share on this test: shorter than the main test's, since
        * augmentation starts after a seed set of real records whose misses a long window would keep.
        */
@@ -332,7 +339,9 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const global = minor.energy(sketch);
     if (Number.isNaN(global)) return;
     const energy = this.config.minor.ownMean ? this.ownEnergy(state, minor, sketch, global) : global;
-    const threshold = minor.quantileWithout(this.config.quantile, owner);
+    const q = this.minorQuantile();
+    const threshold = minor.quantileWithout(q, owner);
+    if (Number.isNaN(threshold)) return;
     let hit = energy > threshold;
     const cap = this.config.places;
     const near = this.config.minor.placeRadius ** 2 * threshold;
@@ -344,7 +353,11 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       for (let k = 0; k + w <= ring.length && hit; k += w) if (minor.apart(sketch, 0, ring, k) <= near) hit = false;
       state.minorRing = appendRow(ring, sketch, 0, w, cap);
     }
-    addToShare((state.minorShare ??= createShare()), hit, 1 - this.config.quantile, this.config.minor.window);
+    addToShare((state.minorShare ??= createShare()), hit, 1 - q, this.config.minor.window);
+  }
+
+  private minorQuantile(): number {
+    return this.config.minor.quantile ?? this.config.quantile;
   }
 
   /**
@@ -429,7 +442,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const main = this.shareScore(state.share, state);
     const minor = this.minorScore(state);
     if (t && t.minor && state.minorShare && minor > main && state.score <= minor) {
-      const threshold = t.minor.quantileWithout(this.config.quantile, owner);
+      const threshold = t.minor.quantileWithout(this.minorQuantile(), owner);
       v.minor = { share: { ...state.minorShare }, threshold, count: t.minor.count, variance: t.minor.share, width: t.minor.width };
       return v;
     }
@@ -447,7 +460,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       return [
         `${pct(m.share.s)} of recent queries (window ${this.config.minor.window}, ${m.share.n} seen) lie off model ${v.model}'s traffic ` +
           `along the ${m.count} direction${m.count === 1 ? '' : 's'} in which it varies least (${pct(m.variance, 1)} of its variance over ${m.width} sketch coordinates; ` +
-          `whitened energy above ${fmt(m.threshold, 2)}, the ${pct(this.config.quantile)} quantile of its own), ` +
+          `whitened energy above ${Number.isFinite(m.threshold) ? `${fmt(m.threshold, 2)}, ` : ''}the ${pct(this.minorQuantile())} quantile of its own), ` +
           `against ${pct(m.share.e, 1)} expected (z=${fmt(shareExcessZ(m.share, this.config.minor.window), 1)})`,
       ];
     }

@@ -73,7 +73,7 @@ export class ModelReference {
     this.ready = this.n >= config.minMembers && this.samples >= config.minSamples && this.quantile(0.5) > 0;
     this.x = new Float64Array(config.dim);
     const g = config.gate;
-    this.tailShares = g.enabled ? { key: g.keyShare, network: g.networkShare, tenant: g.tenantShare } : null;
+    this.tailShares = g.enabled ? { key: g.tailShare, network: g.tailShare, tenant: g.tailShare } : null;
   }
 
   /**

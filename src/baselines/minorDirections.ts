@@ -18,13 +18,16 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
  *
  * The threshold is a quantile of the members' own energies: calibrated
  * against the deployment's traffic, not against a χ² that mixtures of
- * clusters do not follow. A high quantile is read from a handful of
- * members (the top percent of 512 is five), which the gate's caps on the
- * members do not protect: one key may hold a twentieth of them, so a few
- * keys whose probing slipped in before they were flagged would own the
- * whole tail and raise every key's threshold. So the tail is read with
- * each key, network and tenant holding at most its gate share of it (at
- * least one member); their members past that are left out of the sample.
+ * clusters do not follow. A tail quantile is read from a few members (the
+ * top 5% of 512 is 26), which the gate's caps on the members do not
+ * protect: one key may hold a twentieth of them, so a key whose probing
+ * slipped in before it was flagged could own the whole tail and raise every
+ * key's threshold. So the tail is read with each key, network and tenant
+ * holding at most its share of it: members past an owner's share are
+ * passed over but stay in the count the tail is a share of. The shares are
+ * loose (the gate's `tailShare`, a half by default) because honest keys of
+ * unusual habits, a batch scorer of a wide sample say, legitimately hold a
+ * good part of a tail; what they forbid is one owner setting it alone.
  */
 export interface MinorDirections {
   /** Sketch coordinates a query needs (the members' width). */
@@ -39,7 +42,10 @@ export interface MinorDirections {
   readonly sorted: Float64Array;
   /** The query's energy (NaN when its sketch is too short or not finite). */
   energy(sketch: ArrayLike<number>): number;
-  /** The `q` quantile of the members' own energies, each owner holding at most its share of the tail above it. */
+  /**
+   * The `q` quantile of the members' own energies, each owner holding at most its share of the tail above
+   * it; NaN when too few owners feed the members to fill that tail.
+   */
   quantile(q: number): number;
   /**
    * The same quantile of the members not fed by `owner` (a `referenceHash` of a key; 0: all members): a
@@ -61,7 +67,10 @@ export interface MemberOwners {
   readonly tenant: Uint32Array;
 }
 
-/** The most of a quantile's tail one key, network and tenant may hold, as shares of it (at least one member each); null: no cap. */
+/**
+ * The most of a quantile's tail one key, network and tenant may hold, as shares of it (at least one member
+ * each); null: no cap. A tail the owners under their shares cannot fill gives no threshold (NaN).
+ */
 export interface TailShares {
   readonly key: number;
   readonly network: number;
@@ -153,35 +162,37 @@ export function minorDirections(
     return values[lo] + (values[hi] - values[lo]) * (pos - lo);
   };
   const known = new Map<string, number>();
-  /** The `q` quantile of the energies of members not fed by `without` (0: none left out), the tail capped per owner. */
+  /**
+   * The `q` quantile of the energies of members not fed by `without` (0: none left out), with each owner
+   * holding at most its cap of the members above it. Walking down from the top, a member counts toward the
+   * tail only while its key, network and tenant are under their caps; members past a cap are passed over
+   * but stay in the traffic (the count the tail is a share of), so a capped owner's excess neither raises
+   * the threshold nor shrinks the sample below it. NaN when the owners under their caps cannot fill the
+   * tail: too few of them feed the reference to tell the traffic's tail from one owner's habits.
+   */
   const cappedQuantile = (q: number, without: number): number => {
     const rest: number[] = [];
     for (let r = 0; r < n; r++) if (without === 0 || keys[r] !== without) rest.push(r);
     if (rest.length === 0) return without === 0 ? Number.NaN : cappedQuantile(q, 0);
     const count = rest.length;
     if (!tailShares) return between(Float64Array.from(rest, (r) => sorted[r]), count, q);
-    const tail = (1 - q) * count;
-    const cap = (share: number) => Math.max(1, Math.floor(share * tail));
+    // Members above the quantile, as `between` places it: the threshold lies between the counted members
+    // `floor(above)` and `ceil(above)` from the top.
+    const above = (1 - q) * (count - 1);
+    const cap = (share: number) => Math.max(1, Math.floor(share * (1 - q) * count));
     const caps = [cap(tailShares.key), cap(tailShares.network), cap(tailShares.tenant)];
     const held = [new Map<number, number>(), new Map<number, number>(), new Map<number, number>()];
-    const dropped = new Set<number>();
-    // Walk down from the top, keeping members whose owners are under their caps, until the kept members
-    // cover the quantile's two order statistics among what is left.
-    for (let t = count - 1, kept = 0; t >= 0 && kept < (1 - q) * (count - dropped.size - 1) + 2; t--) {
+    const counted: number[] = [];
+    for (let t = count - 1; t >= 0 && counted.length <= Math.ceil(above); t--) {
       const r = rest[t];
       const who = [keys[r], networks[r], tenants[r]];
-      if (who.some((h, c) => h !== 0 && (held[c].get(h) ?? 0) >= caps[c])) {
-        dropped.add(r);
-        continue;
-      }
+      if (who.some((h, c) => h !== 0 && (held[c].get(h) ?? 0) >= caps[c])) continue;
       who.forEach((h, c) => h !== 0 && held[c].set(h, (held[c].get(h) ?? 0) + 1));
-      kept++;
+      counted.push(sorted[r]);
     }
-    const values = Float64Array.from(
-      rest.filter((r) => !dropped.has(r)),
-      (r) => sorted[r],
-    );
-    return between(values, values.length, q);
+    if (counted.length <= Math.ceil(above)) return Number.NaN;
+    const lo = counted[Math.ceil(above)];
+    return lo + (counted[Math.floor(above)] - lo) * (Math.ceil(above) - above);
   };
   const quantileOf = (q: number, without: number): number => {
     const memo = `${q} ${without}`;

@@ -33,6 +33,13 @@ export const referenceGateSchema = z
     networkShare: share().default(0.1),
     tenantShare: share().default(0.25),
     /**
+     * Most of the top of the members' own statistics (the tail a threshold such as `off-manifold`'s minor
+     * test reads) one key, network or tenant may hold, as a share of it. Looser than the caps on the
+     * members: honest keys of unusual habits legitimately hold a good part of a tail (a batch scorer of a
+     * wide sample, say), but no one of them may set it alone.
+     */
+    tailShare: share().default(0.5),
+    /**
      * Long-lived keys are preferred: a query's weight in the epoch's weighted sample grows with its
      * key's age (event time since its first query) up to 1 at `matureMs`, from `minWeight`.
      */

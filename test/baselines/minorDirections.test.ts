@@ -16,8 +16,8 @@ function ownedBy(n: number, key: (i: number) => number): MemberOwners {
   return { key: keys, network: keys.map((k) => k + 1000), tenant: keys.map((k) => k + 2000) };
 }
 
-/** The gate's default shares. */
-const SHARES: TailShares = { key: 0.05, network: 0.1, tenant: 0.25 };
+/** The gate's default share of a tail, for keys, networks and tenants alike. */
+const SHARES: TailShares = { key: 0.5, network: 0.5, tenant: 0.5 };
 
 /** The `q` quantile of `values` (linear between order statistics). */
 function plainQuantile(values: ArrayLike<number>, q: number): number {
@@ -59,28 +59,56 @@ describe('minorDirections', () => {
     expect(m.quantileWithout(0.99, 12345)).toBe(m.quantile(0.99));
   });
 
-  it('reads the tail with each key, network and tenant holding at most its share: a few probing keys cannot own the top percent', () => {
-    // Three keys (keys 7, 8, 9; within the gate's 5% each) fed 4 members each far out along the minor direction:
-    // three times the top percent.
+  it('reads the tail with each key, network and tenant holding at most its share: one probing key cannot set it', () => {
+    // Key 7 fed 30 members far out along the minor direction: one and a half times the top 5% of 400.
     const far = () => [3 * gauss(), 2 * gauss(), 1 + gauss() * 0.1, 0];
-    const poisoned = [...rows.slice(0, 388), ...Array.from({ length: 12 }, far)];
-    const owned = ownedBy(400, (i) => (i >= 388 ? 7 + ((i - 388) % 3) : 10 + (i % 50)));
+    const poisoned = [...rows.slice(0, 370), ...Array.from({ length: 30 }, far)];
+    const owned = ownedBy(400, (i) => (i >= 370 ? 7 : 10 + (i % 50)));
     const capped = minorDirections(poisoned.length, 4, (i, j) => poisoned[i][j], owned, 0.9, SHARES)!;
     const uncapped = minorDirections(poisoned.length, 4, (i, j) => poisoned[i][j], owned, 0.9, null)!;
-    // Without caps another key's threshold sits among the probes; with them, among natural members.
-    const natural = plainQuantile(poisoned.slice(0, 388).map((r) => uncapped.energy(r)), 0.99);
-    expect(uncapped.quantileWithout(0.99, 7)).toBeGreaterThan(3 * natural);
-    expect(capped.quantileWithout(0.99, 7)).toBeLessThan(1.5 * natural);
-    // One network behind the three keys is capped the same way.
-    const oneNetwork: MemberOwners = { ...owned, network: owned.network.map((h, i) => (i >= 388 ? 99 : h)) };
-    const byNetwork = minorDirections(poisoned.length, 4, (i, j) => poisoned[i][j], oneNetwork, 0.9, { key: 1, network: 0.1, tenant: 1 })!;
-    expect(byNetwork.quantileWithout(0.99, 7)).toBeLessThan(1.5 * natural);
+    const natural = poisoned.slice(0, 370).map((r) => uncapped.energy(r));
+    // Without caps another key's threshold sits among the probes; with them, key 7 holds half of the tail
+    // and natural members the rest, so the threshold falls among the natural members' own top few percent.
+    expect(uncapped.quantileWithout(0.95, 10)).toBeGreaterThan(3 * plainQuantile(natural, 0.99));
+    const threshold = capped.quantileWithout(0.95, 10);
+    expect(threshold).toBeGreaterThan(plainQuantile(natural, 0.95));
+    expect(threshold).toBeLessThan(plainQuantile(natural, 0.99));
+    // Three keys behind one network are capped as that network.
+    const split = ownedBy(400, (i) => (i >= 370 ? 7 + (i % 3) : 10 + (i % 50)));
+    const oneNetwork: MemberOwners = { ...split, network: split.network.map((h, i) => (i >= 370 ? 99 : h)) };
+    const byNetwork = minorDirections(poisoned.length, 4, (i, j) => poisoned[i][j], oneNetwork, 0.9, { key: 1, network: 0.5, tenant: 1 })!;
+    expect(byNetwork.quantileWithout(0.95, 10)).toBeCloseTo(threshold, 12);
+    const byKeys = minorDirections(poisoned.length, 4, (i, j) => poisoned[i][j], split, 0.9, SHARES)!;
+    expect(byKeys.quantileWithout(0.95, 10)).toBeGreaterThan(3 * plainQuantile(natural, 0.99));
+  });
+
+  it('keeps a capped owner’s excess in the traffic: the tail is still a share of every member', () => {
+    // Key 7 holds 200 of 400 members, all of ordinary energy: capping it must not shrink the sample the
+    // tail is a share of, which would pull the threshold down into the body of the traffic.
+    const owned = ownedBy(400, (i) => (i < 200 ? 7 : 10 + (i % 50)));
+    const capped = minorDirections(rows.length, 4, (i, j) => rows[i][j], owned, 0.9, SHARES)!;
+    const uncapped = minorDirections(rows.length, 4, (i, j) => rows[i][j], owned, 0.9, null)!;
+    const plain = uncapped.quantile(0.95);
+    expect(capped.quantile(0.95)).toBeGreaterThanOrEqual(plain * 0.9);
+    expect(capped.quantile(0.95)).toBeLessThan(plainQuantile(uncapped.sorted, 0.995));
+  });
+
+  it('has no threshold when too few owners feed the reference to fill the tail', () => {
+    // The top 5% of 400 needs 21 counted members; two keys may count 10 each, three may count 30.
+    const two = minorDirections(rows.length, 4, (i, j) => rows[i][j], ownedBy(400, (i) => 1 + (i % 2)), 0.9, SHARES)!;
+    expect(two.quantile(0.95)).toBeNaN();
+    const three = minorDirections(rows.length, 4, (i, j) => rows[i][j], ownedBy(400, (i) => 1 + (i % 3)), 0.9, SHARES)!;
+    expect(three.quantile(0.95)).toBeGreaterThan(0);
+    expect(three.quantileWithout(0.95, 1)).toBeNaN();
   });
 
   it('leaves a tail spread over many owners as it is', () => {
-    // Every member its own key, network and tenant: no cap binds.
+    // Every member its own key, network and tenant, or 50 keys of 8 members each: no cap binds.
     const alone = minorDirections(rows.length, 4, (i, j) => rows[i][j], ownedBy(400, (i) => i + 1), 0.9, SHARES)!;
-    expect(alone.quantile(0.99)).toBeCloseTo(plainQuantile(alone.sorted, 0.99), 12);
+    for (const q of [0.9, 0.95, 0.99]) {
+      expect(alone.quantile(q)).toBeCloseTo(plainQuantile(alone.sorted, q), 12);
+      expect(minor.quantile(q)).toBeCloseTo(plainQuantile(minor.sorted, q), 12);
+    }
   });
 
   it('has no minor directions with too few members or when the span takes everything', () => {
