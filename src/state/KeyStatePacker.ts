@@ -91,14 +91,21 @@ export class KeyStatePacker {
  * `value` with its arrays of numbers rebuilt as the detectors built them.
  * V8's deserialiser makes every array a generic one, each double boxed on
  * its own: slower for the detectors' arithmetic (their code then sees two
- * kinds of array) and bigger. Holes stay holes: an array with one is not
+ * kinds of array) and bigger. Its typed arrays are views into the bytes
+ * decoded, so each would keep the whole packed state alive: they are
+ * copied out. Holes stay holes: an array with one is not
  * all numbers. Set members are left as they are (replacing one would move
  * it). An object met twice (shared, or a cycle) is walked once, and an
  * array shared between two places stays one array.
  */
 function unboxed(value: unknown, done = new Map<object, unknown>()): unknown {
-  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || value instanceof Set) return value;
+  if (typeof value !== 'object' || value === null || value instanceof Set) return value;
   if (done.has(value)) return done.get(value);
+  if (ArrayBuffer.isView(value)) {
+    const own = ownCopy(value);
+    done.set(value, own);
+    return own;
+  }
   done.set(value, value);
   if (Array.isArray(value)) {
     let numbers = true;
@@ -127,4 +134,14 @@ function unboxed(value: unknown, done = new Map<object, unknown>()): unknown {
     if (y !== x) Object.defineProperty(record, k, { value: y, writable: true, enumerable: true, configurable: true });
   }
   return value;
+}
+
+/** `view` over a buffer of its own, exactly its bytes (the same view when it has one already). */
+function ownCopy(view: ArrayBufferView): ArrayBufferView {
+  if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) return view;
+  const bytes = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
+  if (Buffer.isBuffer(view)) return Buffer.from(bytes);
+  if (view instanceof DataView) return new DataView(bytes);
+  const TypedArray = view.constructor as new (buffer: ArrayBufferLike) => ArrayBufferView;
+  return new TypedArray(bytes);
 }

@@ -88,6 +88,20 @@ describe('KeyStatePacker', () => {
     expect(1 in d.holes).toBe(false);
   });
 
+  it('gives typed arrays buffers of their own, exactly their bytes (a view into the decoded bytes would keep them all alive)', () => {
+    const f32 = new Float32Array([0.1, 0.2, 0.3]);
+    const state = { key: 'k', eventsSeen: 0, lastTs: 0, detectors: { a: { f32, again: f32, list: [new Uint8Array([1, 2, 3]), new Float64Array(5)], pad: 'x'.repeat(30_000) } }, scores: {}, evidence: {}, risk: 0, ladder: initialLadderState(), recentIds: [], recentHead: 0 } as KeyState;
+    const packer = new KeyStatePacker();
+    const back = packer.unpack(packer.pack(state));
+    expect(back).toStrictEqual(state);
+    const a = back.detectors.a as { f32: Float32Array; again: Float32Array; list: ArrayBufferView[] };
+    expect(a.again).toBe(a.f32);
+    for (const view of [a.f32, ...a.list]) {
+      expect(view.byteOffset).toBe(0);
+      expect(view.buffer.byteLength).toBe(view.byteLength);
+    }
+  });
+
   it('keeps an array shared between two places of a state one array, and a cycle a cycle', () => {
     const shared = [0.5, 1.5];
     const loop: Record<string, unknown> = { n: 1 };
