@@ -144,4 +144,20 @@ describe('KeyStatePacker', () => {
     expect(JSON.stringify(state('k1', 1)).length).toBeGreaterThan(1_400);
     expect(packer.unpack(second)).toStrictEqual(state('k1', 1));
   });
+
+  it('packs long states deflated too: a long-lived key\'s base64 vectors lose about a quarter', () => {
+    const rows = (seed: number) => Buffer.from(Float32Array.from({ length: 6_000 }, (_, i) => Math.sin(i * seed + seed)).buffer).toString('base64');
+    const long = (key: string, seed: number): KeyState => ({ key, eventsSeen: 1_000, lastTs: seed, detectors: { a: { rows: rows(seed) }, b: { rows: rows(seed + 1), n: 1_000 } }, scores: {}, evidence: {}, risk: 0, ladder: initialLadderState(), recentIds: [], recentHead: 0 });
+    const packer = new KeyStatePacker();
+    // Before a dictionary was taken and after.
+    const first = packer.pack(long('a', 1));
+    packer.pack({ ...long('small', 3), detectors: {} });
+    const second = packer.pack(long('b', 2));
+    for (const [packed, state] of [[first, long('a', 1)], [second, long('b', 2)]] as const) {
+      const raw = serialize(state).length;
+      expect(raw).toBeGreaterThan(60_000);
+      expect(packed.bytes.length).toBeLessThan(raw * 0.8);
+      expect(packer.unpack(packed)).toStrictEqual(state);
+    }
+  });
 });
