@@ -9,7 +9,12 @@
  * divided by the keys. Everything the keys cost is counted (their state,
  * the aggregates and references they feed), and nothing else: the events
  * are generated after the first reading and dropped before the second.
- * Traffic: benchmarks/utils/keyTraffic.ts (as `bench:state`).
+ * Traffic: benchmarks/utils/keyTraffic.ts (as `bench:state`). Its keys
+ * do not end together (scripted ones call every second, natural ones
+ * every 20 s or so), so at the second reading those that ended earlier
+ * are held packed, as the pipeline holds any quiet key: an "active" key's
+ * figure is mostly that of a 1,000-event state packed, and the row says
+ * how many were.
  *
  * Primed (`prime`): before the first reading, the same traffic once more
  * under other key names, so that what the process grows once and keeps
@@ -45,6 +50,8 @@ export interface KeyBytes {
   primed?: boolean;
   /** Measured once the keys were quiet past `state.packAfterIdleMs`. */
   quiet?: boolean;
+  /** How many of the keys were held packed at the second reading (quiet or not: a key whose traffic ended earlier is packed by then). */
+  packed?: number;
 }
 
 const BATCH = 2_048;
@@ -101,7 +108,7 @@ async function child(history: number, keys: number, detectors: string, prime: bo
   if (present !== keys) throw new Error(`only ${present} of the ${keys} measured keys are in memory (state.maxKeys?)`);
   const packed = Array.from({ length: keys }, (_, k) => pipeline.store.isPacked(`k${k}`)).filter(Boolean).length;
   if (quiet && packed !== keys) throw new Error(`only ${packed} of the ${keys} measured keys are held packed after the quiet spell`);
-  return { keys, history, heap: (after.heapUsed - before.heapUsed) / keys, buffers: (after.arrayBuffers - before.arrayBuffers) / keys, primed: prime, quiet };
+  return { keys, history, heap: (after.heapUsed - before.heapUsed) / keys, buffers: (after.arrayBuffers - before.arrayBuffers) / keys, primed: prime, quiet, packed };
 }
 
 if (process.argv.includes('--child')) {

@@ -54,8 +54,9 @@ function bytesRow(label: string, all: KeyBytes, base: KeyBytes, bar: number): st
   const total = all.heap + all.buffers;
   const primed = all.primed ? ', after a primer of the same traffic (what one more key costs)' : '';
   const quiet = all.quiet ? ', then quiet past state.packAfterIdleMs (held packed)' : '';
+  const packed = !all.quiet && all.packed ? `, ${all.packed} of them held packed at the reading (their traffic ended earlier)` : '';
   return [
-    `${label} (${all.history} events each, ${all.keys} keys${primed}${quiet}): heap + array buffers`,
+    `${label} (${all.history} events each, ${all.keys} keys${primed}${quiet}${packed}): heap + array buffers`,
     `${kb(total)} (${kb(all.heap)} + ${kb(all.buffers)})`,
     `volume detector only: ${kb(base.heap + base.buffers)} (${kb(base.heap)} + ${kb(base.buffers)})`,
     '—',

@@ -42,9 +42,10 @@ export class ModelReference {
   private readonly lastFlags: ({ threshold: number; hit: Uint8Array } | undefined)[] = [undefined, undefined, undefined, undefined];
   /**
    * The last neighbourhood answered per query sketch (the event's array): the detectors that judge an
-   * answer by its neighbours ask the same question of the same event, one after another.
+   * answer by its neighbours ask the same question of the same event, one after another. Kept for one
+   * batch (`forgetAnswers`): a sketch a key's state holds on to would keep its answers alive too.
    */
-  private readonly asked = new WeakMap<readonly number[], { k: number; radius: number; owner: number; idx: Int32Array; d2: Float64Array }>();
+  private asked = new WeakMap<readonly number[], { k: number; radius: number; owner: number; idx: Int32Array; d2: Float64Array }>();
   private readonly x: Float64Array;
   private readonly minors = new Map<number, MinorDirections | null>();
   /** The gate's caps, as shares of a quantile's tail (null: the gate is off). */
@@ -181,6 +182,11 @@ export class ModelReference {
     this.index.nearest(this.x, k, r * r, owner, out);
     this.asked.set(sketch, { k, radius, owner, idx: out.idx.slice(0, out.count), d2: out.d2.slice(0, out.count) });
     return out;
+  }
+
+  /** Drops the neighbourhoods `neighbours` remembers (called at the end of each batch). */
+  forgetAnswers(): void {
+    this.asked = new WeakMap();
   }
 
   /** A neighbourhood buffer for `neighbours`. */

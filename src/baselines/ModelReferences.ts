@@ -54,6 +54,8 @@ export class ModelReferences {
   private readonly views = new WeakMap<ModelReferenceState, { rows: string; samples: number; view: ModelReference }>();
   /** The members' nearest-member distances from the fold that made them (valid while `rows` is that fold's). */
   private readonly folded = new WeakMap<ModelReferenceState, { rows: string; nearest: Float64Array }>();
+  /** The views `get` gave out since the batch began: their remembered answers are dropped at its end. */
+  private readonly lent = new Set<ModelReference>();
   private readonly networks = new Map<string, number>();
   private readonly stats: AnswerStatistics = { margin: 0, entropy: 0, label: 0 };
 
@@ -76,10 +78,14 @@ export class ModelReferences {
     const s = this.open.get(model) ?? this.existing(model);
     if (!s) return null;
     const hit = this.views.get(s);
-    if (hit && hit.rows === s.rows && hit.samples === s.samples) return hit.view;
+    if (hit && hit.rows === s.rows && hit.samples === s.samples) {
+      this.lent.add(hit.view);
+      return hit.view;
+    }
     const known = this.folded.get(s);
     const view = new ModelReference(model, s, this.config, known && known.rows === s.rows ? known.nearest : undefined);
     this.views.set(s, { rows: s.rows, samples: s.samples, view });
+    this.lent.add(view);
     return view;
   }
 
@@ -157,11 +163,13 @@ export class ModelReferences {
     }
   }
 
-  /** Ends the batch: packs the samples it changed into their states. */
+  /** Ends the batch: packs the samples it changed into their states, and the views forget the batch's answers. */
   end(): void {
     for (const [s, pool] of this.pools) s.pool = packArray(pool.data.subarray(0, s.poolN * recordStride(s)));
     this.pools.clear();
     this.open.clear();
+    for (const view of this.lent) view.forgetAnswers();
+    this.lent.clear();
   }
 
   private existing(model: string): ModelReferenceState | null {

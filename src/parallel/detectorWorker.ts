@@ -92,6 +92,8 @@ function runBatch(req: BatchRequest): BatchReply {
       reply[name] = { error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
     }
   }
+  // As the main thread's ModelReferences does at a batch's end: a view kept for the next batch forgets this one's answers.
+  for (const r of references.values()) r.view?.forgetAnswers();
   return reply;
 }
 

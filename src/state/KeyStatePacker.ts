@@ -23,14 +23,15 @@ export interface PackedKeyState {
  */
 const DICTIONARY_BYTES = 8_192;
 /**
- * Longest state deflated. Up to it, deflate takes about two thirds off
- * (what every key repeats); a longer state is mostly the key's own vectors,
- * of which it takes a third for three times the CPU of serialising, at every
- * quiet spell: kept as serialised, it is still a fraction of the live state.
+ * Longest state deflated over the dictionary. A longer one is mostly the
+ * key's own vectors (base64: 6 bits a character), the dictionary helps it
+ * little, and deflate takes about a quarter of it at any level: it is
+ * deflated alone at the fastest level, which takes as much within 1%
+ * (benchmarks/RESULTS.md, "Session 14, bytes per active key").
  */
-const DEFLATE_BYTES = 16_384;
-/** First byte of the packed bytes: serialised only, deflated without a dictionary (before one was taken), or with it. */
-const SERIALISED = 0;
+const LONG_STATE_BYTES = 16_384;
+const LONG_STATE_LEVEL = 1;
+/** First byte of the packed bytes: deflated without a dictionary (before one was taken, or a long state), or with it. */
 const DEFLATED = 1;
 const WITH_DICTIONARY = 2;
 
@@ -38,8 +39,7 @@ const WITH_DICTIONARY = 2;
  * Packs a quiet key's state into one byte string and back, losslessly:
  * V8's structured serialisation (what `structuredClone` does: typed
  * arrays, Maps, Sets, -0, NaN, `undefined` properties, any string survive,
- * which MessagePack's snapshot sections do not all), then raw deflate
- * up to `DEFLATE_BYTES`.
+ * which MessagePack's snapshot sections do not all), then raw deflate.
  * Deflate is what makes it small: the property names every key repeats
  * and the base64 vector blocks (6 bits a character) are most of a state's
  * bytes. A key's state alone is too short for deflate to find its
@@ -57,7 +57,7 @@ export class KeyStatePacker {
     const raw = serialize(state);
     if (!this.dictionary && raw.length <= DICTIONARY_BYTES) this.dictionary = Buffer.from(raw);
     const bytes =
-      raw.length > DEFLATE_BYTES ? Buffer.concat([Buffer.of(SERIALISED), raw])
+      raw.length > LONG_STATE_BYTES ? Buffer.concat([Buffer.of(DEFLATED), deflateRawSync(raw, { level: LONG_STATE_LEVEL })])
       : this.dictionary ? Buffer.concat([Buffer.of(WITH_DICTIONARY), deflateRawSync(raw, { dictionary: this.dictionary })])
       : Buffer.concat([Buffer.of(DEFLATED), deflateRawSync(raw)]);
     return {
@@ -73,7 +73,7 @@ export class KeyStatePacker {
   unpack(packed: PackedKeyState): KeyState {
     const bytes = Buffer.from(packed.bytes, 'latin1');
     const body = bytes.subarray(1);
-    const raw = bytes[0] === SERIALISED ? body : bytes[0] === WITH_DICTIONARY ? inflateRawSync(body, { dictionary: this.dictionary }) : inflateRawSync(body);
+    const raw = bytes[0] === WITH_DICTIONARY ? inflateRawSync(body, { dictionary: this.dictionary }) : inflateRawSync(body);
     return unboxed(deserialize(raw)) as KeyState;
   }
 
@@ -91,14 +91,21 @@ export class KeyStatePacker {
  * `value` with its arrays of numbers rebuilt as the detectors built them.
  * V8's deserialiser makes every array a generic one, each double boxed on
  * its own: slower for the detectors' arithmetic (their code then sees two
- * kinds of array) and bigger. Holes stay holes: an array with one is not
+ * kinds of array) and bigger. Its typed arrays are views into the bytes
+ * decoded, so each would keep the whole packed state alive: they are
+ * copied out. Holes stay holes: an array with one is not
  * all numbers. Set members are left as they are (replacing one would move
  * it). An object met twice (shared, or a cycle) is walked once, and an
  * array shared between two places stays one array.
  */
 function unboxed(value: unknown, done = new Map<object, unknown>()): unknown {
-  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || value instanceof Set) return value;
+  if (typeof value !== 'object' || value === null || value instanceof Set) return value;
   if (done.has(value)) return done.get(value);
+  if (ArrayBuffer.isView(value)) {
+    const own = ownCopy(value);
+    done.set(value, own);
+    return own;
+  }
   done.set(value, value);
   if (Array.isArray(value)) {
     let numbers = true;
@@ -127,4 +134,14 @@ function unboxed(value: unknown, done = new Map<object, unknown>()): unknown {
     if (y !== x) Object.defineProperty(record, k, { value: y, writable: true, enumerable: true, configurable: true });
   }
   return value;
+}
+
+/** `view` over a buffer of its own, exactly its bytes (the same view when it has one already). */
+function ownCopy(view: ArrayBufferView): ArrayBufferView {
+  if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) return view;
+  const bytes = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
+  if (Buffer.isBuffer(view)) return Buffer.from(bytes);
+  if (view instanceof DataView) return new DataView(bytes);
+  const TypedArray = view.constructor as new (buffer: ArrayBufferLike) => ArrayBufferView;
+  return new TypedArray(bytes);
 }

@@ -1,8 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { epochParts } from '../../src/baselines/epochParts.ts';
 import { createKeyFeedState, type KeyFeedState } from '../../src/baselines/KeyFeedState.ts';
+import { ModelReference } from '../../src/baselines/ModelReference.ts';
 import { ModelReferences } from '../../src/baselines/ModelReferences.ts';
 import type { ModelReferenceState } from '../../src/baselines/ModelReferenceState.ts';
+import { NeighbourIndex } from '../../src/baselines/NeighbourIndex.ts';
 import { referenceHash } from '../../src/baselines/referenceHash.ts';
 import { type ReferenceConfig, referenceSchema } from '../../src/baselines/referenceSchema.ts';
 import type { InferenceEvent } from '../../src/contract.ts';
@@ -131,6 +133,32 @@ describe('ModelReferences', () => {
     expect(view.fartherThan(Array(8).fill(50), view.quantile(0.99))).toBe(true);
     expect(view.fartherThan(view.sketch(0), view.quantile(0.99))).toBe(false);
     expect(view.statistic('margin').every((m) => m >= 0 && m <= 1)).toBe(true);
+  });
+
+  it('remembers a sketch\'s neighbourhood for the rest of the batch only: the next batch asks the index again, for the same answer', () => {
+    const events = stream(honest(40));
+    const { refs } = feed(config, events, 500);
+    const last = events.slice(-1);
+    refs.begin(last);
+    const view = refs.get('m')!;
+    const search = vi.spyOn(NeighbourIndex.prototype, 'nearest');
+    try {
+      const sketch = natural(mulberry32(3));
+      const first = view.neighbours(sketch, 4, 3, 0, ModelReference.neighbourhood(4))!;
+      const again = view.neighbours(sketch, 4, 3, 0, ModelReference.neighbourhood(4))!;
+      expect(search).toHaveBeenCalledTimes(1);
+      expect(first.count).toBeGreaterThan(0);
+      expect(again).toEqual(first);
+      refs.end();
+      refs.begin(last);
+      expect(refs.get('m')).toBe(view);
+      const next = view.neighbours(sketch, 4, 3, 0, ModelReference.neighbourhood(4))!;
+      expect(search).toHaveBeenCalledTimes(2);
+      expect(next).toEqual(first);
+    } finally {
+      search.mockRestore();
+      refs.end();
+    }
   });
 
   it('nearestOfSample: the nearest of the members spread evenly over the member order, as a full scan finds it', () => {

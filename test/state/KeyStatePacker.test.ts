@@ -88,6 +88,20 @@ describe('KeyStatePacker', () => {
     expect(1 in d.holes).toBe(false);
   });
 
+  it('gives typed arrays buffers of their own, exactly their bytes (a view into the decoded bytes would keep them all alive)', () => {
+    const f32 = new Float32Array([0.1, 0.2, 0.3]);
+    const state = { key: 'k', eventsSeen: 0, lastTs: 0, detectors: { a: { f32, again: f32, list: [new Uint8Array([1, 2, 3]), new Float64Array(5)], pad: 'x'.repeat(30_000) } }, scores: {}, evidence: {}, risk: 0, ladder: initialLadderState(), recentIds: [], recentHead: 0 } as KeyState;
+    const packer = new KeyStatePacker();
+    const back = packer.unpack(packer.pack(state));
+    expect(back).toStrictEqual(state);
+    const a = back.detectors.a as { f32: Float32Array; again: Float32Array; list: ArrayBufferView[] };
+    expect(a.again).toBe(a.f32);
+    for (const view of [a.f32, ...a.list]) {
+      expect(view.byteOffset).toBe(0);
+      expect(view.buffer.byteLength).toBe(view.byteLength);
+    }
+  });
+
   it('keeps an array shared between two places of a state one array, and a cycle a cycle', () => {
     const shared = [0.5, 1.5];
     const loop: Record<string, unknown> = { n: 1 };
@@ -129,5 +143,21 @@ describe('KeyStatePacker', () => {
     expect(second.bytes.length).toBeLessThan(alone * 0.8);
     expect(JSON.stringify(state('k1', 1)).length).toBeGreaterThan(1_400);
     expect(packer.unpack(second)).toStrictEqual(state('k1', 1));
+  });
+
+  it('packs long states deflated too: a long-lived key\'s base64 vectors lose about a quarter', () => {
+    const rows = (seed: number) => Buffer.from(Float32Array.from({ length: 6_000 }, (_, i) => Math.sin(i * seed + seed)).buffer).toString('base64');
+    const long = (key: string, seed: number): KeyState => ({ key, eventsSeen: 1_000, lastTs: seed, detectors: { a: { rows: rows(seed) }, b: { rows: rows(seed + 1), n: 1_000 } }, scores: {}, evidence: {}, risk: 0, ladder: initialLadderState(), recentIds: [], recentHead: 0 });
+    const packer = new KeyStatePacker();
+    // Before a dictionary was taken and after.
+    const first = packer.pack(long('a', 1));
+    packer.pack({ ...long('small', 3), detectors: {} });
+    const second = packer.pack(long('b', 2));
+    for (const [packed, state] of [[first, long('a', 1)], [second, long('b', 2)]] as const) {
+      const raw = serialize(state).length;
+      expect(raw).toBeGreaterThan(60_000);
+      expect(packed.bytes.length).toBeLessThan(raw * 0.8);
+      expect(packer.unpack(packed)).toStrictEqual(state);
+    }
   });
 });

@@ -50,5 +50,9 @@ describe('speed table rows', () => {
     expect(primed).toHaveLength(3);
     expect(primed[2][0]).toMatch(/^bytes per active key \(1000 events each, 10 keys, after a primer of the same traffic/);
     expect(primed[2][1]).toBe('9.8 kB (8.8 kB + 1.0 kB)');
+    const someHeld = speedRows({ bytes: { idle: k(3_000, 1_000, 3), idleBase: k(500, 0, 3), active: { ...k(20_000, 5_000, 1000), packed: 8 }, activeBase: k(2_000, 0, 1000), idleQuiet: { ...k(1_000, 0, 3), quiet: true, packed: 10 } } });
+    expect(someHeld[1][0]).toMatch(/^bytes per active key \(1000 events each, 10 keys, 8 of them held packed at the reading/);
+    expect(someHeld[2][0]).toMatch(/then quiet past state.packAfterIdleMs \(held packed\)\): heap/);
+    expect(speedRows({ bytes: { idle: { ...k(3_000, 1_000, 3), packed: 0 }, idleBase: k(500, 0, 3), active: k(20_000, 5_000, 1000), activeBase: k(2_000, 0, 1000) } })[0][0]).toBe('bytes per idle key (3 events each, 10 keys): heap + array buffers');
   });
 });
