@@ -5,6 +5,7 @@ import { eventTimeOrder } from '../../detectors/shared/batch.ts';
 import { entityName } from '../../detectors/shared/entityName.ts';
 import type { Detector, DetectorOutput, KeyGroup } from '../../detectors/types.ts';
 import type { ModelReferenceState } from '../baselines/ModelReferenceState.ts';
+import type { KernelName } from '../compute/kernelChoice.ts';
 import type { Config } from '../config/configSchema.ts';
 import type { InferenceEvent } from '../contract.ts';
 import type { DetectorOffload, OffloadPart } from '../pipeline/DetectionPipeline.ts';
@@ -61,6 +62,8 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
     private readonly lanes: Lane[],
     private readonly offloaded: readonly string[],
     assignment: ReturnType<typeof planOffload>,
+    /** Per worker, where each kernel runs (`js` or the TensorFlow.js backend), as the worker reported when ready. */
+    readonly kernels: readonly Readonly<Record<KernelName, string>>[],
   ) {
     this.ownsModels = assignment.some((a) => a.detectors.some((d) => d.mode === 'whole'));
     assignment.forEach((a, w) => {
@@ -77,6 +80,7 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
     const enabled = enabledDetectors(config).map((d) => d.name);
     const assignment = planOffload(enabled, workers, offloaded);
     const lanes: Lane[] = [];
+    let kernels: Record<KernelName, string>[];
     try {
       for (let w = 0; w < workers; w++) {
         const channel = new SyncChannel();
@@ -85,12 +89,12 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
         channel.attach(worker);
         lanes.push({ worker, channel });
       }
-      await Promise.all(lanes.map((lane) => ready(lane)));
+      kernels = await Promise.all(lanes.map((lane) => ready(lane)));
     } catch (err) {
       await Promise.all(lanes.map((l) => l.worker.terminate()));
       throw err;
     }
-    return new WorkerOffload(lanes, enabled.filter((n) => n in offloaded), assignment);
+    return new WorkerOffload(lanes, enabled.filter((n) => n in offloaded), assignment, kernels);
   }
 
   /** The detectors for the pipeline: the registry's enabled ones, in its order, the offloaded ones as stand-ins. */
@@ -244,10 +248,11 @@ function sameRows(a: ReferenceRows | null, b: ReferenceRows | null): boolean {
 }
 
 /** Waits for a worker's start-up (its compute backend loaded), failing with its error if it does not start. */
-async function ready(lane: Lane): Promise<void> {
-  const started = once(lane.worker, 'message');
-  const failed = once(lane.worker, 'error').then(([err]) => {
+/** Waits for a worker's ready message; the kernel routes it reports. */
+async function ready(lane: Lane): Promise<Record<KernelName, string>> {
+  const started = once(lane.worker, 'message').then(([msg]) => (msg as { kernels: Record<KernelName, string> }).kernels);
+  const failed = once(lane.worker, 'error').then(([err]): never => {
     throw err;
   });
-  await Promise.race([started, failed]);
+  return Promise.race([started, failed]);
 }

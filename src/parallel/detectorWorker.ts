@@ -3,7 +3,8 @@ import { DETECTORS } from '../../detectors/index.ts';
 import type { Detector, DetectorContext, DetectorOutput, KeyGroup } from '../../detectors/types.ts';
 import { ModelReference } from '../baselines/ModelReference.ts';
 import type { ModelReferenceState } from '../baselines/ModelReferenceState.ts';
-import { createCompute } from '../compute/createCompute.ts';
+import { createKernels } from '../compute/createKernels.ts';
+import { KERNELS } from '../compute/kernelChoice.ts';
 import type { Config } from '../config/configSchema.ts';
 import { decodeEvents } from './eventColumns.ts';
 import type { OffloadMode } from './offloadPlan.ts';
@@ -31,7 +32,9 @@ interface Owned {
 }
 
 const data = workerData as DetectorWorkerData;
-const compute = await createCompute();
+// The kernels routed as the main thread routes them (`createKernels` with the same config): a kernel that
+// TensorFlow.js does not compute bit for bit like plain JavaScript runs in JavaScript here too, unless forced.
+const compute = await createKernels(data.config.compute);
 const detectorConfig = data.config.detectors as Record<string, unknown>;
 const owned: Owned[] = data.detectors.map(({ name, mode }) => {
   const def = DETECTORS.find((d) => d.name === name);
@@ -116,4 +119,4 @@ function explain(detector: string, k: number, i: number): ExplainReply {
 serveRequests(parentPort!, data.port, data.signal, (req: WorkerRequest): BatchReply | ExplainReply =>
   req.type === 'batch' ? runBatch(req) : explain(req.detector, req.k, req.i),
 );
-parentPort!.postMessage({ ready: true, backend: compute.backend });
+parentPort!.postMessage({ ready: true, backend: compute.backend, kernels: Object.fromEntries(KERNELS.map((k) => [k, compute.kernels[k].backend])) });
