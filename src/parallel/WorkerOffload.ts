@@ -247,8 +247,10 @@ function sameRows(a: ReferenceRows | null, b: ReferenceRows | null): boolean {
   return a.dim === b.dim && a.width === b.width && a.n === b.n && a.samples === b.samples && a.rows === b.rows;
 }
 
-/** Waits for a worker's start-up (its compute backend loaded), failing with its error if it does not start. */
-/** Waits for a worker's ready message; the kernel routes it reports. */
+/**
+ * Waits for a worker's start-up (its compute backend loaded and its kernels routed), failing with its error if
+ * it does not start; the kernel routes it reports.
+ */
 async function ready(lane: Lane): Promise<Record<KernelName, string>> {
   const started = once(lane.worker, 'message').then(([msg]) => (msg as { kernels: Record<KernelName, string> }).kernels);
   const failed = once(lane.worker, 'error').then(([err]): never => {
