@@ -6,6 +6,7 @@ import { DEFAULT_EVENT_LIMITS } from '../codec/validateEvent.ts';
 import { LEVELS } from '../contract.ts';
 import { DEFAULT_GATE_LIMITS } from '../pipeline/EventGate.ts';
 import { checkFusionAgainstConfig, fusionSchema } from '../fusion/fusionSchema.ts';
+import { successionSchema } from '../fusion/KeySuccession.ts';
 import { referenceSchema } from '../baselines/referenceSchema.ts';
 
 const ms = z.number().int().nonnegative();
@@ -403,6 +404,8 @@ export const configSchema = z
     reference: referenceSchema,
     /** How detector scores become one risk: `noisy-or` (default) or a fitted `logistic` model. */
     fusion: fusionSchema.prefault({}),
+    /** A fresh key that takes over a flagged key's campaign carries its risk (key rotation). */
+    succession: successionSchema.prefault({}),
     /** Peer calibration of behavioural scores against the model's other keys of similar volume. */
     calibration: calibrationSchema.prefault({}),
     policy: policySchema.prefault({}),

@@ -33,10 +33,13 @@ export interface Fusion {
    * give. RiskScore evidence ranks detectors by weight × score.
    */
   readonly weights: Float64Array;
-  /** `signature`: each detector's signature part of its score (see `DetectorOutput.signature`); by default a signature detector's whole score. */
-  risk(scores: ArrayLike<number>, signature?: ArrayLike<number>): number;
+  /**
+   * `signature`: each detector's signature part of its score (see `DetectorOutput.signature`); by default a signature detector's whole score.
+   * `carried`: a signature from outside the key's detectors, the risk a key carries over as another key's successor (`KeySuccession`).
+   */
+  risk(scores: ArrayLike<number>, signature?: ArrayLike<number>, carried?: number): number;
   /** The same risk, with the reasons fusion adds to it. The returned object is reused by the next call. */
-  assess(scores: ArrayLike<number>, signature?: ArrayLike<number>): FusionAssessment;
+  assess(scores: ArrayLike<number>, signature?: ArrayLike<number>, carried?: number): FusionAssessment;
 }
 
 /** The config sections fusion reads. */
@@ -132,11 +135,11 @@ class FamilyFusion implements Fusion {
     this.kept = new Float64Array(weights.length);
   }
 
-  risk(scores: ArrayLike<number>, signature?: ArrayLike<number>): number {
-    return this.assess(scores, signature).risk;
+  risk(scores: ArrayLike<number>, signature?: ArrayLike<number>, carried = 0): number {
+    return this.assess(scores, signature, carried).risk;
   }
 
-  assess(scores: ArrayLike<number>, signature?: ArrayLike<number>): FusionAssessment {
+  assess(scores: ArrayLike<number>, signature?: ArrayLike<number>, carried = 0): FusionAssessment {
     const a = this.assessment;
     a.capped = false;
     a.groupWithheld = false;
@@ -147,19 +150,19 @@ class FamilyFusion implements Fusion {
     if (rules === null) {
       risk = this.combine(this.behaviour);
     } else {
-      risk = this.countOnce(rules, signature, a);
+      risk = this.countOnce(rules, signature, carried, a);
     }
     for (let d = 0; d < scores.length; d++) if (this.isRate[d]) risk = Math.max(risk, clamp01(scores[d]) * this.weights[d]);
     a.risk = risk;
     return a;
   }
 
-  private countOnce(rules: CountOnceRules, signature: ArrayLike<number> | undefined, a: FusionAssessment): number {
+  private countOnce(rules: CountOnceRules, signature: ArrayLike<number> | undefined, carried: number, a: FusionAssessment): number {
     const s = this.behaviour;
     const strongest = this.strongest;
     strongest.fill(-1);
     let own = 0;
-    let signed = 0;
+    let signed = clamp01(carried);
     for (let d = 0; d < s.length; d++) {
       if (this.isRate[d]) continue;
       const family = rules.families[d];

@@ -63,6 +63,8 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
       registers: r,
     }),
     groupDecisions: new Counter({ name: 'probewatch_group_decisions_total', help: 'Group decisions published (advisory: a tenant, network prefix or geometry group whose pooled evidence reached a level), by scope and level', labelNames: ['scope', 'level'], registers: r }),
+    keySuccessions: new Counter({ name: 'probewatch_key_successions_total', help: 'Fresh keys linked as the continuation of a flagged key of the same model (key rotation), which carry its risk', registers: r }),
+    successionKeysRemembered: new Gauge({ name: 'probewatch_succession_keys_remembered', help: 'Flagged keys remembered as possible predecessors of a fresh key (over all models)', registers: r }),
     groupLadders: new Gauge({ name: 'probewatch_group_ladders', help: 'Groups whose response ladder is held (capped at policy.groupDecisions.maxGroups)', registers: r }),
     decisionsByDetector: new Counter({ name: 'probewatch_decisions_by_detector_total', help: 'Decisions published, by level and by the detector contributing most to the risk (none: no detector scored)', labelNames: ['level', 'detector'], registers: r }),
     outputFailures: new Counter({ name: 'probewatch_output_failures_total', help: 'Failed attempts to publish outputs (kafka: risk scores, decisions, dead letters; redis: decisions), retried or not', labelNames: ['output'], registers: r }),

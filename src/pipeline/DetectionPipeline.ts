@@ -12,6 +12,7 @@ import { type Discount, PEER_TABLE_SLOT, PeerCalibration } from '../calibration/
 import { entityName } from '../../detectors/shared/entityName.ts';
 import type { EntityStageLink } from '../../detectors/shared/aggregateFacts.ts';
 import { createFusion, type Fusion, type FusionAssessment } from '../fusion/createFusion.ts';
+import { KeySuccession } from '../fusion/KeySuccession.ts';
 import type { Logger } from '../observability/logger.ts';
 import { silentLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -96,6 +97,10 @@ export class DetectionPipeline {
   private anyShadow!: boolean;
   private ladder!: ResponseLadder;
   private groupDecisions?: GroupDecisions;
+  /** Fresh keys that take over a flagged key's campaign (null: `succession.enabled` is off). */
+  private succession: KeySuccession | null = null;
+  /** `succession.linksMade` already counted in the metric. */
+  private linksCounted = 0;
   /** Per detector, a digest of its own settings: state built under other settings is started afresh. */
   private settingsDigests!: string[];
   /** Per detector, digests of settings replaced by a reload here: state tagged with one (or untagged) is started afresh. */
@@ -162,6 +167,12 @@ export class DetectionPipeline {
     this.ladder = ladder;
     // A reload starts group ladders afresh (their decisions already published stay until they lapse).
     this.groupDecisions = groupDecisions;
+    // A reload keeps the keys remembered unless the succession settings changed.
+    if (!config.succession.enabled) this.succession = null;
+    else if (!this.succession || JSON.stringify(this.config?.succession) !== JSON.stringify(config.succession)) {
+      this.succession = new KeySuccession(config.succession, config.policy.thresholds.throttle);
+      this.linksCounted = 0;
+    }
     this.settingsDigests = detectors.map((d) => detectorSettingsDigest(detectorConfig[d.name]));
     this.config = config;
   }
@@ -277,6 +288,7 @@ export class DetectionPipeline {
         state.lastTs = Math.max(state.lastTs, ev.ts);
         if (ev.tenant !== null) state.tenant = ev.tenant;
         const tenant = state.tenant ?? null;
+        const carried = this.succession ? this.succession.carried(state, state.key, ev, this.referenceOf, (key) => groups.get(key)) : 0;
         let shadowChanged = false;
         let assessment: FusionAssessment;
         if (this.anyShadow) {
@@ -285,27 +297,29 @@ export class DetectionPipeline {
             enforced[d] = this.shadowed[d] ? 0 : scores[d];
             enforcedSignature[d] = this.shadowed[d] ? 0 : signature[d];
           }
-          state.shadowRisk = this.fuse(scores, signature).risk;
-          assessment = this.fuse(enforced, enforcedSignature);
-          state.risk = assessment.risk;
+          state.shadowRisk = KeySuccession.combine(this.fuse(scores, signature, carried).risk, carried);
+          assessment = this.fuse(enforced, enforcedSignature, carried);
+          state.risk = KeySuccession.combine(assessment.risk, carried);
           state.shadowLadder ??= initialLadderState();
           shadowChanged = this.ladder.step(state.key, state.shadowLadder, state.shadowRisk, ev.ts, tenant, ev.client_ip).changed;
         } else {
-          assessment = this.fuse(scores, signature);
-          state.risk = assessment.risk;
+          assessment = this.fuse(scores, signature, carried);
+          state.risk = KeySuccession.combine(assessment.risk, carried);
         }
         const from = state.ladder.level;
         const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant, ev.client_ip);
+        // A key is remembered at its risk, or at the threshold of the level its ladder holds when that is higher.
+        this.succession?.observe(state.key, ev, Math.max(state.risk, this.ladder.threshold(state.ladder.level, tenant)), this.referenceOf(ev.model_id));
         const last = i === evs.length - 1;
         const changed = step.changed || shadowChanged;
         // Notes are built only for the events whose scores are recorded (no closure per event).
-        if (changed || last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores));
+        if (changed || last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores, state));
         let score: RiskScore | undefined;
         if (changed) {
           out.changes.push((score = this.riskScore(state, ev.ts)));
           if (step.changed) this.metrics?.levelChanges.inc({ level: step.level });
         } else if (this.config.publish.riskEveryEvents > 0 && state.eventsSeen % this.config.publish.riskEveryEvents === 0) {
-          if (!last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores));
+          if (!last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores, state));
           out.updates.push(this.riskScore(state, ev.ts));
         }
         if (step.decide || shadowChanged) {
@@ -324,6 +338,12 @@ export class DetectionPipeline {
     this.metrics?.keysTracked.set(this.store.size);
     this.metrics?.calibrationPeers.set(this.calibration.size);
     this.maybeSweep();
+    if (this.succession) {
+      this.succession.prune(this.maxTs);
+      this.metrics?.keySuccessions.inc(this.succession.linksMade - this.linksCounted);
+      this.linksCounted = this.succession.linksMade;
+      this.metrics?.successionKeysRemembered.set(this.succession.size);
+    }
     // After the sweep, so that a key about to be evicted is not packed first; the keys of this part are pinned.
     this.store.packIdle(this.maxTs);
     this.metrics?.keysPacked.set(this.store.packedCount);
@@ -351,8 +371,8 @@ export class DetectionPipeline {
    * counts once, and truncate needs a signature or two families (see
    * createFusion). The returned assessment is reused by the next call.
    */
-  private fuse(scores: Float64Array, signature: Float64Array): FusionAssessment {
-    return this.fusion.assess(scores, signature);
+  private fuse(scores: Float64Array, signature: Float64Array, carried: number): FusionAssessment {
+    return this.fusion.assess(scores, signature, carried);
   }
 
   /** One RiskScore per key with `final: true`, for the end of a replay. */
@@ -532,9 +552,14 @@ export class DetectionPipeline {
   }
 
   /** What calibration and fusion did to one event's scores, as sentences. */
-  private notes(discounts: (Discount | null)[] | undefined, assessment: FusionAssessment, scores: Float64Array): string[] {
-    return [...calibrationNotes(this.detectors, discounts), ...fusionNotes(assessment, this.detectors, scores)];
+  private notes(discounts: (Discount | null)[] | undefined, assessment: FusionAssessment, scores: Float64Array, state: KeyState): string[] {
+    const notes = [...calibrationNotes(this.detectors, discounts), ...fusionNotes(assessment, this.detectors, scores)];
+    if (state.succession?.linked) notes.push(KeySuccession.evidence(state.succession));
+    return notes;
   }
+
+  /** The model's reference as the detectors of this batch read it (null when no detector reads one). */
+  private readonly referenceOf = (model: string) => (this.referencing ? this.references.get(model) : null);
 
   private recordScores(state: KeyState, scores: Float64Array, perDetector: ReturnType<DetectionPipeline['runDetector']>[], k: number, i: number, notes: string[]): void {
     for (let d = 0; d < this.detectors.length; d++) {

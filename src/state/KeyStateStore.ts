@@ -3,6 +3,7 @@ import type { KeyFeedState } from '../baselines/KeyFeedState.ts';
 import { initialLadderState, type LadderState } from '../policy/ResponseLadder.ts';
 import { KeyPauses } from './KeyPauses.ts';
 import { KeyStatePacker, type PackedKeyState } from './KeyStatePacker.ts';
+import type { SuccessionState } from './SuccessionState.ts';
 
 /** Everything probewatch keeps about one key; plain JSON so it can be snapshotted. */
 export interface KeyState {
@@ -35,6 +36,8 @@ export interface KeyState {
   detectorSettings?: Record<string, string>;
   /** What the model reference's feed gate remembers about the key (absent before its first answered query). */
   reference?: KeyFeedState;
+  /** The flagged key this one continues, or may (`KeySuccession`); absent for most keys. */
+  succession?: SuccessionState;
 }
 
 /** A key's place on the ladder and its last scores. */

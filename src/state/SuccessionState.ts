@@ -1,0 +1,26 @@
+/**
+ * What a key's state remembers of the flagged key it may continue. Plain data (snapshotted with the key).
+ * While `linked` is false the link is pending: the key's first calls are gathered until `confirmCalls`.
+ */
+export interface SuccessionState {
+  /** The flagged key this key may continue, and their model. */
+  from: string;
+  model: string;
+  /** The flagged key's last call before this key's first, its risk then, and its median gap between calls. */
+  fromTs: number;
+  fromRisk: number;
+  fromGapMs: number;
+  /** Pending only: the flagged key's gaps between its last calls (ms). */
+  fromGaps?: number[];
+  /** This key's first call. */
+  firstTs: number;
+  linked: boolean;
+  /** Pending only: the flagged key's last sketch prefixes (row-major, `dim` wide), this key's call times and prefixes. */
+  fromSketches?: number[];
+  dim?: number;
+  ts?: number[];
+  sketches?: number[];
+  /** Linked only: this key's median gap, and the share of its confirming queries nearer the flagged key's than the traffic. */
+  gapMs?: number;
+  nearer?: number;
+}

@@ -1,0 +1,152 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { offManifold } from '../../detectors/offManifold.ts';
+import type { Detector } from '../../detectors/types.ts';
+import type { Compute } from '../../src/compute/Compute.ts';
+import { parseConfig } from '../../src/config/loadConfig.ts';
+import type { InferenceEvent, RiskScore } from '../../src/contract.ts';
+import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
+import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
+import { samePace } from '../../src/fusion/KeySuccession.ts';
+import { testCompute } from '../detectors/helpers/compute.ts';
+import { ATTACK_START, HOUR, naturalScenario } from '../detectors/helpers/scenario.ts';
+import { merge, naturalKey, scriptTimes, type World } from '../detectors/helpers/world.ts';
+
+let compute: Compute;
+let world: World;
+let natural: InferenceEvent[];
+beforeAll(async () => {
+  compute = await testCompute();
+  ({ world, natural } = naturalScenario(4));
+  natural = natural.filter((e) => e.ts < ATTACK_START + 2 * HOUR);
+});
+
+/** Off-manifold alone: the first key's uniform queries take it to throttle and no further (one family, no second). */
+function pipeline(over: Record<string, unknown> = {}, metrics?: Metrics): DetectionPipeline {
+  const detectors = [offManifold.create(offManifold.configSchema.parse({}))] as Detector[];
+  return new DetectionPipeline(parseConfig(over), { compute, detectors, ...(metrics ? { metrics } : {}) });
+}
+
+/** An output-family detector, no signature, that scores every call of an `atk-` key 0.9: one family, held below truncate. */
+const suspicion: Detector = {
+  name: 'suspicion',
+  family: 'output',
+  initState: () => ({}),
+  processBatch: (groups) => groups.map((g) => ({ scores: g.events.map(() => (g.key.startsWith('atk-') ? 0.9 : 0)), evidence: ['suspicious'] })),
+} as Detector;
+
+function run(p: DetectionPipeline, stream: readonly InferenceEvent[], size = 2_048): RiskScore[] {
+  const changes: RiskScore[] = [];
+  for (let i = 0; i < stream.length; i += size) changes.push(...p.processBatch(stream.slice(i, i + size)).changes);
+  return changes;
+}
+
+const PERIOD = 2_000;
+/** A campaign's queries: uniform in a box of half-width 2 around (4, …, 4), away from the model's traffic. */
+function campaign(key: string, times: number[]): InferenceEvent[] {
+  return times.map((t) => world.event(key, Array.from({ length: world.dim }, () => 4 + 2 * (2 * world.uniform() - 1)), t));
+}
+/** A flagged key's 200 campaign queries from ATTACK_START, then `next` from `gapMs` after its last call. */
+function handover(next: (start: number) => InferenceEvent[], gapMs = 1_500): InferenceEvent[] {
+  const first = campaign('atk-a', scriptTimes(world, 200, ATTACK_START, PERIOD));
+  return merge(natural, first, next(first[first.length - 1].ts + gapMs));
+}
+
+const finalOf = (p: DetectionPipeline, key: string) => p.finalScores().find((s) => s.api_key === key)!;
+
+describe('KeySuccession', () => {
+  it('a fresh key continuing a flagged key at its pace and in its region carries its risk, says so, and whatever the batch size', async () => {
+    const stream = handover((start) => campaign('atk-b', scriptTimes(world, 100, start, PERIOD)));
+    const metrics = createMetrics();
+    const p = pipeline({}, metrics);
+    run(p, stream);
+    expect((await metrics.keySuccessions.get()).values[0].value).toBe(1);
+    const a = finalOf(p, 'atk-a');
+    const b = finalOf(p, 'atk-b');
+    expect(a.risk).toBeGreaterThanOrEqual(0.5);
+    const link = p.store.peek("atk-b")!.succession!;
+    expect(link).toMatchObject({ from: 'atk-a', linked: true });
+    expect(link.fromRisk).toBeGreaterThanOrEqual(0.5);
+    expect(b.risk).toBeGreaterThanOrEqual(link.fromRisk);
+    expect(b.evidence.some((e) => e.startsWith('succession: continues key atk-a'))).toBe(true);
+
+    // The same with small batches, which cut the handover differently.
+    const small = pipeline();
+    run(small, stream, 37);
+    expect(small.finalScores()).toEqual(p.finalScores());
+  });
+
+  it('lets the carried risk count as a signature: the key\'s own one-family evidence is no longer held below truncate', () => {
+    const stream = handover((start) => campaign('atk-b', scriptTimes(world, 100, start, PERIOD)));
+    const linked = new DetectionPipeline(parseConfig({}), { compute, detectors: [suspicion] });
+    run(linked, stream);
+    const alone = new DetectionPipeline(parseConfig({ succession: { enabled: false } }), { compute, detectors: [suspicion] });
+    run(alone, stream);
+    expect(finalOf(linked, 'atk-a').risk).toBeCloseTo(0.6999, 4);
+    // Without the link the second key is judged from nothing, by one family: held below truncate.
+    expect(finalOf(alone, 'atk-b').risk).toBeLessThan(0.7);
+    expect(alone.store.peek('atk-b')!.succession).toBeUndefined();
+    expect(finalOf(linked, 'atk-b').risk).toBeGreaterThanOrEqual(0.7);
+  });
+
+  it('does not link a fresh key that queries where the model\'s traffic is, though it starts at once and at the same pace', () => {
+    const stream = handover((start) => naturalKey(world, 'new-user', 100, scriptTimes(world, 100, start, PERIOD)));
+    const p = pipeline();
+    run(p, stream);
+    expect(finalOf(p, 'atk-a').risk).toBeGreaterThanOrEqual(0.5);
+    expect(p.store.peek('new-user')!.succession).toBeUndefined();
+    expect(finalOf(p, 'new-user').risk).toBeLessThan(0.5);
+  });
+
+  it('does not link across a pause longer than the handover, nor a key paced otherwise, nor while the flagged key still calls', () => {
+    const late = handover((start) => campaign('atk-b', scriptTimes(world, 100, start, PERIOD)), 400_000);
+    const p1 = pipeline();
+    run(p1, late);
+    expect(p1.store.peek('atk-b')!.succession).toBeUndefined();
+
+    const slower = handover((start) => campaign('atk-b', scriptTimes(world, 100, start, 5 * PERIOD)));
+    const p2 = pipeline();
+    run(p2, slower);
+    expect(p2.store.peek('atk-b')!.succession).toBeUndefined();
+
+    // The flagged key calls once more during the fresh key's first calls.
+    const busy = handover((start) => [
+      ...campaign('atk-b', scriptTimes(world, 100, start, PERIOD)),
+      ...campaign('atk-a', [start + 5 * PERIOD + 7]),
+    ]);
+    const p3 = pipeline();
+    run(p3, busy);
+    expect(p3.store.peek('atk-b')!.succession).toBeUndefined();
+    // Switched off, nothing is linked.
+    const off = pipeline({ succession: { enabled: false } });
+    run(off, handover((start) => campaign('atk-b', scriptTimes(world, 100, start, PERIOD))));
+    expect(off.store.peek('atk-b')!.succession).toBeUndefined();
+  });
+
+  it('chains: a third key continuing the second carries the risk on', () => {
+    const stream = handover((start) => {
+      const b = campaign('atk-b', scriptTimes(world, 60, start, PERIOD));
+      return [...b, ...campaign('atk-c', scriptTimes(world, 60, b[b.length - 1].ts + 1_000, PERIOD))];
+    });
+    const p = pipeline();
+    run(p, stream);
+    expect(p.store.peek('atk-c')!.succession).toMatchObject({ from: 'atk-b', linked: true });
+    expect(finalOf(p, 'atk-c').risk).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it('tells a script from a person with the same median gap by the gaps\' distributions (two-sample Kolmogorov–Smirnov)', () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) + 0.5) / 2 ** 31;
+    const script = (n: number) => Array.from({ length: n }, () => 2_000 * (1 + 0.04 * (rand() - 0.5)));
+    // Exponential gaps with the same median (ln 2 · mean = 2 s).
+    const person = (n: number) => Array.from({ length: n }, () => (-2_000 / Math.LN2) * Math.log(rand()));
+    expect(samePace(script(31), script(15), 0.01)).toBe(true);
+    expect(samePace(person(31), person(15), 0.01)).toBe(true);
+    expect(samePace(script(31), person(15), 0.01)).toBe(false);
+    expect(samePace(person(31), script(15), 0.01)).toBe(false);
+    expect(samePace([], script(15), 0.01)).toBe(false);
+  });
+
+  it('rejects a bad succession setting naming the key', () => {
+    expect(() => parseConfig({ succession: { paceRatio: 0.5 } })).toThrow(/succession\.paceRatio/);
+  });
+});
