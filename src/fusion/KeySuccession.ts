@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { InferenceEvent } from '../contract.ts';
 import type { ModelReference } from '../baselines/ModelReference.ts';
-import type { SuccessionState } from '../state/SuccessionState.ts';
+import type { SuccessionCandidate, SuccessionState } from '../state/SuccessionState.ts';
 
 export type { SuccessionState };
 
@@ -68,16 +68,22 @@ interface Remembered {
  * does not, so the key's own evidence of one family is no longer held
  * below truncate.
  *
- * Determinism: keys of a batch are processed in the order of their first
- * event in it, so a flagged key's calls before a fresh key's first are
- * remembered before the fresh key is seen; a flagged key's calls during the
- * confirming window are looked up in the batch itself as well. The one
- * case left to batch boundaries: a flagged key that makes more than `ring`
- * calls after the confirming window within the fresh key's batch.
+ * Determinism (the output must not depend on where batches are cut): the
+ * pipeline processes a batch's keys in the order of their first event in
+ * it, so a flagged key's calls before a fresh key's first are remembered
+ * before the fresh key is seen; a remembered key keeps every call of the
+ * batch in hand and is trimmed to `ring` calls only at the batch's end; the
+ * candidates are all flagged keys quiet at the fresh key's first call
+ * (the latest four), and the one it continues is chosen at its last
+ * confirming call, its silence checked against the batch's own events;
+ * the model's reference is read as the batch's detectors read it.
  *
  * The keys remembered live in process memory: after a restart, links still
  * pending are not made (a linked key keeps its link in its own state).
  */
+/** Flagged keys that went quiet before a fresh key's first call, considered as its predecessor. */
+const MAX_CANDIDATES = 4;
+
 export class KeySuccession {
   private readonly models = new Map<string, Map<string, Remembered>>();
   private readonly minRisk: number;
@@ -110,18 +116,17 @@ export class KeySuccession {
     }
     const pending = state.succession;
     if (!pending || pending.linked) return 0;
-    const dim = pending.dim!;
     pending.ts!.push(ev.ts);
+    // Sketch prefixes as wide as the widest candidate's (each compares its own width).
+    const dim = pending.candidates!.reduce((m, c) => Math.max(m, c.dim), 0);
     for (let c = 0; c < dim; c++) pending.sketches!.push(ev.input_sketch[c] ?? 0);
     if (pending.ts!.length < this.config.confirmCalls) return 0;
-    if (this.holds(pending, ev.ts, reference(ev.model_id), batchEvents(pending.from))) {
+    if (this.holds(pending, ev.ts, reference(ev.model_id), batchEvents)) {
       pending.linked = true;
       this.linksMade++;
-      delete pending.fromSketches;
-      delete pending.fromGaps;
+      delete pending.candidates;
       delete pending.ts;
       delete pending.sketches;
-      delete pending.dim;
       return pending.fromRisk;
     }
     delete state.succession;
@@ -146,20 +151,28 @@ export class KeySuccession {
     r.ts.push(ev.ts);
     r.risk.push(risk);
     for (let c = 0; c < r.dim; c++) r.sketches.push(ev.input_sketch[c] ?? 0);
-    if (r.ts.length > this.config.ring) {
-      r.ts.shift();
-      r.risk.shift();
-      r.sketches.splice(0, r.dim);
-    }
+    // Trimmed to `ring` only at the batch's end (`prune`): within a batch a key's calls before another key's first stay at hand.
   }
 
-  /** Forgets keys quiet for longer than a handover could reach back (twice `handoverMs` before `now`). */
+  /**
+   * At a batch's end: trims each remembered key to its last `ring` calls, and forgets keys quiet for longer
+   * than a handover could reach back (twice `handoverMs` before `now`).
+   */
   prune(now: number): void {
     const horizon = now - 2 * this.config.handoverMs;
+    const ring = this.config.ring;
     for (const [model, keys] of this.models) {
       for (const [key, r] of keys) {
-        if (r.ts[r.ts.length - 1] >= horizon) break;
-        keys.delete(key);
+        if (r.ts[r.ts.length - 1] < horizon) {
+          keys.delete(key);
+          continue;
+        }
+        const over = r.ts.length - ring;
+        if (over > 0) {
+          r.ts.splice(0, over);
+          r.risk.splice(0, over);
+          r.sketches.splice(0, over * r.dim);
+        }
       }
       if (keys.size === 0) this.models.delete(model);
     }
@@ -190,60 +203,66 @@ export class KeySuccession {
     );
   }
 
-  /** The flagged key that went quiet last before `ev`, within the handover (none: undefined). */
+  /**
+   * The flagged keys whose last call before `ev` came within the handover, the latest first (at most
+   * `MAX_CANDIDATES`; none: undefined). Which of them, if any, this key continues is settled at its last
+   * confirming call: a key still calling meanwhile is no predecessor.
+   */
   private candidate(key: string, ev: InferenceEvent, reference: ModelReference | null): SuccessionState | undefined {
     const keys = this.models.get(ev.model_id);
     if (!keys) return undefined;
-    let best: { from: string; r: Remembered; j: number } | undefined;
+    const found: { from: string; r: Remembered; j: number }[] = [];
     for (const [from, r] of keys) {
       if (from === key) continue;
-      // Its last call before this key's first (calls after it, within this batch, may be remembered already).
+      // Its last call before this key's first (its calls after it, within this batch, are remembered already).
       let j = r.ts.length - 1;
       while (j >= 0 && r.ts[j] >= ev.ts) j--;
       if (j < 1 || ev.ts - r.ts[j] > this.config.handoverMs || !(r.risk[j] >= this.minRisk)) continue;
-      if (!best || r.ts[j] > best.r.ts[best.j]) best = { from, r, j };
+      found.push({ from, r, j });
     }
-    if (!best) return undefined;
-    const { from, r, j } = best;
-    const dim = reference ? Math.min(r.dim, reference.queryDim(ev.input_sketch)) : r.dim;
-    const fromSketches: number[] = [];
-    for (let i = 0; i <= j; i++) for (let c = 0; c < dim; c++) fromSketches.push(r.sketches[i * r.dim + c]);
+    if (found.length === 0) return undefined;
+    found.sort((x, y) => y.r.ts[y.j] - x.r.ts[x.j] || (x.from < y.from ? -1 : 1));
+    const candidates = found.slice(0, MAX_CANDIDATES).map(({ from, r, j }): SuccessionCandidate => {
+      const dim = reference ? Math.min(r.dim, reference.queryDim(ev.input_sketch)) : r.dim;
+      const start = Math.max(0, j + 1 - this.config.ring);
+      const fromSketches: number[] = [];
+      for (let i = start; i <= j; i++) for (let c = 0; c < dim; c++) fromSketches.push(r.sketches[i * r.dim + c]);
+      const ts = r.ts.slice(start, j + 1);
+      return { from, fromTs: r.ts[j], fromRisk: r.risk[j], fromGapMs: medianGap(ts, ts.length), fromGaps: gapsOf(ts, ts.length), fromSketches, dim };
+    });
+    const first = candidates[0];
     return {
-      from,
+      from: first.from,
       model: ev.model_id,
-      fromTs: r.ts[j],
-      fromRisk: r.risk[j],
-      fromGapMs: medianGap(r.ts, j + 1),
-      fromGaps: gapsOf(r.ts, j + 1),
+      fromTs: first.fromTs,
+      fromRisk: first.fromRisk,
+      fromGapMs: first.fromGapMs,
       firstTs: ev.ts,
       linked: false,
-      fromSketches,
-      dim,
+      candidates,
       ts: [],
       sketches: [],
     };
   }
 
-  /** At the last confirming call (`now`): silent, alike in pace, and in the flagged key's region. */
-  private holds(p: SuccessionState, now: number, reference: ModelReference | null, fromBatch: readonly InferenceEvent[] | undefined): boolean {
-    const r = this.models.get(p.model)?.get(p.from);
-    const spoke = (ts: number) => ts >= p.firstTs && ts <= now;
-    if (r) {
-      if (r.ts.some(spoke)) return false;
-      // Its ring holds only calls after this key's first: whether it spoke in the window cannot be told.
-      if (r.ts.length === this.config.ring && r.ts[0] > p.fromTs) return false;
-    }
-    if (fromBatch?.some((e) => spoke(e.ts))) return false;
-    const gapMs = medianGap(p.ts!, p.ts!.length);
-    const ratio = gapMs > p.fromGapMs ? gapMs / Math.max(p.fromGapMs, 1) : p.fromGapMs / Math.max(gapMs, 1);
-    if (!(ratio <= this.config.paceRatio)) return false;
-    if (!samePace(p.fromGaps!, gapsOf(p.ts!, p.ts!.length), this.config.paceAlpha)) return false;
+  /** At the last confirming call (`now`): the latest candidate silent since, alike in pace, and in the region it worked. */
+  private holds(p: SuccessionState, now: number, reference: ModelReference | null, batchEvents: (key: string) => readonly InferenceEvent[] | undefined): boolean {
     if (!reference) return false;
-    const nearer = nearerShare(p, reference);
-    if (!(nearer >= this.config.nearerShare)) return false;
-    p.gapMs = gapMs;
-    p.nearer = nearer;
-    return true;
+    const spoke = (ts: number) => ts >= p.firstTs && ts <= now;
+    const gapMs = medianGap(p.ts!, p.ts!.length);
+    const gaps = gapsOf(p.ts!, p.ts!.length);
+    const width = p.candidates!.reduce((m, c) => Math.max(m, c.dim), 0);
+    for (const c of p.candidates!) {
+      const r = this.models.get(p.model)?.get(c.from);
+      if (r?.ts.some(spoke) || batchEvents(c.from)?.some((e) => spoke(e.ts))) continue;
+      const ratio = gapMs > c.fromGapMs ? gapMs / Math.max(c.fromGapMs, 1) : c.fromGapMs / Math.max(gapMs, 1);
+      if (!(ratio <= this.config.paceRatio) || !samePace(c.fromGaps, gaps, this.config.paceAlpha)) continue;
+      const nearer = nearerShare(c.fromSketches, c.dim, p.sketches!, width, reference);
+      if (!(nearer >= this.config.nearerShare)) continue;
+      Object.assign(p, { from: c.from, fromTs: c.fromTs, fromRisk: c.fromRisk, fromGapMs: c.fromGapMs, gapMs, nearer });
+      return true;
+    }
+    return false;
   }
 
   private forgetQuietest(keys: Map<string, Remembered>): void {
@@ -294,23 +313,22 @@ function medianGap(ts: readonly number[], n: number): number {
  * Share of the pending key's queries nearer to the flagged key's last queries than to an as-large sample of
  * the model's traffic (NaN-safe: a reference that cannot be compared gives 0).
  */
-function nearerShare(p: SuccessionState, reference: ModelReference): number {
-  const dim = p.dim!;
-  const from = p.fromSketches!;
+function nearerShare(from: readonly number[], dim: number, mine: readonly number[], stride: number, reference: ModelReference): number {
   const rows = from.length / dim;
-  const mine = p.sketches!;
   const out = { sq: 0, compared: 0 };
   let nearer = 0;
   let judged = 0;
-  for (let q = 0; q < mine.length; q += dim) {
-    reference.nearestOfSample(mine, q, dim, rows, 0, out);
+  const x = new Float64Array(dim);
+  for (let q = 0; q + dim <= mine.length; q += stride) {
+    for (let c = 0; c < dim; c++) x[c] = mine[q + c];
+    reference.nearestOfSample(x, 0, dim, rows, 0, out);
     if (out.compared === 0) continue;
     judged++;
     let best = Number.POSITIVE_INFINITY;
     for (let i = 0; i < from.length; i += dim) {
       let sq = 0;
       for (let c = 0; c < dim && sq < best; c++) {
-        const d = mine[q + c] - from[i + c];
+        const d = x[c] - from[i + c];
         sq += d * d;
       }
       if (sq < best) best = sq;

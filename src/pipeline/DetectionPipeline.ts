@@ -4,6 +4,7 @@ import { DETECTORS } from '../../detectors/index.ts';
 import { epochParts } from '../baselines/epochParts.ts';
 import { createKeyFeedState } from '../baselines/KeyFeedState.ts';
 import { type FeedGroup, ModelReferences } from '../baselines/ModelReferences.ts';
+import type { ModelReference } from '../baselines/ModelReference.ts';
 import type { ModelReferenceState } from '../baselines/ModelReferenceState.ts';
 import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
@@ -241,13 +242,21 @@ export class DetectionPipeline {
     const out: PipelineOutput = { changes: [], updates: [], decisions: [], touched: [], escalations: [] };
     const groups = this.group(events);
     if (groups.size === 0) return out;
+    // Keys in the order of their first event here (a poll need not be in event time across keys): a key that went
+    // quiet before another's first call is processed first, which key succession needs to be batch-independent.
     const keys = [...groups.keys()];
+    const firstTs = new Map<string, number>();
+    for (const k of keys) firstTs.set(k, groups.get(k)!.reduce((m, e) => Math.min(m, e.ts), Infinity));
+    keys.sort((a, b) => firstTs.get(a)! - firstTs.get(b)!);
     const states = keys.map((k) => this.store.get(k));
     // Each key's events as rate detectors see them (all) and as behavioural ones do (answered only), built once per batch.
     const allEvents = keys.map((key) => allView(groups.get(key)!));
     const answered = allEvents.map((v) => answeredView(v.events));
     const scoreObservers = this.metrics && this.detectors.map((d) => this.scoreMetricFor(d.name));
     if (this.referencing) this.references.begin(events);
+    // Key succession reads each model's reference as the detectors of this batch do, before the batch feeds it.
+    this.batchReferences.clear();
+    if (this.referencing && this.succession) for (const e of events) if (!this.batchReferences.has(e.model_id)) this.batchReferences.set(e.model_id, this.references.get(e.model_id));
     this.offload?.begin({
       keys,
       states,
@@ -559,7 +568,8 @@ export class DetectionPipeline {
   }
 
   /** The model's reference as the detectors of this batch read it (null when no detector reads one). */
-  private readonly referenceOf = (model: string) => (this.referencing ? this.references.get(model) : null);
+  private readonly referenceOf = (model: string) => this.batchReferences.get(model) ?? null;
+  private readonly batchReferences = new Map<string, ModelReference | null>();
 
   private recordScores(state: KeyState, scores: Float64Array, perDetector: ReturnType<DetectionPipeline['runDetector']>[], k: number, i: number, notes: string[]): void {
     for (let d = 0; d < this.detectors.length; d++) {

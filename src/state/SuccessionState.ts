@@ -10,17 +10,27 @@ export interface SuccessionState {
   fromTs: number;
   fromRisk: number;
   fromGapMs: number;
-  /** Pending only: the flagged key's gaps between its last calls (ms). */
-  fromGaps?: number[];
   /** This key's first call. */
   firstTs: number;
   linked: boolean;
-  /** Pending only: the flagged key's last sketch prefixes (row-major, `dim` wide), this key's call times and prefixes. */
-  fromSketches?: number[];
-  dim?: number;
+  /** Pending only: the keys this one may continue, the latest first; this key's call times and sketch prefixes (row-major, as wide as the widest candidate's). */
+  candidates?: SuccessionCandidate[];
   ts?: number[];
   sketches?: number[];
   /** Linked only: this key's median gap, and the share of its confirming queries nearer the flagged key's than the traffic. */
   gapMs?: number;
   nearer?: number;
+}
+
+/** A flagged key a fresh key may continue: its last call before the fresh key's first, its risk then, its pacing and last queries. */
+export interface SuccessionCandidate {
+  from: string;
+  fromTs: number;
+  fromRisk: number;
+  fromGapMs: number;
+  /** Gaps between its last calls (ms). */
+  fromGaps: number[];
+  /** Its last sketch prefixes, row-major, `dim` wide. */
+  fromSketches: number[];
+  dim: number;
 }
