@@ -57,7 +57,9 @@ export class KeyStatePacker {
   private readonly partitionSets = new Map<string, readonly number[]>();
 
   pack(state: KeyState): PackedKeyState {
-    const planes = state.recentIds.length >= PLANE_IDS ? digestPlanes(state.recentIds) : undefined;
+    // A state handed in without a ring (a partial one, as some tests pack) packs as before.
+    const ids = state.recentIds as number[] | undefined;
+    const planes = ids && ids.length >= PLANE_IDS ? digestPlanes(ids) : undefined;
     const raw = serialize(planes ? { ...state, recentIds: planes } : state);
     if (!this.dictionary && raw.length <= DICTIONARY_BYTES) this.dictionary = Buffer.from(raw);
     const bytes =
