@@ -48,6 +48,8 @@ export class ModelReference {
   private readonly asked = new AskedNeighbourhoods();
   private readonly x: Float64Array;
   private readonly minors = new Map<number, MinorDirections | null>();
+  /** `nearestOfSample`'s samples, per size. */
+  private readonly sampled = new Map<number, { rows: Float64Array; owners: Uint32Array }>();
   /** The gate's caps, as shares of a quantile's tail (null: the gate is off). */
   private readonly tailShares: TailShares | null;
 
@@ -128,19 +130,41 @@ export class ModelReference {
     const n = this.n;
     if (!this.ready || dim > this.dim || m <= 0) return;
     const take = Math.min(m, n);
+    const sample = this.sampleOf(take);
+    const rows = sample.rows;
+    const owners = sample.owners;
+    const width = this.dim;
+    let best = Number.POSITIVE_INFINITY;
+    let compared = 0;
     for (let j = 0; j < take; j++) {
-      const i = Math.floor((j * n) / take);
-      const o = i * this.stride;
-      if (skipOwner !== 0 && this.memberKeys[i] === skipOwner) continue;
-      out.compared++;
+      if (skipOwner !== 0 && owners[j] === skipOwner) continue;
+      compared++;
+      const o = j * width;
       // A partial sum at or past the nearest so far only grows: this member cannot be nearer.
       let sq = 0;
-      for (let c = 0; c < dim && !(sq >= out.sq); c++) {
-        const d = x[xo + c] - this.data[o + c];
+      for (let c = 0; c < dim && !(sq >= best); c++) {
+        const d = x[xo + c] - rows[o + c];
         sq += d * d;
       }
-      if (sq < out.sq) out.sq = sq;
+      if (sq < best) best = sq;
     }
+    out.sq = best;
+    out.compared = compared;
+  }
+
+  /** The `take` members `nearestOfSample` compares (spread evenly over the member order): their sketch prefixes side by side, and their key hashes. */
+  private sampleOf(take: number): { rows: Float64Array; owners: Uint32Array } {
+    let sample = this.sampled.get(take);
+    if (sample) return sample;
+    const { n, dim, stride } = this;
+    sample = { rows: new Float64Array(take * dim), owners: new Uint32Array(take) };
+    for (let j = 0; j < take; j++) {
+      const i = Math.floor((j * n) / take);
+      for (let c = 0; c < dim; c++) sample.rows[j * dim + c] = this.data[i * stride + c];
+      sample.owners[j] = this.memberKeys[i];
+    }
+    this.sampled.set(take, sample);
+    return sample;
   }
 
   /** The coordinates a query is compared in: the members' `dim`, or before the first member the prefix it would get. */

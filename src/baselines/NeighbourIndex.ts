@@ -35,9 +35,9 @@ export class NeighbourIndex {
   private readonly left: Int32Array;
   private readonly right: Int32Array;
   private nodes = 0;
-  // The query in hand (fields, not closure variables: the search recurses once per node).
-  private qx: ArrayLike<number> = [];
-  private qo = 0;
+  // The query in hand (fields, not closure variables: the search recurses once per node), copied into one
+  // Float64Array whatever array it came in, so that the distance loops read one kind of array.
+  private readonly q: Float64Array;
   private bound = 0;
 
   /** `rows` holds `n` records of `stride` values, the first `dim` of each the sketch. */
@@ -57,6 +57,7 @@ export class NeighbourIndex {
     this.last = new Int32Array(maxNodes);
     this.left = new Int32Array(maxNodes);
     this.right = new Int32Array(maxNodes);
+    this.q = new Float64Array(dim);
     const order = Int32Array.from({ length: n }, (_, i) => i);
     if (n > 0) this.build(rows, stride, order, 0, n);
     this.order = order;
@@ -98,14 +99,19 @@ export class NeighbourIndex {
     return node;
   }
 
+  /** Takes `x`'s `dim` values from `xo` as the query in hand. */
+  private hold(x: ArrayLike<number>, xo: number): void {
+    for (let j = 0; j < this.dim; j++) this.q[j] = x[xo + j];
+  }
+
   /** Squared distance from the query in hand to a node's box, summed as `dist2` sums (never more than a row inside gets). */
   private boxDist2(node: number): number {
     const dim = this.dim;
     const o = node * dim;
-    const x = this.qx;
+    const x = this.q;
     let sum = 0;
     for (let j = 0; j < dim; j++) {
-      const v = x[this.qo + j];
+      const v = x[j];
       const l = this.lo[o + j];
       if (v < l) {
         const d = l - v;
@@ -128,11 +134,10 @@ export class NeighbourIndex {
   private dist2(p: number, cut: number): number {
     const dim = this.dim;
     const o = p * dim;
-    const x = this.qx;
-    const xo = this.qo;
+    const x = this.q;
     let sum = 0;
     for (let j = 0; j < dim; j++) {
-      const d = this.points[o + j] - x[xo + j];
+      const d = this.points[o + j] - x[j];
       sum += d * d;
       if (sum > cut) return sum;
     }
@@ -150,8 +155,7 @@ export class NeighbourIndex {
     let limit = radius === Number.POSITIVE_INFINITY ? radius : radius * radius;
     // Step up by at least one ulp (a relative step alone stalls on subnormals).
     while (!(Math.sqrt(limit) > radius) && limit < Number.POSITIVE_INFINITY) limit += Math.max(limit * Number.EPSILON, Number.MIN_VALUE);
-    this.qx = x;
-    this.qo = xo;
+    this.hold(x, xo);
     return !this.anyWithin(0, limit, radius, leaveOut);
   }
 
@@ -174,8 +178,7 @@ export class NeighbourIndex {
   nearest(x: ArrayLike<number>, k: number, bound2: number, skipOwner: number, out: Neighbourhood, xo = 0): Neighbourhood {
     out.count = 0;
     if (this.n === 0 || k <= 0 || Number.isNaN(bound2)) return out;
-    this.qx = x;
-    this.qo = xo;
+    this.hold(x, xo);
     this.bound = bound2;
     this.visit(0, this.boxDist2(0), k, skipOwner, out);
     return out;
