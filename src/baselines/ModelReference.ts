@@ -48,8 +48,8 @@ export class ModelReference {
   private readonly asked = new AskedNeighbourhoods();
   private readonly x: Float64Array;
   private readonly minors = new Map<number, MinorDirections | null>();
-  /** `nearestOfSample`'s samples, per size. */
-  private readonly sampled = new Map<number, { rows: Float64Array; owners: Uint32Array }>();
+  /** `nearestOfSample`'s samples, by size (an array: looked up at every call). */
+  private readonly sampled: ({ rows: Float64Array; owners: Uint32Array } | undefined)[] = [];
   /** The gate's caps, as shares of a quantile's tail (null: the gate is off). */
   private readonly tailShares: TailShares | null;
 
@@ -154,8 +154,8 @@ export class ModelReference {
 
   /** The `take` members `nearestOfSample` compares (spread evenly over the member order): their sketch prefixes side by side, and their key hashes. */
   private sampleOf(take: number): { rows: Float64Array; owners: Uint32Array } {
-    let sample = this.sampled.get(take);
-    if (sample) return sample;
+    let sample = this.sampled[take];
+    if (sample !== undefined) return sample;
     const { n, dim, stride } = this;
     sample = { rows: new Float64Array(take * dim), owners: new Uint32Array(take) };
     for (let j = 0; j < take; j++) {
@@ -163,7 +163,8 @@ export class ModelReference {
       for (let c = 0; c < dim; c++) sample.rows[j * dim + c] = this.data[i * stride + c];
       sample.owners[j] = this.memberKeys[i];
     }
-    this.sampled.set(take, sample);
+    while (this.sampled.length < take) this.sampled.push(undefined);
+    this.sampled[take] = sample;
     return sample;
   }
 
