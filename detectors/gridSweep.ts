@@ -206,9 +206,18 @@ export interface GridSweepState {
   protos: Float32Array | string;
   /**
    * Decayed second moments of the unit directions of the steps that turn, protoDim × protoDim float32: the
-   * upper triangle, row by row (older snapshots: base64 of it, or of the whole matrix).
+   * upper triangle, row by row (older snapshots: base64 of it, or of the whole matrix). Empty while a young
+   * key's turns are held in `turns` instead.
    */
   moments: Float32Array | string;
+  /**
+   * The unit directions of the steps that turned while `moments` was still empty, oldest first, protoDim
+   * float32 each: added to the moments (as each turn would have been, so bit for bit the same) when the
+   * moments are read, or once they would take more room than the moments themselves. A key of a few
+   * queries so holds its two or three turns (64 bytes each in 16 dimensions) instead of a 544-byte matrix.
+   * Absent in older snapshots.
+   */
+  turns?: Float32Array;
   protoDim: number;
   protoSerial: number[];
   protoWeight: number[];
@@ -392,6 +401,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       stepDirections: EMPTY_U16_RING,
       protos: NO_VECTOR,
       moments: NO_VECTOR,
+      turns: NO_VECTOR,
       protoDim: 0,
       protoSerial: [],
       protoWeight: [],
@@ -709,6 +719,8 @@ function resize<T>(a: (T | null)[], n: number): (T | null)[] {
 class Directions {
   private protos: Float32Array;
   private moments: Float32Array;
+  /** Turns not yet added to `moments` (`GridSweepState.turns`). */
+  private turns: Float32Array;
   private readonly serial: number[];
   private readonly weight: number[];
   private next: number;
@@ -727,6 +739,7 @@ class Directions {
     this.dim = state.protoDim;
     this.protos = state.protos as Float32Array;
     this.moments = state.moments as Float32Array;
+    this.turns = state.turns ?? NO_VECTOR;
     this.serial = state.protoSerial.length === this.slots ? state.protoSerial : resize(state.protoSerial, this.slots).map((s) => s ?? 0);
     this.weight = state.protoWeight.length === this.slots ? state.protoWeight : resize(state.protoWeight, this.slots).map((s) => s ?? 0);
     this.next = state.nextSerial;
@@ -737,7 +750,8 @@ class Directions {
   }
 
   effectiveDimension(): number {
-    return participationRatioUpper(this.moments, this.dim);
+    this.settle();
+    return this.moments.length > 0 ? participationRatioUpper(this.moments, this.dim) : 0;
   }
 
   /** The step's direction serial; the step joins the moments only when it turns (its serial is not `previous`). */
@@ -771,14 +785,37 @@ class Directions {
       this.weight[best] = 0;
     }
     this.weight[best] += 1;
-    if (this.serial[best] !== previous) addOuterProductUpper(this.moments, unit, dim, this.decay);
+    if (this.serial[best] !== previous) this.turn(unit, dim);
     return this.serial[best];
+  }
+
+  /** A turn into the moments, or held in `turns` while the moments are empty and the turns take less room. */
+  private turn(unit: Float32Array, dim: number): void {
+    if (this.moments.length > 0) {
+      addOuterProductUpper(this.moments, unit, dim, this.decay);
+      return;
+    }
+    const held = new Float32Array(this.turns.length + dim);
+    held.set(this.turns);
+    held.set(unit, this.turns.length);
+    this.turns = held;
+    if (held.length > (dim * (dim + 1)) / 2) this.settle();
+  }
+
+  /** The held turns added to the moments, oldest first, from a zero matrix: what adding each at its turn gave. */
+  private settle(): void {
+    if (this.turns.length === 0) return;
+    const dim = this.dim;
+    if (this.moments.length === 0) this.moments = new Float32Array((dim * (dim + 1)) / 2);
+    for (let at = 0; at < this.turns.length; at += dim) addOuterProductUpper(this.moments, this.turns.subarray(at, at + dim), dim, this.decay);
+    this.turns = NO_VECTOR;
   }
 
   private reset(dim: number): void {
     this.dim = dim;
     this.protos = NO_VECTOR;
-    this.moments = new Float32Array((dim * (dim + 1)) / 2);
+    this.moments = NO_VECTOR;
+    this.turns = NO_VECTOR;
     this.serial.fill(0);
     this.weight.fill(0);
   }
@@ -788,6 +825,7 @@ class Directions {
     state.protoDim = this.dim;
     state.protos = this.protos;
     state.moments = this.moments;
+    state.turns = this.turns;
     state.protoSerial = this.serial;
     state.protoWeight = this.weight;
     state.nextSerial = this.next;

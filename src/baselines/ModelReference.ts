@@ -43,11 +43,13 @@ export class ModelReference {
   /**
    * The last neighbourhood answered per query sketch (the event's array): the detectors that judge an
    * answer by its neighbours ask the same question of the same event, one after another. Kept for one
-   * batch (`forgetAnswers`): a sketch a key's state holds on to would keep its answers alive too.
+   * batch (`forgetAnswers`), or until `MAX_ASKED` questions (a cache: dropping it changes no answer).
    */
-  private asked = new WeakMap<readonly number[], { k: number; radius: number; owner: number; idx: Int32Array; d2: Float64Array }>();
+  private readonly asked = new AskedNeighbourhoods();
   private readonly x: Float64Array;
   private readonly minors = new Map<number, MinorDirections | null>();
+  /** `nearestOfSample`'s samples, by size (an array: looked up at every call). */
+  private readonly sampled: ({ rows: Float64Array; owners: Uint32Array } | undefined)[] = [];
   /** The gate's caps, as shares of a quantile's tail (null: the gate is off). */
   private readonly tailShares: TailShares | null;
 
@@ -128,19 +130,42 @@ export class ModelReference {
     const n = this.n;
     if (!this.ready || dim > this.dim || m <= 0) return;
     const take = Math.min(m, n);
+    const sample = this.sampleOf(take);
+    const rows = sample.rows;
+    const owners = sample.owners;
+    const width = this.dim;
+    let best = Number.POSITIVE_INFINITY;
+    let compared = 0;
     for (let j = 0; j < take; j++) {
-      const i = Math.floor((j * n) / take);
-      const o = i * this.stride;
-      if (skipOwner !== 0 && this.memberKeys[i] === skipOwner) continue;
-      out.compared++;
+      if (skipOwner !== 0 && owners[j] === skipOwner) continue;
+      compared++;
+      const o = j * width;
       // A partial sum at or past the nearest so far only grows: this member cannot be nearer.
       let sq = 0;
-      for (let c = 0; c < dim && !(sq >= out.sq); c++) {
-        const d = x[xo + c] - this.data[o + c];
+      for (let c = 0; c < dim && !(sq >= best); c++) {
+        const d = x[xo + c] - rows[o + c];
         sq += d * d;
       }
-      if (sq < out.sq) out.sq = sq;
+      if (sq < best) best = sq;
     }
+    out.sq = best;
+    out.compared = compared;
+  }
+
+  /** The `take` members `nearestOfSample` compares (spread evenly over the member order): their sketch prefixes side by side, and their key hashes. */
+  private sampleOf(take: number): { rows: Float64Array; owners: Uint32Array } {
+    let sample = this.sampled[take];
+    if (sample !== undefined) return sample;
+    const { n, dim, stride } = this;
+    sample = { rows: new Float64Array(take * dim), owners: new Uint32Array(take) };
+    for (let j = 0; j < take; j++) {
+      const i = Math.floor((j * n) / take);
+      for (let c = 0; c < dim; c++) sample.rows[j * dim + c] = this.data[i * stride + c];
+      sample.owners[j] = this.memberKeys[i];
+    }
+    while (this.sampled.length < take) this.sampled.push(undefined);
+    this.sampled[take] = sample;
+    return sample;
   }
 
   /** The coordinates a query is compared in: the members' `dim`, or before the first member the prefix it would get. */
@@ -170,23 +195,17 @@ export class ModelReference {
    */
   neighbours(sketch: readonly number[], k: number, radius: number, owner: number, out: Neighbourhood): Neighbourhood | null {
     if (!this.ready) return null;
-    const hit = this.asked.get(sketch);
-    if (hit && hit.k === k && hit.radius === radius && hit.owner === owner && out.idx.length >= k) {
-      out.idx.set(hit.idx);
-      out.d2.set(hit.d2);
-      out.count = hit.idx.length;
-      return out;
-    }
+    if (out.idx.length >= k && this.asked.recall(sketch, k, radius, owner, out)) return out;
     if (!this.readSketch(sketch, this.x)) return null;
     const r = radius * this.scale;
     this.index.nearest(this.x, k, r * r, owner, out);
-    this.asked.set(sketch, { k, radius, owner, idx: out.idx.slice(0, out.count), d2: out.d2.slice(0, out.count) });
+    this.asked.remember(sketch, k, radius, owner, out);
     return out;
   }
 
   /** Drops the neighbourhoods `neighbours` remembers (called at the end of each batch). */
   forgetAnswers(): void {
-    this.asked = new WeakMap();
+    this.asked.clear();
   }
 
   /** A neighbourhood buffer for `neighbours`. */
@@ -256,4 +275,86 @@ export class ModelReference {
   sketch(i: number): Float32Array {
     return this.data.slice(i * this.stride, i * this.stride + this.dim);
   }
+}
+
+/** Questions `AskedNeighbourhoods` holds before it starts afresh. */
+const MAX_ASKED = 1 << 16;
+
+/**
+ * `ModelReference.neighbours`' answers per query sketch, in flat columns that grow and are reused from
+ * batch to batch: no object or array per question.
+ */
+class AskedNeighbourhoods {
+  private readonly slots = new Map<readonly number[], number>();
+  private k = new Int32Array(256);
+  private radius = new Float64Array(256);
+  private owner = new Float64Array(256);
+  private from = new Int32Array(256);
+  private count = new Int32Array(256);
+  private idx = new Int32Array(4096);
+  private d2 = new Float64Array(4096);
+  /** Slots and rows taken. */
+  private n = 0;
+  private used = 0;
+
+  /** Copies the answer remembered for this question into `out`; false when there is none. */
+  recall(sketch: readonly number[], k: number, radius: number, owner: number, out: Neighbourhood): boolean {
+    const s = this.slots.get(sketch);
+    if (s === undefined || this.k[s] !== k || this.radius[s] !== radius || this.owner[s] !== owner) return false;
+    const from = this.from[s];
+    const n = this.count[s];
+    for (let j = 0; j < n; j++) {
+      out.idx[j] = this.idx[from + j];
+      out.d2[j] = this.d2[from + j];
+    }
+    out.count = n;
+    return true;
+  }
+
+  /** Remembers `out` as the answer to this question (the last answer per sketch counts). */
+  remember(sketch: readonly number[], k: number, radius: number, owner: number, out: Neighbourhood): void {
+    if (this.n >= MAX_ASKED) this.clear();
+    const s = this.n++;
+    const n = out.count;
+    if (s === this.k.length) this.growSlots();
+    if (this.used + n > this.idx.length) this.growRows(this.used + n);
+    this.slots.set(sketch, s);
+    this.k[s] = k;
+    this.radius[s] = radius;
+    this.owner[s] = owner;
+    this.from[s] = this.used;
+    this.count[s] = n;
+    for (let j = 0; j < n; j++) {
+      this.idx[this.used + j] = out.idx[j];
+      this.d2[this.used + j] = out.d2[j];
+    }
+    this.used += n;
+  }
+
+  clear(): void {
+    this.slots.clear();
+    this.n = 0;
+    this.used = 0;
+  }
+
+  private growSlots(): void {
+    const n = this.k.length * 2;
+    this.k = grown(this.k, new Int32Array(n));
+    this.radius = grown(this.radius, new Float64Array(n));
+    this.owner = grown(this.owner, new Float64Array(n));
+    this.from = grown(this.from, new Int32Array(n));
+    this.count = grown(this.count, new Int32Array(n));
+  }
+
+  private growRows(need: number): void {
+    let n = this.idx.length * 2;
+    while (n < need) n *= 2;
+    this.idx = grown(this.idx, new Int32Array(n));
+    this.d2 = grown(this.d2, new Float64Array(n));
+  }
+}
+
+function grown<T extends Int32Array | Float64Array>(old: T, into: T): T {
+  into.set(old);
+  return into;
 }

@@ -35,10 +35,14 @@ export class NeighbourIndex {
   private readonly left: Int32Array;
   private readonly right: Int32Array;
   private nodes = 0;
-  // The query in hand (fields, not closure variables: the search recurses once per node).
-  private qx: ArrayLike<number> = [];
-  private qo = 0;
+  // The query in hand (fields, not closure variables: the search recurses once per node), copied into one
+  // Float64Array whatever array it came in, so that the distance loops read one kind of array.
+  private readonly q: Float64Array;
   private bound = 0;
+  // `anyWithin`'s question (fields too: numbers passed down the recursion would be boxed at every call).
+  private limit = 0;
+  private radius = 0;
+  private leaveOut = false;
 
   /** `rows` holds `n` records of `stride` values, the first `dim` of each the sketch. */
   constructor(
@@ -57,6 +61,7 @@ export class NeighbourIndex {
     this.last = new Int32Array(maxNodes);
     this.left = new Int32Array(maxNodes);
     this.right = new Int32Array(maxNodes);
+    this.q = new Float64Array(dim);
     const order = Int32Array.from({ length: n }, (_, i) => i);
     if (n > 0) this.build(rows, stride, order, 0, n);
     this.order = order;
@@ -98,14 +103,19 @@ export class NeighbourIndex {
     return node;
   }
 
+  /** Takes `x`'s `dim` values from `xo` as the query in hand. */
+  private hold(x: ArrayLike<number>, xo: number): void {
+    for (let j = 0; j < this.dim; j++) this.q[j] = x[xo + j];
+  }
+
   /** Squared distance from the query in hand to a node's box, summed as `dist2` sums (never more than a row inside gets). */
   private boxDist2(node: number): number {
     const dim = this.dim;
     const o = node * dim;
-    const x = this.qx;
+    const x = this.q;
     let sum = 0;
     for (let j = 0; j < dim; j++) {
-      const v = x[this.qo + j];
+      const v = x[j];
       const l = this.lo[o + j];
       if (v < l) {
         const d = l - v;
@@ -128,11 +138,10 @@ export class NeighbourIndex {
   private dist2(p: number, cut: number): number {
     const dim = this.dim;
     const o = p * dim;
-    const x = this.qx;
-    const xo = this.qo;
+    const x = this.q;
     let sum = 0;
     for (let j = 0; j < dim; j++) {
-      const d = this.points[o + j] - x[xo + j];
+      const d = this.points[o + j] - x[j];
       sum += d * d;
       if (sum > cut) return sum;
     }
@@ -150,15 +159,20 @@ export class NeighbourIndex {
     let limit = radius === Number.POSITIVE_INFINITY ? radius : radius * radius;
     // Step up by at least one ulp (a relative step alone stalls on subnormals).
     while (!(Math.sqrt(limit) > radius) && limit < Number.POSITIVE_INFINITY) limit += Math.max(limit * Number.EPSILON, Number.MIN_VALUE);
-    this.qx = x;
-    this.qo = xo;
-    return !this.anyWithin(0, limit, radius, leaveOut);
+    this.hold(x, xo);
+    this.limit = limit;
+    this.radius = radius;
+    this.leaveOut = leaveOut;
+    return !this.anyWithin(0);
   }
 
-  private anyWithin(node: number, limit: number, radius: number, leaveOut: boolean): boolean {
+  private anyWithin(node: number): boolean {
+    const limit = this.limit;
     if (this.boxDist2(node) >= limit) return false;
     const a = this.left[node];
-    if (a >= 0) return this.anyWithin(a, limit, radius, leaveOut) || this.anyWithin(this.right[node], limit, radius, leaveOut);
+    if (a >= 0) return this.anyWithin(a) || this.anyWithin(this.right[node]);
+    const radius = this.radius;
+    const leaveOut = this.leaveOut;
     for (let p = this.first[node]; p < this.last[node]; p++) {
       const d = this.dist2(p, limit);
       if (Math.sqrt(d) <= radius && !(leaveOut && d === 0)) return true;
@@ -174,28 +188,26 @@ export class NeighbourIndex {
   nearest(x: ArrayLike<number>, k: number, bound2: number, skipOwner: number, out: Neighbourhood, xo = 0): Neighbourhood {
     out.count = 0;
     if (this.n === 0 || k <= 0 || Number.isNaN(bound2)) return out;
-    this.qx = x;
-    this.qo = xo;
+    this.hold(x, xo);
     this.bound = bound2;
-    this.visit(0, this.boxDist2(0), k, skipOwner, out);
+    if (!(this.boxDist2(0) > this.bound)) this.visit(0, k, skipOwner, out);
     return out;
   }
 
-  /** Collects into `out` from a node whose box lies `box` (squared) from the query; nearer child first. */
-  private visit(node: number, box: number, k: number, skipOwner: number, out: Neighbourhood): void {
-    if (box > this.bound) return;
+  /**
+   * Collects into `out` from a node whose box lies within the distance sought; nearer child first, each
+   * visited while its box still does (the distance sought shrinks as rows are found). The boxes' distances
+   * are compared here rather than passed down: a number passed to a call that is not inlined is boxed.
+   */
+  private visit(node: number, k: number, skipOwner: number, out: Neighbourhood): void {
     const a = this.left[node];
     if (a >= 0) {
       const b = this.right[node];
       const da = this.boxDist2(a);
       const db = this.boxDist2(b);
-      if (da <= db) {
-        this.visit(a, da, k, skipOwner, out);
-        this.visit(b, db, k, skipOwner, out);
-      } else {
-        this.visit(b, db, k, skipOwner, out);
-        this.visit(a, da, k, skipOwner, out);
-      }
+      const aFirst = da <= db;
+      if (!((aFirst ? da : db) > this.bound)) this.visit(aFirst ? a : b, k, skipOwner, out);
+      if (!((aFirst ? db : da) > this.bound)) this.visit(aFirst ? b : a, k, skipOwner, out);
       return;
     }
     const { idx, d2 } = out;

@@ -139,6 +139,9 @@ export interface Discount {
 export class PeerCalibration {
   /** Models seen, by id, least recently seen first (at most `maxModels`). */
   private readonly models = new Map<string, ModelPeers>();
+  /** `commonShare`'s answer. */
+  private share = 0;
+  private votes = 0;
 
   constructor(
     private readonly config: CalibrationConfig,
@@ -169,11 +172,11 @@ export class PeerCalibration {
       discounts[d] = null;
       out[d] = x;
       if (!this.calibrated[d] || !(x > 0) || !c.enabled || !model.frozen) continue;
-      const common = this.commonShare(model.frozen, key, band, d, x);
-      if (common === null) continue;
-      const factor = common.share <= c.commonLow ? 1 : common.share >= c.commonHigh ? 0 : Math.log(c.commonHigh / common.share) / Math.log(c.commonHigh / c.commonLow);
+      if (!this.commonShare(model.frozen, key, band, d, x)) continue;
+      const share = this.share;
+      const factor = share <= c.commonLow ? 1 : share >= c.commonHigh ? 0 : Math.log(c.commonHigh / share) / Math.log(c.commonHigh / c.commonLow);
       out[d] = x * factor;
-      if (factor < 1) discounts[d] = { common: common.share, votes: common.votes, factor };
+      if (factor < 1) discounts[d] = { common: share, votes: this.votes, factor };
       if (out[d] >= c.remarkableAt) remarkable = true;
     }
     if (!c.enabled) return;
@@ -190,7 +193,8 @@ export class PeerCalibration {
       peer.ip = ev.client_ip;
       peer.network = ipPrefix(ev.client_ip) ?? `key:${key}`;
     }
-    peer.tenant = ev.tenant ?? `key:${key}`;
+    if (ev.tenant !== null && ev.tenant !== undefined) peer.tenant = ev.tenant;
+    else if (!isKeyName(peer.tenant, key)) peer.tenant = `key:${key}`;
     peer.remarkable = remarkable;
     // Keep insertion order = recency order for eviction.
     model.peers.delete(key);
@@ -244,7 +248,7 @@ export class PeerCalibration {
       const share = 1 / Math.max(perNetwork.get(p.network)!, perTenant.get(p.tenant)!);
       const vote = share * Math.min(1, (p.lastTs - p.firstTs) / c.fullVoteAfterMs);
       if (!(vote > 0)) continue;
-      own.set(p.key, { band: p.band, scores: Float64Array.from(p.scores), vote });
+      own.set(p.key, { band: p.band, scores: p.scores.slice(), vote });
       let list = byBand.get(p.band);
       if (!list) byBand.set(p.band, (list = []));
       list.push({ p, vote });
@@ -254,12 +258,21 @@ export class PeerCalibration {
     for (const [band, list] of byBand) {
       const scores: Float64Array[] = [];
       const cumVotes: Float64Array[] = [];
+      const n = list.length;
+      // Peers sorted by score, descending, as positions in `list` (sorted as the peers themselves would be: same comparisons, same order).
+      const order: number[] = new Array(n);
       for (let d = 0; d < detectors; d++) {
-        const sorted = list.map((x) => ({ s: x.p.scores[d], v: x.vote })).sort((a, b) => b.s - a.s);
-        scores.push(Float64Array.from(sorted, (x) => x.s));
-        const cum = new Float64Array(sorted.length);
+        for (let i = 0; i < n; i++) order[i] = i;
+        order.sort((i, j) => list[j].p.scores[d] - list[i].p.scores[d]);
+        const sorted = new Float64Array(n);
+        const cum = new Float64Array(n);
         let acc = 0;
-        sorted.forEach((x, i) => (cum[i] = acc += x.v));
+        for (let i = 0; i < n; i++) {
+          const x = list[order[i]];
+          sorted[i] = x.p.scores[d];
+          cum[i] = acc += x.vote;
+        }
+        scores.push(sorted);
         cumVotes.push(cum);
       }
       bands.set(band, { scores, cumVotes, total: list.reduce((a, x) => a + x.vote, 0) });
@@ -267,8 +280,11 @@ export class PeerCalibration {
     return { epoch, bands, own };
   }
 
-  /** Share of the votes of peers in the key's band and its neighbours (the key itself left out) scoring at least `x`. */
-  private commonShare(f: Frozen, key: string, band: number, d: number, x: number): { share: number; votes: number } | null {
+  /**
+   * Share of the votes of peers in the key's band and its neighbours (the key itself left out) scoring at least `x`,
+   * into `share` and `votes` (fields: no object per event); false when there are too few votes.
+   */
+  private commonShare(f: Frozen, key: string, band: number, d: number, x: number): boolean {
     let above = 0;
     let total = 0;
     for (let b = band - 1; b <= band + 1; b++) {
@@ -284,9 +300,16 @@ export class PeerCalibration {
       total -= self.vote;
       if (self.scores[d] >= x) above -= self.vote;
     }
-    if (total < this.config.minVotes) return null;
-    return { share: Math.max(0, above) / total, votes: total };
+    if (total < this.config.minVotes) return false;
+    this.share = Math.max(0, above) / total;
+    this.votes = total;
+    return true;
   }
+}
+
+/** Whether `name` is `key:${key}` (the stand-in for a missing tenant or network), without building that string. */
+function isKeyName(name: string, key: string): boolean {
+  return name.length === key.length + 4 && name.startsWith('key:') && name.endsWith(key);
 }
 
 /** Volume band: doublings of the key's event count past `minEvents` (band 0 below 2 × minEvents). */

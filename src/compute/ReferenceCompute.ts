@@ -19,17 +19,25 @@ export class ReferenceCompute implements Compute {
       const nq = queries.length / dim;
       const nr = refs.length / dim;
       const distances = new Float32Array(nq);
-      const indices = new Int32Array(nq).fill(-1);
+      const indices = new Int32Array(nq);
       for (let i = 0; i < nq; i++) {
         let best = Number.POSITIVE_INFINITY;
+        let at = -1;
         for (let k = 0; k < nr; k++) {
           const d = squaredDistance(queries, i * dim, refs, k * dim, dim);
-          if (d < best) [best, indices[i]] = [d, k];
+          if (d < best) {
+            best = d;
+            at = k;
+          }
         }
         for (let k = 0; k < i; k++) {
           const d = squaredDistance(queries, i * dim, queries, k * dim, dim);
-          if (d < best) [best, indices[i]] = [d, nr + k];
+          if (d < best) {
+            best = d;
+            at = nr + k;
+          }
         }
+        indices[i] = at;
         distances[i] = Math.sqrt(best);
       }
       return { distances, indices };

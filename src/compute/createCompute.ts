@@ -38,8 +38,22 @@ export interface BackendCompute extends Compute {
 
 const defaultProbes: ComputeProbes = {
   cudaGpuPresent: () => existsSync('/dev/nvidia0') || existsSync('/dev/nvidiactl') || existsSync('/proc/driver/nvidia/version'),
-  importModule: (specifier) => import(specifier),
+  importModule: loadPackage,
 };
+
+/**
+ * A package loaded with `require` when it is CommonJS (the TensorFlow.js backends are): `import()` of a
+ * CommonJS module first scans its whole source for named exports, a tenth of a second for the WASM
+ * backend's, on every start and replay. An ES module package is imported.
+ */
+async function loadPackage(specifier: string): Promise<unknown> {
+  try {
+    return createRequire(import.meta.url)(specifier);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_REQUIRE_ESM') return import(specifier);
+    throw err;
+  }
+}
 
 interface Attempt {
   ok: boolean;

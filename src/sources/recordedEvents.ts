@@ -51,8 +51,26 @@ class LineSplitter {
 
   /** The lines `chunk` completes. */
   push(chunk: Buffer | string): string[] {
-    const out: string[] = [];
-    const buf = this.buf + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
+    const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    if (this.buf === '') return this.scan(text, []);
+    // The line carried over ends at the text's first line end: join only that much, not the whole text
+    // (a string of both would be copied whole when searched).
+    const nl = text.indexOf('\n');
+    const r = text.indexOf('\r');
+    const end = r >= 0 && (nl === -1 || r < nl) ? r : nl;
+    if (end === -1) {
+      this.buf += text;
+      return [];
+    }
+    const cut = end === r && text.charCodeAt(end + 1) === 10 ? end + 2 : end + 1;
+    const out = this.scan(this.buf + text.slice(0, cut), []);
+    if (cut === text.length) return out;
+    // Only a lone \r ending the joined part is held back (it may start a \r\n): then carry on as one string.
+    return this.buf === '' ? this.scan(text.slice(cut), out) : this.scan(this.buf + text.slice(cut), out);
+  }
+
+  /** Appends the lines of `buf` to `out` and keeps what follows the last line end (see `push`). */
+  private scan(buf: string, out: string[]): string[] {
     let cr = -1;
     let start = 0;
     for (;;) {

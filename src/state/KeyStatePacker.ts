@@ -1,6 +1,7 @@
 import { deserialize, serialize } from 'node:v8';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Level } from '../contract.ts';
+import { digestPlanes, digestsFromPlanes } from './digestPlanes.ts';
 import type { KeyState } from './KeyStateStore.ts';
 
 /** A key held packed: its state as one compressed byte string, with what scans of every key read without unpacking it. */
@@ -34,6 +35,8 @@ const LONG_STATE_LEVEL = 1;
 /** First byte of the packed bytes: deflated without a dictionary (before one was taken, or a long state), or with it. */
 const DEFLATED = 1;
 const WITH_DICTIONARY = 2;
+/** Fewest remembered event ids packed as byte planes (`digestPlanes`); a quiet key's few stay an array, as in the dictionary. */
+const PLANE_IDS = 64;
 
 /**
  * Packs a quiet key's state into one byte string and back, losslessly:
@@ -42,7 +45,7 @@ const WITH_DICTIONARY = 2;
  * which MessagePack's snapshot sections do not all), then raw deflate.
  * Deflate is what makes it small: the property names every key repeats
  * and the base64 vector blocks (6 bits a character) are most of a state's
- * bytes. A key's state alone is too short for deflate to find its
+ * bytes. A long dedup ring goes in as byte planes (`digestPlanes`). A key's state alone is too short for deflate to find its
  * repeats, so the packer takes the first quiet-sized state it packs as a
  * preset dictionary for all it packs after (the names and shapes are
  * everyone's).
@@ -54,7 +57,10 @@ export class KeyStatePacker {
   private readonly partitionSets = new Map<string, readonly number[]>();
 
   pack(state: KeyState): PackedKeyState {
-    const raw = serialize(state);
+    // A state handed in without a ring (a partial one, as some tests pack) packs as before.
+    const ids = state.recentIds as number[] | undefined;
+    const planes = ids && ids.length >= PLANE_IDS ? digestPlanes(ids) : undefined;
+    const raw = serialize(planes ? { ...state, recentIds: planes } : state);
     if (!this.dictionary && raw.length <= DICTIONARY_BYTES) this.dictionary = Buffer.from(raw);
     const bytes =
       raw.length > LONG_STATE_BYTES ? Buffer.concat([Buffer.of(DEFLATED), deflateRawSync(raw, { level: LONG_STATE_LEVEL })])
@@ -74,7 +80,9 @@ export class KeyStatePacker {
     const bytes = Buffer.from(packed.bytes, 'latin1');
     const body = bytes.subarray(1);
     const raw = bytes[0] === WITH_DICTIONARY ? inflateRawSync(body, { dictionary: this.dictionary }) : inflateRawSync(body);
-    return unboxed(deserialize(raw)) as KeyState;
+    const state = unboxed(deserialize(raw)) as KeyState;
+    if (state.recentIds instanceof Uint8Array) state.recentIds = digestsFromPlanes(state.recentIds);
+    return state;
   }
 
   /** The partitions of `state`'s source offsets, one frozen list per distinct set. */

@@ -3,6 +3,7 @@ import { gridSweep, type GridSweepState } from '../../detectors/gridSweep.ts';
 import type { Compute, MinDistanceJob } from '../../src/compute/Compute.ts';
 import type { InferenceEvent } from '../../src/contract.ts';
 import { packArray } from '../../src/compute/packedVectors.ts';
+import { addOuterProductUpper } from '../../src/stats/effectiveDimension.ts';
 import type { RingState } from '../../detectors/shared/TypedRing.ts';
 import { TypedRing } from '../../detectors/shared/TypedRing.ts';
 import { encodeSection } from '../../src/state/SnapshotCodec.ts';
@@ -127,10 +128,12 @@ const clone = (r: DetectorRun): DetectorRun => restoredRun(r);
  * the rings oldest first, the moments' upper triangle (or `fullMoments`: the whole matrix, an older form
  * still) and the direction slots in use (or `everySlot`: all of them, zero-padded, as older snapshots did).
  */
-function olderForm(state: GridSweepState, options: { fullMoments?: boolean; everySlot?: boolean } = {}): GridSweepState {
+function olderForm(withTurns: GridSweepState, options: { fullMoments?: boolean; everySlot?: boolean } = {}): GridSweepState {
+  // Older snapshots knew no held turns: their moments had every turn added.
+  const { turns: _, ...state } = withTurns;
   const d = state.protoDim;
   const ring = (r: RingState | object, kind: 'f32' | 'u16' | 'u32' | 'u8', capacity: number) => ({ data: packArray(new TypedRing(kind, capacity, r as RingState<typeof kind>).ordered()) });
-  const triangle = state.moments as Float32Array;
+  const triangle = settledMoments(withTurns);
   const full = new Float32Array(d * d);
   for (let i = 0, k = 0; i < d; i++) for (let j = i; j < d; j++, k++) full[i * d + j] = full[j * d + i] = triangle[k];
   const protos = new Float32Array(options.everySlot ? config.steps.directionSlots * d : (state.protos as Float32Array).length);
@@ -148,6 +151,16 @@ function olderForm(state: GridSweepState, options: { fullMoments?: boolean; ever
     last: state.last ? { model: state.last.model, sketch: packArray(state.last.sketch as Float32Array) } : null,
     ...(state.lastStep ? { lastStep: packArray(state.lastStep as Float32Array) } : {}),
   };
+}
+
+/** The step moments with a young key's held turns added, each as `addOuterProductUpper` adds a turn (the test's own account of it). */
+function settledMoments(state: GridSweepState): Float32Array {
+  const d = state.protoDim;
+  const held = state.turns ?? new Float32Array(0);
+  const moments = state.moments as Float32Array;
+  const m = moments.length > 0 || held.length === 0 ? moments.slice() : new Float32Array((d * (d + 1)) / 2);
+  for (let at = 0; at < held.length; at += d) addOuterProductUpper(m, held.subarray(at, at + d), d, 1 - 1 / config.steps.window);
+  return m;
 }
 
 describe('grid-sweep', () => {
@@ -289,10 +302,13 @@ describe('grid-sweep', () => {
       const state = first.states.get('atk-grid') as GridSweepState;
       const d = state.protoDim;
       expect(d).toBeGreaterThan(1);
-      const triangle = state.moments as Float32Array;
+      const triangle = settledMoments(state);
       expect(triangle).toBeInstanceOf(Float32Array);
       expect(triangle.length).toBe((d * (d + 1)) / 2);
       expect(triangle.some((v) => v !== 0)).toBe(true);
+      // A young key holds its turns (fewer bytes than the matrix), an older one the matrix.
+      if (cut === 3) expect([(state.moments as Float32Array).length, state.turns!.length]).toEqual([0, d]); // the lattice's first turn; its second step runs on
+      else expect([(state.moments as Float32Array).length, state.turns!.length]).toEqual([(d * (d + 1)) / 2, 0]);
 
       const fromSnapshot = runDetector(create(), stream.slice(cut), compute, 500, clone(first));
       for (const e of stream.slice(cut)) expect(fromSnapshot.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
@@ -304,6 +320,35 @@ describe('grid-sweep', () => {
         expect(ringsInOrder(fromOld.states.get('atk-grid'))).toEqual(ringsInOrder(whole.states.get('atk-grid')));
       }
     }
+  });
+
+  it('holds a young key\'s turns until they would outgrow the moments, then adds them bit for bit as each turn would have been', () => {
+    const stream = events.filter((e) => e.api_key === 'atk-halton').slice(0, 60);
+    const whole = runDetector(create(), stream, compute, 500);
+    let held = 0;
+    for (let cut = 2; cut <= stream.length; cut++) {
+      // One event a poll, and through a snapshot each time: the held turns are state like any other.
+      const state = runDetector(create(), stream.slice(0, cut), compute, 1).states.get('atk-halton') as GridSweepState;
+      const d = state.protoDim;
+      const turns = state.turns!.length / d;
+      const moments = (state.moments as Float32Array).length;
+      // Either turns held (no more bytes than the matrix would take), or the matrix and none held.
+      if (moments === 0) expect(turns * d).toBeLessThanOrEqual((d * (d + 1)) / 2);
+      else expect([moments, turns]).toEqual([(d * (d + 1)) / 2, 0]);
+      held = Math.max(held, turns);
+      if (cut === 50) {
+        const resumed = runDetector(create(), stream.slice(cut), compute, 500, clone(runDetector(create(), stream.slice(0, cut), compute, 1)));
+        expect(settledMoments(resumed.states.get('atk-halton') as GridSweepState)).toEqual(settledMoments(whole.states.get('atk-halton') as GridSweepState));
+      }
+    }
+    expect(held).toBe(Math.floor((16 * 17) / 2 / 16));
+    // The moments as an eager account of every turn gives them: the test's own sum of the held turns, then each turn added.
+    const eager = olderForm(runDetector(create(), stream.slice(0, 6), compute, 500).states.get('atk-halton') as GridSweepState);
+    const old = clone(runDetector(create(), stream.slice(0, 6), compute, 500));
+    old.states.set('atk-halton', eager);
+    const fromOld = runDetector(create(), stream.slice(6), compute, 500, old);
+    expect(settledMoments(fromOld.states.get('atk-halton') as GridSweepState)).toEqual(settledMoments(whole.states.get('atk-halton') as GridSweepState));
+    for (const e of stream.slice(6)) expect(fromOld.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
   });
 
   it('runs one batched distance call per poll for every key, against the growing sets', () => {

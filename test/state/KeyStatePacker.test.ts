@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { initialLadderState } from '../../src/policy/ResponseLadder.ts';
 import { KeyStatePacker } from '../../src/state/KeyStatePacker.ts';
-import type { KeyState } from '../../src/state/KeyStateStore.ts';
+import { eventIdDigest, type KeyState } from '../../src/state/KeyStateStore.ts';
 
 /** Leaves of what detectors keep: plain JSON and beyond it (typed arrays, -0, NaN, `undefined`, strings with lone surrogates). */
 const leaf = fc.oneof(
@@ -143,6 +143,26 @@ describe('KeyStatePacker', () => {
     expect(second.bytes.length).toBeLessThan(alone * 0.8);
     expect(JSON.stringify(state('k1', 1)).length).toBeGreaterThan(1_400);
     expect(packer.unpack(second)).toStrictEqual(state('k1', 1));
+  });
+
+  it('packs a long dedup ring as byte planes: back as the same numbers, a seventh smaller than as doubles', () => {
+    const ids = Array.from({ length: 256 }, (_, i) => eventIdDigest(`event-${i}`));
+    const state: KeyState = { key: 'busy', eventsSeen: 1_000, lastTs: 5, detectors: {}, scores: {}, evidence: {}, risk: 0, ladder: initialLadderState(), recentIds: ids, recentHead: 17 };
+    const quiet: KeyState = { ...state, key: 'quiet', eventsSeen: 3, recentIds: ids.slice(0, 3), recentHead: 0 };
+    const packer = new KeyStatePacker();
+    // The quiet state is the packer's dictionary, as it would be in the pipeline.
+    packer.pack(quiet);
+    const packed = packer.pack(state);
+    const back = packer.unpack(packed);
+    expect(back).toStrictEqual(state);
+    expect(Array.isArray(back.recentIds)).toBe(true);
+    // 52 bits a digest is 1,664 bytes of information; as doubles the ring deflates to about 2.2 kB.
+    const asDoubles = deflateRawSync(serialize(state), { dictionary: serialize(quiet) }).length;
+    expect(asDoubles).toBeGreaterThan(2_100);
+    expect(packed.bytes.length).toBeLessThan(asDoubles * 0.9);
+    // A ring of other numbers (an older form, or anything not a digest) is packed as it is.
+    const odd = { ...state, recentIds: [...ids.slice(1), 0.5] };
+    expect(packer.unpack(packer.pack(odd))).toStrictEqual(odd);
   });
 
   it('packs long states deflated too: a long-lived key\'s base64 vectors lose about a quarter', () => {
