@@ -244,10 +244,8 @@ export class DetectionPipeline {
     if (groups.size === 0) return out;
     // Keys in the order of their first event here (a poll need not be in event time across keys): a key that went
     // quiet before another's first call is processed first, which key succession needs to be batch-independent.
-    const keys = [...groups.keys()];
-    const firstTs = new Map<string, number>();
-    for (const k of keys) firstTs.set(k, groups.get(k)!.reduce((m, e) => Math.min(m, e.ts), Infinity));
-    keys.sort((a, b) => firstTs.get(a)! - firstTs.get(b)!);
+    // Each key's events are in event time already (`group`), so its first is its earliest.
+    const keys = [...groups.keys()].sort((a, b) => groups.get(a)![0].ts - groups.get(b)![0].ts);
     const states = keys.map((k) => this.store.get(k));
     // Each key's events as rate detectors see them (all) and as behavioural ones do (answered only), built once per batch.
     const allEvents = keys.map((key) => allView(groups.get(key)!));
