@@ -6,6 +6,7 @@ import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
 import { either, fmt } from './shared/math.ts';
 import { baselineOptions, createTailBaseline, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
+import { addArrival, createGapStats, type GapStats, gapCv, pacingFields, pacingWeight } from './shared/GapStats.ts';
 import { BatchStraightRuns, straightRunFields } from './shared/StraightRun.ts';
 import { LocalTail, localTailSchema } from './shared/LocalTail.ts';
 import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
@@ -36,11 +37,27 @@ export const boundaryProbingConfigSchema = z.object({
    */
   ...straightRunFields,
   bisection: bisectionSchema,
+  /**
+   * A machine-paced key's small-margin share is an extraction signature: its score, scaled by how
+   * metronomic the key's calls are (`GapStats`, the test `off-manifold`'s `automated` uses), counts as
+   * one. A script that keeps asking where the model hesitates, more often than the model's traffic in the
+   * same places is answered so, is selecting its inputs by the answers: pool-based active learning
+   * (ActiveThief; Chandrasekaran et al.'s uncertainty sampling). A person meets the same share whenever
+   * their data sit near a boundary (a borderline case, a user from elsewhere under covariate shift), so
+   * for people it stays an output statistic, which needs a second family to reach truncate.
+   */
+  automated: z
+    .object({
+      enabled: z.boolean().default(true),
+      ...pacingFields,
+    })
+    .strict()
+    .prefault({}),
 });
 export type BoundaryProbingConfig = z.output<typeof boundaryProbingConfigSchema>;
 
 /**
- * Per-key state. Ceiling: the share and the quota are 7 numbers; the
+ * Per-key state. Ceiling: the share, the quota and the gaps are 13 numbers; the
  * bisection tracker holds 1 + 2 × maxChains sketches of `d` floats (≤ 13 JSON
  * bytes each, 7 significant digits) and the straight run two base64 prefixes
  * of `straightDim` float32s (44 bytes each at 8), so with 16-wide sketches
@@ -55,6 +72,8 @@ export interface BoundaryProbingState {
   step?: string;
   /** Score after the key's last event (a flagged key stops feeding the baseline). */
   score: number;
+  /** The key's inter-arrival gaps (the `automated` test); absent in older snapshots. */
+  gaps?: GapStats;
 }
 
 interface LastView {
@@ -64,6 +83,9 @@ interface LastView {
   model: string;
   marginScore: number;
   searchScore: number;
+  /** The small-margin score scaled by the key's pacing (the `automated` signature), and the gaps' CV then. */
+  pacedScore: number;
+  cv: number;
   /** What the evidence quotes of the key's state as of this event (copies: the state moves on). */
   margin: EwShare;
   /** Line searches completed and the longest one's halvings, when the line-search test scores. */
@@ -144,13 +166,16 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
         }
       }
       observeQuery(state.bisection, e.input_sketch, e.output_label, e.ts, c.bisection);
+      if (c.automated.enabled) addArrival((state.gaps ??= createGapStats()), e.ts, c.automated.gapWindow);
       const marginScore = tailShareScore(state.margin, c);
       const searchScore = bisectionScore(state.bisection, e.ts, c.bisection);
+      const pacedScore = c.automated.enabled && marginScore > 0 ? marginScore * pacingWeight(state.gaps, c.automated) : 0;
       state.score = either(marginScore, searchScore);
       scores[g][i] = state.score;
-      signature[g][i] = searchScore;
+      signature[g][i] = Math.max(searchScore, pacedScore);
       const searches = searchScore > 0 ? completedSearches(state.bisection, e.ts, c.bisection) : 0;
-      views[g][i] = { tail, local: this.local.active(ref), model: e.model_id, marginScore, searchScore, margin: { ...state.margin }, searches, longest: state.bisection.longest };
+      const cv = pacedScore > 0 && state.gaps ? gapCv(state.gaps) : NaN;
+      views[g][i] = { tail, local: this.local.active(ref), model: e.model_id, marginScore, searchScore, pacedScore, cv, margin: { ...state.margin }, searches, longest: state.bisection.longest };
     }
     runs.save();
     return groups.map((grp, g) => {
@@ -163,7 +188,8 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
     const c = this.config;
     const out: string[] = [];
     if (v.marginScore > 0 && v.tail) {
-      out.push(tailShareEvidence(v.margin, c, `had a top-1/top-2 margin < ${fmt(v.tail.threshold)}`, v.model, v.local));
+      const paced = v.pacedScore > 0 ? `, from machine-paced calls (inter-arrival CV ${fmt(v.cv)}, from the gaps' log spread)` : '';
+      out.push(tailShareEvidence(v.margin, c, `had a top-1/top-2 margin < ${fmt(v.tail.threshold)}`, v.model, v.local) + paced);
     }
     if (v.searchScore > 0) {
       out.push(`${fmt(v.searches, 1)} line searches (steps halving ${c.bisection.minSteps}+ times across a label flip; longest ${v.longest} halvings)`);

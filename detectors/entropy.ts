@@ -3,7 +3,7 @@ import { eventTimeOrder, flatEvents, groupOffsets, rowKernel, usableAnswer } fro
 import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio } from './shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
-import { addArrival, createGapStats, type GapStats, gapCv } from './shared/GapStats.ts';
+import { addArrival, createGapStats, type GapStats, gapCv, typicalGapMs } from './shared/GapStats.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import {
   addMoments,
@@ -66,7 +66,7 @@ export const entropyConfigSchema = z.object({
   /** Diversity counts only for keys that rarely repeat an exact input: scaled by a ramp of the distinct share. */
   repeatRatioLow: z.number().min(0).max(1).default(0.5),
   repeatRatioHigh: z.number().min(0).max(1).default(0.8),
-  /** Inter-arrival gaps: EWMA window, gaps needed, and the CVs of a metronome and of a person. */
+  /** Inter-arrival gaps: EWMA window, gaps needed, and the CVs of a metronome and of a person (`gapCv`: read from the gaps' log spread). */
   gapWindow: z.number().int().positive().default(64),
   minGaps: z.number().int().positive().default(30),
   cvMetronomic: z.number().min(0).default(0.15),
@@ -78,7 +78,7 @@ export const entropyConfigSchema = z.object({
 export type EntropyConfig = z.output<typeof entropyConfigSchema>;
 
 /**
- * Per-key state. Ceiling: 13 numbers of shares, quotas and gaps, a ring of
+ * Per-key state. Ceiling: 15 numbers of shares, quotas and gaps, a ring of
  * `ringSize` bucket ids (≤ 4 JSON bytes each), `distinctK` hash prefixes
  * (≤ 11 bytes each) and the last sketch prefix and step (2 × `straightDim`
  * float32 as base64, ≈ 90 bytes at the defaults): under 1.5 kB of JSON
@@ -116,7 +116,7 @@ interface LastView {
   high: EwShare;
   ringN: number;
   distinctN: number;
-  gaps: { cv: number; n: number; mean: number };
+  gaps: { cv: number; n: number; typicalMs: number };
 }
 
 /**
@@ -173,7 +173,9 @@ export class EntropyDetector implements Detector<EntropyState> {
     const scores = groups.map((g) => new Float64Array(g.events.length));
     // Input diversity is an extraction signature: spreading queries over far more of the input space than the
     // model's own traffic covers is how transfer sets and equation-solving samples are drawn. Answer entropy is
-    // an output statistic only (a minority-class analyst's answers are uncertain too).
+    // an output statistic only, even from a script: its tail is the model's top entropies, which a scripted
+    // stratified evaluation set's minority-class records reach as often as uncertainty sampling does where the
+    // classes are imbalanced (boundary-probing's small margins, at most `marginMax` wide, are the paced signature).
     const signature = groups.map((g) => new Float64Array(g.events.length));
     // Each event's view, for the evidence as of that event (not as of the batch's end).
     const views = groups.map((g) => new Array<LastView>(g.events.length));
@@ -255,7 +257,7 @@ export class EntropyDetector implements Detector<EntropyState> {
     }
     const regularity = state.gaps.n >= c.minGaps ? 1 - ramp(gapCv(state.gaps), c.cvMetronomic, c.cvHuman) : 0;
     const high = { ...state.high };
-    const gaps = { cv: gapCv(state.gaps), n: state.gaps.n, mean: state.gaps.mean };
+    const gaps = { cv: gapCv(state.gaps), n: state.gaps.n, typicalMs: typicalGapMs(state.gaps) };
     return { model: modelId, tail, local, tailScore, occupancy, diversity, regularity, repeats, high, ringN: n, distinctN: state.distinct.n, gaps };
   }
 
@@ -272,7 +274,7 @@ export class EntropyDetector implements Detector<EntropyState> {
       );
     }
     if (v.regularity > 0) {
-      out.push(`inter-arrival CV ${fmt(v.gaps.cv)} over ${v.gaps.n} gaps (mean ${fmt(v.gaps.mean / 1000, 2)} s): machine-regular`);
+      out.push(`inter-arrival CV ${fmt(v.gaps.cv)} (from the gaps' log spread) over ${v.gaps.n} gaps (typically ${fmt(v.gaps.typicalMs / 1000, 2)} s): machine-regular`);
     }
     return out;
   }

@@ -5,7 +5,7 @@ import { appendRow, packArray, unpackFloat32 } from '../src/compute/packedVector
 import { eventTimeOrder } from './shared/batch.ts';
 import { addToShare, createShare, type EwShare, shareExcess, shareExcessLowerBound, shareExcessZ } from './shared/EwShare.ts';
 import { BatchStraightRuns } from './shared/StraightRun.ts';
-import { addArrival, createGapStats, type GapStats, gapCv, gapCvUpper } from './shared/GapStats.ts';
+import { addArrival, createGapStats, type GapStats, gapCv, pacingFields, pacingWeight } from './shared/GapStats.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { squaredDistance } from '../src/compute/squaredDistance.ts';
@@ -25,7 +25,7 @@ export const offManifoldConfigSchema = z.object({
   /**
    * A second, looser test that counts only for machine-paced keys: the share of queries beyond the
    * `quantile` quantile (0.95), scored like the main share and scaled by how metronomic the key's calls
-   * are (coefficient of variation of its inter-arrival gaps: full weight at `cvMetronomic`, none from
+   * are (coefficient of variation of its inter-arrival gaps, read from their log spread so that pauses between rounds do not hide a script (`GapStats`): full weight at `cvMetronomic`, none from
    * `cvHuman`, after `minGaps` gaps; the CV is judged at its upper bound `paceZ` standard errors up, so
    * a short-lived key counts as machine-paced only when its few gaps already show it surely). Natural data from a neighbouring distribution — Knockoff Nets' and
    * ActiveThief's transfer sets, New York weather against a Seattle model in the quality benchmark — puts
@@ -38,13 +38,7 @@ export const offManifoldConfigSchema = z.object({
     .object({
       enabled: z.boolean().default(true),
       quantile: z.number().gt(0).lt(1).default(0.95),
-      /** Effective window (gaps) of the inter-arrival statistics. */
-      gapWindow: int().positive().default(64),
-      minGaps: int().positive().default(16),
-      /** Standard errors the gaps' CV is raised by before it is judged (0: its estimate as it is). */
-      paceZ: z.number().min(0).default(2),
-      cvMetronomic: z.number().min(0).default(0.15),
-      cvHuman: z.number().min(0).default(0.6),
+      ...pacingFields,
     })
     .strict()
     .prefault({}),
@@ -410,18 +404,12 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   private score(state: OffManifoldState): number {
     const strict = Math.max(this.shareScore(state.share, state), this.minorScore(state));
     const a = this.config.automated;
-    if (!a.enabled || !state.looseShare || !state.gaps || state.gaps.n < a.minGaps) return strict;
-    return Math.max(strict, this.shareScore(state.looseShare, state) * this.pacing(state.gaps));
+    if (!a.enabled || !state.looseShare) return strict;
+    return Math.max(strict, this.shareScore(state.looseShare, state) * pacingWeight(state.gaps, a));
   }
 
   private minorScore(state: OffManifoldState): number {
     return state.minorShare ? this.shareScore(state.minorShare, state, this.config.minor.window) : 0;
-  }
-
-  /** 1 for surely metronomic calls, 0 for human ones (`automated.cvMetronomic` … `cvHuman`, at the CV's upper bound). */
-  private pacing(g: GapStats): number {
-    const a = this.config.automated;
-    return 1 - ramp(gapCvUpper(g, a.gapWindow, a.paceZ), a.cvMetronomic, a.cvHuman);
   }
 
   private shareScore(sh: EwShare, state: OffManifoldState, window = this.config.window): number {
@@ -469,7 +457,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       return [
         `${pct(l.s)} of recent queries (window ${this.config.window}, ${l.n} seen) lie off model ${v.model}'s traffic ` +
           `(nearest reference sketch farther than ${fmt(v.loose.threshold, 3)}, the ${pct(this.config.automated.quantile)} quantile of its own), ` +
-          `against ${pct(l.e, 1)} expected (z=${fmt(shareExcessZ(l, this.config.window), 1)}), from machine-paced calls (inter-arrival CV ${fmt(v.loose.cv)})`,
+          `against ${pct(l.e, 1)} expected (z=${fmt(shareExcessZ(l, this.config.window), 1)}), from machine-paced calls (inter-arrival CV ${fmt(v.loose.cv)}, from the gaps' log spread)`,
       ];
     }
     return [

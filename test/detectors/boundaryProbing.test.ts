@@ -8,7 +8,7 @@ import { testCompute } from './helpers/compute.ts';
 import { runDetector } from './helpers/runDetector.ts';
 import { attackTimes, ATTACK_START, FIRES, naturalScenario, QUIET, T0, VOLUME } from './helpers/scenario.ts';
 import { sweepsAndShuffled } from './helpers/boundarySweeps.ts';
-import { merge, scriptTimes } from './helpers/world.ts';
+import { humanTimes, merge, scriptTimes } from './helpers/world.ts';
 
 let compute: Compute;
 beforeAll(async () => {
@@ -28,6 +28,22 @@ describe('boundary-probing', () => {
     expect(evidence).toMatch(/\d+% of recent answers \(window 200, \d+ seen\) had a top-1\/top-2 margin < 0\.\d+, against \d+\.\d% for model credit-v3's traffic near these queries \(z=\d+/);
     for (const key of naturalKeys) expect(run.maxByKey.get(key) ?? 0, key).toBeLessThan(QUIET);
     expect(run.lastEvidence.get('nat-heavy')).toEqual([]);
+  });
+
+  it('counts a machine-paced margin sampler\'s share as an extraction signature, and a person\'s with the same answers as an output statistic only', () => {
+    const { world, natural } = naturalScenario();
+    const script = marginSampler(world, 'atk-paced', attackTimes(world));
+    const person = marginSampler(world, 'atk-person', humanTimes(world, 400, ATTACK_START));
+    const run = runDetector(boundaryProbing.create(config()), merge(natural, script, person), compute);
+
+    for (const key of ['atk-paced', 'atk-person']) expect(run.maxByKey.get(key), key).toBeGreaterThanOrEqual(FIRES);
+    expect(run.maxSignatureByKey.get('atk-paced')).toBeGreaterThanOrEqual(FIRES);
+    expect(run.lastEvidence.get('atk-paced')!.join(' ')).toMatch(/had a top-1\/top-2 margin < .*, from machine-paced calls \(inter-arrival CV 0\.\d+, from the gaps' log spread\)$/);
+    expect(run.maxSignatureByKey.get('atk-person') ?? 0).toBe(0);
+    expect(run.lastEvidence.get('atk-person')!.join(' ')).not.toMatch(/machine-paced/);
+
+    const off = runDetector(boundaryProbing.create(config({ automated: { enabled: false } })), merge(natural, script), compute);
+    expect(off.maxSignatureByKey.get('atk-paced') ?? 0).toBe(0);
   });
 
   it('recognises Lowd & Meek line searches from the sketches alone', () => {

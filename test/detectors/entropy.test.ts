@@ -24,7 +24,8 @@ describe('entropy', () => {
     expect(run.maxByKey.get('atk-uncertain')).toBeGreaterThanOrEqual(FIRES);
     expect(run.lastEvidence.get('atk-uncertain')!.join(' ')).toMatch(/\d+% of recent answers \(window 200, \d+ seen\) had normalised entropy > 0\.\d+, against \d+\.\d% for model credit-v3's traffic near these queries \(z=\d+/);
     for (const key of naturalKeys) expect(run.maxByKey.get(key) ?? 0, key).toBeLessThan(QUIET);
-    // Uncertain answers are an output statistic, not an extraction signature: honest users from elsewhere get them too.
+    // Uncertain answers are an output statistic, not an extraction signature, even from a script: honest users from elsewhere get them
+    // too, and a scripted stratified evaluation set where the classes are imbalanced (boundary-probing's narrower small margins carry the paced signature).
     expect(run.maxSignatureByKey.get('atk-uncertain') ?? 0).toBeLessThan(QUIET);
   });
 
@@ -57,7 +58,7 @@ describe('entropy', () => {
     expect(h).toBeGreaterThan(0);
     expect(h).toBeLessThan(1);
     expect(s).toBeCloseTo(Math.min(1, h * (1 + c.regularityBoost)), 1);
-    expect(run.lastEvidence.get('atk-box-script')!.join(' ')).toMatch(/inter-arrival CV 0\.0\d over \d+ gaps \(mean 2\.00 s\): machine-regular/);
+    expect(run.lastEvidence.get('atk-box-script')!.join(' ')).toMatch(/inter-arrival CV 0\.0\d \(from the gaps' log spread\) over \d+ gaps \(typically 2\.00 s\): machine-regular/);
     // The heavy scripted users of the natural scenario: metronomic, and no more than regularityAloneScore.
     for (const key of ['nat-heavy', 'nat-replay']) {
       expect(run.maxByKey.get(key), key).toBeLessThanOrEqual(c.regularityAloneScore + 1e-9);

@@ -134,7 +134,7 @@ describe('off-manifold', () => {
     const r = runDetector(create(), stream, compute);
     expect(firstFiring(r, script)).toBeGreaterThanOrEqual(config.minEvents - 1);
     expect(firstFiring(r, script)).toBeLessThan(100);
-    expect(r.lastEvidence.get('atk-transfer')![0]).toMatch(/the 95% quantile of its own\), against 5\.0% expected \(z=[\d.]+\), from machine-paced calls \(inter-arrival CV 0\.\d+\)$/);
+    expect(r.lastEvidence.get('atk-transfer')![0]).toMatch(/the 95% quantile of its own\), against 5\.0% expected \(z=[\d.]+\), from machine-paced calls \(inter-arrival CV 0\.\d+, from the gaps' log spread\)$/);
     // The person's records are as far off, but at a person's pace only the 99% test counts: below throttle (0.5).
     expect(r.maxByKey.get('nat-elsewhere')).toBeLessThan(0.5);
     for (const key of new Set(traffic.map((e) => e.api_key))) expect(r.maxByKey.get(key) ?? 0, key).toBeLessThanOrEqual(QUIET);

@@ -60,12 +60,12 @@ describe('DetectionPipeline detector isolation', () => {
     const logged = lines.filter((l) => l.detector === 'exploding');
     expect(logged).toHaveLength(batches);
     expect(logged[0].err).toMatchObject({ type: 'TypeError', message: 'kernel shape mismatch' });
-    // The others carried on: the attacker is escalated on boundary-probing evidence alone (a margin share is
-    // one output-statistics fact, no extraction signature: held at throttle, below truncate).
+    // The others carried on: the attacker is escalated on boundary-probing evidence alone (the small-margin
+    // share of a machine-paced key is an extraction signature, so one family takes it past truncate).
     const attacker = pipeline.store.peek('atk-margin')!;
     expect(attacker.scores.exploding).toBe(0);
     expect(attacker.scores['boundary-probing']).toBeGreaterThan(0.8);
-    expect(attacker.ladder.level).toBe('throttle');
+    expect(levelRank(attacker.ladder.level)).toBeGreaterThanOrEqual(levelRank('truncate'));
     expect(changes.some((c) => c.api_key === 'atk-margin' && c.evidence.some((e) => e.startsWith('boundary-probing: ')))).toBe(true);
     expect(pipeline.finalScores().length).toBe(new Set(events.map((e) => e.api_key)).size);
   });
