@@ -129,7 +129,7 @@ export class KeySuccession {
       delete pending.sketches;
       return pending.fromRisk;
     }
-    delete state.succession;
+    state.succession = undefined;
     return 0;
   }
 
