@@ -559,7 +559,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     let open = this.openSet(state, w, slot);
     if (!open || open.meta.model !== e.model_id || open.meta.dim !== x.length) {
       // A new set, or a slot taken over by another model or sketch width.
-      const meta: ClassSet = { model: e.model_id, dim: x.length, rows: NO_VECTOR, n: 0, seen: 0, dgN: 0, dgMean: 0, dgM2: 0 };
+      const meta: ClassSet = { model: e.model_id, dim: x.length, rows: NO_VECTOR, n: 0, seen: 0, dgN: 0, dgMean: DOUBLE_ZERO, dgM2: DOUBLE_ZERO };
       state.sets[slot] = meta;
       open = { meta, rows: NO_VECTOR, startN: 0, start: NO_VECTOR, intact: false };
       w.sets.set(slot, open);

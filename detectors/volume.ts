@@ -146,7 +146,7 @@ export class VolumeDetector implements Detector<VolumeState> {
     // key's later calls of the same poll, so the scores do not depend on how the stream was cut into polls.
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
-      const worst: Worst = { score: DOUBLE_ZERO, who: '', entity: null, horizon: 'minute', count: 0, limit: 0, sentence: '' };
+      const worst: Worst = { score: DOUBLE_ZERO, who: '', entity: null, horizon: 'minute', count: DOUBLE_ZERO, limit: 0, sentence: '' };
       this.consider(worst, e.ts, 'key', null, state.windows, c.key);
       if (e.client_ip) {
         this.consider(worst, e.ts, 'client', e.client_ip, windowsOf(ips, 'ip:', e.client_ip), c.ip);
