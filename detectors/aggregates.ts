@@ -35,6 +35,7 @@ import { baselineOptions, inTail, type Tail, TailCache, tailBaselineSchema, tail
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import type { AggregateFact, EntityStageLink, GroupReading, ModelDigest } from './shared/aggregateFacts.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, GroupVerdict, KeyGroup } from './types.ts';
+import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
 
 const COMPONENTS = ['margin', 'entropy', 'halving', 'occupancy', 'spread', 'balance'] as const;
 type Component = (typeof COMPONENTS)[number];
@@ -202,7 +203,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
   }
 
   initState(): AggregatesState {
-    return { own: createEntityView(), geometry: createGeometry(), poolQuota: createQuota(), baseQuota: createQuota(), group: null, score: 0 };
+    return { own: createEntityView(), geometry: createGeometry(), poolQuota: createQuota(), baseQuota: createQuota(), group: null, score: DOUBLE_ZERO };
   }
 
   groupVerdicts(): readonly GroupVerdict[] {

@@ -12,6 +12,7 @@ import { LocalTail, localTailSchema } from './shared/LocalTail.ts';
 import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
 
 export const boundaryProbingConfigSchema = z.object({
   /** The per-model baseline of top-1/top-2 margins, learned online from all keys. */
@@ -124,7 +125,8 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
   }
 
   initState(): BoundaryProbingState {
-    return { margin: createShare(), quota: createQuota(), bisection: createBisectionState(), score: 0 };
+    // Every field from the start, in one order: one shape for every key. `last` and `step` as `BatchStraightRuns` writes them.
+    return { margin: createShare(), quota: createQuota(), bisection: createBisectionState(), last: '', step: '', score: DOUBLE_ZERO, gaps: undefined };
   }
 
   processBatch(groups: readonly KeyGroup<BoundaryProbingState>[], ctx: DetectorContext): DetectorOutput[] {

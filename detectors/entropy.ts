@@ -26,6 +26,7 @@ import { BatchStraightRuns, straightRunFields } from './shared/StraightRun.ts';
 import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
 
 export const entropyConfigSchema = z.object({
   /** Per-model baselines (answer entropy, sketch moments, bucket mix), learned online from all keys. */
@@ -157,7 +158,7 @@ export class EntropyDetector implements Detector<EntropyState> {
   }
 
   initState(): EntropyState {
-    return { high: createShare(), quota: createQuota(), ring: createRing(), distinct: createDistinctSketch(), gaps: createGapStats(), score: 0, last: '', step: '' };
+    return { high: createShare(), quota: createQuota(), ring: createRing(), distinct: createDistinctSketch(), gaps: createGapStats(), score: DOUBLE_ZERO, last: '', step: '' };
   }
 
   processBatch(groups: readonly KeyGroup<EntropyState>[], ctx: DetectorContext): DetectorOutput[] {

@@ -11,6 +11,7 @@ import { continuesStep } from './shared/StraightRun.ts';
 import { type RingState, TypedRing } from './shared/TypedRing.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { squaredDistance } from '../src/compute/squaredDistance.ts';
+import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
 
 const int = () => z.number().int();
 const unit = () => z.number().min(0).max(1);
@@ -234,25 +235,26 @@ export interface GridSweepState {
   view: View;
 }
 
+// Numbers start on doubles (`DOUBLE_ZERO`): an evaluation writes fractions into them.
 const emptyView = (): View => ({
-  score: 0,
-  w: -1,
-  p: 1,
-  wN: 0,
-  lattice: 0,
+  score: DOUBLE_ZERO,
+  w: -1 + DOUBLE_ZERO,
+  p: 1 + DOUBLE_ZERO,
+  wN: DOUBLE_ZERO,
+  lattice: DOUBLE_ZERO,
   latticeSizes: [],
-  directions: 0,
-  directionShare: 0,
-  turns: 0,
-  steps: 0,
-  dims: 0,
-  width: 0,
-  median: 0,
-  repeats: 0,
-  repeatN: 0,
-  parts: [0, 0, 0, 0],
-  damp: 1,
-  factor: 1,
+  directions: DOUBLE_ZERO,
+  directionShare: DOUBLE_ZERO,
+  turns: DOUBLE_ZERO,
+  steps: DOUBLE_ZERO,
+  dims: DOUBLE_ZERO,
+  width: DOUBLE_ZERO,
+  median: DOUBLE_ZERO,
+  repeats: DOUBLE_ZERO,
+  repeatN: DOUBLE_ZERO,
+  parts: [DOUBLE_ZERO, DOUBLE_ZERO, DOUBLE_ZERO, DOUBLE_ZERO],
+  damp: 1 + DOUBLE_ZERO,
+  factor: 1 + DOUBLE_ZERO,
 });
 
 /**
@@ -412,6 +414,8 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       sinceEval: 0,
       distancesTotal: 0,
       view: INITIAL_VIEW,
+      // Last, where a key's first straight step used to add it: one shape for every key.
+      lastStep: undefined,
     };
   }
 
@@ -536,7 +540,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     if (lastX !== (state.last ? state.last.sketch : null) || lastModel !== startModel) state.last = lastX ? { model: lastModel as string, sketch: lastX } : null;
     // The state's step is its own array, never a scratch row.
     if (lastStep) state.lastStep = lastStep === startStep ? lastStep : lastStep.slice();
-    else delete state.lastStep;
+    else state.lastStep = undefined;
     const explain = (i: number) => this.evidence(views[i]);
     return { scores, evidence: g.events.length ? explain(g.events.length - 1) : [], explain };
   }
@@ -555,7 +559,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     let open = this.openSet(state, w, slot);
     if (!open || open.meta.model !== e.model_id || open.meta.dim !== x.length) {
       // A new set, or a slot taken over by another model or sketch width.
-      const meta: ClassSet = { model: e.model_id, dim: x.length, rows: NO_VECTOR, n: 0, seen: 0, dgN: 0, dgMean: 0, dgM2: 0 };
+      const meta: ClassSet = { model: e.model_id, dim: x.length, rows: NO_VECTOR, n: 0, seen: 0, dgN: 0, dgMean: DOUBLE_ZERO, dgM2: DOUBLE_ZERO };
       state.sets[slot] = meta;
       open = { meta, rows: NO_VECTOR, startN: 0, start: NO_VECTOR, intact: false };
       w.sets.set(slot, open);

@@ -10,6 +10,7 @@ import { fmt, pct, ramp } from './shared/math.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { squaredDistance } from '../src/compute/squaredDistance.ts';
 import { referenceHash } from '../src/baselines/referenceHash.ts';
+import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
 
 const int = () => z.number().int();
 const unit = () => z.number().min(0).max(1);
@@ -225,7 +226,23 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   constructor(private readonly config: OffManifoldConfig) {}
 
   initState(): OffManifoldState {
-    return { share: createShare(), score: 0, last: '', step: '' };
+    // Every field from the start, in one order (absent ones undefined, as older snapshots have them): one shape for every key.
+    return {
+      share: createShare(),
+      offRing: undefined,
+      looseShare: undefined,
+      gaps: undefined,
+      score: DOUBLE_ZERO,
+      minorShare: undefined,
+      minorRing: undefined,
+      minorMean: undefined,
+      minorSeen: undefined,
+      last: '',
+      step: '',
+      backlog: undefined,
+      backlogModel: undefined,
+      seen: undefined,
+    };
   }
 
   processBatch(groups: readonly KeyGroup<OffManifoldState>[], ctx: DetectorContext): DetectorOutput[] {

@@ -7,6 +7,7 @@ import { compact, either, fmt, ramp } from './shared/math.ts';
 import { baselineOptions, tailBaselineSchema } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
 
 const LN2 = Math.log(2);
 
@@ -112,7 +113,7 @@ export class OutputDriftDetector implements Detector<OutputDriftState> {
   constructor(private readonly config: OutputDriftConfig) {}
 
   initState(): OutputDriftState {
-    return { mix: createClassMix(), distinct: createDistinctSketch(), quota: createQuota(), jsdQuota: createQuota(), score: 0 };
+    return { mix: createClassMix(), distinct: createDistinctSketch(), quota: createQuota(), jsdQuota: createQuota(), score: DOUBLE_ZERO };
   }
 
   processBatch(groups: readonly KeyGroup<OutputDriftState>[], ctx: DetectorContext): DetectorOutput[] {
@@ -180,7 +181,7 @@ export class OutputDriftDetector implements Detector<OutputDriftState> {
       const epoch = Math.floor(e.ts / c.baseline.epochMs);
       const recentDrift = m.drift && m.drift.epoch >= epoch - 1 ? m.drift : null;
       const driftScore = recentDrift ? ramp(recentDrift.jsd, c.driftLow, c.driftHigh) : 0;
-      const view: LastView = { model: e.model_id, jsd: 0, jsdStart: 0, jsdScore: 0, balance: 0, balanceZ: 0, balanceScore: 0, repeats: 1, n: state.mix.total, drift: recentDrift, driftScore };
+      const view: LastView = { model: e.model_id, jsd: DOUBLE_ZERO, jsdStart: DOUBLE_ZERO, jsdScore: DOUBLE_ZERO, balance: DOUBLE_ZERO, balanceZ: DOUBLE_ZERO, balanceScore: DOUBLE_ZERO, repeats: 1 + DOUBLE_ZERO, n: state.mix.total, drift: recentDrift, driftScore: driftScore + DOUBLE_ZERO };
       const pend = pending[k];
       if (pend) {
         // Judged against the slow baseline and against the last epoch's mix: the less suspicious reading counts.

@@ -13,6 +13,7 @@ import { BatchStraightRuns } from './shared/StraightRun.ts';
 import { baselineOptions, mayFeedBaseline, type Tail, type TailBaselineConfig, tailBaselineSchema } from './shared/TailBaseline.ts';
 import { tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
+import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
 
 const int = () => z.number().int();
 
@@ -197,7 +198,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
   }
 
   initState(): RecurringOffsetsState {
-    return { rows: NO_ROWS, n: 0, dim: 0, pending: 0, tail: false, offsets: [], share: createShare(), quota: createQuota(), score: 0, last: null, step: null, hits: 0, recurring: 0, copies: 0 };
+    return { rows: NO_ROWS, n: 0, dim: 0, pending: 0, tail: false, offsets: [], share: createShare(), quota: createQuota(), score: DOUBLE_ZERO, last: null, step: null, hits: 0, recurring: 0, copies: 0 };
   }
 
   processBatch(groups: readonly KeyGroup<RecurringOffsetsState>[], ctx: DetectorContext): DetectorOutput[] {
@@ -302,8 +303,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
       this.slotOf = new Int32Array(pairs);
       this.squares = new Float64Array(pairs);
     }
-    const slotOf = this.slotOf.fill(-1, 0, pairs);
-    const squares = this.squares;
+    this.slotOf.fill(-1, 0, pairs);
     this.measure(state, rows, first, block);
     this.identify(rows, first, block, dim);
     const table = this.table;
@@ -324,11 +324,32 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     for (const slot of table.slotsWith(2)) {
       if (recurring[slot] & 2) continue;
       if (table.count(slot) >= c.minRealisations) recurring[slot] = 1;
-      this.remember(state, { id: table.id(slot), len: table.lengthOf(slot), fps: [...table.fingerprints(slot)], w: table.count(slot) });
+      // The weight decays into fractions: a double from the start (`DOUBLE_ZERO`), like the id (a hash past 2^31).
+      this.remember(state, { id: table.id(slot) + DOUBLE_ZERO, len: table.lengthOf(slot), fps: [...table.fingerprints(slot)], w: table.count(slot) + DOUBLE_ZERO });
     }
+    this.scoreBlock(state, rows, first, block, model, ref, e);
+    state.score = histogramReady(model, c.baseline.minReferenceSamples) ? tailShareScore(state.share, c) : 0;
+    // Keep the newest `history` rows.
+    if (state.n > c.history) {
+      rows.copyWithin(0, (state.n - c.history) * dim, state.n * dim);
+      state.n = c.history;
+    }
+    state.pending = 0;
+  }
+
+  /**
+   * Pass 3 of `evaluate`: each query of the block at a recurring offset or a near copy, into the key's
+   * share and the model baseline. Apart from `evaluate` so that the loop is optimised on its own: entered
+   * in mid-loop (on-stack replacement), `evaluate`'s code met the row trim after it, a path it had not
+   * run yet, and went back to the interpreter at every block.
+   */
+  private scoreBlock(state: RecurringOffsetsState, rows: Float32Array, first: number, block: number, model: EpochHistogram, ref: ModelReference | null, e: InferenceEvent): void {
     let hits = 0;
     let copies = 0;
     let used = 0;
+    const c = this.config;
+    const dim = state.dim;
+    const { slotOf, squares, recurring } = this;
     const owner = referenceHash(e.api_key);
     for (let b = 0; b < block; b++) {
       let recurs = 0;
@@ -349,13 +370,6 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     state.hits = hits;
     state.copies = copies;
     state.recurring = used;
-    state.score = histogramReady(model, c.baseline.minReferenceSamples) ? tailShareScore(state.share, c) : 0;
-    // Keep the newest `history` rows.
-    if (state.n > c.history) {
-      rows.copyWithin(0, (state.n - c.history) * dim, state.n * dim);
-      state.n = c.history;
-    }
-    state.pending = 0;
   }
 
   /**

@@ -4,6 +4,7 @@ import { eventTimeOrder } from './shared/batch.ts';
 import { entityName } from './shared/entityName.ts';
 import { prefixOf } from './shared/prefixOf.ts';
 import type { Detector, DetectorDefinition, KeyGroup } from './types.ts';
+import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -126,7 +127,7 @@ export class VolumeDetector implements Detector<VolumeState> {
   constructor(private readonly config: VolumeConfig) {}
 
   initState(): VolumeState {
-    return { windows: createWindows(), baseline: 0, baselineMinutes: 0, minute: -1, minuteCount: 0 };
+    return { windows: createWindows(), baseline: DOUBLE_ZERO, baselineMinutes: 0, minute: -1, minuteCount: 0 };
   }
 
   processBatch(groups: readonly KeyGroup<VolumeState>[], ctx: Parameters<Detector['processBatch']>[1]) {
@@ -145,7 +146,7 @@ export class VolumeDetector implements Detector<VolumeState> {
     // key's later calls of the same poll, so the scores do not depend on how the stream was cut into polls.
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
-      const worst: Worst = { score: 0, who: '', entity: null, horizon: 'minute', count: 0, limit: 0, sentence: '' };
+      const worst: Worst = { score: DOUBLE_ZERO, who: '', entity: null, horizon: 'minute', count: DOUBLE_ZERO, limit: 0, sentence: '' };
       this.consider(worst, e.ts, 'key', null, state.windows, c.key);
       if (e.client_ip) {
         this.consider(worst, e.ts, 'client', e.client_ip, windowsOf(ips, 'ip:', e.client_ip), c.ip);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { paddedTo } from './appended.ts';
 import { compact, ramp } from './math.ts';
+import { DOUBLE_ZERO } from '../../src/state/doubleZero.ts';
 
 /**
  * Counts of predicted classes over a sliding horizon: when the total passes
@@ -13,7 +14,7 @@ export interface ClassMix {
 }
 
 export function createClassMix(): ClassMix {
-  return { counts: [], total: 0 };
+  return { counts: [], total: DOUBLE_ZERO };
 }
 
 /** Folds labels above the cap onto the cap (documented bound on state). */

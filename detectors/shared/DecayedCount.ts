@@ -1,4 +1,5 @@
 import { compact } from './math.ts';
+import { DOUBLE_ZERO } from '../../src/state/doubleZero.ts';
 
 /** A count that halves every `halfLifeMs` of event time. Two numbers of JSON. */
 export interface DecayedCount {
@@ -7,7 +8,7 @@ export interface DecayedCount {
 }
 
 export function createDecayedCount(): DecayedCount {
-  return { v: 0, t: 0 };
+  return { v: DOUBLE_ZERO, t: DOUBLE_ZERO };
 }
 
 export function decayedValue(c: DecayedCount, ts: number, halfLifeMs: number): number {

@@ -2,6 +2,7 @@ import { addClass, type ClassMix, createClassMix } from './ClassMix.ts';
 import { addToShare, createShare, type EwShare } from './EwShare.ts';
 import { compact } from './math.ts';
 import { addToRing, type BucketRing, createRing } from './SketchBuckets.ts';
+import { DOUBLE_ZERO } from '../../src/state/doubleZero.ts';
 
 /**
  * The pooled traffic of an aggregate entity (a tenant, a network prefix, a
@@ -39,13 +40,13 @@ export function createEntityView(): EntityView {
     halving: createShare(),
     mix: createClassMix(),
     ring: createRing(),
-    spread: 0,
+    spread: DOUBLE_ZERO,
     spreadN: 0,
     keys: {},
     contributions: 0,
-    balance: 0,
-    balanceZ: 0,
-    balanceScore: 0,
+    balance: DOUBLE_ZERO,
+    balanceZ: DOUBLE_ZERO,
+    balanceScore: DOUBLE_ZERO,
   };
 }
 

@@ -1,4 +1,5 @@
 import { compact } from './math.ts';
+import { DOUBLE_ZERO } from '../../src/state/doubleZero.ts';
 
 /**
  * A histogram learned online from many keys' traffic, used as a benign
@@ -38,7 +39,7 @@ export interface BaselineOptions {
 }
 
 export function createHistogram(bins: number): EpochHistogram {
-  return { epoch: -1, current: new Array(bins).fill(0), currentTotal: 0, ref: null, refSamples: 0 };
+  return { epoch: -1, current: new Array(bins).fill(0), currentTotal: DOUBLE_ZERO, ref: null, refSamples: DOUBLE_ZERO };
 }
 
 /**

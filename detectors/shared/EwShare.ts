@@ -1,4 +1,5 @@
 import { compact, shareZ } from './math.ts';
+import { DOUBLE_ZERO } from '../../src/state/doubleZero.ts';
 
 /**
  * The share of a key's recent events that had some property, as an
@@ -16,7 +17,7 @@ export interface EwShare {
 }
 
 export function createShare(): EwShare {
-  return { n: 0, s: 0, e: 0 };
+  return { n: 0, s: DOUBLE_ZERO, e: DOUBLE_ZERO };
 }
 
 export function addToShare(sh: EwShare, hit: boolean, expected: number, window: number): void {

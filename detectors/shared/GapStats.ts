@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { compact, ramp } from './math.ts';
+import { DOUBLE_ZERO } from '../../src/state/doubleZero.ts';
 
 /**
  * Exponentially weighted moments of a key's inter-arrival gaps (event
@@ -45,7 +46,7 @@ const CLIP_SPREADS = 3;
 const MIN_CLIP_SPREAD = 0.25;
 
 export function createGapStats(): GapStats {
-  return { n: 0, mean: 0, variance: 0, lastTs: -1, logMean: 0, logVariance: 0 };
+  return { n: 0, mean: DOUBLE_ZERO, variance: DOUBLE_ZERO, lastTs: -1 + DOUBLE_ZERO, logMean: DOUBLE_ZERO, logVariance: DOUBLE_ZERO };
 }
 
 export function addArrival(g: GapStats, ts: number, window: number): void {

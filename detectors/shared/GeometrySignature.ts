@@ -3,6 +3,7 @@ import { mulberry32 } from '../../src/gateway/RandomProjection.ts';
 import { appended } from './appended.ts';
 import type { BaselineOptions } from './EpochHistogram.ts';
 import { compact, compactInto, l2 } from './math.ts';
+import { DOUBLE_ZERO } from '../../src/state/doubleZero.ts';
 
 /**
  * A key's query geometry, summarised so that keys whose queries are alike
@@ -59,7 +60,7 @@ export interface GeometryState {
 }
 
 export function createGeometry(): GeometryState {
-  return { n: 0, prev: null, lastDir: null, lastLen: 0, steps: 0, dirs: [], centroid: null, meanSq: 0, m: 0 };
+  return { n: 0, prev: null, lastDir: null, lastLen: DOUBLE_ZERO, steps: DOUBLE_ZERO, dirs: [], centroid: null, meanSq: DOUBLE_ZERO, m: 0 };
 }
 
 /** The model's sketch centre and RMS radius, learned per epoch like the other baselines. */
@@ -73,7 +74,7 @@ export interface ShapeBaseline {
 }
 
 export function createShapeBaseline(): ShapeBaseline {
-  return { epoch: -1, sum: [], sumSq: 0, count: 0, center: null, rms: 0 };
+  return { epoch: -1, sum: [], sumSq: DOUBLE_ZERO, count: 0, center: null, rms: DOUBLE_ZERO };
 }
 
 export function advanceShape(s: ShapeBaseline, ts: number, o: BaselineOptions): void {
@@ -193,7 +194,7 @@ function countDirection(g: GeometryState, bucket: number, c: GeometryConfig): vo
   let slot = -1;
   for (let k = 0; k < dirs.length && slot < 0; k++) if (dirs[k].b === bucket) slot = k;
   if (slot >= 0) dirs[slot].c++;
-  else if (dirs.length < c.dirSlots) g.dirs = appended(dirs, { b: bucket, c: 1 });
+  else if (dirs.length < c.dirSlots) g.dirs = appended(dirs, { b: bucket, c: 1 + DOUBLE_ZERO });
   else {
     // Misra–Gries: a new item decrements every counter; empty counters free their slot (in place, in order).
     let kept = 0;

@@ -1,3 +1,4 @@
+import { DOUBLE_ZERO } from '../state/doubleZero.ts';
 /**
  * What the feed gate remembers about one key (plain JSON, kept with the
  * key's state): when it was first seen, how many answered queries it made,
@@ -14,5 +15,6 @@ export interface KeyFeedState {
 }
 
 export function createKeyFeedState(): KeyFeedState {
-  return { first: -1, n: 0, epoch: -1, fed: 0 };
+  // `first` holds an event time: a double from the start (`DOUBLE_ZERO`).
+  return { first: -1 + DOUBLE_ZERO, n: 0, epoch: -1, fed: 0 };
 }

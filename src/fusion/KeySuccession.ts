@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { InferenceEvent } from '../contract.ts';
 import type { ModelReference } from '../baselines/ModelReference.ts';
 import type { SuccessionCandidate, SuccessionState } from '../state/SuccessionState.ts';
+import { DOUBLE_ZERO } from '../state/doubleZero.ts';
 
 export type { SuccessionState };
 
@@ -124,12 +125,13 @@ export class KeySuccession {
     if (this.holds(pending, ev.ts, reference(ev.model_id), batchEvents)) {
       pending.linked = true;
       this.linksMade++;
-      delete pending.candidates;
-      delete pending.ts;
-      delete pending.sketches;
+      // Dropped by clearing, not deleting: the state keeps its shape.
+      pending.candidates = undefined;
+      pending.ts = undefined;
+      pending.sketches = undefined;
       return pending.fromRisk;
     }
-    delete state.succession;
+    state.succession = undefined;
     return 0;
   }
 
@@ -228,7 +230,7 @@ export class KeySuccession {
       const fromSketches: number[] = [];
       for (let i = start; i <= j; i++) for (let c = 0; c < dim; c++) fromSketches.push(r.sketches[i * r.dim + c]);
       const ts = r.ts.slice(start, j + 1);
-      return { from, fromTs: r.ts[j], fromRisk: r.risk[j], fromGapMs: medianGap(ts, ts.length), fromGaps: gapsOf(ts, ts.length), fromSketches, dim };
+      return { from, fromTs: r.ts[j], fromRisk: r.risk[j] + DOUBLE_ZERO, fromGapMs: medianGap(ts, ts.length), fromGaps: gapsOf(ts, ts.length), fromSketches, dim };
     });
     const first = candidates[0];
     return {
@@ -242,6 +244,9 @@ export class KeySuccession {
       candidates,
       ts: [],
       sketches: [],
+      // Set when the link is made (`holds`): here from the start, so that every succession state has one shape.
+      gapMs: undefined,
+      nearer: undefined,
     };
   }
 

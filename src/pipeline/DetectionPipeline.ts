@@ -132,10 +132,15 @@ export class DetectionPipeline {
     this.offload = deps.offload;
     this.entityStage = deps.entityStage;
     this.build(config);
-    this.store = new KeyStateStore(config.state, (key, reason) => {
-      this.metrics?.keysEvicted.inc({ reason });
-      if (reason === 'unsaved') this.logger.warn({ key, reason }, 'evicted a key whose latest state is not in its snapshot');
-    }, (kind, reason) => this.metrics?.aggregateEntitiesEvicted.inc({ kind, reason }));
+    this.store = new KeyStateStore(
+      config.state,
+      (key, reason) => {
+        this.metrics?.keysEvicted.inc({ reason });
+        if (reason === 'unsaved') this.logger.warn({ key, reason }, 'evicted a key whose latest state is not in its snapshot');
+      },
+      (kind, reason) => this.metrics?.aggregateEntitiesEvicted.inc({ kind, reason }),
+      (name) => this.detectors.find((d) => d.name === name)?.initState(),
+    );
     this.references = new ModelReferences(
       config.reference,
       (model) => this.store.aggregate(`model:${model}`, this.maxTs),
@@ -578,7 +583,7 @@ export class DetectionPipeline {
       state.evidence[name] = evidence.length === 0 ? NO_EVIDENCE : evidence;
     }
     if (notes.length) state.fusionNotes = notes;
-    else delete state.fusionNotes;
+    else state.fusionNotes = undefined;
   }
 
   private scoreMetricFor(detector: string): { observe(value: number): void } {

@@ -2,6 +2,7 @@ import type { Config } from '../config/configSchema.ts';
 import { LEVELS, type Level, levelRank } from '../contract.ts';
 import type { ManualDecisionBook } from './ManualDecisionBook.ts';
 import { type LevelPolicy, PolicyResolver } from './PolicyResolver.ts';
+import { DOUBLE_ZERO } from '../state/doubleZero.ts';
 
 type PolicyConfig = Config['policy'];
 
@@ -31,7 +32,8 @@ export interface LadderStep {
 }
 
 export function initialLadderState(): LadderState {
-  return { level: 'allow', since: 0, expiresAt: 0, decidedAt: -1 };
+  // Event times start on doubles and `offences` is there from the start: one shape for every key's ladder (see `DOUBLE_ZERO`).
+  return { level: 'allow', since: DOUBLE_ZERO, expiresAt: DOUBLE_ZERO, decidedAt: -1 + DOUBLE_ZERO, offences: undefined };
 }
 
 /**

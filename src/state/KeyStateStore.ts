@@ -4,6 +4,8 @@ import { initialLadderState, type LadderState } from '../policy/ResponseLadder.t
 import { KeyPauses } from './KeyPauses.ts';
 import { KeyStatePacker, type PackedKeyState } from './KeyStatePacker.ts';
 import type { SuccessionState } from './SuccessionState.ts';
+import { DOUBLE_ZERO } from './doubleZero.ts';
+import { refit } from './refit.ts';
 
 /** Everything probewatch keeps about one key; plain JSON so it can be snapshotted. */
 export interface KeyState {
@@ -101,6 +103,35 @@ export interface KeyStateStoreOptions {
 const EXACT_IDS = 16;
 
 /**
+ * A new key's state: every field from the start, in the interface's order
+ * (the optional ones undefined until used, never deleted), and the fields
+ * that hold event times and risks started on doubles (`DOUBLE_ZERO`), so
+ * that every key's state has one shape.
+ */
+function newKeyState(key: string): KeyState {
+  return {
+    key,
+    eventsSeen: 0,
+    lastTs: DOUBLE_ZERO,
+    detectors: {},
+    scores: {},
+    evidence: {},
+    fusionNotes: undefined,
+    risk: DOUBLE_ZERO,
+    ladder: initialLadderState(),
+    tenant: undefined,
+    shadowRisk: undefined,
+    shadowLadder: undefined,
+    recentIds: [],
+    recentHead: 0,
+    sourceOffsets: undefined,
+    detectorSettings: undefined,
+    reference: undefined,
+    succession: undefined,
+  };
+}
+
+/**
  * Per-key state in memory, least recently used first. Bounded by a key
  * count; keys idle (in event time) past `idleEvictMs` are dropped on sweep.
  * Aggregate entities (IPs, prefixes, tenants) live beside keys.
@@ -132,10 +163,16 @@ export class KeyStateStore {
   /** The entity last added or moved to the end of its kind's order (one entity is used event after event). */
   private lastEntity: string | undefined;
 
+  /**
+   * @param freshDetectorState a fresh state of the named detector (its `initState`), or undefined for a
+   *   detector not running: a key unpacked is refitted into fresh states (`refit`), so that it has the
+   *   shapes live keys have. Without it, only the key's own record is.
+   */
   constructor(
     private readonly options: KeyStateStoreOptions,
     private readonly onEvict: EvictionListener = () => {},
     private readonly onEvictEntity: (kind: string, reason: 'capacity' | 'idle') => void = () => {},
+    private readonly freshDetectorState: (name: string) => unknown = () => undefined,
   ) {
     this.pauses = new KeyPauses(options.packAfterIdleMs ?? 0);
   }
@@ -224,7 +261,7 @@ export class KeyStateStore {
       this.keys.delete(key);
       state = isPackedState(held) ? this.unpack(held) : held;
     } else {
-      state = { key, eventsSeen: 0, lastTs: 0, detectors: {}, scores: {}, evidence: {}, risk: 0, ladder: initialLadderState(), recentIds: [], recentHead: 0 };
+      state = newKeyState(key);
       this.evictForCapacity();
     }
     this.keys.set(key, state);
@@ -276,7 +313,10 @@ export class KeyStateStore {
   }
 
   private unpack(packed: PackedKeyState): KeyState {
-    const state = this.packer.unpack(packed);
+    const state = refit(() => newKeyState(packed.key), this.packer.unpack(packed));
+    for (const name in state.detectors) {
+      if (this.freshDetectorState(name) !== undefined) state.detectors[name] = refit(() => this.freshDetectorState(name), state.detectors[name]);
+    }
     // Quiet detectors share one frozen empty list (what `recordScores` writes), not one each.
     for (const name in state.evidence) if (state.evidence[name].length === 0) state.evidence[name] = NO_EVIDENCE;
     return state;

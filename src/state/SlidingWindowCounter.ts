@@ -1,3 +1,4 @@
+import { DOUBLE_ZERO } from './doubleZero.ts';
 /**
  * A sliding-window event counter made of `buckets` fixed buckets of
  * `bucketMs` each, as plain JSON so it can live in snapshotted key state.
@@ -23,7 +24,8 @@ export interface WindowCounter {
 }
 
 export function createWindow(horizonMs: number, buckets: number): WindowCounter {
-  return { bucketMs: Math.max(1, Math.ceil(horizonMs / buckets)), counts: [], head: -1, total: 0, buckets };
+  // `total` becomes a double at its first subtraction of a count read from a double array: a double from the start (`DOUBLE_ZERO`).
+  return { bucketMs: Math.max(1, Math.ceil(horizonMs / buckets)), counts: [], head: -1, total: DOUBLE_ZERO, buckets };
 }
 
 const sizeOf = (w: WindowCounter): number => w.buckets ?? w.counts.length;
