@@ -6,7 +6,7 @@ import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
 import { either, fmt } from './shared/math.ts';
 import { baselineOptions, createTailBaseline, inTail, mayFeedBaseline, TailCache, type Tail, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import { entityName } from './shared/entityName.ts';
-import { addArrival, createGapStats, type GapStats, gapCv, pacingFields, pacingWeight } from './shared/GapStats.ts';
+import { addArrival, createGapStats, type GapStats, gapCv, machinePacedNote, pacingFields, pacingWeight } from './shared/GapStats.ts';
 import { BatchStraightRuns, straightRunFields } from './shared/StraightRun.ts';
 import { LocalTail, localTailSchema } from './shared/LocalTail.ts';
 import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
@@ -190,7 +190,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
     const c = this.config;
     const out: string[] = [];
     if (v.marginScore > 0 && v.tail) {
-      const paced = v.pacedScore > 0 ? `, from machine-paced calls (inter-arrival CV ${fmt(v.cv)}, from the gaps' log spread)` : '';
+      const paced = v.pacedScore > 0 ? `, ${machinePacedNote(v.cv)}` : '';
       out.push(tailShareEvidence(v.margin, c, `had a top-1/top-2 margin < ${fmt(v.tail.threshold)}`, v.model, v.local) + paced);
     }
     if (v.searchScore > 0) {

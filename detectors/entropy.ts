@@ -3,7 +3,7 @@ import { eventTimeOrder, flatEvents, groupOffsets, rowKernel, usableAnswer } fro
 import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio } from './shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
-import { addArrival, createGapStats, type GapStats, gapCv, typicalGapMs } from './shared/GapStats.ts';
+import { addArrival, createGapStats, type GapStats, gapCv, type PacingConfig, pacingWeight, typicalGapMs } from './shared/GapStats.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import {
   addMoments,
@@ -153,8 +153,12 @@ export class EntropyDetector implements Detector<EntropyState> {
    */
   private readonly expectedCache = new WeakMap<number[], Map<number, number>>();
 
+  /** Regularity is the shared pacing weight, judged at the gaps' CV as estimated (no standard errors added). */
+  private readonly pacing: PacingConfig;
+
   constructor(private readonly config: EntropyConfig) {
     this.local = new LocalTail(config.local);
+    this.pacing = { gapWindow: config.gapWindow, minGaps: config.minGaps, paceZ: 0, cvMetronomic: config.cvMetronomic, cvHuman: config.cvHuman };
   }
 
   initState(): EntropyState {
@@ -256,7 +260,7 @@ export class EntropyDetector implements Detector<EntropyState> {
       occupancy = { distinct: ringDistinct(state.ring), expected };
       diversity = ramp(occupancy.distinct / expected, c.occupancyLow, c.occupancyHigh) * ramp(repeats, c.repeatRatioLow, c.repeatRatioHigh);
     }
-    const regularity = state.gaps.n >= c.minGaps ? 1 - ramp(gapCv(state.gaps), c.cvMetronomic, c.cvHuman) : 0;
+    const regularity = pacingWeight(state.gaps, this.pacing);
     const high = { ...state.high };
     const gaps = { cv: gapCv(state.gaps), n: state.gaps.n, typicalMs: typicalGapMs(state.gaps) };
     return { model: modelId, tail, local, tailScore, occupancy, diversity, regularity, repeats, high, ringN: n, distinctN: state.distinct.n, gaps };

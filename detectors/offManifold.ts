@@ -5,7 +5,7 @@ import { appendRow, packArray, unpackFloat32 } from '../src/compute/packedVector
 import { eventTimeOrder } from './shared/batch.ts';
 import { addToShare, createShare, type EwShare, shareExcess, shareExcessLowerBound, shareExcessZ } from './shared/EwShare.ts';
 import { BatchStraightRuns } from './shared/StraightRun.ts';
-import { addArrival, createGapStats, type GapStats, gapCv, pacingFields, pacingWeight } from './shared/GapStats.ts';
+import { addArrival, createGapStats, type GapStats, gapCv, machinePacedNote, pacingFields, pacingWeight } from './shared/GapStats.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { squaredDistance } from '../src/compute/squaredDistance.ts';
@@ -474,7 +474,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       return [
         `${pct(l.s)} of recent queries (window ${this.config.window}, ${l.n} seen) lie off model ${v.model}'s traffic ` +
           `(nearest reference sketch farther than ${fmt(v.loose.threshold, 3)}, the ${pct(this.config.automated.quantile)} quantile of its own), ` +
-          `against ${pct(l.e, 1)} expected (z=${fmt(shareExcessZ(l, this.config.window), 1)}), from machine-paced calls (inter-arrival CV ${fmt(v.loose.cv)}, from the gaps' log spread)`,
+          `against ${pct(l.e, 1)} expected (z=${fmt(shareExcessZ(l, this.config.window), 1)}), ${machinePacedNote(v.loose.cv)}`,
       ];
     }
     return [

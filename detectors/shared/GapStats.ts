@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { compact, ramp } from './math.ts';
+import { compact, fmt, ramp } from './math.ts';
 import { DOUBLE_ZERO } from '../../src/state/doubleZero.ts';
 
 /**
@@ -122,6 +122,11 @@ export interface PacingConfig {
   paceZ: number;
   cvMetronomic: number;
   cvHuman: number;
+}
+
+/** How evidence names the pacing that made a statistic count as a signature, with the gaps' CV then. */
+export function machinePacedNote(cv: number): string {
+  return `from machine-paced calls (inter-arrival CV ${fmt(cv)}, from the gaps' log spread)`;
 }
 
 /** 1 for surely metronomic calls, 0 for human ones or too few gaps (`cvMetronomic` … `cvHuman`, at the CV's upper bound). */
