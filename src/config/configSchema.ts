@@ -268,6 +268,25 @@ const repeatOffendersSchema = z
   })
   .strict();
 
+/**
+ * A key that goes on calling while held at a level: truncation takes the
+ * probabilities from a thief, not the labels, so a label-trained copy
+ * loses nothing to it. A key whose evidence still holds it at `fromLevel`
+ * or above after `calls` more calls steps up one rung, up to `toLevel`.
+ */
+const persistenceSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** The lowest level whose calls are counted. */
+    fromLevel: z.enum(LEVELS).default('truncate'),
+    /** Calls made at a level, while the risk still held it, before the key steps up a rung. */
+    calls: z.number().int().positive().default(100),
+    /** The highest level persistence alone may reach (the policy's `maxLevel` caps it too). */
+    toLevel: z.enum(LEVELS).default('deceive'),
+  })
+  .strict()
+  .refine((p) => LEVELS.indexOf(p.fromLevel) < LEVELS.indexOf(p.toLevel), { message: 'fromLevel must be below toLevel on the ladder allow < observe < throttle < truncate < deceive < block', path: ['toLevel'] });
+
 /** What a tenant may override; unset keys inherit the global policy. */
 const tenantPolicySchema = z
   .object({
@@ -300,6 +319,8 @@ const policySchema = z
     allowlist: z.array(allowlistEntry).default([]),
     /** Keys that offend again within a window meet lower thresholds and longer TTLs. */
     repeatOffenders: repeatOffendersSchema.prefault({}),
+    /** Keys that go on calling under a response step up, one rung per `calls` calls. */
+    persistence: persistenceSchema.prefault({}),
     /** Per-tenant overrides of thresholds, hysteresis, TTLs, maxLevel and shadow. */
     tenants: z.record(z.string().min(1), tenantPolicySchema).default({}),
     /**

@@ -313,13 +313,13 @@ export class DetectionPipeline {
           assessment = this.fuse(enforced, enforcedSignature, carried);
           state.risk = KeySuccession.combine(assessment.risk, carried);
           state.shadowLadder ??= initialLadderState();
-          shadowChanged = this.ladder.step(state.key, state.shadowLadder, state.shadowRisk, ev.ts, tenant, ev.client_ip).changed;
+          shadowChanged = this.ladder.step(state.key, state.shadowLadder, state.shadowRisk, ev.ts, tenant, ev.client_ip, true).changed;
         } else {
           assessment = this.fuse(scores, signature, carried);
           state.risk = KeySuccession.combine(assessment.risk, carried);
         }
         const from = state.ladder.level;
-        const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant, ev.client_ip);
+        const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant, ev.client_ip, true);
         // A key is remembered at its risk, or at the threshold of the level its ladder holds when that is higher.
         this.succession?.observe(state.key, ev, Math.max(state.risk, this.ladder.threshold(state.ladder.level, tenant)), this.referenceOf(ev.model_id));
         const last = i === evs.length - 1;
@@ -637,6 +637,12 @@ export class DetectionPipeline {
       score.evidence = drivers.map((x) => `${x.name}: score ${round(state.scores[x.name] ?? 0)}`);
     }
     if (state.fusionNotes) score.evidence.push(...state.fusionNotes);
+    // A level persistence raised above the risk's says so first: it is the reason the level is in force.
+    const raisedFrom = state.ladder.raisedFrom;
+    if (raisedFrom !== undefined) {
+      const { level, since } = state.ladder;
+      score.evidence.unshift(`policy: ${level} since ${new Date(since).toISOString()}: the key made ${this.config.policy.persistence.calls} more calls at ${raisedFrom} while its risk held it there (policy.persistence)`);
+    }
     // A level the ladder holds after the risk fell (hysteresis, the level's TTL) still says why it is in force.
     if (score.evidence.length === 0 && state.ladder.level !== 'allow') {
       const { since, expiresAt } = state.ladder;

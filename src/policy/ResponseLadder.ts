@@ -17,6 +17,10 @@ export interface LadderState {
   decidedAt: number;
   /** Event times the key reached the offence level from below (newest last, bounded); absent in old snapshots. */
   offences?: number[];
+  /** Calls made at this level while the risk still held it (`policy.persistence`); absent in old snapshots. */
+  callsHeld?: number;
+  /** The level the key stood at when it stepped up for going on calling under it; unset when its risk raised it. */
+  raisedFrom?: Level;
 }
 
 export interface LadderStep {
@@ -29,11 +33,13 @@ export interface LadderStep {
   priorOffences: number;
   /** Why an allowlisted key was held at allow (its entry's reason), when it was. */
   allowlisted?: string;
+  /** The level the key stepped up from because it went on calling under it (`policy.persistence`), when it did at this step. */
+  persisted?: Level;
 }
 
 export function initialLadderState(): LadderState {
   // Event times start on doubles and `offences` is there from the start: one shape for every key's ladder (see `DOUBLE_ZERO`).
-  return { level: 'allow', since: DOUBLE_ZERO, expiresAt: DOUBLE_ZERO, decidedAt: -1 + DOUBLE_ZERO, offences: undefined };
+  return { level: 'allow', since: DOUBLE_ZERO, expiresAt: DOUBLE_ZERO, decidedAt: -1 + DOUBLE_ZERO, offences: undefined, callsHeld: 0, raisedFrom: undefined };
 }
 
 /**
@@ -48,6 +54,10 @@ export function initialLadderState(): LadderState {
  * - a level the risk still supports is re-issued before it expires;
  * - repeat offenders (keys that reached `repeatOffenders.offenceLevel`
  *   before, within the window) meet lower thresholds and longer TTLs;
+ * - a key that makes `persistence.calls` calls at a level from
+ *   `persistence.fromLevel` up while its risk still holds that level steps
+ *   up one rung, up to `persistence.toLevel` (calls are counted only when
+ *   `step` is told a call was made: group ladders step on readings);
  * - allowlisted keys stay at allow until their entry lapses (event time),
  *   and so do keys an analyst allowed at run time (a manual allow on the
  *   key, its tenant or its network, from `manual`);
@@ -91,7 +101,8 @@ export class ResponseLadder {
     return this.policyFor(tenant).shadow;
   }
 
-  step(key: string, state: LadderState, risk: number, ts: number, tenant: string | null = null, clientIp: string | null = null): LadderStep {
+  /** One step of `state` at `risk`; `call` says the step is a call of the key's (what `persistence` counts). */
+  step(key: string, state: LadderState, risk: number, ts: number, tenant: string | null = null, clientIp: string | null = null, call = false): LadderStep {
     const policy = this.policyFor(tenant);
     const repeat = this.config.repeatOffenders;
     const current = state.level;
@@ -104,11 +115,16 @@ export class ResponseLadder {
     let next: Level = current;
     // The level the risk still supports once the hysteresis margin is granted.
     let held: Level = 'allow';
+    let persisted: Level | undefined;
     if (allowEntry === undefined) {
       held = this.target(risk, policy.hysteresis, tenant, discount);
       const up = this.target(risk, 0, tenant, discount);
       if (levelRank(up) > levelRank(current)) next = up;
       else if (ts >= state.expiresAt && levelRank(held) < levelRank(current)) next = this.config.decay === 'direct' ? held : LEVELS[levelRank(current) - 1];
+      else if (call && this.persists(state, held, policy.maxLevel)) {
+        next = LEVELS[levelRank(current) + 1];
+        persisted = current;
+      }
       // A tenant's lowered cap applies at the next step, not only on the way up.
       if (levelRank(next) > levelRank(policy.maxLevel)) next = policy.maxLevel;
     } else {
@@ -120,6 +136,9 @@ export class ResponseLadder {
     const refresh = !changed && next !== 'allow' && levelRank(held) >= levelRank(next) && ts - state.decidedAt >= ttl / 2;
     if (changed) {
       state.since = ts;
+      state.callsHeld = 0;
+      // The mark stays while the key stands above the level its risk holds (a TTL running out steps it down).
+      state.raisedFrom = persisted ?? (levelRank(next) > levelRank(held) ? state.raisedFrom : undefined);
       if (levelRank(next) >= offenceRank && levelRank(current) < offenceRank) state.offences = recordOffence(state.offences, ts, ts - repeat.windowMs, repeat.maxSteps + 1);
     }
     if (changed || refresh) {
@@ -129,7 +148,17 @@ export class ResponseLadder {
     }
     const step: LadderStep = { level: next, changed, decide: changed || refresh, expiresAt: state.expiresAt, priorOffences: prior };
     if (allowEntry !== undefined) step.allowlisted = allowEntry;
+    if (persisted !== undefined) step.persisted = persisted;
     return step;
+  }
+
+  /** Counts a call made at the key's level while its risk holds it; true once enough were made to step up a rung. */
+  private persists(state: LadderState, held: Level, maxLevel: Level): boolean {
+    const p = this.config.persistence;
+    const rank = levelRank(state.level);
+    if (!p.enabled || rank < levelRank(p.fromLevel) || rank >= Math.min(levelRank(p.toLevel), levelRank(maxLevel)) || levelRank(held) < rank) return false;
+    state.callsHeld = (state.callsHeld ?? 0) + 1;
+    return state.callsHeld >= p.calls;
   }
 }
 

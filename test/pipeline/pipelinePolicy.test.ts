@@ -74,6 +74,26 @@ describe('DetectionPipeline policy', () => {
     expect(pipeline.store.peek('r')!.tenant).toBe('research');
   });
 
+  it('steps a key that goes on calling at truncate up to deceive, and says why in the score and the decision', () => {
+    const config = parseConfig({ policy: { persistence: { calls: 10 } } });
+    const pipeline = new DetectionPipeline(config, { compute, detectors: [fixed('grid-sweep', 0.75)] });
+    const out = pipeline.processBatch(burst('k', 15, 0, 1000));
+    // One change at the first call (allow → truncate), one after 10 more calls at truncate.
+    expect(out.changes.map((c) => [c.level, c.events_seen])).toEqual([
+      ['truncate', 1],
+      ['deceive', 11],
+    ]);
+    const raised = out.changes[1];
+    expect(raised.risk).toBe(0.75);
+    expect(raised.evidence[0]).toMatch(/^policy: deceive since .*: the key made 10 more calls at truncate while its risk held it there \(policy\.persistence\)$/);
+    expect(raised.evidence).toContain('grid-sweep: grid-sweep saw 0.75');
+    const decision = out.decisions.find((d) => d.level === 'deceive')!;
+    expect(decision.reason).toContain('the key made 10 more calls at truncate');
+    // Off, the key stays where its risk puts it.
+    const off = new DetectionPipeline(parseConfig({ policy: { persistence: { enabled: false } } }), { compute, detectors: [fixed('grid-sweep', 0.75)] });
+    expect(off.processBatch(burst('k', 15, 0, 1000)).changes.map((c) => c.level)).toEqual(['truncate']);
+  });
+
   it('says in the decision why an allowlisted key is held at allow', () => {
     const config = parseConfig({ policy: { allowlist: [{ key: 'k', reason: 'partner load test' }] } });
     const pipeline = new DetectionPipeline(config, { compute, detectors: [fixed('grid-sweep', 0.8)] });

@@ -108,4 +108,71 @@ describe('ResponseLadder', () => {
     expect(ladder.shadow('trial')).toBe(true);
     expect(ladder.shadow('research')).toBe(false);
   });
+
+  describe('persistence: a key that goes on calling under a response', () => {
+    const calls = (ladder: ResponseLadder, s: ReturnType<typeof initialLadderState>, risk: number, from: number, n: number, call = true) => {
+      let last = ladder.step('k', s, risk, from, null, null, call);
+      for (let i = 1; i < n; i++) last = ladder.step('k', s, risk, from + i, null, null, call);
+      return last;
+    };
+
+    it('steps a key up one rung once it made `calls` calls at truncate while its risk held it there', () => {
+      const ladder = new ResponseLadder(policy({ persistence: { calls: 20 } }));
+      const s = initialLadderState();
+      expect(ladder.step('k', s, 0.75, 0, null, null, true).level).toBe('truncate'); // the risk raised it: not counted
+      // 0.65 is within truncate's hysteresis band: the risk still holds truncate, though it would not raise a key to it.
+      expect(calls(ladder, s, 0.65, 1, 19).level).toBe('truncate');
+      const up = ladder.step('k', s, 0.65, 20, null, null, true);
+      expect(up).toMatchObject({ level: 'deceive', changed: true, decide: true, persisted: 'truncate', expiresAt: 20 + 24 * HOUR });
+      expect(s).toMatchObject({ raisedFrom: 'truncate', callsHeld: 0 });
+      // toLevel (deceive) is as far as persistence goes.
+      expect(calls(ladder, s, 0.65, 21, 200).level).toBe('deceive');
+      // The deceive decision lapses at its TTL, not re-issued: the risk never held deceive. The key is back at truncate, unmarked.
+      expect(ladder.step('k', s, 0.65, 20 + 24 * HOUR + 1, null, null, true)).toMatchObject({ level: 'truncate', changed: true });
+      expect(s.raisedFrom).toBeUndefined();
+    });
+
+    it('counts no call the risk no longer holds the level for, nor steps that are not calls (group readings)', () => {
+      const ladder = new ResponseLadder(policy({ persistence: { calls: 5 } }));
+      const s = initialLadderState();
+      ladder.step('k', s, 0.75, 0, null, null, true);
+      // 0.55 is below truncate's hysteresis band: truncate lasts its TTL, but the key is not held there by its risk.
+      expect(calls(ladder, s, 0.55, 1, 50).level).toBe('truncate');
+      expect(calls(ladder, s, 0.75, 100, 50, false).level).toBe('truncate');
+      expect(s.callsHeld).toBe(0);
+      expect(calls(ladder, s, 0.75, 200, 5).level).toBe('deceive');
+    });
+
+    it('does nothing when disabled, below fromLevel, or at the policy\'s maxLevel', () => {
+      const off = new ResponseLadder(policy({ persistence: { enabled: false, calls: 5 } }));
+      const s = initialLadderState();
+      expect(calls(off, s, 0.75, 0, 100).level).toBe('truncate');
+      const throttled = new ResponseLadder(policy({ persistence: { calls: 5 } }));
+      const t = initialLadderState();
+      expect(calls(throttled, t, 0.55, 0, 100).level).toBe('throttle');
+      const capped = new ResponseLadder(policy({ maxLevel: 'truncate', persistence: { calls: 5 } }));
+      const u = initialLadderState();
+      const held = calls(capped, u, 0.75, 0, 100);
+      expect(held.level).toBe('truncate');
+      expect(held.persisted).toBeUndefined();
+      // From throttle, when a deployment asks for it.
+      const early = new ResponseLadder(policy({ persistence: { fromLevel: 'throttle', calls: 5 } }));
+      const v = initialLadderState();
+      expect(calls(early, v, 0.55, 0, 6).level).toBe('truncate');
+      // A rung persistence raised the key to counts only calls the risk holds there: 0.55 does not hold truncate.
+      expect(calls(early, v, 0.55, 10, 50).level).toBe('truncate');
+      expect(calls(early, v, 0.65, 100, 5).level).toBe('deceive');
+    });
+
+    it('takes snapshots written before it (no call count) as none made', () => {
+      const ladder = new ResponseLadder(policy({ persistence: { calls: 3 } }));
+      const old = { level: 'truncate' as const, since: 0, expiresAt: 6 * HOUR, decidedAt: 0 };
+      expect(calls(ladder, old, 0.75, 1, 2).level).toBe('truncate');
+      expect(ladder.step('k', old, 0.75, 3, null, null, true).level).toBe('deceive');
+    });
+
+    it('rejects a fromLevel that is not below toLevel, naming the key', () => {
+      expect(() => policy({ persistence: { fromLevel: 'deceive', toLevel: 'truncate' } })).toThrow(/persistence\.toLevel/);
+    });
+  });
 });
