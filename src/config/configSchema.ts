@@ -271,15 +271,16 @@ const repeatOffendersSchema = z
 /**
  * A key that goes on calling while held at a level: truncation takes the
  * probabilities from a thief, not the labels, so a label-trained copy
- * loses nothing to it. A key whose evidence still holds it at `fromLevel`
- * or above after `calls` more calls steps up one rung, up to `toLevel`.
+ * loses nothing to it. A key that made `calls` calls at `fromLevel` or
+ * above steps up one rung, up to `toLevel`, at its next call the risk still
+ * holds its level at.
  */
 const persistenceSchema = z
   .object({
     enabled: z.boolean().default(true),
     /** The lowest level whose calls are counted. */
     fromLevel: z.enum(LEVELS).default('truncate'),
-    /** Calls made at a level, while the risk still held it, before the key steps up a rung. */
+    /** Calls made at a level before the key steps up a rung (at a call its risk holds the level at). */
     calls: z.number().int().positive().default(100),
     /** The highest level persistence alone may reach (the policy's `maxLevel` caps it too). */
     toLevel: z.enum(LEVELS).default('deceive'),

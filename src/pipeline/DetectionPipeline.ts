@@ -641,7 +641,7 @@ export class DetectionPipeline {
     const raisedFrom = state.ladder.raisedFrom;
     if (raisedFrom !== undefined) {
       const { level, since } = state.ladder;
-      score.evidence.unshift(`policy: ${level} since ${new Date(since).toISOString()}: the key made ${this.config.policy.persistence.calls} more calls at ${raisedFrom} while its risk held it there (policy.persistence)`);
+      score.evidence.unshift(`policy: ${level} since ${new Date(since).toISOString()}: the key went on calling at ${raisedFrom} (${this.config.policy.persistence.calls} calls or more) and its risk still held it there (policy.persistence)`);
     }
     // A level the ladder holds after the risk fell (hysteresis, the level's TTL) still says why it is in force.
     if (score.evidence.length === 0 && state.ladder.level !== 'allow') {

@@ -17,8 +17,8 @@ export interface LadderState {
   decidedAt: number;
   /** Event times the key reached the offence level from below (newest last, bounded); absent in old snapshots. */
   offences?: number[];
-  /** Calls made at this level while the risk still held it (`policy.persistence`); absent in old snapshots. */
-  callsHeld?: number;
+  /** Calls made at this level, counted from `policy.persistence.fromLevel` up; absent in old snapshots. */
+  callsAt?: number;
   /** The level the key stood at when it stepped up for going on calling under it; unset when its risk raised it. */
   raisedFrom?: Level;
 }
@@ -39,7 +39,7 @@ export interface LadderStep {
 
 export function initialLadderState(): LadderState {
   // Event times start on doubles and `offences` is there from the start: one shape for every key's ladder (see `DOUBLE_ZERO`).
-  return { level: 'allow', since: DOUBLE_ZERO, expiresAt: DOUBLE_ZERO, decidedAt: -1 + DOUBLE_ZERO, offences: undefined, callsHeld: 0, raisedFrom: undefined };
+  return { level: 'allow', since: DOUBLE_ZERO, expiresAt: DOUBLE_ZERO, decidedAt: -1 + DOUBLE_ZERO, offences: undefined, callsAt: 0, raisedFrom: undefined };
 }
 
 /**
@@ -54,10 +54,11 @@ export function initialLadderState(): LadderState {
  * - a level the risk still supports is re-issued before it expires;
  * - repeat offenders (keys that reached `repeatOffenders.offenceLevel`
  *   before, within the window) meet lower thresholds and longer TTLs;
- * - a key that makes `persistence.calls` calls at a level from
- *   `persistence.fromLevel` up while its risk still holds that level steps
- *   up one rung, up to `persistence.toLevel` (calls are counted only when
- *   `step` is told a call was made: group ladders step on readings);
+ * - a key that has made `persistence.calls` calls at a level from
+ *   `persistence.fromLevel` up steps up one rung at its next call the risk
+ *   still holds that level at, up to `persistence.toLevel` (calls are
+ *   counted only when `step` is told a call was made: group ladders step on
+ *   readings);
  * - allowlisted keys stay at allow until their entry lapses (event time),
  *   and so do keys an analyst allowed at run time (a manual allow on the
  *   key, its tenant or its network, from `manual`);
@@ -136,7 +137,7 @@ export class ResponseLadder {
     const refresh = !changed && next !== 'allow' && levelRank(held) >= levelRank(next) && ts - state.decidedAt >= ttl / 2;
     if (changed) {
       state.since = ts;
-      state.callsHeld = 0;
+      state.callsAt = 0;
       // The mark stays while the key stands above the level its risk holds (a TTL running out steps it down).
       state.raisedFrom = persisted ?? (levelRank(next) > levelRank(held) ? state.raisedFrom : undefined);
       if (levelRank(next) >= offenceRank && levelRank(current) < offenceRank) state.offences = recordOffence(state.offences, ts, ts - repeat.windowMs, repeat.maxSteps + 1);
@@ -152,13 +153,16 @@ export class ResponseLadder {
     return step;
   }
 
-  /** Counts a call made at the key's level while its risk holds it; true once enough were made to step up a rung. */
+  /**
+   * Counts a call made at the key's level; true once enough were made and the risk still holds the level (a key the
+   * level's TTL alone keeps there is not stepped up on calls its evidence no longer backs).
+   */
   private persists(state: LadderState, held: Level, maxLevel: Level): boolean {
     const p = this.config.persistence;
     const rank = levelRank(state.level);
-    if (!p.enabled || rank < levelRank(p.fromLevel) || rank >= Math.min(levelRank(p.toLevel), levelRank(maxLevel)) || levelRank(held) < rank) return false;
-    state.callsHeld = (state.callsHeld ?? 0) + 1;
-    return state.callsHeld >= p.calls;
+    if (!p.enabled || rank < levelRank(p.fromLevel) || rank >= Math.min(levelRank(p.toLevel), levelRank(maxLevel))) return false;
+    state.callsAt = (state.callsAt ?? 0) + 1;
+    return state.callsAt >= p.calls && levelRank(held) >= rank;
   }
 }
 

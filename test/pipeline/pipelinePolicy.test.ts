@@ -85,10 +85,10 @@ describe('DetectionPipeline policy', () => {
     ]);
     const raised = out.changes[1];
     expect(raised.risk).toBe(0.75);
-    expect(raised.evidence[0]).toMatch(/^policy: deceive since .*: the key made 10 more calls at truncate while its risk held it there \(policy\.persistence\)$/);
+    expect(raised.evidence[0]).toMatch(/^policy: deceive since .*: the key went on calling at truncate \(10 calls or more\) and its risk still held it there \(policy\.persistence\)$/);
     expect(raised.evidence).toContain('grid-sweep: grid-sweep saw 0.75');
     const decision = out.decisions.find((d) => d.level === 'deceive')!;
-    expect(decision.reason).toContain('the key made 10 more calls at truncate');
+    expect(decision.reason).toContain('the key went on calling at truncate (10 calls or more)');
     // Off, the key stays where its risk puts it.
     const off = new DetectionPipeline(parseConfig({ policy: { persistence: { enabled: false } } }), { compute, detectors: [fixed('grid-sweep', 0.75)] });
     expect(off.processBatch(burst('k', 15, 0, 1000)).changes.map((c) => c.level)).toEqual(['truncate']);

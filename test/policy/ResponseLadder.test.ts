@@ -116,7 +116,7 @@ describe('ResponseLadder', () => {
       return last;
     };
 
-    it('steps a key up one rung once it made `calls` calls at truncate while its risk held it there', () => {
+    it('steps a key up one rung once it made `calls` calls at truncate, at a call its risk still holds truncate at', () => {
       const ladder = new ResponseLadder(policy({ persistence: { calls: 20 } }));
       const s = initialLadderState();
       expect(ladder.step('k', s, 0.75, 0, null, null, true).level).toBe('truncate'); // the risk raised it: not counted
@@ -124,7 +124,7 @@ describe('ResponseLadder', () => {
       expect(calls(ladder, s, 0.65, 1, 19).level).toBe('truncate');
       const up = ladder.step('k', s, 0.65, 20, null, null, true);
       expect(up).toMatchObject({ level: 'deceive', changed: true, decide: true, persisted: 'truncate', expiresAt: 20 + 24 * HOUR });
-      expect(s).toMatchObject({ raisedFrom: 'truncate', callsHeld: 0 });
+      expect(s).toMatchObject({ raisedFrom: 'truncate', callsAt: 0 });
       // toLevel (deceive) is as far as persistence goes.
       expect(calls(ladder, s, 0.65, 21, 200).level).toBe('deceive');
       // The deceive decision lapses at its TTL, not re-issued: the risk never held deceive. The key is back at truncate, unmarked.
@@ -132,15 +132,16 @@ describe('ResponseLadder', () => {
       expect(s.raisedFrom).toBeUndefined();
     });
 
-    it('counts no call the risk no longer holds the level for, nor steps that are not calls (group readings)', () => {
+    it('steps up only at a call the risk holds the level at, and counts no step that is not a call (group readings)', () => {
       const ladder = new ResponseLadder(policy({ persistence: { calls: 5 } }));
       const s = initialLadderState();
       ladder.step('k', s, 0.75, 0, null, null, true);
-      // 0.55 is below truncate's hysteresis band: truncate lasts its TTL, but the key is not held there by its risk.
-      expect(calls(ladder, s, 0.55, 1, 50).level).toBe('truncate');
       expect(calls(ladder, s, 0.75, 100, 50, false).level).toBe('truncate');
-      expect(s.callsHeld).toBe(0);
-      expect(calls(ladder, s, 0.75, 200, 5).level).toBe('deceive');
+      expect(s.callsAt).toBe(0);
+      // 0.55 is below truncate's hysteresis band: truncate lasts its TTL, but the key is not held there by its risk.
+      expect(calls(ladder, s, 0.55, 200, 50).level).toBe('truncate');
+      expect(s.callsAt).toBe(50);
+      expect(ladder.step('k', s, 0.65, 300, null, null, true)).toMatchObject({ level: 'deceive', persisted: 'truncate' });
     });
 
     it('does nothing when disabled, below fromLevel, or at the policy\'s maxLevel', () => {
@@ -159,9 +160,9 @@ describe('ResponseLadder', () => {
       const early = new ResponseLadder(policy({ persistence: { fromLevel: 'throttle', calls: 5 } }));
       const v = initialLadderState();
       expect(calls(early, v, 0.55, 0, 6).level).toBe('truncate');
-      // A rung persistence raised the key to counts only calls the risk holds there: 0.55 does not hold truncate.
+      // A rung persistence raised the key to is left only at a call the risk holds it at: 0.55 does not hold truncate.
       expect(calls(early, v, 0.55, 10, 50).level).toBe('truncate');
-      expect(calls(early, v, 0.65, 100, 5).level).toBe('deceive');
+      expect(early.step('k', v, 0.65, 100, null, null, true).level).toBe('deceive');
     });
 
     it('takes snapshots written before it (no call count) as none made', () => {
