@@ -142,6 +142,8 @@ export class ResponseLadder {
       state.raisedFrom = persisted ?? (levelRank(next) > levelRank(held) ? state.raisedFrom : undefined);
       if (levelRank(next) >= offenceRank && levelRank(current) < offenceRank) state.offences = recordOffence(state.offences, ts, ts - repeat.windowMs, repeat.maxSteps + 1);
     }
+    // Once the risk holds the raised level itself, the level is the risk's.
+    if (!changed && state.raisedFrom !== undefined && levelRank(held) >= levelRank(next)) state.raisedFrom = undefined;
     if (changed || refresh) {
       state.level = next;
       state.expiresAt = ts + ttl;

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/loadConfig.ts';
 import { initialLadderState, ResponseLadder } from '../../src/policy/ResponseLadder.ts';
@@ -125,6 +126,10 @@ describe('ResponseLadder', () => {
       const up = ladder.step('k', s, 0.65, 20, null, null, true);
       expect(up).toMatchObject({ level: 'deceive', changed: true, decide: true, persisted: 'truncate', expiresAt: 20 + 24 * HOUR });
       expect(s).toMatchObject({ raisedFrom: 'truncate', callsAt: 0 });
+      // Were the risk to reach deceive on its own, the level would be the risk's, not persistence's.
+      const t = structuredClone(s);
+      ladder.step('k', t, 0.9, 21, null, null, true);
+      expect(t).toMatchObject({ level: 'deceive', raisedFrom: undefined });
       // toLevel (deceive) is as far as persistence goes.
       expect(calls(ladder, s, 0.65, 21, 200).level).toBe('deceive');
       // The deceive decision lapses at its TTL, not re-issued: the risk never held deceive. The key is back at truncate, unmarked.
@@ -163,6 +168,37 @@ describe('ResponseLadder', () => {
       // A rung persistence raised the key to is left only at a call the risk holds it at: 0.55 does not hold truncate.
       expect(calls(early, v, 0.55, 10, 50).level).toBe('truncate');
       expect(early.step('k', v, 0.65, 100, null, null, true).level).toBe('deceive');
+    });
+
+    it('never takes a key past toLevel or maxLevel, nor above the level its risk reached, on any risk series (property)', () => {
+      const rank = (l: string) => ['allow', 'observe', 'throttle', 'truncate', 'deceive', 'block'].indexOf(l);
+      fc.assert(
+        fc.property(
+          fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 300 }),
+          fc.constantFrom('deceive', 'block'),
+          fc.constantFrom('throttle', 'truncate', 'deceive', 'block'),
+          fc.integer({ min: 1, max: 20 }),
+          (risks, toLevel, maxLevel, n) => {
+            const config = policy({ maxLevel, persistence: { calls: n, toLevel } });
+            const ladder = new ResponseLadder(config);
+            const bare = new ResponseLadder(policy({ maxLevel, persistence: { enabled: false } }));
+            const s = initialLadderState();
+            const t = initialLadderState();
+            for (let i = 0; i < risks.length; i++) {
+              const level = ladder.step('k', s, risks[i], i * 1000, null, null, true).level;
+              const without = bare.step('k', t, risks[i], i * 1000, null, null, true).level;
+              expect(rank(level)).toBeLessThanOrEqual(rank(maxLevel));
+              // Persistence adds at most the rungs from truncate up to toLevel over what the risk alone decides.
+              if (rank(level) > rank(without)) {
+                expect(rank(without)).toBeGreaterThanOrEqual(rank('truncate'));
+                expect(rank(level)).toBeLessThanOrEqual(Math.max(rank(toLevel), rank(without)));
+                expect(s.raisedFrom).toBeDefined();
+              }
+            }
+          },
+        ),
+        { numRuns: 200 },
+      );
     });
 
     it('takes snapshots written before it (no call count) as none made', () => {
