@@ -40,6 +40,7 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     keysEvicted: new Counter({ name: 'probewatch_keys_evicted_total', help: 'Keys evicted from memory: capacity (past state.maxKeys, least recently used key not in the batch in hand), idle, unsaved (changes not yet snapshotted: should stay 0)', labelNames: ['reason'], registers: r }),
     decisions: new Counter({ name: 'probewatch_decisions_total', help: 'Decisions published, by level', labelNames: ['level', 'shadow'], registers: r }),
     levelChanges: new Counter({ name: 'probewatch_level_changes_total', help: 'Key level changes, by new level', labelNames: ['level'], registers: r }),
+    persistenceSteps: new Counter({ name: 'probewatch_persistence_steps_total', help: 'Keys stepped up a rung for going on calling under a response (policy.persistence), by the level they left and the one they reached', labelNames: ['from', 'to'], registers: r }),
     detectorErrors: new Counter({ name: 'probewatch_detector_errors_total', help: 'Detector batches that threw (the others carried on)', labelNames: ['detector'], registers: r }),
     computeBackend: new Gauge({ name: 'probewatch_compute_backend_info', help: 'TensorFlow.js backend in use (value 1)', labelNames: ['backend'], registers: r }),
     computeKernelBackend: new Gauge({ name: 'probewatch_compute_kernel_backend', help: 'Where each Compute kernel runs (value 1): js, or the TensorFlow.js backend, chosen at start-up', labelNames: ['kernel', 'backend'], registers: r }),

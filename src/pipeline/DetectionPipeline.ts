@@ -8,7 +8,7 @@ import type { ModelReference } from '../baselines/ModelReference.ts';
 import type { ModelReferenceState } from '../baselines/ModelReferenceState.ts';
 import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
-import { type Decision, type InferenceEvent, type Level, levelRank, type RiskScore } from '../contract.ts';
+import { type Decision, type InferenceEvent, type Level, LEVELS, levelRank, type RiskScore } from '../contract.ts';
 import { type Discount, PEER_TABLE_SLOT, PeerCalibration } from '../calibration/PeerCalibration.ts';
 import { entityName } from '../../detectors/shared/entityName.ts';
 import type { EntityStageLink } from '../../detectors/shared/aggregateFacts.ts';
@@ -171,6 +171,7 @@ export class DetectionPipeline {
     this.shadowed = detectors.map((d) => detectorConfig[d.name]?.shadow === true);
     this.anyShadow = this.shadowed.some(Boolean);
     this.ladder = ladder;
+    this.exportPersistenceSteps(config.policy.persistence);
     // A reload starts group ladders afresh (their decisions already published stay until they lapse).
     this.groupDecisions = groupDecisions;
     // A reload keeps the keys remembered unless the succession settings changed.
@@ -330,6 +331,7 @@ export class DetectionPipeline {
         if (changed) {
           out.changes.push((score = this.riskScore(state, ev.ts)));
           if (step.changed) this.metrics?.levelChanges.inc({ level: step.level });
+          if (step.persisted) this.metrics?.persistenceSteps.inc({ from: step.persisted, to: step.level });
         } else if (this.config.publish.riskEveryEvents > 0 && state.eventsSeen % this.config.publish.riskEveryEvents === 0) {
           if (!last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores, state));
           out.updates.push(this.riskScore(state, ev.ts));
@@ -561,6 +563,12 @@ export class DetectionPipeline {
     });
     this.references.offerBatch(groups);
     this.references.end();
+  }
+
+  /** Exports each rung persistence may step a key up at 0 from the start, so a dashboard's rate() has a series before the first step. */
+  private exportPersistenceSteps(persistence: Config['policy']['persistence']): void {
+    if (!this.metrics || !persistence.enabled) return;
+    for (let r = levelRank(persistence.fromLevel); r < levelRank(persistence.toLevel); r++) this.metrics.persistenceSteps.inc({ from: LEVELS[r], to: LEVELS[r + 1] }, 0);
   }
 
   /** What calibration and fusion did to one event's scores, as sentences. */

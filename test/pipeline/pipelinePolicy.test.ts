@@ -74,9 +74,10 @@ describe('DetectionPipeline policy', () => {
     expect(pipeline.store.peek('r')!.tenant).toBe('research');
   });
 
-  it('steps a key that goes on calling at truncate up to deceive, and says why in the score and the decision', () => {
+  it('steps a key that goes on calling at truncate up to deceive, and says why in the score, the decision and a metric', async () => {
     const config = parseConfig({ policy: { persistence: { calls: 10 } } });
-    const pipeline = new DetectionPipeline(config, { compute, detectors: [fixed('grid-sweep', 0.75)] });
+    const metrics = createMetrics();
+    const pipeline = new DetectionPipeline(config, { compute, metrics, detectors: [fixed('grid-sweep', 0.75)] });
     const out = pipeline.processBatch(burst('k', 15, 0, 1000));
     // One change at the first call (allow → truncate), one after 10 more calls at truncate.
     expect(out.changes.map((c) => [c.level, c.events_seen])).toEqual([
@@ -89,6 +90,8 @@ describe('DetectionPipeline policy', () => {
     expect(raised.evidence).toContain('grid-sweep: grid-sweep saw 0.75');
     const decision = out.decisions.find((d) => d.level === 'deceive')!;
     expect(decision.reason).toContain('the key went on calling at truncate (10 calls or more)');
+    // The only rung the default persistence climbs, exported at 0 from the start, then counted once.
+    expect((await metrics.persistenceSteps.get()).values).toEqual([{ value: 1, labels: { from: 'truncate', to: 'deceive' } }]);
     // Off, the key stays where its risk puts it.
     const off = new DetectionPipeline(parseConfig({ policy: { persistence: { enabled: false } } }), { compute, detectors: [fixed('grid-sweep', 0.75)] });
     expect(off.processBatch(burst('k', 15, 0, 1000)).changes.map((c) => c.level)).toEqual(['truncate']);

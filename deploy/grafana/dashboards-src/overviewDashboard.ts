@@ -63,6 +63,11 @@ export function overviewDashboard(): Dashboard {
       ], { w: 12, h: 8 }, true),
     )
     .withPanel(
+      timeSeries('Keys stepped up for calling on under a response', 'Keys moved up a rung by policy.persistence: they went on calling at truncate or above and their risk still held the level (a label-only thief loses nothing to truncation). Their RiskScores and Decisions say so first.', 'ops', [
+        { expr: 'sum by (from, to) (rate(probewatch_persistence_steps_total[$__rate_interval]))', legend: '{{from}} → {{to}}' },
+      ], { w: 24, h: 6 }),
+    )
+    .withPanel(
       tablePanel('Top keys by risk', `The keys highest on the ladder, then by risk (at most ${TOP_KEYS} per instance). A key links to its own dashboard.`, [
         { expr: `topk(${TOP_KEYS}, max by (api_key) (probewatch_top_key_risk))`, instant: true },
         { expr: `max by (api_key) (probewatch_top_key_level) and on (api_key) topk(${TOP_KEYS}, max by (api_key) (probewatch_top_key_risk))`, instant: true },
