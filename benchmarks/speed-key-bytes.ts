@@ -16,6 +16,10 @@
  * figure is mostly that of a 1,000-event state packed, and the row says
  * how many were.
  *
+ * A few dozen active keys are too few to divide the process's fixed growth
+ * among: `perKeyBetween` takes the per-key cost from two key counts and
+ * reports the fixed part apart.
+ *
  * Primed (`prime`): before the first reading, the same traffic once more
  * under other key names, so that what the process grows once and keeps
  * whatever the keys (compiled code for paths the warm-up never took, the
@@ -52,6 +56,14 @@ export interface KeyBytes {
   quiet?: boolean;
   /** How many of the keys were held packed at the second reading (quiet or not: a key whose traffic ended earlier is packed by then). */
   packed?: number;
+  /**
+   * Set when `heap` and `buffers` are the growth per key between two runs of the same traffic with
+   * `fewerKeys` and `keys` keys (`perKeyBetween`): what the process grew whatever the keys, in bytes
+   * (not per key), measured at `fewerKeys` keys. Such growth (the compute backend's kernel scratch,
+   * sized to a batch's work; a model reference's caches; compiled code) divided by a few dozen keys
+   * would read as tens of kilobytes per key.
+   */
+  fixed?: { heap: number; buffers: number; fewerKeys: number };
 }
 
 const BATCH = 2_048;

@@ -16,7 +16,9 @@
  * Options: --only replay,run,load,bytes · --users N --minutes N (the
  * recorded stream: the demo's traffic) · --rounds N (replay and run) ·
  * --rates 2000,10000 --load-seconds N --drain-seconds N · --idle-keys N
- * --active-keys N · --write (replace the "speed" section of RESULTS.md).
+ * --active-keys N --more-active-keys N (active keys are measured at both
+ * counts: the per-key figure is the growth between them, the fixed part
+ * apart) · --write (replace the "speed" section of RESULTS.md).
  * The broker is PROBEWATCH_TEST_BROKERS when set, else a mock cluster
  * started here; Redis is PROBEWATCH_TEST_REDIS_URL or 127.0.0.1:6379.
  */
@@ -30,6 +32,7 @@ import { type LoadResult, offeredLoad } from './speed-load.ts';
 import { replayRatio } from './speed-replay.ts';
 import { type RunRatio, runRatio } from './speed-run.ts';
 import { ROOT, startBroker } from './utils/broker.ts';
+import { perKeyBetween } from './utils/perKeyBetween.ts';
 import { writeResultsSection } from './utils/results.ts';
 import { writeSimulatedStream } from './utils/simulatedStream.ts';
 import { type SpeedFigures, speedRows, SPEED_HEADERS } from './utils/speedRows.ts';
@@ -46,6 +49,7 @@ const { values } = parseArgs({
     'drain-seconds': { type: 'string', default: '30' },
     'idle-keys': { type: 'string', default: '2000' },
     'active-keys': { type: 'string', default: '40' },
+    'more-active-keys': { type: 'string', default: '200' },
     write: { type: 'boolean', default: false },
   },
 });
@@ -74,13 +78,14 @@ let bytes: Required<NonNullable<SpeedFigures['bytes']>> | undefined;
 if (only.has('bytes')) {
   const idleKeys = Number(values['idle-keys']);
   const activeKeys = Number(values['active-keys']);
+  const moreActiveKeys = Number(values['more-active-keys']);
   bytes = {
     idle: await measureKeyBytes(3, idleKeys, 'all'),
     idleBase: await measureKeyBytes(3, idleKeys, 'volume'),
-    active: await measureKeyBytes(1_000, activeKeys, 'all'),
-    activeBase: await measureKeyBytes(1_000, activeKeys, 'volume'),
+    active: perKeyBetween(await measureKeyBytes(1_000, activeKeys, 'all'), await measureKeyBytes(1_000, moreActiveKeys, 'all')),
+    activeBase: perKeyBetween(await measureKeyBytes(1_000, activeKeys, 'volume'), await measureKeyBytes(1_000, moreActiveKeys, 'volume')),
     idlePrimed: await measureKeyBytes(3, idleKeys, 'all', true),
-    activePrimed: await measureKeyBytes(1_000, activeKeys, 'all', true),
+    activePrimed: perKeyBetween(await measureKeyBytes(1_000, activeKeys, 'all', true), await measureKeyBytes(1_000, moreActiveKeys, 'all', true)),
     idleQuiet: await measureKeyBytes(3, idleKeys, 'all', false, true),
     idleQuietBase: await measureKeyBytes(3, idleKeys, 'volume', false, true),
     idleQuietPrimed: await measureKeyBytes(3, idleKeys, 'all', true, true),
@@ -105,7 +110,7 @@ if (values.write) {
         'replay events/s from the CLI\'s own timing (start-up left out); run events/s from the group join to the last message counted (raw) or committed (probewatch). ' +
         `Offered load: ${values['load-seconds']} s at each rate, events stamped with the wall clock when sent; probewatch's latency is the time its RiskScore was read from the risk topic minus the event ts it carries ` +
         '(RiskScores as the default config publishes them: level changes and every 100th event of a key), the raw consumer\'s the time it read the event minus its ts; both with `run`\'s fetch settings (maxWaitTimeInMs 1000). ' +
-        `Per-key bytes: growth of V8 heap and array buffers after forced GCs in a child process with --expose-gc, divided by the keys, after an hour of warm-up traffic (benchmarks/utils/keyTraffic.ts).`,
+        `Per-key bytes: growth of V8 heap and array buffers after forced GCs in a child process with --expose-gc, divided by the keys, after an hour of warm-up traffic (benchmarks/utils/keyTraffic.ts); active keys: the growth from ${values['active-keys']} to ${values['more-active-keys']} keys per key added, and apart what the process grew whatever the keys.`,
       '',
       markdownTable(SPEED_HEADERS, rows),
     ].join('\n'),

@@ -50,15 +50,25 @@ export function atLeast(a: number, b: number, bar: number): boolean {
   return b > 0 && a / b >= bar;
 }
 
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MB`;
+
+/** The process's growth whatever the keys, when the per-key figure was taken between two key counts. */
+function fixedNote(k: KeyBytes): string {
+  if (!k.fixed) return '';
+  const { heap, buffers, fewerKeys } = k.fixed;
+  return `; besides, fixed (the same at ${fewerKeys} keys or more): ${mb(heap + buffers)} (${mb(heap)} + ${mb(buffers)})`;
+}
+
 function bytesRow(label: string, all: KeyBytes, base: KeyBytes, bar: number): string[] {
   const total = all.heap + all.buffers;
   const primed = all.primed ? ', after a primer of the same traffic (what one more key costs)' : '';
   const quiet = all.quiet ? ', then quiet past state.packAfterIdleMs (held packed)' : '';
   const packed = !all.quiet && all.packed ? `, ${all.packed} of them held packed at the reading (their traffic ended earlier)` : '';
+  const keys = all.fixed ? `per key from ${all.fixed.fewerKeys} to ${all.keys} keys` : `${all.keys} keys`;
   return [
-    `${label} (${all.history} events each, ${all.keys} keys${primed}${quiet}${packed}): heap + array buffers`,
-    `${kb(total)} (${kb(all.heap)} + ${kb(all.buffers)})`,
-    `volume detector only: ${kb(base.heap + base.buffers)} (${kb(base.heap)} + ${kb(base.buffers)})`,
+    `${label} (${all.history} events each, ${keys}${primed}${quiet}${packed}): heap + array buffers`,
+    `${kb(total)} (${kb(all.heap)} + ${kb(all.buffers)})${fixedNote(all)}`,
+    `volume detector only: ${kb(base.heap + base.buffers)} (${kb(base.heap)} + ${kb(base.buffers)})${fixedNote(base)}`,
     '—',
     `≤ ${kb(bar)}`,
     yes(total <= bar),

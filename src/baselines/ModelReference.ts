@@ -48,8 +48,8 @@ export class ModelReference {
   private readonly asked = new AskedNeighbourhoods();
   private readonly x: Float64Array;
   private readonly minors = new Map<number, MinorDirections | null>();
-  /** `nearestOfSample`'s samples, by size (an array: looked up at every call). */
-  private readonly sampled: ({ rows: Float64Array; owners: Uint32Array } | undefined)[] = [];
+  /** `memberPrefixes`, once built. */
+  private prefixes: Float64Array | undefined = undefined;
   /** The gate's caps, as shares of a quantile's tail (null: the gate is off). */
   private readonly tailShares: TailShares | null;
 
@@ -130,16 +130,16 @@ export class ModelReference {
     const n = this.n;
     if (!this.ready || dim > this.dim || m <= 0) return;
     const take = Math.min(m, n);
-    const sample = this.sampleOf(take);
-    const rows = sample.rows;
-    const owners = sample.owners;
+    const rows = this.memberPrefixes();
+    const owners = this.memberKeys;
     const width = this.dim;
     let best = Number.POSITIVE_INFINITY;
     let compared = 0;
     for (let j = 0; j < take; j++) {
-      if (skipOwner !== 0 && owners[j] === skipOwner) continue;
+      const i = Math.floor((j * n) / take);
+      if (skipOwner !== 0 && owners[i] === skipOwner) continue;
       compared++;
-      const o = j * width;
+      const o = i * width;
       // A partial sum at or past the nearest so far only grows: this member cannot be nearer.
       let sq = 0;
       for (let c = 0; c < dim && !(sq >= best); c++) {
@@ -152,20 +152,16 @@ export class ModelReference {
     out.compared = compared;
   }
 
-  /** The `take` members `nearestOfSample` compares (spread evenly over the member order): their sketch prefixes side by side, and their key hashes. */
-  private sampleOf(take: number): { rows: Float64Array; owners: Uint32Array } {
-    let sample = this.sampled[take];
-    if (sample !== undefined) return sample;
+  /**
+   * Every member's sketch prefix (`dim` values) side by side as doubles, built at the first call: what
+   * `nearestOfSample` scans, for any sample size (one array per size cost the sum of the sizes).
+   */
+  private memberPrefixes(): Float64Array {
+    if (this.prefixes) return this.prefixes;
     const { n, dim, stride } = this;
-    sample = { rows: new Float64Array(take * dim), owners: new Uint32Array(take) };
-    for (let j = 0; j < take; j++) {
-      const i = Math.floor((j * n) / take);
-      for (let c = 0; c < dim; c++) sample.rows[j * dim + c] = this.data[i * stride + c];
-      sample.owners[j] = this.memberKeys[i];
-    }
-    while (this.sampled.length < take) this.sampled.push(undefined);
-    this.sampled[take] = sample;
-    return sample;
+    const rows = new Float64Array(n * dim);
+    for (let i = 0; i < n; i++) for (let c = 0; c < dim; c++) rows[i * dim + c] = this.data[i * stride + c];
+    return (this.prefixes = rows);
   }
 
   /** The coordinates a query is compared in: the members' `dim`, or before the first member the prefix it would get. */

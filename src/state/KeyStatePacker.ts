@@ -24,17 +24,21 @@ export interface PackedKeyState {
  */
 const DICTIONARY_BYTES = 8_192;
 /**
- * Longest state deflated over the dictionary. A longer one is mostly the
- * key's own vectors (base64: 6 bits a character), the dictionary helps it
- * little, and deflate takes about a quarter of it at any level: it is
- * deflated alone at the fastest level, which takes as much within 1%
- * (benchmarks/RESULTS.md, "Session 14, bytes per active key").
+ * Longest state deflated over the quiet dictionary. A longer one is mostly
+ * the key's own vectors, and deflate takes about a quarter of it at any
+ * level: it is deflated at the fastest level, which takes as much within 1%
+ * (benchmarks/RESULTS.md, "Session 14, bytes per active key"), over a
+ * dictionary of its own: the first long state packed, whose names and
+ * shapes every long state repeats.
  */
 const LONG_STATE_BYTES = 16_384;
 const LONG_STATE_LEVEL = 1;
-/** First byte of the packed bytes: deflated without a dictionary (before one was taken, or a long state), or with it. */
+/** Deflate's window: the most of a dictionary it reads (its end). */
+const WINDOW_BYTES = 32_768;
+/** First byte of the packed bytes: deflated without a dictionary (before one was taken), with the quiet one, or with the long one. */
 const DEFLATED = 1;
 const WITH_DICTIONARY = 2;
+const WITH_LONG_DICTIONARY = 3;
 /** Fewest remembered event ids packed as byte planes (`digestPlanes`); a quiet key's few stay an array, as in the dictionary. */
 const PLANE_IDS = 64;
 
@@ -48,12 +52,14 @@ const PLANE_IDS = 64;
  * bytes. A long dedup ring goes in as byte planes (`digestPlanes`). A key's state alone is too short for deflate to find its
  * repeats, so the packer takes the first quiet-sized state it packs as a
  * preset dictionary for all it packs after (the names and shapes are
- * everyone's).
+ * everyone's), and the first long state as the dictionary of long ones.
  * The bytes never leave the process: a restart, a snapshot or another
  * packer need not read them.
  */
 export class KeyStatePacker {
   private dictionary?: Buffer;
+  /** The end of the first long state packed (`LONG_STATE_BYTES`): the dictionary of long states packed after it. */
+  private longDictionary?: Buffer;
   private readonly partitionSets = new Map<string, readonly number[]>();
 
   pack(state: KeyState): PackedKeyState {
@@ -62,10 +68,13 @@ export class KeyStatePacker {
     const planes = ids && ids.length >= PLANE_IDS ? digestPlanes(ids) : undefined;
     const raw = serialize(planes ? { ...state, recentIds: planes } : state);
     if (!this.dictionary && raw.length <= DICTIONARY_BYTES) this.dictionary = Buffer.from(raw);
+    const long = raw.length > LONG_STATE_BYTES;
     const bytes =
-      raw.length > LONG_STATE_BYTES ? Buffer.concat([Buffer.of(DEFLATED), deflateRawSync(raw, { level: LONG_STATE_LEVEL })])
+      long && this.longDictionary ? Buffer.concat([Buffer.of(WITH_LONG_DICTIONARY), deflateRawSync(raw, { level: LONG_STATE_LEVEL, dictionary: this.longDictionary })])
+      : long ? Buffer.concat([Buffer.of(DEFLATED), deflateRawSync(raw, { level: LONG_STATE_LEVEL })])
       : this.dictionary ? Buffer.concat([Buffer.of(WITH_DICTIONARY), deflateRawSync(raw, { dictionary: this.dictionary })])
       : Buffer.concat([Buffer.of(DEFLATED), deflateRawSync(raw)]);
+    if (long && !this.longDictionary) this.longDictionary = Buffer.from(raw.subarray(Math.max(0, raw.length - WINDOW_BYTES)));
     return {
       key: state.key,
       bytes: bytes.toString('latin1'),
@@ -79,7 +88,10 @@ export class KeyStatePacker {
   unpack(packed: PackedKeyState): KeyState {
     const bytes = Buffer.from(packed.bytes, 'latin1');
     const body = bytes.subarray(1);
-    const raw = bytes[0] === WITH_DICTIONARY ? inflateRawSync(body, { dictionary: this.dictionary }) : inflateRawSync(body);
+    const raw =
+      bytes[0] === WITH_DICTIONARY ? inflateRawSync(body, { dictionary: this.dictionary })
+      : bytes[0] === WITH_LONG_DICTIONARY ? inflateRawSync(body, { dictionary: this.longDictionary })
+      : inflateRawSync(body);
     const state = unboxed(deserialize(raw)) as KeyState;
     if (state.recentIds instanceof Uint8Array) state.recentIds = digestsFromPlanes(state.recentIds);
     return state;

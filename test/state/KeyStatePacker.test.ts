@@ -180,4 +180,24 @@ describe('KeyStatePacker', () => {
       expect(packer.unpack(packed)).toStrictEqual(state);
     }
   });
+
+  it('packs long states after the first over its end as a dictionary: smaller than alone, and back the same', () => {
+    // Many parts, each named once, with float32 rows of its own (incompressible), as a long-lived key's detectors keep them.
+    const long = (key: string, seed: number): KeyState => {
+      let x = seed;
+      const next = () => (x = (x * 16_807) % 2_147_483_647) / 2_147_483_647;
+      const part = (i: number) => ({ [`rowsOfPart${i}`]: Float32Array.from({ length: 40 }, next), [`countOf${i}`]: i, [`shareOf${i}`]: { [`valueOf${i}`]: next(), [`epochOf${i}`]: 12 } });
+      const detectors = Object.fromEntries(Array.from({ length: 120 }, (_, i) => [`detector-${i % 12}-${Math.floor(i / 12)}`, part(i)]));
+      return { key, eventsSeen: 1_000, lastTs: seed, detectors, scores: {}, evidence: {}, risk: 0, ladder: initialLadderState(), recentIds: [], recentHead: 0 };
+    };
+    const packer = new KeyStatePacker();
+    const first = packer.pack(long('a', 1));
+    const second = packer.pack(long('b', 2));
+    const raw = serialize(long('b', 2));
+    expect(raw.length).toBeGreaterThan(16_384);
+    const alone = deflateRawSync(raw, { level: 1 }).length;
+    expect(second.bytes.length).toBeLessThan(alone * 0.9);
+    expect(packer.unpack(first)).toStrictEqual(long('a', 1));
+    expect(packer.unpack(second)).toStrictEqual(long('b', 2));
+  });
 });
