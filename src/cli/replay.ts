@@ -44,17 +44,23 @@ export interface ReplaySummary {
  */
 export async function replay(path: string, config: Readonly<Config>, options: ReplayOptions): Promise<ReplaySummary> {
   const started = performance.now();
-  const offload = options.workers ? await WorkerOffload.start(config, options.workers, options.offloaded) : undefined;
+  // The workers start while this thread loads its own kernels.
+  const starting = options.workers ? WorkerOffload.start(config, options.workers, options.offloaded) : undefined;
+  const [compute, offload] = await Promise.allSettled([options.compute ?? createKernels(config.compute), starting]);
   try {
-    return await replayWith(path, config, options, started, offload);
+    if (compute.status === 'rejected') throw compute.reason;
+    if (offload.status === 'rejected') throw offload.reason;
+    return await replayWith(path, config, options, started, compute.value, offload.value);
   } finally {
-    await offload?.close();
+    if (offload.status === 'fulfilled') await offload.value?.close();
   }
 }
 
-async function replayWith(path: string, config: Readonly<Config>, options: ReplayOptions, started: number, offload?: WorkerOffload): Promise<ReplaySummary> {
-  const compute = options.compute ?? (await createKernels(config.compute));
-  const pipeline = new DetectionPipeline(config, offload ? { compute, detectors: offload.detectors(config), offload } : { compute });
+async function replayWith(path: string, config: Readonly<Config>, options: ReplayOptions, started: number, compute: Compute, offload?: WorkerOffload): Promise<ReplaySummary> {
+  // Replay prints level changes and final scores, never the periodic RiskScores: unless a caller reads them (`onBatch`),
+  // they are not built (each would take every detector's evidence for an event in mid-batch, a round trip to a worker).
+  const pipelineConfig = options.onBatch ? config : { ...config, publish: { ...config.publish, riskEveryEvents: 0 } };
+  const pipeline = new DetectionPipeline(pipelineConfig, offload ? { compute, detectors: offload.detectors(config), offload } : { compute });
   const batchSize = options.batchSize ?? 2048;
   let batch: InferenceEvent[] = [];
   let events = 0;

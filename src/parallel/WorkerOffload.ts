@@ -15,6 +15,8 @@ import { MAX_WORKERS, OFFLOADED, type Offloading, planOffload, shardOf } from '.
 import type { BatchReply, BatchRequest, ExplainReply, ReferenceRows, WireOutput } from './protocol.ts';
 import { RemoteDetector, type RemoteOutputs, type RemoteState } from './RemoteDetector.ts';
 import { SyncChannel } from './syncChannel.ts';
+import { bundledWorkerEntry, type WorkerEntry } from './workerBundle.ts';
+import { forcesTensorFlow } from './workerKernels.ts';
 
 
 
@@ -79,13 +81,14 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
     if (!Number.isSafeInteger(workers) || workers < 1 || workers > MAX_WORKERS) throw new RangeError(`workers must be an integer from 1 to ${MAX_WORKERS}, got ${workers}`);
     const enabled = enabledDetectors(config).map((d) => d.name);
     const assignment = planOffload(enabled, workers, offloaded);
+    const entry = await workerEntry(config);
     const lanes: Lane[] = [];
     let kernels: Record<KernelName, string>[];
     try {
       for (let w = 0; w < workers; w++) {
         const channel = new SyncChannel();
         const workerData: DetectorWorkerData = { config, detectors: assignment[w].detectors, index: w, workers, port: channel.workerPort, signal: channel.signal };
-        const worker = new Worker(new URL('./detectorWorkerBoot.mjs', import.meta.url), { workerData, transferList: [channel.workerPort] });
+        const worker = new Worker(entry.url, { workerData, transferList: [channel.workerPort], ...(entry.execArgv && { execArgv: entry.execArgv }) });
         channel.attach(worker);
         lanes.push({ worker, channel });
       }
@@ -231,6 +234,16 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
     if ('error' in reply) throw new Error(reply.error);
     return reply.evidence;
   }
+}
+
+const WORKER = new URL('./detectorWorker.ts', import.meta.url);
+/** The worker's sources loaded through tsx, as bin/probewatch loads the main thread's. */
+const WORKER_BOOT = new URL('./detectorWorkerBoot.mjs', import.meta.url);
+
+/** A worker starts from a bundle of its sources, or from the sources when its config makes it load TensorFlow.js (which the bundle leaves out). */
+function workerEntry(config: Readonly<Config>): Promise<WorkerEntry> {
+  if (forcesTensorFlow(config.compute)) return Promise.resolve({ url: WORKER_BOOT, bundled: false });
+  return bundledWorkerEntry(WORKER, WORKER_BOOT);
 }
 
 function enabledDetectors(config: Readonly<Config>): Detector[] {
