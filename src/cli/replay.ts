@@ -8,7 +8,8 @@ import { DetectionPipeline, type PipelineOutput } from '../pipeline/DetectionPip
 import { EventGate } from '../pipeline/EventGate.ts';
 import type { Offloading } from '../parallel/offloadPlan.ts';
 import { WorkerOffload } from '../parallel/WorkerOffload.ts';
-import { readRecordedBatches } from '../sources/recordedEvents.ts';
+import { ReadAhead } from '../sources/ReadAhead.ts';
+import { readRecordedChunks } from '../sources/recordedEvents.ts';
 
 export interface ReplayOptions {
   /**
@@ -83,20 +84,29 @@ async function replayWith(path: string, config: Readonly<Config>, options: Repla
   // Late, far-future and reshaped events are refused as `run` refuses them (the stream is one partition).
   const gate = new EventGate(config.input, pipeline.store);
   const now = options.now ?? Date.now();
-  // Records come a chunk at a time and are taken in a plain loop: no promise per record.
-  for await (const items of readRecordedBatches(path, process.stdin, config.input)) {
-    for (const item of items) {
-      const error = 'error' in item ? item.error : gate.check(item.event, 'replay', now);
-      if (error) {
-        skipped++;
-        options.err.write(`${path}:${item.position}: skipped (${error.code}${error.reason ? ` ${error.reason}` : ''}): ${error.message}\n`);
-        continue;
+  // Records come a chunk at a time and are taken in a plain loop: no promise per record. With workers, the next
+  // batch's records are read before a batch runs and decoded while this thread waits for the workers.
+  const reader = new ReadAhead(readRecordedChunks(path, process.stdin, config.input));
+  if (offload) offload.whileWaiting = () => reader.decodeAhead();
+  try {
+    for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
+      for (const item of chunk.items()) {
+        const error = 'error' in item ? item.error : gate.check(item.event, 'replay', now);
+        if (error) {
+          skipped++;
+          options.err.write(`${path}:${item.position}: skipped (${error.code}${error.reason ? ` ${error.reason}` : ''}): ${error.message}\n`);
+          continue;
+        }
+        if ('error' in item) continue;
+        events++;
+        batch.push(item.event);
+        if (batch.length < batchSize) continue;
+        if (offload) await reader.fill(batchSize);
+        run();
       }
-      if ('error' in item) continue;
-      events++;
-      batch.push(item.event);
-      if (batch.length >= batchSize) run();
     }
+  } finally {
+    await reader.close();
   }
   if (batch.length) run();
   for (const score of pipeline.finalScores()) pending += formatRiskScore(score) + '\n';

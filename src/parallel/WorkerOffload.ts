@@ -59,6 +59,8 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
   private readonly sharded = new Set<string>();
   /** Whether a worker owns a detector whole (each of those keeps per-model baselines in `model:` entities). */
   private readonly ownsModels: boolean;
+  /** Work for this thread before it blocks on the workers' replies (replay decodes its input ahead); it must not touch the pipeline. */
+  whileWaiting?: () => void;
 
   private constructor(
     private readonly lanes: Lane[],
@@ -198,6 +200,7 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
     this.pending = false;
     this.results.clear();
     this.from.clear();
+    this.whileWaiting?.();
     this.lanes.forEach((lane, w) => {
       const reply = lane.channel.wait<BatchReply>();
       for (const [name, outputs] of Object.entries(reply)) {

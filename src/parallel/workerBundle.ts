@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -60,6 +60,7 @@ async function bundle(entry: string): Promise<string> {
   const cached = readIndex(indexFile);
   if (cached && digestOf(cached.inputs) === cached.digest && existsSync(outputFile(name, cached.digest))) return outputFile(name, cached.digest);
   const esbuild = await import('esbuild');
+  const packages = new Set<string>();
   const result = await esbuild.build({
     entryPoints: [entry],
     bundle: true,
@@ -69,9 +70,10 @@ async function bundle(entry: string): Promise<string> {
     write: false,
     metafile: true,
     logLevel: 'silent',
-    plugins: [packagesByAddress()],
+    plugins: [packagesByAddress(packages)],
   });
-  const inputs = Object.keys(result.metafile.inputs).map((p) => join(process.cwd(), p));
+  // The packages' entry files count too: one moved by an upgrade makes the bundle's import of it stale.
+  const inputs = [...Object.keys(result.metafile.inputs).map((p) => join(process.cwd(), p)), ...[...packages].sort()];
   const digest = digestOf(inputs);
   const file = outputFile(name, digest);
   mkdirSync(CACHE, { recursive: true });
@@ -81,6 +83,8 @@ async function bundle(entry: string): Promise<string> {
   renameSync(tmp, file);
   writeFileSync(`${indexFile}.${process.pid}.tmp`, JSON.stringify({ inputs, digest } satisfies BundleIndex));
   renameSync(`${indexFile}.${process.pid}.tmp`, indexFile);
+  // The bundle of the sources before the edit is not wanted again (a worker already started from it has it loaded).
+  if (cached && cached.digest !== digest) rmSync(outputFile(name, cached.digest), { force: true });
   return file;
 }
 
@@ -120,7 +124,7 @@ function digestOf(inputs: readonly string[]): string {
  * whose config forces TensorFlow.js starts from the sources). Built-ins
  * stay as they are.
  */
-function packagesByAddress(): import('esbuild').Plugin {
+function packagesByAddress(resolvedFiles: Set<string>): import('esbuild').Plugin {
   return {
     name: 'packages-by-address',
     setup(build) {
@@ -131,6 +135,7 @@ function packagesByAddress(): import('esbuild').Plugin {
         const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: 'resolving' });
         if (resolved.errors.length > 0) return { errors: resolved.errors };
         if (resolved.external) return { path: args.path, external: true };
+        resolvedFiles.add(resolved.path);
         return { path: pathToFileURL(resolved.path).href, external: true };
       });
     },
