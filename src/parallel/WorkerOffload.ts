@@ -12,7 +12,7 @@ import type { DetectorOffload, OffloadPart } from '../pipeline/DetectionPipeline
 import type { DetectorWorkerData } from './detectorWorker.ts';
 import { encodeEvents } from './eventColumns.ts';
 import { MAX_WORKERS, OFFLOADED, type Offloading, planOffload, shardOf } from './offloadPlan.ts';
-import type { BatchReply, BatchRequest, ExplainReply, ReferenceRows, WireOutput } from './protocol.ts';
+import type { BatchReply, BatchRequest, ExplainReply, ExplainRequest, ReferenceRows, WireOutput } from './protocol.ts';
 import { RemoteDetector, type RemoteOutputs, type RemoteState } from './RemoteDetector.ts';
 import { SyncChannel } from './syncChannel.ts';
 import { bundledWorkerEntry, type WorkerEntry } from './workerBundle.ts';
@@ -51,6 +51,8 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
   private from = new Map<string, Int32Array>();
   private results = new Map<string, (WireOutput | null)[] | { error: string }>();
   private pending = false;
+  /** Evidence the workers gave for the part in flight, by worker, key index and event. */
+  private readonly explained = new Map<string, ExplainReply>();
   /** Per model entity, the record the main thread held when last seen: a different one was created afresh. */
   private readonly entityRecords = new Map<string, Record<string, unknown>>();
   /** What the workers were last sent of each model's reference. */
@@ -200,6 +202,7 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
     this.pending = false;
     this.results.clear();
     this.from.clear();
+    this.explained.clear();
     this.whileWaiting?.();
     this.lanes.forEach((lane, w) => {
       const reply = lane.channel.wait<BatchReply>();
@@ -230,12 +233,19 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
     });
   }
 
+  /** A detector's evidence for key `k` after event `i`, from the worker that holds it (all its detectors' asked at once). */
   private explain(w: number, detector: string, k: number, i: number): string[] {
-    const channel = this.lanes[w].channel;
-    channel.send({ type: 'explain', detector, k, i });
-    const reply = channel.wait<ExplainReply>();
-    if ('error' in reply) throw new Error(reply.error);
-    return reply.evidence;
+    const asked = `${w} ${k} ${i}`;
+    let reply = this.explained.get(asked);
+    if (!reply) {
+      const channel = this.lanes[w].channel;
+      channel.send({ type: 'explain', k, i } satisfies ExplainRequest);
+      this.explained.set(asked, (reply = channel.wait<ExplainReply>()));
+    }
+    const answer = reply[detector];
+    if (!answer) throw new Error(`detector worker: no output of ${detector} for key #${k} in the last batch`);
+    if ('error' in answer) throw new Error(answer.error);
+    return answer.evidence;
   }
 }
 

@@ -107,14 +107,22 @@ function toWire(o: DetectorOutput): WireOutput {
   return wire;
 }
 
-function explain(detector: string, k: number, i: number): ExplainReply {
-  const o = owned.find((x) => x.detector.name === detector)?.last[k];
-  if (!o) return { error: `detector worker: no output of ${detector} for key #${k} in the last batch` };
-  return { evidence: o.explain ? o.explain(i) : o.evidence };
+function explain(k: number, i: number): ExplainReply {
+  const reply: ExplainReply = {};
+  for (const { detector, last } of owned) {
+    const o = last[k];
+    if (!o) continue;
+    try {
+      reply[detector.name] = { evidence: o.explain ? o.explain(i) : o.evidence };
+    } catch (err) {
+      reply[detector.name] = { error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+    }
+  }
+  return reply;
 }
 
 // A request that throws outside a detector is answered with its error, which the main thread raises.
 serveRequests(parentPort!, data.port, data.signal, (req: WorkerRequest): BatchReply | ExplainReply =>
-  req.type === 'batch' ? runBatch(req) : explain(req.detector, req.k, req.i),
+  req.type === 'batch' ? runBatch(req) : explain(req.k, req.i),
 );
 parentPort!.postMessage({ ready: true, backend: compute.backend, kernels: Object.fromEntries(KERNELS.map((k) => [k, compute.kernels[k].backend])) });
