@@ -37,12 +37,15 @@ interface Lane {
  *   the one worker that owns them (their per-key state and their `model:`
  *   baselines), in the order one thread would.
  * - Meanwhile the main thread runs the detectors it keeps (volume,
- *   aggregates); the stand-ins (`RemoteDetector`) then wait for the workers'
+ *   aggregates) and `whileWaiting` (replay decodes its next batch's lines);
+ *   the stand-ins (`RemoteDetector`) then wait for the workers'
  *   outputs, and the pipeline goes on as with one thread: references' feed,
  *   peer calibration, fusion and ladder in its own order.
  * - Evidence for an event other than a key's last in the batch (a level
  *   changing mid-batch, a periodic RiskScore) is asked of the worker that
- *   holds the output, synchronously.
+ *   holds the output, synchronously, for all its detectors at once.
+ * - Workers start from a bundle of their sources (`bundledWorkerEntry`), and
+ *   a batch part's events go to them as columns in shared memory.
  */
 export class WorkerOffload implements DetectorOffload, RemoteOutputs {
   private generation = 0;
