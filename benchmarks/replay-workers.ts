@@ -106,14 +106,14 @@ writeResultsSection({
   body:
     'The whole `probewatch replay` path with all detectors (file read, NDJSON parse and validation, batching, detectors, fusion, ladder, NDJSON output), ' +
     'in one thread and with worker threads, next to a bare `JSON.parse` loop over the same file; the four variants alternated in each round, medians over the rounds. ' +
-    'A replay with workers includes starting them (each loads the TypeScript sources and its TensorFlow.js backend). Every replay printed the same bytes (checked in the run). ' +
+    'A replay with workers includes starting them (each loads a cached esbuild bundle of the detector sources, and TensorFlow.js only when the config forces a kernel onto it). Every replay printed the same bytes (checked in the run). ' +
     `Who runs what: the main thread keeps reading, volume, aggregates, the model references' feed, peer calibration, fusion and the ladder. ${planText}. ` +
     'The issue asks for ≥ 0.25× the JSON.parse loop with one worker and ≥ 0.4× with two.\n\n' +
     markdownTable(headers, rows) +
     '\n\nWhat is exact and what is not: each offloaded detector runs its own code on the same per-key event lists, in the same key order, ' +
     'with its per-key state and its `model:` baselines held by one worker (sharded detectors keep nothing across keys), so its outputs are those of one thread by construction, ' +
-    'given two things the tests check rather than the construction: the worker\'s TensorFlow.js backend computes the same numbers as the main thread\'s ' +
+    'given two things the tests check rather than the construction: the worker\'s kernels (plain JavaScript unless the config forces TensorFlow.js) compute the same numbers as the main thread\'s ' +
     '(key-sharded grid-sweep batches only its shard\'s distance jobs), and a worker rebuilds each model reference from its rows, recomputing the members\' nearest distances ' +
     'that the main thread takes from the fold. Reading, volume, aggregates, the references\' feed, calibration, fusion and the ladder stay serial on the main thread; ' +
-    'only volume and aggregates run while the workers do. `run` (Kafka) does not use workers.\n',
+    'only volume and aggregates run while the workers do, and the next batch\'s lines are parsed then. `run` (Kafka) does not use workers.\n',
 });

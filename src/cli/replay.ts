@@ -8,7 +8,8 @@ import { DetectionPipeline, type PipelineOutput } from '../pipeline/DetectionPip
 import { EventGate } from '../pipeline/EventGate.ts';
 import type { Offloading } from '../parallel/offloadPlan.ts';
 import { WorkerOffload } from '../parallel/WorkerOffload.ts';
-import { readRecordedBatches } from '../sources/recordedEvents.ts';
+import { ReadAhead } from '../sources/ReadAhead.ts';
+import { readRecordedChunks } from '../sources/recordedEvents.ts';
 
 export interface ReplayOptions {
   /**
@@ -44,17 +45,23 @@ export interface ReplaySummary {
  */
 export async function replay(path: string, config: Readonly<Config>, options: ReplayOptions): Promise<ReplaySummary> {
   const started = performance.now();
-  const offload = options.workers ? await WorkerOffload.start(config, options.workers, options.offloaded) : undefined;
+  // The workers start while this thread loads its own kernels.
+  const starting = options.workers ? WorkerOffload.start(config, options.workers, options.offloaded) : undefined;
+  const [compute, offload] = await Promise.allSettled([options.compute ?? createKernels(config.compute), starting]);
   try {
-    return await replayWith(path, config, options, started, offload);
+    if (compute.status === 'rejected') throw compute.reason;
+    if (offload.status === 'rejected') throw offload.reason;
+    return await replayWith(path, config, options, started, compute.value, offload.value);
   } finally {
-    await offload?.close();
+    if (offload.status === 'fulfilled') await offload.value?.close();
   }
 }
 
-async function replayWith(path: string, config: Readonly<Config>, options: ReplayOptions, started: number, offload?: WorkerOffload): Promise<ReplaySummary> {
-  const compute = options.compute ?? (await createKernels(config.compute));
-  const pipeline = new DetectionPipeline(config, offload ? { compute, detectors: offload.detectors(config), offload } : { compute });
+async function replayWith(path: string, config: Readonly<Config>, options: ReplayOptions, started: number, compute: Compute, offload?: WorkerOffload): Promise<ReplaySummary> {
+  // Replay prints level changes and final scores, never the periodic RiskScores: unless a caller reads them (`onBatch`),
+  // they are not built (each would take every detector's evidence for an event in mid-batch, a round trip to a worker).
+  const pipelineConfig = options.onBatch ? config : { ...config, publish: { ...config.publish, riskEveryEvents: 0 } };
+  const pipeline = new DetectionPipeline(pipelineConfig, offload ? { compute, detectors: offload.detectors(config), offload } : { compute });
   const batchSize = options.batchSize ?? 2048;
   let batch: InferenceEvent[] = [];
   let events = 0;
@@ -77,20 +84,29 @@ async function replayWith(path: string, config: Readonly<Config>, options: Repla
   // Late, far-future and reshaped events are refused as `run` refuses them (the stream is one partition).
   const gate = new EventGate(config.input, pipeline.store);
   const now = options.now ?? Date.now();
-  // Records come a chunk at a time and are taken in a plain loop: no promise per record.
-  for await (const items of readRecordedBatches(path, process.stdin, config.input)) {
-    for (const item of items) {
-      const error = 'error' in item ? item.error : gate.check(item.event, 'replay', now);
-      if (error) {
-        skipped++;
-        options.err.write(`${path}:${item.position}: skipped (${error.code}${error.reason ? ` ${error.reason}` : ''}): ${error.message}\n`);
-        continue;
+  // Records come a chunk at a time and are taken in a plain loop: no promise per record. With workers, the next
+  // batch's records are read before a batch runs and decoded while this thread waits for the workers.
+  const reader = new ReadAhead(readRecordedChunks(path, process.stdin, config.input));
+  if (offload) offload.whileWaiting = () => reader.decodeAhead();
+  try {
+    for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
+      for (const item of chunk.items()) {
+        const error = 'error' in item ? item.error : gate.check(item.event, 'replay', now);
+        if (error) {
+          skipped++;
+          options.err.write(`${path}:${item.position}: skipped (${error.code}${error.reason ? ` ${error.reason}` : ''}): ${error.message}\n`);
+          continue;
+        }
+        if ('error' in item) continue;
+        events++;
+        batch.push(item.event);
+        if (batch.length < batchSize) continue;
+        if (offload) await reader.fill(batchSize);
+        run();
       }
-      if ('error' in item) continue;
-      events++;
-      batch.push(item.event);
-      if (batch.length >= batchSize) run();
     }
+  } finally {
+    await reader.close();
   }
   if (batch.length) run();
   for (const score of pipeline.finalScores()) pending += formatRiskScore(score) + '\n';

@@ -12,9 +12,11 @@ import type { DetectorOffload, OffloadPart } from '../pipeline/DetectionPipeline
 import type { DetectorWorkerData } from './detectorWorker.ts';
 import { encodeEvents } from './eventColumns.ts';
 import { MAX_WORKERS, OFFLOADED, type Offloading, planOffload, shardOf } from './offloadPlan.ts';
-import type { BatchReply, BatchRequest, ExplainReply, ReferenceRows, WireOutput } from './protocol.ts';
+import type { BatchReply, BatchRequest, ExplainReply, ExplainRequest, ReferenceRows, WireOutput } from './protocol.ts';
 import { RemoteDetector, type RemoteOutputs, type RemoteState } from './RemoteDetector.ts';
 import { SyncChannel } from './syncChannel.ts';
+import { bundledWorkerEntry, type WorkerEntry } from './workerBundle.ts';
+import { forcesTensorFlow } from './workerKernels.ts';
 
 
 
@@ -35,12 +37,15 @@ interface Lane {
  *   the one worker that owns them (their per-key state and their `model:`
  *   baselines), in the order one thread would.
  * - Meanwhile the main thread runs the detectors it keeps (volume,
- *   aggregates); the stand-ins (`RemoteDetector`) then wait for the workers'
+ *   aggregates) and `whileWaiting` (replay decodes its next batch's lines);
+ *   the stand-ins (`RemoteDetector`) then wait for the workers'
  *   outputs, and the pipeline goes on as with one thread: references' feed,
  *   peer calibration, fusion and ladder in its own order.
  * - Evidence for an event other than a key's last in the batch (a level
  *   changing mid-batch, a periodic RiskScore) is asked of the worker that
- *   holds the output, synchronously.
+ *   holds the output, synchronously, for all its detectors at once.
+ * - Workers start from a bundle of their sources (`bundledWorkerEntry`), and
+ *   a batch part's events go to them as columns in shared memory.
  */
 export class WorkerOffload implements DetectorOffload, RemoteOutputs {
   private generation = 0;
@@ -49,6 +54,8 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
   private from = new Map<string, Int32Array>();
   private results = new Map<string, (WireOutput | null)[] | { error: string }>();
   private pending = false;
+  /** Evidence the workers gave for the part in flight, by worker, key index and event. */
+  private readonly explained = new Map<string, ExplainReply>();
   /** Per model entity, the record the main thread held when last seen: a different one was created afresh. */
   private readonly entityRecords = new Map<string, Record<string, unknown>>();
   /** What the workers were last sent of each model's reference. */
@@ -57,6 +64,8 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
   private readonly sharded = new Set<string>();
   /** Whether a worker owns a detector whole (each of those keeps per-model baselines in `model:` entities). */
   private readonly ownsModels: boolean;
+  /** Work for this thread before it blocks on the workers' replies (replay decodes its input ahead); it must not touch the pipeline. */
+  whileWaiting?: () => void;
 
   private constructor(
     private readonly lanes: Lane[],
@@ -79,13 +88,14 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
     if (!Number.isSafeInteger(workers) || workers < 1 || workers > MAX_WORKERS) throw new RangeError(`workers must be an integer from 1 to ${MAX_WORKERS}, got ${workers}`);
     const enabled = enabledDetectors(config).map((d) => d.name);
     const assignment = planOffload(enabled, workers, offloaded);
+    const entry = await workerEntry(config);
     const lanes: Lane[] = [];
     let kernels: Record<KernelName, string>[];
     try {
       for (let w = 0; w < workers; w++) {
         const channel = new SyncChannel();
         const workerData: DetectorWorkerData = { config, detectors: assignment[w].detectors, index: w, workers, port: channel.workerPort, signal: channel.signal };
-        const worker = new Worker(new URL('./detectorWorkerBoot.mjs', import.meta.url), { workerData, transferList: [channel.workerPort] });
+        const worker = new Worker(entry.url, { workerData, transferList: [channel.workerPort], ...(entry.execArgv && { execArgv: entry.execArgv }) });
         channel.attach(worker);
         lanes.push({ worker, channel });
       }
@@ -195,6 +205,8 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
     this.pending = false;
     this.results.clear();
     this.from.clear();
+    this.explained.clear();
+    this.whileWaiting?.();
     this.lanes.forEach((lane, w) => {
       const reply = lane.channel.wait<BatchReply>();
       for (const [name, outputs] of Object.entries(reply)) {
@@ -224,13 +236,30 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
     });
   }
 
+  /** A detector's evidence for key `k` after event `i`, from the worker that holds it (all its detectors' asked at once). */
   private explain(w: number, detector: string, k: number, i: number): string[] {
-    const channel = this.lanes[w].channel;
-    channel.send({ type: 'explain', detector, k, i });
-    const reply = channel.wait<ExplainReply>();
-    if ('error' in reply) throw new Error(reply.error);
-    return reply.evidence;
+    const asked = `${w} ${k} ${i}`;
+    let reply = this.explained.get(asked);
+    if (!reply) {
+      const channel = this.lanes[w].channel;
+      channel.send({ type: 'explain', k, i } satisfies ExplainRequest);
+      this.explained.set(asked, (reply = channel.wait<ExplainReply>()));
+    }
+    const answer = reply[detector];
+    if (!answer) throw new Error(`detector worker: no output of ${detector} for key #${k} in the last batch`);
+    if ('error' in answer) throw new Error(answer.error);
+    return answer.evidence;
   }
+}
+
+const WORKER = new URL('./detectorWorker.ts', import.meta.url);
+/** The worker's sources loaded through tsx, as bin/probewatch loads the main thread's. */
+const WORKER_BOOT = new URL('./detectorWorkerBoot.mjs', import.meta.url);
+
+/** A worker starts from a bundle of its sources, or from the sources when its config makes it load TensorFlow.js (which the bundle leaves out). */
+function workerEntry(config: Readonly<Config>): Promise<WorkerEntry> {
+  if (forcesTensorFlow(config.compute)) return Promise.resolve({ url: WORKER_BOOT, bundled: false });
+  return bundledWorkerEntry(WORKER, WORKER_BOOT);
 }
 
 function enabledDetectors(config: Readonly<Config>): Detector[] {

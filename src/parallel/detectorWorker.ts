@@ -3,7 +3,6 @@ import { DETECTORS } from '../../detectors/index.ts';
 import type { Detector, DetectorContext, DetectorOutput, KeyGroup } from '../../detectors/types.ts';
 import { ModelReference } from '../baselines/ModelReference.ts';
 import type { ModelReferenceState } from '../baselines/ModelReferenceState.ts';
-import { createKernels } from '../compute/createKernels.ts';
 import { KERNELS } from '../compute/kernelChoice.ts';
 import type { Config } from '../config/configSchema.ts';
 import { decodeEvents } from './eventColumns.ts';
@@ -11,6 +10,7 @@ import type { OffloadMode } from './offloadPlan.ts';
 import { shardOf } from './offloadPlan.ts';
 import type { BatchReply, BatchRequest, ExplainReply, ReferenceRows, WireOutput, WorkerRequest } from './protocol.ts';
 import { serveRequests } from './syncChannel.ts';
+import { workerKernels } from './workerKernels.ts';
 
 /** What the main thread gives a detector worker (`WorkerOffload`). */
 export interface DetectorWorkerData {
@@ -32,9 +32,7 @@ interface Owned {
 }
 
 const data = workerData as DetectorWorkerData;
-// The kernels routed as the main thread routes them (`createKernels` with the same config): a kernel that
-// TensorFlow.js does not compute bit for bit like plain JavaScript runs in JavaScript here too, unless forced.
-const compute = await createKernels(data.config.compute);
+const compute = await workerKernels(data.config.compute);
 const detectorConfig = data.config.detectors as Record<string, unknown>;
 const owned: Owned[] = data.detectors.map(({ name, mode }) => {
   const def = DETECTORS.find((d) => d.name === name);
@@ -109,14 +107,22 @@ function toWire(o: DetectorOutput): WireOutput {
   return wire;
 }
 
-function explain(detector: string, k: number, i: number): ExplainReply {
-  const o = owned.find((x) => x.detector.name === detector)?.last[k];
-  if (!o) return { error: `detector worker: no output of ${detector} for key #${k} in the last batch` };
-  return { evidence: o.explain ? o.explain(i) : o.evidence };
+function explain(k: number, i: number): ExplainReply {
+  const reply: ExplainReply = {};
+  for (const { detector, last } of owned) {
+    const o = last[k];
+    if (!o) continue;
+    try {
+      reply[detector.name] = { evidence: o.explain ? o.explain(i) : o.evidence };
+    } catch (err) {
+      reply[detector.name] = { error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+    }
+  }
+  return reply;
 }
 
 // A request that throws outside a detector is answered with its error, which the main thread raises.
 serveRequests(parentPort!, data.port, data.signal, (req: WorkerRequest): BatchReply | ExplainReply =>
-  req.type === 'batch' ? runBatch(req) : explain(req.detector, req.k, req.i),
+  req.type === 'batch' ? runBatch(req) : explain(req.k, req.i),
 );
 parentPort!.postMessage({ ready: true, backend: compute.backend, kernels: Object.fromEntries(KERNELS.map((k) => [k, compute.kernels[k].backend])) });

@@ -2,8 +2,10 @@ import type { InferenceEvent } from '../contract.ts';
 
 /**
  * A batch part's events by key, as columns: typed arrays and a table of the
- * strings they repeat. Posting these to a worker copies a few buffers,
- * where cloning the event objects costs about as much as parsing them.
+ * strings they repeat. The arrays are views of shared memory, so posting
+ * them to every worker copies nothing (a copy of each column per worker
+ * cost the main thread more than the workers' own decoding); cloning the
+ * event objects would cost about as much as parsing them.
  */
 export interface EventColumns {
   /** Events of key group `g` are rows `groupStart[g]` … `groupStart[g + 1] − 1`. */
@@ -30,6 +32,13 @@ export interface EventColumns {
 
 const HASH_BYTES = 32;
 
+type ColumnType<T> = { new (buffer: SharedArrayBuffer): T; readonly BYTES_PER_ELEMENT: number };
+
+/** A zeroed column of `n` elements in shared memory (written once here, then only read). */
+function shared<T>(Column: ColumnType<T>, n: number): T {
+  return new Column(new SharedArrayBuffer(n * Column.BYTES_PER_ELEMENT));
+}
+
 export function encodeEvents(groups: readonly (readonly InferenceEvent[])[]): EventColumns {
   let n = 0;
   let sketchLen = 0;
@@ -42,21 +51,21 @@ export function encodeEvents(groups: readonly (readonly InferenceEvent[])[]): Ev
     }
   }
   const c: EventColumns = {
-    groupStart: new Int32Array(groups.length + 1),
-    ts: new Float64Array(n),
-    status: new Int32Array(n),
-    label: new Int32Array(n),
-    latency: new Float64Array(n),
-    hash: new Uint8Array(n * HASH_BYTES),
-    sketchStart: new Int32Array(n + 1),
-    sketch: new Float64Array(sketchLen),
-    probsStart: new Int32Array(n + 1),
-    probs: new Float64Array(probsLen),
+    groupStart: shared(Int32Array, groups.length + 1),
+    ts: shared(Float64Array, n),
+    status: shared(Int32Array, n),
+    label: shared(Int32Array, n),
+    latency: shared(Float64Array, n),
+    hash: shared(Uint8Array, n * HASH_BYTES),
+    sketchStart: shared(Int32Array, n + 1),
+    sketch: shared(Float64Array, sketchLen),
+    probsStart: shared(Int32Array, n + 1),
+    probs: shared(Float64Array, probsLen),
     eventId: new Array<string>(n),
-    tenant: new Int32Array(n),
-    clientIp: new Int32Array(n),
-    model: new Int32Array(n),
-    enforcement: new Int32Array(n),
+    tenant: shared(Int32Array, n),
+    clientIp: shared(Int32Array, n),
+    model: shared(Int32Array, n),
+    enforcement: shared(Int32Array, n),
     strings: [],
   };
   const index = new Map<string, number>();

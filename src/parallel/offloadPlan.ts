@@ -31,7 +31,9 @@ export interface Offloading {
 }
 
 export const OFFLOADED: Readonly<Record<string, Offloading>> = {
-  'grid-sweep': { mode: 'sharded' },
+  // Keeps nothing across keys, so it could be sharded; whole, one worker compiles and warms up its code instead of
+  // every worker (each thread's JIT starts cold), and the units balance as well on two workers.
+  'grid-sweep': { mode: 'whole' },
   'recurring-offsets': { mode: 'whole' },
   'off-manifold': { mode: 'whole', with: 'neighbours' },
   'boundary-probing': { mode: 'whole', with: 'neighbours' },

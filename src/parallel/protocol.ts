@@ -24,10 +24,14 @@ export interface BatchRequest {
   freshEntities: string[];
 }
 
-/** Evidence behind one detector's score of key `k` after its event `i` of the last batch. */
+/**
+ * Evidence behind the scores of key `k` after its event `i` of the last
+ * batch, from every detector whose output for the key the worker holds: the
+ * pipeline records all detectors' evidence for an event at once, so one
+ * round trip per worker serves them all.
+ */
 export interface ExplainRequest {
   type: 'explain';
-  detector: string;
   k: number;
   i: number;
 }
@@ -49,4 +53,5 @@ export interface WireOutput {
 /** Per detector the worker runs: one output per key of the request (null: not in this worker's shard), or why it failed. */
 export type BatchReply = Record<string, (WireOutput | null)[] | { error: string }>;
 
-export type ExplainReply = { evidence: string[] } | { error: string };
+/** Per detector: its evidence, or why it has none. */
+export type ExplainReply = Record<string, { evidence: string[] } | { error: string }>;

@@ -131,17 +131,17 @@ function ndjsonItems(lines: readonly string[], position: number, limits?: Readon
 }
 
 /** NDJSON records, a chunk of the stream's lines at a time. */
-async function* ndjson(stream: Readable, limits?: Readonly<EventLimits>): AsyncGenerator<RecordedItem[]> {
+async function* ndjson(stream: Readable, limits?: Readonly<EventLimits>): AsyncGenerator<RecordedChunk> {
   const splitter = new LineSplitter();
   let position = 0;
   for await (const chunk of stream) {
     const done = splitter.push(chunk as Buffer | string);
     if (done.length === 0) continue;
-    yield ndjsonItems(done, position, limits);
+    yield lazyLines(done, position, limits);
     position += done.length;
   }
   const rest = splitter.end();
-  if (rest.length) yield ndjsonItems(rest, position, limits);
+  if (rest.length) yield lazyLines(rest, position, limits);
 }
 
 async function* avroContainer(stream: Readable, limits?: Readonly<EventLimits>): AsyncGenerator<RecordedItem> {
@@ -173,6 +173,19 @@ export async function* readRecordedEvents(path: string, stdin: Readable = proces
  * in a loop of its own, without a promise per record.
  */
 export async function* readRecordedBatches(path: string, stdin: Readable = process.stdin, limits?: Readonly<EventLimits>): AsyncGenerator<RecordedItem[]> {
+  for await (const chunk of readRecordedChunks(path, stdin, limits)) yield chunk.items();
+}
+
+/** Some records of a recorded stream, read but decoded only when first asked for (`items`), so a reader can decode ahead. */
+export interface RecordedChunk {
+  /** Records it holds, counted before decoding (an NDJSON chunk's lines, blank ones included). */
+  readonly size: number;
+  /** Its records, decoded on the first call. */
+  items(): RecordedItem[];
+}
+
+/** `readRecordedBatches`' records as chunks decoded on demand. */
+export async function* readRecordedChunks(path: string, stdin: Readable = process.stdin, limits?: Readonly<EventLimits>): AsyncGenerator<RecordedChunk> {
   const stream = path === '-' ? stdin : createReadStream(path);
   let head: Buffer;
   try {
@@ -181,5 +194,15 @@ export async function* readRecordedBatches(path: string, stdin: Readable = proce
     throw new ProbewatchError('PW_USAGE', `cannot read ${path}: ${(cause as Error).message}`, { cause });
   }
   if (!head.equals(AVRO_MAGIC)) return yield* ndjson(stream, limits);
-  for await (const item of avroContainer(stream, limits)) yield [item];
+  for await (const item of avroContainer(stream, limits)) yield decoded([item]);
+}
+
+function decoded(items: RecordedItem[]): RecordedChunk {
+  return { size: items.length, items: () => items };
+}
+
+/** NDJSON lines numbered on from `position`, parsed on the first call of `items`. */
+function lazyLines(lines: readonly string[], position: number, limits?: Readonly<EventLimits>): RecordedChunk {
+  let items: RecordedItem[] | undefined;
+  return { size: lines.length, items: () => (items ??= ndjsonItems(lines, position, limits)) };
 }

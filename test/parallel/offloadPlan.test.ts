@@ -27,6 +27,14 @@ describe('planOffload', () => {
     expect(holder('recurring-offsets')).not.toBe(holder('entropy'));
   });
 
+  it('puts a sharded detector on every worker, beside the whole ones', () => {
+    const plan = planOffload(ALL, 3, { ...OFFLOADED, 'grid-sweep': { mode: 'sharded' } });
+    for (const w of plan) expect(w.detectors).toContainEqual({ name: 'grid-sweep', mode: 'sharded' });
+    expect(plan.flatMap((w) => w.detectors).filter((d) => d.mode === 'whole').map((d) => d.name).sort()).toEqual(
+      Object.keys(OFFLOADED).filter((n) => n !== 'grid-sweep').sort(),
+    );
+  });
+
   it('offloads only enabled detectors', () => {
     const plan = planOffload(['volume', 'entropy'], 2);
     expect(plan.flatMap((w) => w.detectors.map((d) => d.name))).toEqual(['entropy']);

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { EXACT_ON_TFJS, KERNELS } from '../../src/compute/kernelChoice.ts';
+import { KERNELS } from '../../src/compute/kernelChoice.ts';
 import { parseConfig } from '../../src/config/loadConfig.ts';
 import { WorkerOffload } from '../../src/parallel/WorkerOffload.ts';
 
 describe('detector workers’ kernels', () => {
-  it('are routed as the main thread routes them: plain JavaScript where TensorFlow.js rounds differently, and as the config forces', async () => {
+  it('run in plain JavaScript under auto (the same numbers as the main thread, TensorFlow.js not loaded), and as the config forces', async () => {
     const auto = await WorkerOffload.start(parseConfig({}), 2);
     try {
       expect(auto.kernels).toHaveLength(2);
-      for (const routes of auto.kernels) for (const k of KERNELS) if (!EXACT_ON_TFJS.has(k)) expect(routes[k], k).toBe('js');
+      for (const routes of auto.kernels) for (const k of KERNELS) expect(routes[k], k).toBe('js');
     } finally {
       await auto.close();
     }

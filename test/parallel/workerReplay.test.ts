@@ -55,6 +55,25 @@ describe('replay --workers', () => {
     expect(sharded).toBe(one);
   }, 600_000);
 
+  it('reads ahead without changing what is skipped or printed: bad lines, a batch cut mid-chunk, the same stderr', async () => {
+    const start = Date.UTC(2026, 0, 5, 9);
+    const lines = new SimulatedTraffic(start, 5, 8).until(start + 6 * 60_000).map(formatEventLine);
+    lines.splice(700, 0, 'not json', '{"event_id":"x"}', '');
+    lines.splice(1500, 0, lines[1499]);
+    const file = join(mkdtempSync(join(tmpdir(), 'pw-workers-')), 'events.ndjson');
+    writeFileSync(file, lines.join('\n') + '\n');
+    const run = async (workers?: number) => {
+      const out = new TextSink();
+      const err = new TextSink();
+      const summary = await replay(file, parseConfig({}), { out, err, batchSize: 333, workers, now: Date.UTC(2026, 0, 6) });
+      return { out: out.text, err: err.text, events: summary.events, skipped: summary.skipped };
+    };
+    const alone = await run();
+    expect(alone.skipped).toBeGreaterThanOrEqual(2);
+    expect(alone.err).toMatch(/events\.ndjson:701: skipped/);
+    expect(await run(1)).toEqual(alone);
+  }, 300_000);
+
   it('refuses a bad --workers value with a clear message', async () => {
     const { file } = { file: join(mkdtempSync(join(tmpdir(), 'pw-workers-')), 'empty.ndjson') };
     writeFileSync(file, '');

@@ -1,0 +1,61 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { bundledWorkerEntry, withoutLoaders } from '../../src/parallel/workerBundle.ts';
+
+const BOOT = new URL('./never-started.mjs', import.meta.url);
+
+describe('bundledWorkerEntry', () => {
+  it('bundles an entry and the sources it imports, reuses the bundle, and bundles afresh when a source changes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-bundle-'));
+    writeFileSync(join(dir, 'dep.ts'), 'export const answer: number = 41;\n');
+    writeFileSync(join(dir, 'entry.ts'), "import { answer } from './dep.ts';\nexport const value = answer + 1;\nexport const lazy = () => import('./dep.ts');\n");
+    const entry = pathToFileURL(join(dir, 'entry.ts'));
+
+    const first = await bundledWorkerEntry(entry, BOOT);
+    expect(first.bundled).toBe(true);
+    expect(first.url.href).not.toBe(BOOT.href);
+    const code = readFileSync(fileURLToPath(first.url), 'utf8');
+    expect(code).toContain('41');
+    // Dynamic imports stay imports by address (loaded only on paths the bundle is not started for).
+    expect(code).toContain(pathToFileURL(join(dir, 'dep.ts')).href);
+    expect((await import(first.url.href)).value).toBe(42);
+
+    expect((await bundledWorkerEntry(entry, BOOT)).url.href).toBe(first.url.href);
+
+    writeFileSync(join(dir, 'dep.ts'), 'export const answer: number = 99;\n');
+    const edited = await bundledWorkerEntry(entry, BOOT);
+    expect(edited.url.href).not.toBe(first.url.href);
+    expect((await import(edited.url.href)).value).toBe(100);
+  });
+
+  it('falls back to the boot entry (sources through tsx) when the entry cannot be bundled', async () => {
+    const missing = pathToFileURL(join(mkdtempSync(join(tmpdir(), 'pw-bundle-')), 'missing.ts'));
+    expect(await bundledWorkerEntry(missing, BOOT)).toEqual({ url: BOOT, bundled: false });
+  });
+
+  it('leaves packages out as imports by absolute address, so the bundle runs from the temp folder', async () => {
+    const project = fileURLToPath(new URL('../../', import.meta.url));
+    // An entry inside the project (packages resolve from its node_modules), bundled into the temp folder.
+    const entry = join(project, 'test/parallel', `.bundle-entry-${process.pid}.ts`);
+    writeFileSync(entry, "import { z } from 'zod';\nimport { join } from 'node:path';\nexport const ok = z.number().parse(join('a', 'b').length);\n");
+    try {
+      const bundled = await bundledWorkerEntry(pathToFileURL(entry), BOOT);
+      const code = readFileSync(fileURLToPath(bundled.url), 'utf8');
+      expect(code).toMatch(/from "file:\/\/\/[^"]*\/zod\/[^"]*"/);
+      expect(code).toContain('from "node:path"');
+      expect((await import(bundled.url.href)).ok).toBe(3);
+    } finally {
+      rmSync(entry);
+    }
+  });
+});
+
+describe('withoutLoaders', () => {
+  it('drops the options that load modules, with their values, and keeps the rest', () => {
+    const argv = ['--require', '/x/preflight.cjs', '--import', 'file:///x/loader.mjs', '--cpu-prof', '--loader=tsx', '-r', 'a.cjs', '--max-old-space-size=4096', '--experimental-loader', 'b.mjs'];
+    expect(withoutLoaders(argv)).toEqual(['--cpu-prof', '--max-old-space-size=4096']);
+  });
+});
