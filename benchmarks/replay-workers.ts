@@ -4,7 +4,7 @@
  * (`src/parallel`), next to a bare `JSON.parse` loop over the same NDJSON
  * file, the variants alternated in each round and the medians reported.
  * Checks on the way that every variant printed the same bytes. Writes its
- * section of benchmarks/RESULTS.md.
+ * section of benchmarks/RESULTS.md, unless `--dry` (print only).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,8 @@ import { median } from './utils/timing.ts';
 const USERS = Number(process.env.BENCH_USERS ?? 150);
 const MINUTES = Number(process.env.BENCH_MINUTES ?? 30);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** Print the table only, leaving RESULTS.md as it is (for a branch measured against another). */
+const DRY = process.argv.slice(2).includes('--dry');
 
 const start = Date.UTC(2026, 0, 5, 9);
 const events = new SimulatedTraffic(start, 1, USERS).until(start + MINUTES * 60_000);
@@ -98,7 +100,7 @@ const enabled = DETECTORS.map((d) => d.name);
 const planText = [1, 2]
   .map((n) => `--workers ${n}: ` + planOffload(enabled, n).map((w, i) => `worker ${i + 1} ${w.detectors.map((d) => `${d.name}${d.mode === 'sharded' ? ' (its shard of the keys)' : ''}`).join(', ')}`).join('; '))
   .join('. ');
-writeResultsSection({
+if (!DRY) writeResultsSection({
   name: 'workers',
   title: 'replay --workers (issue 12)',
   command: 'npm run bench:workers',

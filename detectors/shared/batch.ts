@@ -98,10 +98,8 @@ export function pairKernel(compute: Compute, pairs: readonly { p: ArrayLike<numb
   return out;
 }
 
-/** Whether an answer's probabilities describe the model (not altered by an enforcement, not an error). */
-export function usableAnswer(e: InferenceEvent): boolean {
-  return e.status >= 200 && e.status < 300 && (e.enforcement === null || e.enforcement === 'allow' || e.enforcement === 'observe' || e.enforcement === 'throttle');
-}
+/** Whether an answer's probabilities describe the model; one rule with the model reference's feed. */
+export { usableAnswer } from '../../src/baselines/answerStatistics.ts';
 
 /** Index of each group's first event in the poll's events flattened group by group. */
 export function groupOffsets(groups: readonly KeyGroup<unknown>[]): { offsets: number[]; total: number } {

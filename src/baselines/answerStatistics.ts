@@ -9,6 +9,11 @@ export interface AnswerStatistics {
   label: number;
 }
 
+/** Whether an answer's probabilities describe the model: a success not altered by an enforcement (truncated, deceived). */
+export function usableAnswer(e: InferenceEvent): boolean {
+  return e.status >= 200 && e.status < 300 && (e.enforcement === null || e.enforcement === 'allow' || e.enforcement === 'observe' || e.enforcement === 'throttle');
+}
+
 /**
  * Statistics of an answer that describes the model: a success whose
  * probabilities were not altered by an enforcement (truncated, deceived)
@@ -18,8 +23,7 @@ export function answerStatistics(e: InferenceEvent, out: AnswerStatistics): Answ
   out.margin = Number.NaN;
   out.entropy = Number.NaN;
   out.label = Number.NaN;
-  const usable = e.status >= 200 && e.status < 300 && (e.enforcement === null || e.enforcement === 'allow' || e.enforcement === 'observe' || e.enforcement === 'throttle');
-  if (!usable) return out;
+  if (!usableAnswer(e)) return out;
   if (e.output_label >= 0) out.label = e.output_label;
   const p = e.output_probs;
   if (p.length < 2) return out;
