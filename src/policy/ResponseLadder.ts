@@ -138,12 +138,10 @@ export class ResponseLadder {
     if (changed) {
       state.since = ts;
       state.callsAt = 0;
-      // The mark stays while the key stands above the level its risk holds (a TTL running out steps it down).
-      state.raisedFrom = persisted ?? (levelRank(next) > levelRank(held) ? state.raisedFrom : undefined);
       if (levelRank(next) >= offenceRank && levelRank(current) < offenceRank) state.offences = recordOffence(state.offences, ts, ts - repeat.windowMs, repeat.maxSteps + 1);
     }
-    // Once the risk holds the raised level itself, the level is the risk's.
-    if (!changed && state.raisedFrom !== undefined && levelRank(held) >= levelRank(next)) state.raisedFrom = undefined;
+    // The persistence mark stays while the key stands above the level its risk holds; once the risk holds it, the level is the risk's.
+    state.raisedFrom = persisted ?? (levelRank(next) > levelRank(held) ? state.raisedFrom : undefined);
     if (changed || refresh) {
       state.level = next;
       state.expiresAt = ts + ttl;
