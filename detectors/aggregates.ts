@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { eventTimeOrder, flatEvents, groupOffsets, rowKernel, usableAnswer } from './shared/batch.ts';
+import { eventTimeOrder, flatEvents, groupOffsets, modelLabel, modelProbs, rowKernel, usableAnswer } from './shared/batch.ts';
 import { balanceFields, balanceScore, balanceTest, classIndex } from './shared/ClassMix.ts';
 import { activeKeys, contribute, type Contribution, createEntityView, type EntityView, type ViewLimits } from './shared/EntityView.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
@@ -278,7 +278,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       const marginTail = tails.get(m.margin, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
       const entropyTail = tails.get(m.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
       const margin = margins[row];
-      const entropy = nats[row] / Math.log(e.output_probs.length);
+      const entropy = nats[row] / Math.log(modelProbs(e).length);
       const hasSketch = e.input_sketch.length > 0;
       const halving = observeGeometry(state.geometry, e.input_sketch, m.shape, c.geometry);
       let proj: number[] | null = null;
@@ -303,10 +303,11 @@ export class AggregatesDetector implements Detector<AggregatesState> {
         x.entropy = entropyObs;
       } else x.entropy = undefined;
       x.halving = hasSketch && state.geometry.n > 2 ? halving : undefined;
-      x.label = e.output_label < 0 ? -1 : classIndex(e.output_label, c.maxClasses);
+      const answered = modelLabel(e);
+      x.label = answered < 0 ? -1 : classIndex(answered, c.maxClasses);
       x.bucket = bucket;
       x.d2 = squaredFromCentre(e.input_sketch, m.shape);
-      if (x.label >= 0) m.width = Math.min(c.maxClasses, Math.max(m.width, x.label + 1, e.output_probs.length));
+      if (x.label >= 0) m.width = Math.min(c.maxClasses, Math.max(m.width, x.label + 1, modelProbs(e).length));
       this.digest(m, marginTail, entropyTail, this.local.active(ref), dg);
       contribute(state.own, x, this.ownLimits);
       if (state.own.contributions % c.balanceEvery === 0) this.updateBalance(state.own, dg, c.alignMinEvents);

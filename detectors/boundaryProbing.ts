@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bisectionSchema, bisectionScore, completedSearches, createBisectionState, observeQuery, type BisectionState } from './shared/BisectionTracker.ts';
-import { eventTimeOrder, flatEvents, groupOffsets, rowKernel } from './shared/batch.ts';
+import { eventTimeOrder, flatEvents, groupOffsets, modelLabel, rowKernel } from './shared/batch.ts';
 import { addToHistogram, advanceEpoch, createQuota, type EpochHistogram, type EpochQuota, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
 import { either, fmt } from './shared/math.ts';
@@ -167,7 +167,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
           addToHistogram(baseline, tailBin(margin, c.baseline));
         }
       }
-      observeQuery(state.bisection, e.input_sketch, e.output_label, e.ts, c.bisection);
+      observeQuery(state.bisection, e.input_sketch, modelLabel(e), e.ts, c.bisection);
       if (c.automated.enabled) addArrival((state.gaps ??= createGapStats()), e.ts, c.automated.gapWindow);
       const marginScore = tailShareScore(state.margin, c);
       const searchScore = bisectionScore(state.bisection, e.ts, c.bisection);

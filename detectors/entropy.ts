@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { eventTimeOrder, flatEvents, groupOffsets, rowKernel, usableAnswer } from './shared/batch.ts';
+import { eventTimeOrder, flatEvents, groupOffsets, modelProbs, rowKernel, usableAnswer } from './shared/batch.ts';
 import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio } from './shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
@@ -210,7 +210,7 @@ export class EntropyDetector implements Detector<EntropyState> {
       const contributes = mayFeedBaseline(tail, state.high, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap);
       const row = offsets[g] + i;
       const straight = runs.continues(g, e.input_sketch);
-      const h = nats[row] / Math.log(e.output_probs.length);
+      const h = nats[row] / Math.log(modelProbs(e).length);
       if (Number.isFinite(h)) {
         if (tail && !straight) {
           const expected = this.local.expected(ref, this.local.neighbours(ref, e.input_sketch, owners[g]), 'entropy', tail, 'high');

@@ -12,6 +12,7 @@ import { type RingState, TypedRing } from './shared/TypedRing.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { squaredDistance } from '../src/compute/squaredDistance.ts';
 import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
+import { modelLabel } from './shared/batch.ts';
 
 const int = () => z.number().int();
 const unit = () => z.number().min(0).max(1);
@@ -444,7 +445,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       w.repeat.push(repeat);
       w.job.push(-1);
       if (!x || repeat) continue;
-      const slot = slotOf(e.model_id, e.output_label, c.prada.maxClasses);
+      const slot = slotOf(e.model_id, modelLabel(e), c.prada.maxClasses);
       const set = this.openSet(state, w, slot);
       if (set && set.startN > 0 && set.meta.model === e.model_id && set.meta.dim === x.length) {
         w.job[w.job.length - 1] = jobs.push({ queries: x, refs: set.start, dim: x.length }) - 1;
@@ -501,7 +502,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
         }
         const len = Math.sqrt(sq);
         const straight = step !== null && len > 0 && lastStep !== null && continuesStep(lastStep, step, sq, c.prada);
-        const slot = slotOf(e.model_id, e.output_label, c.prada.maxClasses);
+        const slot = slotOf(e.model_id, modelLabel(e), c.prada.maxClasses);
         const d = this.admit(state, w, slot, e, x, w.job[i] >= 0 ? nearest[w.job[i]][0] : Number.NaN);
         const members = this.measuredAgainst;
         if (!straight && d > 0 && Number.isFinite(d) && members >= c.prada.minSetSize) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { eventTimeOrder, pairKernel, usableAnswer } from './shared/batch.ts';
+import { eventTimeOrder, modelLabel, modelProbs, pairKernel, usableAnswer } from './shared/batch.ts';
 import { addClass, type Balance, balanceFields, balanceScore, balanceTest, type ClassMix, classIndex, createClassMix, smoothedMix } from './shared/ClassMix.ts';
 import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio } from './shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota, unitBin, unitQuantile } from './shared/EpochHistogram.ts';
@@ -145,10 +145,11 @@ export class OutputDriftDetector implements Detector<OutputDriftState> {
         pairs.push({ p: roll.epochDist.slice(0, m.width), q: roll.previousRef.slice(0, m.width) });
       }
       if (roll) m.recent = roll.epochDist.map(compact);
-      if (e.output_label < 0) return;
-      const label = classIndex(e.output_label, c.maxClasses);
-      m.width = Math.min(c.maxClasses, Math.max(m.width, label + 1, e.output_probs.length));
-      addClass(state.mix, e.output_label, c.window, c.maxClasses);
+      const answered = modelLabel(e);
+      if (answered < 0) return;
+      const label = classIndex(answered, c.maxClasses);
+      m.width = Math.min(c.maxClasses, Math.max(m.width, label + 1, modelProbs(e).length));
+      addClass(state.mix, answered, c.window, c.maxClasses);
       addDistinct(state.distinct, e.input_hash, c.distinctK);
       if (usableAnswer(e) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) addToHistogram(m.classes, label);
       if (state.mix.total < c.minEvents || !histogramReady(m.classes, c.baseline.minReferenceSamples) || m.width < 2) return;

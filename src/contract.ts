@@ -30,6 +30,15 @@ export interface InferenceEvent {
   status: number;
   latency_ms: number;
   enforcement: string | null;
+  /**
+   * The model's own top-1 when the gateway returned another answer
+   * (truncate, deceive); absent or null when the client got the model's
+   * answer. With it, the output statistics keep measuring a key's queries
+   * against the model while a response is in force.
+   */
+  model_label?: number | null;
+  /** The model's own confidence vector in that case (may be empty for a labels-only model). */
+  model_probs?: number[];
 }
 
 /** What probewatch publishes about a key. */

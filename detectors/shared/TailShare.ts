@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { InferenceEvent } from '../../src/contract.ts';
-import { usableAnswer } from './batch.ts';
+import { modelProbs, usableAnswer } from './batch.ts';
 import { type EwShare, shareExcess, shareExcessZ } from './EwShare.ts';
 import { fmt, pct, ramp } from './math.ts';
 
@@ -32,8 +32,10 @@ export interface TailShareConfig {
 }
 
 /** An answer's probabilities when they can be scored (a usable answer with at least two classes), else null. */
-export function scorableProbs(e: InferenceEvent): number[] | null {
-  return e.output_probs.length >= 2 && usableAnswer(e) ? e.output_probs : null;
+export function scorableProbs(e: InferenceEvent): readonly number[] | null {
+  if (!usableAnswer(e)) return null;
+  const p = modelProbs(e);
+  return p.length >= 2 ? p : null;
 }
 
 /**

@@ -98,8 +98,8 @@ export function pairKernel(compute: Compute, pairs: readonly { p: ArrayLike<numb
   return out;
 }
 
-/** Whether an answer's probabilities describe the model; one rule with the model reference's feed. */
-export { usableAnswer } from '../../src/baselines/answerStatistics.ts';
+/** Whether an event says what the model answered, and that answer; one rule with the model reference's feed. */
+export { modelLabel, modelProbs, usableAnswer } from '../../src/baselines/answerStatistics.ts';
 
 /** Index of each group's first event in the poll's events flattened group by group. */
 export function groupOffsets(groups: readonly KeyGroup<unknown>[]): { offsets: number[]; total: number } {

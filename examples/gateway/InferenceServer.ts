@@ -113,6 +113,8 @@ export function createInferenceServer(options: InferenceServerOptions): Server {
       status: out.status,
       latencyMs,
       enforcement: out.level,
+      // What the model said, when the client got a truncated or deceived answer: detection keeps reading the model.
+      model: out.body && (out.level === 'truncate' || out.level === 'deceive') ? { probs: answer.probs } : undefined,
     });
     return out.level;
   }

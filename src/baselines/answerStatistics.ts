@@ -9,23 +9,46 @@ export interface AnswerStatistics {
   label: number;
 }
 
-/** Whether an answer's probabilities describe the model: a success not altered by an enforcement (truncated, deceived). */
+const NO_PROBS: readonly number[] = Object.freeze([]);
+
+/**
+ * Whether the event says what the model answered: a success either not
+ * altered by an enforcement (truncated, deceived) or carrying the model's
+ * own answer beside the altered one (`model_label`).
+ */
 export function usableAnswer(e: InferenceEvent): boolean {
-  return e.status >= 200 && e.status < 300 && (e.enforcement === null || e.enforcement === 'allow' || e.enforcement === 'observe' || e.enforcement === 'throttle');
+  if (e.status < 200 || e.status >= 300) return false;
+  if (e.model_label !== undefined && e.model_label !== null) return true;
+  return e.enforcement === null || e.enforcement === 'allow' || e.enforcement === 'observe' || e.enforcement === 'throttle';
 }
 
 /**
- * Statistics of an answer that describes the model: a success whose
- * probabilities were not altered by an enforcement (truncated, deceived)
- * and has at least two classes. Otherwise NaN.
+ * The model's top-1 for this call: the gateway's report of it when the
+ * client got another answer, else the answer returned. Statistics of a
+ * key's queries read the model, not what a response made of its answer.
+ */
+export function modelLabel(e: InferenceEvent): number {
+  return e.model_label ?? e.output_label;
+}
+
+/** The model's probabilities for this call, as `modelLabel` chooses (may be empty). */
+export function modelProbs(e: InferenceEvent): readonly number[] {
+  return e.model_label === undefined || e.model_label === null ? e.output_probs : (e.model_probs ?? NO_PROBS);
+}
+
+/**
+ * Statistics of an answer that describes the model (`usableAnswer`), read
+ * from the model's own probabilities, when they have at least two classes.
+ * Otherwise NaN.
  */
 export function answerStatistics(e: InferenceEvent, out: AnswerStatistics): AnswerStatistics {
   out.margin = Number.NaN;
   out.entropy = Number.NaN;
   out.label = Number.NaN;
   if (!usableAnswer(e)) return out;
-  if (e.output_label >= 0) out.label = e.output_label;
-  const p = e.output_probs;
+  const label = modelLabel(e);
+  if (label >= 0) out.label = label;
+  const p = modelProbs(e);
   if (p.length < 2) return out;
   let top1 = Number.NEGATIVE_INFINITY;
   let top2 = Number.NEGATIVE_INFINITY;

@@ -60,16 +60,23 @@ function finiteVector(name: string, v: unknown, max: number): number[] {
   return v as number[];
 }
 
-function checkProbs(probs: readonly number[], enforcement: string | null, tolerance: number): void {
+/** `rounded`: the vector is one a gateway truncated by rounding (each probability may be off by 0.05). */
+function checkProbs(name: string, probs: readonly number[], rounded: boolean, tolerance: number): void {
   if (probs.length === 0) return;
   let sum = 0;
   for (let i = 0; i < probs.length; i++) {
-    if (probs[i] < 0 || probs[i] > 1) fail('probs_range', `output_probs[${i}] is ${probs[i]}, outside [0, 1]`);
+    if (probs[i] < 0 || probs[i] > 1) fail('probs_range', `${name}[${i}] is ${probs[i]}, outside [0, 1]`);
     sum += probs[i];
   }
-  // A gateway that truncates by rounding reports the rounded vector it returned.
-  const allowed = tolerance + (enforcement === 'truncate' ? ROUNDING_SLACK_PER_CLASS * probs.length : 0);
-  if (Math.abs(sum - 1) > allowed) fail('probs_sum', `output_probs sum to ${sum}, not 1 within ${allowed}`);
+  const allowed = tolerance + (rounded ? ROUNDING_SLACK_PER_CLASS * probs.length : 0);
+  if (Math.abs(sum - 1) > allowed) fail('probs_sum', `${name} sum to ${sum}, not 1 within ${allowed}`);
+}
+
+function checkLabel(name: string, v: unknown, probs: readonly number[], probsName: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) fail('wrong_type', `${name} must be an integer`);
+  if (v < -1) fail('label_range', `${name} is ${v}, below -1`);
+  if (probs.length > 0 && v >= probs.length) fail('label_range', `${name} is ${v}, not one of the ${probs.length} classes of ${probsName}`);
+  return v;
 }
 
 /**
@@ -90,11 +97,16 @@ export function validateEvent(e: Record<string, unknown>, limits: Readonly<Event
   const enforcement = boundedString('enforcement', e.enforcement, limits.maxEnforcementLength, false);
   const sketch = finiteVector('input_sketch', e.input_sketch ?? [], limits.maxSketchWidth);
   const probs = finiteVector('output_probs', e.output_probs ?? [], limits.maxClasses);
-  checkProbs(probs, enforcement, limits.probsTolerance);
-  const label = e.output_label ?? -1;
-  if (typeof label !== 'number' || !Number.isInteger(label)) fail('wrong_type', 'output_label must be an integer');
-  if (label < -1) fail('label_range', `output_label is ${label}, below -1`);
-  if (probs.length > 0 && label >= probs.length) fail('label_range', `output_label is ${label}, not one of the ${probs.length} classes of output_probs`);
+  // A gateway that truncates by rounding reports the rounded vector it returned.
+  checkProbs('output_probs', probs, enforcement === 'truncate', limits.probsTolerance);
+  const label = checkLabel('output_label', e.output_label ?? -1, probs, 'output_probs');
+  const modelProbs = finiteVector('model_probs', e.model_probs ?? [], limits.maxClasses);
+  checkProbs('model_probs', modelProbs, false, limits.probsTolerance);
+  const modelLabel = e.model_label === undefined || e.model_label === null ? null : checkLabel('model_label', e.model_label, modelProbs, 'model_probs');
+  if (modelLabel === null && modelProbs.length > 0) fail('missing_field', 'model_probs needs model_label (the model\'s own top-1)');
+  if (modelProbs.length > 0 && probs.length > 0 && modelProbs.length !== probs.length) {
+    fail('classes_changed', `model_probs has ${modelProbs.length} classes, output_probs ${probs.length}`);
+  }
   const status = e.status ?? 200;
   if (typeof status !== 'number' || !Number.isInteger(status)) fail('wrong_type', 'status must be an integer');
   if (status < limits.statusMin || status > limits.statusMax) fail('status_range', `status is ${status}, outside ${limits.statusMin}..${limits.statusMax}`);
@@ -102,7 +114,7 @@ export function validateEvent(e: Record<string, unknown>, limits: Readonly<Event
   if (typeof latency !== 'number') fail('wrong_type', 'latency_ms must be a number');
   if (!Number.isFinite(latency)) fail('not_finite', 'latency_ms must be a finite number');
   if (latency < 0) fail('latency_range', `latency_ms is ${latency}, below 0`);
-  return {
+  const event: InferenceEvent = {
     event_id: eventId,
     ts: e.ts,
     api_key: apiKey,
@@ -117,4 +129,10 @@ export function validateEvent(e: Record<string, unknown>, limits: Readonly<Event
     latency_ms: latency,
     enforcement,
   };
+  // Only events that carry the model's own answer have the fields, so the common event keeps one shape.
+  if (modelLabel !== null) {
+    event.model_label = modelLabel;
+    event.model_probs = modelProbs;
+  }
+  return event;
 }

@@ -17,6 +17,13 @@ export interface InferenceCall {
   status?: number;
   latencyMs?: number;
   enforcement?: string | null;
+  /**
+   * What the model itself answered, when `probs` / `label` are another
+   * answer (the gateway truncated or deceived). Sent beside the altered
+   * answer so that probewatch keeps measuring the key's queries against the
+   * model while a response is in force; the client never sees it.
+   */
+  model?: { probs?: ArrayLike<number>; label?: number };
   ts?: number;
   eventId?: string;
 }
@@ -42,7 +49,7 @@ function argmax(p: ArrayLike<number>): number {
 /** Turns one inference call into the InferenceEvent the gateway emits. */
 export function buildEvent(call: InferenceCall, options: EventBuilderOptions = {}): InferenceEvent {
   const probs = call.probs ? Array.from(call.probs, (v) => Math.fround(v)) : [];
-  return {
+  const event: InferenceEvent = {
     event_id: call.eventId ?? randomUUID(),
     ts: call.ts ?? (options.now ?? Date.now)(),
     api_key: call.apiKey,
@@ -57,4 +64,10 @@ export function buildEvent(call: InferenceCall, options: EventBuilderOptions = {
     latency_ms: Math.fround(call.latencyMs ?? 0),
     enforcement: call.enforcement ?? null,
   };
+  if (call.model) {
+    const modelProbs = call.model.probs ? Array.from(call.model.probs, (v) => Math.fround(v)) : [];
+    event.model_label = call.model.label ?? argmax(modelProbs);
+    event.model_probs = modelProbs;
+  }
+  return event;
 }

@@ -21,6 +21,10 @@ export interface EventColumns {
   sketch: Float64Array;
   probsStart: Int32Array;
   probs: Float64Array;
+  /** The model's own answer beside an altered one: its label (`NO_MODEL_LABEL` when the event has none) and probabilities. */
+  modelLabel: Int32Array;
+  modelProbsStart: Int32Array;
+  modelProbs: Float64Array;
   eventId: string[];
   /** Indexes into `strings`; −1 for null. */
   tenant: Int32Array;
@@ -31,6 +35,8 @@ export interface EventColumns {
 }
 
 const HASH_BYTES = 32;
+/** `modelLabel` of an event that carries no model answer (labels are ≥ −1). */
+const NO_MODEL_LABEL = -2;
 
 type ColumnType<T> = { new (buffer: SharedArrayBuffer): T; readonly BYTES_PER_ELEMENT: number };
 
@@ -43,11 +49,13 @@ export function encodeEvents(groups: readonly (readonly InferenceEvent[])[]): Ev
   let n = 0;
   let sketchLen = 0;
   let probsLen = 0;
+  let modelProbsLen = 0;
   for (const evs of groups) {
     n += evs.length;
     for (const e of evs) {
       sketchLen += e.input_sketch.length;
       probsLen += e.output_probs.length;
+      modelProbsLen += e.model_probs?.length ?? 0;
     }
   }
   const c: EventColumns = {
@@ -61,6 +69,9 @@ export function encodeEvents(groups: readonly (readonly InferenceEvent[])[]): Ev
     sketch: shared(Float64Array, sketchLen),
     probsStart: shared(Int32Array, n + 1),
     probs: shared(Float64Array, probsLen),
+    modelLabel: shared(Int32Array, n),
+    modelProbsStart: shared(Int32Array, n + 1),
+    modelProbs: shared(Float64Array, modelProbsLen),
     eventId: new Array<string>(n),
     tenant: shared(Int32Array, n),
     clientIp: shared(Int32Array, n),
@@ -81,6 +92,7 @@ export function encodeEvents(groups: readonly (readonly InferenceEvent[])[]): Ev
   let r = 0;
   let sk = 0;
   let pr = 0;
+  let mp = 0;
   groups.forEach((evs, g) => {
     c.groupStart[g] = r;
     for (const e of evs) {
@@ -93,6 +105,9 @@ export function encodeEvents(groups: readonly (readonly InferenceEvent[])[]): Ev
       for (const v of e.input_sketch) c.sketch[sk++] = v;
       c.probsStart[r] = pr;
       for (const v of e.output_probs) c.probs[pr++] = v;
+      c.modelLabel[r] = e.model_label ?? NO_MODEL_LABEL;
+      c.modelProbsStart[r] = mp;
+      if (e.model_probs) for (const v of e.model_probs) c.modelProbs[mp++] = v;
       c.eventId[r] = e.event_id;
       c.tenant[r] = intern(e.tenant);
       c.clientIp[r] = intern(e.client_ip);
@@ -104,6 +119,7 @@ export function encodeEvents(groups: readonly (readonly InferenceEvent[])[]): Ev
   c.groupStart[groups.length] = r;
   c.sketchStart[n] = sk;
   c.probsStart[n] = pr;
+  c.modelProbsStart[n] = mp;
   return c;
 }
 
@@ -113,7 +129,7 @@ export function decodeEvents(c: EventColumns, keys: readonly string[]): Inferenc
   return keys.map((api_key, g) => {
     const evs: InferenceEvent[] = [];
     for (let r = c.groupStart[g]; r < c.groupStart[g + 1]; r++) {
-      evs.push({
+      const e: InferenceEvent = {
         event_id: c.eventId[r],
         ts: c.ts[r],
         api_key,
@@ -127,7 +143,12 @@ export function decodeEvents(c: EventColumns, keys: readonly string[]): Inferenc
         status: c.status[r],
         latency_ms: c.latency[r],
         enforcement: str(c.enforcement[r]),
-      });
+      };
+      if (c.modelLabel[r] !== NO_MODEL_LABEL) {
+        e.model_label = c.modelLabel[r];
+        e.model_probs = Array.from(c.modelProbs.subarray(c.modelProbsStart[r], c.modelProbsStart[r + 1]));
+      }
+      evs.push(e);
     }
     return evs;
   });

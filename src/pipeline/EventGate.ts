@@ -56,7 +56,8 @@ export class EventGate {
       return refuse('event_late', `ts ${event.ts} is ${clock - event.ts} ms behind its partition's event time (input.maxLatenessMs ${maxLatenessMs})`);
     }
     const width = event.input_sketch.length;
-    const classes = event.output_probs.length;
+    // Both vectors have the model's classes when non-empty (validateEvent); a top-1 truncation returns none.
+    const classes = Math.max(event.output_probs.length, event.model_probs?.length ?? 0);
     if (width > 0 || classes > 0) {
       const model = this.store.aggregate(entityName('model:', event.model_id), Math.max(event.ts, clock ?? 0));
       const shape = ((model[SHAPE_SLOT] as ModelShape | undefined) ??= { width: 0, classes: 0 });
@@ -64,7 +65,7 @@ export class EventGate {
         return refuse('sketch_width_changed', `input_sketch has ${width} entries; model ${event.model_id} has ${shape.width}`);
       }
       if (classes > 0 && shape.classes > 0 && classes !== shape.classes) {
-        return refuse('classes_changed', `output_probs has ${classes} classes; model ${event.model_id} has ${shape.classes}`);
+        return refuse('classes_changed', `the answer has ${classes} classes; model ${event.model_id} has ${shape.classes}`);
       }
       if (width > 0) shape.width = width;
       if (classes > 0) shape.classes = classes;

@@ -18,7 +18,8 @@ export interface ServedCounts {
  * publishes in the SDK's `DecisionCache` and applies each key's level to
  * every call with the SDK's `Enforcer` (in-memory token bucket, default
  * settings), then emits the event as production does, with the status,
- * the probabilities it returned and the level it applied.
+ * the probabilities it returned, the level it applied and, when it altered
+ * the answer, the model's own.
  */
 export class SimulatedGateway {
   private now = 0;
@@ -46,13 +47,19 @@ export class SimulatedGateway {
     else if (answer.level === 'truncate') counts.truncated++;
     else if (answer.level === 'deceive') counts.deceived++;
     else counts.untouched++;
-    return {
+    const served: InferenceEvent = {
       ...call,
       status: answer.status,
       output_label: answer.body?.label ?? -1,
       output_probs: answer.body?.probs ?? [],
       enforcement: answer.level === 'allow' ? null : answer.level,
     };
+    // An answer the client got altered is reported with the model's own beside it (the SDK's `model` field).
+    if (answer.level === 'truncate' || answer.level === 'deceive') {
+      served.model_label = call.output_label;
+      served.model_probs = call.output_probs;
+    }
+    return served;
   }
 
   countsFor(apiKey: string): ServedCounts {

@@ -69,6 +69,14 @@ describe('schema evolution', () => {
     expect(decoded.input_hash).toEqual(e.input_hash);
   });
 
+  it("carries the model's own answer beside an altered one, and reads it as absent from a writer without it", () => {
+    const codec = new AvroEventCodec({ knownWriters: new Map([[7, v0]]) });
+    const e = makeEvent({ output_probs: [], output_label: 1, enforcement: 'truncate', model_label: 1, model_probs: [Math.fround(0.25), Math.fround(0.75)] });
+    expect(codec.decode(codec.encode(e))).toEqual(e);
+    const { status, latency_ms, enforcement, ...old } = makeEvent();
+    expect(codec.decode(frame(7, v0.toBuffer(old)))).not.toHaveProperty('model_label');
+  });
+
   it('reads an event from a newer writer that added an optional field', () => {
     const codec = new AvroEventCodec({ knownWriters: new Map([[3, v2]]) });
     const e = makeEvent();

@@ -18,8 +18,9 @@ export interface GatewayModel {
  * The gateway in front of the victim, emitting events exactly as production
  * does: the SDK's `buildEvent` with a keyed (HMAC) input hash over the
  * canonical request bytes, a `RandomProjection` sketch of the standardised
- * features (at the SDK's default width, so wide inputs are compressed), and
- * the answer as returned to the client.
+ * features (at the SDK's default width, so wide inputs are compressed), the
+ * answer as returned to the client and, when a response altered it, the
+ * model's own answer beside it.
  */
 export class Gateway {
   readonly projection: RandomProjection;
@@ -47,7 +48,8 @@ export class Gateway {
     return JSON.stringify(Object.fromEntries(this.features.map((f, j) => [f, Number(raw[j].toFixed(4))])));
   }
 
-  event(key: KeyIdentity, x: readonly number[], answer: Answer, ts: number, eventId: string, enforcement: string | null): InferenceEvent {
+  /** `model`: the model's own answer when the client got another (truncated, deceived), reported beside it as the SDK does. */
+  event(key: KeyIdentity, x: readonly number[], answer: Answer, ts: number, eventId: string, enforcement: string | null, model?: Answer): InferenceEvent {
     return buildEvent(
       {
         apiKey: key.apiKey,
@@ -61,6 +63,7 @@ export class Gateway {
         status: answer.status,
         latencyMs: this.rng.logNormal(3, 0.3),
         enforcement,
+        model: model ? { probs: model.probs, label: model.label } : undefined,
         ts,
         eventId,
       },
