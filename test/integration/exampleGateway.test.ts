@@ -237,6 +237,12 @@ describe('example gateway with probewatch, the broker and Redis', () => {
     const levels = (id: string) => byKey(id).map((e) => e.enforcement as Level);
     expect(levels(clients.redteam.id).every((l) => l === 'allow')).toBe(true);
     expect(levels(clients.benign.id).every((l) => levelRank(l) <= levelRank('observe'))).toBe(true);
+    // An answer the gateway altered is reported with the model's own beside it (a full vector, its top-1 the label); the others are not.
+    for (const e of byKey(clients.attacker.id)) {
+      const altered = e.status === 200 && (e.enforcement === 'truncate' || e.enforcement === 'deceive');
+      expect(e.model_label !== undefined, `attacker event at ${e.enforcement}, status ${e.status}`).toBe(altered);
+      if (altered) expect(e.model_probs![e.model_label!]).toBe(Math.max(...e.model_probs!));
+    }
     // The degraded answer was served under an enforced level of throttle or above (the event records the level applied).
     expect(levelRank(levels(clients.attacker.id)[degradedAt! - 1])).toBeGreaterThanOrEqual(levelRank('throttle'));
     console.log(`example gateway: the degraded answer was served at level ${levels(clients.attacker.id)[degradedAt! - 1]}; test wall time ${((performance.now() - wallStart) / 1000).toFixed(0)} s`);
