@@ -254,7 +254,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     const entropyObs = { hit: false, expected: 0 };
     const aligned = noAlignment();
     const names: string[] = [];
-    const owners = groups.map((grp) => LocalTail.owner(grp.key));
+    const owners = Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key));
     const refs = new Map<string, ModelReference | null>();
     const dg: ModelDigest = { width: 0, rms: 0, classes: null, buckets: null, marginThreshold: null, entropyThreshold: null, local: false };
 

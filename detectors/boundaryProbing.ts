@@ -145,7 +145,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
 
     const tails = new TailCache();
     const baselines = new Map<string, EpochHistogram>();
-    const owners = groups.map((grp) => LocalTail.owner(grp.key));
+    const owners = Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key));
     const refs = new Map<string, ModelReference | null>();
     const runs = new BatchStraightRuns(groups.map((grp) => grp.state), c);
     for (const { g, i, e } of eventTimeOrder(groups)) {

@@ -187,7 +187,7 @@ export class EntropyDetector implements Detector<EntropyState> {
 
     const tails = new TailCache();
     const models = new Map<string, ModelEntropy>();
-    const owners = groups.map((grp) => LocalTail.owner(grp.key));
+    const owners = Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key));
     const refs = new Map<string, ModelReference | null>();
     const runs = new BatchStraightRuns(groups.map((grp) => grp.state), c);
     for (const { g, i, e } of eventTimeOrder(groups)) {

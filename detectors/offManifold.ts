@@ -251,7 +251,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const keepOut = groups.map((g) => new Uint8Array(g.events.length));
     const views = groups.map((g) => new Array<View>(g.events.length));
     const refs = new Map<string, ModelReference | null>();
-    const owners = groups.map((g) => referenceHash(g.key));
+    const owners = Uint32Array.from(groups, (g) => referenceHash(g.key));
     const x = new Float32Array(64);
     const runs = new BatchStraightRuns(groups.map((grp) => grp.state), this.config);
 

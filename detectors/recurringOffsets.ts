@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { unpackFloat32 } from '../src/compute/packedVectors.ts';
+import { squaredDistancesTo } from '../src/compute/squaredDistance.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import { referenceHash } from '../src/baselines/referenceHash.ts';
 import type { InferenceEvent } from '../src/contract.ts';
@@ -388,10 +389,10 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     for (let b = 0; b < block; b++) {
       const p = first + b;
       const from = Math.max(0, p - history);
-      for (let r = from; r < p; r++) {
-        const sq = offsetSquare(rows, p * dim, rows, r * dim, dim);
-        const k = b * history + (r - from);
-        squares[k] = sq;
+      const at = b * history;
+      squaredDistancesTo(rows, p * dim, rows, from, p, dim, dim, squares, at);
+      for (let k = at; k < at + p - from; k++) {
+        const sq = squares[k];
         if (sq > 0) lengths.addPair(lengthClass(sq), k);
       }
     }

@@ -124,7 +124,7 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** SimHash of a line (u and −u alike): the first plane fixes the sign, the next `bits` give the bucket. */
-function lineBucket(u: readonly number[], bits: number, seed: number): number {
+function lineBucket(u: Float64Array, bits: number, seed: number): number {
   const p = planes(u.length, bits + 1, seed);
   const sign = dot(p[0], u) >= 0 ? 1 : -1;
   let b = 0;
@@ -132,7 +132,7 @@ function lineBucket(u: readonly number[], bits: number, seed: number): number {
   return b;
 }
 
-function vectorBucket(v: readonly number[], bits: number, seed: number): number {
+function vectorBucket(v: Float64Array, bits: number, seed: number): number {
   const p = planes(v.length, bits, seed ^ 0x5a5a);
   let b = 0;
   for (let j = 0; j < bits; j++) if (dot(p[j], v) >= 0) b |= 1 << j;
@@ -181,10 +181,14 @@ export function observeGeometry(g: GeometryState, sketch: readonly number[], sha
   return halving;
 }
 
-let scratchArray: number[] = [];
-/** A reused array of `n` numbers for a step direction that lives only within one call. */
-function scratch(n: number): number[] {
-  if (scratchArray.length !== n) scratchArray = new Array<number>(n).fill(0);
+let scratchArray = new Float64Array(0);
+/**
+ * A reused array of `n` numbers for a step direction that lives only within one call: typed, so that the
+ * code reading it sees one kind of array (a plain array changed kind as it met its first fraction, and
+ * the optimised code that had read the other kind was thrown away).
+ */
+function scratch(n: number): Float64Array {
+  if (scratchArray.length !== n) scratchArray = new Float64Array(n);
   return scratchArray;
 }
 

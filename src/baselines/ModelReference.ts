@@ -1,4 +1,5 @@
 import { unpackFloat32 } from '../compute/packedVectors.ts';
+import { squaredDistancesTo } from '../compute/squaredDistance.ts';
 import { nearestOther } from './foldPool.ts';
 import { type MinorDirections, minorDirections, type TailShares } from './minorDirections.ts';
 import { COL, coordinateOffset, type ModelReferenceState, recordStride, widthOf } from './ModelReferenceState.ts';
@@ -48,8 +49,8 @@ export class ModelReference {
   private readonly asked = new AskedNeighbourhoods();
   private readonly x: Float64Array;
   private readonly minors = new Map<number, MinorDirections | null>();
-  /** `memberPrefixes`, once built. */
-  private prefixes: Float64Array | undefined = undefined;
+  /** `sampleOf`'s members, once asked for. */
+  private sample: MemberSample | undefined = undefined;
   /** The gate's caps, as shares of a quantile's tail (null: the gate is off). */
   private readonly tailShares: TailShares | null;
 
@@ -130,38 +131,38 @@ export class ModelReference {
     const n = this.n;
     if (!this.ready || dim > this.dim || m <= 0) return;
     const take = Math.min(m, n);
-    const rows = this.memberPrefixes();
-    const owners = this.memberKeys;
-    const width = this.dim;
+    const sample = this.sampleOf(take);
+    const squares = sample.squares;
+    squaredDistancesTo(x, xo, sample.rows, 0, take, this.dim, dim, squares, 0);
+    const owners = sample.owners;
     let best = Number.POSITIVE_INFINITY;
     let compared = 0;
     for (let j = 0; j < take; j++) {
-      const i = Math.floor((j * n) / take);
-      if (skipOwner !== 0 && owners[i] === skipOwner) continue;
+      if (skipOwner !== 0 && owners[j] === skipOwner) continue;
       compared++;
-      const o = i * width;
-      // A partial sum at or past the nearest so far only grows: this member cannot be nearer.
-      let sq = 0;
-      for (let c = 0; c < dim && !(sq >= best); c++) {
-        const d = x[xo + c] - rows[o + c];
-        sq += d * d;
-      }
-      if (sq < best) best = sq;
+      if (squares[j] < best) best = squares[j];
     }
     out.sq = best;
     out.compared = compared;
   }
 
   /**
-   * Every member's sketch prefix (`dim` values) side by side as doubles, built at the first call: what
-   * `nearestOfSample` scans, for any sample size (one array per size cost the sum of the sizes).
+   * The members of `nearestOfSample`'s sample of `take`, side by side: their sketch prefixes (`dim` float32
+   * values each) and owners, gathered again only when the size asked changes (busy keys all ask for
+   * `history`), into arrays sized for the whole reference at the first call.
    */
-  private memberPrefixes(): Float64Array {
-    if (this.prefixes) return this.prefixes;
+  private sampleOf(take: number): MemberSample {
     const { n, dim, stride } = this;
-    const rows = new Float64Array(n * dim);
-    for (let i = 0; i < n; i++) for (let c = 0; c < dim; c++) rows[i * dim + c] = this.data[i * stride + c];
-    return (this.prefixes = rows);
+    let sample = this.sample;
+    if (!sample) sample = this.sample = { take: 0, rows: new Float32Array(n * dim), owners: new Uint32Array(n), squares: new Float64Array(n) };
+    if (sample.take === take) return sample;
+    for (let j = 0; j < take; j++) {
+      const i = Math.floor((j * n) / take);
+      for (let c = 0; c < dim; c++) sample.rows[j * dim + c] = this.data[i * stride + c];
+      sample.owners[j] = this.memberKeys[i];
+    }
+    sample.take = take;
+    return sample;
   }
 
   /** The coordinates a query is compared in: the members' `dim`, or before the first member the prefix it would get. */
@@ -271,6 +272,14 @@ export class ModelReference {
   sketch(i: number): Float32Array {
     return this.data.slice(i * this.stride, i * this.stride + this.dim);
   }
+}
+
+/** The members of a `nearestOfSample` sample (the first `take` of each array), and room for their squared distances to a query. */
+interface MemberSample {
+  take: number;
+  rows: Float32Array;
+  owners: Uint32Array;
+  squares: Float64Array;
 }
 
 /** Questions `AskedNeighbourhoods` holds before it starts afresh. */

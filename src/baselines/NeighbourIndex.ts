@@ -43,6 +43,8 @@ export class NeighbourIndex {
   private limit = 0;
   private radius = 0;
   private leaveOut = false;
+  /** A leaf's squared distances to the query in hand (`leafDistances8`). */
+  private readonly sums: Float64Array;
 
   /** `rows` holds `n` records of `stride` values, the first `dim` of each the sketch. */
   constructor(
@@ -62,6 +64,7 @@ export class NeighbourIndex {
     this.left = new Int32Array(maxNodes);
     this.right = new Int32Array(maxNodes);
     this.q = new Float64Array(dim);
+    this.sums = new Float64Array(LEAF_SIZE);
     const order = Int32Array.from({ length: n }, (_, i) => i);
     if (n > 0) this.build(rows, stride, order, 0, n);
     this.order = order;
@@ -149,6 +152,39 @@ export class NeighbourIndex {
   }
 
   /**
+   * Full squared distances from the query in hand to each point of leaf `node`, into `sums`, at the default
+   * sketch width (8): the query held in locals, the same sums as `dist2`'s term by term. `dist2` may stop
+   * early at a cut; `visit` only compares the result with that cut, which the full sum passes too.
+   */
+  private leafDistances8(node: number): void {
+    const x = this.q;
+    const q0 = x[0];
+    const q1 = x[1];
+    const q2 = x[2];
+    const q3 = x[3];
+    const q4 = x[4];
+    const q5 = x[5];
+    const q6 = x[6];
+    const q7 = x[7];
+    const points = this.points;
+    const sums = this.sums;
+    const first = this.first[node];
+    const last = this.last[node];
+    for (let p = first; p < last; p++) {
+      const o = p * 8;
+      const d0 = points[o] - q0;
+      const d1 = points[o + 1] - q1;
+      const d2 = points[o + 2] - q2;
+      const d3 = points[o + 3] - q3;
+      const d4 = points[o + 4] - q4;
+      const d5 = points[o + 5] - q5;
+      const d6 = points[o + 6] - q6;
+      const d7 = points[o + 7] - q7;
+      sums[p - first] = d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3 + d4 * d4 + d5 * d5 + d6 * d6 + d7 * d7;
+    }
+  }
+
+  /**
    * Whether the nearest row to `x` (its `dim` values from `xo`) is farther than `radius`:
    * `sqrt(min squared distance) > radius`, true when there is no row. With `leaveOut`, rows at
    * distance 0 do not count (`x` judged as a member).
@@ -210,10 +246,12 @@ export class NeighbourIndex {
       if (!((aFirst ? db : da) > this.bound)) this.visit(aFirst ? b : a, k, skipOwner, out);
       return;
     }
+    if (this.dim === 8) this.leafDistances8(node);
     const { idx, d2 } = out;
+    const sums = this.sums;
     for (let p = this.first[node]; p < this.last[node]; p++) {
       if (skipOwner !== 0 && this.owner[p] === skipOwner) continue;
-      const sum = this.dist2(p, this.bound);
+      const sum = this.dim === 8 ? sums[p - this.first[node]] : this.dist2(p, this.bound);
       if (sum > this.bound) continue;
       const m = this.order[p];
       const found = out.count;
