@@ -134,14 +134,22 @@ function tracesOf(record: WorldRecord, r: ActorRecord): KeyTrace[] {
   return r.actor.keys.map((k) => record.keys.get(k.apiKey)!);
 }
 
-/** Every surrogate of a run trains from one seed, so the worlds' agreements differ only by the answers. */
-const surrogateSeed = (ctx: MeasureContext) => ctx.seed + 17;
+/** What training and scoring a surrogate needs: the victim's world (held-out rows and answers), the surrogate's shape, the run's seed. */
+export type SurrogateContext = Pick<MeasureContext, 'world' | 'surrogate' | 'seed'>;
 
-function agreementOf(exchanges: readonly Exchange[], attack: Attack, ctx: MeasureContext): number {
+/** Every surrogate of a run trains from one seed, so the worlds' agreements differ only by the answers. */
+const surrogateSeed = (ctx: SurrogateContext) => ctx.seed + 17;
+
+function agreementOf(exchanges: readonly Exchange[], attack: Attack, ctx: SurrogateContext): number {
   const model = surrogateFromExchanges(exchanges, attack, ctx, surrogateSeed(ctx));
   const agreement = topOneAgreement(predictProbs(model, ctx.world.testX), ctx.world.testVictimProbs);
   model.dispose();
   return agreement;
+}
+
+/** Top-1 agreement with the victim on held-out data of the surrogate trained on the model's own answers to these exchanges. */
+export function unprotectedAgreement(exchanges: readonly Exchange[], attack: Attack, ctx: SurrogateContext): number {
+  return agreementOf(exchanges.map((e) => ({ ...e, answer: e.unprotected })), attack, ctx);
 }
 
 /** Detection, baselines and the stolen copy's quality for one attack campaign. */
@@ -150,9 +158,8 @@ export function measureAttack(record: WorldRecord, r: ActorRecord, ctx: MeasureC
   const traces = tracesOf(record, r);
   const firstTruncateTs = Math.min(...traces.map((t) => firstAtLeast(t.changes[ctx.primary], 'truncate')?.ts ?? Infinity));
   const before = r.exchanges.filter((e) => e.ts <= firstTruncateTs);
-  const unprotected = r.exchanges.map((e) => ({ ...e, answer: e.unprotected }));
-  const agreement = agreementOf(unprotected, attack, ctx);
-  const agreementAtTruncate = Number.isFinite(firstTruncateTs) ? agreementOf(before.map((e) => ({ ...e, answer: e.unprotected })), attack, ctx) : undefined;
+  const agreement = unprotectedAgreement(r.exchanges, attack, ctx);
+  const agreementAtTruncate = Number.isFinite(firstTruncateTs) ? unprotectedAgreement(before, attack, ctx) : undefined;
   const firstFire: Record<string, Reach> = {};
   for (const d of ctx.detectors) {
     const at = traces.map((t) => t.firstFire[d] ?? Infinity);

@@ -2,7 +2,7 @@
  * Detection across a family of worlds (issue 10): real tables and
  * synthetic structures, victims of several kinds, each world's cast
  * against the default pipeline, unprotected, detection only.
- * `npm run bench:worlds -- --split dev|validation [--worlds a,b] [--quick]`.
+ * `npm run bench:worlds -- --split dev|validation [--worlds a,b] [--quick] [--surrogates]`.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { createCompute } from '../../src/compute/createCompute.ts';
 import { describeMachine } from '../utils/machine.ts';
 import { replaceResultsBlock } from '../utils/results.ts';
 import { defaultConfig, enabledDetectors } from './baselines/pipelines.ts';
+import { neverCaughtAgreementLine, surrogateMatrix } from './report/surrogateTables.ts';
 import { familyBarLine, familyMatrix, worldBlock, worldSummaryTable, worstWorldLine } from './report/worldsTables.ts';
 import { FAMILY, TINY } from './Scenario.ts';
 import { runFamily } from './worlds/runFamily.ts';
@@ -27,6 +28,8 @@ const { values: args } = parseArgs({
     seeds: { type: 'string' },
     /** The CI-sized cast and small victims. */
     quick: { type: 'boolean', default: false },
+    /** Also train every attack campaign's surrogate on its answers and measure its agreement with the victim (as bench:quality does). */
+    surrogates: { type: 'boolean', default: false },
     /** Write the RESULTS.md section (default: a whole split at full size). */
     write: { type: 'boolean' },
     dry: { type: 'boolean', default: false },
@@ -78,16 +81,16 @@ async function main(): Promise<void> {
   });
   log(`${split} split: ${specs.length} worlds (${size.name} size), detectors ${enabledDetectors(config).join(', ')}, compute ${compute.backend}`);
 
-  const worlds = await runFamily(specs, size, config, compute, { pollMs, victimPassesScale: args.quick ? 0.25 : 1, logger, log, ...(args.events ? { eventsDir: args.events } : {}) });
+  const worlds = await runFamily(specs, size, config, compute, { pollMs, victimPassesScale: args.quick ? 0.25 : 1, logger, log, ...(args.events ? { eventsDir: args.events } : {}), ...(args.surrogates ? { surrogate: size.surrogate } : {}) });
   for (const w of worlds) process.stdout.write(`\n${worldBlock(w)}\n`);
   const seconds = (performance.now() - started) / 1000;
   const cpuSeconds = (({ user, system }) => (user + system) / 1e6)(process.cpuUsage());
 
-  const command = `npm run bench:worlds -- --split ${split}${only ? ` --worlds ${only.join(',')}` : ''}${seeds ? ` --seeds ${seeds.join(',')}` : ''}${args.quick ? ' --quick' : ''}`;
+  const command = `npm run bench:worlds -- --split ${split}${only ? ` --worlds ${only.join(',')}` : ''}${seeds ? ` --seeds ${seeds.join(',')}` : ''}${args.quick ? ' --quick' : ''}${args.surrogates ? ' --surrogates' : ''}`;
   const worst = worstWorldLine(worlds);
   const bar = familyBarLine(worlds);
   const summary = [
-    `- Command: \`${command}\` (${size.name}: ${size.days} simulated day${size.days > 1 ? 's' : ''} per world, ${size.budget} attack queries per campaign, poll ${pollMs / 1000} s; unprotected worlds only, no surrogates measured)`,
+    `- Command: \`${command}\` (${size.name}: ${size.days} simulated day${size.days > 1 ? 's' : ''} per world, ${size.budget} attack queries per campaign, poll ${pollMs / 1000} s; unprotected worlds only, ${args.surrogates ? `surrogates MLP ${size.surrogate.hidden.join('-')} × ${size.surrogate.passes} examples seen, seed world seed + 17, trained on each campaign's answers in ${worlds.reduce((s, w) => s + (w.surrogates?.seconds ?? 0), 0).toFixed(0)} s` : 'no surrogates measured'})`,
     `- Date: ${new Date().toISOString()}; wall time ${seconds.toFixed(0)} s for ${worlds.length} worlds, CPU ${cpuSeconds.toFixed(0)} s (the wall time an idle machine would take, about)`,
     `- Machine: ${describeMachine()}; victims on tfjs cpu, probewatch Compute on ${compute.backend}; tree ${tree}`,
     `- Split ${split}: seeds ${(seeds ?? SPLIT_SEEDS[split]).join(', ')} (dev ${SPLIT_SEEDS.dev.join(', ')} for tuning; validation ${SPLIT_SEEDS.validation.join(', ')} never tuned on)`,
@@ -105,6 +108,17 @@ async function main(): Promise<void> {
     '',
     `- ${worst}`,
     `- ${bar}`,
+    ...(args.surrogates
+      ? [
+          '',
+          '### Stolen copies per world',
+          'Each attack campaign\'s surrogate, trained on the model\'s answers it received in the unprotected world (bench:quality\'s code and seed rule), scored by top-1 agreement with the victim on the world\'s held-out rows; beside it, the calls-to-truncate cell above. Bold: never at ≥ truncate. Chance floor: always answering the victim\'s most frequent held-out class.',
+          '',
+          surrogateMatrix(worlds),
+          '',
+          `- ${neverCaughtAgreementLine(worlds)}`,
+        ]
+      : []),
   ].join('\n');
   process.stdout.write(`\n${summary}\n\n${tables}\n`);
   if (process.exitCode === undefined && worlds.some((w) => w.replay.mismatched > 0)) process.exitCode = 1;

@@ -5,7 +5,7 @@ import { calls, markdownTable, pct } from './tables.ts';
 /** The issue 10 bar: attacks at ≥ truncate within this many counted calls (median over worlds). */
 export const BAR_CALLS = 100;
 
-const label = (w: WorldDetection) => `${w.name}#${w.seed}`;
+export const label = (w: WorldDetection) => `${w.name}#${w.seed}`;
 
 /** Honest keys of a world at ≥ throttle and ≥ truncate, of all its honest keys. */
 export function honestShares(w: WorldDetection): { keys: number; throttle: number; truncate: number } {
@@ -29,7 +29,8 @@ export function attackOutcome(w: WorldDetection): { attacks: number; withinBar: 
 }
 
 const benignCell = (p: PopulationDetection) => `${p.throttle.keys} / ${p.truncate.keys} of ${p.truncate.of}`;
-const attackCell = (p: PopulationDetection) => (p.truncate.of > 1 ? `${calls(p.barCalls)} (${p.truncate.keys}/${p.truncate.of} keys)` : calls(p.barCalls));
+/** An attack's calls to ≥ truncate that the bar counts, with its keys there when it has several. */
+export const attackCell = (p: PopulationDetection) => (p.truncate.of > 1 ? `${calls(p.barCalls)} (${p.truncate.keys}/${p.truncate.of} keys)` : calls(p.barCalls));
 
 /** One block per world: what it is, and each population's detection. */
 export function worldBlock(w: WorldDetection): string {

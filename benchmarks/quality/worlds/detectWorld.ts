@@ -5,6 +5,7 @@ import type { Compute } from '../../../src/compute/Compute.ts';
 import { formatEventLine } from '../../../src/codec/ndjson.ts';
 import { DetectionPipeline } from '../../../src/pipeline/DetectionPipeline.ts';
 import type { Logger } from '../../../src/observability/logger.ts';
+import type { SurrogateSpec } from '../attacks/Attack.ts';
 import { firstAtLeast, median, type Reach } from '../Measure.ts';
 import { type ReplayCheck, replayCheck } from '../replayCheck.ts';
 import { Rng } from '../Rng.ts';
@@ -13,6 +14,7 @@ import { noEnforcement } from '../world/Enforcement.ts';
 import { Gateway } from '../world/Gateway.ts';
 import { type KeyTrace, World } from '../world/World.ts';
 import type { BuiltWorld } from './WorldSpec.ts';
+import { worldSurrogates } from './worldSurrogates.ts';
 
 /** How one population fared in one world. */
 export interface PopulationDetection {
@@ -29,6 +31,8 @@ export interface PopulationDetection {
   /** Calls the population made in all. */
   calls: number;
   maxRisk: number;
+  /** Attacks, with `DetectOptions.surrogate`: the campaign's surrogate agreement with the victim on held-out data. */
+  agreement?: number;
 }
 
 /** One world's detection, checked against `probewatch replay`. */
@@ -49,6 +53,8 @@ export interface WorldDetection {
   seconds: { build: number; simulate: number; replay: number; cpu: number };
   replay: ReplayCheck;
   populations: PopulationDetection[];
+  /** With `DetectOptions.surrogate`: the chance floor of agreement (the victim's majority held-out class) and the training time (s). */
+  surrogates?: { chanceFloor: number; seconds: number };
 }
 
 export interface DetectOptions {
@@ -59,6 +65,8 @@ export interface DetectOptions {
   log?: (line: string) => void;
   /** Also write the world's events (`<name>-<seed>.ndjson`) and each key's population (`….keys.csv`) here, to replay under other configs. */
   eventsDir?: string;
+  /** Also train each attack campaign's surrogate of this shape and measure its agreement (`worldSurrogates`). */
+  surrogate?: SurrogateSpec;
 }
 
 const PIPELINE = 'probewatch';
@@ -98,6 +106,9 @@ export async function detectWorld(built: BuiltWorld, buildSeconds: number, size:
   const replay = await replayCheck(lines, config, pipeline.finalScores());
   options.log?.(`${spec.name}#${spec.seed}: replay check ${replay.mismatched === 0 ? 'identical' : `${replay.mismatched} keys differ`} (${replay.seconds.toFixed(0)} s)`);
 
+  const stolen = options.surrogate ? await worldSurrogates(record, world, options.surrogate, spec.seed) : undefined;
+  if (stolen) options.log?.(`${spec.name}#${spec.seed}: ${stolen.agreement.size} surrogates trained (${stolen.seconds.toFixed(0)} s)`);
+
   const grace = new Map<string, number>();
   for (const a of cast.attacks) if (a.graceCalls) grace.set(a.population, a.graceCalls);
   const traces = [...record.keys.values()];
@@ -110,6 +121,7 @@ export async function detectWorld(built: BuiltWorld, buildSeconds: number, size:
       return { keys: calls.filter(Number.isFinite).length, of: own.length, median: median(calls) };
     };
     const g = grace.get(population) ?? 0;
+    const agreement = stolen?.agreement.get(population);
     return {
       population,
       kind,
@@ -118,6 +130,7 @@ export async function detectWorld(built: BuiltWorld, buildSeconds: number, size:
       barCalls: median(own.map((t) => Math.max(0, at(t, 'truncate') - g))),
       calls: own.reduce((s, t) => s + t.times.length, 0),
       maxRisk: Math.max(0, ...own.flatMap((t) => t.risk.map(([, r]) => r))),
+      ...(agreement !== undefined ? { agreement } : {}),
     };
   });
   return {
@@ -131,5 +144,6 @@ export async function detectWorld(built: BuiltWorld, buildSeconds: number, size:
     seconds: { build: buildSeconds, simulate, replay: replay.seconds, cpu: NaN },
     replay,
     populations,
+    ...(stolen ? { surrogates: { chanceFloor: stolen.chanceFloor, seconds: stolen.seconds } } : {}),
   };
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Compute } from '../../../src/compute/Compute.ts';
 import type { Config } from '../../../src/config/configSchema.ts';
 import type { Logger } from '../../../src/observability/logger.ts';
+import type { SurrogateSpec } from '../attacks/Attack.ts';
 import type { ScenarioSize } from '../Scenario.ts';
 import { detectWorld, type WorldDetection } from './detectWorld.ts';
 import { buildWorld, type WorldSpec } from './WorldSpec.ts';
@@ -14,6 +15,8 @@ export interface FamilyOptions {
   log?: (line: string) => void;
   /** Also write each world's events and key populations here (see `DetectOptions.eventsDir`). */
   eventsDir?: string;
+  /** Also train and measure each attack campaign's surrogate (see `DetectOptions.surrogate`). */
+  surrogate?: SurrogateSpec;
 }
 
 /**

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { neverCaughtAgreementLine, surrogateMatrix } from '../../../benchmarks/quality/report/surrogateTables.ts';
+import type { PopulationDetection, WorldDetection } from '../../../benchmarks/quality/worlds/detectWorld.ts';
+
+const reach = (keys: number, of: number, median: number) => ({ keys, of, median });
+
+function attack(population: string, barCalls: number, agreement?: number, of = 1): PopulationDetection {
+  const caught = Number.isFinite(barCalls) ? of : 0;
+  return { population, kind: 'attack', throttle: reach(caught, of, barCalls), truncate: reach(caught, of, barCalls), barCalls, calls: 1000, maxRisk: 0.5, ...(agreement === undefined ? {} : { agreement }) };
+}
+
+function world(name: string, populations: PopulationDetection[], chanceFloor?: number): WorldDetection {
+  return {
+    name,
+    seed: 7,
+    description: name,
+    victim: 'softmax',
+    accuracy: 0.9,
+    events: 0,
+    keys: 0,
+    seconds: { build: 0, simulate: 0, replay: 0, cpu: 0 },
+    replay: { events: 0, keys: 0, seconds: 0, mismatches: [], mismatched: 0 },
+    populations,
+    ...(chanceFloor === undefined ? {} : { surrogates: { chanceFloor, seconds: 1 } }),
+  };
+}
+
+describe('stolen copies per world', () => {
+  const worlds = [
+    world('penguins', [attack('Knockoff Nets', Infinity, 0.972), attack('Sybil', 40, 0.9, 3)], 0.408),
+    world('cars', [attack('Knockoff Nets', 120, 0.8), { ...attack('interactive users', Infinity), kind: 'benign' }], 0.62),
+  ];
+
+  it('puts agreement beside calls to ≥ truncate, bolds never-caught cells and leads with the chance floors', () => {
+    const lines = surrogateMatrix(worlds).split('\n');
+    expect(lines[0]).toBe('| attack | penguins#7 | cars#7 |');
+    expect(lines[2]).toBe('| chance floor | 40.8% | 62.0% |');
+    expect(lines[3]).toBe('| Knockoff Nets | **97.2% · never** | 80.0% · 120 |');
+    expect(lines[4]).toBe('| Sybil | 90.0% · 40 (3/3 keys) | — |');
+    expect(lines).toHaveLength(5);
+  });
+
+  it('lists only attacks never at ≥ truncate, each against its own world\'s floor', () => {
+    expect(neverCaughtAgreementLine(worlds)).toBe('NEVER AT ≥ TRUNCATE — surrogate agreement vs the world\'s chance floor: Knockoff Nets in penguins#7 97.2% vs floor 40.8% (+56.4 pts).');
+    expect(neverCaughtAgreementLine([world('w', [attack('a', Infinity)])])).toBe('NEVER AT ≥ TRUNCATE — surrogate agreement vs the world\'s chance floor: a in w#7 n/a vs floor n/a.');
+    expect(neverCaughtAgreementLine([worlds[1]])).toMatch(/: none\.$/);
+  });
+});
