@@ -113,8 +113,8 @@ export function createInferenceServer(options: InferenceServerOptions): Server {
       status: out.status,
       latencyMs,
       enforcement: out.level,
-      // What the model said, when the client got a truncated or deceived answer: detection keeps reading the model.
-      model: out.body && (out.level === 'truncate' || out.level === 'deceive') ? { probs: answer.probs } : undefined,
+      // What the model said: sent when the client got a truncated or deceived answer, so detection keeps reading the model.
+      model: { probs: answer.probs },
     });
     return out.level;
   }

@@ -18,10 +18,11 @@ export interface InferenceCall {
   latencyMs?: number;
   enforcement?: string | null;
   /**
-   * What the model itself answered, when `probs` / `label` are another
-   * answer (the gateway truncated or deceived). Sent beside the altered
-   * answer so that probewatch keeps measuring the key's queries against the
-   * model while a response is in force; the client never sees it.
+   * What the model itself answered. Sent beside the answer returned only
+   * when `answersAltered` says the gateway changed it (an answered call at
+   * truncate or deceive), so that probewatch keeps measuring the key's
+   * queries against the model while a response is in force; the client
+   * never sees it.
    */
   model?: { probs?: ArrayLike<number>; label?: number };
   ts?: number;
@@ -46,6 +47,11 @@ function argmax(p: ArrayLike<number>): number {
   return best;
 }
 
+/** Whether a call answered (2xx) at `enforcement` got an answer other than the model's: the levels that rewrite answers. */
+export function answersAltered(status: number, enforcement: string | null | undefined): boolean {
+  return status >= 200 && status < 300 && (enforcement === 'truncate' || enforcement === 'deceive');
+}
+
 /** Turns one inference call into the InferenceEvent the gateway emits. */
 export function buildEvent(call: InferenceCall, options: EventBuilderOptions = {}): InferenceEvent {
   const probs = call.probs ? Array.from(call.probs, (v) => Math.fround(v)) : [];
@@ -64,7 +70,7 @@ export function buildEvent(call: InferenceCall, options: EventBuilderOptions = {
     latency_ms: Math.fround(call.latencyMs ?? 0),
     enforcement: call.enforcement ?? null,
   };
-  if (call.model) {
+  if (call.model && answersAltered(event.status, event.enforcement)) {
     const modelProbs = call.model.probs ? Array.from(call.model.probs, (v) => Math.fround(v)) : [];
     event.model_label = call.model.label ?? argmax(modelProbs);
     event.model_probs = modelProbs;

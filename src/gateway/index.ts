@@ -2,7 +2,7 @@
  * The gateway SDK: emit one InferenceEvent per inference call, and read the
  * decisions probewatch publishes, from a local cache kept fresh by Redis.
  */
-export { hashInput, buildEvent, type InferenceCall, type EventBuilderOptions } from './buildEvent.ts';
+export { hashInput, buildEvent, answersAltered, type InferenceCall, type EventBuilderOptions } from './buildEvent.ts';
 export { RandomProjection, PUBLIC_SKETCH_SEED, mulberry32 } from './RandomProjection.ts';
 export { loadHmacKey, HMAC_KEY_ENV, MIN_HMAC_KEY_BYTES } from './hmacKey.ts';
 export { loadDecisionKey, DECISION_KEY_ENV } from '../codec/decisionSignature.ts';

@@ -2,6 +2,7 @@ import type { Decision, InferenceEvent, Level } from '../contract.ts';
 import { DecisionCache } from '../gateway/DecisionCache.ts';
 import { Enforcer } from '../gateway/enforce/Enforcer.ts';
 import { InMemoryTokenBucket } from '../gateway/enforce/InMemoryTokenBucket.ts';
+import { answersAltered } from '../gateway/buildEvent.ts';
 
 /** What one key's callers received from the gateway. */
 export interface ServedCounts {
@@ -55,7 +56,7 @@ export class SimulatedGateway {
       enforcement: answer.level === 'allow' ? null : answer.level,
     };
     // An answer the client got altered is reported with the model's own beside it (the SDK's `model` field).
-    if (answer.level === 'truncate' || answer.level === 'deceive') {
+    if (answersAltered(served.status, served.enforcement)) {
       served.model_label = call.output_label;
       served.model_probs = call.output_probs;
     }

@@ -62,3 +62,21 @@ describe('loadHmacKey', () => {
     expect(JSON.stringify({ key })).not.toContain('gateway-secret');
   });
 });
+
+describe("buildEvent: the model's own answer", () => {
+  const model = { probs: [0.2, 0.8] };
+  const call = { apiKey: 'k', modelId: 'm', input: 'x', probs: [1, 0], label: 0, model, ts: 1, eventId: 'e' };
+
+  it('goes beside an answer a response altered (answered at truncate or deceive), with its top-1', () => {
+    for (const enforcement of ['truncate', 'deceive']) {
+      const e = buildEvent({ ...call, enforcement });
+      expect([e.model_label, e.model_probs]).toEqual([1, [Math.fround(0.2), Math.fround(0.8)]]);
+    }
+  });
+
+  it('is left out when the client got the model answer or no answer', () => {
+    for (const over of [{ enforcement: null }, { enforcement: 'observe' }, { enforcement: 'throttle' }, { enforcement: 'truncate', status: 429 }, { enforcement: 'block', status: 403 }]) {
+      expect(buildEvent({ ...call, ...over })).not.toHaveProperty('model_label');
+    }
+  });
+});

@@ -48,7 +48,7 @@ export class Gateway {
     return JSON.stringify(Object.fromEntries(this.features.map((f, j) => [f, Number(raw[j].toFixed(4))])));
   }
 
-  /** `model`: the model's own answer when the client got another (truncated, deceived), reported beside it as the SDK does. */
+  /** `model`: the model's own answer, reported beside the returned one when a response altered it (the SDK decides). */
   event(key: KeyIdentity, x: readonly number[], answer: Answer, ts: number, eventId: string, enforcement: string | null, model?: Answer): InferenceEvent {
     return buildEvent(
       {

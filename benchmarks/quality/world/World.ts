@@ -215,9 +215,8 @@ export class World {
     if (r.actor.kind === 'attack') r.exchanges.push({ key: req.key.apiKey, ts, x: req.xs[i] as number[], answer, unprotected, level });
     const trace = this.traces.get(req.key.apiKey)!;
     trace.times.push(ts);
-    // At the levels that alter answers, the gateway reports the model's own answer beside the one it returned.
-    const altering = enforcement.active && answer.status < 300 && (level === 'truncate' || level === 'deceive');
-    const event = gateway.event(req.key, req.xs[i], answer, ts, `${req.key.apiKey}-${trace.times.length}`, enforcement.active && level !== 'allow' ? level : null, altering ? unprotected : undefined);
+    // The gateway reports the model's own answer beside an altered one (the SDK sends it only then).
+    const event = gateway.event(req.key, req.xs[i], answer, ts, `${req.key.apiKey}-${trace.times.length}`, enforcement.active && level !== 'allow' ? level : null, unprotected);
     this.queue.push(event);
     this.events++;
     this.options.onEvent?.(event);
