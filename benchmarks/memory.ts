@@ -64,7 +64,7 @@ interface Row {
 }
 
 async function replayScenario(keys: number): Promise<Row> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/probewatch'), 'replay', '-'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(join(ROOT, 'bin/probewatch'), ['replay', '-'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   const rss = watchPeakRss(child);
   let outLines = 0;
   child.stdout!.on('data', (b: Buffer) => {

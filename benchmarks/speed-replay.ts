@@ -58,8 +58,8 @@ function parseLoop(file: string): Promise<Timed> {
  */
 function replayCli(file: string, expected: number, workers?: number): Promise<Timed> {
   return new Promise((resolve, reject) => {
-    const args = [join(ROOT, 'bin/probewatch'), 'replay', file, ...(workers ? ['--workers', String(workers)] : [])];
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = ['replay', file, ...(workers ? ['--workers', String(workers)] : [])];
+    const child = spawn(join(ROOT, 'bin/probewatch'), args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const hash = createHash('sha256');
     child.stdout.on('data', (b: Buffer) => hash.update(b));
     let err = '';
@@ -78,7 +78,7 @@ function replayCli(file: string, expected: number, workers?: number): Promise<Ti
 
 /** Whether this tree's CLI has `replay --workers`. */
 export function replayHasWorkers(): boolean {
-  const help = execFileSync(process.execPath, [join(ROOT, 'bin/probewatch'), 'replay', '--help'], { cwd: ROOT, encoding: 'utf8' });
+  const help = execFileSync(join(ROOT, 'bin/probewatch'), ['replay', '--help'], { cwd: ROOT, encoding: 'utf8' });
   return /--workers\b/.test(help);
 }
 

@@ -85,7 +85,7 @@ export interface RunChild {
 
 export function spawnRun(configFile: string, onLine?: (line: string) => void): RunChild {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PROBEWATCH_')));
-  const child = spawn(process.execPath, [join(ROOT, 'bin/probewatch'), 'run', '-c', configFile], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(join(ROOT, 'bin/probewatch'), ['run', '-c', configFile], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let tail = '';
   createInterface({ input: child.stderr! }).on('line', (line) => {
     tail = `${tail}${line}\n`.slice(-4_000);

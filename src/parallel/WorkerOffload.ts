@@ -15,7 +15,7 @@ import { MAX_WORKERS, OFFLOADED, type Offloading, planOffload, shardOf } from '.
 import type { BatchReply, BatchRequest, ExplainReply, ExplainRequest, ReferenceRows, WireOutput } from './protocol.ts';
 import { RemoteDetector, type RemoteOutputs, type RemoteState } from './RemoteDetector.ts';
 import { SyncChannel } from './syncChannel.ts';
-import { bundledWorkerEntry, type WorkerEntry } from './workerBundle.ts';
+import { bundledWorkerEntry, type WorkerEntry, workerHeapOptions } from './workerBundle.ts';
 import { forcesTensorFlow } from './workerKernels.ts';
 
 
@@ -89,13 +89,14 @@ export class WorkerOffload implements DetectorOffload, RemoteOutputs {
     const enabled = enabledDetectors(config).map((d) => d.name);
     const assignment = planOffload(enabled, workers, offloaded);
     const entry = await workerEntry(config);
+    const heap = workerHeapOptions(entry.execArgv ?? process.execArgv);
     const lanes: Lane[] = [];
     let kernels: Record<KernelName, string>[];
     try {
       for (let w = 0; w < workers; w++) {
         const channel = new SyncChannel();
         const workerData: DetectorWorkerData = { config, detectors: assignment[w].detectors, index: w, workers, port: channel.workerPort, signal: channel.signal };
-        const worker = new Worker(entry.url, { workerData, transferList: [channel.workerPort], ...(entry.execArgv && { execArgv: entry.execArgv }) });
+        const worker = new Worker(entry.url, { workerData, transferList: [channel.workerPort], ...heap });
         channel.attach(worker);
         lanes.push({ worker, channel });
       }

@@ -12,6 +12,36 @@ export interface WorkerEntry {
   bundled: boolean;
 }
 
+/** What `new Worker` takes of the parent's heap settings. */
+export interface WorkerHeapOptions {
+  execArgv: string[];
+  resourceLimits: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
+}
+
+/** V8's young generation is two semi-spaces and a large-object space of the same size. */
+const YOUNG_PER_SEMI_SPACE = 3;
+
+/**
+ * The parent's Node options as a worker thread accepts them. V8's heap
+ * sizes are process options that `new Worker` refuses in `execArgv`
+ * (ERR_WORKER_INVALID_EXEC_ARGV: `node --max-old-space-size=4096 … --workers 2`
+ * would not start), so they are taken out and given as the worker's
+ * `resourceLimits` instead: each worker gets the heap its parent was given
+ * (the young generation from `--max-semi-space-size`, which `bin/probewatch`
+ * raises). Other options pass as they are.
+ */
+export function workerHeapOptions(execArgv: readonly string[]): WorkerHeapOptions {
+  const out: string[] = [];
+  const resourceLimits: WorkerHeapOptions['resourceLimits'] = {};
+  for (const arg of execArgv) {
+    const m = /^--max[-_](old|semi)[-_]space[-_]size=(\d+)$/.exec(arg);
+    if (!m) out.push(arg);
+    else if (m[1] === 'old') resourceLimits.maxOldGenerationSizeMb = Number(m[2]);
+    else resourceLimits.maxYoungGenerationSizeMb = YOUNG_PER_SEMI_SPACE * Number(m[2]);
+  }
+  return { execArgv: out, resourceLimits };
+}
+
 /** What the cache remembers of the last bundle of an entry: its source files and their digest. */
 interface BundleIndex {
   inputs: string[];

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { bundledWorkerEntry, withoutLoaders } from '../../src/parallel/workerBundle.ts';
+import { Worker } from 'node:worker_threads';
+import { bundledWorkerEntry, withoutLoaders, workerHeapOptions } from '../../src/parallel/workerBundle.ts';
 
 const BOOT = new URL('./never-started.mjs', import.meta.url);
 
@@ -57,5 +58,28 @@ describe('withoutLoaders', () => {
   it('drops the options that load modules, with their values, and keeps the rest', () => {
     const argv = ['--require', '/x/preflight.cjs', '--import', 'file:///x/loader.mjs', '--cpu-prof', '--loader=tsx', '-r', 'a.cjs', '--max-old-space-size=4096', '--experimental-loader', 'b.mjs'];
     expect(withoutLoaders(argv)).toEqual(['--cpu-prof', '--max-old-space-size=4096']);
+  });
+});
+
+describe('workerHeapOptions', () => {
+  it('moves the heap sizes out of execArgv into resourceLimits (both spellings) and keeps the other options in order', () => {
+    expect(workerHeapOptions(['--cpu-prof', '--max-old-space-size=4096', '--max_semi_space_size=64', '--enable-source-maps'])).toEqual({
+      execArgv: ['--cpu-prof', '--enable-source-maps'],
+      resourceLimits: { maxOldGenerationSizeMb: 4096, maxYoungGenerationSizeMb: 192 },
+    });
+    expect(workerHeapOptions([])).toEqual({ execArgv: [], resourceLimits: {} });
+  });
+
+  it('starts a worker that the same options in execArgv would not, and the worker gets the heap its parent was given', async () => {
+    const parent = ['--max-old-space-size=3072', '--max-semi-space-size=32'];
+    const code = "const { parentPort } = require('node:worker_threads'); parentPort.postMessage(require('node:v8').getHeapStatistics().heap_size_limit);";
+    expect(() => new Worker(code, { eval: true, execArgv: parent })).toThrow(/invalid execArgv/);
+    const limit = await new Promise<number>((resolve, reject) => {
+      const worker = new Worker(code, { eval: true, ...workerHeapOptions(parent) });
+      worker.once('message', (m: number) => resolve(m)).once('error', reject);
+    });
+    // V8's heap limit is the old generation plus the young one: 3,072 MB + 3 × 32 MB.
+    expect(limit / 2 ** 20).toBeGreaterThanOrEqual(3072);
+    expect(limit / 2 ** 20).toBeLessThanOrEqual(3072 + 3 * 32 + 1);
   });
 });

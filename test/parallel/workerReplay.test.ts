@@ -74,6 +74,19 @@ describe('replay --workers', () => {
     expect(await run(1)).toEqual(alone);
   }, 300_000);
 
+  it('runs workers from the command line, whose heap settings worker threads refuse as options, with the output of no worker', async () => {
+    const start = Date.UTC(2026, 0, 5, 9);
+    const file = join(mkdtempSync(join(tmpdir(), 'pw-workers-')), 'events.ndjson');
+    writeFileSync(file, new SimulatedTraffic(start, 4, 6).until(start + 5 * 60_000).map(formatEventLine).join('\n') + '\n');
+    // bin/probewatch starts node with --max-semi-space-size; the parent's --max-old-space-size is a user's own.
+    const alone = await exec(process.execPath, ['--max-old-space-size=3072', bin, 'replay', file]);
+    const workers = await exec(bin, ['replay', file, '--workers', '2']);
+    const both = await exec(process.execPath, ['--max-old-space-size=3072', '--max-semi-space-size=32', bin, 'replay', file, '--workers', '2']);
+    expect(alone.stdout.split('\n').length).toBeGreaterThan(10);
+    expect(workers.stdout).toBe(alone.stdout);
+    expect(both.stdout).toBe(alone.stdout);
+  }, 300_000);
+
   it('refuses a bad --workers value with a clear message', async () => {
     const { file } = { file: join(mkdtempSync(join(tmpdir(), 'pw-workers-')), 'empty.ndjson') };
     writeFileSync(file, '');
