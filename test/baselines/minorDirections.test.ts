@@ -117,3 +117,43 @@ describe('minorDirections', () => {
     expect(minorDirections(50, 4, (i, j) => line[i][j], ownedBy(50, () => 1), 0.9, SHARES)).toBeNull();
   });
 });
+
+describe('MinorDirections.classShare', () => {
+  // 380 members of class 0 about the origin and 20 of class 1 shifted along the minor direction: class 1
+  // lies off the majority where the pooled traffic barely varies, so most of its own members exceed the threshold.
+  const rows = members(400).map((r, i) => (i < 20 ? [r[0], r[1], r[2] + 0.6, r[3]] : r));
+  const labels = rows.map((_, i) => (i < 20 ? 1 : 0));
+  const owners = ownedBy(400, (i) => 1 + (i % 50));
+  const minor = minorDirections(rows.length, 4, (i, j) => rows[i][j], owners, 0.9, null, (i) => labels[i])!;
+  const threshold = minor.quantile(0.95);
+  const beyond = (label: number, without = 0) => {
+    let k = 0;
+    let n = 0;
+    for (let i = 0; i < rows.length; i++) {
+      if (labels[i] !== label || (without !== 0 && owners.key[i] === without)) continue;
+      n++;
+      if (minor.energy(rows[i]) > threshold) k++;
+    }
+    return { k, n };
+  };
+
+  it('is the share of the class’s members beyond the threshold, shrunk toward the base by the prior', () => {
+    const rare = beyond(1);
+    const common = beyond(0);
+    expect(rare.k / rare.n).toBeGreaterThan(0.5);
+    expect(common.k / common.n).toBeLessThan(0.05);
+    expect(minor.classShare(1, threshold, 0, 0, 0.05)).toBeCloseTo(rare.k / rare.n, 12);
+    expect(minor.classShare(1, threshold, 0, 16, 0.05)).toBeCloseTo((rare.k + 16 * 0.05) / (rare.n + 16), 12);
+    expect(minor.classShare(0, threshold, 0, 16, 0.05)).toBeCloseTo((common.k + 16 * 0.05) / (common.n + 16), 12);
+  });
+
+  it('leaves out the members the key fed, and reads the base for a class the members do not hold', () => {
+    const without = owners.key[3];
+    const rest = beyond(1, without);
+    expect(rest.n).toBeLessThan(beyond(1).n);
+    expect(minor.classShare(1, threshold, without, 16, 0.05)).toBeCloseTo((rest.k + 16 * 0.05) / (rest.n + 16), 12);
+    expect(minor.classShare(7, threshold, 0, 16, 0.05)).toBe(0.05);
+    const unlabelled = minorDirections(rows.length, 4, (i, j) => rows[i][j], owners, 0.9, null)!;
+    expect(unlabelled.classShare(1, threshold, 0, 16, 0.05)).toBe(0.05);
+  });
+});
