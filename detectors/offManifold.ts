@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { MinorDirections } from '../src/baselines/minorDirections.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import { appendRow, packArray, unpackFloat32 } from '../src/compute/packedVectors.ts';
-import { eventTimeOrder, modelLabel } from './shared/batch.ts';
+import { eventTimeOrder } from './shared/batch.ts';
 import { addToShare, createShare, type EwShare, shareExcess, shareExcessLowerBound, shareExcessZ } from './shared/EwShare.ts';
 import { BatchStraightRuns } from './shared/StraightRun.ts';
 import { addArrival, createGapStats, type GapStats, gapCv, machinePacedNote, pacingFields, pacingWeight } from './shared/GapStats.ts';
@@ -106,17 +106,6 @@ export const offManifoldConfigSchema = z.object({
        * key stepping off the manifold a little at a time (Jacobian augmentation) crosses it sooner.
        */
       quantile: z.number().gt(0).lt(1).nullable().default(0.95),
-      /**
-       * A query's expected chance of lying off on this test is that of the traffic's queries the model
-       * answered alike: the share of the members of its answer's class beyond the threshold
-       * (`MinorDirections.classShare`), shrunk toward 1 − quantile by `classPrior` members' worth of it (a
-       * class of few members reads near the overall rate). A class the traffic seldom asks about lies off
-       * the majority along the pooled traffic's minor directions, so its own members often exceed the
-       * threshold; an honest key that asks about it (a minority-class analyst, a class-stratified evaluation
-       * set) is judged against that, not against the majority's 5%. Random probes and synthetic steps leave
-       * the manifold whatever class the model gives them. 0 turns it off (1 − quantile for every query).
-       */
-      classPrior: z.number().min(0).default(16),
       /**
        * Effective window (queries) of the key's share on this test: shorter than the main test's, since
        * augmentation starts after a seed set of real records whose misses a long window would keep.
@@ -282,7 +271,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
             threshold = t.strict;
             if (state.backlog) this.judgeBacklog(state, ref, t, dim, e.model_id);
             this.judge(state, ref, t, x, 0, false);
-            this.judgeMinor(state, t, e.input_sketch, owners[g], modelLabel(e));
+            this.judgeMinor(state, t, e.input_sketch, owners[g]);
           }
         } else if (ready) threshold = this.thresholdsOf(ref).strict;
       }
@@ -355,7 +344,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
    * in a new place only, like the main test's, places measured along the minor directions (the offsets of
    * a synthetic step spread there; a person re-asking about the same unusual records does not).
    */
-  private judgeMinor(state: OffManifoldState, t: Thresholds, sketch: readonly number[], owner: number, label: number): void {
+  private judgeMinor(state: OffManifoldState, t: Thresholds, sketch: readonly number[], owner: number): void {
     const minor = t.minor;
     if (!minor) return;
     const global = minor.energy(sketch);
@@ -375,9 +364,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       for (let k = 0; k + w <= ring.length && hit; k += w) if (minor.apart(sketch, 0, ring, k) <= near) hit = false;
       state.minorRing = appendRow(ring, sketch, 0, w, cap);
     }
-    const prior = this.config.minor.classPrior;
-    const expected = prior > 0 && label >= 0 ? minor.classShare(label, threshold, owner, prior, 1 - q) : 1 - q;
-    addToShare((state.minorShare ??= createShare()), hit, expected, this.config.minor.window);
+    addToShare((state.minorShare ??= createShare()), hit, 1 - q, this.config.minor.window);
   }
 
   private minorQuantile(): number {

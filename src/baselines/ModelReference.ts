@@ -93,8 +93,7 @@ export class ModelReference {
     const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
     const column = (col: number) => Uint32Array.from({ length: this.n }, (_, i) => bits[i * stride + dim + col]);
     const owners = { key: this.memberKeys, network: column(COL.network), tenant: column(COL.tenant) };
-    const labelOf = (i: number) => data[i * stride + dim + COL.label];
-    const found = minorDirections(this.n, this.width, (i, j) => data[i * stride + coordinateOffset(dim, j)], owners, span, this.tailShares, labelOf);
+    const found = minorDirections(this.n, this.width, (i, j) => data[i * stride + coordinateOffset(dim, j)], owners, span, this.tailShares);
     this.minors.set(span, found);
     return found;
   }

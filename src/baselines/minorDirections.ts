@@ -55,12 +55,6 @@ export interface MinorDirections {
   quantileWithout(q: number, owner: number): number;
   /** The energy of the difference of two sketches (`width` values of each, from `ao` and `bo`): how far apart they lie along the minor directions. */
   apart(a: ArrayLike<number>, ao: number, b: ArrayLike<number>, bo: number): number;
-  /**
-   * The share of the members the model answered with `label` whose energy exceeds `threshold`, leaving out
-   * those fed by `without` (a key hash; 0: none), shrunk toward `base` by `prior` members' worth of it:
-   * (k + prior·base) / (n + prior). `base` alone for a class the members do not hold (or without labels).
-   */
-  classShare(label: number, threshold: number, without: number, prior: number, base: number): number;
 }
 
 /** Below this share of the total variance a direction counts as null (float32 rounding of an exact projection). */
@@ -94,8 +88,6 @@ export function minorDirections(
   owners: MemberOwners,
   span: number,
   tailShares: TailShares | null,
-  /** Each member's label (the model's answer to it; NaN: none), for `classShare`. */
-  labelOf?: (i: number) => number,
 ): MinorDirections | null {
   if (n <= width || width < 2) return null;
   const mean = new Float64Array(width);
@@ -202,27 +194,6 @@ export function minorDirections(
     const lo = counted[Math.ceil(above)];
     return lo + (counted[Math.floor(above)] - lo) * (Math.ceil(above) - above);
   };
-  /** Per threshold and left-out owner: each label's members, and those of them beyond the threshold. */
-  const classCounts = new Map<string, Map<number, [number, number]>>();
-  const countsOf = (threshold: number, without: number): Map<number, [number, number]> => {
-    const memo = `${threshold} ${without}`;
-    let counts = classCounts.get(memo);
-    if (counts) return counts;
-    counts = new Map();
-    if (labelOf) {
-      for (let i = 0; i < n; i++) {
-        const label = labelOf(i);
-        if (!Number.isFinite(label) || (without !== 0 && owners.key[i] === without)) continue;
-        let c = counts.get(label);
-        if (!c) counts.set(label, (c = [0, 0]));
-        c[0]++;
-        if (energies[i] > threshold) c[1]++;
-      }
-    }
-    if (classCounts.size >= 256) classCounts.clear();
-    classCounts.set(memo, counts);
-    return counts;
-  };
   const quantileOf = (q: number, without: number): number => {
     const memo = `${q} ${without}`;
     let t = known.get(memo);
@@ -253,10 +224,6 @@ export function minorDirections(
     },
     quantileWithout(q, owner) {
       return quantileOf(q, owner);
-    },
-    classShare(label, threshold, without, prior, base) {
-      const c = countsOf(threshold, without).get(label);
-      return c ? (c[1] + prior * base) / (c[0] + prior) : base;
     },
   };
 }

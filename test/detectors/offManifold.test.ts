@@ -213,7 +213,7 @@ describe('off-manifold', () => {
     expect(fired).toBeGreaterThanOrEqual(seeds);
 
     expect(withMinor.lastEvidence.get('atk-jbda')![0]).toMatch(
-      /^\d+% of recent queries \(window 64, \d+ seen\) lie off model credit-v3's traffic along the \d+ directions? in which it varies least \(\d+\.\d% of its variance over 16 sketch coordinates; whitened energy above \d+\.\d+, the 95% quantile of its own\), against \d+\.\d% expected \(z=\d+\.\d\)$/,
+      /^\d+% of recent queries \(window 64, \d+ seen\) lie off model credit-v3's traffic along the \d+ directions? in which it varies least \(\d+\.\d% of its variance over 16 sketch coordinates; whitened energy above \d+\.\d+, the 95% quantile of its own\), against 5\.0% expected \(z=\d+\.\d\)$/,
     );
     for (const key of new Set(people.map((e) => e.api_key))) expect(withMinor.maxByKey.get(key), key).toBeLessThanOrEqual(QUIET);
     // Without the test the same steps pass: the nearest-neighbour test alone does not see them.
@@ -233,31 +233,6 @@ describe('off-manifold', () => {
       expect(own.maxByKey.get(`segment-${i}`), `segment-${i}`).toBeLessThanOrEqual(QUIET);
       expect(traffic.maxByKey.get(`segment-${i}`), `segment-${i} about the traffic’s mean`).toBeGreaterThan(0.5);
     }
-  });
-
-  it('expects of a query what the traffic’s queries of its answer’s class show: a key asking about rare classes is judged against them', () => {
-    // 24 raw features on a rank-12 subspace; 92% of the traffic is class 0, and one analyst asks only about classes 1–3.
-    const w = new World({ seed: 24, dim: 24, rank: 12, classes: 4, priors: [0.92, 0.03, 0.03, 0.02] });
-    const people = background(w, 40, VOLUME, T0, 4 * HOUR);
-    const times = humanTimes(w, 300, ATTACK_START);
-    const analyst = times.map((t, i) => w.event('rare-analyst', w.record(1 + (i % 3)), t));
-    const attack = jacobianSteps(w, 'atk-jbda', attackTimes(w), 50);
-    const stream = merge(people, analyst, attack);
-    const byClass = runDetector(create(), stream, compute);
-    const flat = runDetector(offManifold.create(offManifold.configSchema.parse({ minor: { classPrior: 0 } })), stream, compute);
-    const expected = (r: DetectorRun, key: string) => (r.states.get(key) as OffManifoldState).minorShare!.e;
-    // The rare classes' own members lie off the majority more often than 5%: the analyst's expectation rises with them, and its excess falls.
-    expect(expected(flat, 'rare-analyst')).toBeCloseTo(0.05, 6);
-    expect(expected(byClass, 'rare-analyst')).toBeGreaterThan(0.08);
-    const excess = (r: DetectorRun, key: string) => {
-      const sh = (r.states.get(key) as OffManifoldState).minorShare!;
-      return (sh.s - sh.e) / (1 - sh.e);
-    };
-    expect(excess(byClass, 'rare-analyst')).toBeLessThan(excess(flat, 'rare-analyst') - 0.04);
-    expect(byClass.maxByKey.get('rare-analyst')!).toBeLessThanOrEqual(flat.maxByKey.get('rare-analyst')!);
-    // Synthetic steps answered in the majority class are judged as before.
-    expect(expected(byClass, 'atk-jbda')).toBeLessThan(0.07);
-    expect(byClass.lastScore.get('atk-jbda')).toBeGreaterThanOrEqual(FIRES);
   });
 
   it('leaves the minor-direction test off where the members do not fill the compared coordinates (raw inputs narrower than them)', () => {
