@@ -1,5 +1,5 @@
 import { median } from '../Measure.ts';
-import type { PopulationDetection, WorldDetection } from '../worlds/detectWorld.ts';
+import type { HonestMargin, PopulationDetection, WorldDetection } from '../worlds/detectWorld.ts';
 import { calls, markdownTable, pct } from './tables.ts';
 
 /** The issue 10 bar: attacks at ≥ truncate within this many counted calls (median over worlds). */
@@ -82,7 +82,7 @@ export function familyMatrix(worlds: readonly WorldDetection[]): string {
 /** One row per world: honest keys punished, attacks caught, replay, time. */
 export function worldSummaryTable(worlds: readonly WorldDetection[]): string {
   return markdownTable(
-    ['world', 'victim (accuracy)', 'events', 'honest keys ≥ throttle', 'honest keys ≥ truncate', `attacks ≥ truncate within ${BAR_CALLS}`, 'attacks never at ≥ truncate', 'replay check', 'wall s (build + simulate + replay)', 'CPU s'],
+    ['world', 'victim (accuracy)', 'events', 'honest keys ≥ throttle', 'honest keys ≥ truncate', 'closest honest key: highest risk · highest signature score', `attacks ≥ truncate within ${BAR_CALLS}`, 'attacks never at ≥ truncate', 'replay check', 'wall s (build + simulate + replay)', 'CPU s'],
     worlds.map((w) => {
       const h = honestShares(w);
       const a = attackOutcome(w);
@@ -92,6 +92,7 @@ export function worldSummaryTable(worlds: readonly WorldDetection[]): string {
         String(w.events),
         `${h.throttle}/${h.keys} (${pct(h.throttle / Math.max(1, h.keys))})`,
         `${h.truncate}/${h.keys} (${pct(h.truncate / Math.max(1, h.keys))})`,
+        marginCell(w.honestMargin),
         `${a.withinBar}/${a.attacks}`,
         a.never.length ? a.never.join(', ') : 'none',
         w.replay.mismatched === 0 ? 'identical' : `${w.replay.mismatched} differ`,
@@ -100,6 +101,12 @@ export function worldSummaryTable(worlds: readonly WorldDetection[]): string {
       ];
     }),
   );
+}
+
+/** "0.70 (stratified validation teams) · off-manifold 0.53 (stratified validation teams)". */
+function marginCell(m: HonestMargin): string {
+  const sig = m.signature.value > 0 ? `${m.signature.detector} ${m.signature.value.toFixed(2)} (${m.signature.population})` : 'none';
+  return `${m.risk.value.toFixed(2)} (${m.risk.population}) · ${sig}`;
 }
 
 /** The worst world on each side (every world tied at the worst), and the means over worlds. */

@@ -30,6 +30,8 @@ export interface KeyTrace {
   risk: [number, number][];
   /** Per detector: the key's call count when that detector's own score first reached `fireScore`. */
   firstFire: Record<string, number>;
+  /** Per detector: the key's highest score at the end of a poll (primary pipeline). */
+  maxScore: Record<string, number>;
 }
 
 export interface ActorRecord {
@@ -114,6 +116,7 @@ export class World {
           changes: Object.fromEntries(this.options.pipelines.map((p) => [p.name, []])),
           risk: [],
           firstFire: {},
+          maxScore: {},
         });
       }
     }
@@ -254,6 +257,7 @@ export class World {
         trace.risk.push([state.eventsSeen, state.risk]);
         for (const [detector, score] of Object.entries(state.scores)) {
           if (score >= this.options.fireScore && !(detector in trace.firstFire)) trace.firstFire[detector] = state.eventsSeen;
+          if (score > (trace.maxScore[detector] ?? 0)) trace.maxScore[detector] = score;
         }
       }
     });

@@ -4,6 +4,7 @@ import type { Config } from '../../../src/config/configSchema.ts';
 import type { Compute } from '../../../src/compute/Compute.ts';
 import { formatEventLine } from '../../../src/codec/ndjson.ts';
 import { DetectionPipeline } from '../../../src/pipeline/DetectionPipeline.ts';
+import { detectorTraits } from '../../../src/fusion/detectorKinds.ts';
 import type { Logger } from '../../../src/observability/logger.ts';
 import type { SurrogateSpec } from '../attacks/Attack.ts';
 import { firstAtLeast, median, type Reach } from '../Measure.ts';
@@ -55,6 +56,32 @@ export interface WorldDetection {
   populations: PopulationDetection[];
   /** With `DetectOptions.surrogate`: the chance floor of agreement (the victim's majority held-out class) and the training time (s). */
   surrogates?: { chanceFloor: number; seconds: number };
+  /** How close the world's honest keys came to being punished (`honestMargin`). */
+  honestMargin: HonestMargin;
+}
+
+/**
+ * The honest key nearest to truncate on each of the two roads fusion leaves
+ * open: the highest risk any honest key reached, and the highest score of an
+ * extraction-signature detector (which needs no second family) at the end of
+ * a poll. A bar met with 0.69 on either is met by luck in the next world.
+ */
+export interface HonestMargin {
+  risk: { value: number; population: string };
+  signature: { value: number; detector: string; population: string };
+}
+
+/** The honest margin of a world's traces; `signatures`: the detectors whose whole score is a signature. */
+export function honestMargin(traces: readonly KeyTrace[], signatures: ReadonlySet<string>): HonestMargin {
+  const margin: HonestMargin = { risk: { value: 0, population: '—' }, signature: { value: 0, detector: '—', population: '—' } };
+  for (const t of traces) {
+    if (t.kind === 'attack') continue;
+    for (const [, r] of t.risk) if (r > margin.risk.value) margin.risk = { value: r, population: t.population };
+    for (const [detector, score] of Object.entries(t.maxScore)) {
+      if (signatures.has(detector) && score > margin.signature.value) margin.signature = { value: score, detector, population: t.population };
+    }
+  }
+  return margin;
 }
 
 export interface DetectOptions {
@@ -145,5 +172,9 @@ export async function detectWorld(built: BuiltWorld, buildSeconds: number, size:
     replay,
     populations,
     ...(stolen ? { surrogates: { chanceFloor: stolen.chanceFloor, seconds: stolen.seconds } } : {}),
+    honestMargin: honestMargin(traces, SIGNATURES),
   };
 }
+
+/** Registry detectors whose whole score is an extraction signature. */
+const SIGNATURES: ReadonlySet<string> = new Set([...detectorTraits()].filter(([, t]) => t.signature === true).map(([name]) => name));

@@ -65,6 +65,7 @@ describe('risk-vs-queries picture', () => {
       changes: {},
       risk,
       firstFire: {},
+      maxScore: {},
     });
     const svg = riskVsQueriesSvg(
       [

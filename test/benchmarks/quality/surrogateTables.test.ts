@@ -22,6 +22,7 @@ function world(name: string, populations: PopulationDetection[], chanceFloor?: n
     replay: { events: 0, keys: 0, seconds: 0, mismatches: [], mismatched: 0 },
     populations,
     ...(chanceFloor === undefined ? {} : { surrogates: { chanceFloor, seconds: 1 } }),
+    honestMargin: { risk: { value: 0, population: '—' }, signature: { value: 0, detector: '—', population: '—' } },
   };
 }
 

@@ -81,10 +81,20 @@ describe('the family of worlds', () => {
       expect(w.replay.keys).toBe(w.keys);
       expect(w.replay.events).toBe(w.events);
       expect(worldBlock(w)).toContain(`${w.name}#${w.seed}`);
+      // The closest honest key: its risk is the highest of any honest population's, its signature score a signature detector's.
+      const honest = w.populations.filter((p) => p.kind === 'benign');
+      expect(w.honestMargin.risk.value).toBe(Math.max(...honest.map((p) => p.maxRisk)));
+      expect(honest.map((p) => p.population)).toContain(w.honestMargin.risk.population);
+      if (w.honestMargin.signature.value > 0) {
+        expect(['grid-sweep', 'recurring-offsets', 'off-manifold']).toContain(w.honestMargin.signature.detector);
+        expect(honest.map((p) => p.population)).toContain(w.honestMargin.signature.population);
+      }
+      expect(w.honestMargin.signature.value).toBeLessThanOrEqual(1);
     }
     const matrix = familyMatrix(worlds);
     for (const p of worlds[0].populations) expect(matrix).toContain(`| ${p.population} |`);
     expect(worldSummaryTable(worlds).split('\n')).toHaveLength(2 + worlds.length);
+    expect(worldSummaryTable(worlds)).toContain(`| ${worlds[0].honestMargin.risk.value.toFixed(2)} (${worlds[0].honestMargin.risk.population}) · `);
     expect(worstWorldLine(worlds)).toMatch(/^WORST WORLD — honest keys: .*MEAN over 2 worlds/);
     expect(familyBarLine(worlds)).toMatch(/^BAR \(issue 10, detection part\) (MET|NOT MET): .*replay check identical in every world\.$/);
   }, 240_000);
