@@ -246,12 +246,14 @@ export class NeighbourIndex {
       if (!((aFirst ? db : da) > this.bound)) this.visit(aFirst ? b : a, k, skipOwner, out);
       return;
     }
-    if (this.dim === 8) this.leafDistances8(node);
+    const wide = this.dim === 8;
+    if (wide) this.leafDistances8(node);
     const { idx, d2 } = out;
     const sums = this.sums;
-    for (let p = this.first[node]; p < this.last[node]; p++) {
+    const first = this.first[node];
+    for (let p = first; p < this.last[node]; p++) {
       if (skipOwner !== 0 && this.owner[p] === skipOwner) continue;
-      const sum = this.dim === 8 ? sums[p - this.first[node]] : this.dist2(p, this.bound);
+      const sum = wide ? sums[p - first] : this.dist2(p, this.bound);
       if (sum > this.bound) continue;
       const m = this.order[p];
       const found = out.count;

@@ -71,12 +71,15 @@ export interface HonestMargin {
   signature: { value: number; detector: string; population: string };
 }
 
-/** The honest margin of a world's traces; `signatures`: the detectors whose whole score is a signature. */
-export function honestMargin(traces: readonly KeyTrace[], signatures: ReadonlySet<string>): HonestMargin {
+/**
+ * The honest margin of a world: the risk from its populations' `maxRisk`, the signature score from its
+ * traces; `signatures`: the detectors whose whole score is a signature.
+ */
+export function honestMargin(populations: readonly PopulationDetection[], traces: readonly KeyTrace[], signatures: ReadonlySet<string>): HonestMargin {
   const margin: HonestMargin = { risk: { value: 0, population: '—' }, signature: { value: 0, detector: '—', population: '—' } };
+  for (const p of populations) if (p.kind === 'benign' && p.maxRisk > margin.risk.value) margin.risk = { value: p.maxRisk, population: p.population };
   for (const t of traces) {
     if (t.kind === 'attack') continue;
-    for (const [, r] of t.risk) if (r > margin.risk.value) margin.risk = { value: r, population: t.population };
     for (const [detector, score] of Object.entries(t.maxScore)) {
       if (signatures.has(detector) && score > margin.signature.value) margin.signature = { value: score, detector, population: t.population };
     }
@@ -172,7 +175,7 @@ export async function detectWorld(built: BuiltWorld, buildSeconds: number, size:
     replay,
     populations,
     ...(stolen ? { surrogates: { chanceFloor: stolen.chanceFloor, seconds: stolen.seconds } } : {}),
-    honestMargin: honestMargin(traces, SIGNATURES),
+    honestMargin: honestMargin(populations, traces, SIGNATURES),
   };
 }
 
