@@ -256,7 +256,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const owners = Uint32Array.from(groups, (g) => referenceHash(g.key));
     const x = new Float32Array(64);
     for (const grp of groups) upgrade(grp.state);
-    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), this.config, true);
+    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), this.config);
 
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
