@@ -60,17 +60,18 @@ export type BoundaryProbingConfig = z.output<typeof boundaryProbingConfigSchema>
 /**
  * Per-key state. Ceiling: the share, the quota and the gaps are 13 numbers; the
  * bisection tracker holds 1 + 2 × maxChains sketches of `d` floats (≤ 13 JSON
- * bytes each, 7 significant digits) and the straight run two base64 prefixes
- * of `straightDim` float32s (44 bytes each at 8), so with 16-wide sketches
- * and 3 chains it stays under 2 kB of JSON whatever the key's history.
+ * bytes each, 7 significant digits) and the straight run two Float32Array
+ * prefixes of `straightDim` (32 bytes each at 8), so with 16-wide sketches
+ * and 3 chains it stays under 2 kB as a snapshot section whatever the key's
+ * history.
  */
 export interface BoundaryProbingState {
   margin: EwShare;
   quota: EpochQuota;
   bisection: BisectionState;
-  /** The previous query's sketch prefix and step (`StraightRun`). */
-  last?: string;
-  step?: string;
+  /** The previous query's sketch prefix and step (`StraightRunState`: null when none; base64, '' when none, in older snapshots). */
+  last?: Float32Array | string | null;
+  step?: Float32Array | string | null;
   /** Score after the key's last event (a flagged key stops feeding the baseline). */
   score: number;
   /** The key's inter-arrival gaps (the `automated` test); absent in older snapshots. */
@@ -126,7 +127,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
 
   initState(): BoundaryProbingState {
     // Every field from the start, in one order: one shape for every key. `last` and `step` as `BatchStraightRuns` writes them.
-    return { margin: createShare(), quota: createQuota(), bisection: createBisectionState(), last: '', step: '', score: DOUBLE_ZERO, gaps: undefined };
+    return { margin: createShare(), quota: createQuota(), bisection: createBisectionState(), last: null, step: null, score: DOUBLE_ZERO, gaps: undefined };
   }
 
   processBatch(groups: readonly KeyGroup<BoundaryProbingState>[], ctx: DetectorContext): DetectorOutput[] {

@@ -82,7 +82,7 @@ export type EntropyConfig = z.output<typeof entropyConfigSchema>;
  * Per-key state. Ceiling: 15 numbers of shares, quotas and gaps, a ring of
  * `ringSize` bucket ids (≤ 4 JSON bytes each), `distinctK` hash prefixes
  * (≤ 11 bytes each) and the last sketch prefix and step (2 × `straightDim`
- * float32 as base64, ≈ 90 bytes at the defaults): under 1.5 kB of JSON
+ * float32, 64 bytes at the defaults): under 1.5 kB as a snapshot section
  * whatever the key's history.
  */
 export interface EntropyState {
@@ -92,9 +92,12 @@ export interface EntropyState {
   distinct: DistinctSketch;
   gaps: GapStats;
   score: number;
-  /** The previous query's sketch prefix and the step that led to it (base64 float32, '' when none; absent in state written before it existed). */
-  last?: string;
-  step?: string;
+  /**
+   * The previous query's sketch prefix and the step that led to it (`StraightRunState`: null when none; base64, '' when
+   * none, in older snapshots; absent in state written before it existed).
+   */
+  last?: Float32Array | string | null;
+  step?: Float32Array | string | null;
 }
 
 interface ModelEntropy {
@@ -162,7 +165,7 @@ export class EntropyDetector implements Detector<EntropyState> {
   }
 
   initState(): EntropyState {
-    return { high: createShare(), quota: createQuota(), ring: createRing(), distinct: createDistinctSketch(), gaps: createGapStats(), score: DOUBLE_ZERO, last: '', step: '' };
+    return { high: createShare(), quota: createQuota(), ring: createRing(), distinct: createDistinctSketch(), gaps: createGapStats(), score: DOUBLE_ZERO, last: null, step: null };
   }
 
   processBatch(groups: readonly KeyGroup<EntropyState>[], ctx: DetectorContext): DetectorOutput[] {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { MinorDirections } from '../src/baselines/minorDirections.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
-import { appendRow, packArray, unpackFloat32 } from '../src/compute/packedVectors.ts';
+import { appendRow, unpackFloat32 } from '../src/compute/packedVectors.ts';
 import { eventTimeOrder } from './shared/batch.ts';
 import { addToShare, createShare, type EwShare, shareExcess, shareExcessLowerBound, shareExcessZ } from './shared/EwShare.ts';
 import { BatchStraightRuns } from './shared/StraightRun.ts';
@@ -139,32 +139,34 @@ export const offManifoldConfigSchema = z.object({
 export type OffManifoldConfig = z.output<typeof offManifoldConfigSchema>;
 
 /**
- * Per-key state: two shares, the gap statistics, the last score, the last sketch and step
- * (2 × dim float32, base64) and up to `places` off-manifold sketches (places × dim float32, ≈ 700 bytes
- * of base64 at the defaults): under 1.2 kB of JSON; a key whose queries leave along the model's minor
- * directions also keeps that share, up to `places` of those sketches (places × reference width
- * float32, ≈ 1.4 kB of base64 at the defaults) and the mean of its queries (one more such sketch); while the model's reference warms up, also up to `backlog` held
- * sketches (backlog × dim float32 as base64, ≈ 2.2 kB at the defaults), dropped once judged.
+ * Per-key state, its sketches live in Float32Arrays (encoded only when a snapshot is written or the key
+ * is packed; older snapshots hold them as base64, read too): two shares, the gap statistics, the last
+ * score, the last sketch and step (2 × dim float32) and up to `places` off-manifold sketches (places × dim
+ * float32, 512 bytes at the defaults): under 1.2 kB as a snapshot section; a key whose queries leave along
+ * the model's minor directions also keeps that share, up to `places` of those sketches (places ×
+ * reference width float32, 1 kB at the defaults) and the mean of its queries (one more such sketch);
+ * while the model's reference warms up, also up to `backlog` held sketches (backlog × dim float32, 1.6 kB
+ * at the defaults), dropped once judged.
  */
 export interface OffManifoldState {
   share: EwShare;
-  /** The key's last `places` off-manifold sketch prefixes (base64 float32 rows); absent in older snapshots. */
-  offRing?: string;
+  /** The key's last `places` off-manifold sketch prefixes (float32 rows); absent in older snapshots. */
+  offRing?: Float32Array | string;
   /** The share beyond the looser threshold, and the key's inter-arrival gaps (the `automated` test); absent in older snapshots. */
   looseShare?: EwShare;
   gaps?: GapStats;
   score: number;
   /** The share on the minor-direction test and its last `places` off-manifold sketch prefixes; absent in older snapshots. */
   minorShare?: EwShare;
-  minorRing?: string;
-  /** The mean of the key's queries on the minor-direction test (reference width float32, base64) and how many it holds; absent in older snapshots. */
-  minorMean?: string;
+  minorRing?: Float32Array | string;
+  /** The mean of the key's queries on the minor-direction test (reference width float32) and how many it holds; absent in older snapshots. */
+  minorMean?: Float32Array | string;
   minorSeen?: number;
-  /** The previous query's sketch prefix and the step that led to it (base64 float32, '' when none). */
-  last: string;
-  step: string;
-  /** Queries held while the model's reference warmed up (base64 float32 rows) and that model; absent in older snapshots. */
-  backlog?: string;
+  /** The previous query's sketch prefix and the step that led to it (null when none; base64, '' when none, in older snapshots). */
+  last: Float32Array | string | null;
+  step: Float32Array | string | null;
+  /** Queries held while the model's reference warmed up (float32 rows) and that model; absent in older snapshots. */
+  backlog?: Float32Array | string;
   backlogModel?: string;
   /** Queries with a readable sketch, straight continuations included; absent in older snapshots. */
   seen?: number;
@@ -237,8 +239,8 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       minorRing: undefined,
       minorMean: undefined,
       minorSeen: undefined,
-      last: '',
-      step: '',
+      last: null,
+      step: null,
       backlog: undefined,
       backlogModel: undefined,
       seen: undefined,
@@ -253,6 +255,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const refs = new Map<string, ModelReference | null>();
     const owners = Uint32Array.from(groups, (g) => referenceHash(g.key));
     const x = new Float32Array(64);
+    for (const grp of groups) upgrade(grp.state);
     const runs = new BatchStraightRuns(groups.map((grp) => grp.state), this.config);
 
     for (const { g, i, e } of eventTimeOrder(groups)) {
@@ -309,8 +312,8 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   private hold(state: OffManifoldState, x: Float32Array, dim: number, model: string): void {
     const cap = this.config.backlog;
     if (cap === 0) return;
-    const held = state.backlog && state.backlogModel === model ? unpackFloat32(state.backlog) : new Float32Array(0);
-    state.backlog = appendRow(held.length % dim === 0 ? held : new Float32Array(0), x, 0, dim, cap);
+    const held = state.backlog && state.backlogModel === model ? (state.backlog as Float32Array) : NO_ROWS;
+    state.backlog = appendRow(held.length % dim === 0 ? held : NO_ROWS, x, 0, dim, cap);
     state.backlogModel = model;
   }
 
@@ -321,10 +324,10 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
    */
   private judgeBacklog(state: OffManifoldState, ref: ModelReference, t: Thresholds, dim: number, model: string): void {
     if (state.backlogModel === model) {
-      const held = unpackFloat32(state.backlog ?? '');
+      const held = (state.backlog as Float32Array | undefined) ?? NO_ROWS;
       if (held.length % dim === 0) for (let k = 0; k + dim <= held.length; k += dim) this.judge(state, ref, t, held, k, true);
     }
-    state.backlog = '';
+    state.backlog = undefined;
     state.backlogModel = '';
   }
 
@@ -359,8 +362,8 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     if (hit && cap > 0) {
       // A new place: apart from each of the last `places` such queries by more than `placeRadius` of the off radius, along the minor directions.
       const w = minor.width;
-      const held = state.minorRing ? unpackFloat32(state.minorRing) : new Float32Array(0);
-      const ring = held.length % w === 0 ? held : new Float32Array(0);
+      const held = (state.minorRing as Float32Array | undefined) ?? NO_ROWS;
+      const ring = held.length % w === 0 ? held : NO_ROWS;
       for (let k = 0; k + w <= ring.length && hit; k += w) if (minor.apart(sketch, 0, ring, k) <= near) hit = false;
       state.minorRing = appendRow(ring, sketch, 0, w, cap);
     }
@@ -380,12 +383,13 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
    */
   private ownEnergy(state: OffManifoldState, minor: MinorDirections, sketch: readonly number[], global: number): number {
     const w = minor.width;
-    const held = state.minorMean ? unpackFloat32(state.minorMean) : null;
+    const held = (state.minorMean as Float32Array | undefined) ?? null;
     const seen = held && held.length === w ? (state.minorSeen ?? 0) : 0;
     const mean = seen > 0 ? held! : new Float32Array(w);
     const energy = seen > 0 ? minor.apart(sketch, 0, mean, 0) / (1 + 1 / seen) : global;
+    // In place: the key's own array, never shared (see `KeyGroup`).
     for (let j = 0; j < w; j++) mean[j] += (sketch[j] - mean[j]) / (seen + 1);
-    state.minorMean = packArray(mean);
+    state.minorMean = mean;
     state.minorSeen = seen + 1;
     return energy;
   }
@@ -397,7 +401,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   private newPlace(state: OffManifoldState, off: boolean, x: ArrayLike<number>, xo: number, dim: number, threshold: number): boolean {
     const cap = this.config.places;
     if (!off || cap === 0) return off;
-    const ring = state.offRing ? unpackFloat32(state.offRing) : new Float32Array(0);
+    const ring = (state.offRing as Float32Array | undefined) ?? NO_ROWS;
     const r2 = threshold * threshold;
     let fresh = true;
     for (let k = 0; k + dim <= ring.length; k += dim) {
@@ -406,7 +410,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
         break;
       }
     }
-    state.offRing = appendRow(ring.length % dim === 0 ? ring : new Float32Array(0), x, xo, dim, cap);
+    state.offRing = appendRow(ring.length % dim === 0 ? ring : NO_ROWS, x, xo, dim, cap);
     return fresh;
   }
 
@@ -482,6 +486,21 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
         `(nearest reference sketch farther than ${fmt(v.threshold, 3)}, the ${pct(this.config.quantile)} quantile of its own), ` +
         `against ${pct(sh.e, 1)} expected (z=${fmt(shareExcessZ(sh, this.config.window), 1)})`,
     ];
+  }
+}
+
+/** No rows (shared: rows are replaced when they grow, never written in place). */
+const NO_ROWS = new Float32Array(0);
+
+/** A state of the older snapshot form (base64 sketches, '' for none) in Float32Arrays, as the detector reads them. */
+function upgrade(state: OffManifoldState): void {
+  for (const k of ['offRing', 'minorRing', 'minorMean', 'backlog'] as const) {
+    const v = state[k];
+    if (typeof v === 'string') state[k] = v ? unpackFloat32(v) : undefined;
+  }
+  for (const k of ['last', 'step'] as const) {
+    const v = state[k];
+    if (typeof v === 'string') state[k] = v ? unpackFloat32(v) : null;
   }
 }
 

@@ -211,7 +211,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     const views = groups.map((g) => new Array<View>(g.events.length));
     const x = new Float32Array(c.dim);
     for (const grp of groups) if (typeof grp.state.rows === 'string') upgrade(grp.state);
-    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), c, true);
+    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), c);
 
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;

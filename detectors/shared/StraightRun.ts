@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { packArray, unpackFloat32 } from '../../src/compute/packedVectors.ts';
+import { unpackFloat32 } from '../../src/compute/packedVectors.ts';
 import { otherRow } from './otherRow.ts';
 
 /**
@@ -11,12 +11,6 @@ export const straightRunFields = {
   straightCos: z.number().min(0).max(1).default(0.995),
   straightRatio: z.number().min(1).default(2.5),
 };
-
-/** The previous query's sketch prefix and the step that led to it (base64 float32, '' when none). */
-export interface StraightRun {
-  last: string;
-  step: string;
-}
 
 /** Thresholds of a straight continuation: cosine between consecutive steps and the most their lengths may differ (a ratio ≥ 1). */
 export interface StraightLimits {
@@ -49,7 +43,7 @@ export class StraightCursor {
   /** Whether `last` or `step` changed since the cursor read them from the state. */
   private changed = false;
 
-  constructor(run: StraightRun | StraightRunState) {
+  constructor(run: StraightRunState) {
     this.last = vectorOf(run.last);
     this.step = vectorOf(run.step);
   }
@@ -78,13 +72,8 @@ export class StraightCursor {
     return straight;
   }
 
-  save(run: StraightRun): void {
-    run.last = this.last ? packArray(this.last) : '';
-    run.step = this.step ? packArray(this.step) : '';
-  }
-
   /** Writes the run back as vectors (each its own exact-size array, never changed in place afterwards); null when none. */
-  saveVectors(run: StraightRunState): void {
+  save(run: StraightRunState): void {
     run.last = this.last && this.changed ? this.last.slice() : this.last;
     run.step = this.step && this.changed ? this.step.slice() : this.step;
   }
@@ -117,9 +106,9 @@ export function continuesStep(before: ArrayLike<number>, step: ArrayLike<number>
 }
 
 /**
- * Where a detector keeps a key's straight run: optional, since older snapshots have none. Base64 float32
- * strings, or vectors for a detector that keeps its state in typed arrays (`BatchStraightRuns`' `vectors`);
- * either form is read.
+ * Where a detector keeps a key's straight run: optional, since older snapshots have none. Float32Arrays
+ * (null when none), as `BatchStraightRuns` writes them; older snapshots hold base64 float32 strings ('' when
+ * none), read too.
  */
 export interface StraightRunState {
   last?: string | Float32Array | null;
@@ -133,17 +122,15 @@ export interface StraightTest extends StraightLimits {
 
 /**
  * The straight runs of one batch's keys (one per `KeyGroup`, in order): each
- * key's run is decoded at its first query of the batch and written back by
+ * key's run is read at its first query of the batch and written back by
  * `save`, once, when the batch is done.
  */
 export class BatchStraightRuns {
   private readonly cursors: (StraightCursor | undefined)[];
 
-  /** `vectors`: `save` writes Float32Arrays (null when none) instead of base64 strings. */
   constructor(
     private readonly states: readonly StraightRunState[],
     private readonly test: StraightTest,
-    private readonly vectors = false,
   ) {
     this.cursors = new Array(states.length);
   }
@@ -167,13 +154,6 @@ export class BatchStraightRuns {
   }
 
   save(): void {
-    const run = { last: '', step: '' };
-    this.cursors.forEach((cursor, g) => {
-      if (!cursor) return;
-      if (this.vectors) return cursor.saveVectors(this.states[g]);
-      cursor.save(run);
-      this.states[g].last = run.last;
-      this.states[g].step = run.step;
-    });
+    this.cursors.forEach((cursor, g) => cursor?.save(this.states[g]));
   }
 }

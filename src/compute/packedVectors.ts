@@ -66,15 +66,15 @@ export function unpackSymmetric(s: string, d: number): Float32Array {
 }
 
 /**
- * Packed float32 rows of `dim` with `x`'s row at `xo` appended, keeping the newest `cap` rows (the
- * bounded row lists detector state keeps, e.g. held or recent sketches).
+ * Float32 rows of `dim` with `x`'s row at `xo` appended, keeping the newest `cap` rows (the bounded row
+ * lists detector state keeps, e.g. held or recent sketches), in a fresh array: `rows` is not written.
  */
-export function appendRow(rows: Float32Array, x: ArrayLike<number>, xo: number, dim: number, cap: number): string {
+export function appendRow(rows: Float32Array, x: ArrayLike<number>, xo: number, dim: number, cap: number): Float32Array {
   const keep = Math.min(Math.floor(rows.length / dim), cap - 1);
   const next = new Float32Array((keep + 1) * dim);
   next.set(rows.subarray(rows.length - keep * dim));
   for (let j = 0; j < dim; j++) next[keep * dim + j] = x[xo + j];
-  return packArray(next);
+  return next;
 }
 
 /** Makers of the typed arrays vector state is kept in, by kind. */

@@ -18,6 +18,9 @@ export interface WorkerHeapOptions {
   resourceLimits: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
 }
 
+/** V8 compiler flags a worker thread refuses as options and runs under already (`workerHeapOptions`). */
+const PROCESS_WIDE = /^--max[-_]inlined[-_]bytecode[-_]size([-_][a-z]+)?=\d+$/;
+
 /** V8's young generation is two semi-spaces and a large-object space of the same size. */
 const YOUNG_PER_SEMI_SPACE = 3;
 
@@ -28,12 +31,15 @@ const YOUNG_PER_SEMI_SPACE = 3;
  * would not start), so they are taken out and given as the worker's
  * `resourceLimits` instead: each worker gets the heap its parent was given
  * (the young generation from `--max-semi-space-size`, which `bin/probewatch`
- * raises). Other options pass as they are.
+ * raises). V8's inlining budgets (`bin/probewatch` lowers one) are refused
+ * too, and left out: V8's flags are the process's, so a worker's code is
+ * compiled under them anyway. Other options pass as they are.
  */
 export function workerHeapOptions(execArgv: readonly string[]): WorkerHeapOptions {
   const out: string[] = [];
   const resourceLimits: WorkerHeapOptions['resourceLimits'] = {};
   for (const arg of execArgv) {
+    if (PROCESS_WIDE.test(arg)) continue;
     const m = /^--max[-_](old|semi)[-_]space[-_]size=(\d+)$/.exec(arg);
     if (!m) out.push(arg);
     else if (m[1] === 'old') resourceLimits.maxOldGenerationSizeMb = Number(m[2]);

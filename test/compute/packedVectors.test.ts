@@ -12,11 +12,12 @@ describe('packed vectors', () => {
     expect(unpackFloat32('')).toHaveLength(0);
   });
 
-  it('appends a row to packed rows, keeping the newest `cap`', () => {
+  it('appends a row to float32 rows in a fresh array, keeping the newest `cap`', () => {
     const rows = Float32Array.from([1, 2, 3, 4, 5, 6]);
-    expect([...unpackFloat32(appendRow(rows, [0, 7, 8], 1, 2, 4))]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect([...unpackFloat32(appendRow(rows, [7, 8], 0, 2, 3))]).toEqual([3, 4, 5, 6, 7, 8]);
-    expect([...unpackFloat32(appendRow(new Float32Array(0), [7, 8], 0, 2, 3))]).toEqual([7, 8]);
+    expect([...appendRow(rows, [0, 7, 8], 1, 2, 4)]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect([...appendRow(rows, [7, 8], 0, 2, 3)]).toEqual([3, 4, 5, 6, 7, 8]);
+    expect([...appendRow(new Float32Array(0), [7, 8], 0, 2, 3)]).toEqual([7, 8]);
+    expect([...rows]).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   /** What unpacking was before it decoded in place: through a Buffer, whole elements only. */

@@ -9,6 +9,7 @@ import type { InferenceEvent } from '../../src/contract.ts';
 import { balancedClasses, lineSearches, marginSampler, uniformBox } from './helpers/attacks.ts';
 import { testCompute } from './helpers/compute.ts';
 import { runDetector } from './helpers/runDetector.ts';
+import { restoredRun } from './helpers/snapshotRoundTrip.ts';
 import { ATTACK_START, attackTimes, naturalScenario } from './helpers/scenario.ts';
 import { merge, scriptTimes } from './helpers/world.ts';
 
@@ -41,16 +42,11 @@ describe.each([boundaryProbing, entropy, outputDrift, aggregates] as DetectorDef
   });
 
 
-  it('carries on identically from a JSON snapshot of its key and aggregate state (a rebalance or a restart)', () => {
+  it('carries on identically from a snapshot of its key and aggregate state (a rebalance or a restart)', () => {
     const whole = runDetector(def.create(def.configSchema.parse({})), events, compute, 500);
     const cut = Math.floor(events.length / 2);
     const first = runDetector(def.create(def.configSchema.parse({})), events.slice(0, cut), compute, 500);
-    const restored = {
-      ...first,
-      states: new Map<string, unknown>(JSON.parse(JSON.stringify([...first.states]))),
-      aggregates: new Map<string, unknown>(JSON.parse(JSON.stringify([...first.aggregates]))),
-    };
-    const resumed = runDetector(def.create(def.configSchema.parse({})), events.slice(cut), compute, 500, restored);
+    const resumed = runDetector(def.create(def.configSchema.parse({})), events.slice(cut), compute, 500, restoredRun(first));
     for (const e of events.slice(cut)) expect(resumed.scores.get(e.event_id), e.event_id).toBeCloseTo(whole.scores.get(e.event_id)!, 6);
   });
 });

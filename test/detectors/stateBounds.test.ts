@@ -22,7 +22,7 @@ import { humanTimes, merge, naturalKey, scriptTimes } from './helpers/world.ts';
 const CEILING: Record<string, number> = { 'recurring-offsets': 12_000, 'boundary-probing': 2_000, entropy: 1_400, 'output-drift': 1_000, aggregates: 1_800 };
 /** Documented on EntityView: one aggregate entity and model. */
 const ENTITY_CEILING = 3_000;
-const TYPED = new Set(['recurring-offsets']);
+const TYPED = new Set(['recurring-offsets', 'boundary-probing', 'entropy']);
 const bytesOf = (def: DetectorDefinition, state: unknown) => (TYPED.has(def.name) ? encodeSection(state).length : JSON.stringify(state).length);
 /** Documented on LocalSample: a model's local reference (512 members and a full pool, two statistics at most). */
 const LOCAL_CEILING = 61_000;

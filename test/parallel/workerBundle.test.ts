@@ -70,6 +70,12 @@ describe('workerHeapOptions', () => {
     expect(workerHeapOptions([])).toEqual({ execArgv: [], resourceLimits: {} });
   });
 
+  it('leaves out the V8 inlining budgets a worker refuses as options: it runs under the process\'s V8 flags already', () => {
+    const flag = '--max-inlined-bytecode-size-cumulative=460';
+    expect(() => new Worker('', { eval: true, execArgv: [flag] })).toThrow(/invalid execArgv/);
+    expect(workerHeapOptions(['--enable-source-maps', flag, '--max_inlined_bytecode_size=400'])).toEqual({ execArgv: ['--enable-source-maps'], resourceLimits: {} });
+  });
+
   it('starts a worker that the same options in execArgv would not, and the worker gets the heap its parent was given', async () => {
     const parent = ['--max-old-space-size=3072', '--max-semi-space-size=32'];
     const code = "const { parentPort } = require('node:worker_threads'); parentPort.postMessage(require('node:v8').getHeapStatistics().heap_size_limit);";
