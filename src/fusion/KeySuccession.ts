@@ -13,14 +13,6 @@ export const successionSchema = z
     handoverMs: z.number().int().positive().default(300_000),
     /** The fresh key's first calls over which the flagged key must stay silent and the two must look alike before the link holds. */
     confirmCalls: z.number().int().min(4).max(256).default(16),
-    /**
-     * A fresh key may be linked before `confirmCalls`, from this many calls on, when every one of its queries so
-     * far lies nearer the flagged key's last queries (and the other tests hold): an unrelated newcomer does that
-     * for its first 6 by chance with probability 2⁻⁶ (1.6%), and every later early link implies it, so the early
-     * links add at most that to the full test's rate. A campaign rotating keys every few calls is otherwise never
-     * judged, its keys too short for the full test. Equal to `confirmCalls`: no early link.
-     */
-    earlyCalls: z.number().int().min(4).max(256).default(6),
     /** Their median gaps between calls lie within this factor of each other… */
     paceRatio: z.number().min(1).default(2),
     /**
@@ -129,11 +121,8 @@ export class KeySuccession {
     // Sketch prefixes as wide as the widest candidate's (each compares its own width).
     const dim = pending.candidates!.reduce((m, c) => Math.max(m, c.dim), 0);
     for (let c = 0; c < dim; c++) pending.sketches!.push(ev.input_sketch[c] ?? 0);
-    const n = pending.ts!.length;
-    if (n < Math.min(this.config.earlyCalls, this.config.confirmCalls)) return 0;
-    // Before `confirmCalls`, only a key whose every query so far is nearer the flagged key's links early.
-    const early = n < this.config.confirmCalls;
-    if (this.holds(pending, ev.ts, reference(ev.model_id), batchEvents, early ? 1 : this.config.nearerShare)) {
+    if (pending.ts!.length < this.config.confirmCalls) return 0;
+    if (this.holds(pending, ev.ts, reference(ev.model_id), batchEvents)) {
       pending.linked = true;
       this.linksMade++;
       // Dropped by clearing, not deleting: the state keeps its shape.
@@ -142,7 +131,7 @@ export class KeySuccession {
       pending.sketches = undefined;
       return pending.fromRisk;
     }
-    if (!early) state.succession = undefined;
+    state.succession = undefined;
     return 0;
   }
 
@@ -261,11 +250,8 @@ export class KeySuccession {
     };
   }
 
-  /**
-   * At a confirming call (`now`): the latest candidate silent since, alike in pace, and in the region it
-   * worked (at least `minNearer` of the fresh key's queries nearer its last queries than the model's traffic).
-   */
-  private holds(p: SuccessionState, now: number, reference: ModelReference | null, batchEvents: (key: string) => readonly InferenceEvent[] | undefined, minNearer: number): boolean {
+  /** At the last confirming call (`now`): the latest candidate silent since, alike in pace, and in the region it worked. */
+  private holds(p: SuccessionState, now: number, reference: ModelReference | null, batchEvents: (key: string) => readonly InferenceEvent[] | undefined): boolean {
     if (!reference) return false;
     const spoke = (ts: number) => ts >= p.firstTs && ts <= now;
     const gapMs = medianGap(p.ts!, p.ts!.length);
@@ -277,7 +263,7 @@ export class KeySuccession {
       const ratio = gapMs > c.fromGapMs ? gapMs / Math.max(c.fromGapMs, 1) : c.fromGapMs / Math.max(gapMs, 1);
       if (!(ratio <= this.config.paceRatio) || !samePace(c.fromGaps, gaps, this.config.paceAlpha)) continue;
       const nearer = nearerShare(c.fromSketches, c.dim, p.sketches!, width, reference);
-      if (!(nearer >= minNearer)) continue;
+      if (!(nearer >= this.config.nearerShare)) continue;
       Object.assign(p, { from: c.from, fromTs: c.fromTs, fromRisk: c.fromRisk, fromGapMs: c.fromGapMs, gapMs, nearer });
       return true;
     }
