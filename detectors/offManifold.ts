@@ -492,15 +492,14 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
 /** No rows (shared: rows are replaced when they grow, never written in place). */
 const NO_ROWS = new Float32Array(0);
 
-/** A state of the older snapshot form (base64 sketches, '' for none) in Float32Arrays, as the detector reads them. */
+/**
+ * A state of the older snapshot form (base64 sketches, '' for none) in Float32Arrays, as the detector reads
+ * them. The straight run's `last` and `step` are left to `StraightCursor`, which reads either form.
+ */
 function upgrade(state: OffManifoldState): void {
   for (const k of ['offRing', 'minorRing', 'minorMean', 'backlog'] as const) {
     const v = state[k];
     if (typeof v === 'string') state[k] = v ? unpackFloat32(v) : undefined;
-  }
-  for (const k of ['last', 'step'] as const) {
-    const v = state[k];
-    if (typeof v === 'string') state[k] = v ? unpackFloat32(v) : null;
   }
 }
 
