@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import pino from 'pino';
 import { formatEventLine } from '../../src/codec/ndjson.ts';
-import { createCompute } from '../../src/compute/createCompute.ts';
+import { createKernels } from '../../src/compute/createKernels.ts';
 import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
 import { defaultConfig, enabledDetectors, PRADA_DETECTOR, pradaOnlyConfig } from './baselines/pipelines.ts';
 import { type AttackRow, type BenignRow, measureAttack, measureAttackResponse, measureBenign, measureBenignResponse } from './Measure.ts';
@@ -75,7 +75,8 @@ async function main(): Promise<void> {
   const cast = castFor();
 
   const config = defaultConfig();
-  const compute = await createCompute();
+  // The kernels `run` and `replay` use (`createKernels`), so the simulation scores as `replay` does.
+  const compute = await createKernels(config.compute);
   await tf.setBackend('cpu'); // the models' backend; probewatch's Compute re-activates its own on every call
   const detectorErrors = new Map<string, number>();
   let firstError = '';
@@ -182,7 +183,7 @@ async function main(): Promise<void> {
   const summary = [
     `- Command: \`${command}\` (${size.name}: ${size.days} simulated day${size.days > 1 ? 's' : ''}, ${size.budget} attack queries per campaign, poll ${pollMs / 1000} s)`,
     `- Date: ${new Date().toISOString()}; wall time ${seconds.toFixed(0)} s (simulation ${simSeconds.toFixed(0)} s)`,
-    `- Machine: ${describeMachine()}; models on tfjs cpu, probewatch Compute on ${compute.backend}`,
+    `- Machine: ${describeMachine()}; models on tfjs cpu, probewatch kernels as replay picks them (TensorFlow.js backend ${compute.backend} only where it rounds as plain JS does)`,
     `- Victim: TensorFlow.js MLP ${size.victimHidden.join('-')} over ${world.features.join(', ')} (vega-datasets weather.csv, Seattle, ${world.train.length} training days), 5 classes (${world.classes.join(', ')}); held-out accuracy ${pct(world.accuracy)}; chance floor for agreement (always the victim's most frequent class) ${pct(world.majorityAgreement)} on ${world.test.length} held-out days`,
     `- Held-out days without precipitation: ${pct(dryShare)}; share of the documented precipitation range below 0.05 mm: ${pct(dryRange)} (uniform and lattice queries almost never show the victim a dry day, which bounds what their surrogates learn about natural data)`,
     `- probewatch: embedded default config, detectors ${detectors.join(', ')}; ${record.events} events from ${record.keys.size} keys (unprotected world)`,

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import pino from 'pino';
-import { createCompute } from '../../src/compute/createCompute.ts';
+import { createKernels } from '../../src/compute/createKernels.ts';
 import { describeMachine } from '../utils/machine.ts';
 import { replaceResultsBlock } from '../utils/results.ts';
 import { defaultConfig, enabledDetectors } from './baselines/pipelines.ts';
@@ -71,7 +71,9 @@ async function main(): Promise<void> {
   await tf.setBackend('cpu');
   await tf.ready();
   const config = defaultConfig();
-  const compute = await createCompute();
+  // The kernels `run` and `replay` use (`createKernels`): plain JS wherever TensorFlow.js rounds differently, so the
+  // simulation's scores are the ones `replay` gives on the same events (the replay check compares them).
+  const compute = await createKernels(config.compute);
   const detectorErrors = new Map<string, number>();
   const logger = pino({ level: 'error' }, {
     write(line: string) {
@@ -92,7 +94,7 @@ async function main(): Promise<void> {
   const summary = [
     `- Command: \`${command}\` (${size.name}: ${size.days} simulated day${size.days > 1 ? 's' : ''} per world, ${size.budget} attack queries per campaign, poll ${pollMs / 1000} s; unprotected worlds only, ${args.surrogates ? `surrogates MLP ${size.surrogate.hidden.join('-')} × ${size.surrogate.passes} examples seen, seed world seed + 17, trained on each campaign's answers in ${worlds.reduce((s, w) => s + (w.surrogates?.seconds ?? 0), 0).toFixed(0)} s` : 'no surrogates measured'})`,
     `- Date: ${new Date().toISOString()}; wall time ${seconds.toFixed(0)} s for ${worlds.length} worlds, CPU ${cpuSeconds.toFixed(0)} s (the wall time an idle machine would take, about)`,
-    `- Machine: ${describeMachine()}; victims on tfjs cpu, probewatch Compute on ${compute.backend}; tree ${tree}`,
+    `- Machine: ${describeMachine()}; victims on tfjs cpu, probewatch kernels as replay picks them (TensorFlow.js backend ${compute.backend} only where it rounds as plain JS does); tree ${tree}`,
     `- Split ${split}: seeds ${(seeds ?? SPLIT_SEEDS[split]).join(', ')} (dev ${SPLIT_SEEDS.dev.join(', ')} for tuning; validation ${SPLIT_SEEDS.validation.join(', ')} never tuned on)`,
     `- probewatch: embedded default config; ${detectorErrors.size ? `detector errors (caught, scored 0): ${[...detectorErrors].map(([d, n]) => `${d} ×${n}`).join(', ')}` : 'no detector errors'}`,
     `- Replay check: every world's events through \`probewatch replay\`'s code end every key on the same RiskScore as the simulation: ${worlds.every((w) => w.replay.mismatched === 0) ? 'yes, in every world' : `NO in ${worlds.filter((w) => w.replay.mismatched > 0).map((w) => `${w.name}#${w.seed}`).join(', ')}`}`,
