@@ -140,7 +140,8 @@ export type SurrogateContext = Pick<MeasureContext, 'world' | 'surrogate' | 'see
 /** Every surrogate of a run trains from one seed, so the worlds' agreements differ only by the answers. */
 const surrogateSeed = (ctx: SurrogateContext) => ctx.seed + 17;
 
-function agreementOf(exchanges: readonly Exchange[], attack: Attack, ctx: SurrogateContext): number {
+/** Top-1 agreement with the victim on held-out data of the surrogate trained on the answers these exchanges received (under enforcement, what the gateway returned). */
+export function agreementOf(exchanges: readonly Exchange[], attack: Attack, ctx: SurrogateContext): number {
   const model = surrogateFromExchanges(exchanges, attack, ctx, surrogateSeed(ctx));
   const agreement = topOneAgreement(predictProbs(model, ctx.world.testX), ctx.world.testVictimProbs);
   model.dispose();

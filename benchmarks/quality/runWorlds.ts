@@ -2,7 +2,7 @@
  * Detection across a family of worlds (issue 10): real tables and
  * synthetic structures, victims of several kinds, each world's cast
  * against the default pipeline, unprotected, detection only.
- * `npm run bench:worlds -- --split dev|validation [--worlds a,b] [--quick] [--surrogates]`.
+ * `npm run bench:worlds -- --split dev|validation [--worlds a,b] [--quick] [--surrogates] [--responses]`.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { createKernels } from '../../src/compute/createKernels.ts';
 import { describeMachine } from '../utils/machine.ts';
 import { replaceResultsBlock } from '../utils/results.ts';
 import { defaultConfig, enabledDetectors } from './baselines/pipelines.ts';
-import { neverCaughtAgreementLine, surrogateMatrix } from './report/surrogateTables.ts';
+import { neverCaughtAgreementLine, responsesBarLine, responsesMatrix, surrogateMatrix } from './report/surrogateTables.ts';
 import { familyBarLine, familyMatrix, worldBlock, worldSummaryTable, worstWorldLine } from './report/worldsTables.ts';
 import { FAMILY, TINY } from './Scenario.ts';
 import { runFamily } from './worlds/runFamily.ts';
@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     /** Also train every attack campaign's surrogate on its answers and measure its agreement with the victim (as bench:quality does). */
     surrogates: { type: 'boolean', default: false },
+    /** Also simulate every world under the default responses and measure what each campaign's copy keeps (implies --surrogates). */
+    responses: { type: 'boolean', default: false },
     /** Write the RESULTS.md section (default: a whole split at full size). */
     write: { type: 'boolean' },
     dry: { type: 'boolean', default: false },
@@ -83,16 +85,25 @@ async function main(): Promise<void> {
   });
   log(`${split} split: ${specs.length} worlds (${size.name} size), detectors ${enabledDetectors(config).join(', ')}, compute ${compute.backend}`);
 
-  const worlds = await runFamily(specs, size, config, compute, { pollMs, victimPassesScale: args.quick ? 0.25 : 1, logger, log, ...(args.events ? { eventsDir: args.events } : {}), ...(args.surrogates ? { surrogate: size.surrogate } : {}) });
+  if (args.responses) args.surrogates = true;
+  const worlds = await runFamily(specs, size, config, compute, {
+    pollMs,
+    victimPassesScale: args.quick ? 0.25 : 1,
+    logger,
+    log,
+    ...(args.events ? { eventsDir: args.events } : {}),
+    ...(args.surrogates ? { surrogate: size.surrogate } : {}),
+    ...(args.responses ? { responses: true } : {}),
+  });
   for (const w of worlds) process.stdout.write(`\n${worldBlock(w)}\n`);
   const seconds = (performance.now() - started) / 1000;
   const cpuSeconds = (({ user, system }) => (user + system) / 1e6)(process.cpuUsage());
 
-  const command = `npm run bench:worlds -- --split ${split}${only ? ` --worlds ${only.join(',')}` : ''}${seeds ? ` --seeds ${seeds.join(',')}` : ''}${args.quick ? ' --quick' : ''}${args.surrogates ? ' --surrogates' : ''}`;
+  const command = `npm run bench:worlds -- --split ${split}${only ? ` --worlds ${only.join(',')}` : ''}${seeds ? ` --seeds ${seeds.join(',')}` : ''}${args.quick ? ' --quick' : ''}${args.responses ? ' --responses' : args.surrogates ? ' --surrogates' : ''}`;
   const worst = worstWorldLine(worlds);
   const bar = familyBarLine(worlds);
   const summary = [
-    `- Command: \`${command}\` (${size.name}: ${size.days} simulated day${size.days > 1 ? 's' : ''} per world, ${size.budget} attack queries per campaign, poll ${pollMs / 1000} s; unprotected worlds only, ${args.surrogates ? `surrogates MLP ${size.surrogate.hidden.join('-')} × ${size.surrogate.passes} examples seen, seed world seed + 17, trained on each campaign's answers in ${worlds.reduce((s, w) => s + (w.surrogates?.seconds ?? 0), 0).toFixed(0)} s` : 'no surrogates measured'})`,
+    `- Command: \`${command}\` (${size.name}: ${size.days} simulated day${size.days > 1 ? 's' : ''} per world, ${size.budget} attack queries per campaign, poll ${pollMs / 1000} s; ${args.responses ? 'each world simulated unprotected and again under the SDK\'s default responses' : 'unprotected worlds only'}, ${args.surrogates ? `surrogates MLP ${size.surrogate.hidden.join('-')} × ${size.surrogate.passes} examples seen, seed world seed + 17, trained on each campaign's answers in ${worlds.reduce((s, w) => s + (w.surrogates?.seconds ?? 0), 0).toFixed(0)} s` : 'no surrogates measured'})`,
     `- Date: ${new Date().toISOString()}; wall time ${seconds.toFixed(0)} s for ${worlds.length} worlds, CPU ${cpuSeconds.toFixed(0)} s (the wall time an idle machine would take, about)`,
     `- Machine: ${describeMachine()}; victims on tfjs cpu, probewatch kernels as replay picks them (TensorFlow.js backend ${compute.backend} only where it rounds as plain JS does); tree ${tree}`,
     `- Split ${split}: seeds ${(seeds ?? SPLIT_SEEDS[split]).join(', ')} (dev ${SPLIT_SEEDS.dev.join(', ')} for tuning; validation ${SPLIT_SEEDS.validation.join(', ')} never tuned on)`,
@@ -119,6 +130,17 @@ async function main(): Promise<void> {
           surrogateMatrix(worlds),
           '',
           `- ${neverCaughtAgreementLine(worlds)}`,
+        ]
+      : []),
+    ...(args.responses
+      ? [
+          '',
+          '### Stolen copies under the default responses',
+          'Each world simulated again with the gateway enforcing the levels probewatch decides (the SDK\'s defaults: throttle 10/min, truncate to the top-1 label, deceive with a keyed wrong class), the same seed and cast. Cells: the campaign\'s surrogate agreement unprotected → trained on what it received under responses (the cut in points). Bold: a campaign caught in the unprotected world whose copy loses < 40 points and stays above the chance floor.',
+          '',
+          responsesMatrix(worlds),
+          '',
+          `- ${responsesBarLine(worlds)}`,
         ]
       : []),
   ].join('\n');

@@ -11,11 +11,11 @@ import { firstAtLeast, median, type Reach } from '../Measure.ts';
 import { type ReplayCheck, replayCheck } from '../replayCheck.ts';
 import { Rng } from '../Rng.ts';
 import { buildCast, type ScenarioSize } from '../Scenario.ts';
-import { noEnforcement } from '../world/Enforcement.ts';
+import { noEnforcement, RESPONSE_VARIANTS, sdkEnforcement } from '../world/Enforcement.ts';
 import { Gateway } from '../world/Gateway.ts';
-import { type KeyTrace, World } from '../world/World.ts';
+import { type KeyTrace, World, type WorldRecord } from '../world/World.ts';
 import type { BuiltWorld } from './WorldSpec.ts';
-import { worldSurrogates } from './worldSurrogates.ts';
+import { type WorldSurrogates, worldSurrogates } from './worldSurrogates.ts';
 
 /** How one population fared in one world. */
 export interface PopulationDetection {
@@ -34,6 +34,12 @@ export interface PopulationDetection {
   maxRisk: number;
   /** Attacks, with `DetectOptions.surrogate`: the campaign's surrogate agreement with the victim on held-out data. */
   agreement?: number;
+  /**
+   * With `DetectOptions.responses`: the same world again with the gateway enforcing the levels probewatch
+   * decides (the SDK's default responses). Attacks: the surrogate trained on what the campaign received there.
+   * Benign: calls, refused calls and answers altered (truncated to a label that differs, or deceived).
+   */
+  responses?: { agreement?: number; calls: number; refused: number; altered: number };
 }
 
 /** One world's detection, checked against `probewatch replay`. */
@@ -97,6 +103,12 @@ export interface DetectOptions {
   eventsDir?: string;
   /** Also train each attack campaign's surrogate of this shape and measure its agreement (`worldSurrogates`). */
   surrogate?: SurrogateSpec;
+  /**
+   * With `surrogate`: also simulate the world with the gateway enforcing probewatch's levels (the SDK's
+   * default responses, bench:quality's first responses variant) and train each campaign's surrogate on what
+   * it received there.
+   */
+  responses?: boolean;
 }
 
 const PIPELINE = 'probewatch';
@@ -138,6 +150,7 @@ export async function detectWorld(built: BuiltWorld, buildSeconds: number, size:
 
   const stolen = options.surrogate ? await worldSurrogates(record, world, options.surrogate, spec.seed) : undefined;
   if (stolen) options.log?.(`${spec.name}#${spec.seed}: ${stolen.agreement.size} surrogates trained (${stolen.seconds.toFixed(0)} s)`);
+  const guarded = options.surrogate && options.responses ? await responsesWorld(built, size, config, compute, options, options.surrogate) : undefined;
 
   const grace = new Map<string, number>();
   for (const a of cast.attacks) if (a.graceCalls) grace.set(a.population, a.graceCalls);
@@ -152,6 +165,7 @@ export async function detectWorld(built: BuiltWorld, buildSeconds: number, size:
     };
     const g = grace.get(population) ?? 0;
     const agreement = stolen?.agreement.get(population);
+    const responses = guarded && responsesOf(guarded.record, population, guarded.stolen.agreement.get(population));
     return {
       population,
       kind,
@@ -161,6 +175,7 @@ export async function detectWorld(built: BuiltWorld, buildSeconds: number, size:
       calls: own.reduce((s, t) => s + t.times.length, 0),
       maxRisk: Math.max(0, ...own.flatMap((t) => t.risk.map(([, r]) => r))),
       ...(agreement !== undefined ? { agreement } : {}),
+      ...(responses ? { responses } : {}),
     };
   });
   return {
@@ -176,6 +191,42 @@ export async function detectWorld(built: BuiltWorld, buildSeconds: number, size:
     populations,
     ...(stolen ? { surrogates: { chanceFloor: stolen.chanceFloor, seconds: stolen.seconds } } : {}),
     honestMargin: honestMargin(populations, traces, SIGNATURES),
+  };
+}
+
+/**
+ * The world again, same seed and cast, with the gateway enforcing the levels a fresh pipeline decides
+ * (`RESPONSE_VARIANTS[0]`, the SDK's defaults), and every campaign's surrogate trained on what it received.
+ */
+async function responsesWorld(built: BuiltWorld, size: ScenarioSize, config: Readonly<Config>, compute: Compute, options: DetectOptions, surrogate: SurrogateSpec): Promise<{ record: WorldRecord; stolen: WorldSurrogates }> {
+  const { world, spec } = built;
+  const rng = new Rng(spec.seed).fork(`world-${spec.name}`);
+  const cast = buildCast(world, size, rng.fork('cast'));
+  const variant = RESPONSE_VARIANTS[0];
+  const simulation = new World({
+    victim: world.victim,
+    gateway: new Gateway(world, rng.fork('gateway')),
+    enforcement: sdkEnforcement(variant.name, variant.settings, spec.seed),
+    pipelines: [{ name: PIPELINE, pipeline: new DetectionPipeline(config, { compute, ...(options.logger ? { logger: options.logger } : {}) }) }],
+    pollMs: options.pollMs,
+    fireScore: config.policy.thresholds.throttle,
+  });
+  const started = performance.now();
+  const record = await simulation.run([...cast.benign, ...cast.attacks]);
+  options.log?.(`${spec.name}#${spec.seed}: ${variant.name} world, ${record.events} events in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  const stolen = await worldSurrogates(record, world, surrogate, spec.seed, 'received');
+  options.log?.(`${spec.name}#${spec.seed}: ${stolen.agreement.size} surrogates trained on what they received (${stolen.seconds.toFixed(0)} s)`);
+  return { record, stolen };
+}
+
+/** One population's calls, refusals and altered answers in a responses world, with its campaign's surrogate there. */
+function responsesOf(record: WorldRecord, population: string, agreement: number | undefined): NonNullable<PopulationDetection['responses']> {
+  const actors = record.actors.filter((r) => r.actor.population === population);
+  return {
+    calls: actors.reduce((s, r) => s + r.calls, 0),
+    refused: actors.reduce((s, r) => s + r.refused, 0),
+    altered: actors.reduce((s, r) => s + r.altered, 0),
+    ...(agreement !== undefined ? { agreement } : {}),
   };
 }
 

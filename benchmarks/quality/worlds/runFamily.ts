@@ -17,6 +17,8 @@ export interface FamilyOptions {
   eventsDir?: string;
   /** Also train and measure each attack campaign's surrogate (see `DetectOptions.surrogate`). */
   surrogate?: SurrogateSpec;
+  /** With `surrogate`: also measure what each campaign keeps under the default responses (see `DetectOptions.responses`). */
+  responses?: boolean;
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Attack, SurrogateSpec } from '../attacks/Attack.ts';
-import { unprotectedAgreement } from '../Measure.ts';
+import { agreementOf, unprotectedAgreement } from '../Measure.ts';
 import type { VictimWorld } from '../Victim.ts';
 import type { WorldRecord } from '../world/World.ts';
 
@@ -14,12 +14,14 @@ export interface WorldSurrogates {
 }
 
 /**
- * Trains every attack campaign's surrogate on the model's answers it
- * received (`bench:quality`'s `unprotectedAgreement`, seed `seed + 17`)
+ * Trains every attack campaign's surrogate on the model's answers to its
+ * calls (`answers: 'model'`, `bench:quality`'s `unprotectedAgreement`) or on
+ * the answers the gateway returned it (`'received'`: under responses, the
+ * truncated and deceived ones; refused calls teach nothing), seed `seed + 17`,
  * and scores it against the victim on the world's held-out rows. Models
  * train on the tfjs cpu backend, as the victims do.
  */
-export async function worldSurrogates(record: WorldRecord, world: VictimWorld, surrogate: SurrogateSpec, seed: number): Promise<WorldSurrogates> {
+export async function worldSurrogates(record: WorldRecord, world: VictimWorld, surrogate: SurrogateSpec, seed: number, answers: 'model' | 'received' = 'model'): Promise<WorldSurrogates> {
   const started = performance.now();
   await tf.setBackend('cpu');
   const ctx = { world, surrogate, seed };
@@ -27,7 +29,9 @@ export async function worldSurrogates(record: WorldRecord, world: VictimWorld, s
   const attacks = record.actors.filter((r) => r.actor.kind === 'attack');
   for (const population of new Set(attacks.map((r) => r.actor.population))) {
     const campaign = attacks.filter((r) => r.actor.population === population);
-    agreement.set(population, unprotectedAgreement(campaign.flatMap((r) => r.exchanges), campaign[0].actor as Attack, ctx));
+    const exchanges = campaign.flatMap((r) => r.exchanges);
+    const attack = campaign[0].actor as Attack;
+    agreement.set(population, answers === 'model' ? unprotectedAgreement(exchanges, attack, ctx) : agreementOf(exchanges, attack, ctx));
   }
   return { agreement, chanceFloor: world.majorityAgreement, seconds: (performance.now() - started) / 1000 };
 }
