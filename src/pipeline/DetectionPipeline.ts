@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Detector, DetectorContext, DetectorOutput, KeyGroup } from '../../detectors/types.ts';
+import type { Detector, DetectorOutput, KeyGroup } from '../../detectors/types.ts';
 import { DETECTORS } from '../../detectors/index.ts';
 import { epochParts } from '../baselines/epochParts.ts';
 import { createKeyFeedState } from '../baselines/KeyFeedState.ts';
@@ -21,6 +21,7 @@ import { GroupDecisions } from '../policy/GroupDecisions.ts';
 import type { ManualDecisionBook } from '../policy/ManualDecisionBook.ts';
 import { initialLadderState, ResponseLadder } from '../policy/ResponseLadder.ts';
 import { type KeyState, KeyStateStore, NO_EVIDENCE } from '../state/KeyStateStore.ts';
+import { BatchContext } from './BatchContext.ts';
 import { chunkByKeys } from './chunkByKeys.ts';
 
 /** What one batch produced. */
@@ -461,23 +462,7 @@ export class DetectionPipeline {
       slot[k] = batch.length;
       batch.push({ key, events: views[k].events, state: s.detectors[d.name] });
     });
-    // An entity is looked up in the store once per batch (its last-seen time is the batch's maxTs either way).
-    const seen = new Map<string, unknown>();
-    const ctx: DetectorContext = {
-      compute: this.compute,
-      entityStage: this.entityStage,
-      reference: (model) => this.references.get(model),
-      aggregate: <T>(entity: string, init: () => T): T => {
-        let value = seen.get(entity);
-        if (value === undefined) {
-          const a = this.store.aggregate(entity, this.maxTs);
-          if (!(d.name in a)) a[d.name] = init();
-          value = a[d.name];
-          seen.set(entity, value);
-        }
-        return value as T;
-      },
-    };
+    const ctx = new BatchContext(this.compute, this.entityStage, this.references, this.store, d.name, this.maxTs);
     try {
       const result = batch.length ? d.processBatch(batch, ctx) : [];
       keys.forEach((_, k) => {
