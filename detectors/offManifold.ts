@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { MinorDirections } from '../src/baselines/minorDirections.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import { appendRow, unpackFloat32 } from '../src/compute/packedVectors.ts';
-import { eventTimeOrder } from './shared/batch.ts';
+import { eventTimeOrder, perGroup } from './shared/batch.ts';
 import { addToShare, createShare, type EwShare, shareExcess, shareExcessLowerBound, shareExcessZ } from './shared/EwShare.ts';
 import { BatchStraightRuns } from './shared/StraightRun.ts';
 import { addArrival, createGapStats, type GapStats, gapCv, machinePacedNote, pacingFields, pacingWeight } from './shared/GapStats.ts';
@@ -255,15 +255,15 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
 
   processBatch(groups: readonly KeyGroup<OffManifoldState>[], ctx: DetectorContext): DetectorOutput[] {
     const c = this.config;
-    const scores = groups.map((g) => new Float64Array(g.events.length));
-    const keepOut = groups.map((g) => new Uint8Array(g.events.length));
-    const views = groups.map((g) => new Array<View>(g.events.length));
+    const scores = perGroup(groups, (g) => new Float64Array(g.events.length));
+    const keepOut = perGroup(groups, (g) => new Uint8Array(g.events.length));
+    const views = perGroup(groups, (g) => new Array<View>(g.events.length));
     const refs = new Map<string, ModelReference | null>();
     const owners = Uint32Array.from(groups, (g) => referenceHash(g.key));
     const x = new Float32Array(64);
     for (const grp of groups) upgrade(grp.state);
     this.holding.clear();
-    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), this.config);
+    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), this.config);
 
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
