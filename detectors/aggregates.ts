@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { eventTimeOrder, flatEvents, groupOffsets, modelLabel, modelProbs, rowKernel, usableAnswer } from './shared/batch.ts';
+import { eventTimeOrder, flatEvents, groupOffsets, modelLabel, modelProbs, perGroup, rowKernel, usableAnswer } from './shared/batch.ts';
 import { balanceFields, balanceScore, balanceTest, classIndex } from './shared/ClassMix.ts';
 import { activeKeys, contribute, type Contribution, createEntityView, type EntityView, type ViewLimits } from './shared/EntityView.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
@@ -242,8 +242,8 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     const margins = rowKernel(probsRows, (m, w) => ctx.compute.topMargin(m, w));
     const nats = rowKernel(probsRows, (m, w) => ctx.compute.rowEntropy(m, w));
     const expectedCache = this.expectedCache;
-    const scores = groups.map((grp) => new Float64Array(grp.events.length));
-    const evidence: string[][] = groups.map(() => []);
+    const scores = perGroup(groups, (grp) => new Float64Array(grp.events.length));
+    const evidence: string[][] = perGroup(groups, () => []);
 
     // Per poll: each model's baselines and each entity's views are looked up once, not once per event.
     const models = new Map<string, ModelBaselines>();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bisectionSchema, bisectionScore, completedSearches, createBisectionState, observeQuery, type BisectionState } from './shared/BisectionTracker.ts';
-import { eventTimeOrder, flatEvents, groupOffsets, modelLabel, rowKernel } from './shared/batch.ts';
+import { eventTimeOrder, flatEvents, groupOffsets, modelLabel, perGroup, rowKernel } from './shared/batch.ts';
 import { addToHistogram, advanceEpoch, createQuota, type EpochHistogram, type EpochQuota, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
 import { either, fmt } from './shared/math.ts';
@@ -138,17 +138,17 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
       flatEvents(groups).map(scorableProbs),
       (m, w) => ctx.compute.topMargin(m, w),
     );
-    const scores = groups.map((g) => new Float64Array(g.events.length));
+    const scores = perGroup(groups, (g) => new Float64Array(g.events.length));
     // The line search is the extraction signature; a high small-margin share alone is an output statistic.
-    const signature = groups.map((g) => new Float64Array(g.events.length));
+    const signature = perGroup(groups, (g) => new Float64Array(g.events.length));
     // Each event's view, for the evidence as of that event (not as of the batch's end).
-    const views = groups.map((g) => new Array<LastView>(g.events.length));
+    const views = perGroup(groups, (g) => new Array<LastView>(g.events.length));
 
     const tails = new TailCache();
     const baselines = new Map<string, EpochHistogram>();
     const owners = Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key));
     const refs = new Map<string, ModelReference | null>();
-    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), c);
+    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c);
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
       let baseline = baselines.get(e.model_id);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { eventTimeOrder, flatEvents, groupOffsets, modelProbs, rowKernel, usableAnswer } from './shared/batch.ts';
+import { eventTimeOrder, flatEvents, groupOffsets, modelProbs, perGroup, rowKernel, usableAnswer } from './shared/batch.ts';
 import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio } from './shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
@@ -178,21 +178,21 @@ export class EntropyDetector implements Detector<EntropyState> {
       (m, w) => ctx.compute.rowEntropy(m, w),
     );
     const expectedCache = this.expectedCache;
-    const scores = groups.map((g) => new Float64Array(g.events.length));
+    const scores = perGroup(groups, (g) => new Float64Array(g.events.length));
     // Input diversity is an extraction signature: spreading queries over far more of the input space than the
     // model's own traffic covers is how transfer sets and equation-solving samples are drawn. Answer entropy is
     // an output statistic only, even from a script: its tail is the model's top entropies, which a scripted
     // stratified evaluation set's minority-class records reach as often as uncertainty sampling does where the
     // classes are imbalanced (boundary-probing's small margins, at most `marginMax` wide, are the paced signature).
-    const signature = groups.map((g) => new Float64Array(g.events.length));
+    const signature = perGroup(groups, (g) => new Float64Array(g.events.length));
     // Each event's view, for the evidence as of that event (not as of the batch's end).
-    const views = groups.map((g) => new Array<LastView>(g.events.length));
+    const views = perGroup(groups, (g) => new Array<LastView>(g.events.length));
 
     const tails = new TailCache();
     const models = new Map<string, ModelEntropy>();
     const owners = Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key));
     const refs = new Map<string, ModelReference | null>();
-    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), c);
+    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c);
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
       let model = models.get(e.model_id);

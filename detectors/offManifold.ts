@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { MinorDirections } from '../src/baselines/minorDirections.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import { appendRow, unpackFloat32 } from '../src/compute/packedVectors.ts';
-import { eventTimeOrder } from './shared/batch.ts';
+import { eventTimeOrder, perGroup } from './shared/batch.ts';
 import { addToShare, createShare, type EwShare, shareExcess, shareExcessLowerBound, shareExcessZ } from './shared/EwShare.ts';
 import { BatchStraightRuns } from './shared/StraightRun.ts';
 import { addArrival, createGapStats, type GapStats, gapCv, machinePacedNote, pacingFields, pacingWeight } from './shared/GapStats.ts';
@@ -224,6 +224,12 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
    * distances, and its minor directions (whose threshold depends on the asking key).
    */
   private readonly thresholds = new WeakMap<ModelReference, Thresholds>();
+  /**
+   * Within a batch, each holding key's backlog buffer (room for `backlog` rows): its `state.backlog` is a view
+   * of the rows at the front, so that holding a query writes one row instead of copying the whole backlog.
+   * Views are copied to exact arrays at the batch's end, so state between batches holds no spare room.
+   */
+  private readonly holding = new Map<OffManifoldState, Float32Array>();
 
   constructor(private readonly config: OffManifoldConfig) {}
 
@@ -249,14 +255,15 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
 
   processBatch(groups: readonly KeyGroup<OffManifoldState>[], ctx: DetectorContext): DetectorOutput[] {
     const c = this.config;
-    const scores = groups.map((g) => new Float64Array(g.events.length));
-    const keepOut = groups.map((g) => new Uint8Array(g.events.length));
-    const views = groups.map((g) => new Array<View>(g.events.length));
+    const scores = perGroup(groups, (g) => new Float64Array(g.events.length));
+    const keepOut = perGroup(groups, (g) => new Uint8Array(g.events.length));
+    const views = perGroup(groups, (g) => new Array<View>(g.events.length));
     const refs = new Map<string, ModelReference | null>();
     const owners = Uint32Array.from(groups, (g) => referenceHash(g.key));
     const x = new Float32Array(64);
     for (const grp of groups) upgrade(grp.state);
-    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), this.config);
+    this.holding.clear();
+    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), this.config);
 
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
@@ -289,6 +296,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       views[g][i] = same ? before : this.view(state, ref && ref.ready ? this.thresholdsOf(ref) : null, e.model_id, owners[g]);
     }
     runs.save();
+    this.settleHeld();
     return groups.map((grp, g) => {
       const explain = (i: number) => this.evidence(views[g][i]);
       return { scores: scores[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain, keepOut: keepOut[g] };
@@ -313,8 +321,33 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const cap = this.config.backlog;
     if (cap === 0) return;
     const held = state.backlog && state.backlogModel === model ? (state.backlog as Float32Array) : NO_ROWS;
-    state.backlog = appendRow(held.length % dim === 0 ? held : NO_ROWS, x, 0, dim, cap);
+    const rows = held.length % dim === 0 ? held : NO_ROWS;
+    const buffer = this.holding.get(state);
+    const n = rows.length / dim;
+    if (buffer && rows.buffer === buffer.buffer && rows.byteOffset === 0 && buffer.length === cap * dim && n <= cap) {
+      // The rows this batch built: the newest `cap - 1` of them stay where they are (shifted when full), the query follows.
+      if (n === cap) buffer.copyWithin(0, dim, cap * dim);
+      const at = Math.min(n, cap - 1) * dim;
+      for (let j = 0; j < dim; j++) buffer[at + j] = x[j];
+      state.backlog = buffer.subarray(0, at + dim);
+    } else {
+      const keep = Math.min(n, cap - 1);
+      const fresh = new Float32Array(cap * dim);
+      fresh.set(rows.subarray(rows.length - keep * dim));
+      for (let j = 0; j < dim; j++) fresh[keep * dim + j] = x[j];
+      this.holding.set(state, fresh);
+      state.backlog = fresh.subarray(0, (keep + 1) * dim);
+    }
     state.backlogModel = model;
+  }
+
+  /** Each backlog held in this batch as an array of its own rows (the buffer's spare room is not kept). */
+  private settleHeld(): void {
+    for (const [state, buffer] of this.holding) {
+      const rows = state.backlog;
+      if (rows instanceof Float32Array && rows.buffer === buffer.buffer) state.backlog = rows.slice();
+    }
+    this.holding.clear();
   }
 
   /**

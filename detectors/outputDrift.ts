@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { eventTimeOrder, modelLabel, modelProbs, pairKernel, usableAnswer } from './shared/batch.ts';
+import { eventTimeOrder, modelLabel, modelProbs, pairKernel, perGroup, usableAnswer } from './shared/batch.ts';
 import { addClass, type Balance, balanceFields, balanceScore, balanceTest, type ClassMix, classIndex, createClassMix, smoothedMix } from './shared/ClassMix.ts';
 import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio } from './shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota, unitBin, unitQuantile } from './shared/EpochHistogram.ts';
@@ -170,9 +170,9 @@ export class OutputDriftDetector implements Detector<OutputDriftState> {
     const jsd = pairKernel(ctx.compute, pairs);
 
     // Pass 2, same order: scores, the per-key divergence baseline, the global drift.
-    const scores = groups.map((grp) => new Float64Array(grp.events.length));
+    const scores = perGroup(groups, (grp) => new Float64Array(grp.events.length));
     // Each event's view, for the evidence as of that event (not as of the batch's end).
-    const views = groups.map((grp) => new Array<LastView>(grp.events.length));
+    const views = perGroup(groups, (grp) => new Array<LastView>(grp.events.length));
     order.forEach(({ g, i, e }, k) => {
       const state = groups[g].state;
       const m = model(e.model_id);

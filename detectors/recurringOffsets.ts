@@ -4,7 +4,7 @@ import { squaredDistancesTo } from '../src/compute/squaredDistance.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import { referenceHash } from '../src/baselines/referenceHash.ts';
 import type { InferenceEvent } from '../src/contract.ts';
-import { eventTimeOrder } from './shared/batch.ts';
+import { eventTimeOrder, perGroup } from './shared/batch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare, shareExcessZ } from './shared/EwShare.ts';
 import { entityName } from './shared/entityName.ts';
@@ -205,13 +205,13 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
   processBatch(groups: readonly KeyGroup<RecurringOffsetsState>[], ctx: DetectorContext): DetectorOutput[] {
     const c = this.config;
     const opts = baselineOptions(this.baseline);
-    const scores = groups.map((g) => new Float64Array(g.events.length));
+    const scores = perGroup(groups, (g) => new Float64Array(g.events.length));
     const models = new Map<string, EpochHistogram>();
     const refs = new Map<string, ModelReference | null>();
-    const views = groups.map((g) => new Array<View>(g.events.length));
+    const views = perGroup(groups, (g) => new Array<View>(g.events.length));
     const x = new Float32Array(c.dim);
     for (const grp of groups) if (typeof grp.state.rows === 'string') upgrade(grp.state);
-    const runs = new BatchStraightRuns(groups.map((grp) => grp.state), c);
+    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c);
 
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;

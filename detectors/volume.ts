@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { addToWindow, createWindow, type WindowCounter } from '../src/state/SlidingWindowCounter.ts';
-import { eventTimeOrder } from './shared/batch.ts';
+import { eventTimeOrder, perGroup } from './shared/batch.ts';
 import { entityName } from './shared/entityName.ts';
 import { prefixOf } from './shared/prefixOf.ts';
 import type { Detector, DetectorDefinition, KeyGroup } from './types.ts';
@@ -140,8 +140,8 @@ export class VolumeDetector implements Detector<VolumeState> {
       if (!w) seen.set(value, (w = ctx.aggregate(entityName(kind, value), createWindows)));
       return w;
     };
-    const scores = groups.map((g) => new Float64Array(g.events.length));
-    const reasons = groups.map((g) => new Array<Worst>(g.events.length));
+    const scores = perGroup(groups, (g) => new Float64Array(g.events.length));
+    const reasons = perGroup(groups, (g) => new Array<Worst>(g.events.length));
     // Client and network windows are shared by keys: walked in event time, a key's count never includes another
     // key's later calls of the same poll, so the scores do not depend on how the stream was cut into polls.
     for (const { g, i, e } of eventTimeOrder(groups)) {

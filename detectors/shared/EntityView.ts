@@ -89,7 +89,7 @@ export function contribute(v: EntityView, x: Contribution, l: ViewLimits): void 
     if (prev === undefined && ix.size >= l.maxTrackedKeys) ix.evictOldest(v.keys);
     ix.set(v.keys, id, x.epoch);
   } else {
-    if (!Object.hasOwn(v.keys, id) && countKeys(v.keys, Infinity) >= l.maxTrackedKeys) evictOldestByScan(v.keys);
+    if (!Object.hasOwn(v.keys, id) && countKeys(v.keys, l.maxTrackedKeys) >= l.maxTrackedKeys) evictOldestByScan(v.keys);
     v.keys[id] = x.epoch;
   }
 }

@@ -36,7 +36,7 @@ export class StraightCursor {
   /**
    * Two buffers each for the sketch prefix and the step, owned by the cursor and written in turn, so that
    * a query costs no allocation: `last` and `step` are always one of them or the vectors the state held
-   * (read, never written). `save` copies them out.
+   * (read, never written). `save` hands them to the state and lets go of both pairs.
    */
   private readonly heads: [Float32Array, Float32Array] = [NO_VECTOR, NO_VECTOR];
   private readonly steps: [Float32Array, Float32Array] = [NO_VECTOR, NO_VECTOR];
@@ -72,10 +72,15 @@ export class StraightCursor {
     return straight;
   }
 
-  /** Writes the run back as vectors (each its own exact-size array, never changed in place afterwards); null when none. */
+  /**
+   * Writes the run back as vectors (each its own exact-size array, never changed in place afterwards); null when none.
+   * The cursor's buffers go to the state as they are (no copy): it lets go of them, so a later query writes new ones.
+   */
   save(run: StraightRunState): void {
-    run.last = this.last && this.changed ? this.last.slice() : this.last;
-    run.step = this.step && this.changed ? this.step.slice() : this.step;
+    run.last = this.last;
+    run.step = this.step;
+    this.heads[0] = this.heads[1] = NO_VECTOR;
+    this.steps[0] = this.steps[1] = NO_VECTOR;
   }
 }
 

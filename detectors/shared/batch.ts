@@ -54,6 +54,18 @@ function computeOrder(groups: readonly KeyGroup<unknown>[]): readonly PollEvent[
 }
 
 /**
+ * One value per key group, `make(group)`, in a plain array built by a loop. A batch's columns (scores, views,
+ * states) are built this way rather than by `groups.map`: an array `map` makes arrays of one elements kind
+ * while its caller runs unoptimised and of another once the caller is optimised with it inlined, and the
+ * optimised loop that reads the columns then meets a map it never saw and is thrown away.
+ */
+export function perGroup<G, T>(groups: readonly G[], make: (group: G) => T): T[] {
+  const out: T[] = [];
+  for (let g = 0; g < groups.length; g++) out.push(make(groups[g]));
+  return out;
+}
+
+/**
  * Runs a row kernel once per distinct row width over rows of mixed widths
  * (models differ in class count), stacking every row of a width into one
  * matrix: one kernel call per width per poll. `NaN` for empty rows.
@@ -69,7 +81,11 @@ export function rowKernel(rows: readonly (ArrayLike<number> | null)[], kernel: (
   });
   for (const [width, idx] of byWidth) {
     const m = new Float32Array(idx.length * width);
-    idx.forEach((k, j) => m.set(rows[k] as ArrayLike<number>, j * width));
+    // Element by element: \`set\` from a plain array costs more per call than a row of a few classes does.
+    for (let j = 0, o = 0; j < idx.length; j++) {
+      const row = rows[idx[j]] as ArrayLike<number>;
+      for (let c = 0; c < width; c++) m[o++] = row[c];
+    }
     const res = kernel(m, width);
     idx.forEach((k, j) => (out[k] = res[j]));
   }

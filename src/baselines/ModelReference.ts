@@ -1,5 +1,5 @@
 import { unpackFloat32 } from '../compute/packedVectors.ts';
-import { squaredDistancesTo } from '../compute/squaredDistance.ts';
+import { squaredDistance, squaredDistancesTo } from '../compute/squaredDistance.ts';
 import { nearestOther } from './foldPool.ts';
 import { type MinorDirections, minorDirections, type TailShares } from './minorDirections.ts';
 import { COL, coordinateOffset, type ModelReferenceState, recordStride, widthOf } from './ModelReferenceState.ts';
@@ -51,6 +51,8 @@ export class ModelReference {
   private readonly minors = new Map<number, MinorDirections | null>();
   /** `sampleOf`'s members, once asked for. */
   private sample: MemberSample | undefined = undefined;
+  /** The sample size `nearestOfSample` was last asked for: a sample is gathered when the same size is asked again. */
+  private lastTake = 0;
   /** The gate's caps, as shares of a quantile's tail (null: the gate is off). */
   private readonly tailShares: TailShares | null;
 
@@ -131,6 +133,14 @@ export class ModelReference {
     const n = this.n;
     if (!this.ready || dim > this.dim || m <= 0) return;
     const take = Math.min(m, n);
+    if (this.sample?.take !== take && this.lastTake !== take) {
+      // A size not asked for just before (a young key's history grows by one row per query): read the members where
+      // they lie instead of gathering a sample that the next question would not use. The same sums, so the same answer.
+      this.lastTake = take;
+      this.nearestInPlace(x, xo, dim, take, skipOwner, out);
+      return;
+    }
+    this.lastTake = take;
     const sample = this.sampleOf(take);
     const squares = sample.squares;
     squaredDistancesTo(x, xo, sample.rows, 0, take, this.dim, dim, squares, 0);
@@ -141,6 +151,23 @@ export class ModelReference {
       if (skipOwner !== 0 && owners[j] === skipOwner) continue;
       compared++;
       if (squares[j] < best) best = squares[j];
+    }
+    out.sq = best;
+    out.compared = compared;
+  }
+
+  /** `nearestOfSample` over the members of its sample of `take` as they lie in the reference's rows (nothing gathered). */
+  private nearestInPlace(x: ArrayLike<number>, xo: number, dim: number, take: number, skipOwner: number, out: { sq: number; compared: number }): void {
+    const { n, stride, data } = this;
+    const owners = this.memberKeys;
+    let best = Number.POSITIVE_INFINITY;
+    let compared = 0;
+    for (let j = 0; j < take; j++) {
+      const i = Math.floor((j * n) / take);
+      if (skipOwner !== 0 && owners[i] === skipOwner) continue;
+      compared++;
+      const sq = squaredDistance(x, xo, data, i * stride, dim);
+      if (sq < best) best = sq;
     }
     out.sq = best;
     out.compared = compared;

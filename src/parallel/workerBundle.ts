@@ -18,8 +18,8 @@ export interface WorkerHeapOptions {
   resourceLimits: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
 }
 
-/** V8 compiler flags a worker thread refuses as options and runs under already (`workerHeapOptions`). */
-const PROCESS_WIDE = /^--max[-_]inlined[-_]bytecode[-_]size([-_][a-z]+)?=\d+$/;
+/** V8 compiler flags (inlining budgets, on-stack replacement) a worker thread refuses as options and runs under already (`workerHeapOptions`). */
+const PROCESS_WIDE = /^--(max[-_]inlined[-_]bytecode[-_]size([-_][a-z]+)?=\d+|(no[-_])?use[-_]osr)$/;
 
 /** V8's young generation is two semi-spaces and a large-object space of the same size. */
 const YOUNG_PER_SEMI_SPACE = 3;
@@ -31,7 +31,8 @@ const YOUNG_PER_SEMI_SPACE = 3;
  * would not start), so they are taken out and given as the worker's
  * `resourceLimits` instead: each worker gets the heap its parent was given
  * (the young generation from `--max-semi-space-size`, which `bin/probewatch`
- * raises). V8's inlining budgets (`bin/probewatch` lowers one) are refused
+ * raises). V8's inlining budgets (`bin/probewatch` lowers one) and its
+ * on-stack replacement switch (`bin/probewatch` turns it off) are refused
  * too, and left out: V8's flags are the process's, so a worker's code is
  * compiled under them anyway. Other options pass as they are.
  */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Detector, DetectorContext, DetectorOutput, KeyGroup } from '../../detectors/types.ts';
+import type { Detector, DetectorOutput, KeyGroup } from '../../detectors/types.ts';
 import { DETECTORS } from '../../detectors/index.ts';
 import { epochParts } from '../baselines/epochParts.ts';
 import { createKeyFeedState } from '../baselines/KeyFeedState.ts';
@@ -21,6 +21,7 @@ import { GroupDecisions } from '../policy/GroupDecisions.ts';
 import type { ManualDecisionBook } from '../policy/ManualDecisionBook.ts';
 import { initialLadderState, ResponseLadder } from '../policy/ResponseLadder.ts';
 import { type KeyState, KeyStateStore, NO_EVIDENCE } from '../state/KeyStateStore.ts';
+import { BatchContext } from './BatchContext.ts';
 import { chunkByKeys } from './chunkByKeys.ts';
 
 /** What one batch produced. */
@@ -283,17 +284,22 @@ export class DetectionPipeline {
     const enforced = new Float64Array(this.detectors.length);
     const enforcedSignature = new Float64Array(this.detectors.length);
     const signature = new Float64Array(this.detectors.length);
+    // Per detector: whether its whole score is a signature, and this key's signature column when it gives one.
+    const wholeSignature = this.detectors.map((d) => Boolean(d.signature));
+    const signatures: (ArrayLike<number> | undefined)[] = new Array(this.detectors.length);
     for (let k = 0; k < keys.length; k++) {
       const state = states[k];
       const evs = groups.get(keys[k])!;
       const scores = new Float64Array(this.detectors.length);
+      const calibratedScores = calibrated.scores[k];
+      for (let d = 0; d < this.detectors.length; d++) signatures[d] = perDetector[d]?.[k]?.signature || undefined;
       for (let i = 0; i < evs.length; i++) {
         const ev = evs[i];
         const base = i * this.detectors.length;
         for (let d = 0; d < this.detectors.length; d++) {
-          const output = perDetector[d]?.[k];
-          scores[d] = calibrated.scores[k][base + d];
-          signature[d] = output?.signature ? Math.min(output.signature[i], scores[d]) : this.detectors[d].signature ? scores[d] : 0;
+          const given = signatures[d];
+          scores[d] = calibratedScores[base + d];
+          signature[d] = given !== undefined ? Math.min(given[i], scores[d]) : wholeSignature[d] ? scores[d] : 0;
         }
         if (scoreObservers) for (let d = 0; d < scores.length; d++) scoreObservers[d].observe(scores[d]);
         if (state.eventsSeen > 0) this.store.notePause(state.key, ev.ts - state.lastTs);
@@ -456,23 +462,7 @@ export class DetectionPipeline {
       slot[k] = batch.length;
       batch.push({ key, events: views[k].events, state: s.detectors[d.name] });
     });
-    // An entity is looked up in the store once per batch (its last-seen time is the batch's maxTs either way).
-    const seen = new Map<string, unknown>();
-    const ctx: DetectorContext = {
-      compute: this.compute,
-      entityStage: this.entityStage,
-      reference: (model) => this.references.get(model),
-      aggregate: <T>(entity: string, init: () => T): T => {
-        let value = seen.get(entity);
-        if (value === undefined) {
-          const a = this.store.aggregate(entity, this.maxTs);
-          if (!(d.name in a)) a[d.name] = init();
-          value = a[d.name];
-          seen.set(entity, value);
-        }
-        return value as T;
-      },
-    };
+    const ctx = new BatchContext(this.compute, this.entityStage, this.references, this.store, d.name, this.maxTs);
     try {
       const result = batch.length ? d.processBatch(batch, ctx) : [];
       keys.forEach((_, k) => {
@@ -517,13 +507,19 @@ export class DetectionPipeline {
     const order = new Uint32Array(total);
     for (let f = 0; f < total; f++) order[f] = f;
     order.sort((a, b) => ts[a] - ts[b] || a - b);
+    // Each key's score columns, one per detector, looked up once: the walk reads them event by event, across keys.
+    const columns: (ArrayLike<number> | undefined)[] = new Array(keys.length * D);
+    for (let k = 0; k < keys.length; k++) for (let d = 0; d < D; d++) columns[k * D + d] = perDetector[d]?.[k]?.scores;
     const raw = new Float64Array(D);
     const out = new Float64Array(D);
     const given: (Discount | null)[] = new Array(D).fill(null);
     for (let o = 0; o < total; o++) {
       const k = keyOf[order[o]];
       const i = indexOf[order[o]];
-      for (let d = 0; d < D; d++) raw[d] = perDetector[d]?.[k]?.scores[i] ?? 0;
+      for (let d = 0; d < D; d++) {
+        const column = columns[k * D + d];
+        raw[d] = column === undefined ? 0 : (column[i] ?? 0);
+      }
       this.calibration.apply(keys[k], evs[k][i], states[k].eventsSeen + i + 1, raw, out, given);
       scores[k].set(out, i * D);
       let discounted = false;
@@ -547,16 +543,15 @@ export class DetectionPipeline {
       const map = view.map;
       const pos = map ? new Int32Array(view.events.length) : null;
       if (map && pos) for (let p = 0; p < map.length; p++) if (map[p] >= 0 && (p === 0 || map[p] !== map[p - 1])) pos[map[p]] = p;
+      // The behavioural detectors' outputs for this key, looked up once (flagged is asked per event).
+      const outputs = behavioural.map((d) => perDetector[d]?.[k]).filter((o) => o !== undefined);
       return {
         key,
         events: view.events,
         feed: (states[k].reference ??= createKeyFeedState()),
         flagged: (i: number) => {
           const j = pos ? pos[i] : i;
-          for (const d of behavioural) {
-            const o = perDetector[d]?.[k];
-            if (o && (o.scores[j] >= cut || (o.keepOut !== undefined && o.keepOut[j] !== 0))) return true;
-          }
+          for (const o of outputs) if (o.scores[j] >= cut || (o.keepOut !== undefined && o.keepOut[j] !== 0)) return true;
           return false;
         },
       };

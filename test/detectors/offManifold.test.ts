@@ -209,6 +209,24 @@ describe('off-manifold', () => {
     for (const [key, state] of withBacklog.states) expect((state as OffManifoldState).backlog, key).toBeUndefined();
   });
 
+  it('holds the newest `backlog` queries while the reference warms up, whatever the poll size, each held in an array of its own', () => {
+    // A lone key's random queries: no reference gets ready, so every one is held.
+    const w = new World({ seed: 12 });
+    const probes = uniformBox(w, 'atk-early', scriptTimes(w, 11, T0, 30_000));
+    const held = (batchSize: number) => {
+      const r = runDetector(offManifold.create(offManifold.configSchema.parse({ backlog: 4 })), probes, compute, batchSize);
+      return (r.states.get('atk-early') as OffManifoldState).backlog as Float32Array;
+    };
+    const whole = held(500);
+    const dim = whole.length / 4;
+    expect(dim).toBeGreaterThanOrEqual(2);
+    // The last four queries' sketch prefixes, as float32, oldest first.
+    expect([...whole]).toEqual([...Float32Array.from(probes.slice(-4).flatMap((e) => e.input_sketch.slice(0, dim)))]);
+    for (const batchSize of [1, 3, 4, 5]) expect(held(batchSize), String(batchSize)).toEqual(whole);
+    // No spare room kept between polls.
+    expect(whole.buffer.byteLength).toBe(whole.byteLength);
+  });
+
   it('fires on Jacobian augmentation where the raw inputs are wider than the sketch, by the energy along the minor directions; natural keys stay quiet', () => {
     // 24 raw features on a rank-12 subspace, sketched to 16 coordinates: the nearest-neighbour test's first 8 hold no room off the data.
     const w = new World({ seed: 21, dim: 24, rank: 12, classes: 3 });

@@ -70,10 +70,11 @@ describe('workerHeapOptions', () => {
     expect(workerHeapOptions([])).toEqual({ execArgv: [], resourceLimits: {} });
   });
 
-  it('leaves out the V8 inlining budgets a worker refuses as options: it runs under the process\'s V8 flags already', () => {
+  it('leaves out the V8 inlining budgets and on-stack replacement switch a worker refuses as options: it runs under the process\'s V8 flags already', () => {
     const flag = '--max-inlined-bytecode-size-cumulative=460';
     expect(() => new Worker('', { eval: true, execArgv: [flag] })).toThrow(/invalid execArgv/);
-    expect(workerHeapOptions(['--enable-source-maps', flag, '--max_inlined_bytecode_size=400'])).toEqual({ execArgv: ['--enable-source-maps'], resourceLimits: {} });
+    expect(() => new Worker('', { eval: true, execArgv: ['--no-use-osr'] })).toThrow(/invalid execArgv/);
+    expect(workerHeapOptions(['--enable-source-maps', flag, '--max_inlined_bytecode_size=400', '--no-use-osr', '--use_osr'])).toEqual({ execArgv: ['--enable-source-maps'], resourceLimits: {} });
   });
 
   it('starts a worker that the same options in execArgv would not, and the worker gets the heap its parent was given', async () => {
