@@ -101,7 +101,12 @@ export const gridSweepConfigSchema = z.object({
    * over k features (the rest held fixed) moves inside a k-dimensional subspace; natural records vary
    * in many features (10 independent features give ≈ 5.5 in a 16-wide sketch). Scored from `fullAt`
    * dimensions (1) up to `noneAt` (0), after `steps.minSteps` steps; the defaults flag slices of one or
-   * two features and leave any data with three or more independent features alone.
+   * two features. Where the model's own traffic steps in few dimensions (data of low intrinsic
+   * dimension: a sketch of a few raw features, or of many driven by two latent factors), natural
+   * records are a slice too: `noneAt` is then at most `trafficShare` of the traffic's step dimension
+   * (`ModelReference.stepDimension`), and `fullAt` scales with it, so a key is flagged only for stepping
+   * in a small part of the span the model's traffic steps in. Before the model's reference is ready the
+   * test abstains.
    */
   coverage: z
     .object({
@@ -116,6 +121,8 @@ export const gridSweepConfigSchema = z.object({
       minTurns: int().positive().default(24),
       /** The most this signal alone contributes. */
       weight: unit().default(0.8),
+      /** A slice spans at most this share of the model's traffic's step dimension (see above). */
+      trafficShare: unit().default(0.5),
     })
     .strict()
     .prefault({}),
@@ -174,6 +181,8 @@ interface View {
   /** Effective dimension (participation ratio) of the recent step directions, and the sketch width. */
   dims: number;
   width: number;
+  /** The model's traffic's step dimension the coverage test was read against (null: unknown; absent in older state). */
+  trafficDims?: number | null;
   /** The pooled distances' median (evidence for a perfect lattice). */
   median: number;
   repeats: number;
@@ -250,6 +259,7 @@ const emptyView = (): View => ({
   steps: DOUBLE_ZERO,
   dims: DOUBLE_ZERO,
   width: DOUBLE_ZERO,
+  trafficDims: null,
   median: DOUBLE_ZERO,
   repeats: DOUBLE_ZERO,
   repeatN: DOUBLE_ZERO,
@@ -427,7 +437,14 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     const work = groups.map((g) => this.plan(g, jobs));
     const nearest = jobs.length > 0 ? ctx.compute.minDistances(jobs) : [];
     // Pass 2, same order: PRADA's admissions, the steps, the evaluations.
-    return groups.map((g, k) => this.walk(g, work[k], nearest));
+    const spans = new Map<string, number | null>();
+    const trafficDims = (model: string, width: number): number | null => {
+      const at = `${model}\u0000${width}`;
+      let d = spans.get(at);
+      if (d === undefined) spans.set(at, (d = ctx.reference(model)?.stepDimension(width) ?? null));
+      return d;
+    };
+    return groups.map((g, k) => this.walk(g, work[k], nearest, trafficDims));
   }
 
   private plan(g: KeyGroup<GridSweepState>, jobs: MinDistanceJob[]): KeyWork {
@@ -467,7 +484,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     return open;
   }
 
-  private walk(g: KeyGroup<GridSweepState>, w: KeyWork, nearest: Float32Array[]): DetectorOutput {
+  private walk(g: KeyGroup<GridSweepState>, w: KeyWork, nearest: Float32Array[], trafficDims: (model: string, width: number) => number | null): DetectorOutput {
     const c = this.config;
     const state = g.state;
     if (state.sets.length !== c.prada.maxClasses) state.sets = resize(state.sets, c.prada.maxClasses);
@@ -524,7 +541,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       if (x) state.sinceEval++;
       if (state.sinceEval >= c.prada.retestEvery) {
         state.sinceEval = 0;
-        state.view = this.evaluate(distances, steps, directions, flags, dirs);
+        state.view = this.evaluate(distances, steps, directions, flags, dirs, lastModel === null ? null : trafficDims(lastModel, dirs.width));
       }
       scores[i] = state.view.score;
       views[i] = state.view;
@@ -602,7 +619,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     return d;
   }
 
-  private evaluate(distances: TypedRing<'f32'>, steps: TypedRing<'f32'>, directions: TypedRing<'u16'>, flags: TypedRing<'u8'>, dirs: Directions): View {
+  private evaluate(distances: TypedRing<'f32'>, steps: TypedRing<'f32'>, directions: TypedRing<'u16'>, flags: TypedRing<'u8'>, dirs: Directions, trafficDims: number | null): View {
     const c = this.config;
     const v = emptyView();
     // PRADA's normality test on the pooled distances.
@@ -667,7 +684,12 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       }
       v.dims = dirs.effectiveDimension();
       v.width = dirs.width;
-      if (v.turns >= c.coverage.minTurns) v.parts[3] = c.coverage.weight * ramp(c.coverage.noneAt - v.dims, 0, c.coverage.noneAt - c.coverage.fullAt);
+      const cov = c.coverage;
+      // Until the model's reference is ready its span is unknown, and so is whether a slice is unusual: the test abstains.
+      const noneAt = trafficDims === null ? 0 : Math.min(cov.noneAt, cov.trafficShare * trafficDims);
+      const fullAt = (cov.fullAt * noneAt) / cov.noneAt;
+      v.trafficDims = trafficDims;
+      if (v.turns >= cov.minTurns && noneAt > 0) v.parts[3] = cov.weight * ramp(noneAt - v.dims, 0, noneAt - fullAt);
     }
     // Repeats: the damper and the booster.
     v.repeatN = flags.n;
@@ -701,7 +723,8 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       out.push(`repeated step directions: ${pct(v.directionShare)} of the last ${v.steps} steps run along ${v.directions} fixed directions, each in ${c.steps.minDirectionRuns}+ separate runs`);
     }
     if (coverage > 0) {
-      out.push(`space-filling coverage of a slice: the ${v.turns} turns among the last ${v.steps} steps span only ${fmt(v.dims, 1)} of ${v.width} sketch dimensions (natural records use them all)`);
+      const traffic = v.trafficDims === undefined || v.trafficDims === null ? 'natural records use them all' : `steps between the model's traffic's queries span ${fmt(v.trafficDims, 1)}`;
+      out.push(`space-filling coverage of a slice: the ${v.turns} turns among the last ${v.steps} steps span only ${fmt(v.dims, 1)} of ${v.width} sketch dimensions (${traffic})`);
     }
     if (v.damp < 1 && normality > 0) out.push(`${pct(v.repeats)} exact repeats in the last ${v.repeatN} queries, as people re-ask (normality evidence damped ×${fmt(v.damp)})`);
     if (v.factor > 1) out.push(`no exact repeat in the last ${v.repeatN} queries`);

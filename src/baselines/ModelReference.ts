@@ -2,6 +2,7 @@ import { unpackFloat32 } from '../compute/packedVectors.ts';
 import { squaredDistance, squaredDistancesTo } from '../compute/squaredDistance.ts';
 import { nearestOther } from './foldPool.ts';
 import { type MinorDirections, minorDirections, type TailShares } from './minorDirections.ts';
+import { participationRatio } from '../stats/effectiveDimension.ts';
 import { COL, coordinateOffset, type ModelReferenceState, recordStride, widthOf } from './ModelReferenceState.ts';
 import { createNeighbourhood, NeighbourIndex, type Neighbourhood } from './NeighbourIndex.ts';
 import type { ReferenceConfig } from './referenceSchema.ts';
@@ -49,6 +50,8 @@ export class ModelReference {
   private readonly asked = new AskedNeighbourhoods();
   private readonly x: Float64Array;
   private readonly minors = new Map<number, MinorDirections | null>();
+  /** `stepDimension`'s answers, by width. */
+  private readonly stepDims = new Map<number, number>();
   /** `sampleOf`'s members, once asked for. */
   private sample: MemberSample | undefined = undefined;
   /** The sample size `nearestOfSample` was last asked for: a sample is gathered when the same size is asked again. */
@@ -97,6 +100,39 @@ export class ModelReference {
     const owners = { key: this.memberKeys, network: column(COL.network), tenant: column(COL.tenant) };
     const found = minorDirections(this.n, this.width, (i, j) => data[i * stride + coordinateOffset(dim, j)], owners, span, this.tailShares);
     this.minors.set(span, found);
+    return found;
+  }
+
+  /**
+   * The effective dimension (participation ratio, `participationRatio`) of the directions between the
+   * model's traffic's queries, over their first `width` sketch coordinates: the unit differences of
+   * disjoint pairs of members (i with i + ⌊n/2⌋), which are steps between natural records. A key that
+   * sends natural records one after another steps in as many dimensions; one that sweeps a slice steps
+   * in fewer. Null before the reference is ready. Computed once per reference and width.
+   */
+  stepDimension(width: number): number | null {
+    if (!this.ready) return null;
+    const w = Math.min(width, this.width);
+    const known = this.stepDims.get(w);
+    if (known !== undefined) return known;
+    const { data, stride, dim } = this;
+    const half = this.n >> 1;
+    const m = new Float64Array(w * w);
+    const u = new Float64Array(w);
+    for (let i = 0; i < half; i++) {
+      let sq = 0;
+      for (let j = 0; j < w; j++) {
+        const o = coordinateOffset(dim, j);
+        u[j] = data[i * stride + o] - data[(i + half) * stride + o];
+        sq += u[j] * u[j];
+      }
+      if (!(sq > 0)) continue;
+      const len = Math.sqrt(sq);
+      for (let j = 0; j < w; j++) u[j] /= len;
+      for (let a = 0; a < w; a++) for (let b = 0; b < w; b++) m[a * w + b] += u[a] * u[b];
+    }
+    const found = participationRatio(m, w);
+    this.stepDims.set(w, found);
     return found;
   }
 
