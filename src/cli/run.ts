@@ -114,6 +114,7 @@ export async function runCommand({ config, env, logger, configFile }: RunCommand
     decisionStore: watch.wrap('redis', countingOutput(new RedisDecisionStore(redis, { keyPrefix: config.redis.keyPrefix, channel: config.redis.decisionChannel, signingKey }), metrics, 'redis')),
     snapshots: watch.wrap('redis', countingSnapshots(new RedisSnapshotStore(redis, { keyPrefix: config.redis.keyPrefix, ttlMs: config.state.snapshotTtlMs }), metrics)),
     snapshotEveryMs: config.state.snapshotEveryMs,
+    snapshotShare: config.state.snapshotShare,
     aggregates: config.state.aggregates,
     pendingFacts: aggregateStage && (() => aggregateStage.link.pendingFacts),
     logger,

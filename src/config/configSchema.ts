@@ -164,6 +164,15 @@ const stateSchema = z
      */
     snapshotEveryMs: ms.max(SNAPSHOT_EVERY_MAX_MS, `state.snapshotEveryMs must be at most ${SNAPSHOT_EVERY_MAX_MS} ms (10 minutes): offsets are committed only at snapshots, so a longer interval holds commits back that long`).default(1_000),
     /**
+     * Most share of the time snapshots may take while batches keep coming
+     * (a backlog): a snapshot that took d ms puts the next at least d /
+     * share ms after it began, stretching `snapshotEveryMs` up to tenfold;
+     * 1 never stretches it. When no batch comes, `snapshotEveryMs` alone
+     * applies. Like the interval, it bounds work redone after a crash, not
+     * the exactness.
+     */
+    snapshotShare: z.number().gt(0, 'state.snapshotShare must be above 0 (1 never stretches the snapshot interval)').max(1).default(0.1),
+    /**
      * Aggregate entities (a model's baselines, pooled views per tenant,
      * network prefix and geometry group) are snapshotted to Redis at most
      * this often (wall clock), and loaded when an instance starts.

@@ -38,6 +38,16 @@ export interface BatchProcessorDeps {
    * handed back for commit only once a snapshot covers them.
    */
   snapshotEveryMs?: number;
+  /**
+   * Most share of the processor's wall time that snapshots of the keys may
+   * take while batches keep coming (config `state.snapshotShare`): a
+   * snapshot that took `d` ms puts the next at least `d / share` ms after
+   * it began, up to `SNAPSHOT_STRETCH_MAX` times `snapshotEveryMs`. Between
+   * batches (a timer call with no batch since the previous one) only
+   * `snapshotEveryMs` applies. Without, or with `snapshotEveryMs` 0: every
+   * interval, whatever a snapshot costs.
+   */
+  snapshotShare?: number;
   /** Which aggregate entities to snapshot and how often (config `state.aggregates`). */
   aggregates?: { snapshotEveryMs: number; entities: readonly string[] };
   logger: Logger;
@@ -53,6 +63,9 @@ export interface BatchProcessorDeps {
   /** Crash tests only (`testFaultPoint`): awaited where a batch is saved but not yet committed. */
   faultPoint?: (point: FaultPoint) => Promise<void>;
 }
+
+/** How far `snapshotShare` may stretch the interval between two snapshots of the keys: this many times `snapshotEveryMs` at most. */
+export const SNAPSHOT_STRETCH_MAX = 10;
 
 /** One partition's slice of a fetch. */
 export interface SourceBatch {
@@ -91,7 +104,8 @@ export interface CommitOffset {
  * once); the pipeline runs; RiskScores, Decisions and dead letters are
  * published and acknowledged. Keys changed are snapshotted (with the
  * offsets they include) at most every `snapshotEveryMs`, all of them at
- * once; a batch's offset is handed back for commit (`commits`) only once a
+ * once, and while batches keep coming at most as often as keeps snapshots
+ * within `snapshotShare` of the time; a batch's offset is handed back for commit (`commits`) only once a
  * snapshot holds everything before it, so a crash between two snapshots
  * redelivers what the last one lacks and the offsets in the snapshots skip
  * the rest. Keys not yet snapshotted are kept in memory: a part of a batch
@@ -107,6 +121,10 @@ export class BatchProcessor {
   private aggregatesLoaded = false;
   private lastAggregateSave = Number.NEGATIVE_INFINITY;
   private lastSnapshot = Number.NEGATIVE_INFINITY;
+  /** Least time from the last snapshot's start to the next one's while batches keep coming (`snapshotShare`). */
+  private pacedGapMs = 0;
+  /** Batches processed since the last `snapshotNow`: none means the processor sat idle since. */
+  private batchesSinceCheck = 0;
   /** Per partition, the batches applied since the last snapshot: from the first one's first offset (`from`) to where they end (`offset`). */
   private readonly pending = new Map<string, CommitOffset & { from: string }>();
   /** Per partition, offsets a snapshot covers that were not handed back yet. */
@@ -149,8 +167,10 @@ export class BatchProcessor {
    */
   async snapshotNow(options: { force?: boolean; shouldContinue?: () => boolean; all?: boolean } = {}): Promise<CommitOffset[]> {
     return this.exclusive(async () => {
+      const idle = this.batchesSinceCheck === 0;
+      this.batchesSinceCheck = 0;
       // While outputs wait in the outbox no snapshot can be taken; only a forced one says so (the next batch sends them first).
-      if (options.force || (this.snapshotDue() && this.outbox.size === 0)) await this.snapshot({ logger: this.deps.logger, shouldContinue: options.shouldContinue });
+      if (options.force || (this.snapshotDue(idle) && this.outbox.size === 0)) await this.snapshot({ logger: this.deps.logger, shouldContinue: options.shouldContinue });
       await this.saveAggregatesIfDue();
       // `all` (shutdown): also what was handed back before, in case its commit was dropped by a consumer already stopping.
       return options.all ? (this.committable.clear(), [...this.covered.values()]) : this.takeCommits();
@@ -178,6 +198,7 @@ export class BatchProcessor {
   private async processOne(batch: SourceBatch): Promise<BatchResult> {
     const { pipeline, metrics } = this.deps;
     const started = performance.now();
+    this.batchesSinceCheck++;
     metrics?.eventsIn.inc(batch.messages.length);
     const wallNow = (this.deps.now ?? Date.now)();
     const decoded = decodeMessages(this.deps.codec, batch.topic, batch.partition, batch.messages, wallNow);
@@ -217,8 +238,17 @@ export class BatchProcessor {
     return { applied, skipped, deadLetters: deadLetters.length, lastOffset, commits: this.takeCommits() };
   }
 
-  private snapshotDue(): boolean {
-    return (this.deps.now ?? Date.now)() - this.lastSnapshot >= this.snapshotEveryMs;
+  /** A snapshot of the keys is due: the interval passed, and while batches keep coming (not `idle`) the paced gap too. */
+  private snapshotDue(idle = false): boolean {
+    const since = (this.deps.now ?? Date.now)() - this.lastSnapshot;
+    return since >= this.snapshotEveryMs && (idle || since >= this.pacedGapMs);
+  }
+
+  /** After a snapshot that took `tookMs`: the gap that keeps snapshots within `snapshotShare` of the time. */
+  private pace(tookMs: number): void {
+    const { snapshotShare } = this.deps;
+    const every = this.snapshotEveryMs;
+    this.pacedGapMs = snapshotShare && every > 0 ? Math.min(tookMs / snapshotShare, every * SNAPSHOT_STRETCH_MAX) : 0;
   }
 
   /**
@@ -231,13 +261,16 @@ export class BatchProcessor {
    */
   private async snapshot(retry: Omit<RetryOptions, 'what'>): Promise<void> {
     if (this.outbox.size) throw new ProbewatchError('PW_SINK', `no snapshot while ${this.outbox.size} outputs wait to be delivered`, { retriable: true });
-    this.lastSnapshot = (this.deps.now ?? Date.now)();
+    const now = this.deps.now ?? Date.now;
+    this.lastSnapshot = now();
     try {
       await this.saveKeys(retry);
     } catch (err) {
       if (!isProbewatchError(err) || err.code !== 'PW_STATE_LOST') throw err;
       this.storeLost(err);
       await this.saveKeys(retry);
+    } finally {
+      this.pace(now() - this.lastSnapshot);
     }
     for (const [at, { topic, partition, offset }] of this.pending) {
       this.committable.set(at, { topic, partition, offset });

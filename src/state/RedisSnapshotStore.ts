@@ -61,7 +61,11 @@ export class RedisSnapshotStore {
     return `${this.options.keyPrefix}state:${apiKey}`;
   }
 
-  /** The saved states of `keys` (one pipeline, then one MGET for keys only in the JSON layout); keys never saved are absent. */
+  /**
+   * The saved states of `keys`, in one round trip (a pipeline of the hashes
+   * and one MGET of the JSON layout, read for keys without a hash); keys
+   * never saved are absent.
+   */
   async load(keys: readonly string[]): Promise<Map<string, KeyState>> {
     const out = new Map<string, KeyState>();
     if (keys.length === 0) return out;
@@ -70,25 +74,26 @@ export class RedisSnapshotStore {
       // Set before the reads: the sections read count as written (a save skips them) only while the marker stays.
       pipe.set(this.epochKey, '1', 'PX', this.epochTtlMs);
       for (const k of keys) pipe.hgetallBuffer(this.redisKey(k));
+      // Most keys restored are new ones, in neither layout: asking for the old layout in the same pipeline saves a round trip.
+      pipe.mget(keys.map((k) => this.legacyKey(k)));
       const [marker, ...results] = (await pipe.exec()) ?? [];
       if (marker?.[0]) throw marker[0];
       this.marked = true;
-      const legacy: string[] = [];
+      const [legacyErr, legacy] = results[keys.length] ?? [new Error('pipeline discarded')];
       keys.forEach((key, i) => {
         const [err, hash] = results[i] ?? [new Error('pipeline discarded')];
         if (err) throw err;
         const fields = new Map(Object.entries(hash as Record<string, Buffer>));
-        if (fields.size === 0) return void legacy.push(key);
-        const state = this.decode(key, fields);
-        if (state) out.set(key, state);
+        if (fields.size > 0) {
+          const state = this.decode(key, fields);
+          if (state) out.set(key, state);
+          return;
+        }
+        if (legacyErr) throw legacyErr;
+        const raw = (legacy as (string | null)[])[i];
+        const state = raw === null ? undefined : parseJson<KeyState>(raw);
+        if (state?.key === key) out.set(key, state);
       });
-      if (legacy.length) {
-        const values = await this.redis.mget(legacy.map((k) => this.legacyKey(k)));
-        values.forEach((raw, i) => {
-          const state = raw === null ? undefined : parseJson<KeyState>(raw);
-          if (state?.key === legacy[i]) out.set(legacy[i], state);
-        });
-      }
     } catch (cause) {
       throw new ProbewatchError('PW_STATE', `cannot load ${keys.length} state snapshots: ${(cause as Error).message}`, { cause, retriable: true });
     }

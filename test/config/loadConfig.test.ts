@@ -50,6 +50,13 @@ describe('loadConfig', () => {
     expect(() => parseConfig({ state: { snapshotEveryMs: -1 } })).toThrow(/state\.snapshotEveryMs/);
   });
 
+  it('takes state.snapshotShare above 0 up to 1 (never stretched), 0.1 by default', () => {
+    expect(parseConfig({}).state.snapshotShare).toBe(0.1);
+    expect(parseConfig({ state: { snapshotShare: 1 } }).state.snapshotShare).toBe(1);
+    expect(() => parseConfig({ state: { snapshotShare: 0 } })).toThrow(/state\.snapshotShare: state\.snapshotShare must be above 0/);
+    expect(() => parseConfig({ state: { snapshotShare: 1.5 } })).toThrow(/state\.snapshotShare/);
+  });
+
   it('keeps the aggregate stage off by default and names its bad keys', () => {
     const c = parseConfig({});
     expect(c.aggregateStage).toEqual({ enabled: false });

@@ -68,6 +68,15 @@ describe('RedisSnapshotStore (binary sections)', () => {
     expect([...loaded.keys()]).toEqual(['a']);
     expect(loaded.get('a')).toEqual(JSON.parse(JSON.stringify(a)));
 
+    // Both layouts and neither, in one load: a binary snapshot wins over a JSON one left beside it.
+    const b = { ...a, key: 'b', eventsSeen: 3 };
+    await new RedisSnapshotStore(redis, { keyPrefix: prefix, ttlMs: 60_000 }).save([b]);
+    await redis.set(`${prefix}state:b`, JSON.stringify({ ...b, eventsSeen: 1 }), 'PX', 60_000);
+    const mixed = await new RedisSnapshotStore(redis, { keyPrefix: prefix, ttlMs: 60_000 }).load(['never', 'b', 'garbled', 'a']);
+    expect([...mixed.keys()].sort()).toEqual(['a', 'b']);
+    expect(mixed.get('b')).toEqual(b);
+    expect(mixed.get('a')!.eventsSeen).toBe(a.eventsSeen);
+
     const state = loaded.get('a')!;
     state.eventsSeen++;
     await store.save([state]);

@@ -88,13 +88,13 @@ const volumeOnly = new DetectionPipeline(config, { compute }).detectors.filter((
 function instance(
   snapshots: JsonSnapshots,
   decisionStore: { publish(d: readonly Decision[]): Promise<void> } = new InMemorySink<Decision>(),
-  timing: { snapshotEveryMs?: number; now?: () => number; config?: typeof config } = {},
+  timing: { snapshotEveryMs?: number; snapshotShare?: number; now?: () => number; config?: typeof config } = {},
 ) {
   const metrics = createMetrics();
   const pipeline = new DetectionPipeline(timing.config ?? config, { compute, metrics, detectors: volumeOnly });
   const kafka = new InMemorySink<KafkaOutputs>();
   const publisher = { publish: (out: KafkaOutputs) => kafka.publish([out]) };
-  const processor = new BatchProcessor({ pipeline, codec, publisher, decisionStore, snapshots, logger: silentLogger(), metrics, now: timing.now ?? (() => 7), snapshotEveryMs: timing.snapshotEveryMs });
+  const processor = new BatchProcessor({ pipeline, codec, publisher, decisionStore, snapshots, logger: silentLogger(), metrics, now: timing.now ?? (() => 7), snapshotEveryMs: timing.snapshotEveryMs, snapshotShare: timing.snapshotShare });
   return { processor, pipeline, metrics, kafka, redis: decisionStore as InMemorySink<Decision> };
 }
 
@@ -264,6 +264,104 @@ describe('BatchProcessor', () => {
       expect(result).toMatchObject({ applied: 75, skipped: 0 });
       expect(snapshots.eventsSeen('k')).toBe(90);
       expect(JSON.parse(snapshots.saved.get('k')!).sourceOffsets).toEqual({ '0': '89' });
+    });
+
+    describe('paced by their cost while batches keep coming (snapshotShare)', () => {
+      /** Snapshots that take `tookMs` of the clock each. */
+      function slowSnapshots(clock: { now: number }, tookMs: number) {
+        const inner = new JsonSnapshots();
+        const store = {
+          saved: inner.saved,
+          get saves() {
+            return inner.saves;
+          },
+          load: (keys: readonly string[]) => inner.load(keys),
+          save: async (states: readonly KeyState[]) => {
+            await inner.save(states);
+            clock.now += tookMs;
+          },
+          eventsSeen: (key: string) => inner.eventsSeen(key),
+        };
+        return store as unknown as JsonSnapshots;
+      }
+
+      it('a snapshot that took d ms puts the next d / share after it began; with no batch since the last timer call, the plain interval applies', async () => {
+        const clock = { now: 0 };
+        const snapshots = slowSnapshots(clock, 300);
+        const { processor } = instance(snapshots, undefined, { snapshotEveryMs: 1_000, snapshotShare: 0.1, now: () => clock.now });
+        const events = burst('k', 100, 0, 1_000);
+        let at = 0;
+        const batch = async () => {
+          const r = await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(at, at + 10), at) });
+          at += 10;
+          return r.commits;
+        };
+        // The first batch snapshots, which takes 300 ms: the next is due 3 s after it began, not 1 s.
+        expect(await batch()).toEqual([{ topic: 'ev', partition: 0, offset: '10' }]);
+        clock.now = 1_500;
+        expect(await batch()).toEqual([]);
+        // The timer between batches, with a batch since its last call: still paced.
+        expect(await processor.snapshotNow()).toEqual([]);
+        clock.now = 2_999;
+        expect(await batch()).toEqual([]);
+        expect(snapshots.saves).toBe(1);
+        clock.now = 3_000;
+        expect(await batch()).toEqual([{ topic: 'ev', partition: 0, offset: '40' }]);
+        expect([snapshots.saves, snapshots.eventsSeen('k')]).toEqual([2, 40]);
+        // Idle: a timer call after a batch is still paced; the next one, with no batch between, takes the snapshot at the plain interval.
+        await batch();
+        clock.now = 4_500;
+        expect(await processor.snapshotNow()).toEqual([]);
+        expect(await processor.snapshotNow()).toEqual([{ topic: 'ev', partition: 0, offset: '50' }]);
+        expect([snapshots.saves, snapshots.eventsSeen('k')]).toEqual([3, 50]);
+      });
+
+      it('stretches the interval tenfold at most, and not at all with snapshotEveryMs 0 or without a share', async () => {
+        const clock = { now: 0 };
+        const slow = slowSnapshots(clock, 5_000);
+        const paced = instance(slow, undefined, { snapshotEveryMs: 1_000, snapshotShare: 0.1, now: () => clock.now }).processor;
+        const events = burst('k', 40, 0, 1_000);
+        await paced.process({ topic: 'ev', partition: 0, messages: messages(events.slice(0, 10), 0) });
+        // 5 s / 0.1 would be 50 s; the cap is 10 × 1 s from the snapshot's start.
+        clock.now = 9_999;
+        expect((await paced.process({ topic: 'ev', partition: 0, messages: messages(events.slice(10, 20), 10) })).commits).toEqual([]);
+        clock.now = 10_000;
+        expect((await paced.process({ topic: 'ev', partition: 0, messages: messages(events.slice(20, 30), 20) })).commits).toEqual([{ topic: 'ev', partition: 0, offset: '30' }]);
+
+        for (const timing of [{ snapshotEveryMs: 0, snapshotShare: 0.1 }, { snapshotEveryMs: 1_000 }]) {
+          const c = { now: 0 };
+          const store = slowSnapshots(c, 5_000);
+          const { processor } = instance(store, undefined, { ...timing, now: () => c.now });
+          for (let at = 0; at < 30; at += 10) {
+            c.now += timing.snapshotEveryMs;
+            await processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(at, at + 10), at) });
+          }
+          expect(store.saves, JSON.stringify(timing)).toBe(3);
+        }
+      });
+
+      it('killed between two paced snapshots: commits never ran ahead of them, and the next owner counts every event once', async () => {
+        const clock = { now: 0 };
+        const snapshots = slowSnapshots(clock, 400);
+        const first = instance(snapshots, undefined, { snapshotEveryMs: 1_000, snapshotShare: 0.1, now: () => clock.now });
+        const events = burst('k', 120, 0, 1_000);
+        let committed = 0;
+        for (let at = 0; at < 100; at += 10) {
+          const { commits } = await first.processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(at, at + 10), at) });
+          expectCovered(snapshots, commits);
+          for (const c of commits) committed = Number(c.offset);
+          clock.now += 1_000;
+        }
+        // A batch a second; snapshots (0.4 s each: the next 4 s after one began) at 0, 4.4 and 8.8 s, not at every second.
+        // Memory holds 100 events, the last snapshot and the commit 90.
+        expect([snapshots.saves, snapshots.eventsSeen('k'), committed]).toEqual([3, 90, 90]);
+        expect(first.pipeline.store.peek('k')!.eventsSeen).toBe(100);
+
+        const next = instance(snapshots, undefined, { snapshotEveryMs: 1_000, snapshotShare: 0.1, now: () => clock.now });
+        const result = await next.processor.process({ topic: 'ev', partition: 0, messages: messages(events.slice(committed), committed) });
+        expect(result).toMatchObject({ applied: 30, skipped: 0 });
+        expect(snapshots.eventsSeen('k')).toBe(120);
+      });
     });
 
     it('a forced snapshot between batches hands back every partition it covers', async () => {
