@@ -192,6 +192,29 @@ describe('grid-sweep', () => {
     expect(run.lastEvidence.get('atk-halton')!.join('\n')).toMatch(/space-filling coverage of a slice: the \d+ turns among the last \d+ steps span only [12]\.\d of 16 sketch dimensions/);
   });
 
+  it('reads a slice against the model\'s traffic: where natural records themselves vary in two features, a key stepping in them is not flagged', () => {
+    // The default run's traffic varies in every feature: the slice key above is flagged (previous test).
+    const w = naturalScenario(5).world;
+    const base = w.record(2);
+    const flat = (key: string, times: number[]) =>
+      times.map((t) => {
+        const x = base.slice();
+        for (const f of [4, 6]) x[f] = base[f] - 3 + 6 * w.uniform();
+        return w.event(key, x, t);
+      });
+    const keys = Array.from({ length: 12 }, (_, k) => `flat-${k}`);
+    const flatRun = runDetector(create(), merge(...keys.map((k) => flat(k, attackTimes(w))), haltonSlice(w, 'atk-halton', attackTimes(w))), compute);
+    for (const key of [...keys, 'atk-halton']) {
+      const state = flatRun.states.get(key) as GridSweepState;
+      expect(state.view.trafficDims, key).toBeLessThan(config.coverage.noneAt);
+      expect(state.view.parts[3], key).toBe(0);
+    }
+    const rich = run.states.get('atk-halton') as GridSweepState;
+    expect(rich.view.trafficDims).toBeGreaterThan(2 * config.coverage.noneAt);
+    expect(rich.view.parts[3]).toBeGreaterThan(0);
+    expect(run.lastEvidence.get('atk-halton')!.join('\n')).toMatch(/steps between the model's traffic's queries span \d+\.\d\)/);
+  });
+
   it('stays quiet on natural traffic of the same volume: users, a what-if sweep, a heavy test-set replay, a heavy scripted user, a person on a few topics', () => {
     expect(naturalKeys).toEqual(expect.arrayContaining(['nat-whatif', 'nat-replay', 'nat-heavy']));
     for (const key of naturalKeys) expect(run.maxByKey.get(key), key).toBeLessThanOrEqual(QUIET);
