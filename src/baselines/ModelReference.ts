@@ -106,24 +106,37 @@ export class ModelReference {
   /**
    * The effective dimension (participation ratio, `participationRatio`) of the directions between the
    * model's traffic's queries, over their first `width` sketch coordinates: the unit differences of
-   * disjoint pairs of members (i with i + ⌊n/2⌋), which are steps between natural records. A key that
-   * sends natural records one after another steps in as many dimensions; one that sweeps a slice steps
-   * in fewer. Null before the reference is ready. Computed once per reference and width.
+   * disjoint pairs of members, which are steps between natural records. A key that sends natural records
+   * one after another steps in as many dimensions; one that sweeps a slice steps in fewer. Members are
+   * paired in the order of a hash of their coordinates (the k-th with the (k + ⌊n/2⌋)-th), so the answer
+   * depends on which members the reference holds, not on where it stores them (a restored or upgraded
+   * reference answers as the live one did). Null before the reference is ready. Computed once per
+   * reference and width.
    */
   stepDimension(width: number): number | null {
     if (!this.ready) return null;
     const w = Math.min(width, this.width);
     const known = this.stepDims.get(w);
     if (known !== undefined) return known;
-    const { data, stride, dim } = this;
-    const half = this.n >> 1;
+    const { data, stride, dim, n } = this;
+    const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+    const hash = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      let h = 0x811c9dc5;
+      for (let j = 0; j < w; j++) h = Math.imul(h ^ bits[i * stride + coordinateOffset(dim, j)], 0x01000193) >>> 0;
+      hash[i] = h;
+    }
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => hash[a] - hash[b] || compareRows(data, a * stride, b * stride, w, dim));
+    const half = n >> 1;
     const m = new Float64Array(w * w);
     const u = new Float64Array(w);
-    for (let i = 0; i < half; i++) {
+    for (let k = 0; k < half; k++) {
+      const a = order[k] * stride;
+      const b = order[k + half] * stride;
       let sq = 0;
       for (let j = 0; j < w; j++) {
         const o = coordinateOffset(dim, j);
-        u[j] = data[i * stride + o] - data[(i + half) * stride + o];
+        u[j] = data[a + o] - data[b + o];
         sq += u[j] * u[j];
       }
       if (!(sq > 0)) continue;
@@ -425,4 +438,13 @@ class AskedNeighbourhoods {
 function grown<T extends Int32Array | Float64Array>(old: T, into: T): T {
   into.set(old);
   return into;
+}
+
+/** Two members' first `w` sketch coordinates compared in order (a tie-break that needs no storage order). */
+function compareRows(data: Float32Array, a: number, b: number, w: number, dim: number): number {
+  for (let j = 0; j < w; j++) {
+    const o = coordinateOffset(dim, j);
+    if (data[a + o] !== data[b + o]) return data[a + o] - data[b + o];
+  }
+  return 0;
 }

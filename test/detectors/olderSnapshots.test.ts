@@ -51,6 +51,14 @@ describe.each([gridSweep, recurringOffsets] as DetectorDefinition[])('$name', (d
     // Keys with events after the cut are in typed arrays again; the others keep the older form until their next event.
     const active = new Set(rest.map((e) => e.api_key));
     expect(active.size).toBeGreaterThan(1);
-    for (const key of active) expect(ringsInOrder(resumed.states.get(key)), key).toEqual(ringsInOrder(whole.states.get(key)));
+    // grid-sweep's view quotes the traffic's step dimension read from the model's reference. The older release's
+    // reference kept 8 sketch coordinates per member, today's keeps 16 (`reference.width`), so until its members are
+    // replaced the resumed reference reads that span over 8 coordinates: the view's quote differs, the scores do not.
+    const perKey = (state: unknown) => {
+      const s = ringsInOrder(state) as { view?: Record<string, unknown> };
+      if (s.view && 'trafficDims' in s.view) s.view = { ...s.view, trafficDims: null };
+      return s;
+    };
+    for (const key of active) expect(perKey(resumed.states.get(key)), key).toEqual(perKey(whole.states.get(key)));
   });
 });
