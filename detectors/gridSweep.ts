@@ -437,14 +437,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     const work = groups.map((g) => this.plan(g, jobs));
     const nearest = jobs.length > 0 ? ctx.compute.minDistances(jobs) : [];
     // Pass 2, same order: PRADA's admissions, the steps, the evaluations.
-    const spans = new Map<string, number | null>();
-    const trafficDims = (model: string, width: number): number | null => {
-      const at = `${model}\u0000${width}`;
-      let d = spans.get(at);
-      if (d === undefined) spans.set(at, (d = ctx.reference(model)?.stepDimension(width) ?? null));
-      return d;
-    };
-    return groups.map((g, k) => this.walk(g, work[k], nearest, trafficDims));
+    return groups.map((g, k) => this.walk(g, work[k], nearest, ctx));
   }
 
   private plan(g: KeyGroup<GridSweepState>, jobs: MinDistanceJob[]): KeyWork {
@@ -484,7 +477,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     return open;
   }
 
-  private walk(g: KeyGroup<GridSweepState>, w: KeyWork, nearest: Float32Array[], trafficDims: (model: string, width: number) => number | null): DetectorOutput {
+  private walk(g: KeyGroup<GridSweepState>, w: KeyWork, nearest: Float32Array[], ctx: DetectorContext): DetectorOutput {
     const c = this.config;
     const state = g.state;
     if (state.sets.length !== c.prada.maxClasses) state.sets = resize(state.sets, c.prada.maxClasses);
@@ -541,7 +534,9 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       if (x) state.sinceEval++;
       if (state.sinceEval >= c.prada.retestEvery) {
         state.sinceEval = 0;
-        state.view = this.evaluate(distances, steps, directions, flags, dirs, lastModel === null ? null : trafficDims(lastModel, dirs.width));
+        // The traffic's step dimension is computed once per reference and width (`ModelReference.stepDimension`).
+        const trafficDims = lastModel === null ? null : (ctx.reference(lastModel)?.stepDimension(dirs.width) ?? null);
+        state.view = this.evaluate(distances, steps, directions, flags, dirs, trafficDims);
       }
       scores[i] = state.view.score;
       views[i] = state.view;
@@ -723,7 +718,8 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       out.push(`repeated step directions: ${pct(v.directionShare)} of the last ${v.steps} steps run along ${v.directions} fixed directions, each in ${c.steps.minDirectionRuns}+ separate runs`);
     }
     if (coverage > 0) {
-      const traffic = v.trafficDims === undefined || v.trafficDims === null ? 'natural records use them all' : `steps between the model's traffic's queries span ${fmt(v.trafficDims, 1)}`;
+      const span = v.trafficDims ?? null;
+      const traffic = span === null ? 'natural records use them all' : `steps between the model's traffic's queries span ${fmt(span, 1)}`;
       out.push(`space-filling coverage of a slice: the ${v.turns} turns among the last ${v.steps} steps span only ${fmt(v.dims, 1)} of ${v.width} sketch dimensions (${traffic})`);
     }
     if (v.damp < 1 && normality > 0) out.push(`${pct(v.repeats)} exact repeats in the last ${v.repeatN} queries, as people re-ask (normality evidence damped ×${fmt(v.damp)})`);

@@ -2,7 +2,7 @@ import { unpackFloat32 } from '../compute/packedVectors.ts';
 import { squaredDistance, squaredDistancesTo } from '../compute/squaredDistance.ts';
 import { nearestOther } from './foldPool.ts';
 import { type MinorDirections, minorDirections, type TailShares } from './minorDirections.ts';
-import { participationRatio } from '../stats/effectiveDimension.ts';
+import { addOuterProduct, participationRatio } from '../stats/effectiveDimension.ts';
 import { COL, coordinateOffset, type ModelReferenceState, recordStride, widthOf } from './ModelReferenceState.ts';
 import { createNeighbourhood, NeighbourIndex, type Neighbourhood } from './NeighbourIndex.ts';
 import type { ReferenceConfig } from './referenceSchema.ts';
@@ -142,7 +142,7 @@ export class ModelReference {
       if (!(sq > 0)) continue;
       const len = Math.sqrt(sq);
       for (let j = 0; j < w; j++) u[j] /= len;
-      for (let a = 0; a < w; a++) for (let b = 0; b < w; b++) m[a * w + b] += u[a] * u[b];
+      addOuterProduct(m, u, w, 1);
     }
     const found = participationRatio(m, w);
     this.stepDims.set(w, found);

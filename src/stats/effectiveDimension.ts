@@ -7,8 +7,8 @@
  * multineuronal dimensionality, dynamics and measurement", bioRxiv 214262).
  */
 
-/** M ← decay·M + u uᵀ for a `d`×`d` row-major M (float32, so replay and restore repeat it bit for bit). */
-export function addOuterProduct(m: Float32Array, u: ArrayLike<number>, d: number, decay: number): void {
+/** M ← decay·M + u uᵀ for a `d`×`d` row-major M (float32 where state keeps it, so replay and restore repeat it bit for bit). */
+export function addOuterProduct(m: Float32Array | Float64Array, u: ArrayLike<number>, d: number, decay: number): void {
   for (let i = 0; i < d; i++) {
     const ui = u[i];
     const row = i * d;
