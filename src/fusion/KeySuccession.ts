@@ -67,7 +67,10 @@ interface Remembered {
  * the link counts as an extraction-specific signature of that strength:
  * evading per-key accounting is what a campaign does and an honest user
  * does not, so the key's own evidence of one family is no longer held
- * below truncate.
+ * (count-once fusion). A flagged key is remembered at the risk its
+ * evidence marks it with (`FusionAssessment.marked`), not the lower one a
+ * hold below throttle enforces: a rotator whose every key shows one family
+ * is followed across its keys all the same.
  *
  * Determinism (the output must not depend on where batches are cut): the
  * pipeline processes a batch's keys in the order of their first event in

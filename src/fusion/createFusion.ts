@@ -16,8 +16,19 @@ export interface FusedDetector {
 /** Why a key's risk is what it is, beyond the scores themselves. */
 export interface FusionAssessment {
   risk: number;
-  /** The risk was held below truncate: one family of evidence and no extraction signature. */
+  /**
+   * The risk was held below `countOnce.holdBelow` (default throttle): one family of evidence and no
+   * extraction signature.
+   */
   capped: boolean;
+  /** The level `capped` holds a risk below. */
+  heldBelow: 'throttle' | 'truncate';
+  /**
+   * The risk with an uncorroborated one held below truncate only (equal to `risk` when nothing was held
+   * or `holdBelow` is truncate): how strongly the key's evidence marks it, whether or not it is enforced.
+   * Key succession remembers a key at this risk, since a fresh key's link to it is itself a signature.
+   */
+  marked: number;
   /** Group evidence was left out: the key has no evidence of its own. */
   groupWithheld: boolean;
   /** Families whose strongest member reached the support score. */
@@ -68,8 +79,10 @@ const CROSS_KEY = EVIDENCE_FAMILIES.indexOf('cross-key');
  * whose queries sit in a minority class gets a divergent class mix, low
  * entropy and small margins at once). Then the risk is held below truncate
  * unless an extraction-specific signature or two independent families reach
- * the support score; and group (cross-key) evidence counts for a member only
- * when the member has evidence of its own.
+ * the support score, and below `countOnce.holdBelow` (default throttle) for
+ * enforcement: one family of evidence is reported, not acted on; and group
+ * (cross-key) evidence counts for a member only when the member has evidence
+ * of its own.
  *
  * Rate detectors (volume) are left out of that combination under both
  * methods and only lift the risk to their own weighted score,
@@ -98,12 +111,14 @@ export function createFusion(settings: FusionSettings, detectors: readonly Fused
         ownEvidence: once.ownEvidence ?? thresholds?.observe ?? 0.3,
         groupCorroborates: once.groupCorroborates,
         cap: Math.max(0, (thresholds?.truncate ?? 0.7) - CAP_MARGIN),
+        holdBelow: once.holdBelow,
+        hold: Math.max(0, (once.holdBelow === 'throttle' ? (thresholds?.throttle ?? 0.5) : (thresholds?.truncate ?? 0.7)) - CAP_MARGIN),
       }
     : null;
   return new FamilyFusion(fusion.method, weights, isRate, combine, rules);
 }
 
-/** How far below the truncate threshold an uncorroborated risk is held (printed risks have four decimals). */
+/** How far below the threshold an uncorroborated risk is held (printed risks have four decimals). */
 const CAP_MARGIN = 1e-4;
 
 interface CountOnceRules {
@@ -113,14 +128,18 @@ interface CountOnceRules {
   support: number;
   ownEvidence: number;
   groupCorroborates: boolean;
+  /** Just below truncate: what an uncorroborated risk never reaches, enforced or not. */
   cap: number;
+  holdBelow: 'throttle' | 'truncate';
+  /** Just below `holdBelow`'s threshold: what an uncorroborated risk is enforced at, at most. */
+  hold: number;
 }
 
 class FamilyFusion implements Fusion {
   private readonly behaviour: Float64Array;
   /** Each family's strongest member's score, the others 0. */
   private readonly kept: Float64Array;
-  private readonly assessment: FusionAssessment = { risk: 0, capped: false, groupWithheld: false, supporting: [] };
+  private readonly assessment: FusionAssessment = { risk: 0, capped: false, heldBelow: 'truncate', marked: 0, groupWithheld: false, supporting: [] };
   /** Per family (index in `EVIDENCE_FAMILIES`): the index of its strongest member in the current call (-1: none). */
   private readonly strongest = new Int32Array(EVIDENCE_FAMILIES.length);
 
@@ -146,14 +165,25 @@ class FamilyFusion implements Fusion {
     a.supporting.length = 0;
     const rules = this.rules;
     for (let d = 0; d < scores.length; d++) this.behaviour[d] = this.isRate[d] ? 0 : clamp01(scores[d]);
-    let risk: number;
+    let marked: number;
     if (rules === null) {
-      risk = this.combine(this.behaviour);
+      marked = this.combine(this.behaviour);
     } else {
-      risk = this.countOnce(rules, signature, carried, a);
+      marked = this.countOnce(rules, signature, carried, a);
     }
-    for (let d = 0; d < scores.length; d++) if (this.isRate[d]) risk = Math.max(risk, clamp01(scores[d]) * this.weights[d]);
+    let risk = marked;
+    if (rules !== null) {
+      a.heldBelow = rules.holdBelow;
+      if (a.capped && risk > rules.hold) risk = rules.hold;
+    }
+    for (let d = 0; d < scores.length; d++) {
+      if (!this.isRate[d]) continue;
+      const lift = clamp01(scores[d]) * this.weights[d];
+      risk = Math.max(risk, lift);
+      marked = Math.max(marked, lift);
+    }
     a.risk = risk;
+    a.marked = marked;
     return a;
   }
 
@@ -190,9 +220,9 @@ class FamilyFusion implements Fusion {
       if (rules.groupCorroborates || family !== CROSS_KEY) corroborating++;
     }
     let risk = this.combine(kept);
-    if (risk > rules.cap && signed < rules.support && corroborating < 2) {
-      risk = rules.cap;
+    if (signed < rules.support && corroborating < 2 && risk > rules.hold) {
       a.capped = true;
+      if (risk > rules.cap) risk = rules.cap;
     }
     return risk;
   }

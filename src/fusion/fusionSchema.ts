@@ -37,6 +37,12 @@ export const fusionSchema = z
          * Off by default: a group's pooled class balance restates a member's own output statistics.
          */
         groupCorroborates: z.boolean().default(false),
+        /**
+         * The level an uncorroborated risk (one family, no extraction signature) is held below.
+         * `throttle` (the default): such a key is observed, nothing is enforced on it; rate evidence still
+         * throttles on its own. `truncate`: it may be throttled but never have its answers altered.
+         */
+        holdBelow: z.enum(['throttle', 'truncate']).default('throttle'),
       })
       .strict()
       .prefault({}),

@@ -327,8 +327,11 @@ export class DetectionPipeline {
         }
         const from = state.ladder.level;
         const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant, ev.client_ip, true);
-        // A key is remembered at its risk, or at the threshold of the level its ladder holds when that is higher.
-        this.succession?.observe(state.key, ev, Math.max(state.risk, this.ladder.threshold(state.ladder.level, tenant)), this.referenceOf(ev.model_id));
+        // A key is remembered at the risk its evidence marks it with (enforced or held below throttle), or at the threshold of the level its ladder holds when that is higher.
+        if (this.succession) {
+          const marked = assessment.marked === assessment.risk ? state.risk : KeySuccession.combine(assessment.marked, carried);
+          this.succession.observe(state.key, ev, Math.max(marked, this.ladder.threshold(state.ladder.level, tenant)), this.referenceOf(ev.model_id));
+        }
         const last = i === evs.length - 1;
         const changed = step.changed || shadowChanged;
         // Notes are built only for the events whose scores are recorded (no closure per event).
@@ -701,7 +704,7 @@ function fusionNotes(a: FusionAssessment, detectors: readonly Detector[], scores
   const notes: string[] = [];
   if (a.capped) {
     const families = a.supporting.length ? a.supporting.join(', ') : 'none';
-    notes.push(`fusion: held below truncate — families at support: ${families}; no extraction signature and no second independent family`);
+    notes.push(`fusion: held below ${a.heldBelow} — families at support: ${families}; no extraction signature and no second independent family`);
   }
   if (a.groupWithheld) {
     const group = detectors.map((d, i) => (d.family === 'cross-key' ? `${d.name} ${round(scores[i])}` : '')).filter(Boolean);

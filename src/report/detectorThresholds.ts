@@ -13,7 +13,7 @@ export type LadderStep = Exclude<Level, 'allow'>;
  * each score.
  */
 export function detectorThresholds(config: Readonly<Config>, detectors: readonly FusedDetector[]): Record<string, Record<LadderStep, number | null>> {
-  const fusion = createFusion({ fusion: config.fusion, detectors: config.detectors as Record<string, unknown> }, detectors);
+  const fusion = createFusion({ fusion: config.fusion, detectors: config.detectors as Record<string, unknown>, policy: config.policy }, detectors);
   const scores = new Float64Array(detectors.length);
   const riskAt = (d: number, s: number) => {
     scores.fill(0);

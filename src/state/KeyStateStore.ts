@@ -17,7 +17,7 @@ export interface KeyState {
   /** Last scores and evidence, by detector name (an empty list may be `NO_EVIDENCE`, shared by every key). */
   scores: Record<string, number>;
   evidence: Record<string, readonly string[]>;
-  /** What fusion added to the last recorded scores (a risk held below truncate, group evidence withheld). */
+  /** What fusion added to the last recorded scores (a risk held below throttle or truncate, group evidence withheld). */
   fusionNotes?: string[];
   risk: number;
   ladder: LadderState;

@@ -107,9 +107,12 @@ describe('probewatch tune', () => {
     const weight = (live.detectors as Record<string, { weight: number }>)['grid-sweep'].weight;
     expect(liveRun.detectorThresholds['grid-sweep'].throttle).toBeCloseTo(0.5 / weight, 3);
     expect(candidateRun.detectorThresholds['grid-sweep'].throttle).toBeCloseTo(0.3 / weight, 3);
-    // A detector weighted below a threshold cannot reach it alone.
-    const light = parseConfig({ detectors: { entropy: { weight: 0.6 } } });
-    expect(detectorThresholds(light, [{ name: 'entropy' }]).entropy).toMatchObject({ throttle: 0.8333, truncate: null, block: null });
+    // A detector weighted below a threshold cannot reach it alone…
+    const light = parseConfig({ detectors: { entropy: { weight: 0.6 } }, fusion: { countOnce: { holdBelow: 'truncate' } } });
+    expect(detectorThresholds(light, [{ name: 'entropy' }]).entropy).toMatchObject({ observe: 0.5, throttle: 0.8333, truncate: null, block: null });
+    // …and one family without a signature is only observed under the default hold.
+    const held = parseConfig({ detectors: { entropy: { weight: 0.6 } } });
+    expect(detectorThresholds(held, [{ name: 'entropy' }]).entropy).toMatchObject({ observe: 0.5, throttle: null, truncate: null, block: null });
     // The attackers' peak grid-sweep scores are in the attack distribution, the people's in the benign one.
     expect(report.distributions['grid-sweep'].attack).toContain(1);
     expect(report.distributions['grid-sweep'].benign).toHaveLength(13);

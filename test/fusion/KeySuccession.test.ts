@@ -26,7 +26,7 @@ function pipeline(over: Record<string, unknown> = {}, metrics?: Metrics): Detect
   return new DetectionPipeline(parseConfig(over), { compute, detectors, ...(metrics ? { metrics } : {}) });
 }
 
-/** An output-family detector, no signature, that scores every call of an `atk-` key 0.9: one family, held below truncate. */
+/** An output-family detector, no signature, that scores every call of an `atk-` key 0.9: one family, held below throttle. */
 const suspicion: Detector = {
   name: 'suspicion',
   family: 'output',
@@ -75,15 +75,17 @@ describe('KeySuccession', () => {
     expect(small.finalScores()).toEqual(p.finalScores());
   });
 
-  it('lets the carried risk count as a signature: the key\'s own one-family evidence is no longer held below truncate', () => {
+  it('lets the carried risk count as a signature: the key\'s own one-family evidence is no longer held below throttle', () => {
     const stream = handover((start) => campaign('atk-b', scriptTimes(world, 100, start, PERIOD)));
     const linked = new DetectionPipeline(parseConfig({}), { compute, detectors: [suspicion] });
     run(linked, stream);
     const alone = new DetectionPipeline(parseConfig({ succession: { enabled: false } }), { compute, detectors: [suspicion] });
     run(alone, stream);
-    expect(finalOf(linked, 'atk-a').risk).toBeCloseTo(0.6999, 4);
-    // Without the link the second key is judged from nothing, by one family: held below truncate.
-    expect(finalOf(alone, 'atk-b').risk).toBeLessThan(0.7);
+    // The flagged key's one family is held below throttle where it is enforced, but it is remembered at what its evidence marks it with.
+    expect(finalOf(linked, 'atk-a').risk).toBeCloseTo(0.4999, 4);
+    expect(linked.store.peek('atk-b')!.succession!.fromRisk).toBeCloseTo(0.6999, 4);
+    // Without the link the second key is judged from nothing, by one family: held below throttle.
+    expect(finalOf(alone, 'atk-b').risk).toBeLessThan(0.5);
     expect(alone.store.peek('atk-b')!.succession).toBeUndefined();
     expect(finalOf(linked, 'atk-b').risk).toBeGreaterThanOrEqual(0.7);
   });

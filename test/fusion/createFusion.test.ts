@@ -30,7 +30,8 @@ describe('sigmoid and logistic', () => {
 
 describe('createFusion', () => {
   it('noisy-or: 1 − Π(1 − wᵢsᵢ) over behavioural detectors, rate detectors only lift to their own weighted score', () => {
-    const f = createFusion(settings({}), detectors);
+    // Two families below support: count-once would hold their uncorroborated 0.56 below throttle (see below).
+    const f = createFusion(settings({ countOnce: { holdBelow: 'truncate' } }), detectors);
     expect(f.method).toBe('noisy-or');
     expect([...f.weights]).toEqual([0.6, 0.9, 0.5]);
     expect(f.risk([0, 0.5, 0.4])).toBeCloseTo(1 - (1 - 0.45) * (1 - 0.2), 15);
@@ -84,18 +85,43 @@ describe('counting each fact once (fusion.countOnce)', () => {
 
   it('lets only the strongest member of a family speak', () => {
     // Three output detectors restating one fact: noisy-OR over detectors would give 1 − 0.4³ = 0.936.
-    const f = fusion();
+    const f = fusion({ holdBelow: 'truncate' });
     expect(f.risk([0, 0, 0.6, 0.6, 0.6, 0])).toBeCloseTo(0.6, 12);
+    expect(fusion().assess([0, 0, 0.6, 0.6, 0.6, 0]).marked).toBeCloseTo(0.6, 12);
     expect(fusion({ enabled: false }).risk([0, 0, 0.6, 0.6, 0.6, 0])).toBeCloseTo(1 - 0.4 ** 3, 12);
   });
 
-  it('holds one family without a signature below truncate, and says so', () => {
-    const f = fusion();
-    const a = f.assess([0, 0, 0, 0, 0.95, 0]);
-    expect(a.risk).toBeLessThan(0.7);
-    expect(a.risk).toBeGreaterThan(0.69);
+  it('holds one family without a signature below throttle (enforced) and below truncate (marked), and says so', () => {
+    const a = fusion().assess([0, 0, 0, 0, 0.95, 0]);
+    expect(a.risk).toBeLessThan(0.5);
+    expect(a.risk).toBeGreaterThan(0.49);
+    expect(a.marked).toBeLessThan(0.7);
+    expect(a.marked).toBeGreaterThan(0.69);
     expect(a.capped).toBe(true);
+    expect(a.heldBelow).toBe('throttle');
     expect(a.supporting).toEqual(['output']);
+    // Below the hold nothing is held: an observe-level risk is reported as it is.
+    const low = fusion().assess([0, 0, 0, 0, 0.4, 0]);
+    expect(low.risk).toBeCloseTo(0.4, 12);
+    expect(low.capped).toBe(false);
+    // Two families each below support are not corroboration either.
+    const two = fusion().assess([0, 0.3, 0, 0, 0.4, 0], [0, 0, 0, 0, 0, 0]);
+    expect(two.risk).toBeLessThan(0.5);
+    expect(two.marked).toBeCloseTo(1 - 0.7 * 0.6, 12);
+    // holdBelow: truncate keeps the older rule: one family may throttle, never truncate.
+    const old = fusion({ holdBelow: 'truncate' }).assess([0, 0, 0, 0, 0.95, 0]);
+    expect(old.risk).toBeGreaterThan(0.69);
+    expect(old.risk).toBeLessThan(0.7);
+    expect(old.marked).toBe(old.risk);
+    expect(old.heldBelow).toBe('truncate');
+  });
+
+  it('lets rate evidence alone still throttle, uncorroborated behaviour notwithstanding', () => {
+    const f = fusion();
+    // volume at 0.6 lifts to 0.6 ≥ throttle; the output family's 0.95 stays held.
+    const a = f.assess([0.6, 0, 0, 0, 0.95, 0]);
+    expect(a.risk).toBeCloseTo(0.6, 12);
+    expect(a.capped).toBe(true);
   });
 
   it('lets a signature or two independent families reach truncate', () => {
@@ -118,7 +144,8 @@ describe('counting each fact once (fusion.countOnce)', () => {
     const own = f.assess([0, 0, 0.55, 0, 0, 0.9]);
     expect(own.groupWithheld).toBe(false);
     expect(own.capped).toBe(true);
-    expect(own.risk).toBeGreaterThan(0.69);
+    expect(own.marked).toBeGreaterThan(0.69);
+    expect(own.risk).toBeLessThan(0.5);
     // …unless a signature of its own lets it through, or groupCorroborates is set.
     expect(f.risk([0, 0.55, 0.55, 0, 0, 0.9])).toBeCloseTo(1 - 0.45 * 0.45 * 0.1, 12);
     expect(fusion({ groupCorroborates: true }).risk([0, 0, 0.55, 0, 0, 0.9])).toBeCloseTo(1 - 0.45 * 0.1, 12);
