@@ -10,6 +10,7 @@ import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
 import { type Decision, type InferenceEvent, type Level, LEVELS, levelRank, type RiskScore } from '../contract.ts';
 import { type Discount, PEER_TABLE_SLOT, PeerCalibration } from '../calibration/PeerCalibration.ts';
+import { forgetEventOrder } from '../../detectors/shared/batch.ts';
 import { entityName } from '../../detectors/shared/entityName.ts';
 import type { EntityStageLink } from '../../detectors/shared/aggregateFacts.ts';
 import { createFusion, type Fusion, type FusionAssessment } from '../fusion/createFusion.ts';
@@ -277,6 +278,7 @@ export class DetectionPipeline {
         if (remote === undefined || this.offload!.runsElsewhere(d) === remote) perDetector[i] = this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered);
       });
     }
+    forgetEventOrder();
     if (this.referencing) this.feedReferences(keys, states, answered, perDetector);
     const calibrated = this.calibrate(keys, groups, states, perDetector);
     if (this.groupDecisions) this.decideGroups(out);
