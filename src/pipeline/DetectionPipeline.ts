@@ -21,6 +21,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { GroupDecisions } from '../policy/GroupDecisions.ts';
 import type { ManualDecisionBook } from '../policy/ManualDecisionBook.ts';
 import { initialLadderState, ResponseLadder } from '../policy/ResponseLadder.ts';
+import { flatStrings } from '../state/flatStrings.ts';
 import { type KeyState, KeyStateStore, NO_EVIDENCE } from '../state/KeyStateStore.ts';
 import { BatchContext } from './BatchContext.ts';
 import { chunkByKeys } from './chunkByKeys.ts';
@@ -585,9 +586,9 @@ export class DetectionPipeline {
       const output = perDetector[d]?.[k];
       state.scores[name] = round(scores[d]);
       const evidence = output?.explain ? output.explain(i) : (output?.evidence ?? NO_EVIDENCE);
-      state.evidence[name] = evidence.length === 0 ? NO_EVIDENCE : evidence;
+      state.evidence[name] = evidence.length === 0 ? NO_EVIDENCE : flatStrings(evidence);
     }
-    if (notes.length) state.fusionNotes = notes;
+    if (notes.length) state.fusionNotes = flatStrings(notes);
     else state.fusionNotes = undefined;
   }
 
