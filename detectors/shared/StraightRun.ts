@@ -84,8 +84,8 @@ function vectorOf(v: string | Float32Array | null | undefined): Float32Array | n
   return v && v.length > 0 ? v : null;
 }
 
-/** An older snapshot's sketch prefix and step as one run vector (`StraightRunState.run`): a step of zeros when it had none. */
-function runOf(last: Float32Array | null, step: Float32Array | null): Float32Array | null {
+/** A sketch prefix and the step that led to it as one run vector of their own (`StraightRunState.run`): a step of zeros when none. */
+export function runOf(last: Float32Array | null, step: Float32Array | null): Float32Array | null {
   if (!last) return null;
   const run = new Float32Array(2 * last.length);
   run.set(last);
@@ -94,7 +94,7 @@ function runOf(last: Float32Array | null, step: Float32Array | null): Float32Arr
 }
 
 /** Whether a run vector holds a step: a step is never all zeros (an exact repeat leaves the run as it was). */
-function hasStep(run: Float32Array, dim: number): boolean {
+export function hasStep(run: Float32Array, dim: number): boolean {
   for (let j = dim; j < 2 * dim; j++) if (run[j] !== 0) return true;
   return false;
 }
