@@ -8,7 +8,7 @@ import { dominantLengths } from '../src/stats/spacing.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import { otherRow } from './shared/otherRow.ts';
 import { continuesStep, hasStep, runOf } from './shared/StraightRun.ts';
-import { type RingState, TypedRing } from './shared/TypedRing.ts';
+import { emptyRing, type RingState, TypedRing } from './shared/TypedRing.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { squaredDistance } from '../src/compute/squaredDistance.ts';
 import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
@@ -413,9 +413,9 @@ export class GridSweepDetector implements Detector<GridSweepState> {
   initState(): GridSweepState {
     return {
       sets: new Array(this.config.prada.maxClasses).fill(null),
-      distances: EMPTY_F32_RING,
-      steps: EMPTY_F32_RING,
-      stepDirections: EMPTY_U16_RING,
+      distances: emptyRing('f32'),
+      steps: emptyRing('f32'),
+      stepDirections: emptyRing('u16'),
       protos: NO_VECTOR,
       moments: NO_VECTOR,
       turns: NO_VECTOR,
@@ -424,8 +424,8 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       protoWeight: [],
       nextSerial: 1,
       last: null,
-      hashes: EMPTY_U32_RING,
-      repeatFlags: EMPTY_U8_RING,
+      hashes: emptyRing('u32'),
+      repeatFlags: emptyRing('u8'),
       sinceEval: 0,
       distancesTotal: 0,
       view: INITIAL_VIEW,
@@ -862,11 +862,6 @@ class Directions {
 
 /** An empty vector, shared: a zero-length array cannot be written in place, only replaced. */
 const NO_VECTOR = new Float32Array(0);
-/** Empty rings, shared by new keys: a ring's state is replaced at each poll, never written in place. */
-const EMPTY_F32_RING: RingState<'f32'> = { values: NO_VECTOR, head: 0, n: 0 };
-const EMPTY_U16_RING: RingState<'u16'> = { values: new Uint16Array(0), head: 0, n: 0 };
-const EMPTY_U32_RING: RingState<'u32'> = { values: new Uint32Array(0), head: 0, n: 0 };
-const EMPTY_U8_RING: RingState<'u8'> = { values: new Uint8Array(0), head: 0, n: 0 };
 
 /**
  * A state of the older snapshot form (vectors as base64) in typed arrays of their exact size: each set's
