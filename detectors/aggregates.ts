@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { eventTimeOrder, flatEvents, groupOffsets, modelLabel, modelProbs, perGroup, rowKernel, usableAnswer } from './shared/batch.ts';
 import { balanceFields, balanceScore, balanceTest, classIndex } from './shared/ClassMix.ts';
-import { activeKeys, contribute, type Contribution, createEntityView, type EntityView, type ViewLimits } from './shared/EntityView.ts';
+import { activeKeys, contribute, type Contribution, createEntityView, type EntityView, NO_KEYS, type ViewLimits } from './shared/EntityView.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
 import { shareExcess, shareExcessZ } from './shared/EwShare.ts';
 import {
@@ -121,7 +121,7 @@ export type AggregatesConfig = z.output<typeof aggregatesConfigSchema>;
 
 /**
  * Per-key state. Ceiling: the key's own view (as `EntityView`, with a
- * `keyRing` ring and one key id), its geometry (3 sketches + a centroid of
+ * `keyRing` ring and no key ids: older snapshots hold its own), its geometry (3 sketches + a centroid of
  * `d` floats, `dirSlots` counters) and two quotas: with 16-wide sketches,
  * 10 classes and the defaults under 1.8 kB of JSON.
  */
@@ -199,11 +199,11 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     const c = config;
     this.local = new LocalTail(c.local);
     this.limits = { window: c.window, mixWindow: c.mixWindow, maxClasses: c.maxClasses, ringSize: c.ringSize, maxTrackedKeys: c.maxTrackedKeys };
-    this.ownLimits = { window: c.keyWindow, mixWindow: c.keyWindow, maxClasses: c.maxClasses, ringSize: c.keyRing, maxTrackedKeys: 1 };
+    this.ownLimits = { window: c.keyWindow, mixWindow: c.keyWindow, maxClasses: c.maxClasses, ringSize: c.keyRing, maxTrackedKeys: 0 };
   }
 
   initState(): AggregatesState {
-    return { own: createEntityView(), geometry: createGeometry(), poolQuota: createQuota(), baseQuota: createQuota(), group: null, score: DOUBLE_ZERO };
+    return { own: createEntityView(NO_KEYS as Record<string, number>), geometry: createGeometry(), poolQuota: createQuota(), baseQuota: createQuota(), group: null, score: DOUBLE_ZERO };
   }
 
   groupVerdicts(): readonly GroupVerdict[] {

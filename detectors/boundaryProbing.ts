@@ -69,7 +69,8 @@ export interface BoundaryProbingState {
   margin: EwShare;
   quota: EpochQuota;
   bisection: BisectionState;
-  /** The previous query's sketch prefix and step (`StraightRunState`: null when none; base64, '' when none, in older snapshots). */
+  /** The straight run (`StraightRunState`: the last sketch prefix and its step in one vector, null when none); older snapshots hold `last` and `step` apart instead. */
+  run?: Float32Array | null;
   last?: Float32Array | string | null;
   step?: Float32Array | string | null;
   /** Score after the key's last event (a flagged key stops feeding the baseline). */
@@ -127,7 +128,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
 
   initState(): BoundaryProbingState {
     // Every field from the start, in one order: one shape for every key. `last` and `step` as `BatchStraightRuns` writes them.
-    return { margin: createShare(), quota: createQuota(), bisection: createBisectionState(), last: null, step: null, score: DOUBLE_ZERO, gaps: undefined };
+    return { margin: createShare(), quota: createQuota(), bisection: createBisectionState(), run: null, score: DOUBLE_ZERO, gaps: undefined };
   }
 
   processBatch(groups: readonly KeyGroup<BoundaryProbingState>[], ctx: DetectorContext): DetectorOutput[] {

@@ -92,10 +92,8 @@ export interface EntropyState {
   distinct: DistinctSketch;
   gaps: GapStats;
   score: number;
-  /**
-   * The previous query's sketch prefix and the step that led to it (`StraightRunState`: null when none; base64, '' when
-   * none, in older snapshots; absent in state written before it existed).
-   */
+  /** The straight run (`StraightRunState`: the last sketch prefix and its step in one vector, null when none); absent in state written before it existed; older snapshots hold `last` and `step` apart instead. */
+  run?: Float32Array | null;
   last?: Float32Array | string | null;
   step?: Float32Array | string | null;
 }
@@ -165,7 +163,7 @@ export class EntropyDetector implements Detector<EntropyState> {
   }
 
   initState(): EntropyState {
-    return { high: createShare(), quota: createQuota(), ring: createRing(), distinct: createDistinctSketch(), gaps: createGapStats(), score: DOUBLE_ZERO, last: null, step: null };
+    return { high: createShare(), quota: createQuota(), ring: createRing(), distinct: createDistinctSketch(), gaps: createGapStats(), score: DOUBLE_ZERO, run: null };
   }
 
   processBatch(groups: readonly KeyGroup<EntropyState>[], ctx: DetectorContext): DetectorOutput[] {

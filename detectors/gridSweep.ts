@@ -7,8 +7,8 @@ import { addOuterProductUpper, participationRatioUpper, upperIndex } from '../sr
 import { dominantLengths } from '../src/stats/spacing.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
 import { otherRow } from './shared/otherRow.ts';
-import { continuesStep } from './shared/StraightRun.ts';
-import { type RingState, TypedRing } from './shared/TypedRing.ts';
+import { continuesStep, hasStep, runOf } from './shared/StraightRun.ts';
+import { emptyRing, type RingState, TypedRing } from './shared/TypedRing.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { squaredDistance } from '../src/compute/squaredDistance.ts';
 import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
@@ -233,9 +233,13 @@ export interface GridSweepState {
   protoSerial: number[];
   protoWeight: number[];
   nextSerial: number;
-  /** The previous distinct query (for steps). */
-  last: { model: string; sketch: Float32Array | string } | null;
-  /** The step that led to `last` (base64 float32 in older snapshots; absent in older ones and before a key's second query). */
+  /**
+   * The previous distinct query and the step that led to it (for steps): `run` holds the sketch and the step,
+   * as many float32 each, in one vector (a step of zeros before there is one: `StraightRunState`). Older
+   * snapshots hold the sketch alone in `sketch` (base64 float32 in older ones still) and the step in `lastStep`.
+   */
+  last: { model: string; run: Float32Array } | { model: string; sketch: Float32Array | string } | null;
+  /** Older snapshots: the step that led to `last` (base64 float32 in older ones still; absent before a key's second query). */
   lastStep?: Float32Array | string;
   hashes: RingState<'u32'> | PackedRing;
   repeatFlags: RingState<'u8'> | PackedRing;
@@ -409,9 +413,9 @@ export class GridSweepDetector implements Detector<GridSweepState> {
   initState(): GridSweepState {
     return {
       sets: new Array(this.config.prada.maxClasses).fill(null),
-      distances: EMPTY_F32_RING,
-      steps: EMPTY_F32_RING,
-      stepDirections: EMPTY_U16_RING,
+      distances: emptyRing('f32'),
+      steps: emptyRing('f32'),
+      stepDirections: emptyRing('u16'),
       protos: NO_VECTOR,
       moments: NO_VECTOR,
       turns: NO_VECTOR,
@@ -420,13 +424,11 @@ export class GridSweepDetector implements Detector<GridSweepState> {
       protoWeight: [],
       nextSerial: 1,
       last: null,
-      hashes: EMPTY_U32_RING,
-      repeatFlags: EMPTY_U8_RING,
+      hashes: emptyRing('u32'),
+      repeatFlags: emptyRing('u8'),
       sinceEval: 0,
       distancesTotal: 0,
       view: INITIAL_VIEW,
-      // Last, where a key's first straight step used to add it: one shape for every key.
-      lastStep: undefined,
     };
   }
 
@@ -444,6 +446,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     const c = this.config;
     const state = g.state;
     if (typeof state.protos === 'string') upgrade(state);
+    if (state.last && 'sketch' in state.last) upgradeLast(state);
     const hashes = new TypedRing('u32', c.repeats.window, state.hashes, g.events.length);
     const w: KeyWork = { hashes, sketches: [], repeat: [], job: [], sets: new Map() };
     for (const e of g.events) {
@@ -489,9 +492,12 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     const dirs = new Directions(state, c, this.unit);
     let lastSerial = directions.n > 0 ? directions.newest() : 0;
     const startModel = state.last ? state.last.model : null;
+    const startRun = state.last ? (state.last as { run: Float32Array }).run : null;
+    const width = startRun ? startRun.length / 2 : 0;
     let lastModel = startModel;
-    let lastX: Float32Array | null = state.last ? (state.last.sketch as Float32Array) : null;
-    const startStep: Float32Array | null = (state.lastStep as Float32Array | undefined) ?? null;
+    const startX = startRun ? startRun.subarray(0, width) : null;
+    let lastX = startX;
+    const startStep = startRun && hasStep(startRun, width) ? startRun.subarray(width) : null;
     let lastStep = startStep;
     const scores = new Float64Array(g.events.length);
     const views: View[] = new Array(g.events.length);
@@ -550,10 +556,8 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     state.repeatFlags = flags.save();
     state.hashes = w.hashes.save();
     dirs.save(state);
-    if (lastX !== (state.last ? state.last.sketch : null) || lastModel !== startModel) state.last = lastX ? { model: lastModel as string, sketch: lastX } : null;
-    // The state's step is its own array, never a scratch row.
-    if (lastStep) state.lastStep = lastStep === startStep ? lastStep : lastStep.slice();
-    else state.lastStep = undefined;
+    // The state's run is its own array, never a scratch row or a batch's sketch.
+    if (lastX !== startX || lastStep !== startStep || lastModel !== startModel) state.last = lastX ? { model: lastModel as string, run: runOf(lastX, lastStep)! } : null;
     const explain = (i: number) => this.evidence(views[i]);
     return { scores, evidence: g.events.length ? explain(g.events.length - 1) : [], explain };
   }
@@ -858,11 +862,6 @@ class Directions {
 
 /** An empty vector, shared: a zero-length array cannot be written in place, only replaced. */
 const NO_VECTOR = new Float32Array(0);
-/** Empty rings, shared by new keys: a ring's state is replaced at each poll, never written in place. */
-const EMPTY_F32_RING: RingState<'f32'> = { values: NO_VECTOR, head: 0, n: 0 };
-const EMPTY_U16_RING: RingState<'u16'> = { values: new Uint16Array(0), head: 0, n: 0 };
-const EMPTY_U32_RING: RingState<'u32'> = { values: new Uint32Array(0), head: 0, n: 0 };
-const EMPTY_U8_RING: RingState<'u8'> = { values: new Uint8Array(0), head: 0, n: 0 };
 
 /**
  * A state of the older snapshot form (vectors as base64) in typed arrays of their exact size: each set's
@@ -878,8 +877,15 @@ function upgrade(state: GridSweepState): void {
   while (used > 0 && !state.protoSerial[used - 1]) used--;
   state.protos = d ? exactly(unpackFloat32(state.protos as string, used * d), used * d) : NO_VECTOR;
   if (typeof state.moments !== 'object') state.moments = d ? upperTriangle(unpackSymmetric(state.moments ?? '', d), d) : NO_VECTOR;
-  if (state.last && typeof state.last.sketch === 'string') state.last = { model: state.last.model, sketch: unpackFloat32(state.last.sketch) };
-  if (typeof state.lastStep === 'string') state.lastStep = unpackFloat32(state.lastStep);
+}
+
+/** An older snapshot's last query and step (vectors, or base64 float32 in older ones still) as one run vector (`GridSweepState.last`). */
+function upgradeLast(state: GridSweepState): void {
+  const { model, sketch } = state.last as { model: string; sketch: Float32Array | string };
+  const x = typeof sketch === 'string' ? unpackFloat32(sketch) : sketch;
+  const step = typeof state.lastStep === 'string' ? unpackFloat32(state.lastStep) : (state.lastStep ?? null);
+  state.last = { model, run: runOf(x, step)! };
+  state.lastStep = undefined;
 }
 
 /** `a`'s first `n` values, in an array of exactly that length (`a` itself when it is). */

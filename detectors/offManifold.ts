@@ -162,9 +162,10 @@ export interface OffManifoldState {
   /** The mean of the key's queries on the minor-direction test (reference width float32) and how many it holds; absent in older snapshots. */
   minorMean?: Float32Array | string;
   minorSeen?: number;
-  /** The previous query's sketch prefix and the step that led to it (null when none; base64, '' when none, in older snapshots). */
-  last: Float32Array | string | null;
-  step: Float32Array | string | null;
+  /** The straight run (`StraightRunState`: the last sketch prefix and its step in one vector, null when none); older snapshots hold `last` and `step` apart instead. */
+  run?: Float32Array | null;
+  last?: Float32Array | string | null;
+  step?: Float32Array | string | null;
   /** Queries held while the model's reference warmed up (float32 rows) and that model; absent in older snapshots. */
   backlog?: Float32Array | string;
   backlogModel?: string;
@@ -245,8 +246,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
       minorRing: undefined,
       minorMean: undefined,
       minorSeen: undefined,
-      last: null,
-      step: null,
+      run: null,
       backlog: undefined,
       backlogModel: undefined,
       seen: undefined,
@@ -527,7 +527,7 @@ const NO_ROWS = new Float32Array(0);
 
 /**
  * A state of the older snapshot form (base64 sketches, '' for none) in Float32Arrays, as the detector reads
- * them. The straight run's `last` and `step` are left to `StraightCursor`, which reads either form.
+ * them. The straight run's older `last` and `step` are left to `StraightCursor`, which reads every form.
  */
 function upgrade(state: OffManifoldState): void {
   for (const k of ['offRing', 'minorRing', 'minorMean', 'backlog'] as const) {

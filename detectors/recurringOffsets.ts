@@ -114,9 +114,10 @@ export interface RecurringOffsetsState {
   share: EwShare;
   quota: EpochQuota;
   score: number;
-  /** The straight-run test's last sketch prefix and step (base64 in older snapshots). */
-  last: Float32Array | string | null;
-  step: Float32Array | string | null;
+  /** The straight run (`StraightRunState`: the last sketch prefix and its step in one vector, null when none); older snapshots hold `last` and `step` apart instead. */
+  run?: Float32Array | null;
+  last?: Float32Array | string | null;
+  step?: Float32Array | string | null;
   /** The last block: queries at a recurring offset, and how many recurring offsets they used. */
   hits: number;
   recurring: number;
@@ -199,7 +200,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
   }
 
   initState(): RecurringOffsetsState {
-    return { rows: NO_ROWS, n: 0, dim: 0, pending: 0, tail: false, offsets: [], share: createShare(), quota: createQuota(), score: DOUBLE_ZERO, last: null, step: null, hits: 0, recurring: 0, copies: 0 };
+    return { rows: NO_ROWS, n: 0, dim: 0, pending: 0, tail: false, offsets: [], share: createShare(), quota: createQuota(), score: DOUBLE_ZERO, run: null, hits: 0, recurring: 0, copies: 0 };
   }
 
   processBatch(groups: readonly KeyGroup<RecurringOffsetsState>[], ctx: DetectorContext): DetectorOutput[] {

@@ -33,7 +33,11 @@ export interface EntityView {
   balanceScore: number;
 }
 
-export function createEntityView(): EntityView {
+/**
+ * A fresh view; `keys` the view's own tracked keys, or `NO_KEYS` for one that tracks none (a key's own view:
+ * `ViewLimits.maxTrackedKeys` 0).
+ */
+export function createEntityView(keys: Record<string, number> = {}): EntityView {
   return {
     margin: createShare(),
     entropy: createShare(),
@@ -42,7 +46,7 @@ export function createEntityView(): EntityView {
     ring: createRing(),
     spread: DOUBLE_ZERO,
     spreadN: 0,
-    keys: {},
+    keys,
     contributions: 0,
     balance: DOUBLE_ZERO,
     balanceZ: DOUBLE_ZERO,
@@ -68,8 +72,12 @@ export interface ViewLimits {
   mixWindow: number;
   maxClasses: number;
   ringSize: number;
+  /** 0: none (a key's own view, whose keys nothing reads: its own id would give every key's view a hidden class of its own). */
   maxTrackedKeys: number;
 }
+
+/** The tracked keys of every view that tracks none, shared (never written: `maxTrackedKeys` 0). */
+export const NO_KEYS: Readonly<Record<string, number>> = Object.freeze({});
 
 export function contribute(v: EntityView, x: Contribution, l: ViewLimits): void {
   v.contributions++;
@@ -82,6 +90,7 @@ export function contribute(v: EntityView, x: Contribution, l: ViewLimits): void 
     v.spreadN++;
     v.spread = compact(v.spread + (x.d2 - v.spread) / Math.min(v.spreadN, l.window));
   }
+  if (l.maxTrackedKeys === 0) return;
   const id = shortKey(x.key);
   const ix = keyIndex(v.keys);
   if (ix) {

@@ -31,65 +31,72 @@ export interface StraightLimits {
  * random queries almost never do.
  */
 export class StraightCursor {
-  private last: Float32Array | null;
-  private step: Float32Array | null;
+  /** The last sketch prefix and the step that led to it, in one vector (`StraightRunState.run`). */
+  private run: Float32Array | null;
   /**
-   * Two buffers each for the sketch prefix and the step, owned by the cursor and written in turn, so that
-   * a query costs no allocation: `last` and `step` are always one of them or the vectors the state held
-   * (read, never written). `save` hands them to the state and lets go of both pairs.
+   * Two buffers owned by the cursor and written in turn, so that a query costs no allocation: `run` is
+   * always one of them or the vector the state held (read, never written). `save` hands it to the state
+   * and lets go of both.
    */
-  private readonly heads: [Float32Array, Float32Array] = [NO_VECTOR, NO_VECTOR];
-  private readonly steps: [Float32Array, Float32Array] = [NO_VECTOR, NO_VECTOR];
-  /** Whether `last` or `step` changed since the cursor read them from the state. */
-  private changed = false;
+  private readonly runs: [Float32Array, Float32Array] = [NO_VECTOR, NO_VECTOR];
 
-  constructor(run: StraightRunState) {
-    this.last = vectorOf(run.last);
-    this.step = vectorOf(run.step);
+  constructor(state: StraightRunState) {
+    this.run = state.run !== undefined ? state.run : runOf(vectorOf(state.last), vectorOf(state.step));
   }
 
   continues(x: ArrayLike<number>, dim: number, limits: StraightLimits): boolean {
-    const head = otherRow(this.heads, this.last, dim);
-    for (let j = 0; j < dim; j++) head[j] = x[j];
-    const prev = this.last;
-    if (!prev || prev.length !== dim) {
-      this.last = head;
-      this.step = null;
-      this.changed = true;
+    const prev = this.run;
+    const next = otherRow(this.runs, prev, 2 * dim);
+    for (let j = 0; j < dim; j++) next[j] = x[j];
+    if (!prev || prev.length !== 2 * dim) {
+      next.fill(0, dim);
+      this.run = next;
       return false;
     }
-    const step = otherRow(this.steps, this.step, dim);
     let len = 0;
     for (let j = 0; j < dim; j++) {
-      step[j] = head[j] - prev[j];
-      len += step[j] * step[j];
+      next[dim + j] = next[j] - prev[j];
+      len += next[dim + j] * next[dim + j];
     }
     if (len === 0) return false; // an exact repeat: judged like any query, the run goes on
-    const straight = this.step !== null && continuesStep(this.step, step, len, limits);
-    this.last = head;
-    this.step = step;
-    this.changed = true;
+    const straight = hasStep(prev, dim) && continuesAt(prev, next, dim, dim, len, limits);
+    this.run = next;
     return straight;
   }
 
   /**
-   * Writes the run back as vectors (each its own exact-size array, never changed in place afterwards); null when none.
-   * The cursor's buffers go to the state as they are (no copy): it lets go of them, so a later query writes new ones.
+   * Writes the run back (its own exact-size vector, never changed in place afterwards; null when none), in
+   * place of an older snapshot's `last` and `step`. The cursor's buffer goes to the state as it is (no copy):
+   * it lets go of both, so a later query writes new ones.
    */
-  save(run: StraightRunState): void {
-    run.last = this.last;
-    run.step = this.step;
-    this.heads[0] = this.heads[1] = NO_VECTOR;
-    this.steps[0] = this.steps[1] = NO_VECTOR;
+  save(state: StraightRunState): void {
+    state.run = this.run;
+    if (state.last !== undefined || state.step !== undefined) state.last = state.step = undefined;
+    this.runs[0] = this.runs[1] = NO_VECTOR;
   }
 }
 
 const NO_VECTOR = new Float32Array(0);
 
-/** A stored sketch prefix or step: a vector, base64 float32 (the older form), or none ('' or null). */
+/** A stored sketch prefix or step of an older snapshot: a vector, base64 float32 (older still), or none ('' or null). */
 function vectorOf(v: string | Float32Array | null | undefined): Float32Array | null {
   if (typeof v === 'string') return v ? unpackFloat32(v) : null;
   return v && v.length > 0 ? v : null;
+}
+
+/** A sketch prefix and the step that led to it as one run vector of their own (`StraightRunState.run`): a step of zeros when none. */
+export function runOf(last: Float32Array | null, step: Float32Array | null): Float32Array | null {
+  if (!last) return null;
+  const run = new Float32Array(2 * last.length);
+  run.set(last);
+  if (step && step.length === last.length) run.set(step, last.length);
+  return run;
+}
+
+/** Whether a run vector holds a step: a step is never all zeros (an exact repeat leaves the run as it was). */
+export function hasStep(run: Float32Array, dim: number): boolean {
+  for (let j = dim; j < 2 * dim; j++) if (run[j] !== 0) return true;
+  return false;
 }
 
 /**
@@ -99,9 +106,14 @@ function vectorOf(v: string | Float32Array | null | undefined): Float32Array | n
  */
 export function continuesStep(before: ArrayLike<number>, step: ArrayLike<number>, stepSq: number, limits: StraightLimits): boolean {
   if (before.length !== step.length) return false;
+  return continuesAt(before, step, 0, step.length, stepSq, limits);
+}
+
+/** `continuesStep` of the `width` values of `before` and `step` from `from` on (a run vector's step half). */
+function continuesAt(before: ArrayLike<number>, step: ArrayLike<number>, from: number, width: number, stepSq: number, limits: StraightLimits): boolean {
   let dot = 0;
   let lenBefore = 0;
-  for (let j = 0; j < step.length; j++) {
+  for (let j = from; j < from + width; j++) {
     dot += step[j] * before[j];
     lenBefore += before[j] * before[j];
   }
@@ -111,11 +123,14 @@ export function continuesStep(before: ArrayLike<number>, step: ArrayLike<number>
 }
 
 /**
- * Where a detector keeps a key's straight run: optional, since older snapshots have none. Float32Arrays
- * (null when none), as `BatchStraightRuns` writes them; older snapshots hold base64 float32 strings ('' when
- * none), read too.
+ * Where a detector keeps a key's straight run: `run`, the last sketch prefix and the step that led to it,
+ * `dim` float32 each in one vector of 2·dim (the step all zeros before there is one), as `BatchStraightRuns`
+ * writes it; null when none. One vector rather than two: a small typed array costs far more heap than its
+ * values. Absent in older snapshots, which hold `last` and `step` apart instead (Float32Arrays, null when
+ * none; older still, base64 float32 strings, '' when none), read too and cleared at the next save.
  */
 export interface StraightRunState {
+  run?: Float32Array | null;
   last?: string | Float32Array | null;
   step?: string | Float32Array | null;
 }

@@ -29,6 +29,11 @@ export function eventTimeOrder(groups: readonly KeyGroup<unknown>[]): readonly P
  */
 let lastOrder: { groups: { key: string; events: readonly InferenceEvent[]; length: number }[]; order: readonly PollEvent[] } | null = null;
 
+/** Lets go of the last poll's order, which holds every event of the poll, once the poll's detectors are done. */
+export function forgetEventOrder(): void {
+  lastOrder = null;
+}
+
 function sameEvents(a: { key: string; events: readonly InferenceEvent[]; length: number }[], b: readonly KeyGroup<unknown>[]): boolean {
   if (a.length !== b.length) return false;
   for (let g = 0; g < a.length; g++) if (a[g].events !== b[g].events || a[g].key !== b[g].key || a[g].length !== b[g].events.length) return false;

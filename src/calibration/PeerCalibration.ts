@@ -38,7 +38,8 @@ export type CalibrationConfig = z.output<typeof calibrationSchema>;
 interface Peer {
   key: string;
   band: number;
-  scores: Float64Array;
+  /** A plain array (of the detectors' count): a small typed array costs about twice the heap, in every key's entry. */
+  scores: number[];
   firstTs: number;
   lastTs: number;
   network: string;
@@ -54,7 +55,7 @@ interface Frozen {
   /** band → detector → sorted scores (descending) and cumulative votes. */
   bands: Map<number, { scores: Float64Array[]; cumVotes: Float64Array[]; total: number }>;
   /** Each key's own entry at the fold, to leave it out of its own peers. */
-  own: Map<string, { band: number; scores: Float64Array; vote: number }>;
+  own: Map<string, { band: number; scores: number[]; vote: number }>;
 }
 
 /** A model's peer table and its frozen reading; saved with the model's aggregate entity (`toJSON`). */
@@ -83,7 +84,7 @@ class ModelPeers {
     const m = new ModelPeers();
     for (const [key, band, scores, firstTs, lastTs, network, tenant, remarkable] of j.peers) {
       if (scores.length !== detectors) return null;
-      m.peers.set(key, { key, band, scores: Float64Array.from(scores), firstTs, lastTs, network, tenant, remarkable, ip: undefined });
+      m.peers.set(key, { key, band, scores: Array.from(scores), firstTs, lastTs, network, tenant, remarkable, ip: undefined });
     }
     if (j.frozen) {
       const bands: Frozen['bands'] = new Map();
@@ -91,7 +92,7 @@ class ModelPeers {
         if (scores.length !== detectors || cumVotes.length !== detectors) return null;
         bands.set(band, { total, scores: scores.map((x) => Float64Array.from(x)), cumVotes: cumVotes.map((x) => Float64Array.from(x)) });
       }
-      const own: Frozen['own'] = new Map(j.frozen.own.map(([key, band, scores, vote]) => [key, { band, scores: Float64Array.from(scores), vote }]));
+      const own: Frozen['own'] = new Map(j.frozen.own.map(([key, band, scores, vote]) => [key, { band, scores: Array.from(scores), vote }]));
       m.frozen = { epoch: j.frozen.epoch, bands, own };
     }
     return m;
@@ -182,12 +183,12 @@ export class PeerCalibration {
     if (!c.enabled) return;
     let peer = model.peers.get(key);
     if (!peer) {
-      peer = { key, band, scores: new Float64Array(raw.length), firstTs: ev.ts, lastTs: ev.ts, network: '', tenant: '', remarkable: false, ip: undefined };
+      peer = { key, band, scores: new Array<number>(raw.length), firstTs: ev.ts, lastTs: ev.ts, network: '', tenant: '', remarkable: false, ip: undefined };
       model.peers.set(key, peer);
       if (model.peers.size > c.maxKeysPerModel) evictOldest(model.peers);
     }
     peer.band = band;
-    peer.scores.set(raw);
+    for (let d = 0; d < raw.length; d++) peer.scores[d] = raw[d];
     peer.lastTs = ev.ts;
     if (peer.ip !== ev.client_ip || peer.network === '') {
       peer.ip = ev.client_ip;
@@ -242,7 +243,7 @@ export class PeerCalibration {
     const eligible = [...m.peers.values()].filter((p) => p.band >= 0 && !p.remarkable);
     const perNetwork = countBy(eligible, (p) => p.network);
     const perTenant = countBy(eligible, (p) => p.tenant);
-    const own = new Map<string, { band: number; scores: Float64Array; vote: number }>();
+    const own = new Map<string, { band: number; scores: number[]; vote: number }>();
     const byBand = new Map<number, { p: Peer; vote: number }[]>();
     for (const p of eligible) {
       const share = 1 / Math.max(perNetwork.get(p.network)!, perTenant.get(p.tenant)!);

@@ -1,6 +1,7 @@
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { DETECTORS } from '../../detectors/index.ts';
 import type { Detector, DetectorContext, DetectorOutput, KeyGroup } from '../../detectors/types.ts';
+import { forgetEventOrder } from '../../detectors/shared/batch.ts';
 import { ModelReference } from '../baselines/ModelReference.ts';
 import type { ModelReferenceState } from '../baselines/ModelReferenceState.ts';
 import { KERNELS } from '../compute/kernelChoice.ts';
@@ -95,6 +96,7 @@ function runBatch(req: BatchRequest): BatchReply {
   }
   // As the main thread's ModelReferences does at a batch's end: a view kept for the next batch forgets this one's answers.
   for (const r of references.values()) r.view?.forgetAnswers();
+  forgetEventOrder();
   return reply;
 }
 

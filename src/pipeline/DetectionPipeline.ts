@@ -10,6 +10,7 @@ import type { Compute } from '../compute/Compute.ts';
 import type { Config } from '../config/configSchema.ts';
 import { type Decision, type InferenceEvent, type Level, LEVELS, levelRank, type RiskScore } from '../contract.ts';
 import { type Discount, PEER_TABLE_SLOT, PeerCalibration } from '../calibration/PeerCalibration.ts';
+import { forgetEventOrder } from '../../detectors/shared/batch.ts';
 import { entityName } from '../../detectors/shared/entityName.ts';
 import type { EntityStageLink } from '../../detectors/shared/aggregateFacts.ts';
 import { createFusion, type Fusion, type FusionAssessment } from '../fusion/createFusion.ts';
@@ -20,6 +21,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { GroupDecisions } from '../policy/GroupDecisions.ts';
 import type { ManualDecisionBook } from '../policy/ManualDecisionBook.ts';
 import { initialLadderState, ResponseLadder } from '../policy/ResponseLadder.ts';
+import { flatStrings } from '../state/flatStrings.ts';
 import { type KeyState, KeyStateStore, NO_EVIDENCE } from '../state/KeyStateStore.ts';
 import { BatchContext } from './BatchContext.ts';
 import { chunkByKeys } from './chunkByKeys.ts';
@@ -277,6 +279,7 @@ export class DetectionPipeline {
         if (remote === undefined || this.offload!.runsElsewhere(d) === remote) perDetector[i] = this.runDetector(d, keys, states, d.kind === 'rate' ? allEvents : answered);
       });
     }
+    forgetEventOrder();
     if (this.referencing) this.feedReferences(keys, states, answered, perDetector);
     const calibrated = this.calibrate(keys, groups, states, perDetector);
     if (this.groupDecisions) this.decideGroups(out);
@@ -586,9 +589,9 @@ export class DetectionPipeline {
       const output = perDetector[d]?.[k];
       state.scores[name] = round(scores[d]);
       const evidence = output?.explain ? output.explain(i) : (output?.evidence ?? NO_EVIDENCE);
-      state.evidence[name] = evidence.length === 0 ? NO_EVIDENCE : evidence;
+      state.evidence[name] = evidence.length === 0 ? NO_EVIDENCE : flatStrings(evidence);
     }
-    if (notes.length) state.fusionNotes = notes;
+    if (notes.length) state.fusionNotes = flatStrings(notes);
     else state.fusionNotes = undefined;
   }
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { aggregates, aggregatesConfigSchema } from '../../detectors/aggregates.ts';
+import { aggregates, aggregatesConfigSchema, type AggregatesState } from '../../detectors/aggregates.ts';
 import { boundaryProbing } from '../../detectors/boundaryProbing.ts';
 import { entropy } from '../../detectors/entropy.ts';
 import { outputDrift } from '../../detectors/outputDrift.ts';
@@ -52,6 +52,16 @@ describe('aggregates', () => {
     );
     for (const key of [...naturalKeys, 'nat-office-a', 'nat-office-b', 'nat-office-c']) expect(run.maxByKey.get(key) ?? 0, key).toBeLessThan(QUIET);
     expectInvisiblePerKey(events, 'syb-');
+  });
+
+  it('keeps no key ids in a key\'s own view (nothing reads them): every key\'s view shares one empty set of them', () => {
+    const { world } = naturalScenario();
+    const events = merge(...['a', 'b'].map((k) => naturalKey(world, `nat-${k}`, 30, humanTimes(world, 30, ATTACK_START, 20_000), { clientIp: '10.9.9.10', tenant: 'tenant-1' })));
+    const run = runDetector(aggregates.create(config()), events, compute);
+    const views = ['nat-a', 'nat-b'].map((k) => (run.states.get(k) as AggregatesState).own);
+    expect(views.map((v) => v.contributions)).toEqual([30, 30]);
+    expect(views[0].keys).toBe(views[1].keys);
+    expect(Object.keys(views[0].keys)).toHaveLength(0);
   });
 
   it('judges pooled margins and entropies against the model\'s traffic near the queries: quiet on a team whose topic is ambiguous', () => {

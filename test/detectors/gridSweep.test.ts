@@ -148,9 +148,17 @@ function olderForm(withTurns: GridSweepState, options: { fullMoments?: boolean; 
     repeatFlags: ring(state.repeatFlags, 'u8', config.repeats.window),
     protos: d ? packArray(protos) : '',
     moments: d ? packArray(options.fullMoments ? full : triangle) : '',
-    last: state.last ? { model: state.last.model, sketch: packArray(state.last.sketch as Float32Array) } : null,
-    ...(state.lastStep ? { lastStep: packArray(state.lastStep as Float32Array) } : {}),
+    ...lastApart(state, packArray),
   };
+}
+
+/** `state` in the form snapshots took before the last query and its step were one vector: the two apart (typed arrays, or as `encode` writes them). */
+function lastApart(state: GridSweepState, encode: (v: Float32Array) => Float32Array | string = (v) => v): Pick<GridSweepState, 'last' | 'lastStep'> {
+  if (!state.last) return { last: null };
+  const { model, run } = state.last as { model: string; run: Float32Array };
+  const width = run.length / 2;
+  const step = run.slice(width);
+  return { last: { model, sketch: encode(run.slice(0, width)) }, ...(step.some((v) => v !== 0) ? { lastStep: encode(step) } : {}) };
 }
 
 /** The step moments with a young key's held turns added, each as `addOuterProductUpper` adds a turn (the test's own account of it). */
@@ -298,6 +306,17 @@ describe('grid-sweep', () => {
       const fromOld = runDetector(create(), stream.slice(3), compute, 500, old);
       for (const e of stream.slice(3)) expect(fromOld.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
       expect(ringsInOrder(fromOld.states.get('atk-grid'))).toEqual(ringsInOrder(whole.states.get('atk-grid')));
+    }
+    // The form before the last query and its step were one vector: the two apart, as typed arrays, cut in mid-row
+    // of the lattice too (where the step decides that the next query continues a straight run).
+    for (const cut of [3, 5, 6, 7, 9]) {
+      const apart = clone(runDetector(create(), stream.slice(0, cut), compute, 500));
+      const held = apart.states.get('atk-grid') as GridSweepState;
+      expect(lastApart(held).lastStep).toBeInstanceOf(Float32Array);
+      apart.states.set('atk-grid', { ...held, ...lastApart(held) });
+      const fromApart = runDetector(create(), stream.slice(cut), compute, 500, apart);
+      for (const e of stream.slice(cut)) expect(fromApart.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
+      expect({ ...(fromApart.states.get('atk-grid') as GridSweepState), lastStep: undefined }).toEqual(whole.states.get('atk-grid'));
     }
     for (const e of stream.slice(3)) expect(compact.scores.get(e.event_id), e.event_id).toBe(whole.scores.get(e.event_id));
     expect(Math.max(...stream.map((e) => whole.scores.get(e.event_id)!))).toBeGreaterThanOrEqual(FIRES);

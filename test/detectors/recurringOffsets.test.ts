@@ -153,7 +153,7 @@ describe('recurring-offsets', () => {
     expect(state.n).toBeLessThanOrEqual(config().history + config().block);
     expect(state.rows).toBeInstanceOf(Float32Array);
     expect((state.rows as Float32Array).length).toBeLessThanOrEqual((config().history + config().block) * state.dim);
-    expect(state.last).toBeInstanceOf(Float32Array);
+    expect(state.run).toBeInstanceOf(Float32Array);
     expect(state.offsets.length).toBeLessThanOrEqual(config().slots);
     expect(throughSnapshot(state)).toEqual(state);
   });

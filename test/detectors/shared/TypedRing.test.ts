@@ -10,8 +10,9 @@ describe('TypedRing', () => {
     const r = new TypedRing('u16', 4, undefined);
     for (const v of [1, 2]) r.push(v);
     const filling = r.save();
-    expect(filling.values).toEqual(Uint16Array.of(1, 2));
-    expect(filling.values.buffer.byteLength).toBe(4);
+    // Young: a plain array of the values, opened again in a typed array of the kind.
+    expect(filling.values).toEqual([1, 2]);
+    expect(new TypedRing('u16', 4, filling).values).toEqual(Uint16Array.of(1, 2));
     const again = new TypedRing('u16', 4, throughSnapshot(filling), 3);
     for (const v of [3, 4, 5, 6]) again.push(v);
     expect(Array.from(again.ordered())).toEqual([3, 4, 5, 6]);
@@ -46,12 +47,36 @@ describe('TypedRing', () => {
   });
 
   it('survives the packer of quiet keys as typed arrays of their own', () => {
-    const r = new TypedRing('f32', 8, undefined);
-    for (const v of [1, 2, 3]) r.push(v);
+    const r = new TypedRing('f32', 32, undefined);
+    for (let v = 1; v <= 20; v++) r.push(v + 0.1);
     const state = { key: 'k', lastTs: 0, risk: 0, ladder: { level: 'allow' }, detectors: { 'grid-sweep': { distances: r.save(), rows: Float32Array.of(1, 2) } } } as unknown as KeyState;
     const packer = new KeyStatePacker();
     const back = packer.unpack(packer.pack(state)).detectors['grid-sweep'] as { distances: { values: Float32Array }; rows: Float32Array };
-    expect(back.distances.values).toEqual(Float32Array.of(1, 2, 3));
+    expect(back.distances.values).toEqual(r.values.slice(0, 20));
+    expect(back.distances.values.byteLength).toBe(back.distances.values.buffer.byteLength);
     expect(back.rows).toEqual(Float32Array.of(1, 2));
+  });
+
+  it('saves a young ring as a plain array of the same numbers, an empty one shared, and a longer one typed', () => {
+    const r = new TypedRing('f32', 250, undefined, 4);
+    expect(r.save()).toBe(new TypedRing('f32', 250, undefined).save());
+    expect(Object.isFrozen(r.save())).toBe(true);
+    for (const v of [0.1, 2.7, 1e-9]) r.push(v);
+    const young = r.save();
+    expect(Array.isArray(young.values)).toBe(true);
+    expect(young).toEqual({ values: Array.from(Float32Array.of(0.1, 2.7, 1e-9)), head: 3, n: 3 });
+    const reopened = new TypedRing('f32', 250, throughSnapshot(young), 1);
+    expect(reopened.values).toBeInstanceOf(Float32Array);
+    reopened.push(5);
+    expect(Array.from(reopened.ordered())).toEqual(Array.from(Float32Array.of(0.1, 2.7, 1e-9, 5)));
+    // Reopened with a smaller capacity: the newest values, the ring full.
+    const narrow = new TypedRing('f32', 2, young);
+    expect([narrow.n, narrow.head, Array.from(narrow.ordered())]).toEqual([2, 0, Array.from(Float32Array.of(2.7, 1e-9))]);
+    for (let v = 0; v < 13; v++) reopened.push(v);
+    expect(reopened.save().values).toBeInstanceOf(Float32Array);
+    // A full ring of a small capacity goes round: typed, whatever its length.
+    const small = new TypedRing('u8', 4, undefined);
+    for (let v = 1; v <= 5; v++) small.push(v);
+    expect(small.save().values).toEqual(Uint8Array.of(5, 2, 3, 4));
   });
 });
