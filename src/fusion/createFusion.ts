@@ -17,16 +17,17 @@ export interface FusedDetector {
 export interface FusionAssessment {
   risk: number;
   /**
-   * The risk was held below `countOnce.holdBelow` (default throttle): one family of evidence and no
-   * extraction signature.
+   * The risk was held: one family of evidence and no extraction signature. Below truncate, or below
+   * `countOnce.holdBelow` (default throttle) when what was held is evidence of `countOnce.holdFamilies`.
    */
   capped: boolean;
   /** The level `capped` holds a risk below. */
   heldBelow: 'throttle' | 'truncate';
   /**
-   * The risk with an uncorroborated one held below truncate only (equal to `risk` when nothing was held
-   * or `holdBelow` is truncate): how strongly the key's evidence marks it, whether or not it is enforced.
-   * Key succession remembers a key at this risk, since a fresh key's link to it is itself a signature.
+   * The risk with an uncorroborated one held below truncate only (equal to `risk` unless evidence of
+   * `holdFamilies` was held lower): how strongly the key's evidence marks it, whether or not it is
+   * enforced. Key succession remembers a key at this risk, since a fresh key's link to it is itself a
+   * signature.
    */
   marked: number;
   /** Group evidence was left out: the key has no evidence of its own. */
@@ -79,10 +80,10 @@ const CROSS_KEY = EVIDENCE_FAMILIES.indexOf('cross-key');
  * whose queries sit in a minority class gets a divergent class mix, low
  * entropy and small margins at once). Then the risk is held below truncate
  * unless an extraction-specific signature or two independent families reach
- * the support score, and below `countOnce.holdBelow` (default throttle) for
- * enforcement: one family of evidence is reported, not acted on; and group
- * (cross-key) evidence counts for a member only when the member has evidence
- * of its own.
+ * the support score; what output statistics and group evidence alone give
+ * is held lower, below `countOnce.holdBelow` (default throttle), since honest
+ * users show them too: it is reported, not acted on. Group (cross-key)
+ * evidence counts for a member only when the member has evidence of its own.
  *
  * Rate detectors (volume) are left out of that combination under both
  * methods and only lift the risk to their own weighted score,
@@ -113,6 +114,7 @@ export function createFusion(settings: FusionSettings, detectors: readonly Fused
         cap: Math.max(0, (thresholds?.truncate ?? 0.7) - CAP_MARGIN),
         holdBelow: once.holdBelow,
         hold: Math.max(0, (once.holdBelow === 'throttle' ? (thresholds?.throttle ?? 0.5) : (thresholds?.truncate ?? 0.7)) - CAP_MARGIN),
+        held: detectors.map((d, i) => !isRate[i] && once.holdFamilies.includes((d.family ?? 'output') as (typeof once.holdFamilies)[number])),
       }
     : null;
   return new FamilyFusion(fusion.method, weights, isRate, combine, rules);
@@ -131,14 +133,20 @@ interface CountOnceRules {
   /** Just below truncate: what an uncorroborated risk never reaches, enforced or not. */
   cap: number;
   holdBelow: 'throttle' | 'truncate';
-  /** Just below `holdBelow`'s threshold: what an uncorroborated risk is enforced at, at most. */
+  /** Just below `holdBelow`'s threshold: what uncorroborated evidence of `holdFamilies` is enforced at, at most. */
   hold: number;
+  /** Per detector: its family is one of `holdFamilies`. */
+  held: boolean[];
 }
 
 class FamilyFusion implements Fusion {
   private readonly behaviour: Float64Array;
   /** Each family's strongest member's score, the others 0. */
   private readonly kept: Float64Array;
+  /** `kept` without the members of `holdFamilies`. */
+  private readonly unheld: Float64Array;
+  /** The risk `countOnce` enforces (≤ the one it returns, which is what the evidence marks). */
+  private enforced = 0;
   private readonly assessment: FusionAssessment = { risk: 0, capped: false, heldBelow: 'truncate', marked: 0, groupWithheld: false, supporting: [] };
   /** Per family (index in `EVIDENCE_FAMILIES`): the index of its strongest member in the current call (-1: none). */
   private readonly strongest = new Int32Array(EVIDENCE_FAMILIES.length);
@@ -152,6 +160,7 @@ class FamilyFusion implements Fusion {
   ) {
     this.behaviour = new Float64Array(weights.length);
     this.kept = new Float64Array(weights.length);
+    this.unheld = new Float64Array(weights.length);
   }
 
   risk(scores: ArrayLike<number>, signature?: ArrayLike<number>, carried = 0): number {
@@ -166,15 +175,12 @@ class FamilyFusion implements Fusion {
     const rules = this.rules;
     for (let d = 0; d < scores.length; d++) this.behaviour[d] = this.isRate[d] ? 0 : clamp01(scores[d]);
     let marked: number;
+    let risk: number;
     if (rules === null) {
-      marked = this.combine(this.behaviour);
+      risk = marked = this.combine(this.behaviour);
     } else {
       marked = this.countOnce(rules, signature, carried, a);
-    }
-    let risk = marked;
-    if (rules !== null) {
-      a.heldBelow = rules.holdBelow;
-      if (a.capped && risk > rules.hold) risk = rules.hold;
+      risk = this.enforced;
     }
     for (let d = 0; d < scores.length; d++) {
       if (!this.isRate[d]) continue;
@@ -220,9 +226,23 @@ class FamilyFusion implements Fusion {
       if (rules.groupCorroborates || family !== CROSS_KEY) corroborating++;
     }
     let risk = this.combine(kept);
+    this.enforced = risk;
     if (signed < rules.support && corroborating < 2 && risk > rules.hold) {
-      a.capped = true;
-      if (risk > rules.cap) risk = rules.cap;
+      if (risk > rules.cap) {
+        risk = rules.cap;
+        a.capped = true;
+        a.heldBelow = 'truncate';
+      }
+      // What the other families give alone is enforced as it is (below truncate); what holdFamilies add is held lower.
+      const unheld = this.unheld;
+      for (let d = 0; d < kept.length; d++) unheld[d] = rules.held[d] ? 0 : kept[d];
+      this.enforced = Math.max(rules.hold, Math.min(this.combine(unheld), rules.cap));
+      if (this.enforced < risk) {
+        a.capped = true;
+        a.heldBelow = rules.holdBelow;
+      } else {
+        this.enforced = risk;
+      }
     }
     return risk;
   }

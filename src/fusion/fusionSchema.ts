@@ -38,11 +38,19 @@ export const fusionSchema = z
          */
         groupCorroborates: z.boolean().default(false),
         /**
-         * The level an uncorroborated risk (one family, no extraction signature) is held below.
-         * `throttle` (the default): such a key is observed, nothing is enforced on it; rate evidence still
-         * throttles on its own. `truncate`: it may be throttled but never have its answers altered.
+         * The level the uncorroborated evidence of `holdFamilies` (no extraction signature, no second family at
+         * support) is held below. `throttle` (the default): a key with only that evidence is observed, nothing
+         * is enforced on it. `truncate`: it may be throttled but never have its answers altered. Uncorroborated
+         * evidence of any other family is held below truncate only; rate evidence throttles on its own.
          */
         holdBelow: z.enum(['throttle', 'truncate']).default('throttle'),
+        /**
+         * The families `holdBelow` applies to. Output statistics (class mix, entropy, margins) say where a
+         * user's data sit as much as how its queries were made: minority-class analysts, stratified validation
+         * sets and batch scorers show them as thieves do. Group evidence pools its members' output statistics.
+         * Input geometry (sweeps, offsets, off-manifold queries) says how queries were made.
+         */
+        holdFamilies: z.array(z.enum(['geometry', 'output', 'cross-key'])).default(['output', 'cross-key']),
       })
       .strict()
       .prefault({}),

@@ -116,6 +116,34 @@ describe('counting each fact once (fusion.countOnce)', () => {
     expect(old.heldBelow).toBe('truncate');
   });
 
+  it('holds only output and group evidence below throttle: one family of input geometry still throttles', () => {
+    const f = fusion();
+    const family = [
+      { name: 'grid-sweep', family: 'geometry' as const },
+      { name: 'entropy', family: 'output' as const },
+    ];
+    const g = createFusion({ fusion: fusionSchema.parse({}), detectors: { 'grid-sweep': { weight: 1 }, entropy: { weight: 1 } }, policy }, family);
+    // geometry alone, no signature: enforced as it is, below truncate
+    const geometry = g.assess([0.6, 0]);
+    expect(geometry.risk).toBeCloseTo(0.6, 12);
+    expect(geometry.capped).toBe(false);
+    expect(g.assess([0.95, 0]).risk).toBeCloseTo(0.6999, 12);
+    expect(g.assess([0.95, 0]).heldBelow).toBe('truncate');
+    // geometry below support with output: the combination is marked, what geometry gives alone is enforced
+    const both = g.assess([0.45, 0.45]);
+    expect(both.marked).toBeCloseTo(1 - 0.55 * 0.55, 12);
+    expect(both.risk).toBeCloseTo(0.4999, 12);
+    const stronger = g.assess([0.55, 0.45]);
+    expect(stronger.risk).toBeCloseTo(0.55, 12);
+    // 1 − 0.45 · 0.55 = 0.75, held below truncate where it is marked
+    expect(stronger.marked).toBeCloseTo(0.6999, 12);
+    // holdFamilies naming geometry too holds every family below throttle
+    const all = createFusion({ fusion: fusionSchema.parse({ countOnce: { holdFamilies: ['geometry', 'output', 'cross-key'] } }), detectors: { 'grid-sweep': { weight: 1 }, entropy: { weight: 1 } }, policy }, family);
+    expect(all.assess([0.6, 0]).risk).toBeCloseTo(0.4999, 12);
+    // the six-detector fusion above: a group score with own output evidence is held too
+    expect(f.assess([0, 0, 0.35, 0, 0, 0.9]).risk).toBeLessThan(0.5);
+  });
+
   it('lets rate evidence alone still throttle, uncorroborated behaviour notwithstanding', () => {
     const f = fusion();
     // volume at 0.6 lifts to 0.6 ≥ throttle; the output family's 0.95 stays held.

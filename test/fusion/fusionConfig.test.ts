@@ -22,7 +22,7 @@ function errorOf(doc: unknown): string {
 describe('fusion config', () => {
   it('defaults to noisy-or with no logistic settings, and the detection hash covers fusion', () => {
     const c = parseConfig({});
-    expect(c.fusion).toEqual({ method: 'noisy-or', weights: {}, countOnce: { enabled: true, groupCorroborates: false, holdBelow: 'throttle' } });
+    expect(c.fusion).toEqual({ method: 'noisy-or', weights: {}, countOnce: { enabled: true, groupCorroborates: false, holdBelow: 'throttle', holdFamilies: ['output', 'cross-key'] } });
     const logistic = parseConfig({ fusion: { method: 'logistic', bias: -4, weights: zeroWeights } });
     expect(detectionConfigHash(logistic)).not.toBe(detectionConfigHash(c));
     expect(loadConfig(new URL('../../examples/probewatch.yaml', import.meta.url).pathname).fusion).toEqual(c.fusion);
