@@ -225,26 +225,17 @@ class FamilyFusion implements Fusion {
       // Group evidence raises the risk but cannot be the second family: the member's own families must corroborate.
       if (rules.groupCorroborates || family !== CROSS_KEY) corroborating++;
     }
-    let risk = this.combine(kept);
+    const risk = this.combine(kept);
     this.enforced = risk;
-    if (signed < rules.support && corroborating < 2 && risk > rules.hold) {
-      if (risk > rules.cap) {
-        risk = rules.cap;
-        a.capped = true;
-        a.heldBelow = 'truncate';
-      }
-      // What the other families give alone is enforced as it is (below truncate); what holdFamilies add is held lower.
-      const unheld = this.unheld;
-      for (let d = 0; d < kept.length; d++) unheld[d] = rules.held[d] ? 0 : kept[d];
-      this.enforced = Math.max(rules.hold, Math.min(this.combine(unheld), rules.cap));
-      if (this.enforced < risk) {
-        a.capped = true;
-        a.heldBelow = rules.holdBelow;
-      } else {
-        this.enforced = risk;
-      }
-    }
-    return risk;
+    if (!(signed < rules.support && corroborating < 2 && risk > rules.hold)) return risk;
+    // Uncorroborated: marked below truncate; what the other families give alone is enforced as it is, what holdFamilies add only up to the hold.
+    const marked = Math.min(risk, rules.cap);
+    const unheld = this.unheld;
+    for (let d = 0; d < kept.length; d++) unheld[d] = rules.held[d] ? 0 : kept[d];
+    this.enforced = Math.min(marked, Math.max(rules.hold, this.combine(unheld)));
+    a.capped = this.enforced < risk;
+    a.heldBelow = this.enforced < marked ? rules.holdBelow : 'truncate';
+    return marked;
   }
 
 }

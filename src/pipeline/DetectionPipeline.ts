@@ -331,10 +331,7 @@ export class DetectionPipeline {
         const from = state.ladder.level;
         const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant, ev.client_ip, true);
         // A key is remembered at the risk its evidence marks it with (enforced or held below throttle), or at the threshold of the level its ladder holds when that is higher.
-        if (this.succession) {
-          const marked = assessment.marked === assessment.risk ? state.risk : KeySuccession.combine(assessment.marked, carried);
-          this.succession.observe(state.key, ev, Math.max(marked, this.ladder.threshold(state.ladder.level, tenant)), this.referenceOf(ev.model_id));
-        }
+        this.succession?.observe(state.key, ev, Math.max(KeySuccession.combine(assessment.marked, carried), this.ladder.threshold(state.ladder.level, tenant)), this.referenceOf(ev.model_id));
         const last = i === evs.length - 1;
         const changed = step.changed || shadowChanged;
         // Notes are built only for the events whose scores are recorded (no closure per event).
