@@ -11,8 +11,14 @@ export const successionSchema = z
     enabled: z.boolean().default(true),
     /** A fresh key can take over from a flagged key of the same model whose last call came at most this long before its first. */
     handoverMs: z.number().int().positive().default(300_000),
-    /** The fresh key's first calls over which the flagged key must stay silent and the two must look alike before the link holds. */
+    /** The fresh key's first calls over which the flagged key must stay silent and the two must look alike before the link holds (the first look). */
     confirmCalls: z.number().int().min(4).max(256).default(16),
+    /**
+     * A pending link that fails the first look on the nearer test alone (silent, alike in pace) is looked at
+     * once more at this many of the fresh key's calls, over all of them (0: one look only). More queries give
+     * the nearer test the power that 16 lack when the campaign's queries are spread along a boundary.
+     */
+    lookAgainCalls: z.number().int().min(0).max(256).default(32),
     /** Their median gaps between calls lie within this factor of each other… */
     paceRatio: z.number().min(1).default(2),
     /**
@@ -21,12 +27,15 @@ export const successionSchema = z
      */
     paceAlpha: z.number().gt(0).lt(1).default(0.01),
     /**
-     * Share of the fresh key's confirming queries that lie nearer to the flagged key's last queries than to an
-     * as-large sample of the model's traffic (`ModelReference.nearestOfSample`), at least: a fresh key working
-     * elsewhere in the input space is not the flagged key's continuation. Three quarters: of 16 queries, 12 or
-     * more fall nearer one of two equally near samples by chance in under 4% of fresh keys.
+     * The nearer test. Each of the fresh key's queries lies nearer to the flagged key's last queries or to an
+     * as-large sample of the model's traffic (`ModelReference.nearestOfSample`); a fresh key unrelated to the
+     * flagged key, sampling as the traffic does, lies nearer either with even odds. The link needs as many
+     * nearer queries as such a key reaches by chance with probability at most this (binomial tail): 12 of 16,
+     * 22 of 32. A fresh key working elsewhere in the input space is not the flagged key's continuation; two looks
+     * let an unrelated key through at most twice this often, and only one that also passed the silence and pace
+     * tests.
      */
-    nearerShare: z.number().min(0).max(1).default(0.75),
+    nearerAlpha: z.number().gt(0).lt(0.5).default(0.04),
     /** A flagged key's last calls remembered (times, risks and sketch prefixes). */
     ring: z.number().int().min(4).max(128).default(32),
     /** A key is remembered from its first call at this risk or more (null: the throttle threshold). */
@@ -34,7 +43,11 @@ export const successionSchema = z
     /** Most keys remembered per model; past it the one quiet longest is forgotten. */
     maxKeysPerModel: z.number().int().positive().default(1024),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.lookAgainCalls === 0 || c.lookAgainCalls > c.confirmCalls, {
+    message: 'lookAgainCalls must be 0 (one look) or more than confirmCalls',
+    path: ['lookAgainCalls'],
+  });
 
 export type SuccessionConfig = z.output<typeof successionSchema>;
 
@@ -57,7 +70,9 @@ interface Remembered {
  * last, the flagged key stays silent through the fresh key's first
  * `confirmCalls` calls, the two call at the same pace, and the fresh key's
  * queries lie where the flagged key's did rather than where the model's
- * traffic does. All four are facts about the fresh key's own calls: an
+ * traffic does (more of them nearer than even odds give by chance). A link
+ * that fails on the last test alone is looked at once more, over the fresh
+ * key's first `lookAgainCalls` calls. All four are facts about the fresh key's own calls: an
  * honest newcomer that happens to start as a flagged key stops would also
  * have to match its pace and its region of the input space.
  *
@@ -78,8 +93,8 @@ interface Remembered {
  * before the fresh key is seen; a remembered key keeps every call of the
  * batch in hand and is trimmed to `ring` calls only at the batch's end; the
  * candidates are all flagged keys quiet at the fresh key's first call
- * (the latest four), and the one it continues is chosen at its last
- * confirming call, its silence checked against the batch's own events;
+ * (the latest four), and the one it continues is chosen at a look (its
+ * `confirmCalls`-th or `lookAgainCalls`-th call), its silence checked against the batch's own events;
  * the model's reference is read as the batch's detectors read it.
  *
  * The keys remembered live in process memory: after a restart, links still
@@ -124,8 +139,11 @@ export class KeySuccession {
     // Sketch prefixes as wide as the widest candidate's (each compares its own width).
     const dim = pending.candidates!.reduce((m, c) => Math.max(m, c.dim), 0);
     for (let c = 0; c < dim; c++) pending.sketches!.push(ev.input_sketch[c] ?? 0);
-    if (pending.ts!.length < this.config.confirmCalls) return 0;
-    if (this.holds(pending, ev.ts, reference(ev.model_id), batchEvents)) {
+    const calls = pending.ts!.length;
+    const lastLook = Math.max(this.config.confirmCalls, this.config.lookAgainCalls);
+    if (calls !== this.config.confirmCalls && calls !== lastLook) return 0;
+    const outcome = this.holds(pending, ev.ts, reference(ev.model_id), batchEvents);
+    if (outcome === 'linked') {
       pending.linked = true;
       this.linksMade++;
       // Dropped by clearing, not deleting: the state keeps its shape.
@@ -134,6 +152,8 @@ export class KeySuccession {
       pending.sketches = undefined;
       return pending.fromRisk;
     }
+    // Failed on the nearer test alone: gather calls until the second look.
+    if (outcome === 'nearer' && calls < lastLook) return 0;
     state.succession = undefined;
     return 0;
   }
@@ -253,24 +273,36 @@ export class KeySuccession {
     };
   }
 
-  /** At the last confirming call (`now`): the latest candidate silent since, alike in pace, and in the region it worked. */
-  private holds(p: SuccessionState, now: number, reference: ModelReference | null, batchEvents: (key: string) => readonly InferenceEvent[] | undefined): boolean {
-    if (!reference) return false;
+  /**
+   * At a look (`now`, the pending key's latest call): the latest candidate silent since, alike in pace, and in
+   * the region it worked links (`linked`); `nearer` if some candidate failed the nearer test alone.
+   */
+  private holds(
+    p: SuccessionState,
+    now: number,
+    reference: ModelReference | null,
+    batchEvents: (key: string) => readonly InferenceEvent[] | undefined,
+  ): 'linked' | 'nearer' | 'no' {
+    if (!reference) return 'no';
     const spoke = (ts: number) => ts >= p.firstTs && ts <= now;
     const gapMs = medianGap(p.ts!, p.ts!.length);
     const gaps = gapsOf(p.ts!, p.ts!.length);
     const width = p.candidates!.reduce((m, c) => Math.max(m, c.dim), 0);
+    let outcome: 'nearer' | 'no' = 'no';
     for (const c of p.candidates!) {
       const r = this.models.get(p.model)?.get(c.from);
       if (r?.ts.some(spoke) || batchEvents(c.from)?.some((e) => spoke(e.ts))) continue;
       const ratio = gapMs > c.fromGapMs ? gapMs / Math.max(c.fromGapMs, 1) : c.fromGapMs / Math.max(gapMs, 1);
       if (!(ratio <= this.config.paceRatio) || !samePace(c.fromGaps, gaps, this.config.paceAlpha)) continue;
-      const nearer = nearerShare(c.fromSketches, c.dim, p.sketches!, width, reference);
-      if (!(nearer >= this.config.nearerShare)) continue;
-      Object.assign(p, { from: c.from, fromTs: c.fromTs, fromRisk: c.fromRisk, fromGapMs: c.fromGapMs, gapMs, nearer });
-      return true;
+      const { nearer, judged } = nearerCount(c.fromSketches, c.dim, p.sketches!, width, reference);
+      if (!(judged > 0 && evenOddsTail(judged, nearer) <= this.config.nearerAlpha)) {
+        outcome = 'nearer';
+        continue;
+      }
+      Object.assign(p, { from: c.from, fromTs: c.fromTs, fromRisk: c.fromRisk, fromGapMs: c.fromGapMs, gapMs, nearer: nearer / judged });
+      return 'linked';
     }
-    return false;
+    return outcome;
   }
 
   private forgetQuietest(keys: Map<string, Remembered>): void {
@@ -318,10 +350,10 @@ function medianGap(ts: readonly number[], n: number): number {
 }
 
 /**
- * Share of the pending key's queries nearer to the flagged key's last queries than to an as-large sample of
- * the model's traffic (NaN-safe: a reference that cannot be compared gives 0).
+ * How many of the pending key's queries lie nearer to the flagged key's last queries than to an as-large
+ * sample of the model's traffic, of those the reference could compare (NaN-safe: none judged is no evidence).
  */
-function nearerShare(from: readonly number[], dim: number, mine: readonly number[], stride: number, reference: ModelReference): number {
+function nearerCount(from: readonly number[], dim: number, mine: readonly number[], stride: number, reference: ModelReference): { nearer: number; judged: number } {
   const rows = from.length / dim;
   const out = { sq: 0, compared: 0 };
   let nearer = 0;
@@ -343,7 +375,20 @@ function nearerShare(from: readonly number[], dim: number, mine: readonly number
     }
     if (best < out.sq) nearer++;
   }
-  return judged === 0 ? 0 : nearer / judged;
+  return { nearer, judged };
+}
+
+/** P(X ≥ k) for X ~ Binomial(n, 1/2): the chance of k or more of n even-odds trials (n ≤ 1,000). */
+export function evenOddsTail(n: number, k: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  let term = 2 ** -n;
+  let tail = 0;
+  for (let j = 0; j <= n; j++) {
+    if (j >= k) tail += term;
+    term = (term * (n - j)) / (j + 1);
+  }
+  return Math.min(1, tail);
 }
 
 function round(x: number): number {

@@ -1,6 +1,6 @@
 /**
  * What a key's state remembers of the flagged key it may continue. Plain data (snapshotted with the key).
- * While `linked` is false the link is pending: the key's first calls are gathered until `confirmCalls`.
+ * While `linked` is false the link is pending: the key's first calls are gathered until `confirmCalls` (`lookAgainCalls` when the first look failed on the nearer test alone).
  */
 export interface SuccessionState {
   /** The flagged key this key may continue, and their model. */

@@ -6,7 +6,7 @@ import { parseConfig } from '../../src/config/loadConfig.ts';
 import type { InferenceEvent, RiskScore } from '../../src/contract.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
-import { samePace } from '../../src/fusion/KeySuccession.ts';
+import { evenOddsTail, samePace } from '../../src/fusion/KeySuccession.ts';
 import { testCompute } from '../detectors/helpers/compute.ts';
 import { ATTACK_START, HOUR, naturalScenario } from '../detectors/helpers/scenario.ts';
 import { merge, naturalKey, scriptTimes, type World } from '../detectors/helpers/world.ts';
@@ -124,6 +124,47 @@ describe('KeySuccession', () => {
     expect(off.store.peek('atk-b')!.succession).toBeUndefined();
   });
 
+  it('looks again over more calls when only the nearer test failed: 11 of the first 16 nearer is chance, 27 of 32 is not', () => {
+    // The fresh key mixes traffic-like queries into its first 16 calls (5 of them), then keeps to the campaign's region.
+    const mixed = (start: number) => {
+      const times = scriptTimes(world, 100, start, PERIOD);
+      const traffic = new Set([1, 4, 7, 10, 13]);
+      return times.map((t, i) => (traffic.has(i) ? naturalKey(world, 'atk-b', 1, [t])[0] : campaign('atk-b', [t])[0]));
+    };
+    const stream = handover(mixed);
+    const twoLooks = pipeline();
+    // Up to the fresh key's 20th call the link is pending (the first look failed), then it holds.
+    const twentieth = stream.filter((e) => e.api_key === 'atk-b')[19].ts;
+    run(twoLooks, stream.filter((e) => e.ts <= twentieth));
+    expect(twoLooks.store.peek('atk-b')!.succession).toMatchObject({ from: 'atk-a', linked: false });
+    expect(twoLooks.store.peek('atk-b')!.succession!.ts).toHaveLength(20);
+    run(twoLooks, stream.filter((e) => e.ts > twentieth));
+    expect(twoLooks.store.peek('atk-b')!.succession).toMatchObject({ from: 'atk-a', linked: true });
+    expect(finalOf(twoLooks, 'atk-b').evidence.some((e) => e.startsWith('succession: continues key atk-a'))).toBe(true);
+    const oneLook = pipeline({ succession: { lookAgainCalls: 0 } });
+    run(oneLook, stream);
+    expect(oneLook.store.peek('atk-b')!.succession).toBeUndefined();
+  });
+
+  it('needs more nearer queries than even odds give by chance (binomial tail at nearerAlpha)', () => {
+    const brute = (n: number, k: number) => {
+      let t = 0;
+      for (let j = k; j <= n; j++) {
+        let c = 1;
+        for (let i = 0; i < j; i++) c = (c * (n - i)) / (i + 1);
+        t += c / 2 ** n;
+      }
+      return t;
+    };
+    for (const [n, k] of [[16, 12], [16, 11], [32, 22], [32, 21], [7, 0], [256, 150]]) expect(evenOddsTail(n, k)).toBeCloseTo(brute(n, k), 12);
+    expect(evenOddsTail(16, 17)).toBe(0);
+    // At the default 0.04: 12 of 16 and 22 of 32 pass, 11 of 16 and 21 of 32 do not.
+    expect(evenOddsTail(16, 12)).toBeLessThanOrEqual(0.04);
+    expect(evenOddsTail(16, 11)).toBeGreaterThan(0.04);
+    expect(evenOddsTail(32, 22)).toBeLessThanOrEqual(0.04);
+    expect(evenOddsTail(32, 21)).toBeGreaterThan(0.04);
+  });
+
   it('chains: a third key continuing the second carries the risk on', () => {
     const stream = handover((start) => {
       const b = campaign('atk-b', scriptTimes(world, 60, start, PERIOD));
@@ -150,5 +191,7 @@ describe('KeySuccession', () => {
 
   it('rejects a bad succession setting naming the key', () => {
     expect(() => parseConfig({ succession: { paceRatio: 0.5 } })).toThrow(/succession\.paceRatio/);
+    expect(() => parseConfig({ succession: { lookAgainCalls: 16 } })).toThrow(/succession\.lookAgainCalls/);
+    expect(() => parseConfig({ succession: { nearerShare: 0.75 } })).toThrow(/nearerShare/);
   });
 });
