@@ -334,7 +334,10 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       const pooled = takeQuota(state.poolQuota, e.ts, c.baseline.epochMs, c.perKeyEpochCap);
 
       let best = 0;
-      let why: { e: EntityRead; comp: Component; aligned: boolean } | null = null;
+      // The strongest reading so far, its component and whether the key leans that way (no object per improvement).
+      let whyRead: EntityRead | null = null;
+      let whyComp: Component = COMPONENTS[0];
+      let whyAligned = false;
       for (const name of names) {
         let read: EntityRead | null;
         if (stage) {
@@ -343,20 +346,27 @@ export class AggregatesDetector implements Detector<AggregatesState> {
         } else {
           let views = entities.get(name);
           if (!views) entities.set(name, (views = ctx.aggregate<Record<string, EntityView>>(name, () => ({}))));
-          read = this.pool(name, views, e.model_id, e.ts, epoch, pooled ? x : null, dg, isLast);
+          read = this.pool(name, views, e.model_id, e.ts, epoch, pooled ? x : null, dg);
         }
         if (!read) continue;
         for (const comp of COMPONENTS) {
           const score = read.scores[comp] * (aligned[comp] ? 1 : c.bystanderFactor);
           if (score > best) {
             best = score;
-            why = { e: read, comp, aligned: aligned[comp] };
+            whyRead = read;
+            whyComp = comp;
+            whyAligned = aligned[comp];
           }
         }
       }
       state.score = best;
       scores[g][i] = best;
-      if (isLast && why) evidence[g] = [this.sentence(why.e, why.comp, why.aligned)];
+      if (isLast && whyRead) {
+        // The sentence pieces of the one reading quoted, read again in full: the other entities pooled after it
+        // wrote only their own views, so this view reads as it did. A stage's reading carries its pieces.
+        const quoted = whyRead.view ? this.read(whyRead.name, whyRead.view, whyRead.keys, dg, expectedCache, true) : whyRead;
+        evidence[g] = [this.sentence(quoted, whyComp, whyAligned)];
+      }
     }
     return groups.map((_, g) => ({ scores: scores[g], evidence: evidence[g] }));
   }
@@ -365,7 +375,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
    * Pools one contribution (none when the key is over its quota) into an entity's view for the model and reads
    * the entity: null while fewer than `minKeys` keys fed it recently. Notes a group verdict when due.
    */
-  private pool(name: string, views: Record<string, EntityView>, model: string, ts: number, epoch: number, x: Contribution | null, dg: ModelDigest, detailed: boolean): EntityRead | null {
+  private pool(name: string, views: Record<string, EntityView>, model: string, ts: number, epoch: number, x: Contribution | null, dg: ModelDigest): EntityRead | null {
     const c = this.config;
     let view = views[model];
     if (!view) {
@@ -378,7 +388,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     }
     const keys = activeKeys(view, epoch, c.keyActiveEpochs);
     if (keys < c.minKeys) return null;
-    const read = this.read(name, view, keys, dg, this.expectedCache, detailed);
+    const read = this.read(name, view, keys, dg, this.expectedCache, false);
     this.noteVerdict(read, view, model, ts, dg, this.expectedCache);
     return read;
   }
@@ -388,7 +398,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
    * entity's views, as `processBatch` pools locally otherwise. Verdicts collect until `drainVerdicts`.
    */
   poolFact(f: AggregateFact, views: Record<string, EntityView>, dg: ModelDigest): void {
-    this.pool(f.entity, views, f.model, f.ts, f.epoch, f, dg, false);
+    this.pool(f.entity, views, f.model, f.ts, f.epoch, f, dg);
   }
 
   /** The aggregate stage's reading of an entity for a model at an epoch, with every component quoted (`keys` 0 below `minKeys`). */
