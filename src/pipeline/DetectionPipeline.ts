@@ -290,6 +290,8 @@ export class DetectionPipeline {
     // Per detector: whether its whole score is a signature, and this key's signature column when it gives one.
     const wholeSignature = this.detectors.map((d) => Boolean(d.signature));
     const signatures: (ArrayLike<number> | undefined)[] = new Array(this.detectors.length);
+    // A key's events in this batch, as key succession asks for them (one function per batch, not one per event).
+    const batchEvents = (key: string) => groups.get(key);
     for (let k = 0; k < keys.length; k++) {
       const state = states[k];
       const evs = groups.get(keys[k])!;
@@ -310,7 +312,7 @@ export class DetectionPipeline {
         state.lastTs = Math.max(state.lastTs, ev.ts);
         if (ev.tenant !== null) state.tenant = ev.tenant;
         const tenant = state.tenant ?? null;
-        const carried = this.succession ? this.succession.carried(state, state.key, ev, this.referenceOf, (key) => groups.get(key)) : 0;
+        const carried = this.succession ? this.succession.carried(state, state.key, ev, this.referenceOf, batchEvents) : 0;
         let shadowChanged = false;
         let assessment: FusionAssessment;
         if (this.anyShadow) {
@@ -452,26 +454,34 @@ export class DetectionPipeline {
    * every attempt.
    */
   private runDetector(d: Detector, keys: string[], states: KeyState[], views: readonly DetectorView[]): (DetectorOutput | undefined)[] | undefined {
+    const name = d.name;
     const batch: KeyGroup<unknown>[] = [];
-    const slot: number[] = [];
+    // Per key, its place in `batch` (-1: no events for this detector).
+    const slot = new Int32Array(keys.length);
     const digest = this.settingsDigests[this.detectors.indexOf(d)];
-    const stale = this.superseded.get(d.name);
-    keys.forEach((key, k) => {
-      if (views[k].events.length === 0) return;
+    const stale = this.superseded.get(name);
+    for (let k = 0; k < keys.length; k++) {
+      const events = views[k].events;
+      slot[k] = -1;
+      if (events.length === 0) continue;
       const s = states[k];
       // Only settings a reload replaced make state stale: a restart or an upgrade (new defaults) keeps it, as before reloads existed.
-      if (!(d.name in s.detectors) || (stale && (s.detectorSettings?.[d.name] === undefined || stale.has(s.detectorSettings[d.name])))) s.detectors[d.name] = d.initState();
-      (s.detectorSettings ??= {})[d.name] = digest;
+      if (!(name in s.detectors) || (stale && (s.detectorSettings?.[name] === undefined || stale.has(s.detectorSettings[name])))) s.detectors[name] = d.initState();
+      (s.detectorSettings ??= {})[name] = digest;
       slot[k] = batch.length;
-      batch.push({ key, events: views[k].events, state: s.detectors[d.name] });
-    });
-    const ctx = new BatchContext(this.compute, this.entityStage, this.references, this.store, d.name, this.maxTs);
+      batch.push({ key: keys[k], events, state: s.detectors[name] });
+    }
+    const ctx = new BatchContext(this.compute, this.entityStage, this.references, this.store, name, this.maxTs);
     try {
       const result = batch.length ? d.processBatch(batch, ctx) : [];
-      keys.forEach((_, k) => {
-        if (slot[k] !== undefined) states[k].detectors[d.name] = batch[slot[k]].state;
-      });
-      return keys.map((_, k) => spread(slot[k] === undefined ? undefined : result[slot[k]], views[k], states[k].scores[d.name] ?? 0, states[k].evidence[d.name] ?? []));
+      for (let k = 0; k < keys.length; k++) if (slot[k] >= 0) states[k].detectors[name] = batch[slot[k]].state;
+      const outputs: (DetectorOutput | undefined)[] = [];
+      for (let k = 0; k < keys.length; k++) {
+        const output = slot[k] < 0 ? undefined : result[slot[k]];
+        // A key whose events this detector saw all of takes the output as it is; the previous score and evidence are read only to spread.
+        outputs.push(views[k].map === null ? output : spread(output, views[k], states[k].scores[name] ?? 0, states[k].evidence[name] ?? []));
+      }
+      return outputs;
     } catch (err) {
       this.metrics?.detectorErrors.inc({ detector: d.name });
       this.logger.error({ err, detector: d.name, keys: keys.length }, 'detector failed; its scores count as 0 for this batch');
