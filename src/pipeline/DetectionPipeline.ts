@@ -284,81 +284,25 @@ export class DetectionPipeline {
     const calibrated = this.calibrate(keys, groups, states, perDetector);
     if (this.groupDecisions) this.decideGroups(out);
 
-    const enforced = new Float64Array(this.detectors.length);
-    const enforcedSignature = new Float64Array(this.detectors.length);
-    const signature = new Float64Array(this.detectors.length);
-    // Per detector: whether its whole score is a signature, and this key's signature column when it gives one.
-    const wholeSignature = this.detectors.map((d) => Boolean(d.signature));
-    const signatures: (ArrayLike<number> | undefined)[] = new Array(this.detectors.length);
-    // A key's events in this batch, as key succession asks for them (one function per batch, not one per event).
-    const batchEvents = (key: string) => groups.get(key);
-    for (let k = 0; k < keys.length; k++) {
-      const state = states[k];
-      const evs = groups.get(keys[k])!;
-      const scores = new Float64Array(this.detectors.length);
-      const calibratedScores = calibrated.scores[k];
-      for (let d = 0; d < this.detectors.length; d++) signatures[d] = perDetector[d]?.[k]?.signature || undefined;
-      for (let i = 0; i < evs.length; i++) {
-        const ev = evs[i];
-        const base = i * this.detectors.length;
-        for (let d = 0; d < this.detectors.length; d++) {
-          const given = signatures[d];
-          scores[d] = calibratedScores[base + d];
-          signature[d] = given !== undefined ? Math.min(given[i], scores[d]) : wholeSignature[d] ? scores[d] : 0;
-        }
-        if (scoreObservers) for (let d = 0; d < scores.length; d++) scoreObservers[d].observe(scores[d]);
-        if (state.eventsSeen > 0) this.store.notePause(state.key, ev.ts - state.lastTs);
-        state.eventsSeen++;
-        state.lastTs = Math.max(state.lastTs, ev.ts);
-        if (ev.tenant !== null) state.tenant = ev.tenant;
-        const tenant = state.tenant ?? null;
-        const carried = this.succession ? this.succession.carried(state, state.key, ev, this.referenceOf, batchEvents) : 0;
-        let shadowChanged = false;
-        let assessment: FusionAssessment;
-        if (this.anyShadow) {
-          // Shadowed detectors are scored and published, but the enforced risk is fused without them.
-          for (let d = 0; d < scores.length; d++) {
-            enforced[d] = this.shadowed[d] ? 0 : scores[d];
-            enforcedSignature[d] = this.shadowed[d] ? 0 : signature[d];
-          }
-          state.shadowRisk = KeySuccession.combine(this.fuse(scores, signature, carried).risk, carried);
-          assessment = this.fuse(enforced, enforcedSignature, carried);
-          state.risk = KeySuccession.combine(assessment.risk, carried);
-          state.shadowLadder ??= initialLadderState();
-          shadowChanged = this.ladder.step(state.key, state.shadowLadder, state.shadowRisk, ev.ts, tenant, ev.client_ip, true).changed;
-        } else {
-          assessment = this.fuse(scores, signature, carried);
-          state.risk = KeySuccession.combine(assessment.risk, carried);
-        }
-        const from = state.ladder.level;
-        const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant, ev.client_ip, true);
-        // A key is remembered at the risk its evidence marks it with (enforced or held below throttle), or at the threshold of the level its ladder holds when that is higher.
-        this.succession?.observe(state.key, ev, Math.max(KeySuccession.combine(assessment.marked, carried), this.ladder.threshold(state.ladder.level, tenant)), this.referenceOf(ev.model_id));
-        const last = i === evs.length - 1;
-        const changed = step.changed || shadowChanged;
-        // Notes are built only for the events whose scores are recorded (no closure per event).
-        if (changed || last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores, state));
-        let score: RiskScore | undefined;
-        if (changed) {
-          out.changes.push((score = this.riskScore(state, ev.ts)));
-          if (step.changed) this.metrics?.levelChanges.inc({ level: step.level });
-          if (step.persisted) this.metrics?.persistenceSteps.inc({ from: step.persisted, to: step.level });
-        } else if (this.config.publish.riskEveryEvents > 0 && state.eventsSeen % this.config.publish.riskEveryEvents === 0) {
-          if (!last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores, state));
-          out.updates.push(this.riskScore(state, ev.ts));
-        }
-        if (step.decide || shadowChanged) {
-          const decision = this.decision(state, step.allowlisted);
-          out.decisions.push(decision);
-          this.metrics?.decisions.inc({ level: decision.level, shadow: String(decision.shadow) });
-          this.metrics?.decisionsByDetector.inc({ level: decision.level, detector: this.leadingDetector(scores) });
-          if (shadowChanged) this.metrics?.decisions.inc({ level: decision.shadow_level!, shadow: 'detector' });
-          if (step.changed && score && levelRank(step.level) > levelRank(from)) out.escalations.push({ from, score, decision, tenant });
-        }
-      }
-      out.touched.push(state.key);
-      this.store.markChanged(state.key);
-    }
+    const D = this.detectors.length;
+    const run: KeyRun = {
+      groups,
+      perDetector,
+      calibrated,
+      scoreObservers: scoreObservers || undefined,
+      out,
+      enforced: new Float64Array(D),
+      enforcedSignature: new Float64Array(D),
+      signature: new Float64Array(D),
+      // Per detector: whether its whole score is a signature, and this key's signature column when it gives one.
+      wholeSignature: this.detectors.map((d) => Boolean(d.signature)),
+      signatures: new Array(D),
+      // A key's events in this batch, as key succession asks for them (one function per batch, not one per event).
+      batchEvents: (key: string) => groups.get(key),
+    };
+    // One call per key: its loop over the key's events is optimised after the first keys of the first batch, and a
+    // deoptimisation there sends one key back to unoptimised code, not the rest of the batch.
+    for (let k = 0; k < keys.length; k++) this.processKey(run, k, states[k], groups.get(keys[k])!);
     this.metrics?.eventsProcessed.inc(events.length);
     this.metrics?.keysTracked.set(this.store.size);
     this.metrics?.calibrationPeers.set(this.calibration.size);
@@ -374,6 +318,74 @@ export class DetectionPipeline {
     this.metrics?.keysPacked.set(this.store.packedCount);
     if (this.metrics) for (const [kind, n] of this.store.entityCounts()) this.metrics.aggregateEntities.set({ kind }, n);
     return out;
+  }
+
+  /** Fuses, steps the ladder and publishes for each of one key's events of the batch (`processPinned`'s per-key step). */
+  private processKey(run: KeyRun, k: number, state: KeyState, evs: readonly InferenceEvent[]): void {
+    const { perDetector, calibrated, scoreObservers, out, enforced, enforcedSignature, signature, wholeSignature, signatures } = run;
+    const scores = new Float64Array(this.detectors.length);
+    const calibratedScores = calibrated.scores[k];
+    for (let d = 0; d < this.detectors.length; d++) signatures[d] = perDetector[d]?.[k]?.signature || undefined;
+    for (let i = 0; i < evs.length; i++) {
+      const ev = evs[i];
+      const base = i * this.detectors.length;
+      for (let d = 0; d < this.detectors.length; d++) {
+        const given = signatures[d];
+        scores[d] = calibratedScores[base + d];
+        signature[d] = given !== undefined ? Math.min(given[i], scores[d]) : wholeSignature[d] ? scores[d] : 0;
+      }
+      if (scoreObservers) for (let d = 0; d < scores.length; d++) scoreObservers[d].observe(scores[d]);
+      if (state.eventsSeen > 0) this.store.notePause(state.key, ev.ts - state.lastTs);
+      state.eventsSeen++;
+      state.lastTs = Math.max(state.lastTs, ev.ts);
+      if (ev.tenant !== null) state.tenant = ev.tenant;
+      const tenant = state.tenant ?? null;
+      const carried = this.succession ? this.succession.carried(state, state.key, ev, this.referenceOf, run.batchEvents) : 0;
+      let shadowChanged = false;
+      let assessment: FusionAssessment;
+      if (this.anyShadow) {
+        // Shadowed detectors are scored and published, but the enforced risk is fused without them.
+        for (let d = 0; d < scores.length; d++) {
+          enforced[d] = this.shadowed[d] ? 0 : scores[d];
+          enforcedSignature[d] = this.shadowed[d] ? 0 : signature[d];
+        }
+        state.shadowRisk = KeySuccession.combine(this.fuse(scores, signature, carried).risk, carried);
+        assessment = this.fuse(enforced, enforcedSignature, carried);
+        state.risk = KeySuccession.combine(assessment.risk, carried);
+        state.shadowLadder ??= initialLadderState();
+        shadowChanged = this.ladder.step(state.key, state.shadowLadder, state.shadowRisk, ev.ts, tenant, ev.client_ip, true).changed;
+      } else {
+        assessment = this.fuse(scores, signature, carried);
+        state.risk = KeySuccession.combine(assessment.risk, carried);
+      }
+      const from = state.ladder.level;
+      const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant, ev.client_ip, true);
+      // A key is remembered at the risk its evidence marks it with (enforced or held below throttle), or at the threshold of the level its ladder holds when that is higher.
+      this.succession?.observe(state.key, ev, Math.max(KeySuccession.combine(assessment.marked, carried), this.ladder.threshold(state.ladder.level, tenant)), this.referenceOf(ev.model_id));
+      const last = i === evs.length - 1;
+      const changed = step.changed || shadowChanged;
+      // Notes are built only for the events whose scores are recorded (no closure per event).
+      if (changed || last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores, state));
+      let score: RiskScore | undefined;
+      if (changed) {
+        out.changes.push((score = this.riskScore(state, ev.ts)));
+        if (step.changed) this.metrics?.levelChanges.inc({ level: step.level });
+        if (step.persisted) this.metrics?.persistenceSteps.inc({ from: step.persisted, to: step.level });
+      } else if (this.config.publish.riskEveryEvents > 0 && state.eventsSeen % this.config.publish.riskEveryEvents === 0) {
+        if (!last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores, state));
+        out.updates.push(this.riskScore(state, ev.ts));
+      }
+      if (step.decide || shadowChanged) {
+        const decision = this.decision(state, step.allowlisted);
+        out.decisions.push(decision);
+        this.metrics?.decisions.inc({ level: decision.level, shadow: String(decision.shadow) });
+        this.metrics?.decisionsByDetector.inc({ level: decision.level, detector: this.leadingDetector(scores) });
+        if (shadowChanged) this.metrics?.decisions.inc({ level: decision.shadow_level!, shadow: 'detector' });
+        if (step.changed && score && levelRank(step.level) > levelRank(from)) out.escalations.push({ from, score, decision, tenant });
+      }
+    }
+    out.touched.push(state.key);
+    this.store.markChanged(state.key);
   }
 
   /** Group decisions from the cross-key detectors' readings of this batch. */
@@ -737,6 +749,21 @@ function isSorted(g: InferenceEvent[]): boolean {
 
 function round(x: number): number {
   return Math.round(x * 10_000) / 10_000;
+}
+
+/** What `processKey` reads of its batch, and the batch's scratch rows (one object per batch). */
+interface KeyRun {
+  groups: Map<string, InferenceEvent[]>;
+  perDetector: ((DetectorOutput | undefined)[] | undefined)[];
+  calibrated: { scores: Float64Array[]; discounts: (Map<number, (Discount | null)[]> | undefined)[] };
+  scoreObservers: { observe(value: number): void }[] | undefined;
+  out: PipelineOutput;
+  enforced: Float64Array;
+  enforcedSignature: Float64Array;
+  signature: Float64Array;
+  wholeSignature: boolean[];
+  signatures: (ArrayLike<number> | undefined)[];
+  batchEvents: (key: string) => readonly InferenceEvent[] | undefined;
 }
 
 /** A key's batch as one detector sees it: the events it is given, and where each of the key's events maps. */
