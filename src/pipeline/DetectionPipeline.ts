@@ -535,23 +535,25 @@ export class DetectionPipeline {
     // Each key's score columns, one per detector, looked up once: the walk reads them event by event, across keys.
     const columns: (ArrayLike<number> | undefined)[] = new Array(keys.length * D);
     for (let k = 0; k < keys.length; k++) for (let d = 0; d < D; d++) columns[k * D + d] = perDetector[d]?.[k]?.scores;
-    const raw = new Float64Array(D);
-    const out = new Float64Array(D);
-    const given: (Discount | null)[] = new Array(D).fill(null);
-    for (let o = 0; o < total; o++) {
-      const k = keyOf[order[o]];
-      const i = indexOf[order[o]];
-      for (let d = 0; d < D; d++) {
-        const column = columns[k * D + d];
-        raw[d] = column === undefined ? 0 : (column[i] ?? 0);
-      }
-      this.calibration.apply(keys[k], evs[k][i], states[k].eventsSeen + i + 1, raw, out, given);
-      scores[k].set(out, i * D);
-      let discounted = false;
-      for (let d = 0; d < D; d++) if (given[d] !== null) discounted = true;
-      if (discounted) (discounts[k] ??= new Map()).set(i, [...given]);
-    }
+    const walk: CalibrationWalk = { keys, evs, states, columns, scores, discounts, raw: new Float64Array(D), out: new Float64Array(D), given: new Array(D).fill(null) };
+    // One call per event: optimised within the first batch (this method runs once per batch, without on-stack replacement).
+    for (let o = 0; o < total; o++) this.calibrateEvent(walk, keyOf[order[o]], indexOf[order[o]]);
     return { scores, discounts };
+  }
+
+  /** Peer calibration of event `i` of key `k` (`calibrate`'s step). */
+  private calibrateEvent(w: CalibrationWalk, k: number, i: number): void {
+    const D = this.detectors.length;
+    const { columns, raw, out, given } = w;
+    for (let d = 0; d < D; d++) {
+      const column = columns[k * D + d];
+      raw[d] = column === undefined ? 0 : (column[i] ?? 0);
+    }
+    this.calibration.apply(w.keys[k], w.evs[k][i], w.states[k].eventsSeen + i + 1, raw, out, given);
+    w.scores[k].set(out, i * D);
+    let discounted = false;
+    for (let d = 0; d < D; d++) if (given[d] !== null) discounted = true;
+    if (discounted) (w.discounts[k] ??= new Map()).set(i, [...given]);
   }
 
   /**
@@ -764,6 +766,20 @@ interface KeyRun {
   wholeSignature: boolean[];
   signatures: (ArrayLike<number> | undefined)[];
   batchEvents: (key: string) => readonly InferenceEvent[] | undefined;
+}
+
+/** What `calibrateEvent` reads and writes, and its scratch rows (one object per batch). */
+interface CalibrationWalk {
+  keys: readonly string[];
+  evs: readonly InferenceEvent[][];
+  states: readonly KeyState[];
+  /** Each key's score column per detector, at `k * detectors + d`. */
+  columns: (ArrayLike<number> | undefined)[];
+  scores: Float64Array[];
+  discounts: (Map<number, (Discount | null)[]> | undefined)[];
+  raw: Float64Array;
+  out: Float64Array;
+  given: (Discount | null)[];
 }
 
 /** A key's batch as one detector sees it: the events it is given, and where each of the key's events maps. */
