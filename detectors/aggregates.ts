@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { eventTimeOrder, flatEvents, groupOffsets, modelLabel, modelProbs, perGroup, rowKernel, usableAnswer } from './shared/batch.ts';
+import { type BatchWalk, eventTimeOrder, flatEvents, groupOffsets, modelLabel, modelProbs, perGroup, rowKernel, usableAnswer } from './shared/batch.ts';
 import { balanceFields, balanceScore, balanceTest, classIndex } from './shared/ClassMix.ts';
 import { activeKeys, contribute, type Contribution, createEntityView, type EntityView, NO_KEYS, type ViewLimits } from './shared/EntityView.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
@@ -147,16 +147,13 @@ interface ModelBaselines {
 
 type Scores = Record<Component, number>;
 
-/** What one batch's event-time walk reads and writes (`step`), and its scratch, built once per batch. */
-interface AggregatesWalk {
-  groups: readonly KeyGroup<AggregatesState>[];
-  ctx: DetectorContext;
+/** What `step` reads and writes of one batch (see `BatchWalk`). */
+interface AggregatesWalk extends BatchWalk<AggregatesState> {
   stage: EntityStageLink | undefined;
   opts: ReturnType<typeof baselineOptions>;
   offsets: number[];
   margins: Float64Array;
   nats: Float64Array;
-  scores: Float64Array[];
   evidence: string[][];
   models: Map<string, ModelBaselines>;
   entities: Map<string, Record<string, EntityView>>;
@@ -292,9 +289,8 @@ export class AggregatesDetector implements Detector<AggregatesState> {
       refs: new Map(),
       dg: { width: 0, rms: 0, classes: null, buckets: null, marginThreshold: null, entropyThreshold: null, local: false },
     };
-    // Event time across keys: pooled views see the stream in the same order whatever the poll size. One call per
-    // event: this method runs once per batch, so without on-stack replacement its own loop would stay unoptimised
-    // for the whole first batch; the per-event step is optimised within it.
+    // Event time across keys: pooled views see the stream in the same order whatever the poll size. One `step`
+    // call per event (see `BatchWalk`).
     const order = eventTimeOrder(groups);
     for (let o = 0; o < order.length; o++) this.step(walk, order[o].g, order[o].i, order[o].e);
     return groups.map((_, g) => ({ scores: scores[g], evidence: evidence[g] }));

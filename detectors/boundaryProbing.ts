@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bisectionSchema, bisectionScore, completedSearches, createBisectionState, observeQuery, type BisectionState } from './shared/BisectionTracker.ts';
-import { eventTimeOrder, flatEvents, groupOffsets, modelLabel, perGroup, rowKernel } from './shared/batch.ts';
+import { type BatchWalk, eventTimeOrder, flatEvents, groupOffsets, modelLabel, perGroup, rowKernel } from './shared/batch.ts';
 import { addToHistogram, advanceEpoch, createQuota, type EpochHistogram, type EpochQuota, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
 import { either, fmt } from './shared/math.ts';
@@ -80,14 +80,11 @@ export interface BoundaryProbingState {
   gaps?: GapStats;
 }
 
-/** What one batch's event-time walk reads and writes (`step`), built once per batch. */
-interface ProbingWalk {
-  groups: readonly KeyGroup<BoundaryProbingState>[];
-  ctx: DetectorContext;
+/** What `step` reads and writes of one batch (see `BatchWalk`). */
+interface ProbingWalk extends BatchWalk<BoundaryProbingState> {
   opts: ReturnType<typeof baselineOptions>;
   offsets: number[];
   margins: Float64Array;
-  scores: Float64Array[];
   signature: Float64Array[];
   views: LastView[][];
   tails: TailCache;
@@ -177,8 +174,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
       refs: new Map(),
     };
     const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c);
-    // One call per event: this method runs once per batch, so without on-stack replacement its own loop would
-    // stay unoptimised for the whole first batch; the per-event step is optimised within it.
+    // One `step` call per event (see `BatchWalk`).
     const order = eventTimeOrder(groups);
     for (let o = 0; o < order.length; o++) this.step(walk, runs, order[o].g, order[o].i, order[o].e);
     runs.save();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { eventTimeOrder, flatEvents, groupOffsets, modelProbs, perGroup, rowKernel, usableAnswer } from './shared/batch.ts';
+import { type BatchWalk, eventTimeOrder, flatEvents, groupOffsets, modelProbs, perGroup, rowKernel, usableAnswer } from './shared/batch.ts';
 import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio } from './shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
@@ -105,14 +105,11 @@ interface ModelEntropy {
   buckets: EpochHistogram;
 }
 
-/** What one batch's event-time walk reads and writes (`step`), built once per batch. */
-interface EntropyWalk {
-  groups: readonly KeyGroup<EntropyState>[];
-  ctx: DetectorContext;
+/** What `step` reads and writes of one batch (see `BatchWalk`). */
+interface EntropyWalk extends BatchWalk<EntropyState> {
   opts: ReturnType<typeof baselineOptions>;
   offsets: number[];
   nats: Float64Array;
-  scores: Float64Array[];
   signature: Float64Array[];
   views: LastView[][];
   tails: TailCache;
@@ -218,8 +215,7 @@ export class EntropyDetector implements Detector<EntropyState> {
       refs: new Map(),
       runs: new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c),
     };
-    // One call per event: this method runs once per batch, so without on-stack replacement its own loop would
-    // stay unoptimised for the whole first batch; the per-event step is optimised within it.
+    // One `step` call per event (see `BatchWalk`).
     const order = eventTimeOrder(groups);
     for (let o = 0; o < order.length; o++) this.step(walk, order[o].g, order[o].i, order[o].e);
     walk.runs.save();

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { MinorDirections } from '../src/baselines/minorDirections.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import { appendRow, unpackFloat32 } from '../src/compute/packedVectors.ts';
-import { eventTimeOrder, perGroup } from './shared/batch.ts';
+import { type BatchWalk, eventTimeOrder, perGroup } from './shared/batch.ts';
 import { addToShare, createShare, type EwShare, shareExcess, shareExcessLowerBound, shareExcessZ } from './shared/EwShare.ts';
 import { BatchStraightRuns } from './shared/StraightRun.ts';
 import { addArrival, createGapStats, type GapStats, gapCv, machinePacedNote, pacingFields, pacingWeight } from './shared/GapStats.ts';
@@ -175,11 +175,8 @@ export interface OffManifoldState {
 }
 
 /** What the evidence quotes, as of one event: the model, its threshold, the key's score and share. */
-/** What one batch's event-time walk reads and writes (`step`), and its scratch, built once per batch. */
-interface OffManifoldWalk {
-  groups: readonly KeyGroup<OffManifoldState>[];
-  ctx: DetectorContext;
-  scores: Float64Array[];
+/** What `step` reads and writes of one batch (see `BatchWalk`). */
+interface OffManifoldWalk extends BatchWalk<OffManifoldState> {
   keepOut: Uint8Array[];
   views: View[][];
   refs: Map<string, ModelReference | null>;
@@ -280,8 +277,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), this.config);
 
     const walk: OffManifoldWalk = { groups, ctx, scores, keepOut, views, refs, owners, x, runs };
-    // One call per event: this method runs once per batch, so without on-stack replacement its own loop would
-    // stay unoptimised for the whole first batch; the per-event step is optimised within it.
+    // One `step` call per event (see `BatchWalk`).
     const order = eventTimeOrder(groups);
     for (let o = 0; o < order.length; o++) this.step(walk, order[o].g, order[o].i, order[o].e);
     runs.save();

@@ -4,7 +4,7 @@ import { squaredDistancesTo } from '../src/compute/squaredDistance.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import { referenceHash } from '../src/baselines/referenceHash.ts';
 import type { InferenceEvent } from '../src/contract.ts';
-import { eventTimeOrder, perGroup } from './shared/batch.ts';
+import { type BatchWalk, eventTimeOrder, perGroup } from './shared/batch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare, shareExcessZ } from './shared/EwShare.ts';
 import { entityName } from './shared/entityName.ts';
@@ -126,12 +126,9 @@ export interface RecurringOffsetsState {
 }
 
 /** What the evidence quotes: the key's share and last block, as of one event. */
-/** What one batch's event-time walk reads and writes (`step`), and its scratch, built once per batch. */
-interface RecurringWalk {
-  groups: readonly KeyGroup<RecurringOffsetsState>[];
-  ctx: DetectorContext;
+/** What `step` reads and writes of one batch (see `BatchWalk`). */
+interface RecurringWalk extends BatchWalk<RecurringOffsetsState> {
   opts: ReturnType<typeof baselineOptions>;
-  scores: Float64Array[];
   models: Map<string, EpochHistogram>;
   refs: Map<string, ModelReference | null>;
   views: View[][];
@@ -229,8 +226,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c);
 
     const walk: RecurringWalk = { groups, ctx, opts, scores, models, refs, views, x, runs };
-    // One call per event: this method runs once per batch, so without on-stack replacement its own loop would
-    // stay unoptimised for the whole first batch; the per-event step is optimised within it.
+    // One `step` call per event (see `BatchWalk`).
     const order = eventTimeOrder(groups);
     for (let o = 0; o < order.length; o++) this.step(walk, order[o].g, order[o].i, order[o].e);
     runs.save();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { addToWindow, createWindow, type WindowCounter } from '../src/state/SlidingWindowCounter.ts';
-import { eventTimeOrder, perGroup } from './shared/batch.ts';
+import { type BatchWalk, eventTimeOrder, perGroup } from './shared/batch.ts';
 import { entityName } from './shared/entityName.ts';
 import { prefixOf } from './shared/prefixOf.ts';
 import type { InferenceEvent } from '../src/contract.ts';
@@ -92,14 +92,11 @@ function ratioScore(count: number, limit: number, c: VolumeConfig): number {
 }
 
 /** The worst window of an event; its sentence is written only when asked for (evidence is read for few events). */
-/** What one batch's event-time walk reads and writes (`step`), built once per batch. */
-interface VolumeWalk {
-  groups: readonly KeyGroup<VolumeState>[];
-  ctx: DetectorContext;
+/** What `step` reads and writes of one batch (see `BatchWalk`). */
+interface VolumeWalk extends BatchWalk<VolumeState> {
   /** Each client's and network's windows, looked up once per batch. */
   ips: Map<string, Windows>;
   prefixes: Map<string, Windows>;
-  scores: Float64Array[];
   reasons: Worst[][];
 }
 
@@ -155,9 +152,8 @@ export class VolumeDetector implements Detector<VolumeState> {
     // Per poll: each client's and network's windows are looked up once, not once per event.
     const walk: VolumeWalk = { groups, ctx, ips: new Map(), prefixes: new Map(), scores, reasons };
     // Client and network windows are shared by keys: walked in event time, a key's count never includes another
-    // key's later calls of the same poll, so the scores do not depend on how the stream was cut into polls. One call
-    // per event: this method runs once per batch, so without on-stack replacement its own loop would stay
-    // unoptimised for the whole first batch; the per-event step is optimised within it.
+    // key's later calls of the same poll, so the scores do not depend on how the stream was cut into polls. One
+    // `step` call per event (see `BatchWalk`).
     const order = eventTimeOrder(groups);
     for (let o = 0; o < order.length; o++) this.step(walk, order[o].g, order[o].i, order[o].e);
     return groups.map((grp, g) => {
