@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { eventTimeOrder, flatEvents, groupOffsets, modelLabel, modelProbs, perGroup, rowKernel, usableAnswer } from './shared/batch.ts';
+import { type BatchWalk, eventTimeOrder, flatEvents, groupOffsets, modelLabel, modelProbs, perGroup, rowKernel, usableAnswer } from './shared/batch.ts';
 import { balanceFields, balanceScore, balanceTest, classIndex } from './shared/ClassMix.ts';
 import { activeKeys, contribute, type Contribution, createEntityView, type EntityView, NO_KEYS, type ViewLimits } from './shared/EntityView.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
@@ -34,6 +34,7 @@ import { scorableProbs, tailShareScore } from './shared/TailShare.ts';
 import { baselineOptions, inTail, type Tail, TailCache, tailBaselineSchema, tailBin } from './shared/TailBaseline.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import type { AggregateFact, EntityStageLink, GroupReading, ModelDigest } from './shared/aggregateFacts.ts';
+import type { InferenceEvent } from '../src/contract.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, GroupVerdict, KeyGroup } from './types.ts';
 import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
 
@@ -146,6 +147,27 @@ interface ModelBaselines {
 
 type Scores = Record<Component, number>;
 
+/** What `step` reads and writes of one batch (see `BatchWalk`). */
+interface AggregatesWalk extends BatchWalk<AggregatesState> {
+  stage: EntityStageLink | undefined;
+  opts: ReturnType<typeof baselineOptions>;
+  offsets: number[];
+  margins: Float64Array;
+  nats: Float64Array;
+  evidence: string[][];
+  models: Map<string, ModelBaselines>;
+  entities: Map<string, Record<string, EntityView>>;
+  tails: TailCache;
+  x: Contribution;
+  marginObs: { hit: boolean; expected: number };
+  entropyObs: { hit: boolean; expected: number };
+  aligned: Record<Component, boolean>;
+  names: string[];
+  owners: Uint32Array;
+  refs: Map<string, ModelReference | null>;
+  dg: ModelDigest;
+}
+
 interface EntityRead {
   name: string;
   /** Null for a reading received from the aggregate stage (its `detail` then quotes every component). */
@@ -241,131 +263,158 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     const probsRows = flatEvents(groups).map(scorableProbs);
     const margins = rowKernel(probsRows, (m, w) => ctx.compute.topMargin(m, w));
     const nats = rowKernel(probsRows, (m, w) => ctx.compute.rowEntropy(m, w));
-    const expectedCache = this.expectedCache;
     const scores = perGroup(groups, (grp) => new Float64Array(grp.events.length));
     const evidence: string[][] = perGroup(groups, () => []);
 
     // Per poll: each model's baselines and each entity's views are looked up once, not once per event.
-    const models = new Map<string, ModelBaselines>();
-    const entities = new Map<string, Record<string, EntityView>>();
-    const tails = new TailCache();
-    const x: Contribution = { key: '', epoch: 0, margin: undefined, entropy: undefined, halving: undefined, label: -1, bucket: -1, d2: undefined };
-    const marginObs = { hit: false, expected: 0 };
-    const entropyObs = { hit: false, expected: 0 };
-    const aligned = noAlignment();
-    const names: string[] = [];
-    const owners = Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key));
-    const refs = new Map<string, ModelReference | null>();
-    const dg: ModelDigest = { width: 0, rms: 0, classes: null, buckets: null, marginThreshold: null, entropyThreshold: null, local: false };
-
-    // Event time across keys: pooled views see the stream in the same order whatever the poll size.
-    for (const { g, i, e } of eventTimeOrder(groups)) {
-      const state = groups[g].state;
-      const isLast = i === groups[g].events.length - 1;
-      let m = models.get(e.model_id);
-      if (!m) models.set(e.model_id, (m = ctx.aggregate<ModelBaselines>(entityName('model:', e.model_id), () => this.createBaselines())));
-      advanceEpoch(m.margin, e.ts, opts);
-      advanceEpoch(m.entropy, e.ts, opts);
-      advanceEpoch(m.classes, e.ts, opts);
-      advanceEpoch(m.buckets, e.ts, opts);
-      advanceMoments(m.moments, e.ts, opts);
-      advanceShape(m.shape, e.ts, opts);
-      let ref = refs.get(e.model_id);
-      if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
-      const epoch = Math.floor(e.ts / c.baseline.epochMs);
-
-      const row = offsets[g] + i;
-      const marginTail = tails.get(m.margin, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
-      const entropyTail = tails.get(m.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
-      const margin = margins[row];
-      const entropy = nats[row] / Math.log(modelProbs(e).length);
-      const hasSketch = e.input_sketch.length > 0;
-      const halving = observeGeometry(state.geometry, e.input_sketch, m.shape, c.geometry);
-      let proj: number[] | null = null;
-      let bucket = -1;
-      if (hasSketch) {
-        proj = project(e.input_sketch, c.buckets, this.projection);
-        bucket = bucketOf(proj, e.input_sketch.length, m.moments, c.buckets);
-      }
-      x.key = groups[g].key;
-      x.epoch = epoch;
-      const scoreMargin = Number.isFinite(margin) && marginTail !== null;
-      const scoreEntropy = Number.isFinite(entropy) && entropyTail !== null;
-      const near = scoreMargin || scoreEntropy ? this.local.neighbours(ref, e.input_sketch, owners[g]) : null;
-      if (scoreMargin) {
-        marginObs.hit = inTail(margin, marginTail, 'low');
-        marginObs.expected = this.local.expected(ref, near, 'margin', marginTail, 'low');
-        x.margin = marginObs;
-      } else x.margin = undefined;
-      if (scoreEntropy) {
-        entropyObs.hit = inTail(entropy, entropyTail, 'high');
-        entropyObs.expected = this.local.expected(ref, near, 'entropy', entropyTail, 'high');
-        x.entropy = entropyObs;
-      } else x.entropy = undefined;
-      x.halving = hasSketch && state.geometry.n > 2 ? halving : undefined;
-      const answered = modelLabel(e);
-      x.label = answered < 0 ? -1 : classIndex(answered, c.maxClasses);
-      x.bucket = bucket;
-      x.d2 = squaredFromCentre(e.input_sketch, m.shape);
-      if (x.label >= 0) m.width = Math.min(c.maxClasses, Math.max(m.width, x.label + 1, modelProbs(e).length));
-      this.digest(m, marginTail, entropyTail, this.local.active(ref), dg);
-      contribute(state.own, x, this.ownLimits);
-      if (state.own.contributions % c.balanceEvery === 0) this.updateBalance(state.own, dg, c.alignMinEvents);
-      this.alignment(state.own, dg, expectedCache, aligned);
-
-      // The model baselines learn from keys that do not lean any way, a few samples per key and epoch.
-      const leaning = aligned.margin || aligned.entropy || aligned.halving || aligned.occupancy || aligned.spread || aligned.balance;
-      if (!leaning && usableAnswer(e) && takeQuota(state.baseQuota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) {
-        if (Number.isFinite(margin)) addToHistogram(m.margin, tailBin(margin, c.baseline));
-        if (Number.isFinite(entropy)) addToHistogram(m.entropy, tailBin(entropy, c.baseline));
-        if (x.label >= 0) addToHistogram(m.classes, x.label);
-        if (proj) addMoments(m.moments, proj);
-        if (bucket >= 0) addToHistogram(m.buckets, bucket);
-        if (hasSketch) addShape(m.shape, e.input_sketch);
-      }
-
-      const group = c.views.geometry ? geometryGroupId(state.geometry, m.shape, c.geometry) : null;
-      state.group = group ? (state.group !== null && groupMatches(state.group, e.model_id, group) ? state.group : `geo:${e.model_id}:${group}`) : null;
-      names.length = 0;
-      if (c.views.tenant && e.tenant) names.push(entityName('tenant:', e.tenant));
-      const prefix = c.views.prefix ? prefixOf(e.client_ip) : null;
-      if (prefix) names.push(entityName('prefix:', prefix));
-      if (state.group) names.push(state.group);
-      const pooled = takeQuota(state.poolQuota, e.ts, c.baseline.epochMs, c.perKeyEpochCap);
-
-      let best = 0;
-      let why: { e: EntityRead; comp: Component; aligned: boolean } | null = null;
-      for (const name of names) {
-        let read: EntityRead | null;
-        if (stage) {
-          if (pooled) stage.publish(factOf(name, e.model_id, e.ts, x, dg));
-          read = readingOf(stage.reading(name, e.model_id));
-        } else {
-          let views = entities.get(name);
-          if (!views) entities.set(name, (views = ctx.aggregate<Record<string, EntityView>>(name, () => ({}))));
-          read = this.pool(name, views, e.model_id, e.ts, epoch, pooled ? x : null, dg, isLast);
-        }
-        if (!read) continue;
-        for (const comp of COMPONENTS) {
-          const score = read.scores[comp] * (aligned[comp] ? 1 : c.bystanderFactor);
-          if (score > best) {
-            best = score;
-            why = { e: read, comp, aligned: aligned[comp] };
-          }
-        }
-      }
-      state.score = best;
-      scores[g][i] = best;
-      if (isLast && why) evidence[g] = [this.sentence(why.e, why.comp, why.aligned)];
-    }
+    const walk: AggregatesWalk = {
+      groups,
+      ctx,
+      stage,
+      opts,
+      offsets,
+      margins,
+      nats,
+      scores,
+      evidence,
+      models: new Map(),
+      entities: new Map(),
+      tails: new TailCache(),
+      x: { key: '', epoch: 0, margin: undefined, entropy: undefined, halving: undefined, label: -1, bucket: -1, d2: undefined },
+      marginObs: { hit: false, expected: 0 },
+      entropyObs: { hit: false, expected: 0 },
+      aligned: noAlignment(),
+      names: [],
+      owners: Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key)),
+      refs: new Map(),
+      dg: { width: 0, rms: 0, classes: null, buckets: null, marginThreshold: null, entropyThreshold: null, local: false },
+    };
+    // Event time across keys: pooled views see the stream in the same order whatever the poll size. One `step`
+    // call per event (see `BatchWalk`).
+    const order = eventTimeOrder(groups);
+    for (let o = 0; o < order.length; o++) this.step(walk, order[o].g, order[o].i, order[o].e);
     return groups.map((_, g) => ({ scores: scores[g], evidence: evidence[g] }));
+  }
+
+  /** One event of the batch, in event time across keys (`processBatch`'s step). */
+  private step(w: AggregatesWalk, g: number, i: number, e: InferenceEvent): void {
+    const c = this.config;
+    const expectedCache = this.expectedCache;
+    const { groups, ctx, stage, opts, offsets, margins, nats, scores, evidence, models, entities, tails, x, marginObs, entropyObs, aligned, names, owners, refs, dg } = w;
+    const state = groups[g].state;
+    const isLast = i === groups[g].events.length - 1;
+    let m = models.get(e.model_id);
+    if (!m) models.set(e.model_id, (m = ctx.aggregate<ModelBaselines>(entityName('model:', e.model_id), () => this.createBaselines())));
+    advanceEpoch(m.margin, e.ts, opts);
+    advanceEpoch(m.entropy, e.ts, opts);
+    advanceEpoch(m.classes, e.ts, opts);
+    advanceEpoch(m.buckets, e.ts, opts);
+    advanceMoments(m.moments, e.ts, opts);
+    advanceShape(m.shape, e.ts, opts);
+    let ref = refs.get(e.model_id);
+    if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
+    const epoch = Math.floor(e.ts / c.baseline.epochMs);
+
+    const row = offsets[g] + i;
+    const marginTail = tails.get(m.margin, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
+    const entropyTail = tails.get(m.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
+    const margin = margins[row];
+    const entropy = nats[row] / Math.log(modelProbs(e).length);
+    const hasSketch = e.input_sketch.length > 0;
+    const halving = observeGeometry(state.geometry, e.input_sketch, m.shape, c.geometry);
+    let proj: number[] | null = null;
+    let bucket = -1;
+    if (hasSketch) {
+      proj = project(e.input_sketch, c.buckets, this.projection);
+      bucket = bucketOf(proj, e.input_sketch.length, m.moments, c.buckets);
+    }
+    x.key = groups[g].key;
+    x.epoch = epoch;
+    const scoreMargin = Number.isFinite(margin) && marginTail !== null;
+    const scoreEntropy = Number.isFinite(entropy) && entropyTail !== null;
+    const near = scoreMargin || scoreEntropy ? this.local.neighbours(ref, e.input_sketch, owners[g]) : null;
+    if (scoreMargin) {
+      marginObs.hit = inTail(margin, marginTail, 'low');
+      marginObs.expected = this.local.expected(ref, near, 'margin', marginTail, 'low');
+      x.margin = marginObs;
+    } else x.margin = undefined;
+    if (scoreEntropy) {
+      entropyObs.hit = inTail(entropy, entropyTail, 'high');
+      entropyObs.expected = this.local.expected(ref, near, 'entropy', entropyTail, 'high');
+      x.entropy = entropyObs;
+    } else x.entropy = undefined;
+    x.halving = hasSketch && state.geometry.n > 2 ? halving : undefined;
+    const answered = modelLabel(e);
+    x.label = answered < 0 ? -1 : classIndex(answered, c.maxClasses);
+    x.bucket = bucket;
+    x.d2 = squaredFromCentre(e.input_sketch, m.shape);
+    if (x.label >= 0) m.width = Math.min(c.maxClasses, Math.max(m.width, x.label + 1, modelProbs(e).length));
+    this.digest(m, marginTail, entropyTail, this.local.active(ref), dg);
+    contribute(state.own, x, this.ownLimits);
+    if (state.own.contributions % c.balanceEvery === 0) this.updateBalance(state.own, dg, c.alignMinEvents);
+    this.alignment(state.own, dg, expectedCache, aligned);
+
+    // The model baselines learn from keys that do not lean any way, a few samples per key and epoch.
+    const leaning = aligned.margin || aligned.entropy || aligned.halving || aligned.occupancy || aligned.spread || aligned.balance;
+    if (!leaning && usableAnswer(e) && takeQuota(state.baseQuota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) {
+      if (Number.isFinite(margin)) addToHistogram(m.margin, tailBin(margin, c.baseline));
+      if (Number.isFinite(entropy)) addToHistogram(m.entropy, tailBin(entropy, c.baseline));
+      if (x.label >= 0) addToHistogram(m.classes, x.label);
+      if (proj) addMoments(m.moments, proj);
+      if (bucket >= 0) addToHistogram(m.buckets, bucket);
+      if (hasSketch) addShape(m.shape, e.input_sketch);
+    }
+
+    const group = c.views.geometry ? geometryGroupId(state.geometry, m.shape, c.geometry) : null;
+    state.group = group ? (state.group !== null && groupMatches(state.group, e.model_id, group) ? state.group : `geo:${e.model_id}:${group}`) : null;
+    names.length = 0;
+    if (c.views.tenant && e.tenant) names.push(entityName('tenant:', e.tenant));
+    const prefix = c.views.prefix ? prefixOf(e.client_ip) : null;
+    if (prefix) names.push(entityName('prefix:', prefix));
+    if (state.group) names.push(state.group);
+    const pooled = takeQuota(state.poolQuota, e.ts, c.baseline.epochMs, c.perKeyEpochCap);
+
+    let best = 0;
+    // The strongest reading so far, its component and whether the key leans that way (no object per improvement).
+    let whyRead: EntityRead | null = null;
+    let whyComp: Component = COMPONENTS[0];
+    let whyAligned = false;
+    for (const name of names) {
+      let read: EntityRead | null;
+      if (stage) {
+        if (pooled) stage.publish(factOf(name, e.model_id, e.ts, x, dg));
+        read = readingOf(stage.reading(name, e.model_id));
+      } else {
+        let views = entities.get(name);
+        if (!views) entities.set(name, (views = ctx.aggregate<Record<string, EntityView>>(name, () => ({}))));
+        read = this.pool(name, views, e.model_id, e.ts, epoch, pooled ? x : null, dg);
+      }
+      if (!read) continue;
+      for (const comp of COMPONENTS) {
+        const score = read.scores[comp] * (aligned[comp] ? 1 : c.bystanderFactor);
+        if (score > best) {
+          best = score;
+          whyRead = read;
+          whyComp = comp;
+          whyAligned = aligned[comp];
+        }
+      }
+    }
+    state.score = best;
+    scores[g][i] = best;
+    if (isLast && whyRead) {
+      // The sentence pieces of the one reading quoted, read again in full: the other entities pooled after it
+      // wrote only their own views, so this view reads as it did. A stage's reading carries its pieces.
+      const quoted = whyRead.view ? this.read(whyRead.name, whyRead.view, whyRead.keys, dg, expectedCache, true) : whyRead;
+      evidence[g] = [this.sentence(quoted, whyComp, whyAligned)];
+    }
   }
 
   /**
    * Pools one contribution (none when the key is over its quota) into an entity's view for the model and reads
    * the entity: null while fewer than `minKeys` keys fed it recently. Notes a group verdict when due.
    */
-  private pool(name: string, views: Record<string, EntityView>, model: string, ts: number, epoch: number, x: Contribution | null, dg: ModelDigest, detailed: boolean): EntityRead | null {
+  private pool(name: string, views: Record<string, EntityView>, model: string, ts: number, epoch: number, x: Contribution | null, dg: ModelDigest): EntityRead | null {
     const c = this.config;
     let view = views[model];
     if (!view) {
@@ -378,7 +427,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
     }
     const keys = activeKeys(view, epoch, c.keyActiveEpochs);
     if (keys < c.minKeys) return null;
-    const read = this.read(name, view, keys, dg, this.expectedCache, detailed);
+    const read = this.read(name, view, keys, dg, this.expectedCache, false);
     this.noteVerdict(read, view, model, ts, dg, this.expectedCache);
     return read;
   }
@@ -388,7 +437,7 @@ export class AggregatesDetector implements Detector<AggregatesState> {
    * entity's views, as `processBatch` pools locally otherwise. Verdicts collect until `drainVerdicts`.
    */
   poolFact(f: AggregateFact, views: Record<string, EntityView>, dg: ModelDigest): void {
-    this.pool(f.entity, views, f.model, f.ts, f.epoch, f, dg, false);
+    this.pool(f.entity, views, f.model, f.ts, f.epoch, f, dg);
   }
 
   /** The aggregate stage's reading of an entity for a model at an epoch, with every component quoted (`keys` 0 below `minKeys`). */

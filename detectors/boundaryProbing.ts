@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bisectionSchema, bisectionScore, completedSearches, createBisectionState, observeQuery, type BisectionState } from './shared/BisectionTracker.ts';
-import { eventTimeOrder, flatEvents, groupOffsets, modelLabel, perGroup, rowKernel } from './shared/batch.ts';
+import { type BatchWalk, eventTimeOrder, flatEvents, groupOffsets, modelLabel, perGroup, rowKernel } from './shared/batch.ts';
 import { addToHistogram, advanceEpoch, createQuota, type EpochHistogram, type EpochQuota, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
 import { either, fmt } from './shared/math.ts';
@@ -11,6 +11,7 @@ import { BatchStraightRuns, straightRunFields } from './shared/StraightRun.ts';
 import { LocalTail, localTailSchema } from './shared/LocalTail.ts';
 import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
+import type { InferenceEvent } from '../src/contract.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
 
@@ -79,6 +80,19 @@ export interface BoundaryProbingState {
   gaps?: GapStats;
 }
 
+/** What `step` reads and writes of one batch (see `BatchWalk`). */
+interface ProbingWalk extends BatchWalk<BoundaryProbingState> {
+  opts: ReturnType<typeof baselineOptions>;
+  offsets: number[];
+  margins: Float64Array;
+  signature: Float64Array[];
+  views: LastView[][];
+  tails: TailCache;
+  baselines: Map<string, EpochHistogram>;
+  owners: Uint32Array;
+  refs: Map<string, ModelReference | null>;
+}
+
 interface LastView {
   tail: Tail | null;
   /** Whether the answer was judged against the model's traffic near it (the local reference was ready). */
@@ -145,47 +159,64 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
     // Each event's view, for the evidence as of that event (not as of the batch's end).
     const views = perGroup(groups, (g) => new Array<LastView>(g.events.length));
 
-    const tails = new TailCache();
-    const baselines = new Map<string, EpochHistogram>();
-    const owners = Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key));
-    const refs = new Map<string, ModelReference | null>();
+    const walk: ProbingWalk = {
+      groups,
+      ctx,
+      opts,
+      offsets,
+      margins,
+      scores,
+      signature,
+      views,
+      tails: new TailCache(),
+      baselines: new Map(),
+      owners: Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key)),
+      refs: new Map(),
+    };
     const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c);
-    for (const { g, i, e } of eventTimeOrder(groups)) {
-      const state = groups[g].state;
-      let baseline = baselines.get(e.model_id);
-      if (!baseline) baselines.set(e.model_id, (baseline = ctx.aggregate<EpochHistogram>(entityName('model:', e.model_id), () => createTailBaseline(c.baseline))));
-      advanceEpoch(baseline, e.ts, opts);
-      let ref = refs.get(e.model_id);
-      if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
-      const tail = tails.get(baseline, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
-      const margin = margins[offsets[g] + i];
-      const straight = runs.continues(g, e.input_sketch);
-      if (Number.isFinite(margin)) {
-        if (tail && !straight) {
-          const expected = this.local.expected(ref, this.local.neighbours(ref, e.input_sketch, owners[g]), 'margin', tail, 'low');
-          addToShare(state.margin, inTail(margin, tail, 'low'), expected, c.window);
-        }
-        if (mayFeedBaseline(tail, state.margin, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) {
-          addToHistogram(baseline, tailBin(margin, c.baseline));
-        }
-      }
-      observeQuery(state.bisection, e.input_sketch, modelLabel(e), e.ts, c.bisection);
-      if (c.automated.enabled) addArrival((state.gaps ??= createGapStats()), e.ts, c.automated.gapWindow);
-      const marginScore = tailShareScore(state.margin, c);
-      const searchScore = bisectionScore(state.bisection, e.ts, c.bisection);
-      const pacedScore = c.automated.enabled && marginScore > 0 ? marginScore * pacingWeight(state.gaps, c.automated) : 0;
-      state.score = either(marginScore, searchScore);
-      scores[g][i] = state.score;
-      signature[g][i] = Math.max(searchScore, pacedScore);
-      const searches = searchScore > 0 ? completedSearches(state.bisection, e.ts, c.bisection) : 0;
-      const cv = pacedScore > 0 && state.gaps ? gapCv(state.gaps) : NaN;
-      views[g][i] = { tail, local: this.local.active(ref), model: e.model_id, marginScore, searchScore, pacedScore, cv, margin: { ...state.margin }, searches, longest: state.bisection.longest };
-    }
+    // One `step` call per event (see `BatchWalk`).
+    const order = eventTimeOrder(groups);
+    for (let o = 0; o < order.length; o++) this.step(walk, runs, order[o].g, order[o].i, order[o].e);
     runs.save();
     return groups.map((grp, g) => {
       const explain = (i: number) => this.evidence(views[g][i]);
       return { scores: scores[g], signature: signature[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain };
     });
+  }
+
+  /** One event of the batch, in event time across keys (`processBatch`'s step). */
+  private step(w: ProbingWalk, runs: BatchStraightRuns, g: number, i: number, e: InferenceEvent): void {
+    const c = this.config;
+    const { ctx, opts, baselines, refs, tails } = w;
+    const state = w.groups[g].state;
+    let baseline = baselines.get(e.model_id);
+    if (!baseline) baselines.set(e.model_id, (baseline = ctx.aggregate<EpochHistogram>(entityName('model:', e.model_id), () => createTailBaseline(c.baseline))));
+    advanceEpoch(baseline, e.ts, opts);
+    let ref = refs.get(e.model_id);
+    if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
+    const tail = tails.get(baseline, c.baseline, 'low', c.marginQuantile, c.marginMin, c.marginMax);
+    const margin = w.margins[w.offsets[g] + i];
+    const straight = runs.continues(g, e.input_sketch);
+    if (Number.isFinite(margin)) {
+      if (tail && !straight) {
+        const expected = this.local.expected(ref, this.local.neighbours(ref, e.input_sketch, w.owners[g]), 'margin', tail, 'low');
+        addToShare(state.margin, inTail(margin, tail, 'low'), expected, c.window);
+      }
+      if (mayFeedBaseline(tail, state.margin, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap)) {
+        addToHistogram(baseline, tailBin(margin, c.baseline));
+      }
+    }
+    observeQuery(state.bisection, e.input_sketch, modelLabel(e), e.ts, c.bisection);
+    if (c.automated.enabled) addArrival((state.gaps ??= createGapStats()), e.ts, c.automated.gapWindow);
+    const marginScore = tailShareScore(state.margin, c);
+    const searchScore = bisectionScore(state.bisection, e.ts, c.bisection);
+    const pacedScore = c.automated.enabled && marginScore > 0 ? marginScore * pacingWeight(state.gaps, c.automated) : 0;
+    state.score = either(marginScore, searchScore);
+    w.scores[g][i] = state.score;
+    w.signature[g][i] = Math.max(searchScore, pacedScore);
+    const searches = searchScore > 0 ? completedSearches(state.bisection, e.ts, c.bisection) : 0;
+    const cv = pacedScore > 0 && state.gaps ? gapCv(state.gaps) : NaN;
+    w.views[g][i] = { tail, local: this.local.active(ref), model: e.model_id, marginScore, searchScore, pacedScore, cv, margin: { ...state.margin }, searches, longest: state.bisection.longest };
   }
 
   private evidence(v: LastView): string[] {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { eventTimeOrder, flatEvents, groupOffsets, modelProbs, perGroup, rowKernel, usableAnswer } from './shared/batch.ts';
+import { type BatchWalk, eventTimeOrder, flatEvents, groupOffsets, modelProbs, perGroup, rowKernel, usableAnswer } from './shared/batch.ts';
 import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio } from './shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
@@ -25,6 +25,7 @@ import { LocalTail, localTailSchema } from './shared/LocalTail.ts';
 import { BatchStraightRuns, straightRunFields } from './shared/StraightRun.ts';
 import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
+import type { InferenceEvent } from '../src/contract.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
 
@@ -104,6 +105,20 @@ interface ModelEntropy {
   buckets: EpochHistogram;
 }
 
+/** What `step` reads and writes of one batch (see `BatchWalk`). */
+interface EntropyWalk extends BatchWalk<EntropyState> {
+  opts: ReturnType<typeof baselineOptions>;
+  offsets: number[];
+  nats: Float64Array;
+  signature: Float64Array[];
+  views: LastView[][];
+  tails: TailCache;
+  models: Map<string, ModelEntropy>;
+  owners: Uint32Array;
+  refs: Map<string, ModelReference | null>;
+  runs: BatchStraightRuns;
+}
+
 interface LastView {
   model: string;
   tail: Tail | null;
@@ -175,7 +190,6 @@ export class EntropyDetector implements Detector<EntropyState> {
       events.map(scorableProbs),
       (m, w) => ctx.compute.rowEntropy(m, w),
     );
-    const expectedCache = this.expectedCache;
     const scores = perGroup(groups, (g) => new Float64Array(g.events.length));
     // Input diversity is an extraction signature: spreading queries over far more of the input space than the
     // model's own traffic covers is how transfer sets and equation-solving samples are drawn. Answer entropy is
@@ -186,64 +200,80 @@ export class EntropyDetector implements Detector<EntropyState> {
     // Each event's view, for the evidence as of that event (not as of the batch's end).
     const views = perGroup(groups, (g) => new Array<LastView>(g.events.length));
 
-    const tails = new TailCache();
-    const models = new Map<string, ModelEntropy>();
-    const owners = Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key));
-    const refs = new Map<string, ModelReference | null>();
-    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c);
-    for (const { g, i, e } of eventTimeOrder(groups)) {
-      const state = groups[g].state;
-      let model = models.get(e.model_id);
-      if (!model) {
-        model = ctx.aggregate<ModelEntropy>(entityName('model:', e.model_id), () => ({
-          entropy: createHistogram(c.baseline.bins),
-          moments: createMoments(c.buckets.projections),
-          buckets: createHistogram(c.buckets.buckets),
-        }));
-        models.set(e.model_id, model);
-      }
-      advanceEpoch(model.entropy, e.ts, opts);
-      advanceMoments(model.moments, e.ts, opts);
-      advanceEpoch(model.buckets, e.ts, opts);
-      let ref = refs.get(e.model_id);
-      if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
-      const tail = tails.get(model.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
-      const contributes = mayFeedBaseline(tail, state.high, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap);
-      const row = offsets[g] + i;
-      const straight = runs.continues(g, e.input_sketch);
-      const h = nats[row] / Math.log(modelProbs(e).length);
-      if (Number.isFinite(h)) {
-        if (tail && !straight) {
-          const expected = this.local.expected(ref, this.local.neighbours(ref, e.input_sketch, owners[g]), 'entropy', tail, 'high');
-          addToShare(state.high, inTail(h, tail, 'high'), expected, c.window);
-        }
-        if (contributes && usableAnswer(e)) addToHistogram(model.entropy, tailBin(h, c.baseline));
-      }
-
-      if (e.input_sketch.length > 0) {
-        const proj = project(e.input_sketch, c.buckets, this.projection);
-        if (contributes) addMoments(model.moments, proj);
-        const bucket = bucketOf(proj, e.input_sketch.length, model.moments, c.buckets);
-        if (bucket >= 0) {
-          addToRing(state.ring, bucket, c.ringSize);
-          if (contributes) addToHistogram(model.buckets, bucket);
-        }
-      }
-      addDistinct(state.distinct, e.input_hash, c.distinctK);
-      addArrival(state.gaps, e.ts, c.gapWindow);
-
-      const view = this.view(state, model, expectedCache, tail, e.model_id, this.local.active(ref));
-      const base = Math.max(view.tailScore, view.diversity);
-      state.score = Math.max(Math.min(1, base * (1 + c.regularityBoost * view.regularity)), c.regularityAloneScore * view.regularity);
-      scores[g][i] = state.score;
-      signature[g][i] = view.diversity;
-      views[g][i] = view;
-    }
-    runs.save();
+    const walk: EntropyWalk = {
+      groups,
+      ctx,
+      opts,
+      offsets,
+      nats,
+      scores,
+      signature,
+      views,
+      tails: new TailCache(),
+      models: new Map(),
+      owners: Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key)),
+      refs: new Map(),
+      runs: new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c),
+    };
+    // One `step` call per event (see `BatchWalk`).
+    const order = eventTimeOrder(groups);
+    for (let o = 0; o < order.length; o++) this.step(walk, order[o].g, order[o].i, order[o].e);
+    walk.runs.save();
     return groups.map((grp, g) => {
       const explain = (i: number) => (scores[g][i] > 0 ? this.evidence(views[g][i]) : []);
       return { scores: scores[g], signature: signature[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain };
     });
+  }
+
+  /** One event of the batch, in event time across keys (`processBatch`'s step). */
+  private step(w: EntropyWalk, g: number, i: number, e: InferenceEvent): void {
+    const c = this.config;
+    const state = w.groups[g].state;
+    let model = w.models.get(e.model_id);
+    if (!model) {
+      model = w.ctx.aggregate<ModelEntropy>(entityName('model:', e.model_id), () => ({
+        entropy: createHistogram(c.baseline.bins),
+        moments: createMoments(c.buckets.projections),
+        buckets: createHistogram(c.buckets.buckets),
+      }));
+      w.models.set(e.model_id, model);
+    }
+    advanceEpoch(model.entropy, e.ts, w.opts);
+    advanceMoments(model.moments, e.ts, w.opts);
+    advanceEpoch(model.buckets, e.ts, w.opts);
+    let ref = w.refs.get(e.model_id);
+    if (ref === undefined) w.refs.set(e.model_id, (ref = w.ctx.reference(e.model_id)));
+    const tail = w.tails.get(model.entropy, c.baseline, 'high', c.entropyQuantile, c.entropyMin, c.entropyMax);
+    const contributes = mayFeedBaseline(tail, state.high, c.window, state.score, c.baseline) && takeQuota(state.quota, e.ts, c.baseline.epochMs, c.baseline.perKeyEpochCap);
+    const row = w.offsets[g] + i;
+    const straight = w.runs.continues(g, e.input_sketch);
+    const h = w.nats[row] / Math.log(modelProbs(e).length);
+    if (Number.isFinite(h)) {
+      if (tail && !straight) {
+        const expected = this.local.expected(ref, this.local.neighbours(ref, e.input_sketch, w.owners[g]), 'entropy', tail, 'high');
+        addToShare(state.high, inTail(h, tail, 'high'), expected, c.window);
+      }
+      if (contributes && usableAnswer(e)) addToHistogram(model.entropy, tailBin(h, c.baseline));
+    }
+
+    if (e.input_sketch.length > 0) {
+      const proj = project(e.input_sketch, c.buckets, this.projection);
+      if (contributes) addMoments(model.moments, proj);
+      const bucket = bucketOf(proj, e.input_sketch.length, model.moments, c.buckets);
+      if (bucket >= 0) {
+        addToRing(state.ring, bucket, c.ringSize);
+        if (contributes) addToHistogram(model.buckets, bucket);
+      }
+    }
+    addDistinct(state.distinct, e.input_hash, c.distinctK);
+    addArrival(state.gaps, e.ts, c.gapWindow);
+
+    const view = this.view(state, model, this.expectedCache, tail, e.model_id, this.local.active(ref));
+    const base = Math.max(view.tailScore, view.diversity);
+    state.score = Math.max(Math.min(1, base * (1 + c.regularityBoost * view.regularity)), c.regularityAloneScore * view.regularity);
+    w.scores[g][i] = state.score;
+    w.signature[g][i] = view.diversity;
+    w.views[g][i] = view;
   }
 
   private view(state: EntropyState, model: ModelEntropy, cache: WeakMap<number[], Map<number, number>>, tail: Tail | null, modelId: string, local: boolean): LastView {

@@ -2,11 +2,12 @@ import { z } from 'zod';
 import type { MinorDirections } from '../src/baselines/minorDirections.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import { appendRow, unpackFloat32 } from '../src/compute/packedVectors.ts';
-import { eventTimeOrder, perGroup } from './shared/batch.ts';
+import { type BatchWalk, eventTimeOrder, perGroup } from './shared/batch.ts';
 import { addToShare, createShare, type EwShare, shareExcess, shareExcessLowerBound, shareExcessZ } from './shared/EwShare.ts';
 import { BatchStraightRuns } from './shared/StraightRun.ts';
 import { addArrival, createGapStats, type GapStats, gapCv, machinePacedNote, pacingFields, pacingWeight } from './shared/GapStats.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
+import type { InferenceEvent } from '../src/contract.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { squaredDistance } from '../src/compute/squaredDistance.ts';
 import { referenceHash } from '../src/baselines/referenceHash.ts';
@@ -174,6 +175,17 @@ export interface OffManifoldState {
 }
 
 /** What the evidence quotes, as of one event: the model, its threshold, the key's score and share. */
+/** What `step` reads and writes of one batch (see `BatchWalk`). */
+interface OffManifoldWalk extends BatchWalk<OffManifoldState> {
+  keepOut: Uint8Array[];
+  views: View[][];
+  refs: Map<string, ModelReference | null>;
+  owners: Uint32Array;
+  /** The query's sketch as the reference reads it (scratch). */
+  x: Float32Array;
+  runs: BatchStraightRuns;
+}
+
 interface View {
   model: string;
   threshold: number;
@@ -254,7 +266,6 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
   }
 
   processBatch(groups: readonly KeyGroup<OffManifoldState>[], ctx: DetectorContext): DetectorOutput[] {
-    const c = this.config;
     const scores = perGroup(groups, (g) => new Float64Array(g.events.length));
     const keepOut = perGroup(groups, (g) => new Uint8Array(g.events.length));
     const views = perGroup(groups, (g) => new Array<View>(g.events.length));
@@ -265,42 +276,50 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     this.holding.clear();
     const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), this.config);
 
-    for (const { g, i, e } of eventTimeOrder(groups)) {
-      const state = groups[g].state;
-      let ref = refs.get(e.model_id);
-      if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
-      const dim = ref ? ref.queryDim(e.input_sketch) : 0;
-      let threshold = 0;
-      if (ref && dim >= 2 && ref.readSketch(e.input_sketch, x)) {
-        state.seen = Math.min((state.seen ?? 0) + 1, 1e9);
-        const ready = ref.ready && ref.dim === dim;
-        if (!runs.continuesPrefix(g, x, dim)) {
-          if (!ready) this.hold(state, x, dim, e.model_id);
-          else {
-            const t = this.thresholdsOf(ref);
-            threshold = t.strict;
-            if (state.backlog) this.judgeBacklog(state, ref, t, dim, e.model_id);
-            this.judge(state, ref, t, x, 0, false);
-            this.judgeMinor(state, t, e.input_sketch, owners[g]);
-          }
-        } else if (ready) threshold = this.thresholdsOf(ref).strict;
-      }
-      if (c.automated.enabled) addArrival((state.gaps ??= createGapStats()), e.ts, c.automated.gapWindow);
-      state.score = this.score(state);
-      scores[g][i] = state.score;
-      keepOut[g][i] = this.leans(state) ? 1 : 0;
-      // Views are shared between events until something they quote changes.
-      const before = i > 0 ? views[g][i - 1] : undefined;
-      const same =
-        before && before.model === e.model_id && before.threshold === threshold && before.score === state.score && before.share.n === state.share.n && (before.minor?.share.n ?? -1) === (state.minorShare?.n ?? -1);
-      views[g][i] = same ? before : this.view(state, ref && ref.ready ? this.thresholdsOf(ref) : null, e.model_id, owners[g]);
-    }
+    const walk: OffManifoldWalk = { groups, ctx, scores, keepOut, views, refs, owners, x, runs };
+    // One `step` call per event (see `BatchWalk`).
+    const order = eventTimeOrder(groups);
+    for (let o = 0; o < order.length; o++) this.step(walk, order[o].g, order[o].i, order[o].e);
     runs.save();
     this.settleHeld();
     return groups.map((grp, g) => {
       const explain = (i: number) => this.evidence(views[g][i]);
       return { scores: scores[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain, keepOut: keepOut[g] };
     });
+  }
+
+  /** One event of the batch, in event time across keys (`processBatch`'s step). */
+  private step(w: OffManifoldWalk, g: number, i: number, e: InferenceEvent): void {
+    const c = this.config;
+    const { groups, ctx, scores, keepOut, views, refs, owners, x, runs } = w;
+    const state = groups[g].state;
+    let ref = refs.get(e.model_id);
+    if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
+    const dim = ref ? ref.queryDim(e.input_sketch) : 0;
+    let threshold = 0;
+    if (ref && dim >= 2 && ref.readSketch(e.input_sketch, x)) {
+      state.seen = Math.min((state.seen ?? 0) + 1, 1e9);
+      const ready = ref.ready && ref.dim === dim;
+      if (!runs.continuesPrefix(g, x, dim)) {
+        if (!ready) this.hold(state, x, dim, e.model_id);
+        else {
+          const t = this.thresholdsOf(ref);
+          threshold = t.strict;
+          if (state.backlog) this.judgeBacklog(state, ref, t, dim, e.model_id);
+          this.judge(state, ref, t, x, 0, false);
+          this.judgeMinor(state, t, e.input_sketch, owners[g]);
+        }
+      } else if (ready) threshold = this.thresholdsOf(ref).strict;
+    }
+    if (c.automated.enabled) addArrival((state.gaps ??= createGapStats()), e.ts, c.automated.gapWindow);
+    state.score = this.score(state);
+    scores[g][i] = state.score;
+    keepOut[g][i] = this.leans(state) ? 1 : 0;
+    // Views are shared between events until something they quote changes.
+    const before = i > 0 ? views[g][i - 1] : undefined;
+    const same =
+      before && before.model === e.model_id && before.threshold === threshold && before.score === state.score && before.share.n === state.share.n && (before.minor?.share.n ?? -1) === (state.minorShare?.n ?? -1);
+    views[g][i] = same ? before : this.view(state, ref && ref.ready ? this.thresholdsOf(ref) : null, e.model_id, owners[g]);
   }
 
   private thresholdsOf(ref: ModelReference): Thresholds {

@@ -4,7 +4,7 @@ import { squaredDistancesTo } from '../src/compute/squaredDistance.ts';
 import type { ModelReference } from '../src/baselines/ModelReference.ts';
 import { referenceHash } from '../src/baselines/referenceHash.ts';
 import type { InferenceEvent } from '../src/contract.ts';
-import { eventTimeOrder, perGroup } from './shared/batch.ts';
+import { type BatchWalk, eventTimeOrder, perGroup } from './shared/batch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare, shareExcessZ } from './shared/EwShare.ts';
 import { entityName } from './shared/entityName.ts';
@@ -126,6 +126,17 @@ export interface RecurringOffsetsState {
 }
 
 /** What the evidence quotes: the key's share and last block, as of one event. */
+/** What `step` reads and writes of one batch (see `BatchWalk`). */
+interface RecurringWalk extends BatchWalk<RecurringOffsetsState> {
+  opts: ReturnType<typeof baselineOptions>;
+  models: Map<string, EpochHistogram>;
+  refs: Map<string, ModelReference | null>;
+  views: View[][];
+  /** The query's sketch prefix (scratch). */
+  x: Float32Array;
+  runs: BatchStraightRuns;
+}
+
 interface View {
   model: string;
   score: number;
@@ -214,47 +225,56 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     for (const grp of groups) if (typeof grp.state.rows === 'string') upgrade(grp.state);
     const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c);
 
-    for (const { g, i, e } of eventTimeOrder(groups)) {
-      const state = groups[g].state;
-      let model = models.get(e.model_id);
-      if (!model) models.set(e.model_id, (model = ctx.aggregate<EpochHistogram>(entityName('model:', e.model_id), () => createHistogram(2))));
-      advanceEpoch(model, e.ts, opts);
-      const dim = this.sketch(e, x);
-      const straight = dim > 0 && runs.continuesPrefix(g, x, dim);
-      if (straight && state.tail && state.pending > 0) {
-        // The previous query was the first step of this straight run: it goes with the run.
-        state.n--;
-        state.pending--;
-      }
-      state.tail = false;
-      if (dim > 0 && !straight) {
-        if (state.dim !== dim) {
-          // A new key, or its sketch width changed: start over.
-          Object.assign(state, { rows: NO_ROWS, n: 0, dim, pending: 0, tail: false, offsets: [] });
-        }
-        if (!this.repeats(state.rows as Float32Array, state.n, x, dim)) {
-          const rows = this.roomForRows(state, groups[g].events.length - i);
-          rows.set(x.subarray(0, dim), state.n * dim);
-          state.n++;
-          state.pending++;
-          state.tail = true;
-          if (state.pending >= c.block) {
-            let ref = refs.get(e.model_id);
-            if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
-            this.evaluate(state, rows, model, ref, e);
-          }
-        }
-      }
-      scores[g][i] = state.score;
-      const before = i > 0 ? views[g][i - 1] : undefined;
-      views[g][i] = before && before.score === state.score && before.model === e.model_id && before.share.n === state.share.n ? before : this.view(state, e.model_id);
-    }
+    const walk: RecurringWalk = { groups, ctx, opts, scores, models, refs, views, x, runs };
+    // One `step` call per event (see `BatchWalk`).
+    const order = eventTimeOrder(groups);
+    for (let o = 0; o < order.length; o++) this.step(walk, order[o].g, order[o].i, order[o].e);
     runs.save();
     for (const grp of groups) fitRows(grp.state, this.config.history);
     return groups.map((grp, g) => {
       const explain = (i: number) => this.evidence(views[g][i]);
       return { scores: scores[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain };
     });
+  }
+
+  /** One event of the batch, in event time across keys (`processBatch`'s step). */
+  private step(w: RecurringWalk, g: number, i: number, e: InferenceEvent): void {
+    const c = this.config;
+    const { groups, ctx, opts, scores, models, refs, views, x, runs } = w;
+    const state = groups[g].state;
+    let model = models.get(e.model_id);
+    if (!model) models.set(e.model_id, (model = ctx.aggregate<EpochHistogram>(entityName('model:', e.model_id), () => createHistogram(2))));
+    advanceEpoch(model, e.ts, opts);
+    const dim = this.sketch(e, x);
+    const straight = dim > 0 && runs.continuesPrefix(g, x, dim);
+    if (straight && state.tail && state.pending > 0) {
+      // The previous query was the first step of this straight run: it goes with the run.
+      state.n--;
+      state.pending--;
+    }
+    state.tail = false;
+    if (dim > 0 && !straight) {
+      if (state.dim !== dim) {
+        // A new key, or its sketch width changed: start over.
+        Object.assign(state, { rows: NO_ROWS, n: 0, dim, pending: 0, tail: false, offsets: [] });
+      }
+      if (!this.repeats(state.rows as Float32Array, state.n, x, dim)) {
+        const rows = this.roomForRows(state, groups[g].events.length - i);
+        // Element by element: a subarray per query costs an object.
+        for (let j = 0, at = state.n * dim; j < dim; j++) rows[at + j] = x[j];
+        state.n++;
+        state.pending++;
+        state.tail = true;
+        if (state.pending >= c.block) {
+          let ref = refs.get(e.model_id);
+          if (ref === undefined) refs.set(e.model_id, (ref = ctx.reference(e.model_id)));
+          this.evaluate(state, rows, model, ref, e);
+        }
+      }
+    }
+    scores[g][i] = state.score;
+    const before = i > 0 ? views[g][i - 1] : undefined;
+    views[g][i] = before && before.score === state.score && before.model === e.model_id && before.share.n === state.share.n ? before : this.view(state, e.model_id);
   }
 
   /** The event's sketch prefix in `x`; its width, or 0 when unusable. */

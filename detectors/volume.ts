@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { addToWindow, createWindow, type WindowCounter } from '../src/state/SlidingWindowCounter.ts';
-import { eventTimeOrder, perGroup } from './shared/batch.ts';
+import { type BatchWalk, eventTimeOrder, perGroup } from './shared/batch.ts';
 import { entityName } from './shared/entityName.ts';
 import { prefixOf } from './shared/prefixOf.ts';
-import type { Detector, DetectorDefinition, KeyGroup } from './types.ts';
+import type { InferenceEvent } from '../src/contract.ts';
+import type { Detector, DetectorContext, DetectorDefinition, KeyGroup } from './types.ts';
 import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
 
 const MINUTE = 60_000;
@@ -91,6 +92,21 @@ function ratioScore(count: number, limit: number, c: VolumeConfig): number {
 }
 
 /** The worst window of an event; its sentence is written only when asked for (evidence is read for few events). */
+/** What `step` reads and writes of one batch (see `BatchWalk`). */
+interface VolumeWalk extends BatchWalk<VolumeState> {
+  /** Each client's and network's windows, looked up once per batch. */
+  ips: Map<string, Windows>;
+  prefixes: Map<string, Windows>;
+  reasons: Worst[][];
+}
+
+/** An entity's windows, looked up once per batch (`seen`) and created when missing. */
+function windowsOf(ctx: DetectorContext, seen: Map<string, Windows>, kind: string, value: string): Windows {
+  let w = seen.get(value);
+  if (!w) seen.set(value, (w = ctx.aggregate(entityName(kind, value), createWindows)));
+  return w;
+}
+
 interface Worst {
   score: number;
   /** 'key', 'client …' or 'network …' */
@@ -130,41 +146,40 @@ export class VolumeDetector implements Detector<VolumeState> {
     return { windows: createWindows(), baseline: DOUBLE_ZERO, baselineMinutes: 0, minute: -1, minuteCount: 0 };
   }
 
-  processBatch(groups: readonly KeyGroup<VolumeState>[], ctx: Parameters<Detector['processBatch']>[1]) {
-    const c = this.config;
-    // Per poll: each client's and network's windows are looked up once, not once per event.
-    const ips = new Map<string, Windows>();
-    const prefixes = new Map<string, Windows>();
-    const windowsOf = (seen: Map<string, Windows>, kind: string, value: string): Windows => {
-      let w = seen.get(value);
-      if (!w) seen.set(value, (w = ctx.aggregate(entityName(kind, value), createWindows)));
-      return w;
-    };
+  processBatch(groups: readonly KeyGroup<VolumeState>[], ctx: DetectorContext) {
     const scores = perGroup(groups, (g) => new Float64Array(g.events.length));
     const reasons = perGroup(groups, (g) => new Array<Worst>(g.events.length));
+    // Per poll: each client's and network's windows are looked up once, not once per event.
+    const walk: VolumeWalk = { groups, ctx, ips: new Map(), prefixes: new Map(), scores, reasons };
     // Client and network windows are shared by keys: walked in event time, a key's count never includes another
-    // key's later calls of the same poll, so the scores do not depend on how the stream was cut into polls.
-    for (const { g, i, e } of eventTimeOrder(groups)) {
-      const state = groups[g].state;
-      const worst: Worst = { score: DOUBLE_ZERO, who: '', entity: null, horizon: 'minute', count: DOUBLE_ZERO, limit: 0, sentence: '' };
-      this.consider(worst, e.ts, 'key', null, state.windows, c.key);
-      if (e.client_ip) {
-        this.consider(worst, e.ts, 'client', e.client_ip, windowsOf(ips, 'ip:', e.client_ip), c.ip);
-        const prefix = prefixOf(e.client_ip);
-        if (prefix) this.consider(worst, e.ts, 'network', prefix, windowsOf(prefixes, 'prefix:', prefix), c.prefix);
-      }
-      const spike = this.updateSpike(state, e.ts);
-      if (spike.score > worst.score) {
-        worst.score = spike.score;
-        worst.sentence = spike.sentence;
-      }
-      scores[g][i] = worst.score;
-      reasons[g][i] = worst;
-    }
+    // key's later calls of the same poll, so the scores do not depend on how the stream was cut into polls. One
+    // `step` call per event (see `BatchWalk`).
+    const order = eventTimeOrder(groups);
+    for (let o = 0; o < order.length; o++) this.step(walk, order[o].g, order[o].i, order[o].e);
     return groups.map((grp, g) => {
       const explain = (i: number) => (reasons[g][i]?.score > 0 ? [sentenceOf(reasons[g][i])] : []);
       return { scores: scores[g], evidence: explain(grp.events.length - 1), explain };
     });
+  }
+
+  /** One event of the batch, in event time across keys (`processBatch`'s step). */
+  private step(w: VolumeWalk, g: number, i: number, e: InferenceEvent): void {
+    const c = this.config;
+    const state = w.groups[g].state;
+    const worst: Worst = { score: DOUBLE_ZERO, who: '', entity: null, horizon: 'minute', count: DOUBLE_ZERO, limit: 0, sentence: '' };
+    this.consider(worst, e.ts, 'key', null, state.windows, c.key);
+    if (e.client_ip) {
+      this.consider(worst, e.ts, 'client', e.client_ip, windowsOf(w.ctx, w.ips, 'ip:', e.client_ip), c.ip);
+      const prefix = prefixOf(e.client_ip);
+      if (prefix) this.consider(worst, e.ts, 'network', prefix, windowsOf(w.ctx, w.prefixes, 'prefix:', prefix), c.prefix);
+    }
+    const spike = this.updateSpike(state, e.ts);
+    if (spike.score > worst.score) {
+      worst.score = spike.score;
+      worst.sentence = spike.sentence;
+    }
+    w.scores[g][i] = worst.score;
+    w.reasons[g][i] = worst;
   }
 
   private consider(worst: Worst, ts: number, who: string, entity: string | null, windows: Windows, lim: VolumeConfig['key']): void {

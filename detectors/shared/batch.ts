@@ -1,6 +1,6 @@
 import type { InferenceEvent } from '../../src/contract.ts';
 import type { Compute } from '../../src/compute/Compute.ts';
-import type { KeyGroup } from '../types.ts';
+import type { DetectorContext, KeyGroup } from '../types.ts';
 
 /** One event of a poll with the group (key) it belongs to and its index there. */
 export interface PollEvent {
@@ -56,6 +56,19 @@ function computeOrder(groups: readonly KeyGroup<unknown>[]): readonly PollEvent[
   out.sort((a, b) => a.e.ts - b.e.ts || rank[a.g] - rank[b.g] || a.i - b.i);
   for (const p of out) Object.freeze(p);
   return Object.freeze(out);
+}
+
+/**
+ * What a detector's walk over a batch in event time reads and writes, built once per batch. The walk calls
+ * a per-event method from its loop: the detector's `processBatch` runs once per batch, so without on-stack
+ * replacement a loop body inline there would stay unoptimised through the whole first batch and after each
+ * deoptimisation, while a method called per event is optimised within it.
+ */
+export interface BatchWalk<S> {
+  groups: readonly KeyGroup<S>[];
+  ctx: DetectorContext;
+  /** Per key, its score at each of its events. */
+  scores: Float64Array[];
 }
 
 /**

@@ -284,79 +284,25 @@ export class DetectionPipeline {
     const calibrated = this.calibrate(keys, groups, states, perDetector);
     if (this.groupDecisions) this.decideGroups(out);
 
-    const enforced = new Float64Array(this.detectors.length);
-    const enforcedSignature = new Float64Array(this.detectors.length);
-    const signature = new Float64Array(this.detectors.length);
-    // Per detector: whether its whole score is a signature, and this key's signature column when it gives one.
-    const wholeSignature = this.detectors.map((d) => Boolean(d.signature));
-    const signatures: (ArrayLike<number> | undefined)[] = new Array(this.detectors.length);
-    for (let k = 0; k < keys.length; k++) {
-      const state = states[k];
-      const evs = groups.get(keys[k])!;
-      const scores = new Float64Array(this.detectors.length);
-      const calibratedScores = calibrated.scores[k];
-      for (let d = 0; d < this.detectors.length; d++) signatures[d] = perDetector[d]?.[k]?.signature || undefined;
-      for (let i = 0; i < evs.length; i++) {
-        const ev = evs[i];
-        const base = i * this.detectors.length;
-        for (let d = 0; d < this.detectors.length; d++) {
-          const given = signatures[d];
-          scores[d] = calibratedScores[base + d];
-          signature[d] = given !== undefined ? Math.min(given[i], scores[d]) : wholeSignature[d] ? scores[d] : 0;
-        }
-        if (scoreObservers) for (let d = 0; d < scores.length; d++) scoreObservers[d].observe(scores[d]);
-        if (state.eventsSeen > 0) this.store.notePause(state.key, ev.ts - state.lastTs);
-        state.eventsSeen++;
-        state.lastTs = Math.max(state.lastTs, ev.ts);
-        if (ev.tenant !== null) state.tenant = ev.tenant;
-        const tenant = state.tenant ?? null;
-        const carried = this.succession ? this.succession.carried(state, state.key, ev, this.referenceOf, (key) => groups.get(key)) : 0;
-        let shadowChanged = false;
-        let assessment: FusionAssessment;
-        if (this.anyShadow) {
-          // Shadowed detectors are scored and published, but the enforced risk is fused without them.
-          for (let d = 0; d < scores.length; d++) {
-            enforced[d] = this.shadowed[d] ? 0 : scores[d];
-            enforcedSignature[d] = this.shadowed[d] ? 0 : signature[d];
-          }
-          state.shadowRisk = KeySuccession.combine(this.fuse(scores, signature, carried).risk, carried);
-          assessment = this.fuse(enforced, enforcedSignature, carried);
-          state.risk = KeySuccession.combine(assessment.risk, carried);
-          state.shadowLadder ??= initialLadderState();
-          shadowChanged = this.ladder.step(state.key, state.shadowLadder, state.shadowRisk, ev.ts, tenant, ev.client_ip, true).changed;
-        } else {
-          assessment = this.fuse(scores, signature, carried);
-          state.risk = KeySuccession.combine(assessment.risk, carried);
-        }
-        const from = state.ladder.level;
-        const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant, ev.client_ip, true);
-        // A key is remembered at the risk its evidence marks it with (enforced or held below throttle), or at the threshold of the level its ladder holds when that is higher.
-        this.succession?.observe(state.key, ev, Math.max(KeySuccession.combine(assessment.marked, carried), this.ladder.threshold(state.ladder.level, tenant)), this.referenceOf(ev.model_id));
-        const last = i === evs.length - 1;
-        const changed = step.changed || shadowChanged;
-        // Notes are built only for the events whose scores are recorded (no closure per event).
-        if (changed || last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores, state));
-        let score: RiskScore | undefined;
-        if (changed) {
-          out.changes.push((score = this.riskScore(state, ev.ts)));
-          if (step.changed) this.metrics?.levelChanges.inc({ level: step.level });
-          if (step.persisted) this.metrics?.persistenceSteps.inc({ from: step.persisted, to: step.level });
-        } else if (this.config.publish.riskEveryEvents > 0 && state.eventsSeen % this.config.publish.riskEveryEvents === 0) {
-          if (!last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores, state));
-          out.updates.push(this.riskScore(state, ev.ts));
-        }
-        if (step.decide || shadowChanged) {
-          const decision = this.decision(state, step.allowlisted);
-          out.decisions.push(decision);
-          this.metrics?.decisions.inc({ level: decision.level, shadow: String(decision.shadow) });
-          this.metrics?.decisionsByDetector.inc({ level: decision.level, detector: this.leadingDetector(scores) });
-          if (shadowChanged) this.metrics?.decisions.inc({ level: decision.shadow_level!, shadow: 'detector' });
-          if (step.changed && score && levelRank(step.level) > levelRank(from)) out.escalations.push({ from, score, decision, tenant });
-        }
-      }
-      out.touched.push(state.key);
-      this.store.markChanged(state.key);
-    }
+    const D = this.detectors.length;
+    const run: KeyRun = {
+      groups,
+      perDetector,
+      calibrated,
+      scoreObservers: scoreObservers || undefined,
+      out,
+      enforced: new Float64Array(D),
+      enforcedSignature: new Float64Array(D),
+      signature: new Float64Array(D),
+      // Per detector: whether its whole score is a signature, and this key's signature column when it gives one.
+      wholeSignature: this.detectors.map((d) => Boolean(d.signature)),
+      signatures: new Array(D),
+      // A key's events in this batch, as key succession asks for them (one function per batch, not one per event).
+      batchEvents: (key: string) => groups.get(key),
+    };
+    // One call per key: its loop over the key's events is optimised after the first keys of the first batch, and a
+    // deoptimisation there sends one key back to unoptimised code, not the rest of the batch.
+    for (let k = 0; k < keys.length; k++) this.processKey(run, k, states[k], groups.get(keys[k])!);
     this.metrics?.eventsProcessed.inc(events.length);
     this.metrics?.keysTracked.set(this.store.size);
     this.metrics?.calibrationPeers.set(this.calibration.size);
@@ -372,6 +318,74 @@ export class DetectionPipeline {
     this.metrics?.keysPacked.set(this.store.packedCount);
     if (this.metrics) for (const [kind, n] of this.store.entityCounts()) this.metrics.aggregateEntities.set({ kind }, n);
     return out;
+  }
+
+  /** Fuses, steps the ladder and publishes for each of one key's events of the batch (`processPinned`'s per-key step). */
+  private processKey(run: KeyRun, k: number, state: KeyState, evs: readonly InferenceEvent[]): void {
+    const { perDetector, calibrated, scoreObservers, out, enforced, enforcedSignature, signature, wholeSignature, signatures } = run;
+    const scores = new Float64Array(this.detectors.length);
+    const calibratedScores = calibrated.scores[k];
+    for (let d = 0; d < this.detectors.length; d++) signatures[d] = perDetector[d]?.[k]?.signature || undefined;
+    for (let i = 0; i < evs.length; i++) {
+      const ev = evs[i];
+      const base = i * this.detectors.length;
+      for (let d = 0; d < this.detectors.length; d++) {
+        const given = signatures[d];
+        scores[d] = calibratedScores[base + d];
+        signature[d] = given !== undefined ? Math.min(given[i], scores[d]) : wholeSignature[d] ? scores[d] : 0;
+      }
+      if (scoreObservers) for (let d = 0; d < scores.length; d++) scoreObservers[d].observe(scores[d]);
+      if (state.eventsSeen > 0) this.store.notePause(state.key, ev.ts - state.lastTs);
+      state.eventsSeen++;
+      state.lastTs = Math.max(state.lastTs, ev.ts);
+      if (ev.tenant !== null) state.tenant = ev.tenant;
+      const tenant = state.tenant ?? null;
+      const carried = this.succession ? this.succession.carried(state, state.key, ev, this.referenceOf, run.batchEvents) : 0;
+      let shadowChanged = false;
+      let assessment: FusionAssessment;
+      if (this.anyShadow) {
+        // Shadowed detectors are scored and published, but the enforced risk is fused without them.
+        for (let d = 0; d < scores.length; d++) {
+          enforced[d] = this.shadowed[d] ? 0 : scores[d];
+          enforcedSignature[d] = this.shadowed[d] ? 0 : signature[d];
+        }
+        state.shadowRisk = KeySuccession.combine(this.fuse(scores, signature, carried).risk, carried);
+        assessment = this.fuse(enforced, enforcedSignature, carried);
+        state.risk = KeySuccession.combine(assessment.risk, carried);
+        state.shadowLadder ??= initialLadderState();
+        shadowChanged = this.ladder.step(state.key, state.shadowLadder, state.shadowRisk, ev.ts, tenant, ev.client_ip, true).changed;
+      } else {
+        assessment = this.fuse(scores, signature, carried);
+        state.risk = KeySuccession.combine(assessment.risk, carried);
+      }
+      const from = state.ladder.level;
+      const step = this.ladder.step(state.key, state.ladder, state.risk, ev.ts, tenant, ev.client_ip, true);
+      // A key is remembered at the risk its evidence marks it with (enforced or held below throttle), or at the threshold of the level its ladder holds when that is higher.
+      this.succession?.observe(state.key, ev, Math.max(KeySuccession.combine(assessment.marked, carried), this.ladder.threshold(state.ladder.level, tenant)), this.referenceOf(ev.model_id));
+      const last = i === evs.length - 1;
+      const changed = step.changed || shadowChanged;
+      // Notes are built only for the events whose scores are recorded (no closure per event).
+      if (changed || last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores, state));
+      let score: RiskScore | undefined;
+      if (changed) {
+        out.changes.push((score = this.riskScore(state, ev.ts)));
+        if (step.changed) this.metrics?.levelChanges.inc({ level: step.level });
+        if (step.persisted) this.metrics?.persistenceSteps.inc({ from: step.persisted, to: step.level });
+      } else if (this.config.publish.riskEveryEvents > 0 && state.eventsSeen % this.config.publish.riskEveryEvents === 0) {
+        if (!last) this.recordScores(state, scores, perDetector, k, i, this.notes(calibrated.discounts[k]?.get(i), assessment, scores, state));
+        out.updates.push(this.riskScore(state, ev.ts));
+      }
+      if (step.decide || shadowChanged) {
+        const decision = this.decision(state, step.allowlisted);
+        out.decisions.push(decision);
+        this.metrics?.decisions.inc({ level: decision.level, shadow: String(decision.shadow) });
+        this.metrics?.decisionsByDetector.inc({ level: decision.level, detector: this.leadingDetector(scores) });
+        if (shadowChanged) this.metrics?.decisions.inc({ level: decision.shadow_level!, shadow: 'detector' });
+        if (step.changed && score && levelRank(step.level) > levelRank(from)) out.escalations.push({ from, score, decision, tenant });
+      }
+    }
+    out.touched.push(state.key);
+    this.store.markChanged(state.key);
   }
 
   /** Group decisions from the cross-key detectors' readings of this batch. */
@@ -452,26 +466,34 @@ export class DetectionPipeline {
    * every attempt.
    */
   private runDetector(d: Detector, keys: string[], states: KeyState[], views: readonly DetectorView[]): (DetectorOutput | undefined)[] | undefined {
+    const name = d.name;
     const batch: KeyGroup<unknown>[] = [];
-    const slot: number[] = [];
+    // Per key, its place in `batch` (-1: no events for this detector).
+    const slot = new Int32Array(keys.length);
     const digest = this.settingsDigests[this.detectors.indexOf(d)];
-    const stale = this.superseded.get(d.name);
-    keys.forEach((key, k) => {
-      if (views[k].events.length === 0) return;
+    const stale = this.superseded.get(name);
+    for (let k = 0; k < keys.length; k++) {
+      const events = views[k].events;
+      slot[k] = -1;
+      if (events.length === 0) continue;
       const s = states[k];
       // Only settings a reload replaced make state stale: a restart or an upgrade (new defaults) keeps it, as before reloads existed.
-      if (!(d.name in s.detectors) || (stale && (s.detectorSettings?.[d.name] === undefined || stale.has(s.detectorSettings[d.name])))) s.detectors[d.name] = d.initState();
-      (s.detectorSettings ??= {})[d.name] = digest;
+      if (!(name in s.detectors) || (stale && (s.detectorSettings?.[name] === undefined || stale.has(s.detectorSettings[name])))) s.detectors[name] = d.initState();
+      (s.detectorSettings ??= {})[name] = digest;
       slot[k] = batch.length;
-      batch.push({ key, events: views[k].events, state: s.detectors[d.name] });
-    });
-    const ctx = new BatchContext(this.compute, this.entityStage, this.references, this.store, d.name, this.maxTs);
+      batch.push({ key: keys[k], events, state: s.detectors[name] });
+    }
+    const ctx = new BatchContext(this.compute, this.entityStage, this.references, this.store, name, this.maxTs);
     try {
       const result = batch.length ? d.processBatch(batch, ctx) : [];
-      keys.forEach((_, k) => {
-        if (slot[k] !== undefined) states[k].detectors[d.name] = batch[slot[k]].state;
-      });
-      return keys.map((_, k) => spread(slot[k] === undefined ? undefined : result[slot[k]], views[k], states[k].scores[d.name] ?? 0, states[k].evidence[d.name] ?? []));
+      for (let k = 0; k < keys.length; k++) if (slot[k] >= 0) states[k].detectors[name] = batch[slot[k]].state;
+      const outputs: (DetectorOutput | undefined)[] = [];
+      for (let k = 0; k < keys.length; k++) {
+        const output = slot[k] < 0 ? undefined : result[slot[k]];
+        // A key whose events this detector saw all of takes the output as it is; the previous score and evidence are read only to spread.
+        outputs.push(views[k].map === null ? output : spread(output, views[k], states[k].scores[name] ?? 0, states[k].evidence[name] ?? []));
+      }
+      return outputs;
     } catch (err) {
       this.metrics?.detectorErrors.inc({ detector: d.name });
       this.logger.error({ err, detector: d.name, keys: keys.length }, 'detector failed; its scores count as 0 for this batch');
@@ -513,23 +535,25 @@ export class DetectionPipeline {
     // Each key's score columns, one per detector, looked up once: the walk reads them event by event, across keys.
     const columns: (ArrayLike<number> | undefined)[] = new Array(keys.length * D);
     for (let k = 0; k < keys.length; k++) for (let d = 0; d < D; d++) columns[k * D + d] = perDetector[d]?.[k]?.scores;
-    const raw = new Float64Array(D);
-    const out = new Float64Array(D);
-    const given: (Discount | null)[] = new Array(D).fill(null);
-    for (let o = 0; o < total; o++) {
-      const k = keyOf[order[o]];
-      const i = indexOf[order[o]];
-      for (let d = 0; d < D; d++) {
-        const column = columns[k * D + d];
-        raw[d] = column === undefined ? 0 : (column[i] ?? 0);
-      }
-      this.calibration.apply(keys[k], evs[k][i], states[k].eventsSeen + i + 1, raw, out, given);
-      scores[k].set(out, i * D);
-      let discounted = false;
-      for (let d = 0; d < D; d++) if (given[d] !== null) discounted = true;
-      if (discounted) (discounts[k] ??= new Map()).set(i, [...given]);
-    }
+    const walk: CalibrationWalk = { keys, evs, states, columns, scores, discounts, raw: new Float64Array(D), out: new Float64Array(D), given: new Array(D).fill(null) };
+    // One call per event: optimised within the first batch (this method runs once per batch, without on-stack replacement).
+    for (let o = 0; o < total; o++) this.calibrateEvent(walk, keyOf[order[o]], indexOf[order[o]]);
     return { scores, discounts };
+  }
+
+  /** Peer calibration of event `i` of key `k` (`calibrate`'s step). */
+  private calibrateEvent(w: CalibrationWalk, k: number, i: number): void {
+    const D = this.detectors.length;
+    const { columns, raw, out, given } = w;
+    for (let d = 0; d < D; d++) {
+      const column = columns[k * D + d];
+      raw[d] = column === undefined ? 0 : (column[i] ?? 0);
+    }
+    this.calibration.apply(w.keys[k], w.evs[k][i], w.states[k].eventsSeen + i + 1, raw, out, given);
+    w.scores[k].set(out, i * D);
+    let discounted = false;
+    for (let d = 0; d < D; d++) if (given[d] !== null) discounted = true;
+    if (discounted) (w.discounts[k] ??= new Map()).set(i, [...given]);
   }
 
   /**
@@ -727,6 +751,35 @@ function isSorted(g: InferenceEvent[]): boolean {
 
 function round(x: number): number {
   return Math.round(x * 10_000) / 10_000;
+}
+
+/** What `processKey` reads of its batch, and the batch's scratch rows (one object per batch). */
+interface KeyRun {
+  groups: Map<string, InferenceEvent[]>;
+  perDetector: ((DetectorOutput | undefined)[] | undefined)[];
+  calibrated: { scores: Float64Array[]; discounts: (Map<number, (Discount | null)[]> | undefined)[] };
+  scoreObservers: { observe(value: number): void }[] | undefined;
+  out: PipelineOutput;
+  enforced: Float64Array;
+  enforcedSignature: Float64Array;
+  signature: Float64Array;
+  wholeSignature: boolean[];
+  signatures: (ArrayLike<number> | undefined)[];
+  batchEvents: (key: string) => readonly InferenceEvent[] | undefined;
+}
+
+/** What `calibrateEvent` reads and writes, and its scratch rows (one object per batch). */
+interface CalibrationWalk {
+  keys: readonly string[];
+  evs: readonly InferenceEvent[][];
+  states: readonly KeyState[];
+  /** Each key's score column per detector, at `k * detectors + d`. */
+  columns: (ArrayLike<number> | undefined)[];
+  scores: Float64Array[];
+  discounts: (Map<number, (Discount | null)[]> | undefined)[];
+  raw: Float64Array;
+  out: Float64Array;
+  given: (Discount | null)[];
 }
 
 /** A key's batch as one detector sees it: the events it is given, and where each of the key's events maps. */
