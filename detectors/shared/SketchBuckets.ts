@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { mulberry32 } from '../../src/gateway/RandomProjection.ts';
-import { appended } from './appended.ts';
+import { appended, exactCopy } from './appended.ts';
 import type { BaselineOptions } from './EpochHistogram.ts';
 import { compact } from './math.ts';
 
@@ -129,6 +129,8 @@ export function createRing(): BucketRing {
 export function addToRing(r: BucketRing, bucket: number, size: number): void {
   if (r.ring.length < size) {
     r.ring = appended(r.ring, bucket);
+    // Full from now on: written in place, so the spare room its pushes left would stay for the key's life.
+    if (r.ring.length === size) r.ring = exactCopy(r.ring);
   } else {
     r.ring[r.head] = bucket;
     r.head = (r.head + 1) % size;
