@@ -149,7 +149,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
     const baselines = new Map<string, EpochHistogram>();
     const owners = Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key));
     const refs = new Map<string, ModelReference | null>();
-    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c);
+    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c, perGroup(groups, (grp) => grp.events));
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
       let baseline = baselines.get(e.model_id);

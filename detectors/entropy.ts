@@ -190,7 +190,7 @@ export class EntropyDetector implements Detector<EntropyState> {
     const models = new Map<string, ModelEntropy>();
     const owners = Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key));
     const refs = new Map<string, ModelReference | null>();
-    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c);
+    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c, perGroup(groups, (grp) => grp.events));
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
       let model = models.get(e.model_id);

@@ -263,7 +263,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const x = new Float32Array(64);
     for (const grp of groups) upgrade(grp.state);
     this.holding.clear();
-    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), this.config);
+    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), this.config, perGroup(groups, (grp) => grp.events));
 
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;

@@ -212,7 +212,7 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     const views = perGroup(groups, (g) => new Array<View>(g.events.length));
     const x = new Float32Array(c.dim);
     for (const grp of groups) if (typeof grp.state.rows === 'string') upgrade(grp.state);
-    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c);
+    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c, perGroup(groups, (grp) => grp.events));
 
     for (const { g, i, e } of eventTimeOrder(groups)) {
       const state = groups[g].state;
