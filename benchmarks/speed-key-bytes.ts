@@ -26,6 +26,11 @@
  * compute backend's scratch buffers, sized to a poll's kernel work) is
  * grown already: what is left is what one more key costs.
  *
+ * Live (`live`): packing off (`state.packAfterIdleMs: 0`), so every
+ * measured key is live at the second reading: what a key still calling
+ * at 1,000 events holds, where the other active rows mostly measure
+ * packed states.
+ *
  * Quiet (`quiet`): after the measured keys' events, one more call of a
  * warm-up key `state.packAfterIdleMs` and a minute later, so that the
  * measured keys are idle as the pipeline judges it (held packed) when the
@@ -54,6 +59,8 @@ export interface KeyBytes {
   primed?: boolean;
   /** Measured once the keys were quiet past `state.packAfterIdleMs`. */
   quiet?: boolean;
+  /** Measured with packing off (`state.packAfterIdleMs: 0`): every key live at the second reading. */
+  live?: boolean;
   /** How many of the keys were held packed at the second reading (quiet or not: a key whose traffic ended earlier is packed by then). */
   packed?: number;
   /**
@@ -69,8 +76,8 @@ export interface KeyBytes {
 const BATCH = 2_048;
 
 /** Forks this file as a child with --expose-gc and returns what it measured. */
-export function measureKeyBytes(history: number, keys: number, detectors: 'all' | 'volume', prime = false, quiet = false): Promise<KeyBytes> {
-  const args = ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--child', '--history', String(history), '--keys', String(keys), '--detectors', detectors, ...(prime ? ['--prime'] : []), ...(quiet ? ['--quiet'] : [])];
+export function measureKeyBytes(history: number, keys: number, detectors: 'all' | 'volume', prime = false, quiet = false, live = false): Promise<KeyBytes> {
+  const args = ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--child', '--history', String(history), '--keys', String(keys), '--detectors', detectors, ...(prime ? ['--prime'] : []), ...(quiet ? ['--quiet'] : []), ...(live ? ['--live'] : [])];
   return new Promise((resolve, reject) =>
     execFile(process.execPath, args, { cwd: ROOT, maxBuffer: 1 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout) as KeyBytes))),
   );
@@ -97,14 +104,18 @@ function later(traffic: KeyTraffic, n: number): InferenceEvent {
   return { ...call, event_id: `${call.event_id}-later-${n}`, ts: last + parseConfig({}).state.packAfterIdleMs + 60_000 + n };
 }
 
-async function child(history: number, keys: number, detectors: string, prime: boolean, quiet: boolean): Promise<KeyBytes> {
+async function child(history: number, keys: number, detectors: string, prime: boolean, quiet: boolean, live: boolean): Promise<KeyBytes> {
+  if (live && quiet) throw new Error('--live and --quiet: a key held live is never packed');
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with --expose-gc');
   const collect = async () => {
     await new Promise((r) => setTimeout(r, 10));
     for (let i = 0; i < 3; i++) gc();
   };
-  const config = parseConfig({ detectors: Object.fromEntries(DETECTORS.map((d) => [d.name, { enabled: detectors === 'all' || d.name === detectors }])) });
+  const config = parseConfig({
+    detectors: Object.fromEntries(DETECTORS.map((d) => [d.name, { enabled: detectors === 'all' || d.name === detectors }])),
+    ...(live ? { state: { packAfterIdleMs: 0 } } : {}),
+  });
   const pipeline = new DetectionPipeline(config, { compute: await createCompute() });
   feed(pipeline, history, keys, 'warm');
   if (prime) feed(pipeline, history, keys, 'primer');
@@ -120,10 +131,10 @@ async function child(history: number, keys: number, detectors: string, prime: bo
   if (present !== keys) throw new Error(`only ${present} of the ${keys} measured keys are in memory (state.maxKeys?)`);
   const packed = Array.from({ length: keys }, (_, k) => pipeline.store.isPacked(`k${k}`)).filter(Boolean).length;
   if (quiet && packed !== keys) throw new Error(`only ${packed} of the ${keys} measured keys are held packed after the quiet spell`);
-  return { keys, history, heap: (after.heapUsed - before.heapUsed) / keys, buffers: (after.arrayBuffers - before.arrayBuffers) / keys, primed: prime, quiet, packed };
+  return { keys, history, heap: (after.heapUsed - before.heapUsed) / keys, buffers: (after.arrayBuffers - before.arrayBuffers) / keys, primed: prime, quiet, live, packed };
 }
 
 if (process.argv.includes('--child')) {
-  const { values } = parseArgs({ options: { child: { type: 'boolean' }, history: { type: 'string' }, keys: { type: 'string' }, detectors: { type: 'string' }, prime: { type: 'boolean' }, quiet: { type: 'boolean' } } });
-  process.stdout.write(JSON.stringify(await child(Number(values.history), Number(values.keys), values.detectors ?? 'all', values.prime ?? false, values.quiet ?? false)));
+  const { values } = parseArgs({ options: { child: { type: 'boolean' }, history: { type: 'string' }, keys: { type: 'string' }, detectors: { type: 'string' }, prime: { type: 'boolean' }, quiet: { type: 'boolean' }, live: { type: 'boolean' } } });
+  process.stdout.write(JSON.stringify(await child(Number(values.history), Number(values.keys), values.detectors ?? 'all', values.prime ?? false, values.quiet ?? false, values.live ?? false)));
 }

@@ -11,7 +11,8 @@
  *   event→RiskScore against the raw consumer's event→read; bar: p99 within
  *   2× the raw consumer's p99.
  * - bytes (benchmarks/speed-key-bytes.ts): heap + array buffers per idle key
- *   and per active key (1,000 events); bars ≤ 4 kB and ≤ 24 kB.
+ *   and per active key (1,000 events; also with packing off, every key
+ *   live); bars ≤ 4 kB and ≤ 24 kB.
  *
  * Options: --only replay,run,load,bytes · --users N --minutes N (the
  * recorded stream: the demo's traffic) · --rounds N (replay and run) ·
@@ -86,6 +87,8 @@ if (only.has('bytes')) {
     activeBase: perKeyBetween(await measureKeyBytes(1_000, activeKeys, 'volume'), await measureKeyBytes(1_000, moreActiveKeys, 'volume')),
     idlePrimed: await measureKeyBytes(3, idleKeys, 'all', true),
     activePrimed: perKeyBetween(await measureKeyBytes(1_000, activeKeys, 'all', true), await measureKeyBytes(1_000, moreActiveKeys, 'all', true)),
+    activeLive: perKeyBetween(await measureKeyBytes(1_000, activeKeys, 'all', true, false, true), await measureKeyBytes(1_000, moreActiveKeys, 'all', true, false, true)),
+    activeLiveBase: perKeyBetween(await measureKeyBytes(1_000, activeKeys, 'volume', true, false, true), await measureKeyBytes(1_000, moreActiveKeys, 'volume', true, false, true)),
     idleQuiet: await measureKeyBytes(3, idleKeys, 'all', false, true),
     idleQuietBase: await measureKeyBytes(3, idleKeys, 'volume', false, true),
     idleQuietPrimed: await measureKeyBytes(3, idleKeys, 'all', true, true),

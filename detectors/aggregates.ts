@@ -124,7 +124,7 @@ export type AggregatesConfig = z.output<typeof aggregatesConfigSchema>;
  * Per-key state. Ceiling: the key's own view (as `EntityView`, with a
  * `keyRing` ring and no key ids: older snapshots hold its own), its geometry (3 sketches + a centroid of
  * `d` floats, `dirSlots` counters) and two quotas: with 16-wide sketches,
- * 10 classes and the defaults under 1.8 kB of JSON.
+ * 10 classes and the defaults under 1.8 kB as a snapshot section.
  */
 export interface AggregatesState {
   own: EntityView;

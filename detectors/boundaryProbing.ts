@@ -173,7 +173,7 @@ export class BoundaryProbingDetector implements Detector<BoundaryProbingState> {
       owners: Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key)),
       refs: new Map(),
     };
-    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c);
+    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c, perGroup(groups, (grp) => grp.events));
     // One `step` call per event (see `BatchWalk`).
     const order = eventTimeOrder(groups);
     for (let o = 0; o < order.length; o++) this.step(walk, runs, order[o].g, order[o].i, order[o].e);

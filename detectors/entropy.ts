@@ -81,7 +81,7 @@ export type EntropyConfig = z.output<typeof entropyConfigSchema>;
 
 /**
  * Per-key state. Ceiling: 15 numbers of shares, quotas and gaps, a ring of
- * `ringSize` bucket ids (≤ 4 JSON bytes each), `distinctK` hash prefixes
+ * `ringSize` bucket ids (2 bytes each once full), `distinctK` hash prefixes
  * (≤ 11 bytes each) and the last sketch prefix and step (2 × `straightDim`
  * float32, 64 bytes at the defaults): under 1.5 kB as a snapshot section
  * whatever the key's history.
@@ -213,7 +213,7 @@ export class EntropyDetector implements Detector<EntropyState> {
       models: new Map(),
       owners: Uint32Array.from(groups, (grp) => LocalTail.owner(grp.key)),
       refs: new Map(),
-      runs: new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c),
+      runs: new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c, perGroup(groups, (grp) => grp.events)),
     };
     // One `step` call per event (see `BatchWalk`).
     const order = eventTimeOrder(groups);

@@ -6,6 +6,7 @@ import { shapiroWilk, SHAPIRO_WILK_MAX_N } from '../src/stats/shapiroWilk.ts';
 import { addOuterProductUpper, participationRatioUpper, upperIndex } from '../src/stats/effectiveDimension.ts';
 import { dominantLengths } from '../src/stats/spacing.ts';
 import { fmt, pct, ramp } from './shared/math.ts';
+import { exactCopy } from './shared/appended.ts';
 import { otherRow } from './shared/otherRow.ts';
 import { continuesStep, hasStep, runOf } from './shared/StraightRun.ts';
 import { emptyRing, type RingState, TypedRing } from './shared/TypedRing.ts';
@@ -647,7 +648,7 @@ export class GridSweepDetector implements Detector<GridSweepState> {
     if (steps.n >= c.steps.minSteps) {
       const lat = dominantLengths(steps.values, steps.n, c.steps.latticeTol, c.steps.latticeSizes);
       v.lattice = lat.share;
-      v.latticeSizes = lat.centres;
+      v.latticeSizes = exactCopy(lat.centres);
       // Steps and runs per direction, oldest first, counted in per-serial scratch that is cleared again after.
       const counts = this.serialSteps;
       const runs = this.serialRuns;

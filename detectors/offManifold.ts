@@ -274,7 +274,7 @@ export class OffManifoldDetector implements Detector<OffManifoldState> {
     const x = new Float32Array(64);
     for (const grp of groups) upgrade(grp.state);
     this.holding.clear();
-    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), this.config);
+    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), this.config, perGroup(groups, (grp) => grp.events));
 
     const walk: OffManifoldWalk = { groups, ctx, scores, keepOut, views, refs, owners, x, runs };
     // One `step` call per event (see `BatchWalk`).

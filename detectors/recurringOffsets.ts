@@ -100,8 +100,8 @@ interface KnownOffset {
 export interface RecurringOffsetsState {
   /**
    * Recent distinct queries, oldest first: the first `n` rows of `dim` float32. Exactly `n` rows between
-   * polls while there are fewer than `history`; then (history + block) rows, those past `n` spare. Older
-   * snapshots: base64 of the `n` rows.
+   * polls (during a poll, room for the poll's queries up to history + block rows, those past `n` spare).
+   * Older states may hold (history + block) rows between polls; older snapshots, base64 of the `n` rows.
    */
   rows: Float32Array | string;
   n: number;
@@ -223,14 +223,14 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
     const views = perGroup(groups, (g) => new Array<View>(g.events.length));
     const x = new Float32Array(c.dim);
     for (const grp of groups) if (typeof grp.state.rows === 'string') upgrade(grp.state);
-    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c);
+    const runs = new BatchStraightRuns(perGroup(groups, (grp) => grp.state), c, perGroup(groups, (grp) => grp.events));
 
     const walk: RecurringWalk = { groups, ctx, opts, scores, models, refs, views, x, runs };
     // One `step` call per event (see `BatchWalk`).
     const order = eventTimeOrder(groups);
     for (let o = 0; o < order.length; o++) this.step(walk, order[o].g, order[o].i, order[o].e);
     runs.save();
-    for (const grp of groups) fitRows(grp.state, this.config.history);
+    for (const grp of groups) fitRows(grp.state);
     return groups.map((grp, g) => {
       const explain = (i: number) => this.evidence(views[g][i]);
       return { scores: scores[g], evidence: grp.events.length ? explain(grp.events.length - 1) : [], explain };
@@ -291,8 +291,8 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
 
   /**
    * The key's rows with room for one more, grown (into a new array of its own) with room for the `left`
-   * queries of the key's poll from this one, at most history + block rows: once per poll while the key is
-   * young (`fitRows` trims what the poll left unused), and never again once a busy key reached the bound.
+   * queries of the key's poll from this one, at most history + block rows: once per poll (`fitRows` trims
+   * what the poll left unused).
    */
   private roomForRows(state: RecurringOffsetsState, left: number): Float32Array {
     const rows = state.rows as Float32Array;
@@ -512,10 +512,14 @@ export class RecurringOffsetsDetector implements Detector<RecurringOffsetsState>
 /** The rows of a key that has none (shared: a key's rows are replaced when they grow, never written in place while empty). */
 const NO_ROWS = new Float32Array(0);
 
-/** A young key's rows (fewer than `history`) trimmed to exactly what they hold; a busy key's keep their room for a block. */
-function fitRows(state: RecurringOffsetsState, history: number): void {
+/**
+ * A key's rows trimmed to exactly what they hold between polls, a busy key's too: its room for the open
+ * block would otherwise be held (and packed, and snapshotted) for as long as the key lives, where the next
+ * poll grows it again by what that poll needs (`roomForRows`).
+ */
+function fitRows(state: RecurringOffsetsState): void {
   const rows = state.rows as Float32Array;
-  if (state.n < history && rows.length > state.n * state.dim) state.rows = state.n > 0 ? rows.slice(0, state.n * state.dim) : NO_ROWS;
+  if (rows.length > state.n * state.dim) state.rows = state.n > 0 ? rows.slice(0, state.n * state.dim) : NO_ROWS;
 }
 
 /** A state of the older snapshot form (base64 rows, last sketch and step) in typed arrays: the rows exactly, the rest as the straight-run test reads it. */

@@ -7,7 +7,7 @@ import type { KeyBytes } from '../speed-key-bytes.ts';
  * per-key figures, whatever its owner (a key's state, the aggregates and references it feeds).
  */
 export function perKeyBetween(fewer: KeyBytes, more: KeyBytes): KeyBytes {
-  if (more.keys <= fewer.keys || more.history !== fewer.history || more.primed !== fewer.primed || more.quiet !== fewer.quiet) {
+  if (more.keys <= fewer.keys || more.history !== fewer.history || more.primed !== fewer.primed || more.quiet !== fewer.quiet || more.live !== fewer.live) {
     throw new Error('perKeyBetween: two measures of the same kind, the second with more keys');
   }
   const added = more.keys - fewer.keys;

@@ -32,6 +32,9 @@ export interface SpeedFigures {
     idleQuiet?: KeyBytes;
     idleQuietBase?: KeyBytes;
     idleQuietPrimed?: KeyBytes;
+    /** Active keys, primed, with packing off (every key live at the reading), against volume alone measured the same way. */
+    activeLive?: KeyBytes;
+    activeLiveBase?: KeyBytes;
   };
 }
 
@@ -63,10 +66,11 @@ function bytesRow(label: string, all: KeyBytes, base: KeyBytes, bar: number): st
   const total = all.heap + all.buffers;
   const primed = all.primed ? ', after a primer of the same traffic (what one more key costs)' : '';
   const quiet = all.quiet ? ', then quiet past state.packAfterIdleMs (held packed)' : '';
+  const live = all.live ? ', packing off (state.packAfterIdleMs: 0): every key live at the reading' : '';
   const packed = !all.quiet && all.packed ? `, ${all.packed} of them held packed at the reading (their traffic ended earlier)` : '';
   const keys = all.fixed ? `per key from ${all.fixed.fewerKeys} to ${all.keys} keys` : `${all.keys} keys`;
   return [
-    `${label} (${all.history} events each, ${keys}${primed}${quiet}${packed}): heap + array buffers`,
+    `${label} (${all.history} events each, ${keys}${primed}${quiet}${live}${packed}): heap + array buffers`,
     `${kb(total)} (${kb(all.heap)} + ${kb(all.buffers)})${fixedNote(all)}`,
     `volume detector only: ${kb(base.heap + base.buffers)} (${kb(base.heap)} + ${kb(base.buffers)})${fixedNote(base)}`,
     '—',
@@ -113,6 +117,7 @@ export function speedRows(f: SpeedFigures): string[][] {
     rows.push(bytesRow('bytes per active key', f.bytes.active, f.bytes.activeBase, BAR.activeBytes));
     if (f.bytes.idlePrimed) rows.push(bytesRow('bytes per idle key', f.bytes.idlePrimed, f.bytes.idleBase, BAR.idleBytes));
     if (f.bytes.activePrimed) rows.push(bytesRow('bytes per active key', f.bytes.activePrimed, f.bytes.activeBase, BAR.activeBytes));
+    if (f.bytes.activeLive) rows.push(bytesRow('bytes per active key', f.bytes.activeLive, f.bytes.activeLiveBase ?? f.bytes.activeBase, BAR.activeBytes));
     const quietBase = f.bytes.idleQuietBase ?? f.bytes.idleBase;
     if (f.bytes.idleQuiet) rows.push(bytesRow('bytes per idle key', f.bytes.idleQuiet, quietBase, BAR.idleBytes));
     if (f.bytes.idleQuietPrimed) rows.push(bytesRow('bytes per idle key', f.bytes.idleQuietPrimed, quietBase, BAR.idleBytes));

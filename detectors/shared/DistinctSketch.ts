@@ -1,4 +1,4 @@
-import { inserted } from './appended.ts';
+import { exactCopy, inserted } from './appended.ts';
 
 /**
  * K-minimum-values distinct counter (Bar-Yossef et al., RANDOM 2002;
@@ -35,8 +35,14 @@ export function addDistinct(s: DistinctSketch, hash: Buffer, k: number): void {
     else hi = mid;
   }
   if (m[lo] === v) return;
+  if (m.length >= k) {
+    // Full: `v` goes in at `lo` and the largest goes out, in place (an insert and a pop would leave the array room to grow).
+    for (let j = m.length - 1; j > lo; j--) m[j] = m[j - 1];
+    m[lo] = v;
+    return;
+  }
   s.mins = inserted(m, lo, v);
-  if (s.mins.length > k) s.mins.pop();
+  if (s.mins.length === k) s.mins = exactCopy(s.mins);
 }
 
 /** Estimated distinct inputs. */

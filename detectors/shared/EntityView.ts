@@ -12,8 +12,9 @@ import { DOUBLE_ZERO } from '../../src/state/doubleZero.ts';
  * fed it recently.
  *
  * Ceiling per entity and model: 9 numbers of shares, ≤ maxClasses counts,
- * `ringSize` bucket ids, ≤ maxTrackedKeys key ids (8 hex chars + epoch):
- * with the defaults under 3 kB of JSON.
+ * `ringSize` bucket ids (a `Uint16Array` once full), ≤ maxTrackedKeys key
+ * ids (8 hex chars + epoch): with the defaults under 3 kB as a snapshot
+ * section.
  */
 export interface EntityView {
   margin: EwShare;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { mulberry32 } from '../../src/gateway/RandomProjection.ts';
-import { appended } from './appended.ts';
+import { appended, exactCopy } from './appended.ts';
 import type { BaselineOptions } from './EpochHistogram.ts';
 import { compact } from './math.ts';
 
@@ -118,9 +118,27 @@ export function bucketOf(proj: readonly number[], dim: number, p: ProjectionMome
 
 /** A key's last few buckets, as a ring. */
 export interface BucketRing {
-  ring: number[];
+  /**
+   * Oldest first while it fills (a plain array of its exact length); once full, written round from `head`,
+   * in a `Uint16Array` when it is `TYPED_RING` long or more (bucket ids are below 4096: 2 bytes an id, not 8),
+   * and in a plain array otherwise. Older states hold a full ring as a plain array (made typed as `head`
+   * comes round to 0).
+   */
+  ring: number[] | Uint16Array;
   head: number;
 }
+
+/** Shortest full ring kept in a `Uint16Array`: below it a plain array takes less (a small typed array costs about 180 bytes of heap beside its values). */
+const TYPED_RING = 32;
+
+/** A full ring's ids in a `Uint16Array` when there are `TYPED_RING` or more and each is an id it holds exactly, else null. */
+function typedRing(ids: readonly number[]): Uint16Array | null {
+  if (ids.length < TYPED_RING) return null;
+  for (let i = 0; i < ids.length; i++) if (!isU16(ids[i])) return null;
+  return Uint16Array.from(ids);
+}
+
+const isU16 = (x: number): boolean => Number.isInteger(x) && x >= 0 && x <= 0xffff;
 
 export function createRing(): BucketRing {
   return { ring: [], head: 0 };
@@ -128,8 +146,13 @@ export function createRing(): BucketRing {
 
 export function addToRing(r: BucketRing, bucket: number, size: number): void {
   if (r.ring.length < size) {
-    r.ring = appended(r.ring, bucket);
+    // (A typed ring shorter than `size`: the ring size was raised; it fills again as a plain array.)
+    const filling = appended(Array.isArray(r.ring) ? r.ring : Array.from(r.ring), bucket);
+    // Full from now on, and written in place: compact, or at least without the spare room its pushes left.
+    r.ring = filling.length === size ? (typedRing(filling) ?? exactCopy(filling)) : filling;
   } else {
+    if (r.head === 0 && Array.isArray(r.ring)) r.ring = typedRing(r.ring) ?? r.ring;
+    else if (!Array.isArray(r.ring) && !isU16(bucket)) r.ring = Array.from(r.ring);
     r.ring[r.head] = bucket;
     r.head = (r.head + 1) % size;
   }
@@ -149,7 +172,7 @@ const MAX_MARKED = 1 << 16;
 
 /** Distinct buckets in the ring. */
 export function ringDistinct(r: BucketRing): number {
-  const ring = r.ring;
+  const ring: ArrayLike<number> & Iterable<number> = r.ring;
   if (pass === 0xffffffff) {
     marks.fill(0);
     pass = 0;

@@ -141,9 +141,34 @@ export interface StraightTest extends StraightLimits {
 }
 
 /**
+ * The run each key's batch ended on, by the batch's events of the key (the
+ * array the pipeline hands every behavioural detector alike): detectors that
+ * test the same queries over the same prefix end on equal runs, and the
+ * later ones hold the first one's vector rather than one each (a small typed
+ * array costs far more heap than its values). A run is never written in place
+ * once saved, so sharing it is safe; the entries go with the batch's arrays.
+ */
+const savedRuns = new WeakMap<object, Float32Array>();
+
+/** `run`, or an equal run saved for the same batch of the same key (equal bit for bit: -0 is not 0). */
+function sharedRun(batch: object, run: Float32Array | null | undefined): Float32Array | null | undefined {
+  if (!run) return run;
+  const other = savedRuns.get(batch);
+  if (other === undefined) {
+    savedRuns.set(batch, run);
+    return run;
+  }
+  if (other === run || other.length !== run.length) return run;
+  for (let j = 0; j < run.length; j++) if (!Object.is(other[j], run[j])) return run;
+  return other;
+}
+
+/**
  * The straight runs of one batch's keys (one per `KeyGroup`, in order): each
  * key's run is read at its first query of the batch and written back by
- * `save`, once, when the batch is done.
+ * `save`, once, when the batch is done. Given the groups' event arrays
+ * (`batches`), a run equal to one another detector saved for the same key's
+ * batch is saved as that one (`savedRuns`).
  */
 export class BatchStraightRuns {
   private readonly cursors: (StraightCursor | undefined)[];
@@ -151,6 +176,7 @@ export class BatchStraightRuns {
   constructor(
     private readonly states: readonly StraightRunState[],
     private readonly test: StraightTest,
+    private readonly batches?: readonly object[],
   ) {
     this.cursors = new Array(states.length);
   }
@@ -174,6 +200,11 @@ export class BatchStraightRuns {
   }
 
   save(): void {
-    this.cursors.forEach((cursor, g) => cursor?.save(this.states[g]));
+    this.cursors.forEach((cursor, g) => {
+      if (!cursor) return;
+      const state = this.states[g];
+      cursor.save(state);
+      if (this.batches) state.run = sharedRun(this.batches[g], state.run);
+    });
   }
 }

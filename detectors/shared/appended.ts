@@ -31,6 +31,16 @@ export function inserted<T>(a: T[], at: number, x: T): T[] {
   return out;
 }
 
+/**
+ * A copy of `a` at its exact length (slice allocates exactly what it
+ * copies; a push leaves up to half again plus 16 slots spare). For an array
+ * that has reached its bound and is kept that long: a ring once full, a
+ * list built by pushes and held in state.
+ */
+export function exactCopy<T>(a: T[]): T[] {
+  return a.slice();
+}
+
 /** `a` padded with `fill` to length `n` (unchanged when already as long). */
 export function paddedTo<T>(a: T[], n: number, fill: T): T[] {
   if (a.length >= n) return a;

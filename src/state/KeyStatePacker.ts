@@ -108,10 +108,10 @@ export class KeyStatePacker {
 }
 
 /**
- * `value` with its arrays of numbers rebuilt as the detectors built them.
- * V8's deserialiser makes every array a generic one, each double boxed on
- * its own: slower for the detectors' arithmetic (their code then sees two
- * kinds of array) and bigger. Its typed arrays are views into the bytes
+ * `value` with its arrays of numbers rebuilt as the detectors built them,
+ * at their exact length. V8's deserialiser makes every array a generic one,
+ * each double boxed on its own: slower for the detectors' arithmetic (their
+ * code then sees two kinds of array) and bigger. Its typed arrays are views into the bytes
  * decoded, so each would keep the whole packed state alive: they are
  * copied out. Holes stay holes: an array with one is not
  * all numbers. Set members are left as they are (replacing one would move
@@ -138,8 +138,10 @@ function unboxed(value: unknown, done = new Map<object, unknown>()): unknown {
     if (!numbers || value.length === 0) return value;
     const out: number[] = [];
     for (let i = 0; i < value.length; i++) out.push(value[i] as number);
-    done.set(value, out);
-    return out;
+    // Pushes leave up to half again plus 16 slots spare; the copy holds exactly its numbers, of the kind the pushes gave.
+    const exact = out.slice();
+    done.set(value, exact);
+    return exact;
   }
   if (value instanceof Map) {
     for (const [k, x] of value) if (typeof x === 'object' && x !== null) value.set(k, unboxed(x, done));

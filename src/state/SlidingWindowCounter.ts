@@ -12,10 +12,12 @@ export interface WindowCounter {
   bucketMs: number;
   /**
    * Dense (length `buckets`): a ring of counts, slot `i % buckets` holds
-   * bucket index `i`. Sparse (shorter): `[index, count, …]` pairs of the
-   * non-zero buckets, oldest first.
+   * bucket index `i`; a `Uint32Array` when there are `TYPED_BUCKETS` or more
+   * and every count is a whole number below 2^32 (4 bytes a bucket, not 8),
+   * else a plain array (older snapshots' always). Sparse (shorter):
+   * `[index, count, …]` pairs of the non-zero buckets, oldest first.
    */
-  counts: number[];
+  counts: number[] | Uint32Array;
   /** Index (ts / bucketMs) of the newest bucket seen. */
   head: number;
   total: number;
@@ -30,6 +32,11 @@ export function createWindow(horizonMs: number, buckets: number): WindowCounter 
 
 const sizeOf = (w: WindowCounter): number => w.buckets ?? w.counts.length;
 
+/** Fewest buckets a dense window keeps in a `Uint32Array`: below it a plain array takes less (a small typed array costs about 180 bytes of heap beside its values). */
+const TYPED_BUCKETS = 32;
+
+const isU32 = (x: number): boolean => Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
+
 /** Moves the window so that bucket `index` is the newest, clearing expired buckets. */
 function advance(w: WindowCounter, index: number): void {
   const n = sizeOf(w);
@@ -39,7 +46,7 @@ function advance(w: WindowCounter, index: number): void {
     w.counts = [];
     w.total = 0;
   } else if (w.counts.length < n) {
-    const c = w.counts;
+    const c = w.counts as number[];
     let k = 0;
     while (k < c.length && c[k] <= index - n) {
       w.total -= c[k + 1];
@@ -58,7 +65,7 @@ function advance(w: WindowCounter, index: number): void {
 
 /** Adds `n` to bucket `index` (inside the window) of a sparse window, going dense once the pairs would fill as much. */
 function addSparse(w: WindowCounter, index: number, n: number): void {
-  const c = w.counts;
+  const c = w.counts as number[];
   let k = c.length;
   while (k > 0 && c[k - 2] > index) k -= 2;
   if (k > 0 && c[k - 2] === index) {
@@ -76,10 +83,13 @@ function addSparse(w: WindowCounter, index: number, n: number): void {
     w.counts = next;
     return;
   }
-  const dense = new Array<number>(size).fill(0);
+  let typed = size >= TYPED_BUCKETS && isU32(n);
+  for (let j = 1; j < c.length && typed; j += 2) typed = isU32(c[j]);
+  const dense = typed ? new Uint32Array(size) : new Array<number>(size).fill(0);
   for (let j = 0; j < c.length; j += 2) dense[c[j] % size] = c[j + 1];
-  dense[index % size] += n;
-  w.counts = dense;
+  if (typed && !isU32(dense[index % size] + n)) w.counts = Array.from(dense);
+  else w.counts = dense;
+  w.counts[index % size] += n;
 }
 
 /**
@@ -92,7 +102,12 @@ export function addToWindow(w: WindowCounter, ts: number, n = 1): number {
   const size = sizeOf(w);
   if (w.head - index < size) {
     if (w.counts.length < size) addSparse(w, index, n);
-    else w.counts[index % size] += n;
+    else {
+      const slot = index % size;
+      // A count a Uint32Array cannot hold (never, counting events one by one) turns the window plain.
+      if (!Array.isArray(w.counts) && !isU32(w.counts[slot] + n)) w.counts = Array.from(w.counts);
+      w.counts[slot] += n;
+    }
     w.total += n;
   }
   return w.total;

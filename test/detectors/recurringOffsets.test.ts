@@ -153,6 +153,9 @@ describe('recurring-offsets', () => {
     expect(state.n).toBeLessThanOrEqual(config().history + config().block);
     expect(state.rows).toBeInstanceOf(Float32Array);
     expect((state.rows as Float32Array).length).toBeLessThanOrEqual((config().history + config().block) * state.dim);
+    // Between polls a busy key's rows hold exactly its `n` rows too: the open block's room is not kept.
+    expect(state.n).toBeGreaterThanOrEqual(config().history);
+    expect((state.rows as Float32Array).length).toBe(state.n * state.dim);
     expect(state.run).toBeInstanceOf(Float32Array);
     expect(state.offsets.length).toBeLessThanOrEqual(config().slots);
     expect(throughSnapshot(state)).toEqual(state);

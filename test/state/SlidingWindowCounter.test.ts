@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { addToWindow, createWindow, windowCount } from '../../src/state/SlidingWindowCounter.ts';
 import { ipPrefix } from '../../src/state/ipPrefix.ts';
+import { decodeSection, encodeSection } from '../../src/state/SnapshotCodec.ts';
+import type { WindowCounter } from '../../src/state/SlidingWindowCounter.ts';
 
 describe('SlidingWindowCounter', () => {
   it('counts events inside the window and forgets older ones', () => {
@@ -82,6 +84,34 @@ describe('SlidingWindowCounter', () => {
       expect(addToWindow(old, ts)).toBe(count);
       expect(addToWindow(copy, ts)).toBe(count);
     }
+  });
+
+  it('holds a dense window of 32 buckets or more in a Uint32Array, through a snapshot section too, and a count no Uint32Array holds in a plain one', () => {
+    for (const [n, typed] of [[60, true], [32, true], [30, false]] as const) {
+      const w = createWindow(n * 1_000, n);
+      const ref = bruteForce(1_000, n);
+      let snapped = false;
+      let wc: WindowCounter = w;
+      for (const ts of times(5, 400, 1_000, n)) {
+        expect(addToWindow(wc, ts)).toBe(ref(ts));
+        if (wc.counts.length === n) {
+          expect(wc.counts instanceof Uint32Array).toBe(typed);
+          if (!snapped) {
+            wc = decodeSection(encodeSection(wc)) as WindowCounter;
+            expect(wc.counts instanceof Uint32Array).toBe(typed);
+            snapped = true;
+          }
+        }
+      }
+      expect(snapped).toBe(true);
+    }
+    const w = createWindow(60_000, 60);
+    for (let i = 0; i < 60; i++) addToWindow(w, i * 1_000);
+    expect(w.counts).toBeInstanceOf(Uint32Array);
+    expect(addToWindow(w, 59_000, 2 ** 32)).toBe(60 + 2 ** 32);
+    expect(Array.isArray(w.counts)).toBe(true);
+    expect(addToWindow(w, 59_500, 0.5)).toBe(60.5 + 2 ** 32);
+    expect(windowCount(w, 61_000)).toBe(58.5 + 2 ** 32);
   });
 });
 

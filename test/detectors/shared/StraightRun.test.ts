@@ -84,4 +84,39 @@ describe('StraightRun', () => {
     expect(state.step).toBeUndefined();
     expect(Array.from(state.run!)).toEqual([1.5, 2.5, 0.5, 0.5]);
   });
+
+  it('hands detectors that end a key\'s batch on equal runs one vector, never one that differs in a bit', () => {
+    const batch = [{}, {}];
+    const qs = queries().slice(0, 9);
+    const end = (tweak: (x: number[]) => number[], batches?: object[]): StraightRunState[] => {
+      const states: StraightRunState[] = [{ run: null }, { run: null }];
+      const runs = new BatchStraightRuns(states, TEST, batches);
+      for (const q of qs) for (let g = 0; g < 2; g++) runs.continues(g, tweak(q));
+      runs.save();
+      return states;
+    };
+    const first = end((x) => x, batch);
+    const second = end((x) => x, batch);
+    // Same queries of the same key's batch: the second detector holds the first one's run.
+    expect(second[0].run).toBe(first[0].run);
+    expect(second[1].run).toBe(first[1].run);
+    expect(first[0].run).not.toBe(first[1].run);
+    // Another batch, another width of step, a -0 for a 0, or no batches given: a run of its own.
+    expect(end((x) => x, [{}, {}])[0].run).not.toBe(first[0].run);
+    const other = end((x) => x.map((v, j) => (j === 0 ? v + 1e-3 : v)), batch);
+    expect(other[0].run).not.toBe(first[0].run);
+    expect(other[0].run).not.toEqual(first[0].run);
+    const alone = {};
+    const signed = (zero: number) => {
+      const state: StraightRunState = { run: null };
+      const runs = new BatchStraightRuns([state], TEST, [alone]);
+      runs.continues(0, qs[0].map((v, j) => (j === 3 ? zero : v)));
+      runs.save();
+      return state.run!;
+    };
+    const plus = signed(0);
+    expect(signed(0)).toBe(plus);
+    expect(signed(-0)).not.toBe(plus);
+    expect(end((x) => x)[0].run).not.toBe(first[0].run);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appended, inserted, paddedTo } from '../../../detectors/shared/appended.ts';
+import { appended, exactCopy, inserted, paddedTo } from '../../../detectors/shared/appended.ts';
 
 describe('appended, inserted, paddedTo', () => {
   it('give the same contents as push, splice and padding in place, short or long', () => {
@@ -23,5 +23,13 @@ describe('appended, inserted, paddedTo', () => {
     expect(appended(short, 3)).not.toBe(short);
     const long = Array.from({ length: 16 }, (_, i) => i);
     expect(appended(long, 16)).toBe(long);
+  });
+
+  it('exactCopy gives a new array of the same contents', () => {
+    const pushed: number[] = [];
+    for (let i = 0; i < 48; i++) pushed.push(i * 0.5);
+    const copy = exactCopy(pushed);
+    expect(copy).not.toBe(pushed);
+    expect(copy).toEqual(pushed);
   });
 });
