@@ -3,8 +3,12 @@
  * topic at a fixed rate (events stamped with the wall clock as they are
  * sent, looping over the stream with fresh event ids), once read by a raw
  * KafkaJS consumer (latency: time read − event ts) and once by
- * `probewatch run` (latency: time its RiskScore was read from the risk topic
- * − the event ts the RiskScore carries), both with `run`'s fetch settings.
+ * `probewatch run` (latency: the RiskScore record's timestamp, which `run`'s
+ * producer stamps as it sends it, − the event ts the RiskScore carries), both
+ * with `run`'s fetch settings. The time the bench's own consumer read the
+ * RiskScore is reported beside it: that second fetch from the risk topic is
+ * the reader's hop (a gateway's), not probewatch's, and waits up to its own
+ * `maxWaitTimeInMs`.
  * RiskScores are what `run` publishes with the default config: level
  * changes and every `publish.riskEveryEvents`-th event of a key.
  */
@@ -30,6 +34,8 @@ export interface LoadResult {
   offeredRun: number;
   raw: Latencies;
   run: Latencies & {
+    /** Event → the bench's consumer read the RiskScore from the risk topic (one fetch more than `p50`/`p99`, which end when `run` sent it). */
+    read?: Latencies;
     /** Events produced but not yet committed when production ended. */
     backlogAtEnd: number;
     /** Whether every event was committed within the drain time; when not, the RiskScores still due are missing and p50/p99 are lower bounds. */
@@ -96,6 +102,7 @@ async function runPhase(brokers: string[], dir: string, id: string, events: read
   const admin = kafka.admin();
   const riskReader = kafka.consumer({ groupId: `${id}.risk-reader`, ...RUN_FETCH });
   const lat: number[] = [];
+  const readLat: number[] = [];
   let riskJoined!: () => void;
   const riskReady = new Promise<void>((r) => (riskJoined = r));
   riskReader.on(riskReader.events.GROUP_JOIN, () => riskJoined());
@@ -106,7 +113,11 @@ async function runPhase(brokers: string[], dir: string, id: string, events: read
     await riskReader.run({
       eachBatch: async ({ batch }) => {
         const now = Date.now();
-        for (const m of batch.messages) lat.push(now - riskScoreCodec.decode(m.value!).ts);
+        for (const m of batch.messages) {
+          const ts = riskScoreCodec.decode(m.value!).ts;
+          lat.push(Number(m.timestamp) - ts);
+          readLat.push(now - ts);
+        }
       },
     });
     await Promise.all([run.joined, riskReady]);
@@ -122,7 +133,7 @@ async function runPhase(brokers: string[], dir: string, id: string, events: read
     const drainedIn = (performance.now() - t0) / 1000;
     // The last RiskScores are a fetch away from the reader.
     await sleep(RUN_FETCH.maxWaitTimeInMs + 500);
-    return { offered, lat: { ...latencies(lat), backlogAtEnd, drained, drainSeconds: drainedIn } };
+    return { offered, lat: { ...latencies(lat), read: latencies(readLat), backlogAtEnd, drained, drainSeconds: drainedIn } };
   } finally {
     await riskReader.disconnect();
     await admin.disconnect();

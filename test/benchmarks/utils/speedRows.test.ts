@@ -29,14 +29,22 @@ describe('speed table rows', () => {
     const behind = speedRows({ load: [{ ...base, run: { samples: 500, p50: 50, p99: 150, backlogAtEnd: 90_000, drained: false, drainSeconds: 30 } }] })[0];
     expect(behind[1]).toMatch(/^≥ 50 ms \/ ≥ 150 ms/);
     expect(behind.at(-1)).toBe('no');
-    const ok = speedRows({ load: [{ ...base, run: { samples: 500, p50: 50, p99: 200, backlogAtEnd: 0, drained: true, drainSeconds: 0.2 } }] })[0];
+    const ok = speedRows({ load: [{ ...base, run: { samples: 500, p50: 50, p99: 200, read: { samples: 500, p50: 600, p99: 1_200 }, backlogAtEnd: 0, drained: true, drainSeconds: 0.2 } }] })[0];
     expect(ok[3]).toBe('2.0× (p99)');
+    // The bench's own read of the risk topic is shown, not judged.
+    expect(ok[1]).toMatch(/read back from the risk topic by the bench: 600 ms \/ 1,200 ms/);
     expect(ok.at(-1)).toBe('yes');
     const notOffered = speedRows({ load: [{ ...base, offeredRun: 827, run: { samples: 500, p50: 50, p99: 150, backlogAtEnd: 0, drained: true, drainSeconds: 0.2 } }] })[0];
     expect(notOffered[1]).toMatch(/827\/s offered \(the rate was NOT reached\)/);
     expect(notOffered.at(-1)).toBe('no');
     const slow = speedRows({ load: [{ ...base, run: { samples: 500, p50: 50, p99: 201, backlogAtEnd: 0, drained: true, drainSeconds: 0.2 } }] })[0];
     expect(slow.at(-1)).toBe('no');
+    // Drained only after the producer stopped, with more than 2 s of the rate still to commit: not sustained, whatever the ratio.
+    const lagging = speedRows({ load: [{ ...base, run: { samples: 500, p50: 50, p99: 150, backlogAtEnd: 20_001, drained: true, drainSeconds: 9 } }] })[0];
+    expect(lagging[1]).toMatch(/NOT sustained/);
+    expect(lagging.at(-1)).toBe('no');
+    const justKeptUp = speedRows({ load: [{ ...base, run: { samples: 500, p50: 50, p99: 150, backlogAtEnd: 20_000, drained: true, drainSeconds: 2 } }] })[0];
+    expect(justKeptUp.at(-1)).toBe('yes');
   });
 
   it('bytes: heap and buffers together against the bar', () => {
