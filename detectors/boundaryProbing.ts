@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bisectionSchema, bisectionScore, completedSearches, createBisectionState, observeQuery, type BisectionState } from './shared/BisectionTracker.ts';
-import { type BatchWalk, eventTimeOrder, flatEvents, groupOffsets, modelLabel, perGroup, rowKernel } from './shared/batch.ts';
+import { eventTimeOrder, flatEvents, groupOffsets, modelLabel, perGroup, rowKernel } from './shared/batch.ts';
 import { addToHistogram, advanceEpoch, createQuota, type EpochHistogram, type EpochQuota, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
 import { either, fmt } from './shared/math.ts';
@@ -9,8 +9,7 @@ import { entityName } from './shared/entityName.ts';
 import { addArrival, createGapStats, type GapStats, gapCv, machinePacedNote, pacingFields, pacingWeight } from './shared/GapStats.ts';
 import { BatchStraightRuns, straightRunFields } from './shared/StraightRun.ts';
 import { LocalTail, localTailSchema } from './shared/LocalTail.ts';
-import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
-import type { ModelReference } from '../src/baselines/ModelReference.ts';
+import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore, type TailShareWalk } from './shared/TailShare.ts';
 import type { InferenceEvent } from '../src/contract.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
@@ -80,17 +79,10 @@ export interface BoundaryProbingState {
   gaps?: GapStats;
 }
 
-/** What `step` reads and writes of one batch (see `BatchWalk`). */
-interface ProbingWalk extends BatchWalk<BoundaryProbingState> {
-  opts: ReturnType<typeof baselineOptions>;
-  offsets: number[];
+/** What `step` reads and writes of one batch (see `BatchWalk`, `TailShareWalk`). */
+interface ProbingWalk extends TailShareWalk<BoundaryProbingState, LastView> {
   margins: Float64Array;
-  signature: Float64Array[];
-  views: LastView[][];
-  tails: TailCache;
   baselines: Map<string, EpochHistogram>;
-  owners: Uint32Array;
-  refs: Map<string, ModelReference | null>;
 }
 
 interface LastView {

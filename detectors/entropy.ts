@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type BatchWalk, eventTimeOrder, flatEvents, groupOffsets, modelProbs, perGroup, rowKernel, usableAnswer } from './shared/batch.ts';
+import { eventTimeOrder, flatEvents, groupOffsets, modelProbs, perGroup, rowKernel, usableAnswer } from './shared/batch.ts';
 import { addDistinct, createDistinctSketch, type DistinctSketch, distinctRatio } from './shared/DistinctSketch.ts';
 import { addToHistogram, advanceEpoch, createHistogram, createQuota, type EpochHistogram, type EpochQuota, histogramReady, takeQuota } from './shared/EpochHistogram.ts';
 import { addToShare, createShare, type EwShare } from './shared/EwShare.ts';
@@ -23,8 +23,7 @@ import { baselineOptions, inTail, mayFeedBaseline, TailCache, type Tail, tailBas
 import { entityName } from './shared/entityName.ts';
 import { LocalTail, localTailSchema } from './shared/LocalTail.ts';
 import { BatchStraightRuns, straightRunFields } from './shared/StraightRun.ts';
-import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore } from './shared/TailShare.ts';
-import type { ModelReference } from '../src/baselines/ModelReference.ts';
+import { scorableProbs, tailShareEvidence, tailShareFields, tailShareScore, type TailShareWalk } from './shared/TailShare.ts';
 import type { InferenceEvent } from '../src/contract.ts';
 import type { Detector, DetectorContext, DetectorDefinition, DetectorOutput, KeyGroup } from './types.ts';
 import { DOUBLE_ZERO } from '../src/state/doubleZero.ts';
@@ -105,17 +104,10 @@ interface ModelEntropy {
   buckets: EpochHistogram;
 }
 
-/** What `step` reads and writes of one batch (see `BatchWalk`). */
-interface EntropyWalk extends BatchWalk<EntropyState> {
-  opts: ReturnType<typeof baselineOptions>;
-  offsets: number[];
+/** What `step` reads and writes of one batch (see `BatchWalk`, `TailShareWalk`). */
+interface EntropyWalk extends TailShareWalk<EntropyState, LastView> {
   nats: Float64Array;
-  signature: Float64Array[];
-  views: LastView[][];
-  tails: TailCache;
   models: Map<string, ModelEntropy>;
-  owners: Uint32Array;
-  refs: Map<string, ModelReference | null>;
   runs: BatchStraightRuns;
 }
 

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { InferenceEvent } from '../../src/contract.ts';
-import { modelProbs, usableAnswer } from './batch.ts';
+import type { ModelReference } from '../../src/baselines/ModelReference.ts';
+import { type BatchWalk, modelProbs, usableAnswer } from './batch.ts';
+import type { baselineOptions, TailCache } from './TailBaseline.ts';
 import { type EwShare, shareExcess, shareExcessZ } from './EwShare.ts';
 import { fmt, pct, ramp } from './math.ts';
 
@@ -60,4 +62,20 @@ export function tailShareEvidence(sh: EwShare, c: TailShareConfig, what: string,
     `${pct(sh.s)} of recent answers (window ${c.window}, ${sh.n} seen) ${what}, ` +
     `against ${pct(sh.e, 1)} for ${against} (z=${fmt(shareExcessZ(sh, c.window), 1)})`
   );
+}
+
+/**
+ * What the event-time walk of a tail-share detector (boundary-probing, entropy) reads and writes of one batch,
+ * besides its own columns: the model baselines' options, each key's offset into the batch's answer columns,
+ * the signature column, each event's view for the evidence, the tails read per baseline, and each key's owner
+ * and model reference for the local tail.
+ */
+export interface TailShareWalk<S, V> extends BatchWalk<S> {
+  opts: ReturnType<typeof baselineOptions>;
+  offsets: number[];
+  signature: Float64Array[];
+  views: V[][];
+  tails: TailCache;
+  owners: Uint32Array;
+  refs: Map<string, ModelReference | null>;
 }
