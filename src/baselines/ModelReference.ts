@@ -50,6 +50,8 @@ export class ModelReference {
   private readonly asked = new AskedNeighbourhoods();
   private readonly x: Float64Array;
   private readonly minors = new Map<number, MinorDirections | null>();
+  /** `statisticQuantile`'s answers, by statistic and quantile. */
+  private readonly statisticQuantiles = new Map<string, number>();
   /** `stepDimension`'s answers, by width. */
   private readonly stepDims = new Map<number, number>();
   /** `sampleOf`'s members, once asked for. */
@@ -157,6 +159,27 @@ export class ModelReference {
     const lo = Math.floor(pos);
     const hi = Math.min(s.length - 1, lo + 1);
     return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+  }
+
+  /**
+   * The `q` quantile of the members' values of an answer statistic, over the members whose answer described
+   * the model (NaN when none did). Computed once per reference, statistic and `q`.
+   */
+  statisticQuantile(stat: MemberStatistic, q: number): number {
+    const id = `${stat}:${q}`;
+    let v = this.statisticQuantiles.get(id);
+    if (v === undefined) {
+      const col = this.dim + COL[stat];
+      const values: number[] = [];
+      for (let i = 0; i < this.n; i++) {
+        const x = this.data[i * this.stride + col];
+        if (Number.isFinite(x)) values.push(x);
+      }
+      const sorted = Float64Array.from(values).sort();
+      v = sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+      this.statisticQuantiles.set(id, v);
+    }
+    return v;
   }
 
   /** Median member-to-nearest-member distance: the reference's unit of distance. */

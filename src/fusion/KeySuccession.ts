@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { InferenceEvent } from '../contract.ts';
+import { type AnswerStatistics, answerStatistics } from '../baselines/answerStatistics.ts';
 import type { ModelReference } from '../baselines/ModelReference.ts';
 import type { SuccessionCandidate, SuccessionState } from '../state/SuccessionState.ts';
 import { DOUBLE_ZERO } from '../state/doubleZero.ts';
@@ -36,6 +37,14 @@ export const successionSchema = z
      * tests.
      */
     nearerAlpha: z.number().gt(0).lt(0.5).default(0.04),
+    /**
+     * The answer test, a link's other way when the queries moved on (an active learner's do, as its copy
+     * changes): the flagged key's last answers and the fresh key's both fall among the model's least certain
+     * answers (margin in the lowest `answerTailShare` of the reference's members) more often than a key
+     * answered like the model's traffic does by chance (binomial tail, each at most `nearerAlpha`). It holds
+     * what the two keys were answered alike, not where they queried (0: off).
+     */
+    answerTailShare: z.number().min(0).lt(0.5).default(0.25),
     /** A flagged key's last calls remembered (times, risks and sketch prefixes). */
     ring: z.number().int().min(4).max(128).default(32),
     /** A key is remembered from its first call at this risk or more (null: the throttle threshold). */
@@ -55,6 +64,8 @@ export type SuccessionConfig = z.output<typeof successionSchema>;
 interface Remembered {
   ts: number[];
   risk: number[];
+  /** The model's margin on each call (NaN where the answer did not say). */
+  margins: number[];
   /** Sketch prefixes, row-major. */
   sketches: number[];
   dim: number;
@@ -70,11 +81,15 @@ interface Remembered {
  * last, the flagged key stays silent through the fresh key's first
  * `confirmCalls` calls, the two call at the same pace, and the fresh key's
  * queries lie where the flagged key's did rather than where the model's
- * traffic does (more of them nearer than even odds give by chance). A link
- * that fails on the last test alone is looked at once more, over the fresh
- * key's first `lookAgainCalls` calls. All four are facts about the fresh key's own calls: an
- * honest newcomer that happens to start as a flagged key stops would also
- * have to match its pace and its region of the input space.
+ * traffic does (more of them nearer than even odds give by chance), or both
+ * keys' answers lie among the model's least certain more often than the
+ * traffic's do by chance (the answer test: a campaign that seeks uncertain
+ * answers keeps doing so on its next key wherever its queries moved). A
+ * link that fails on the last test alone is looked at once more, over the
+ * fresh key's first `lookAgainCalls` calls. All four are facts about the
+ * fresh key's own calls: an honest newcomer that happens to start as a
+ * flagged key stops would also have to match its pace and its region of the
+ * input space or the uncertainty of its answers.
  *
  * A linked key carries the flagged key's risk at its last call (the
  * campaign's level does not reset with the key): its risk is the noisy-OR
@@ -108,6 +123,8 @@ export class KeySuccession {
   private readonly minRisk: number;
   /** Links made so far (for the metric). */
   linksMade = 0;
+  /** Scratch for a call's answer statistics. */
+  private readonly answer: AnswerStatistics = { margin: Number.NaN, entropy: Number.NaN, label: Number.NaN };
 
   constructor(
     private readonly config: SuccessionConfig,
@@ -136,6 +153,8 @@ export class KeySuccession {
     const pending = state.succession;
     if (!pending || pending.linked) return 0;
     pending.ts!.push(ev.ts);
+    // A link restored from a snapshot taken before the answer test has no margins: it is judged without one.
+    pending.margins?.push(answerStatistics(ev, this.answer).margin);
     // Sketch prefixes as wide as the widest candidate's (each compares its own width).
     const dim = pending.candidates!.reduce((m, c) => Math.max(m, c.dim), 0);
     for (let c = 0; c < dim; c++) pending.sketches!.push(ev.input_sketch[c] ?? 0);
@@ -150,6 +169,7 @@ export class KeySuccession {
       pending.candidates = undefined;
       pending.ts = undefined;
       pending.sketches = undefined;
+      pending.margins = undefined;
       return pending.fromRisk;
     }
     // Failed on the nearer test alone: gather calls until the second look.
@@ -166,7 +186,7 @@ export class KeySuccession {
       if (!(risk >= this.minRisk)) return;
       if (!keys) this.models.set(ev.model_id, (keys = new Map()));
       const dim = reference ? reference.queryDim(ev.input_sketch) : Math.min(8, ev.input_sketch.length);
-      keys.set(key, (r = { ts: [], risk: [], sketches: [], dim }));
+      keys.set(key, (r = { ts: [], risk: [], margins: [], sketches: [], dim }));
       if (keys.size > this.config.maxKeysPerModel) this.forgetQuietest(keys);
     } else {
       // Most recently used last: the first entry is the one quiet longest.
@@ -175,6 +195,7 @@ export class KeySuccession {
     }
     r.ts.push(ev.ts);
     r.risk.push(risk);
+    r.margins.push(answerStatistics(ev, this.answer).margin);
     for (let c = 0; c < r.dim; c++) r.sketches.push(ev.input_sketch[c] ?? 0);
     // Trimmed to `ring` only at the batch's end (`prune`): within a batch a key's calls before another key's first stay at hand.
   }
@@ -196,6 +217,7 @@ export class KeySuccession {
         if (over > 0) {
           r.ts.splice(0, over);
           r.risk.splice(0, over);
+          r.margins.splice(0, over);
           r.sketches.splice(0, over * r.dim);
         }
       }
@@ -224,7 +246,9 @@ export class KeySuccession {
     return (
       `succession: continues key ${link.from}'s campaign (risk ${round(link.fromRisk)} at its last call, its level's threshold if higher, ${gap(link.firstTs - link.fromTs)} before this key's first): ` +
       `it went quiet as this fresh key started, both call every ${gap(link.fromGapMs)} / ${gap(link.gapMs ?? 0)} (median), ` +
-      `and ${Math.round((link.nearer ?? 0) * 100)}% of this key's first queries lie nearer its last queries than the model's traffic`
+      (link.answerTail === undefined
+        ? `and ${Math.round((link.nearer ?? 0) * 100)}% of this key's first queries lie nearer its last queries than the model's traffic`
+        : `and ${pct(link.answerTail)} of this key's first answers and ${pct(link.fromAnswerTail ?? 0)} of its last lie among the model's least certain ${pct(link.answerShare ?? 0)}`)
     );
   }
 
@@ -253,7 +277,8 @@ export class KeySuccession {
       const fromSketches: number[] = [];
       for (let i = start; i <= j; i++) for (let c = 0; c < dim; c++) fromSketches.push(r.sketches[i * r.dim + c]);
       const ts = r.ts.slice(start, j + 1);
-      return { from, fromTs: r.ts[j], fromRisk: r.risk[j] + DOUBLE_ZERO, fromGapMs: medianGap(ts, ts.length), fromGaps: gapsOf(ts, ts.length), fromSketches, dim };
+      const fromMargins = r.margins.slice(start, j + 1);
+      return { from, fromTs: r.ts[j], fromRisk: r.risk[j] + DOUBLE_ZERO, fromGapMs: medianGap(ts, ts.length), fromGaps: gapsOf(ts, ts.length), fromSketches, fromMargins, dim };
     });
     const first = candidates[0];
     return {
@@ -267,9 +292,13 @@ export class KeySuccession {
       candidates,
       ts: [],
       sketches: [],
+      margins: [],
       // Set when the link is made (`holds`): here from the start, so that every succession state has one shape.
       gapMs: undefined,
       nearer: undefined,
+      answerTail: undefined,
+      fromAnswerTail: undefined,
+      answerShare: undefined,
     };
   }
 
@@ -289,18 +318,28 @@ export class KeySuccession {
     const gaps = gapsOf(p.ts!, p.ts!.length);
     const width = p.candidates!.reduce((m, c) => Math.max(m, c.dim), 0);
     let outcome: 'nearer' | 'no' = 'no';
+    const share = this.config.answerTailShare;
+    // The model's least certain answers: margins below the reference members' `share` quantile.
+    const below = share > 0 && p.margins ? reference.statisticQuantile('margin', share) : Number.NaN;
+    const mine = Number.isFinite(below) ? tailCount(p.margins!, below) : null;
+    const mineHolds = mine !== null && mine.judged > 0 && binomialTail(mine.judged, mine.hits, share) <= this.config.nearerAlpha;
     for (const c of p.candidates!) {
       const r = this.models.get(p.model)?.get(c.from);
       if (r?.ts.some(spoke) || batchEvents(c.from)?.some((e) => spoke(e.ts))) continue;
       const ratio = gapMs > c.fromGapMs ? gapMs / Math.max(c.fromGapMs, 1) : c.fromGapMs / Math.max(gapMs, 1);
       if (!(ratio <= this.config.paceRatio) || !samePace(c.fromGaps, gaps, this.config.paceAlpha)) continue;
       const { nearer, judged } = nearerCount(c.fromSketches, c.dim, p.sketches!, width, reference);
-      if (!(judged > 0 && evenOddsTail(judged, nearer) <= this.config.nearerAlpha)) {
-        outcome = 'nearer';
-        continue;
+      const link = { from: c.from, fromTs: c.fromTs, fromRisk: c.fromRisk, fromGapMs: c.fromGapMs, gapMs, nearer: judged > 0 ? nearer / judged : 0 };
+      if (judged > 0 && evenOddsTail(judged, nearer) <= this.config.nearerAlpha) {
+        Object.assign(p, link);
+        return 'linked';
       }
-      Object.assign(p, { from: c.from, fromTs: c.fromTs, fromRisk: c.fromRisk, fromGapMs: c.fromGapMs, gapMs, nearer: nearer / judged });
-      return 'linked';
+      const theirs = mineHolds && c.fromMargins ? tailCount(c.fromMargins, below) : null;
+      if (theirs && theirs.judged > 0 && binomialTail(theirs.judged, theirs.hits, share) <= this.config.nearerAlpha) {
+        Object.assign(p, link, { answerTail: mine!.hits / mine!.judged, fromAnswerTail: theirs.hits / theirs.judged, answerShare: share });
+        return 'linked';
+      }
+      outcome = 'nearer';
     }
     return outcome;
   }
@@ -380,15 +419,37 @@ function nearerCount(from: readonly number[], dim: number, mine: readonly number
 
 /** P(X ≥ k) for X ~ Binomial(n, 1/2): the chance of k or more of n even-odds trials (n ≤ 1,000). */
 export function evenOddsTail(n: number, k: number): number {
+  return binomialTail(n, k, 0.5);
+}
+
+/** P(X ≥ k) for X ~ Binomial(n, p), 0 < p < 1 (n ≤ 1,000). */
+export function binomialTail(n: number, k: number, p: number): number {
   if (k <= 0) return 1;
   if (k > n) return 0;
-  let term = 2 ** -n;
+  let term = (1 - p) ** n;
+  const odds = p / (1 - p);
   let tail = 0;
   for (let j = 0; j <= n; j++) {
     if (j >= k) tail += term;
-    term = (term * (n - j)) / (j + 1);
+    term = (term * (n - j) * odds) / (j + 1);
   }
   return Math.min(1, tail);
+}
+
+/** Of the margins that say something (finite), how many lie below `below`. */
+function tailCount(margins: readonly number[], below: number): { hits: number; judged: number } {
+  let hits = 0;
+  let judged = 0;
+  for (const m of margins) {
+    if (!Number.isFinite(m)) continue;
+    judged++;
+    if (m < below) hits++;
+  }
+  return { hits, judged };
+}
+
+function pct(x: number): string {
+  return `${Math.round(x * 100)}%`;
 }
 
 function round(x: number): number {

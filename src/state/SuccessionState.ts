@@ -17,9 +17,15 @@ export interface SuccessionState {
   candidates?: SuccessionCandidate[];
   ts?: number[];
   sketches?: number[];
+  /** Pending only: the model's margin on each of this key's calls (NaN where the answer did not say; absent in a state from before the answer test). */
+  margins?: number[];
   /** Linked only: this key's median gap, and the share of its confirming queries nearer the flagged key's than the traffic. */
   gapMs?: number;
   nearer?: number;
+  /** Linked on the answer test only: the shares of this key's and the flagged key's answers in the model's least certain `answerShare`. */
+  answerTail?: number;
+  fromAnswerTail?: number;
+  answerShare?: number;
 }
 
 /** A flagged key a fresh key may continue: its last call before the fresh key's first, its risk then, its pacing and last queries. */
@@ -32,5 +38,7 @@ export interface SuccessionCandidate {
   fromGaps: number[];
   /** Its last sketch prefixes, row-major, `dim` wide. */
   fromSketches: number[];
+  /** The model's margins on its last calls (NaN where the answer did not say; absent in a state from before the answer test). */
+  fromMargins?: number[];
   dim: number;
 }

@@ -6,7 +6,7 @@ import { parseConfig } from '../../src/config/loadConfig.ts';
 import type { InferenceEvent, RiskScore } from '../../src/contract.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
-import { evenOddsTail, samePace } from '../../src/fusion/KeySuccession.ts';
+import { binomialTail, evenOddsTail, samePace } from '../../src/fusion/KeySuccession.ts';
 import { testCompute } from '../detectors/helpers/compute.ts';
 import { ATTACK_START, HOUR, naturalScenario } from '../detectors/helpers/scenario.ts';
 import { merge, naturalKey, scriptTimes, type World } from '../detectors/helpers/world.ts';
@@ -163,6 +163,68 @@ describe('KeySuccession', () => {
     expect(evenOddsTail(16, 11)).toBeGreaterThan(0.04);
     expect(evenOddsTail(32, 22)).toBeLessThanOrEqual(0.04);
     expect(evenOddsTail(32, 21)).toBeGreaterThan(0.04);
+    // Any p: against the sum of the binomial terms; at p = 1/4, 8 of 16 pass at 0.04 and 7 of 16 do not.
+    const terms = (n: number, k: number, p: number) => {
+      let t = 0;
+      for (let j = k; j <= n; j++) {
+        let c = 1;
+        for (let i = 0; i < j; i++) c = (c * (n - i)) / (i + 1);
+        t += c * p ** j * (1 - p) ** (n - j);
+      }
+      return t;
+    };
+    for (const [n, k, p] of [[16, 8, 0.25], [32, 14, 0.25], [20, 3, 0.1], [100, 40, 0.3]]) expect(binomialTail(n, k, p)).toBeCloseTo(terms(n, k, p), 12);
+    expect(binomialTail(16, 8, 0.25)).toBeLessThanOrEqual(0.04);
+    expect(binomialTail(16, 7, 0.25)).toBeGreaterThan(0.04);
+  });
+
+  it('links on the answer test when the queries moved on: both keys\' answers among the model\'s least certain', () => {
+    // Natural records of classes a and b on which the model is torn between them (margin under 0.1): where an
+    // active learner seeking uncertain answers from natural data asks, among the traffic of those classes.
+    const torn = (a: number, b: number) => () => {
+      for (;;) {
+        const x = world.record(world.pick([a, b]));
+        const p = world.probs(x);
+        const top = [...p.keys()].sort((i, j) => p[j] - p[i]);
+        if (new Set([top[0], top[1]]).has(a) && new Set([top[0], top[1]]).has(b) && p[top[0]] - p[top[1]] < 0.1) return x;
+      }
+    };
+    const seeking = (key: string, near: () => number[], times: number[]) => times.map((t) => world.event(key, near(), t));
+    const first = seeking('atk-a', torn(0, 1), scriptTimes(world, 200, ATTACK_START, PERIOD));
+    const start = first[first.length - 1].ts + 1_500;
+    const withNext = (next: InferenceEvent[]) => merge(natural, first, next);
+    const marginOf = (e: InferenceEvent) => {
+      const p = [...e.output_probs].sort((x, y) => y - x);
+      return p[0] - p[1];
+    };
+    expect(Math.max(...first.map(marginOf))).toBeLessThan(0.1);
+
+    // The fresh key asks where the model is torn between two other classes: not nearer the flagged key's queries.
+    const moved = new DetectionPipeline(parseConfig({}), { compute, detectors: [suspicion] });
+    run(moved, withNext(seeking('atk-b', torn(2, 3), scriptTimes(world, 100, start, PERIOD))));
+    const link = moved.store.peek('atk-b')!.succession!;
+    expect(link).toMatchObject({ from: 'atk-a', linked: true, answerShare: 0.25 });
+    expect(link.nearer!).toBeLessThan(0.75);
+    expect(link.answerTail!).toBeGreaterThan(0.9);
+    expect(link.fromAnswerTail!).toBeGreaterThan(0.9);
+    expect(finalOf(moved, 'atk-b').evidence.some((e) => /least certain 25%/.test(e))).toBe(true);
+    expect(finalOf(moved, 'atk-b').risk).toBeGreaterThanOrEqual(0.7);
+
+    // Switched off, the same key is not linked: its queries are elsewhere.
+    const off = new DetectionPipeline(parseConfig({ succession: { answerTailShare: 0 } }), { compute, detectors: [suspicion] });
+    run(off, withNext(seeking('atk-b', torn(2, 3), scriptTimes(world, 100, start, PERIOD))));
+    expect(off.store.peek('atk-b')!.succession).toBeUndefined();
+
+    // A fresh key answered as the traffic is (natural records elsewhere) is not linked, though it starts at once and at the same pace.
+    const plain = new DetectionPipeline(parseConfig({}), { compute, detectors: [suspicion] });
+    run(plain, withNext(naturalKey(world, 'atk-b', 100, scriptTimes(world, 100, start, PERIOD))));
+    expect(plain.store.peek('atk-b')!.succession).toBeUndefined();
+
+    // Nor is an uncertain fresh key whose flagged predecessor's answers were certain (the campaign box, far off).
+    const certain = campaign('atk-a', scriptTimes(world, 200, ATTACK_START, PERIOD));
+    const other = new DetectionPipeline(parseConfig({}), { compute, detectors: [suspicion] });
+    run(other, merge(natural, certain, seeking('atk-b', torn(2, 3), scriptTimes(world, 100, certain[certain.length - 1].ts + 1_500, PERIOD))));
+    expect(other.store.peek('atk-b')!.succession).toBeUndefined();
   });
 
   it('chains: a third key continuing the second carries the risk on', () => {
