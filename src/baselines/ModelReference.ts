@@ -12,6 +12,18 @@ const UNKNOWN = 255;
 
 /** An answer statistic kept per member. */
 export type MemberStatistic = 'margin' | 'entropy';
+
+/** The members' least certain answers (`ModelReference.leastCertain`). */
+export interface LeastCertain {
+  threshold: number;
+  /** Per answered class, the share of its members' answers below `threshold`. */
+  byLabel: Map<number, number>;
+  /** The share overall (the quantile asked for), for classes the members were never answered. */
+  q: number;
+}
+
+/** Members' worth of the overall share each class's share is shrunk towards (`leastCertain`). */
+const SHRINK = 5;
 /** Where an answer counts as "in the tail": below the threshold (margins) or above it (entropies). */
 export type TailSide = 'low' | 'high';
 
@@ -50,8 +62,8 @@ export class ModelReference {
   private readonly asked = new AskedNeighbourhoods();
   private readonly x: Float64Array;
   private readonly minors = new Map<number, MinorDirections | null>();
-  /** `statisticQuantile`'s answers, by statistic and quantile. */
-  private readonly statisticQuantiles = new Map<string, number>();
+  /** `leastCertain`'s answers, by quantile. */
+  private readonly leastCertainCache = new Map<number, LeastCertain>();
   /** `stepDimension`'s answers, by width. */
   private readonly stepDims = new Map<number, number>();
   /** `sampleOf`'s members, once asked for. */
@@ -162,22 +174,37 @@ export class ModelReference {
   }
 
   /**
-   * The `q` quantile of the members' values of an answer statistic, over the members whose answer described
-   * the model (NaN when none did). Computed once per reference, statistic and `q`.
+   * The members' least certain answers: the margin below which the lowest `q` of the members' margins lie
+   * (`threshold`; NaN when no member's answer described the model), and per answered class the share of the
+   * members answered that class whose margin lies below it (`byLabel`; `q` for a class no member was answered).
+   * Each class's share is shrunk towards `q` by `SHRINK` members' worth, so a class of few members is not read
+   * as certain or uncertain on their word alone. Computed once per reference and `q`.
    */
-  statisticQuantile(stat: MemberStatistic, q: number): number {
-    const id = `${stat}:${q}`;
-    let v = this.statisticQuantiles.get(id);
+  leastCertain(q: number): LeastCertain {
+    let v = this.leastCertainCache.get(q);
     if (v === undefined) {
-      const col = this.dim + COL[stat];
-      const values: number[] = [];
+      const mCol = this.dim + COL.margin;
+      const lCol = this.dim + COL.label;
+      const margins: number[] = [];
       for (let i = 0; i < this.n; i++) {
-        const x = this.data[i * this.stride + col];
-        if (Number.isFinite(x)) values.push(x);
+        const x = this.data[i * this.stride + mCol];
+        if (Number.isFinite(x)) margins.push(x);
       }
-      const sorted = Float64Array.from(values).sort();
-      v = sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-      this.statisticQuantiles.set(id, v);
+      const sorted = Float64Array.from(margins).sort();
+      const threshold = sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+      const hits = new Map<number, number>();
+      const counts = new Map<number, number>();
+      for (let i = 0; i < this.n; i++) {
+        const m = this.data[i * this.stride + mCol];
+        const label = this.data[i * this.stride + lCol];
+        if (!Number.isFinite(m) || !Number.isFinite(label)) continue;
+        counts.set(label, (counts.get(label) ?? 0) + 1);
+        if (m < threshold) hits.set(label, (hits.get(label) ?? 0) + 1);
+      }
+      const byLabel = new Map<number, number>();
+      for (const [label, n] of counts) byLabel.set(label, ((hits.get(label) ?? 0) + SHRINK * q) / (n + SHRINK));
+      v = { threshold, byLabel, q };
+      this.leastCertainCache.set(q, v);
     }
     return v;
   }

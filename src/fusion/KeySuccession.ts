@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { InferenceEvent } from '../contract.ts';
 import { type AnswerStatistics, answerStatistics } from '../baselines/answerStatistics.ts';
-import type { ModelReference } from '../baselines/ModelReference.ts';
+import type { LeastCertain, ModelReference } from '../baselines/ModelReference.ts';
 import type { SuccessionCandidate, SuccessionState } from '../state/SuccessionState.ts';
 import { DOUBLE_ZERO } from '../state/doubleZero.ts';
 
@@ -40,11 +40,20 @@ export const successionSchema = z
     /**
      * The answer test, a link's other way when the queries moved on (an active learner's do, as its copy
      * changes): the flagged key's last answers and the fresh key's both fall among the model's least certain
-     * answers (margin in the lowest `answerTailShare` of the reference's members) more often than a key
-     * answered like the model's traffic does by chance (binomial tail, each at most `nearerAlpha`). It holds
-     * what the two keys were answered alike, not where they queried (0: off).
+     * answers (margin in the lowest `answerTailShare` of the reference's members) more often than the
+     * traffic's answers of the same classes do, by more than chance gives (the tail of the sum of one trial
+     * per answer at its class's share among the members: at most `answerAlpha` each). Judged per class, a key
+     * that asks about every class alike (a stratified evaluation set, whose rare classes are the uncertain
+     * ones) is not read as seeking uncertainty. It holds what the two keys were answered alike where they
+     * queried did not set them apart: at least half the fresh key's queries must still lie nearer the flagged
+     * key's than the traffic's, as a continuation's do and a key working elsewhere's do not (0: off).
      */
     answerTailShare: z.number().min(0).lt(0.5).default(0.25),
+    /**
+     * The answer test's level, stricter than the nearer test's: its chance rates are the members' shares per
+     * class, estimated from the reference, where the nearer test's even odds hold by construction.
+     */
+    answerAlpha: z.number().gt(0).lt(0.5).default(0.01),
     /** A flagged key's last calls remembered (times, risks and sketch prefixes). */
     ring: z.number().int().min(4).max(128).default(32),
     /** A key is remembered from its first call at this risk or more (null: the throttle threshold). */
@@ -64,8 +73,9 @@ export type SuccessionConfig = z.output<typeof successionSchema>;
 interface Remembered {
   ts: number[];
   risk: number[];
-  /** The model's margin on each call (NaN where the answer did not say). */
+  /** The model's margin and top-1 class on each call (NaN where the answer did not say). */
   margins: number[];
+  labels: number[];
   /** Sketch prefixes, row-major. */
   sketches: number[];
   dim: number;
@@ -154,7 +164,11 @@ export class KeySuccession {
     if (!pending || pending.linked) return 0;
     pending.ts!.push(ev.ts);
     // A link restored from a snapshot taken before the answer test has no margins: it is judged without one.
-    pending.margins?.push(answerStatistics(ev, this.answer).margin);
+    if (pending.margins && pending.labels) {
+      const a = answerStatistics(ev, this.answer);
+      pending.margins.push(a.margin);
+      pending.labels.push(a.label);
+    }
     // Sketch prefixes as wide as the widest candidate's (each compares its own width).
     const dim = pending.candidates!.reduce((m, c) => Math.max(m, c.dim), 0);
     for (let c = 0; c < dim; c++) pending.sketches!.push(ev.input_sketch[c] ?? 0);
@@ -170,6 +184,7 @@ export class KeySuccession {
       pending.ts = undefined;
       pending.sketches = undefined;
       pending.margins = undefined;
+      pending.labels = undefined;
       return pending.fromRisk;
     }
     // Failed on the nearer test alone: gather calls until the second look.
@@ -186,7 +201,7 @@ export class KeySuccession {
       if (!(risk >= this.minRisk)) return;
       if (!keys) this.models.set(ev.model_id, (keys = new Map()));
       const dim = reference ? reference.queryDim(ev.input_sketch) : Math.min(8, ev.input_sketch.length);
-      keys.set(key, (r = { ts: [], risk: [], margins: [], sketches: [], dim }));
+      keys.set(key, (r = { ts: [], risk: [], margins: [], labels: [], sketches: [], dim }));
       if (keys.size > this.config.maxKeysPerModel) this.forgetQuietest(keys);
     } else {
       // Most recently used last: the first entry is the one quiet longest.
@@ -195,7 +210,9 @@ export class KeySuccession {
     }
     r.ts.push(ev.ts);
     r.risk.push(risk);
-    r.margins.push(answerStatistics(ev, this.answer).margin);
+    const a = answerStatistics(ev, this.answer);
+    r.margins.push(a.margin);
+    r.labels.push(a.label);
     for (let c = 0; c < r.dim; c++) r.sketches.push(ev.input_sketch[c] ?? 0);
     // Trimmed to `ring` only at the batch's end (`prune`): within a batch a key's calls before another key's first stay at hand.
   }
@@ -218,6 +235,7 @@ export class KeySuccession {
           r.ts.splice(0, over);
           r.risk.splice(0, over);
           r.margins.splice(0, over);
+          r.labels.splice(0, over);
           r.sketches.splice(0, over * r.dim);
         }
       }
@@ -248,7 +266,8 @@ export class KeySuccession {
       `it went quiet as this fresh key started, both call every ${gap(link.fromGapMs)} / ${gap(link.gapMs ?? 0)} (median), ` +
       (link.answerTail === undefined
         ? `and ${Math.round((link.nearer ?? 0) * 100)}% of this key's first queries lie nearer its last queries than the model's traffic`
-        : `and ${pct(link.answerTail)} of this key's first answers and ${pct(link.fromAnswerTail ?? 0)} of its last lie among the model's least certain ${pct(link.answerShare ?? 0)}`)
+        : `and ${pct(link.answerTail)} of this key's first answers and ${pct(link.fromAnswerTail ?? 0)} of its last lie among the model's least certain ${pct(link.answerShare ?? 0)} ` +
+          `(the traffic's answers of the same classes: ${pct(link.answerExpected ?? 0)} and ${pct(link.fromAnswerExpected ?? 0)}; ${pct(link.nearer ?? 0)} of its first queries lie nearer its last than the traffic)`)
     );
   }
 
@@ -278,7 +297,8 @@ export class KeySuccession {
       for (let i = start; i <= j; i++) for (let c = 0; c < dim; c++) fromSketches.push(r.sketches[i * r.dim + c]);
       const ts = r.ts.slice(start, j + 1);
       const fromMargins = r.margins.slice(start, j + 1);
-      return { from, fromTs: r.ts[j], fromRisk: r.risk[j] + DOUBLE_ZERO, fromGapMs: medianGap(ts, ts.length), fromGaps: gapsOf(ts, ts.length), fromSketches, fromMargins, dim };
+      const fromLabels = r.labels.slice(start, j + 1);
+      return { from, fromTs: r.ts[j], fromRisk: r.risk[j] + DOUBLE_ZERO, fromGapMs: medianGap(ts, ts.length), fromGaps: gapsOf(ts, ts.length), fromSketches, fromMargins, fromLabels, dim };
     });
     const first = candidates[0];
     return {
@@ -293,11 +313,14 @@ export class KeySuccession {
       ts: [],
       sketches: [],
       margins: [],
+      labels: [],
       // Set when the link is made (`holds`): here from the start, so that every succession state has one shape.
       gapMs: undefined,
       nearer: undefined,
       answerTail: undefined,
+      answerExpected: undefined,
       fromAnswerTail: undefined,
+      fromAnswerExpected: undefined,
       answerShare: undefined,
     };
   }
@@ -319,10 +342,10 @@ export class KeySuccession {
     const width = p.candidates!.reduce((m, c) => Math.max(m, c.dim), 0);
     let outcome: 'nearer' | 'no' = 'no';
     const share = this.config.answerTailShare;
-    // The model's least certain answers: margins below the reference members' `share` quantile.
-    const below = share > 0 && p.margins ? reference.statisticQuantile('margin', share) : Number.NaN;
-    const mine = Number.isFinite(below) ? tailCount(p.margins!, below) : null;
-    const mineHolds = mine !== null && mine.judged > 0 && binomialTail(mine.judged, mine.hits, share) <= this.config.nearerAlpha;
+    // The model's least certain answers: margins below the reference members' `share` quantile, per class.
+    const least = share > 0 && p.margins && p.labels ? reference.leastCertain(share) : null;
+    const mine = least && Number.isFinite(least.threshold) ? uncertainExcess(p.margins!, p.labels!, least) : null;
+    const mineHolds = mine !== null && mine.judged > 0 && mine.tail <= this.config.answerAlpha;
     for (const c of p.candidates!) {
       const r = this.models.get(p.model)?.get(c.from);
       if (r?.ts.some(spoke) || batchEvents(c.from)?.some((e) => spoke(e.ts))) continue;
@@ -334,9 +357,17 @@ export class KeySuccession {
         Object.assign(p, link);
         return 'linked';
       }
-      const theirs = mineHolds && c.fromMargins ? tailCount(c.fromMargins, below) : null;
-      if (theirs && theirs.judged > 0 && binomialTail(theirs.judged, theirs.hits, share) <= this.config.nearerAlpha) {
-        Object.assign(p, link, { answerTail: mine!.hits / mine!.judged, fromAnswerTail: theirs.hits / theirs.judged, answerShare: share });
+      // Linked on answers, the place must not say otherwise: at least as many of its queries nearer the flagged key's as not.
+      const notElsewhere = judged > 0 && 2 * nearer >= judged;
+      const theirs = mineHolds && notElsewhere && c.fromMargins && c.fromLabels ? uncertainExcess(c.fromMargins, c.fromLabels, least!) : null;
+      if (theirs && theirs.judged > 0 && theirs.tail <= this.config.answerAlpha) {
+        Object.assign(p, link, {
+          answerTail: mine!.hits / mine!.judged,
+          answerExpected: mine!.expected / mine!.judged,
+          fromAnswerTail: theirs.hits / theirs.judged,
+          fromAnswerExpected: theirs.expected / theirs.judged,
+          answerShare: share,
+        });
         return 'linked';
       }
       outcome = 'nearer';
@@ -436,16 +467,36 @@ export function binomialTail(n: number, k: number, p: number): number {
   return Math.min(1, tail);
 }
 
-/** Of the margins that say something (finite), how many lie below `below`. */
-function tailCount(margins: readonly number[], below: number): { hits: number; judged: number } {
+/**
+ * Of the answers that say something (a finite margin and a class), how many lie among the model's least
+ * certain, and the chance of as many or more for answers of the same classes drawn like the members' (the
+ * upper tail of a Poisson-binomial sum, one trial per answer at its class's share).
+ */
+export function uncertainExcess(margins: readonly number[], labels: readonly number[], least: LeastCertain): { hits: number; judged: number; expected: number; tail: number } {
+  const p: number[] = [];
   let hits = 0;
-  let judged = 0;
-  for (const m of margins) {
-    if (!Number.isFinite(m)) continue;
-    judged++;
-    if (m < below) hits++;
+  for (let i = 0; i < margins.length; i++) {
+    if (!Number.isFinite(margins[i]) || !Number.isFinite(labels[i])) continue;
+    p.push(least.byLabel.get(labels[i]) ?? least.q);
+    if (margins[i] < least.threshold) hits++;
   }
-  return { hits, judged };
+  return { hits, judged: p.length, expected: p.reduce((a, b) => a + b, 0), tail: poissonBinomialTail(p, hits) };
+}
+
+/** P(X ≥ k) for X the number of successes of independent trials with probabilities `p`. */
+export function poissonBinomialTail(p: readonly number[], k: number): number {
+  if (k <= 0) return 1;
+  if (k > p.length) return 0;
+  // dist[j]: P(j successes so far).
+  const dist = new Float64Array(p.length + 1);
+  dist[0] = 1;
+  for (let i = 0; i < p.length; i++) {
+    for (let j = i + 1; j >= 1; j--) dist[j] = dist[j] * (1 - p[i]) + dist[j - 1] * p[i];
+    dist[0] *= 1 - p[i];
+  }
+  let tail = 0;
+  for (let j = k; j <= p.length; j++) tail += dist[j];
+  return Math.min(1, tail);
 }
 
 function pct(x: number): string {

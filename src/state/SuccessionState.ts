@@ -17,14 +17,20 @@ export interface SuccessionState {
   candidates?: SuccessionCandidate[];
   ts?: number[];
   sketches?: number[];
-  /** Pending only: the model's margin on each of this key's calls (NaN where the answer did not say; absent in a state from before the answer test). */
+  /** Pending only: the model's margin and top-1 class on each of this key's calls (NaN where the answer did not say; absent in a state from before the answer test). */
   margins?: number[];
+  labels?: number[];
   /** Linked only: this key's median gap, and the share of its confirming queries nearer the flagged key's than the traffic. */
   gapMs?: number;
   nearer?: number;
-  /** Linked on the answer test only: the shares of this key's and the flagged key's answers in the model's least certain `answerShare`. */
+  /**
+   * Linked on the answer test only: the shares of this key's and the flagged key's answers in the model's least certain
+   * `answerShare`, and the shares the traffic's answers of the same classes have there.
+   */
   answerTail?: number;
+  answerExpected?: number;
   fromAnswerTail?: number;
+  fromAnswerExpected?: number;
   answerShare?: number;
 }
 
@@ -40,5 +46,6 @@ export interface SuccessionCandidate {
   fromSketches: number[];
   /** The model's margins on its last calls (NaN where the answer did not say; absent in a state from before the answer test). */
   fromMargins?: number[];
+  fromLabels?: number[];
   dim: number;
 }

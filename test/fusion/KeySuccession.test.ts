@@ -6,7 +6,7 @@ import { parseConfig } from '../../src/config/loadConfig.ts';
 import type { InferenceEvent, RiskScore } from '../../src/contract.ts';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.ts';
 import { DetectionPipeline } from '../../src/pipeline/DetectionPipeline.ts';
-import { binomialTail, evenOddsTail, samePace } from '../../src/fusion/KeySuccession.ts';
+import { binomialTail, evenOddsTail, poissonBinomialTail, samePace, uncertainExcess } from '../../src/fusion/KeySuccession.ts';
 import { testCompute } from '../detectors/helpers/compute.ts';
 import { ATTACK_START, HOUR, naturalScenario } from '../detectors/helpers/scenario.ts';
 import { merge, naturalKey, scriptTimes, type World } from '../detectors/helpers/world.ts';
@@ -176,6 +176,37 @@ describe('KeySuccession', () => {
     for (const [n, k, p] of [[16, 8, 0.25], [32, 14, 0.25], [20, 3, 0.1], [100, 40, 0.3]]) expect(binomialTail(n, k, p)).toBeCloseTo(terms(n, k, p), 12);
     expect(binomialTail(16, 8, 0.25)).toBeLessThanOrEqual(0.04);
     expect(binomialTail(16, 7, 0.25)).toBeGreaterThan(0.04);
+  });
+
+  it('judges uncertain answers against the traffic\'s answers of the same classes (Poisson-binomial tail)', () => {
+    // Equal probabilities: the binomial tail; unequal: the sum over every outcome of the trials.
+    expect(poissonBinomialTail(new Array(16).fill(0.25), 8)).toBeCloseTo(binomialTail(16, 8, 0.25), 12);
+    const p = [0.1, 0.5, 0.3, 0.8, 0.25, 0.6, 0.05];
+    for (let k = 0; k <= p.length + 1; k++) {
+      let brute = 0;
+      for (let m = 0; m < 1 << p.length; m++) {
+        let pr = 1;
+        let ones = 0;
+        p.forEach((q, i) => {
+          const hit = (m >> i) & 1;
+          ones += hit;
+          pr *= hit ? q : 1 - q;
+        });
+        if (ones >= k) brute += pr;
+      }
+      expect(poissonBinomialTail(p, k)).toBeCloseTo(brute, 12);
+    }
+    // A rare class whose answers are mostly uncertain (0.7 of its members' lie below the threshold), a common one mostly certain.
+    const least = { threshold: 0.2, byLabel: new Map([[0, 0.1], [1, 0.7]]), q: 0.25 };
+    const margins = new Array(16).fill(0).map((_, i) => (i < 11 ? 0.1 : 0.5));
+    // 11 of 16 uncertain, all answered the rare class: what that class's traffic gives, no excess.
+    const rare = uncertainExcess(margins, new Array(16).fill(1), least);
+    expect(rare).toMatchObject({ hits: 11, judged: 16 });
+    expect(rare.tail).toBeGreaterThan(0.3);
+    // The same answers of the common class: far beyond its 10%.
+    expect(uncertainExcess(margins, new Array(16).fill(0), least).tail).toBeLessThan(1e-6);
+    // A class the members were never answered counts at the overall share; answers without a margin or class are not judged.
+    expect(uncertainExcess([0.1, Number.NaN, 0.1], [7, 0, Number.NaN], least)).toMatchObject({ hits: 1, judged: 1, tail: 0.25 });
   });
 
   it('links on the answer test when the queries moved on: both keys\' answers among the model\'s least certain', () => {
