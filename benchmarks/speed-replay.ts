@@ -4,10 +4,16 @@
  * process, alternated round by round; medians. When the CLI accepts
  * `replay --workers N` (looked up in `replay --help` at run time), two
  * workers are measured too, and their output compared with one worker's.
+ * The same replay with only the volume detector and with none shows the
+ * floor the rest of the pipeline sets (parsing, grouping, fusion, ladder,
+ * output): what detectors could at best gain.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DETECTORS } from '../detectors/index.ts';
 import { ROOT } from './utils/broker.ts';
 import { median } from './utils/timing.ts';
 
@@ -33,6 +39,9 @@ export interface ReplayRatio {
   replayEps: number;
   /** Present when `replay --workers` exists. */
   workers2?: { eps: number; identicalOutput: boolean };
+  /** The same replay with the volume detector only, and with no detector: the pipeline's own floor. */
+  volumeOnlyEps?: number;
+  noDetectorsEps?: number;
   events: number;
 }
 
@@ -56,9 +65,9 @@ function parseLoop(file: string): Promise<Timed> {
  * one the CLI reports for the replay itself ("replayed N events … in S s"),
  * so the process start-up (TypeScript loader, TensorFlow.js) is left out.
  */
-function replayCli(file: string, expected: number, workers?: number): Promise<Timed> {
+function replayCli(file: string, expected: number, workers?: number, config?: string): Promise<Timed> {
   return new Promise((resolve, reject) => {
-    const args = ['replay', file, ...(workers ? ['--workers', String(workers)] : [])];
+    const args = ['replay', file, ...(workers ? ['--workers', String(workers)] : []), ...(config ? ['-c', config] : [])];
     const child = spawn(join(ROOT, 'bin/probewatch'), args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const hash = createHash('sha256');
     child.stdout.on('data', (b: Buffer) => hash.update(b));
@@ -82,11 +91,24 @@ export function replayHasWorkers(): boolean {
   return /--workers\b/.test(help);
 }
 
+/** A config file enabling only `keep` of the registry's detectors. */
+function detectorsOnly(dir: string, keep: readonly string[]): string {
+  const file = join(dir, `only-${keep.join('-') || 'none'}.yaml`);
+  const lines = DETECTORS.map((d) => `  ${d.name}: { enabled: ${keep.includes(d.name)} }`);
+  writeFileSync(file, `detectors:\n${lines.join('\n')}\n`);
+  return file;
+}
+
 export async function replayRatio(file: string, rounds: number, log: (s: string) => void): Promise<ReplayRatio> {
   const withWorkers = replayHasWorkers();
+  const dir = mkdtempSync(join(tmpdir(), 'pw-bench-floor-'));
+  const volumeOnly = detectorsOnly(dir, ['volume']);
+  const none = detectorsOnly(dir, []);
   const parse: number[] = [];
   const one: number[] = [];
   const two: number[] = [];
+  const vol: number[] = [];
+  const bare: number[] = [];
   let identical = true;
   let events = 0;
   for (let r = 0; r < rounds; r++) {
@@ -102,13 +124,21 @@ export async function replayRatio(file: string, rounds: number, log: (s: string)
       identical &&= b.sha === a.sha;
       line += `, --workers 2 ${Math.round(b.events / b.seconds)}/s (output ${b.sha === a.sha ? 'identical' : 'DIFFERENT'})`;
     }
+    const v = await replayCli(file, p.events, undefined, volumeOnly);
+    const n = await replayCli(file, p.events, undefined, none);
+    vol.push(v.events / v.seconds);
+    bare.push(n.events / n.seconds);
+    line += `, volume only ${Math.round(v.events / v.seconds)}/s, no detectors ${Math.round(n.events / n.seconds)}/s`;
     log(line);
   }
+  rmSync(dir, { recursive: true, force: true });
   return {
     rounds,
     events,
     parseEps: median(parse),
     replayEps: median(one),
     workers2: withWorkers ? { eps: median(two), identicalOutput: identical } : undefined,
+    volumeOnlyEps: median(vol),
+    noDetectorsEps: median(bare),
   };
 }

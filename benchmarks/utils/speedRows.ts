@@ -115,6 +115,9 @@ export function speedRows(f: SpeedFigures): string[][] {
         ? [`replay --workers 2 (output ${r.workers2.identicalOutput ? 'identical to' : 'DIFFERENT from'} one worker's)`, eps(r.workers2.eps), `bare JSON.parse loop: ${eps(r.parseEps)}`, ratioText(r.workers2.eps, r.parseEps), `≥ ${BAR.replayWorkers2}×, identical output`, yes(r.workers2.identicalOutput && atLeast(r.workers2.eps, r.parseEps, BAR.replayWorkers2))]
         : ['replay --workers 2', 'not measured: this tree\'s `replay` has no --workers option', '—', '—', `≥ ${BAR.replayWorkers2}×`, 'no'],
     );
+    // The pipeline's own floor: no bar of its own, it bounds what faster detectors could reach.
+    if (r.volumeOnlyEps) rows.push(['replay, volume detector only (the floor the rest of the pipeline sets)', eps(r.volumeOnlyEps), `bare JSON.parse loop: ${eps(r.parseEps)}`, ratioText(r.volumeOnlyEps, r.parseEps), '— (bounds the bar above)', '—']);
+    if (r.noDetectorsEps) rows.push(['replay, no detectors (parse, group, fuse, ladder, output)', eps(r.noDetectorsEps), `bare JSON.parse loop: ${eps(r.parseEps)}`, ratioText(r.noDetectorsEps, r.parseEps), '— (bounds the bar above)', '—']);
   }
   if (f.run) {
     const r = f.run;

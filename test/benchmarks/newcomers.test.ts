@@ -33,9 +33,10 @@ describe('bench:newcomers', () => {
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1_460);
     expect(Math.max(...gaps)).toBeLessThanOrEqual(1_540);
     // Content: the batch scorer's (the only scripted honest key), its consecutive calls nearest in time to the start.
-    const first = scorer.findIndex((e) => e.input_sketch[0] === n0[0].input_sketch[0]);
+    const sketch = (e: Record<string, unknown>) => e.input_sketch as number[];
+    const first = scorer.findIndex((e) => e.input_sketch[0] === sketch(n0[0])[0]);
     expect(Math.abs(scorer[first].ts - n0[0].ts)).toBeLessThanOrEqual(700);
-    n0.forEach((e, j) => expect(e.input_sketch).toEqual(scorer[first + j].input_sketch));
+    n0.forEach((e, j) => expect(sketch(e)).toEqual(scorer[first + j].input_sketch));
     // Its own identity.
     expect(new Set(n0.map((e) => e.tenant))).toEqual(new Set(['newc-000-t']));
     expect(new Set(n0.map((e) => e.event_id)).size).toBe(100);

@@ -18,6 +18,16 @@ describe('speed table rows', () => {
     for (const r of rows) expect(r).toHaveLength(SPEED_HEADERS.length);
   });
 
+  it('shows the pipeline\'s own floor (volume only, no detectors) beside the replay bar, without a bar of its own', () => {
+    const rows = speedRows({ replay: { rounds: 3, events: 1000, parseEps: 100_000, replayEps: 10_000, volumeOnlyEps: 22_000, noDetectorsEps: 25_000 } });
+    expect(rows).toHaveLength(4);
+    expect(rows[2][0]).toMatch(/volume detector only/);
+    expect(rows[2][3]).toBe(ratioText(22_000, 100_000));
+    expect(rows[3][0]).toMatch(/no detectors/);
+    expect(rows[3].at(-1)).toBe('—');
+    for (const r of rows) expect(r).toHaveLength(SPEED_HEADERS.length);
+  });
+
   it('workers 2 with different output fails the bar whatever its speed', () => {
     const rows = speedRows({ replay: { rounds: 1, events: 1, parseEps: 100, replayEps: 50, workers2: { eps: 90, identicalOutput: false } } });
     expect(rows[1][0]).toMatch(/DIFFERENT/);
