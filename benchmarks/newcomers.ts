@@ -55,6 +55,8 @@ export interface WorldNewcomers {
   atTruncate: number;
   /** Newcomers at ≥ truncate that were not linked (their own evidence). */
   truncateUnlinked: number;
+  /** The world's own honest keys at ≥ truncate, as recorded and with the newcomers among them (the newcomers feed the reference, the peers and the groups too). */
+  honestAtTruncate: { before: number; after: number };
 }
 
 function replay(bin: string, file: string): Scored[] {
@@ -116,7 +118,14 @@ export function withNewcomers(events: readonly Recorded[], keys: ReadonlyMap<str
   return out.sort((a, b) => a.ts - b.ts);
 }
 
-export function judgeNewcomers(world: string, scored: readonly Scored[], thresholds: { throttle: number; truncate: number }): WorldNewcomers {
+/** The keys labelled benign that reached `truncate`. */
+export function honestAtTruncate(scored: readonly Scored[], keys: ReadonlyMap<string, { label: string }>, truncate: number): number {
+  const hit = new Set<string>();
+  for (const s of scored) if (s.risk >= truncate && keys.get(s.api_key)?.label === 'benign') hit.add(s.api_key);
+  return hit.size;
+}
+
+export function judgeNewcomers(world: string, scored: readonly Scored[], thresholds: { throttle: number; truncate: number }, honest = { before: 0, after: 0 }): WorldNewcomers {
   const names = new Set<string>();
   const linked = new Map<string, 'queries' | 'answers'>();
   const throttle = new Set<string>();
@@ -139,6 +148,7 @@ export function judgeNewcomers(world: string, scored: readonly Scored[], thresho
     atThrottle: throttle.size,
     atTruncate: truncate.size,
     truncateUnlinked: [...truncate].filter((k) => !linked.has(k)).length,
+    honestAtTruncate: honest,
   };
 }
 
@@ -166,22 +176,28 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l) as Recorded);
-      const flagged = new Set(replay(values.probewatch, join(dir, file)).filter((s) => s.risk >= thresholds.throttle).map((s) => s.api_key));
+      const recorded = replay(values.probewatch, join(dir, file));
+      const flagged = new Set(recorded.filter((s) => s.risk >= thresholds.throttle).map((s) => s.api_key));
       const injected = join(tmp, file);
       writeFileSync(injected, withNewcomers(events, keys, flagged, calls, new Rng(Number(values.seed)).fork(world)).map((e) => JSON.stringify(e)).join('\n') + '\n');
-      const row = judgeNewcomers(world, replay(values.probewatch, injected), thresholds);
+      const scored = replay(values.probewatch, injected);
+      const honest = { before: honestAtTruncate(recorded, keys, thresholds.truncate), after: honestAtTruncate(scored, keys, thresholds.truncate) };
+      const row = judgeNewcomers(world, scored, thresholds, honest);
       rows.push(row);
       process.stderr.write(`${world}: ${row.newcomers} newcomers, ${row.linked} linked, ${row.atTruncate} at ≥ truncate\n`);
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  const total = rows.reduce((t, r) => ({ n: t.n + r.newcomers, l: t.l + r.linked, q: t.q + r.byTest.queries, a: t.a + r.byTest.answers, th: t.th + r.atThrottle, tr: t.tr + r.atTruncate, u: t.u + r.truncateUnlinked }), { n: 0, l: 0, q: 0, a: 0, th: 0, tr: 0, u: 0 });
+  const total = rows.reduce(
+    (t, r) => ({ n: t.n + r.newcomers, l: t.l + r.linked, q: t.q + r.byTest.queries, a: t.a + r.byTest.answers, th: t.th + r.atThrottle, tr: t.tr + r.atTruncate, u: t.u + r.truncateUnlinked, hb: t.hb + r.honestAtTruncate.before, ha: t.ha + r.honestAtTruncate.after }),
+    { n: 0, l: 0, q: 0, a: 0, th: 0, tr: 0, u: 0, hb: 0, ha: 0 },
+  );
   const table = markdownTable(
-    ['world', 'newcomers', 'linked (nearer / answers)', '≥ throttle', '≥ truncate', 'of them not linked'],
+    ['world', 'newcomers', 'linked (nearer / answers)', '≥ throttle', '≥ truncate', 'of them not linked', "the world's own honest keys at ≥ truncate, without → with newcomers"],
     [
-      ...rows.map((r) => [r.world, r.newcomers, `${r.linked} (${r.byTest.queries} / ${r.byTest.answers})`, r.atThrottle, r.atTruncate, r.truncateUnlinked]),
-      ['**all**', total.n, `**${total.l}** (${total.q} / ${total.a})`, total.th, total.tr, total.u],
+      ...rows.map((r) => [r.world, r.newcomers, `${r.linked} (${r.byTest.queries} / ${r.byTest.answers})`, r.atThrottle, r.atTruncate, r.truncateUnlinked, `${r.honestAtTruncate.before} → ${r.honestAtTruncate.after}`]),
+      ['**all**', total.n, `**${total.l}** (${total.q} / ${total.a})`, total.th, total.tr, total.u, `${total.hb} → ${total.ha}`],
     ],
   );
   process.stdout.write(`Honest newcomers at every flagged key's handover (${calls} calls each, seed ${values.seed}; ${values.probewatch}) · ${describeMachine()} · ${new Date().toISOString()}\n\n${table}\n`);

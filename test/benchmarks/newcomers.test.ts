@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeNewcomers, withNewcomers } from '../../benchmarks/newcomers.ts';
+import { honestAtTruncate, judgeNewcomers, withNewcomers } from '../../benchmarks/newcomers.ts';
 import { Rng } from '../../benchmarks/quality/Rng.ts';
 
 const T0 = 1_700_000_000_000;
@@ -53,7 +53,9 @@ describe('bench:newcomers', () => {
       { api_key: 'newc-004', risk: 0, evidence: [] },
       { api_key: 'atk', risk: 1, evidence: [] },
     ];
-    expect(judgeNewcomers('w', scored, { throttle: 0.5, truncate: 0.7 })).toEqual({
+    const labels = new Map([['newc-002', { label: 'attack' }], ['user-00', { label: 'benign' }], ['user-01', { label: 'benign' }]]);
+    expect(honestAtTruncate([...scored, { api_key: 'user-00', risk: 0.7, evidence: [] }, { api_key: 'user-00', risk: 0.9, evidence: [] }, { api_key: 'user-01', risk: 0.69, evidence: [] }], labels, 0.7)).toBe(1);
+    expect(judgeNewcomers('w', scored, { throttle: 0.5, truncate: 0.7 }, { before: 0, after: 1 })).toEqual({
       world: 'w',
       newcomers: 5,
       linked: 2,
@@ -61,6 +63,7 @@ describe('bench:newcomers', () => {
       atThrottle: 4,
       atTruncate: 3,
       truncateUnlinked: 1,
+      honestAtTruncate: { before: 0, after: 1 },
     });
   });
 });
