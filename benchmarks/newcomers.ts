@@ -29,6 +29,7 @@ import { Rng } from './quality/Rng.ts';
 import { ROOT } from './utils/broker.ts';
 import { describeMachine } from './utils/machine.ts';
 import { markdownTable } from './utils/table.ts';
+import { median } from './utils/timing.ts';
 
 /** Honest populations whose keys call at a script's pace, as a flagged campaign does. */
 const SCRIPTED = new Set(['batch scorers', 'stratified validation teams', 'regression testers']);
@@ -77,12 +78,6 @@ function readKeys(file: string): Map<string, { label: string; population: string
       return [key, { label, population: pop.join(',') }];
     }),
   );
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** The world's events with one newcomer after each key that reached `throttle` (their names start `newc-`). */

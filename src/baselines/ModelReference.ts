@@ -194,12 +194,12 @@ export class ModelReference {
       const threshold = sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
       const hits = new Map<number, number>();
       const counts = new Map<number, number>();
+      const hit = this.tailFlags('margin', threshold, 'low');
       for (let i = 0; i < this.n; i++) {
-        const m = this.data[i * this.stride + mCol];
         const label = this.data[i * this.stride + lCol];
-        if (!Number.isFinite(m) || !Number.isFinite(label)) continue;
+        if (hit[i] === UNKNOWN || !Number.isFinite(label)) continue;
         counts.set(label, (counts.get(label) ?? 0) + 1);
-        if (m < threshold) hits.set(label, (hits.get(label) ?? 0) + 1);
+        hits.set(label, (hits.get(label) ?? 0) + hit[i]);
       }
       const byLabel = new Map<number, number>();
       for (const [label, n] of counts) byLabel.set(label, ((hits.get(label) ?? 0) + SHRINK * q) / (n + SHRINK));
